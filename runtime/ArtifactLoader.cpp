@@ -1,0 +1,333 @@
+//===- ArtifactLoader.cpp -------------------------------------------------===//
+#include "ArtifactLoader.h"
+
+#include "birkhoff/KernelCatalog.h"
+#include "birkhoff/schema/artifact_generated.h"
+
+#include <algorithm>
+#include <set>
+
+namespace birkhoff::rt {
+namespace {
+
+std::string str(const flatbuffers::String *s) {
+  return s ? std::string(s->c_str(), s->size()) : std::string();
+}
+
+Status bad(const std::string &origin, const std::string &what) {
+  return corrupt(origin + ": " + what);
+}
+
+uint64_t alignUp(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
+
+/// Bytes a weight of this dtype and logical shape occupies.
+Expected<uint64_t> weightBytes(DType dtype, const std::vector<int64_t> &shape) {
+  uint64_t n = 1;
+  for (int64_t d : shape) {
+    if (d < 0 || d > (int64_t(1) << 40))
+      return invalidArgument("dimension " + std::to_string(d) + " out of range");
+    n *= uint64_t(d);
+  }
+  if (dtype == DType::FP4E2M1x2) {
+    if (shape.empty() || shape.back() % 2)
+      return invalidArgument("FP4 weight with an odd innermost dimension");
+    return n / 2;
+  }
+  return n * uint64_t(dtypeStorageBytes(dtype));
+}
+
+Status readConfig(const fb::ModelConfig *c, ConfigDesc &out,
+                  const std::string &origin) {
+  if (!c)
+    return bad(origin, "artifact has no model config");
+  out.vocabSize = c->vocab_size();
+  out.dim = c->dim();
+  out.nLayers = c->n_layers();
+  out.nHeads = c->n_heads();
+  out.headDim = c->head_dim();
+  out.ropeHeadDim = c->rope_head_dim();
+  out.windowSize = c->window_size();
+  out.hcMult = c->hc_mult();
+  out.nRoutedExperts = c->n_routed_experts();
+  out.nActivatedExperts = c->n_activated_experts();
+  out.indexTopk = c->index_topk();
+  out.bosTokenId = c->bos_token_id();
+  out.eosTokenId = c->eos_token_id();
+  if (c->compress_ratios())
+    out.compressRatios.assign(c->compress_ratios()->begin(),
+                              c->compress_ratios()->end());
+  if (c->layer_kinds())
+    out.layerKinds.assign(c->layer_kinds()->begin(), c->layer_kinds()->end());
+  if (out.vocabSize <= 0 || out.dim <= 0 || out.nLayers <= 0 || out.hcMult <= 0)
+    return bad(origin, "model config has non-positive vocab_size, dim, "
+                       "n_layers or hc_mult");
+  return Status::ok();
+}
+
+Status readParams(const flatbuffers::Vector<flatbuffers::Offset<fb::Param>> *ps,
+                  ParamList &out) {
+  if (!ps)
+    return Status::ok();
+  for (const fb::Param *p : *ps) {
+    if (!p->key())
+      return invalidArgument("parameter without a key");
+    // Integers are written to both fields; a float-only parameter has i == 0.
+    double v = p->f();
+    if (v == 0.0 && p->i() != 0)
+      v = double(p->i());
+    out.set(str(p->key()), v);
+  }
+  return Status::ok();
+}
+
+Status checkLaunch(const LaunchDesc &l, const EntryDesc &entry,
+                   const Program &prog, const std::string &where) {
+  const KernelSignature *sig = findKernel(l.kernel);
+  if (!sig)
+    return corrupt(where + ": unknown kernel '" + l.kernel + "'");
+  auto count = [&](const char *what, size_t n, int lo, int hi) -> Status {
+    if (int(n) < lo || (hi >= 0 && int(n) > hi))
+      return corrupt(where + ": kernel '" + l.kernel + "' takes " +
+                     std::to_string(lo) +
+                     (hi == lo ? "" : ".." + (hi < 0 ? std::string("n") : std::to_string(hi))) +
+                     " " + what + ", has " + std::to_string(n));
+    return Status::ok();
+  };
+  BK_RETURN_IF_ERROR(count("inputs", l.inputs.size(), sig->minInputs, sig->maxInputs));
+  BK_RETURN_IF_ERROR(count("outputs", l.outputs.size(), sig->outputs, sig->outputs));
+  BK_RETURN_IF_ERROR(count("weights", l.weights.size(), sig->minWeights, sig->maxWeights));
+  BK_RETURN_IF_ERROR(count("states", l.states.size(), sig->minStates, sig->maxStates));
+  for (std::string_view key : sig->requiredParams)
+    if (!l.params.has(std::string(key)))
+      return corrupt(where + ": kernel '" + l.kernel + "' lacks parameter '" +
+                     std::string(key) + "'");
+  int nb = int(entry.buffers.size());
+  for (int b : l.inputs)
+    if (b < -1 || b >= nb)
+      return corrupt(where + ": input buffer index " + std::to_string(b) +
+                     " out of range (" + std::to_string(nb) + " buffers)");
+  for (int b : l.outputs)
+    if (b < 0 || b >= nb)
+      return corrupt(where + ": output buffer index " + std::to_string(b) +
+                     " out of range (" + std::to_string(nb) + " buffers)");
+  for (int w : l.weights)
+    if (w < -1 || w >= int(prog.weights.size()))
+      return corrupt(where + ": weight index " + std::to_string(w) + " out of range");
+  for (int s : l.states)
+    if (s < 0 || s >= int(prog.states.size()))
+      return corrupt(where + ": state index " + std::to_string(s) + " out of range");
+  return Status::ok();
+}
+
+} // namespace
+
+bool ParamList::has(const std::string &key) const {
+  return std::any_of(entries_.begin(), entries_.end(),
+                     [&](const auto &e) { return e.first == key; });
+}
+
+double ParamList::f(const std::string &key) const {
+  for (const auto &e : entries_)
+    if (e.first == key)
+      return e.second;
+  return 0.0; // presence is checked at load time
+}
+
+const EntryDesc *Program::entry(const std::string &name) const {
+  for (const EntryDesc &e : entries)
+    if (e.name == name)
+      return &e;
+  return nullptr;
+}
+
+Expected<Program> parseArtifact(const uint8_t *data, uint64_t size,
+                                const std::string &origin) {
+  if (size < 8)
+    return bad(origin, "file is " + std::to_string(size) +
+                           " bytes, too short to be an artifact");
+  uint32_t fbSize = flatbuffers::ReadScalar<uint32_t>(data);
+  if (uint64_t(fbSize) + 4 > size)
+    return bad(origin, "truncated: header says " + std::to_string(fbSize + 4ull) +
+                           " bytes of program, file has " + std::to_string(size));
+  if (!fb::SizePrefixedArtifactBufferHasIdentifier(data))
+    return bad(origin, "not a Birkhoff artifact (file identifier is not '" +
+                           std::string(fb::ArtifactIdentifier()) + "')");
+  flatbuffers::Verifier verifier(data, uint64_t(fbSize) + 4,
+                                 /*max_depth=*/64, /*max_tables=*/100000000);
+  if (!fb::VerifySizePrefixedArtifactBuffer(verifier))
+    return bad(origin, "program section failed flatbuffers verification "
+                       "(corrupted bytes)");
+  const fb::Artifact *a = fb::GetSizePrefixedArtifact(data);
+
+  Program prog;
+  prog.formatVersion = a->format_version();
+  if (prog.formatVersion != kArtifactFormatVersion)
+    return unsupported(origin + ": artifact format version " +
+                       std::to_string(prog.formatVersion) +
+                       ", this runtime reads version " +
+                       std::to_string(kArtifactFormatVersion) +
+                       "; recompile it with this release");
+  prog.producer = str(a->producer());
+  prog.modelName = str(a->model_name());
+  prog.numerics = str(a->numerics());
+  prog.target = str(a->target());
+  prog.maxContext = a->max_context();
+  if (prog.numerics != "reference" && prog.numerics != "official")
+    return bad(origin, "unknown numerics profile '" + prog.numerics + "'");
+  BK_RETURN_IF_ERROR(readConfig(a->config(), prog.config, origin));
+
+  uint64_t sectionOffset = a->weight_section_offset();
+  uint64_t sectionSize = a->weight_section_size();
+  uint64_t expectedOffset = alignUp(uint64_t(fbSize) + 4, 4096);
+  if (sectionOffset != expectedOffset)
+    return bad(origin, "weight section offset " + std::to_string(sectionOffset) +
+                           " should be " + std::to_string(expectedOffset));
+  if (sectionOffset + sectionSize > size || sectionOffset + sectionSize < sectionOffset)
+    return bad(origin, "truncated: weight section ends at byte " +
+                           std::to_string(sectionOffset + sectionSize) +
+                           ", file has " + std::to_string(size) + " bytes");
+  prog.weightSectionSize = sectionSize;
+  const uint8_t *section = data + sectionOffset;
+
+  if (a->weights()) {
+    for (const fb::Weight *w : *a->weights()) {
+      WeightDesc d;
+      d.name = str(w->name());
+      std::string where = origin + ": weight '" + d.name + "'";
+      if (uint8_t(w->dtype()) > uint8_t(DType::I8))
+        return corrupt(where + " has unknown dtype " +
+                       std::to_string(int(w->dtype())));
+      d.dtype = DType(w->dtype());
+      if (w->shape())
+        d.shape.assign(w->shape()->begin(), w->shape()->end());
+      auto bytes = weightBytes(d.dtype, d.shape);
+      if (!bytes)
+        return corrupt(where + ": " + bytes.status().message());
+      if (*bytes != w->size())
+        return corrupt(where + " holds " + std::to_string(w->size()) +
+                       " bytes, its dtype and shape need " + std::to_string(*bytes));
+      if (w->generated())
+        return unsupported(where + " is generated at load time, which this "
+                                   "runtime build does not support");
+      if (w->offset() % 64 || w->offset() + w->size() > sectionSize ||
+          w->offset() + w->size() < w->offset())
+        return corrupt(where + " lies outside the weight section (offset " +
+                       std::to_string(w->offset()) + ", size " +
+                       std::to_string(w->size()) + ")");
+      d.data = section + w->offset();
+      d.size = w->size();
+      d.scale = w->scale();
+      prog.weights.push_back(std::move(d));
+    }
+  }
+  for (size_t i = 0; i < prog.weights.size(); ++i) {
+    const WeightDesc &w = prog.weights[i];
+    bool quantized = w.dtype == DType::F8E4M3 || w.dtype == DType::FP4E2M1x2;
+    std::string where = origin + ": weight '" + w.name + "'";
+    if (!quantized) {
+      if (w.scale != -1)
+        return corrupt(where + " is not quantized but names a scale");
+      continue;
+    }
+    if (w.scale < 0 || w.scale >= int(prog.weights.size()))
+      return corrupt(where + " needs a block scale, scale index is " +
+                     std::to_string(w.scale));
+    const WeightDesc &s = prog.weights[w.scale];
+    if (s.dtype != DType::F8E8M0 || w.shape.size() != 2 || s.shape.size() != 2)
+      return corrupt(where + ": scale '" + s.name + "' is not a 2-D e8m0 tensor");
+    int64_t out = w.shape[0], in = w.shape[1];
+    std::vector<int64_t> want =
+        w.dtype == DType::F8E4M3
+            ? std::vector<int64_t>{(out + 127) / 128, (in + 127) / 128}
+            : std::vector<int64_t>{out, (in + 31) / 32};
+    if (s.shape != want)
+      return corrupt(where + ": scale '" + s.name + "' has shape [" +
+                     std::to_string(s.shape[0]) + "," + std::to_string(s.shape[1]) +
+                     "], expected [" + std::to_string(want[0]) + "," +
+                     std::to_string(want[1]) + "]");
+  }
+
+  if (a->states()) {
+    for (const fb::State *s : *a->states()) {
+      StateDesc d;
+      d.name = str(s->name());
+      d.layer = s->layer();
+      d.kind = str(s->kind());
+      d.bytesPerRow = s->bytes_per_row();
+      d.fixedRows = s->fixed_rows();
+      d.tokensPerRow = s->tokens_per_row();
+      if (d.bytesPerRow == 0 || d.bytesPerRow % 4 || d.fixedRows < 0 ||
+          d.tokensPerRow < 0 || d.bytesPerRow > (1u << 30))
+        return corrupt(origin + ": state '" + d.name + "' has an invalid layout");
+      prog.states.push_back(std::move(d));
+    }
+  }
+
+  if (!a->entries() || a->entries()->size() == 0)
+    return bad(origin, "artifact has no entry points");
+  for (const fb::EntryPoint *e : *a->entries()) {
+    EntryDesc d;
+    d.name = str(e->name());
+    d.maxTokens = e->max_tokens();
+    d.arenaElemsPerToken = e->arena_elems_per_token();
+    d.logitsBuffer = e->logits_buffer();
+    std::string where = origin + ": entry '" + d.name + "'";
+    if (d.maxTokens <= 0 || d.arenaElemsPerToken <= 0 ||
+        d.arenaElemsPerToken > (int64_t(1) << 32))
+      return corrupt(where + " has an invalid token or arena size");
+    if (e->buffers()) {
+      for (const fb::Buffer *b : *e->buffers()) {
+        BufferDesc bd;
+        bd.name = str(b->name());
+        bd.elemsPerToken = b->elems_per_token();
+        bd.offsetPerToken = b->offset_per_token();
+        bd.isInt = b->is_int();
+        if (bd.elemsPerToken <= 0 || bd.offsetPerToken < 0 ||
+            bd.offsetPerToken + bd.elemsPerToken > d.arenaElemsPerToken)
+          return corrupt(where + ": buffer '" + bd.name + "' lies outside the arena");
+        d.buffers.push_back(std::move(bd));
+      }
+    }
+    if (d.logitsBuffer < 0 || d.logitsBuffer >= int(d.buffers.size()) ||
+        d.buffers[d.logitsBuffer].elemsPerToken != prog.config.vocabSize)
+      return corrupt(where + ": logits buffer is missing or not vocab-sized");
+    if (e->launches()) {
+      int index = 0;
+      for (const fb::Launch *l : *e->launches()) {
+        LaunchDesc ld;
+        ld.kernel = str(l->kernel());
+        ld.layer = l->layer();
+        if (l->inputs())
+          ld.inputs.assign(l->inputs()->begin(), l->inputs()->end());
+        if (l->outputs())
+          ld.outputs.assign(l->outputs()->begin(), l->outputs()->end());
+        if (l->weights())
+          ld.weights.assign(l->weights()->begin(), l->weights()->end());
+        if (l->states())
+          ld.states.assign(l->states()->begin(), l->states()->end());
+        std::string lwhere = where + " launch " + std::to_string(index++);
+        BK_RETURN_IF_ERROR(readParams(l->params(), ld.params).withContext(lwhere));
+        BK_RETURN_IF_ERROR(checkLaunch(ld, d, prog, lwhere));
+        d.launches.push_back(std::move(ld));
+      }
+    }
+    if (d.launches.empty())
+      return corrupt(where + " has no launches");
+    prog.entries.push_back(std::move(d));
+  }
+  if (!prog.entry("prefill") || !prog.entry("decode"))
+    return bad(origin, "artifact lacks the 'prefill' or 'decode' entry point");
+  if (prog.maxContext <= 0)
+    return bad(origin, "artifact has a non-positive default context");
+  return prog;
+}
+
+Expected<LoadedArtifact> loadArtifact(const std::string &path) {
+  BK_ASSIGN_OR_RETURN(MappedFile file, MappedFile::open(path));
+  auto shared = std::make_shared<MappedFile>(std::move(file));
+  BK_ASSIGN_OR_RETURN(Program prog,
+                      parseArtifact(shared->data(), shared->size(), path));
+  return LoadedArtifact{std::move(shared), std::move(prog)};
+}
+
+} // namespace birkhoff::rt

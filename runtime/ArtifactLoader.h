@@ -1,0 +1,35 @@
+//===- ArtifactLoader.h - Loading and verifying an artifact file -----------===//
+#ifndef BIRKHOFF_RUNTIME_ARTIFACTLOADER_H
+#define BIRKHOFF_RUNTIME_ARTIFACTLOADER_H
+
+#include "Program.h"
+#include "birkhoff/Safetensors.h"
+#include "birkhoff/Status.h"
+
+#include <memory>
+#include <string>
+
+namespace birkhoff::rt {
+
+/// A verified artifact: the mapped file and the program that points into it.
+struct LoadedArtifact {
+  std::shared_ptr<MappedFile> file;
+  Program program;
+};
+
+/// The format version this runtime reads.
+inline constexpr uint32_t kArtifactFormatVersion = 1;
+
+/// Maps `path`, runs the flatbuffers verifier, then the semantic checks
+/// (version, weight ranges and sizes, scales, kernels and their arities,
+/// buffer/weight/state indices, arena bounds). Errors name the path and the
+/// offending table entry.
+Expected<LoadedArtifact> loadArtifact(const std::string &path);
+
+/// The same checks over bytes already in memory (for tests and fuzzing).
+Expected<Program> parseArtifact(const uint8_t *data, uint64_t size,
+                                const std::string &origin);
+
+} // namespace birkhoff::rt
+
+#endif // BIRKHOFF_RUNTIME_ARTIFACTLOADER_H

@@ -1,0 +1,110 @@
+//===- Program.h - A loaded artifact in plain C++ form ---------------------===//
+//
+// The loader turns the artifact's flatbuffer into these structs once; the
+// executor and the kernels read only them (and the mapped weight bytes).
+//
+//===----------------------------------------------------------------------===//
+#ifndef BIRKHOFF_RUNTIME_PROGRAM_H
+#define BIRKHOFF_RUNTIME_PROGRAM_H
+
+#include "birkhoff/DType.h"
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace birkhoff::rt {
+
+struct WeightDesc {
+  std::string name;
+  DType dtype = DType::F32;
+  std::vector<int64_t> shape; // logical (FP4: unpacked in-features)
+  const uint8_t *data = nullptr;
+  uint64_t size = 0;
+  int scale = -1; // index of its e8m0 block scale
+};
+
+struct BufferDesc {
+  std::string name;
+  int64_t elemsPerToken = 0;
+  int64_t offsetPerToken = 0;
+  bool isInt = false;
+};
+
+/// Launch parameters as (key, value) pairs; integers are exact in a double.
+class ParamList {
+public:
+  void set(std::string key, double value) {
+    entries_.emplace_back(std::move(key), value);
+  }
+  bool has(const std::string &key) const;
+  double f(const std::string &key) const;
+  int64_t i(const std::string &key) const { return int64_t(f(key)); }
+  const std::vector<std::pair<std::string, double>> &entries() const {
+    return entries_;
+  }
+
+private:
+  std::vector<std::pair<std::string, double>> entries_;
+};
+
+struct LaunchDesc {
+  std::string kernel;
+  int layer = -1;
+  std::vector<int> inputs; // -1: the call's token ids
+  std::vector<int> outputs;
+  std::vector<int> weights; // -1: absent optional weight
+  std::vector<int> states;
+  ParamList params;
+};
+
+struct EntryDesc {
+  std::string name;
+  int maxTokens = 0;
+  std::vector<BufferDesc> buffers;
+  int64_t arenaElemsPerToken = 0;
+  int logitsBuffer = -1;
+  std::vector<LaunchDesc> launches;
+};
+
+struct StateDesc {
+  std::string name;
+  int layer = -1;
+  std::string kind;
+  uint64_t bytesPerRow = 0;
+  int64_t fixedRows = 0;
+  int64_t tokensPerRow = 0;
+
+  /// Rows needed for a context of `tokens` tokens.
+  int64_t rowsFor(int64_t tokens) const {
+    return fixedRows + (tokensPerRow > 0 ? tokens / tokensPerRow : 0);
+  }
+};
+
+struct ConfigDesc {
+  int64_t vocabSize = 0, dim = 0, nLayers = 0, nHeads = 0, headDim = 0;
+  int64_t ropeHeadDim = 0, windowSize = 0, hcMult = 0;
+  int64_t nRoutedExperts = 0, nActivatedExperts = 0;
+  int64_t indexTopk = 0;
+  std::vector<int> compressRatios;
+  std::vector<int> layerKinds;
+  int64_t bosTokenId = 0, eosTokenId = 1;
+};
+
+struct Program {
+  uint32_t formatVersion = 0;
+  std::string producer, modelName, numerics, target;
+  ConfigDesc config;
+  std::vector<WeightDesc> weights;
+  std::vector<StateDesc> states;
+  std::vector<EntryDesc> entries;
+  int64_t maxContext = 0;
+  uint64_t weightSectionSize = 0;
+
+  const EntryDesc *entry(const std::string &name) const;
+};
+
+} // namespace birkhoff::rt
+
+#endif // BIRKHOFF_RUNTIME_PROGRAM_H

@@ -1,0 +1,148 @@
+//===- Runtime.h - The Birkhoff session API ---------------------------------===//
+//
+// Load a compiled artifact once, create any number of sessions on it, and feed
+// each session tokens: prefill in one or more calls, decode, or generate with
+// sampling. This is the only header a service needs; it links
+// `birkhoff_runtime` and nothing of the compiler.
+//
+//   auto model = birkhoff::Model::load("model.bkart");
+//   if (!model) { report(model.status()); return; }
+//   auto session = birkhoff::Session::create(*model);
+//   birkhoff::GenerateOptions opts;
+//   opts.maxNewTokens = 32;
+//   auto result = (*session)->generate(prompt, opts);
+//
+// Threading: a Model is immutable after load and may be shared by sessions on
+// any threads. A Session is not thread-safe: use each from one thread at a
+// time. Different sessions run concurrently.
+//
+//===----------------------------------------------------------------------===//
+#ifndef BIRKHOFF_RUNTIME_H
+#define BIRKHOFF_RUNTIME_H
+
+#include "birkhoff/Status.h"
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace birkhoff {
+
+namespace rt {
+struct LoadedArtifact;
+class ThreadPool;
+} // namespace rt
+
+/// What `Model::info` reports about a loaded artifact.
+struct ModelInfo {
+  std::string modelName;
+  std::string numerics;   // "reference" | "official"
+  std::string target;     // "host" | "cuda"
+  int64_t vocabSize = 0;
+  int64_t nLayers = 0;
+  int64_t maxContext = 0; // default capacity of a session
+  int64_t maxPrefillTokens = 0; // per internal prefill step (longer prompts are split)
+  int32_t bosTokenId = 0;
+  int32_t eosTokenId = 1;
+  uint64_t weightBytes = 0;
+};
+
+struct ModelOptions {
+  /// Threads of the host backend per session; 0 = one per hardware thread.
+  int numThreads = 0;
+};
+
+/// A loaded, verified artifact. Immutable; share it with std::shared_ptr.
+class Model {
+public:
+  /// Maps and verifies `path`. Fails with a message naming the file and the
+  /// problem (truncated, corrupted, wrong format version, bad tables).
+  static Expected<std::shared_ptr<const Model>> load(const std::string &path,
+                                                     const ModelOptions &options = {});
+  ~Model();
+  const ModelInfo &info() const;
+
+  // Internal: the verified program (runtime use).
+  const rt::LoadedArtifact &artifact() const;
+  const ModelOptions &options() const;
+
+private:
+  Model();
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+struct SessionOptions {
+  /// Tokens of context this session can hold; 0 = the artifact's default.
+  int64_t maxContext = 0;
+};
+
+/// Called with each generated token; return false to stop generating.
+using TokenCallback = std::function<bool(int32_t token)>;
+
+struct GenerateOptions {
+  int64_t maxNewTokens = 16;
+  /// 0 = greedy (argmax, lowest id on ties). Otherwise softmax(logits / T).
+  float temperature = 0.0f;
+  int64_t topK = 0;    // 0 = no top-k filter
+  float topP = 1.0f;   // 1 = no nucleus filter
+  uint64_t seed = 0;
+  bool stopAtEos = true;
+  std::vector<int32_t> stopTokens; // generation ends after emitting one of these
+};
+
+struct GenerateResult {
+  std::vector<int32_t> tokens; // the new tokens, stop token included
+  enum class Stop { MaxTokens, Eos, StopToken, Callback, ContextFull };
+  Stop stop = Stop::MaxTokens;
+};
+
+/// One sequence's state (window ring buffers, compressor tails, compressed KV,
+/// indexer keys) and its position. Not thread-safe.
+class Session {
+public:
+  /// The model must outlive nothing: the session holds a reference to it.
+  static Expected<std::unique_ptr<Session>> create(std::shared_ptr<const Model> model,
+                                                   const SessionOptions &options = {});
+  ~Session();
+
+  /// Feeds tokens at the current position. When `logits` is non-null it
+  /// receives the logits of every fed token, row-major [tokens.size(), vocab].
+  /// Any split of a sequence into calls gives the same logits. Errors: bad
+  /// token ids, context overflow (the session is unchanged after an error).
+  Status prefill(std::span<const int32_t> tokens, std::vector<float> *logits = nullptr);
+  /// One token; same as prefill of a single token.
+  Status decode(int32_t token, std::vector<float> *logits = nullptr);
+  /// Logits of the last token fed ([vocab]); empty before the first call.
+  std::span<const float> lastLogits() const;
+
+  /// Prefills `prompt` (may be empty to continue), then samples up to
+  /// `maxNewTokens` tokens, feeding each back. `onToken` streams each token.
+  Expected<GenerateResult> generate(std::span<const int32_t> prompt,
+                                    const GenerateOptions &options,
+                                    const TokenCallback &onToken = nullptr);
+
+  /// Forgets the sequence: position 0, state cleared.
+  void reset();
+  int64_t position() const;
+  int64_t capacity() const;
+  /// Bytes of per-session state allocated for this session's capacity.
+  uint64_t stateBytes() const;
+
+private:
+  Session();
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+/// Picks the next token from logits per `options` (greedy or sampled); `rng`
+/// is the caller's state, advanced on each sampled draw.
+int32_t sampleToken(std::span<const float> logits, const GenerateOptions &options,
+                    uint64_t &rng);
+
+} // namespace birkhoff
+
+#endif // BIRKHOFF_RUNTIME_H

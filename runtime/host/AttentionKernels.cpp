@@ -1,0 +1,118 @@
+//===- AttentionKernels.cpp - Indexer top-k and sparse attention (§3.4-3.6)
+#include "HostKernels.h"
+#include "WeightDecode.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <vector>
+
+namespace birkhoff::rt {
+
+Status indexerTopkKernel(const KernelArgs &a) {
+  int64_t heads = a.pi("heads"), hd = a.pi("head_dim"), topk = a.pi("topk"),
+          m = a.pi("ratio");
+  const float *q = a.in(0), *w = a.in(1);
+  const StateView &keys = a.state(0);
+  int32_t *out = a.outInt(0);
+  float scoreScale = 1.0f / std::sqrt(float(hd));
+  float weightScale = 1.0f / std::sqrt(float(heads));
+  a.pool->parallelFor(a.tokens, [&](int64_t b, int64_t e) {
+    std::vector<float> scores;
+    std::vector<int32_t> order;
+    for (int64_t t = b; t < e; ++t) {
+      int64_t visible = std::min<int64_t>((a.start + t + 1) / m, keys.rows);
+      scores.assign(size_t(visible), 0.0f);
+      const float *qt = q + t * heads * hd, *wt = w + t * heads;
+      for (int64_t j = 0; j < visible; ++j) {
+        const float *k = keys.row(j);
+        float s = 0.0f;
+        for (int64_t h = 0; h < heads; ++h) {
+          float dot = dotF32(qt + h * hd, k, hd);
+          s += std::max(dot, 0.0f) * scoreScale * (wt[h] * weightScale);
+        }
+        scores[j] = s;
+      }
+      int64_t keep = std::min(topk, visible);
+      order.resize(size_t(visible));
+      std::iota(order.begin(), order.end(), 0);
+      // Highest score first; equal scores keep the lower entry index.
+      std::partial_sort(order.begin(), order.begin() + keep, order.end(),
+                        [&](int32_t x, int32_t y) {
+                          return scores[x] > scores[y] ||
+                                 (scores[x] == scores[y] && x < y);
+                        });
+      int32_t *ot = out + t * topk;
+      for (int64_t i = 0; i < topk; ++i)
+        ot[i] = i < keep ? order[i] : -1;
+    }
+  });
+  return Status::ok();
+}
+
+Status sparseAttentionKernel(const KernelArgs &a) {
+  int64_t heads = a.pi("heads"), hd = a.pi("head_dim"), window = a.pi("window"),
+          mode = a.pi("mode"), ratio = a.pi("ratio"), topk = a.pi("topk");
+  const float *q = a.in(0), *kv = a.in(1);
+  const int32_t *sel = mode == 1 ? a.inInt(2) : nullptr;
+  const StateView &ring = a.state(0);
+  const StateView *entries = mode != 0 ? &a.state(1) : nullptr;
+  const WeightDesc &sink = a.weight(0);
+  float *o = a.out(0);
+  float scale = 1.0f / std::sqrt(float(hd));
+  if (ring.rows != window || ring.rowFloats != hd)
+    return internalError("window state does not match attention parameters");
+
+  a.pool->parallelFor(a.tokens * heads, [&](int64_t b, int64_t e) {
+    std::vector<const float *> keys;
+    std::vector<float> logits;
+    for (int64_t i = b; i < e; ++i) {
+      int64_t t = i / heads, h = i % heads, p = a.start + t;
+      keys.clear();
+      for (int64_t j = std::max<int64_t>(0, p - window + 1); j <= p; ++j)
+        keys.push_back(j >= a.start ? kv + (j - a.start) * hd : ring.row(j % window));
+      if (mode == 2) {
+        int64_t visible = std::min<int64_t>((p + 1) / ratio, entries->rows);
+        for (int64_t j = 0; j < visible; ++j)
+          keys.push_back(entries->row(j));
+      } else if (mode == 1) {
+        for (int64_t j = 0; j < topk; ++j) {
+          int32_t idx = sel[t * topk + j];
+          if (idx >= 0 && idx < entries->rows)
+            keys.push_back(entries->row(idx));
+        }
+      }
+      const float *qh = q + i * hd;
+      float sinkLogit = weightScalar(sink, h);
+      float mx = sinkLogit;
+      logits.resize(keys.size());
+      for (size_t j = 0; j < keys.size(); ++j) {
+        logits[j] = dotF32(qh, keys[j], hd) * scale;
+        mx = std::max(mx, logits[j]);
+      }
+      float den = std::exp(sinkLogit - mx);
+      for (size_t j = 0; j < keys.size(); ++j)
+        den += (logits[j] = std::exp(logits[j] - mx));
+      float *oh = o + i * hd;
+      std::fill(oh, oh + hd, 0.0f);
+      for (size_t j = 0; j < keys.size(); ++j) {
+        float pj = logits[j] / den;
+        const float *k = keys[j];
+        for (int64_t d = 0; d < hd; ++d)
+          oh[d] += pj * k[d];
+      }
+    }
+  });
+  return Status::ok();
+}
+
+Status windowWriteKernel(const KernelArgs &a) {
+  int64_t window = a.pi("window"), hd = a.pi("head_dim");
+  const StateView &ring = a.state(0);
+  const float *kv = a.in(0);
+  for (int64_t t = std::max<int64_t>(0, a.tokens - window); t < a.tokens; ++t)
+    std::copy(kv + t * hd, kv + (t + 1) * hd, ring.row((a.start + t) % window));
+  return Status::ok();
+}
+
+} // namespace birkhoff::rt

@@ -1,0 +1,144 @@
+//===- BasicKernels.cpp - embed, norms, RoPE and linear projections -------===//
+#include "HostKernels.h"
+#include "Rope.h"
+#include "WeightDecode.h"
+
+#include <cmath>
+#include <vector>
+
+namespace birkhoff::rt {
+namespace {
+
+/// y = w ⊙ x · rsqrt(mean(x²) + eps) over n values (w may be null: no weight).
+void rmsNormRow(const float *x, float *y, int64_t n, const WeightDesc *w,
+                float eps) {
+  float ss = 0.0f;
+  for (int64_t i = 0; i < n; ++i)
+    ss += x[i] * x[i];
+  float r = 1.0f / std::sqrt(ss / float(n) + eps);
+  for (int64_t i = 0; i < n; ++i)
+    y[i] = (w ? weightScalar(*w, i) : 1.0f) * (x[i] * r);
+}
+
+Status checkVocab(const KernelArgs &a, int64_t vocab) {
+  for (int64_t t = 0; t < a.tokens; ++t)
+    if (a.tokenIds[t] < 0 || a.tokenIds[t] >= vocab)
+      return invalidArgument("token id " + std::to_string(a.tokenIds[t]) +
+                             " is outside the vocabulary [0, " +
+                             std::to_string(vocab) + ")");
+  return Status::ok();
+}
+
+} // namespace
+
+Status embedKernel(const KernelArgs &a) {
+  int64_t dim = a.pi("dim"), hc = a.pi("hc");
+  const WeightDesc &table = a.weight(0);
+  BK_RETURN_IF_ERROR(checkVocab(a, table.shape[0]));
+  float *x = a.out(0);
+  a.pool->parallelFor(a.tokens, [&](int64_t b, int64_t e) {
+    for (int64_t t = b; t < e; ++t) {
+      float *row = x + t * hc * dim;
+      decodeWeightRow(table, nullptr, a.tokenIds[t], 0, dim, row);
+      for (int64_t s = 1; s < hc; ++s)
+        std::copy(row, row + dim, row + s * dim);
+    }
+  });
+  return Status::ok();
+}
+
+Status rmsNormKernel(const KernelArgs &a) {
+  int64_t n = a.pi("n");
+  float eps = float(a.pf("eps"));
+  const WeightDesc &w = a.weight(0);
+  const float *x = a.in(0);
+  float *y = a.out(0);
+  a.pool->parallelFor(a.tokens, [&](int64_t b, int64_t e) {
+    for (int64_t t = b; t < e; ++t)
+      rmsNormRow(x + t * n, y + t * n, n, &w, eps);
+  });
+  return Status::ok();
+}
+
+Status headRmsNormKernel(const KernelArgs &a) {
+  int64_t heads = a.pi("heads"), hd = a.pi("head_dim");
+  float eps = float(a.pf("eps"));
+  const float *x = a.in(0);
+  float *y = a.out(0);
+  a.pool->parallelFor(a.tokens * heads, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i)
+      rmsNormRow(x + i * hd, y + i * hd, hd, nullptr, eps);
+  });
+  return Status::ok();
+}
+
+namespace {
+/// RoPE on the trailing rope dims of each head (optionally after a per-head
+/// unweighted RMS norm), at the token's own position.
+Status ropeHeads(const KernelArgs &a, bool normFirst) {
+  int64_t heads = a.pi("heads"), hd = a.pi("head_dim");
+  bool inverse = normFirst ? false : a.pi("inverse") != 0;
+  float eps = normFirst ? float(a.pf("eps")) : 0.0f;
+  RopeTable rope = RopeTable::fromParams(a);
+  if (rope.ropeDim > hd || rope.ropeDim % 2)
+    return invalidArgument("rope_dim " + std::to_string(rope.ropeDim) +
+                           " does not fit head_dim " + std::to_string(hd));
+  const float *x = a.in(0);
+  float *y = a.out(0);
+  a.pool->parallelFor(a.tokens * heads, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      int64_t t = i / heads;
+      const float *src = x + i * hd;
+      float *dst = y + i * hd;
+      if (normFirst)
+        rmsNormRow(src, dst, hd, nullptr, eps);
+      else if (dst != src)
+        std::copy(src, src + hd, dst);
+      rope.apply(dst + hd - rope.ropeDim, a.start + t, inverse);
+    }
+  });
+  return Status::ok();
+}
+} // namespace
+
+Status ropeKernel(const KernelArgs &a) { return ropeHeads(a, false); }
+Status headRmsNormRopeKernel(const KernelArgs &a) { return ropeHeads(a, true); }
+
+Status linearKernel(const KernelArgs &a) {
+  const WeightDesc &w = a.weight(0);
+  int64_t in = a.pi("in_features"), out = a.pi("out_features");
+  if (w.shape.size() != 2 || w.shape[0] != out || w.shape[1] != in)
+    return invalidArgument("linear '" + w.name + "' does not match " +
+                           std::to_string(out) + "x" + std::to_string(in));
+  linearForward(w, a.scaleOf(w), a.in(0), a.tokens, in, a.out(0), out, *a.pool);
+  return Status::ok();
+}
+
+Status linearRmsNormKernel(const KernelArgs &a) {
+  BK_RETURN_IF_ERROR(linearKernel(a));
+  int64_t out = a.pi("out_features");
+  float eps = float(a.pf("eps"));
+  const WeightDesc &norm = a.weight(1);
+  float *y = a.out(0);
+  a.pool->parallelFor(a.tokens, [&](int64_t b, int64_t e) {
+    for (int64_t t = b; t < e; ++t)
+      rmsNormRow(y + t * out, y + t * out, out, &norm, eps);
+  });
+  return Status::ok();
+}
+
+Status groupedLinearKernel(const KernelArgs &a) {
+  int64_t groups = a.pi("groups"), inPer = a.pi("in_per_group"),
+          outPer = a.pi("out_per_group");
+  const WeightDesc &w = a.weight(0);
+  if (w.shape.size() != 2 || w.shape[0] != groups * outPer || w.shape[1] != inPer)
+    return invalidArgument("grouped projection '" + w.name +
+                           "' does not match its groups");
+  for (int64_t g = 0; g < groups; ++g)
+    linearForwardBlock(w, a.scaleOf(w), g * outPer, outPer, 0, inPer,
+                       a.in(0) + g * inPer, a.tokens, groups * inPer,
+                       a.out(0) + g * outPer, groups * outPer, *a.pool);
+  return Status::ok();
+}
+
+} // namespace birkhoff::rt

@@ -1,0 +1,91 @@
+//===- CompressorKernel.cpp - KV compressor of CSA and HCA (V4_SPEC §3.5) -===//
+//
+// Projects every token of the call at once, then walks the tokens in order
+// through the session's tail state, emitting one compressed entry per
+// completed block. Prefill and decode therefore leave identical state.
+//
+//===----------------------------------------------------------------------===//
+#include "HostKernels.h"
+#include "Rope.h"
+#include "WeightDecode.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+namespace birkhoff::rt {
+
+Status compressorKernel(const KernelArgs &a) {
+  int64_t dim = a.pi("dim"), D = a.pi("head_dim"), m = a.pi("ratio");
+  bool overlap = a.pi("overlap") != 0;
+  float eps = float(a.pf("eps"));
+  int64_t coff = overlap ? 2 : 1, width = coff * D;
+  const WeightDesc &wkv = a.weight(0), &wgate = a.weight(1), &ape = a.weight(2),
+                   &norm = a.weight(3);
+  const StateView &tail = a.state(0), &entries = a.state(1);
+  if (tail.rowFloats != 2 * width || tail.rows < (overlap ? 2 * m : m) ||
+      entries.rowFloats != D)
+    return internalError("compressor state of layer " +
+                         std::to_string(a.launch->layer) +
+                         " does not match its parameters");
+  RopeTable rope = RopeTable::fromParams(a);
+
+  std::vector<float> c(static_cast<size_t>(a.tokens * width)), z(static_cast<size_t>(a.tokens * width));
+  linearForward(wkv, a.scaleOf(wkv), a.in(0), a.tokens, dim, c.data(), width, *a.pool);
+  linearForward(wgate, a.scaleOf(wgate), a.in(0), a.tokens, dim, z.data(), width,
+                *a.pool);
+  std::vector<float> apeRow(static_cast<size_t>(width));
+  std::vector<float> pooled(static_cast<size_t>(D));
+  for (int64_t t = 0; t < a.tokens; ++t) {
+    int64_t p = a.start + t, slot = p % m;
+    float *row = tail.row(overlap ? m + slot : slot);
+    decodeWeightRow(ape, nullptr, slot, 0, width, apeRow.data());
+    for (int64_t f = 0; f < width; ++f) {
+      row[f] = c[t * width + f];
+      row[width + f] = z[t * width + f] + apeRow[f];
+    }
+    if ((p + 1) % m != 0)
+      continue;
+    int64_t block = p / m;
+    if (block >= entries.rows)
+      return outOfRange("compressed entry " + std::to_string(block) +
+                        " exceeds the session's context capacity");
+    // Softmax over the block's candidates, independently per feature. With
+    // overlap, the previous block contributes its first half of features and
+    // the current block its second half.
+    bool hasPrev = overlap && block > 0;
+    for (int64_t f = 0; f < D; ++f) {
+      float mx = -INFINITY;
+      auto visit = [&](auto &&fn) {
+        if (hasPrev)
+          for (int64_t r = 0; r < m; ++r)
+            fn(tail.row(r)[width + f], tail.row(r)[f]);
+        int64_t first = overlap ? m : 0, off = overlap ? D : 0;
+        for (int64_t r = first; r < first + m; ++r)
+          fn(tail.row(r)[width + off + f], tail.row(r)[off + f]);
+      };
+      visit([&](float score, float) { mx = std::max(mx, score); });
+      float den = 0.0f, num = 0.0f;
+      visit([&](float score, float value) {
+        float w = std::exp(score - mx);
+        den += w;
+        num += w * value;
+      });
+      pooled[f] = num / den;
+    }
+    float ss = 0.0f;
+    for (int64_t f = 0; f < D; ++f)
+      ss += pooled[f] * pooled[f];
+    float r = 1.0f / std::sqrt(ss / float(D) + eps);
+    float *entry = entries.row(block);
+    for (int64_t f = 0; f < D; ++f)
+      entry[f] = weightScalar(norm, f) * (pooled[f] * r);
+    rope.apply(entry + D - rope.ropeDim, block * m, /*inverse=*/false);
+    if (overlap)
+      for (int64_t r2 = 0; r2 < m; ++r2)
+        std::copy(tail.row(m + r2), tail.row(m + r2) + 2 * width, tail.row(r2));
+  }
+  return Status::ok();
+}
+
+} // namespace birkhoff::rt

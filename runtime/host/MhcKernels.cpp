@@ -1,0 +1,169 @@
+//===- MhcKernels.cpp - Manifold-constrained hyper-connections (V4_SPEC §3.2)
+#include "HostKernels.h"
+#include "WeightDecode.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+namespace birkhoff::rt {
+namespace {
+
+float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
+
+/// mix[m] = (fn[m,:] · x) · rsqrt(mean(x²) + eps) for the `rows` mixing rows.
+void hcMix(const WeightDesc &fn, const float *x, int64_t n, float normEps,
+           int64_t rows, float *mix, std::vector<float> &rowBuf) {
+  float ss = 0.0f;
+  for (int64_t i = 0; i < n; ++i)
+    ss += x[i] * x[i];
+  float r = 1.0f / std::sqrt(ss / float(n) + normEps);
+  rowBuf.resize(size_t(n));
+  for (int64_t m = 0; m < rows; ++m) {
+    decodeWeightRow(fn, nullptr, m, 0, n, rowBuf.data());
+    mix[m] = dotF32(rowBuf.data(), x, n) * r;
+  }
+}
+
+/// Computes pre/post/comb for one token and collapses the streams into u.
+void mhcPreToken(const KernelArgs &a, const float *x, float *u, float *post,
+                 float *comb, std::vector<float> &scratch) {
+  int64_t dim = a.pi("dim"), hc = a.pi("hc"), iters = a.pi("iters");
+  float hcEps = float(a.pf("hc_eps")), normEps = float(a.pf("norm_eps"));
+  const WeightDesc &fn = a.weight(0), &base = a.weight(1), &scale = a.weight(2);
+  int64_t rows = (2 + hc) * hc;
+  std::vector<float> mix(static_cast<size_t>(rows));
+  hcMix(fn, x, hc * dim, normEps, rows, mix.data(), scratch);
+  float s0 = weightScalar(scale, 0), s1 = weightScalar(scale, 1),
+        s2 = weightScalar(scale, 2);
+  std::vector<float> pre(static_cast<size_t>(hc));
+  for (int64_t k = 0; k < hc; ++k) {
+    pre[k] = sigmoid(mix[k] * s0 + weightScalar(base, k)) + hcEps;
+    post[k] = 2.0f * sigmoid(mix[hc + k] * s1 + weightScalar(base, hc + k));
+  }
+  // comb[j*hc + k] = C[j][k]: row softmax, then alternate column and row
+  // normalization (Sinkhorn) towards a doubly stochastic matrix.
+  for (int64_t j = 0; j < hc; ++j) {
+    float *row = comb + j * hc;
+    float mx = -INFINITY;
+    for (int64_t k = 0; k < hc; ++k) {
+      row[k] = mix[2 * hc + j * hc + k] * s2 + weightScalar(base, 2 * hc + j * hc + k);
+      mx = std::max(mx, row[k]);
+    }
+    float sum = 0.0f;
+    for (int64_t k = 0; k < hc; ++k)
+      sum += (row[k] = std::exp(row[k] - mx));
+    for (int64_t k = 0; k < hc; ++k)
+      row[k] = row[k] / sum + hcEps;
+  }
+  auto normalizeColumns = [&] {
+    for (int64_t k = 0; k < hc; ++k) {
+      float sum = 0.0f;
+      for (int64_t j = 0; j < hc; ++j)
+        sum += comb[j * hc + k];
+      for (int64_t j = 0; j < hc; ++j)
+        comb[j * hc + k] /= sum + hcEps;
+    }
+  };
+  normalizeColumns();
+  for (int64_t it = 1; it < iters; ++it) {
+    for (int64_t j = 0; j < hc; ++j) {
+      float sum = 0.0f;
+      for (int64_t k = 0; k < hc; ++k)
+        sum += comb[j * hc + k];
+      for (int64_t k = 0; k < hc; ++k)
+        comb[j * hc + k] /= sum + hcEps;
+    }
+    normalizeColumns();
+  }
+  for (int64_t i = 0; i < dim; ++i) {
+    float acc = 0.0f;
+    for (int64_t k = 0; k < hc; ++k)
+      acc += pre[k] * x[k * dim + i];
+    u[i] = acc;
+  }
+}
+
+void rmsNormInPlace(float *x, int64_t n, const WeightDesc &w, float eps) {
+  float ss = 0.0f;
+  for (int64_t i = 0; i < n; ++i)
+    ss += x[i] * x[i];
+  float r = 1.0f / std::sqrt(ss / float(n) + eps);
+  for (int64_t i = 0; i < n; ++i)
+    x[i] = weightScalar(w, i) * (x[i] * r);
+}
+
+Status mhcPre(const KernelArgs &a, bool withNorm) {
+  int64_t dim = a.pi("dim"), hc = a.pi("hc");
+  const float *x = a.in(0);
+  float *u = a.out(0), *post = a.out(1), *comb = a.out(2);
+  float eps = withNorm ? float(a.pf("eps")) : 0.0f;
+  a.pool->parallelFor(a.tokens, [&](int64_t b, int64_t e) {
+    std::vector<float> scratch;
+    for (int64_t t = b; t < e; ++t) {
+      mhcPreToken(a, x + t * hc * dim, u + t * dim, post + t * hc,
+                  comb + t * hc * hc, scratch);
+      if (withNorm)
+        rmsNormInPlace(u + t * dim, dim, a.weight(3), eps);
+    }
+  });
+  return Status::ok();
+}
+
+Status mhcHead(const KernelArgs &a, bool withNorm) {
+  int64_t dim = a.pi("dim"), hc = a.pi("hc");
+  float hcEps = float(a.pf("hc_eps")), normEps = float(a.pf("norm_eps"));
+  float eps = withNorm ? float(a.pf("eps")) : 0.0f;
+  const WeightDesc &fn = a.weight(0), &base = a.weight(1), &scale = a.weight(2);
+  const float *x = a.in(0);
+  float *u = a.out(0);
+  a.pool->parallelFor(a.tokens, [&](int64_t b, int64_t e) {
+    std::vector<float> scratch, mix(static_cast<size_t>(hc)), pre(static_cast<size_t>(hc));
+    for (int64_t t = b; t < e; ++t) {
+      const float *xt = x + t * hc * dim;
+      hcMix(fn, xt, hc * dim, normEps, hc, mix.data(), scratch);
+      for (int64_t k = 0; k < hc; ++k)
+        pre[k] = sigmoid(mix[k] * weightScalar(scale, 0) + weightScalar(base, k)) + hcEps;
+      float *ut = u + t * dim;
+      for (int64_t i = 0; i < dim; ++i) {
+        float acc = 0.0f;
+        for (int64_t k = 0; k < hc; ++k)
+          acc += pre[k] * xt[k * dim + i];
+        ut[i] = acc;
+      }
+      if (withNorm)
+        rmsNormInPlace(ut, dim, a.weight(3), eps);
+    }
+  });
+  return Status::ok();
+}
+
+} // namespace
+
+Status mhcPreKernel(const KernelArgs &a) { return mhcPre(a, false); }
+Status mhcPreNormKernel(const KernelArgs &a) { return mhcPre(a, true); }
+Status mhcHeadKernel(const KernelArgs &a) { return mhcHead(a, false); }
+Status mhcHeadNormKernel(const KernelArgs &a) { return mhcHead(a, true); }
+
+Status mhcPostKernel(const KernelArgs &a) {
+  int64_t dim = a.pi("dim"), hc = a.pi("hc");
+  const float *y = a.in(0), *x = a.in(1), *post = a.in(2), *comb = a.in(3);
+  float *out = a.out(0);
+  a.pool->parallelFor(a.tokens, [&](int64_t b, int64_t e) {
+    for (int64_t t = b; t < e; ++t) {
+      const float *xt = x + t * hc * dim, *yt = y + t * dim;
+      const float *pt = post + t * hc, *ct = comb + t * hc * hc;
+      float *ot = out + t * hc * dim;
+      for (int64_t k = 0; k < hc; ++k)
+        for (int64_t i = 0; i < dim; ++i) {
+          float acc = pt[k] * yt[i];
+          for (int64_t j = 0; j < hc; ++j)
+            acc += ct[j * hc + k] * xt[j * dim + i];
+          ot[k * dim + i] = acc;
+        }
+    }
+  });
+  return Status::ok();
+}
+
+} // namespace birkhoff::rt

@@ -1,0 +1,108 @@
+//===- WeightDecode.cpp ---------------------------------------------------===//
+#include "WeightDecode.h"
+
+#include "birkhoff/Numerics.h"
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+namespace birkhoff::rt {
+
+void decodeWeightRow(const WeightDesc &w, const WeightDesc *scale, int64_t row,
+                     int64_t colBegin, int64_t cols, float *out) {
+  int64_t K = w.shape.size() >= 2 ? w.shape[1] : w.shape[0];
+  switch (w.dtype) {
+  case DType::F32: {
+    const float *src = reinterpret_cast<const float *>(w.data) + row * K + colBegin;
+    std::memcpy(out, src, size_t(cols) * 4);
+    return;
+  }
+  case DType::BF16: {
+    const uint16_t *src =
+        reinterpret_cast<const uint16_t *>(w.data) + row * K + colBegin;
+    for (int64_t k = 0; k < cols; ++k)
+      out[k] = bf16ToFloat(src[k]);
+    return;
+  }
+  case DType::F8E4M3: {
+    const uint8_t *src = w.data + row * K + colBegin;
+    int64_t scaleCols = scale->shape[1];
+    const uint8_t *srow = scale->data + (row / 128) * scaleCols;
+    for (int64_t k = 0; k < cols; ++k) {
+      int64_t col = colBegin + k;
+      out[k] = e4m3ToFloat(src[k]) * e8m0ToFloat(srow[col / 128]);
+    }
+    return;
+  }
+  case DType::FP4E2M1x2: {
+    const uint8_t *src = w.data + row * (K / 2);
+    int64_t scaleCols = scale->shape[1];
+    const uint8_t *srow = scale->data + row * scaleCols;
+    for (int64_t k = 0; k < cols; ++k) {
+      int64_t col = colBegin + k;
+      uint8_t byte = src[col / 2];
+      uint8_t code = (col & 1) ? (byte >> 4) : (byte & 15);
+      out[k] = e2m1ToFloat(code) * e8m0ToFloat(srow[col / 32]);
+    }
+    return;
+  }
+  default:
+    std::fill(out, out + cols, 0.0f); // excluded by the loader's checks
+    return;
+  }
+}
+
+float weightScalar(const WeightDesc &w, int64_t i) {
+  switch (w.dtype) {
+  case DType::F32:
+    return reinterpret_cast<const float *>(w.data)[i];
+  case DType::BF16:
+    return bf16ToFloat(reinterpret_cast<const uint16_t *>(w.data)[i]);
+  default:
+    return 0.0f;
+  }
+}
+
+float dotF32(const float *a, const float *b, int64_t n) {
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t k = 0;
+  for (; k + 8 <= n; k += 8)
+    for (int j = 0; j < 8; ++j)
+      acc[j] += a[k + j] * b[k + j];
+  float tail = 0.0f;
+  for (; k < n; ++k)
+    tail += a[k] * b[k];
+  return ((acc[0] + acc[4]) + (acc[1] + acc[5])) +
+         ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail;
+}
+
+void linearForwardBlock(const WeightDesc &w, const WeightDesc *scale,
+                        int64_t rowBegin, int64_t rows, int64_t colBegin,
+                        int64_t cols, const float *x, int64_t tokens,
+                        int64_t xStride, float *y, int64_t yStride,
+                        ThreadPool &pool) {
+  // Each task decodes a few weight rows and applies them to every token, so a
+  // weight is read once per call whatever the number of tokens.
+  int64_t grain = std::max<int64_t>(1, 4096 / std::max<int64_t>(1, tokens));
+  pool.parallelFor(
+      rows,
+      [&](int64_t begin, int64_t end) {
+        std::vector<float> row(static_cast<size_t>(cols));
+        for (int64_t n = begin; n < end; ++n) {
+          decodeWeightRow(w, scale, rowBegin + n, colBegin, cols, row.data());
+          for (int64_t t = 0; t < tokens; ++t)
+            y[t * yStride + n] = dotF32(x + t * xStride, row.data(), cols);
+        }
+      },
+      grain);
+}
+
+void linearForward(const WeightDesc &w, const WeightDesc *scale, const float *x,
+                   int64_t tokens, int64_t xStride, float *y, int64_t yStride,
+                   ThreadPool &pool) {
+  linearForwardBlock(w, scale, 0, w.shape[0], 0, w.shape[1], x, tokens, xStride,
+                     y, yStride, pool);
+}
+
+} // namespace birkhoff::rt

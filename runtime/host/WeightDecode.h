@@ -1,0 +1,45 @@
+//===- WeightDecode.h - Reading weight rows in any stored format -----------===//
+//
+// Host kernels never expand a whole quantized weight: they decode one output
+// row at a time into a small per-thread buffer that stays in L1, and use it
+// against every token of the call.
+//
+//===----------------------------------------------------------------------===//
+#ifndef BIRKHOFF_RUNTIME_HOST_WEIGHTDECODE_H
+#define BIRKHOFF_RUNTIME_HOST_WEIGHTDECODE_H
+
+#include "../Program.h"
+#include "ThreadPool.h"
+
+#include <cstdint>
+
+namespace birkhoff::rt {
+
+/// Decodes row `row` (of `cols` logical columns) of a 2-D weight into `out`.
+/// `scale` is the weight's e8m0 block scale (FP8/FP4), else nullptr.
+void decodeWeightRow(const WeightDesc &w, const WeightDesc *scale, int64_t row,
+                     int64_t colBegin, int64_t cols, float *out);
+
+/// Decodes element [i] of a 1-D weight (bias, norm weight, sink, ...).
+float weightScalar(const WeightDesc &w, int64_t i);
+
+/// Σ_k a[k]·b[k] in fp32 with several partial sums.
+float dotF32(const float *a, const float *b, int64_t n);
+
+/// y[t, n] = Σ_k x[t, k] · W[n, k] for t < tokens, n < N (W: `[N, K]`, any
+/// format). x rows are `xStride` apart, y rows `yStride`. Parallel over N.
+void linearForward(const WeightDesc &w, const WeightDesc *scale, const float *x,
+                   int64_t tokens, int64_t xStride, float *y, int64_t yStride,
+                   ThreadPool &pool);
+
+/// Same, with the K inputs taken from columns [colBegin, colBegin+K) of W and
+/// rows [rowBegin, rowBegin+N) of W (grouped projections).
+void linearForwardBlock(const WeightDesc &w, const WeightDesc *scale,
+                        int64_t rowBegin, int64_t rows, int64_t colBegin,
+                        int64_t cols, const float *x, int64_t tokens,
+                        int64_t xStride, float *y, int64_t yStride,
+                        ThreadPool &pool);
+
+} // namespace birkhoff::rt
+
+#endif // BIRKHOFF_RUNTIME_HOST_WEIGHTDECODE_H

@@ -1,0 +1,99 @@
+//===- InspectCommand.cpp - `birkhoff inspect`: what an artifact holds ----===//
+#include "ArtifactLoader.h"
+#include "Args.h"
+#include "Commands.h"
+
+#include <cstdio>
+#include <map>
+
+namespace birkhoff::tools {
+
+int runInspectCommand(int argc, char **argv) {
+  auto args = parseArgs(argc, argv, {"context"}, {"help", "launches"});
+  const char *usage = "usage: birkhoff inspect <artifact> [--launches] [--context N]\n";
+  if (!args || args->positional.size() != 1) {
+    std::fputs(usage, stderr);
+    return 2;
+  }
+  auto context = args->getInt("context", 0);
+  if (!context) {
+    std::fprintf(stderr, "birkhoff inspect: %s\n", context.status().message().c_str());
+    return 2;
+  }
+  auto loaded = rt::loadArtifact(args->positional[0]);
+  if (!loaded) {
+    std::fprintf(stderr, "birkhoff inspect: %s\n", loaded.status().toString().c_str());
+    return 1;
+  }
+  const rt::Program &p = loaded->program;
+  const rt::ConfigDesc &c = p.config;
+  std::printf("artifact   %s (format %u, %llu bytes)\n", args->positional[0].c_str(),
+              p.formatVersion, (unsigned long long)loaded->file->size());
+  std::printf("producer   %s\nmodel      %s\nnumerics   %s\ntarget     %s\n",
+              p.producer.c_str(), p.modelName.c_str(), p.numerics.c_str(),
+              p.target.c_str());
+  std::printf("config     vocab %lld, dim %lld, layers %lld, heads %lld x %lld "
+              "(rope %lld), window %lld, hc %lld, experts %lld (top %lld)\n",
+              (long long)c.vocabSize, (long long)c.dim, (long long)c.nLayers,
+              (long long)c.nHeads, (long long)c.headDim, (long long)c.ropeHeadDim,
+              (long long)c.windowSize, (long long)c.hcMult, (long long)c.nRoutedExperts,
+              (long long)c.nActivatedExperts);
+  std::printf("layers    ");
+  for (size_t l = 0; l < c.layerKinds.size(); ++l) {
+    static const char *kinds[] = {"window", "csa", "hca"};
+    int k = c.layerKinds[l];
+    std::printf(" %s", k >= 0 && k < 3 ? kinds[k] : "?");
+    if (l < c.compressRatios.size() && c.compressRatios[l] > 0)
+      std::printf("/%d", c.compressRatios[l]);
+  }
+  std::printf("\n\nentry points\n");
+  for (const rt::EntryDesc &e : p.entries) {
+    std::map<std::string, int> counts;
+    for (const rt::LaunchDesc &l : e.launches)
+      ++counts[l.kernel];
+    std::printf("  %-8s max %d tokens, %zu launches, %zu buffers, arena %lld floats/token\n",
+                e.name.c_str(), e.maxTokens, e.launches.size(), e.buffers.size(),
+                (long long)e.arenaElemsPerToken);
+    for (const auto &[kernel, n] : counts)
+      std::printf("    %-20s x%d\n", kernel.c_str(), n);
+    if (args->has("launches"))
+      for (const rt::LaunchDesc &l : e.launches) {
+        std::printf("      [L%d] %s", l.layer, l.kernel.c_str());
+        for (const auto &[k, v] : l.params.entries())
+          std::printf(" %s=%g", k.c_str(), v);
+        std::printf("\n");
+      }
+  }
+
+  std::map<std::string, std::pair<int, uint64_t>> byDtype;
+  for (const rt::WeightDesc &w : p.weights) {
+    auto &slot = byDtype[std::string(dtypeName(w.dtype))];
+    ++slot.first;
+    slot.second += w.size;
+  }
+  std::printf("\nweights    %zu tensors, %llu bytes\n", p.weights.size(),
+              (unsigned long long)p.weightSectionSize);
+  for (const auto &[name, v] : byDtype)
+    std::printf("  %-10s %6d tensors %14llu bytes\n", name.c_str(), v.first,
+                (unsigned long long)v.second);
+
+  uint64_t fixed = 0;
+  double perToken = 0.0;
+  for (const rt::StateDesc &s : p.states) {
+    fixed += s.bytesPerRow * uint64_t(s.fixedRows);
+    if (s.tokensPerRow > 0)
+      perToken += double(s.bytesPerRow) / double(s.tokensPerRow);
+  }
+  int64_t ctx = *context > 0 ? *context : p.maxContext;
+  uint64_t atCtx = 0;
+  for (const rt::StateDesc &s : p.states)
+    atCtx += s.bytesPerRow * uint64_t(s.rowsFor(ctx));
+  std::printf("\nstate      %zu buffers per session: %llu bytes fixed + %.1f bytes per "
+              "token of context\n",
+              p.states.size(), (unsigned long long)fixed, perToken);
+  std::printf("           %llu bytes at %lld tokens (default context %lld)\n",
+              (unsigned long long)atCtx, (long long)ctx, (long long)p.maxContext);
+  return 0;
+}
+
+} // namespace birkhoff::tools

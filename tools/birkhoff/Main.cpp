@@ -1,0 +1,53 @@
+//===- Main.cpp - The `birkhoff` command-line tool -------------------------===//
+#include "Commands.h"
+
+#include <cstdio>
+#include <cstring>
+
+namespace {
+
+struct Subcommand {
+  const char *name;
+  int (*run)(int, char **);
+  const char *summary;
+};
+
+const Subcommand kSubcommands[] = {
+#ifdef BIRKHOFF_WITH_COMPILER
+    {"compile", birkhoff::tools::runCompileCommand,
+     "compile a DeepSeek-V4 checkpoint into an artifact"},
+    {"synth", birkhoff::tools::runSynthCommand,
+     "write a random-weight checkpoint in DeepSeek's layout"},
+#endif
+    {"run", birkhoff::tools::runRunCommand, "run an artifact on token ids"},
+    {"inspect", birkhoff::tools::runInspectCommand,
+     "show an artifact's config, program, weights and state"},
+    {"bench", birkhoff::tools::runBenchCommand,
+     "time prefill and decode of an artifact"},
+};
+
+void printUsage(FILE *out) {
+  std::fprintf(out, "usage: birkhoff <command> [options]\n\ncommands:\n");
+  for (const Subcommand &c : kSubcommands)
+    std::fprintf(out, "  %-8s %s\n", c.name, c.summary);
+  std::fprintf(out, "\n`birkhoff <command> --help` describes each command.\n");
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    printUsage(stderr);
+    return 2;
+  }
+  if (!std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
+    printUsage(stdout);
+    return 0;
+  }
+  for (const Subcommand &c : kSubcommands)
+    if (!std::strcmp(argv[1], c.name))
+      return c.run(argc - 1, argv + 1);
+  std::fprintf(stderr, "birkhoff: unknown command '%s'\n\n", argv[1]);
+  printUsage(stderr);
+  return 2;
+}
