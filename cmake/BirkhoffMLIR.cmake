@@ -1,7 +1,10 @@
 # LLVM/MLIR 22 for the compiler side only. Linked as the shared libMLIR/libLLVM so that links
 # stay fast on small machines; never linked into lib/ or runtime/ (see test/deps).
-find_package(MLIR 22 REQUIRED CONFIG
+find_package(MLIR REQUIRED CONFIG
              HINTS /usr/lib/llvm-22/lib/cmake/mlir)
+if(NOT LLVM_VERSION_MAJOR EQUAL 22)
+  message(FATAL_ERROR "Birkhoff needs LLVM/MLIR 22, found ${LLVM_PACKAGE_VERSION}")
+endif()
 message(STATUS "Using MLIR ${LLVM_PACKAGE_VERSION} from ${MLIR_DIR}")
 list(APPEND CMAKE_MODULE_PATH ${MLIR_CMAKE_DIR} ${LLVM_CMAKE_DIR})
 set(LLVM_RUNTIME_OUTPUT_INTDIR ${CMAKE_BINARY_DIR}/bin)

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs what is missing, configures and builds Birkhoff into build/ (tools in build/bin/).
+# Extra arguments go to CMake's configure step, e.g. -DBIRKHOFF_RUNTIME_ONLY=ON.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+if [ "${BIRKHOFF_SKIP_DEPS:-0}" != "1" ]; then
+  scripts/install-deps.sh
+fi
+jobs="${BIRKHOFF_JOBS:-$(nproc)}"
+start=$(date +%s)
+cmake -G Ninja -S . -B build -DCMAKE_BUILD_TYPE=Release "$@" > build.configure.log 2>&1 || {
+  cat build.configure.log; exit 1; }
+cmake --build build -j "$jobs"
+echo "build: done in $(( $(date +%s) - start )) s; tools in $root/build/bin/"

@@ -1,0 +1,62 @@
+//===- KernelTestUtil.cpp -------------------------------------------------===//
+#include "KernelTestUtil.h"
+
+#include <cstring>
+
+namespace birkhoff::test {
+
+int KernelHarness::addWeightF32(const std::string &name, std::vector<int64_t> shape,
+                                const std::vector<float> &values) {
+  std::vector<uint8_t> bytes(values.size() * 4);
+  std::memcpy(bytes.data(), values.data(), bytes.size());
+  return addWeightRaw(name, DType::F32, std::move(shape), std::move(bytes));
+}
+
+int KernelHarness::addWeightRaw(const std::string &name, DType dtype,
+                                std::vector<int64_t> shape, std::vector<uint8_t> bytes,
+                                int scale) {
+  weightBytes.push_back(std::move(bytes));
+  rt::WeightDesc w;
+  w.name = name;
+  w.dtype = dtype;
+  w.shape = std::move(shape);
+  w.scale = scale;
+  program.weights.push_back(w);
+  return int(program.weights.size() - 1);
+}
+
+int KernelHarness::addBuffer(int64_t elems) {
+  buffers.emplace_back(static_cast<size_t>(elems), 0.0f);
+  return int(buffers.size() - 1);
+}
+
+int KernelHarness::addState(int64_t rows, int64_t rowFloats) {
+  stateData.emplace_back(static_cast<size_t>(rows * rowFloats), 0.0f);
+  stateShapes.push_back({rows, rowFloats});
+  return int(stateData.size() - 1);
+}
+
+Status KernelHarness::run(rt::HostKernelFn fn, int64_t tokens, int64_t start) {
+  for (size_t i = 0; i < program.weights.size(); ++i) {
+    program.weights[i].data = weightBytes[i].data();
+    program.weights[i].size = weightBytes[i].size();
+  }
+  bufferPtrs.clear();
+  for (auto &b : buffers)
+    bufferPtrs.push_back(b.data());
+  states.clear();
+  for (size_t i = 0; i < stateData.size(); ++i)
+    states.push_back({stateData[i].data(), stateShapes[i].first, stateShapes[i].second});
+  rt::KernelArgs a;
+  a.tokens = tokens;
+  a.start = start;
+  a.tokenIds = tokenIds.data();
+  a.launch = &launch;
+  a.program = &program;
+  a.buffers = bufferPtrs.data();
+  a.states = states.data();
+  a.pool = &pool;
+  return fn(a);
+}
+
+} // namespace birkhoff::test

@@ -1,0 +1,39 @@
+//===- KernelTestUtil.h - Building kernel launches by hand for unit tests --===//
+#ifndef BIRKHOFF_TEST_UNIT_RUNTIME_KERNELTESTUTIL_H
+#define BIRKHOFF_TEST_UNIT_RUNTIME_KERNELTESTUTIL_H
+
+#include "host/HostKernels.h"
+
+#include <string>
+#include <vector>
+
+namespace birkhoff::test {
+
+/// Owns everything a KernelArgs points to: weights (as f32 or raw bytes),
+/// buffers, states, params.
+struct KernelHarness {
+  rt::Program program;
+  rt::LaunchDesc launch;
+  std::vector<std::vector<uint8_t>> weightBytes;
+  std::vector<std::vector<float>> buffers;
+  std::vector<float *> bufferPtrs;
+  std::vector<std::vector<float>> stateData;
+  std::vector<rt::StateView> states;
+  std::vector<std::pair<int64_t, int64_t>> stateShapes; // rows, floats per row
+  std::vector<int32_t> tokenIds;
+  rt::ThreadPool pool{2};
+
+  int addWeightF32(const std::string &name, std::vector<int64_t> shape,
+                   const std::vector<float> &values);
+  int addWeightRaw(const std::string &name, DType dtype, std::vector<int64_t> shape,
+                   std::vector<uint8_t> bytes, int scale = -1);
+  int addBuffer(int64_t elems);
+  int addState(int64_t rows, int64_t rowFloats);
+  void param(const std::string &key, double v) { launch.params.set(key, v); }
+  /// Runs the launch on `tokens` tokens from position `start`.
+  Status run(rt::HostKernelFn fn, int64_t tokens, int64_t start);
+};
+
+} // namespace birkhoff::test
+
+#endif
