@@ -497,7 +497,8 @@ struct SafetensorsWriter::Impl {
   std::FILE *out = nullptr;
   std::vector<Declared> tensors;
   std::vector<uint64_t> sizes;
-  size_t next = 0; // index of the next tensor to write
+  size_t next = 0;        // index of the next tensor to write
+  uint64_t written = 0;   // bytes of tensor `next` written so far
   bool failed = false;
   bool finished = false;
 
@@ -591,8 +592,8 @@ SafetensorsWriter::create(const std::string &path,
   return w;
 }
 
-Status SafetensorsWriter::write(const std::string &name,
-                                std::span<const uint8_t> data) {
+Status SafetensorsWriter::append(const std::string &name,
+                                 std::span<const uint8_t> data) {
   if (!impl_)
     return invalidArgument("SafetensorsWriter used after being moved from");
   Impl &im = *impl_;
@@ -609,15 +610,31 @@ Status SafetensorsWriter::write(const std::string &name,
     return invalidArgument(im.path + ": tensor " + quote(name) +
                            " written out of order; expected " + quote(t.name) +
                            " next");
-  if (data.size() != im.sizes[im.next])
-    return invalidArgument(im.path + ": tensor " + quote(name) + " has " +
-                           std::to_string(data.size()) +
-                           " bytes, declared as " +
-                           std::to_string(im.sizes[im.next]));
+  uint64_t declared = im.sizes[im.next];
+  if (data.size() > declared - im.written)
+    return invalidArgument(im.path + ": tensor " + quote(name) + " gets " +
+                           std::to_string(im.written + data.size()) +
+                           " bytes, declared as " + std::to_string(declared));
   BK_RETURN_IF_ERROR(
       im.writeAll(data.data(), data.size(), "tensor " + quote(name)));
-  ++im.next;
+  im.written += data.size();
+  if (im.written == declared) {
+    ++im.next;
+    im.written = 0;
+  }
   return Status::ok();
+}
+
+Status SafetensorsWriter::write(const std::string &name,
+                                std::span<const uint8_t> data) {
+  if (impl_ && impl_->next < impl_->tensors.size() &&
+      impl_->tensors[impl_->next].name == name &&
+      (impl_->written != 0 || data.size() != impl_->sizes[impl_->next]))
+    return invalidArgument(impl_->path + ": tensor " + quote(name) + " has " +
+                           std::to_string(impl_->written + data.size()) +
+                           " bytes, declared as " +
+                           std::to_string(impl_->sizes[impl_->next]));
+  return append(name, data);
 }
 
 Status SafetensorsWriter::finish() {
@@ -631,7 +648,8 @@ Status SafetensorsWriter::finish() {
   if (im.next < im.tensors.size())
     return invalidArgument(im.path + ": tensor " +
                            quote(im.tensors[im.next].name) +
-                           " was declared but never written");
+                           (im.written ? " was only partly written"
+                                       : " was declared but never written"));
   std::FILE *out = std::exchange(im.out, nullptr);
   bool flushed = std::fflush(out) == 0;
   int err = errno;

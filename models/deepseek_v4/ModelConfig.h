@@ -1,4 +1,5 @@
-//===- ModelConfig.h - DeepSeek-V4 hyper-parameters ------------------------===//
+//===- ModelConfig.h - DeepSeek-V4 hyper-parameters
+//------------------------===//
 //
 // The configuration of one DeepSeek-V4 model, resolved from either config.json
 // form DeepSeek and Hugging Face ship (V4_SPEC §1.1-1.2): the legacy keys
@@ -70,7 +71,9 @@ struct ModelConfig {
   /// The compress rate of main layer `layer` (0 for window-only layers); MTP
   /// layers (`layer >= nLayers`) are window-only and give 0.
   int64_t compressRatio(int64_t layer) const;
-  bool isHashLayer(int64_t layer) const { return routing[layer] == RoutingKind::Hash; }
+  bool isHashLayer(int64_t layer) const {
+    return routing[layer] == RoutingKind::Hash;
+  }
 
   bool operator==(const ModelConfig &) const = default;
 };
@@ -89,7 +92,8 @@ Expected<ModelConfig> loadModelConfig(const std::string &path);
 Expected<ModelConfig> parseModelConfig(const std::string &jsonText,
                                        const std::string &origin);
 /// Cross-field checks (head dims, groups, experts, top-k, ratios, ...).
-Status validateModelConfig(const ModelConfig &config, const std::string &origin);
+Status validateModelConfig(const ModelConfig &config,
+                           const std::string &origin);
 
 /// Presets for `birkhoff synth`: "tiny" (V4_SPEC §7.1), "flash", "pro".
 Expected<ModelConfig> presetConfig(const std::string &name);

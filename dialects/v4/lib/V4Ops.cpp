@@ -176,12 +176,13 @@ LogicalResult expectHeads(Operation *op, Value input, int64_t heads,
          << headDim;
 }
 
-/// [V4-13] RoPE applies to the tail of each head, leaving a non-rotated part.
+/// [V4-13] RoPE applies to the tail of each head. It may cover the whole head:
+/// small indexer heads (index_head_dim == qk_rope_head_dim) are fully rotated.
 LogicalResult expectRopeFits(Operation *op, RopeAttr rope, int64_t headDim) {
-  if (rope.getDim() < headDim)
+  if (rope.getDim() <= headDim)
     return success();
   return op->emitOpError("[V4-13] rope dim ")
-         << rope.getDim() << " must be smaller than head_dim " << headDim;
+         << rope.getDim() << " must not exceed head_dim " << headDim;
 }
 
 /// [V4-17] A compressed sequence must have the width/ratio the op expects.

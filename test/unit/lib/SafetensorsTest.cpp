@@ -127,6 +127,39 @@ TEST(Safetensors, WriterWithoutMetadataHasNoMetadataKey) {
   EXPECT_TRUE(f->metadata().empty());
 }
 
+// A tensor may arrive in pieces (synth streams large tensors in row chunks);
+// the file equals one written in a single call, and overruns are refused.
+TEST(SafetensorsWriter, AppendsTensorsInPieces) {
+  TempDir dir;
+  std::string path = dir.path() + "/pieces.safetensors";
+  std::vector<SafetensorsWriter::Declared> decl = {{"a", DType::F32, {3, 4}},
+                                                   {"b", DType::I8, {5}}};
+  auto w = SafetensorsWriter::create(path, decl);
+  ASSERT_TRUE(w.isOk()) << w.status().toString();
+  std::vector<uint8_t> a = iota(48, 1), b = iota(5, 100);
+  ASSERT_TRUE(w->append("a", std::span(a).first(16)).isOk());
+  ASSERT_TRUE(w->append("a", std::span(a).subspan(16, 32)).isOk());
+  EXPECT_FALSE(w->append("b", std::span(b).first(3)).isOk() &&
+               w->append("b", b).isOk()); // 3 + 5 bytes overrun 5
+  auto again = SafetensorsWriter::create(path, decl);
+  ASSERT_TRUE(again.isOk());
+  ASSERT_TRUE(again->append("a", std::span(a).first(40)).isOk());
+  ASSERT_TRUE(again->append("a", std::span(a).subspan(40)).isOk());
+  ASSERT_TRUE(again->append("b", b).isOk());
+  ASSERT_TRUE(again->finish().isOk());
+  auto f = SafetensorsFile::open(path);
+  ASSERT_TRUE(f.isOk()) << f.status().toString();
+  auto bytesA = f->bytes("a");
+  ASSERT_TRUE(bytesA.isOk());
+  EXPECT_TRUE(std::equal(bytesA->begin(), bytesA->end(), a.begin(), a.end()));
+  auto partial = SafetensorsWriter::create(dir.path() + "/partial.safetensors", decl);
+  ASSERT_TRUE(partial.isOk());
+  ASSERT_TRUE(partial->append("a", std::span(a).first(8)).isOk());
+  Status st = partial->finish();
+  EXPECT_FALSE(st.isOk());
+  EXPECT_NE(st.message().find("only partly written"), std::string::npos) << st.message();
+}
+
 TEST(SafetensorsWriter, RejectsMisuse) {
   TempDir dir;
   std::string path = dir.file("w.safetensors");

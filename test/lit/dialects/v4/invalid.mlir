@@ -294,10 +294,10 @@ func.func @rope_original(%q: tensor<?x512xf32>) {
 
 // -----
 
-// [V4-13] RoPE must leave a non-rotated part of the head.
-func.func @rope_too_wide(%q: tensor<?x256xf32>) {
-  // expected-error @+1 {{[V4-13] rope dim 64 must be smaller than head_dim 64}}
-  %r = v4.head_rms_norm_rope %q {heads = 4, head_dim = 64, eps = 1.0e-06, rope = #v4.rope<dim = 64, theta = 1.0e4, yarn = false, factor = 1.0, original = 0, beta_fast = 32.0, beta_slow = 1.0>} : tensor<?x256xf32> -> tensor<?x256xf32>
+// [V4-13] RoPE must fit inside the head.
+func.func @rope_too_wide(%q: tensor<?x128xf32>) {
+  // expected-error @+1 {{[V4-13] rope dim 64 must not exceed head_dim 32}}
+  %r = v4.head_rms_norm_rope %q {heads = 4, head_dim = 32, eps = 1.0e-06, rope = #v4.rope<dim = 64, theta = 1.0e4, yarn = false, factor = 1.0, original = 0, beta_fast = 32.0, beta_slow = 1.0>} : tensor<?x128xf32> -> tensor<?x128xf32>
   return
 }
 

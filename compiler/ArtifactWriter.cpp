@@ -1,0 +1,328 @@
+//===- ArtifactWriter.cpp - Serialize a bk module into an artifact --------===//
+#include "compiler/ArtifactWriter.h"
+
+#include "kernel/BkDialect.h"
+
+#include "birkhoff/DType.h"
+#include "birkhoff/schema/artifact_generated.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/SymbolTable.h"
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/StringMap.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <set>
+#include <vector>
+
+using namespace mlir;
+namespace fb = birkhoff::fb;
+
+namespace birkhoff {
+namespace {
+
+constexpr uint64_t kWeightAlign = 64;
+constexpr uint64_t kSectionAlign = 4096;
+
+uint64_t alignUp(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
+
+struct WeightEntry {
+  std::string name;
+  DType dtype;
+  std::vector<int64_t> shape;
+  std::string scale;
+  uint64_t offset = 0, size = 0;
+};
+
+/// Bytes a weight of this dtype and logical shape occupies.
+uint64_t expectedBytes(DType d, const std::vector<int64_t> &shape) {
+  uint64_t n = 1;
+  for (int64_t s : shape)
+    n *= uint64_t(s);
+  if (d == DType::FP4E2M1x2)
+    return (n + 1) / 2;
+  return n * uint64_t(dtypeStorageBytes(d));
+}
+
+flatbuffers::Offset<fb::ModelConfig>
+buildConfig(flatbuffers::FlatBufferBuilder &fbb, const v4::ModelConfig &c) {
+  std::vector<int32_t> ratios;
+  std::vector<uint8_t> kinds, hash;
+  for (int64_t l = 0; l < c.nLayers; ++l) {
+    ratios.push_back(int32_t(c.compressRatio(l)));
+    kinds.push_back(uint8_t(c.attention[l]));
+    hash.push_back(c.isHashLayer(l) ? 1 : 0);
+  }
+  return fb::CreateModelConfig(
+      fbb, int32_t(c.vocabSize), int32_t(c.dim), int32_t(c.nLayers),
+      int32_t(c.nHeads), int32_t(c.headDim), int32_t(c.ropeHeadDim),
+      int32_t(c.qLoraRank), int32_t(c.oGroups), int32_t(c.oLoraRank),
+      int32_t(c.windowSize), fbb.CreateVector(ratios), fbb.CreateVector(kinds),
+      fbb.CreateVector(hash), int32_t(c.indexNHeads), int32_t(c.indexHeadDim),
+      int32_t(c.indexTopk), int32_t(c.nRoutedExperts),
+      int32_t(c.nActivatedExperts), int32_t(c.moeInterDim), float(c.routeScale),
+      float(c.swigluLimit), int32_t(c.hcMult), int32_t(c.hcSinkhornIters),
+      float(c.hcEps), float(c.normEps), float(c.ropeTheta),
+      float(c.compressRopeTheta), float(c.ropeFactor),
+      int32_t(c.originalSeqLen), float(c.betaFast), float(c.betaSlow),
+      int32_t(c.bosTokenId), int32_t(c.eosTokenId), c.maxPositionEmbeddings);
+}
+
+/// Params as Param tables sorted by key; integers fill both `i` and `f`.
+flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<fb::Param>>>
+buildParams(flatbuffers::FlatBufferBuilder &fbb, DictionaryAttr dict) {
+  std::vector<flatbuffers::Offset<fb::Param>> params;
+  if (dict)
+    for (NamedAttribute a : dict) {
+      auto key = fbb.CreateString(a.getName().getValue().str());
+      if (auto i = dyn_cast<IntegerAttr>(a.getValue()))
+        params.push_back(
+            fb::CreateParam(fbb, key, i.getInt(), double(i.getInt())));
+      else if (auto f = dyn_cast<FloatAttr>(a.getValue()))
+        params.push_back(fb::CreateParam(fbb, key, 0, f.getValueAsDouble()));
+    }
+  return fbb.CreateVectorOfSortedTables(&params);
+}
+
+class Writer {
+public:
+  Writer(ModuleOp module, const v4::ModelConfig &config, const Checkpoint &ckpt,
+         const ArtifactOptions &options)
+      : module_(module), config_(config), ckpt_(ckpt), options_(options) {}
+
+  Status collect();
+  /// The flatbuffer with `sectionOffset` recorded (ForceDefaults keeps its
+  /// size independent of the value).
+  Status build(uint64_t sectionOffset, flatbuffers::FlatBufferBuilder &fbb);
+  Status write(const std::string &path, ArtifactStats &stats);
+
+private:
+  ModuleOp module_;
+  const v4::ModelConfig &config_;
+  const Checkpoint &ckpt_;
+  const ArtifactOptions &options_;
+  std::vector<WeightEntry> weights_;
+  llvm::StringMap<int32_t> weightIndex_, stateIndex_;
+  std::vector<bk::StateOp> states_;
+  uint64_t sectionSize_ = 0;
+  uint64_t launches_ = 0;
+};
+
+Status Writer::collect() {
+  // Weights the launches use, plus their scales, in module order.
+  std::set<std::string> used;
+  module_.walk([&](bk::LaunchOp l) {
+    for (Attribute w : l.getWeights())
+      used.insert(cast<FlatSymbolRefAttr>(w).getValue().str());
+  });
+  SymbolTable symbols(module_);
+  for (const std::string &name : std::set<std::string>(used))
+    if (auto w = symbols.lookup<bk::WeightOp>(name); w && w.getScale())
+      used.insert(w.getScale()->str());
+  for (bk::WeightOp w : module_.getOps<bk::WeightOp>()) {
+    std::string name = w.getSymName().str();
+    if (!used.count(name))
+      continue;
+    std::optional<DType> dtype = parseDTypeName(w.getDtype().str());
+    if (!dtype)
+      return internalError("artifact: weight '" + name + "' has dtype " +
+                           w.getDtype().str());
+    const TensorInfo *t = ckpt_.find(name);
+    if (!t)
+      return notFound("artifact: checkpoint has no tensor '" + name + "'");
+    WeightEntry e{
+        name, *dtype,
+        std::vector<int64_t>(w.getShape().begin(), w.getShape().end()),
+        w.getScale() ? w.getScale()->str() : std::string()};
+    e.size = t->byteSize;
+    if (e.size != expectedBytes(e.dtype, e.shape))
+      return corrupt("artifact: tensor '" + name + "' holds " +
+                     std::to_string(e.size) +
+                     " bytes, its dtype and shape need " +
+                     std::to_string(expectedBytes(e.dtype, e.shape)));
+    e.offset = alignUp(sectionSize_, kWeightAlign);
+    sectionSize_ = e.offset + e.size;
+    weightIndex_[name] = int32_t(weights_.size());
+    weights_.push_back(std::move(e));
+  }
+  for (const WeightEntry &e : weights_)
+    if (!e.scale.empty() && !weightIndex_.count(e.scale))
+      return internalError("artifact: scale '" + e.scale + "' of '" + e.name +
+                           "' is not a weight");
+  for (bk::StateOp s : module_.getOps<bk::StateOp>()) {
+    stateIndex_[s.getSymName()] = int32_t(states_.size());
+    states_.push_back(s);
+  }
+  return Status::ok();
+}
+
+Status Writer::build(uint64_t sectionOffset,
+                     flatbuffers::FlatBufferBuilder &fbb) {
+  fbb.ForceDefaults(true);
+  std::vector<flatbuffers::Offset<fb::Weight>> weights;
+  for (const WeightEntry &e : weights_) {
+    int32_t scale = e.scale.empty() ? -1 : weightIndex_.lookup(e.scale);
+    weights.push_back(fb::CreateWeight(
+        fbb, fbb.CreateString(e.name), fb::DType(uint8_t(e.dtype)),
+        fbb.CreateVector(e.shape), e.offset, e.size, scale, false, 0));
+  }
+  std::vector<flatbuffers::Offset<fb::State>> states;
+  for (bk::StateOp s : states_)
+    states.push_back(fb::CreateState(
+        fbb, fbb.CreateString(s.getSymName().str()), int32_t(s.getLayerAttr().getInt()),
+        fbb.CreateString(s.getKind().str()), uint64_t(s.getBytesPerRow()),
+        s.getFixedRows(), s.getTokensPerRow()));
+  std::vector<flatbuffers::Offset<fb::EntryPoint>> entries;
+  launches_ = 0;
+  for (func::FuncOp fn : module_.getOps<func::FuncOp>()) {
+    if (!fn->hasAttr(bk::kEntryAttr))
+      continue;
+    auto maxTokens = fn->getAttrOfType<IntegerAttr>(bk::kMaxTokensAttr);
+    auto arena = fn->getAttrOfType<IntegerAttr>(bk::kArenaAttr);
+    auto logitsOffset = fn.getArgAttrOfType<IntegerAttr>(1, "bk.offset");
+    auto logitsElems =
+        fn.getArgAttrOfType<IntegerAttr>(1, "bk.elems_per_token");
+    if (!maxTokens || !arena || !logitsOffset || !logitsElems)
+      return internalError("artifact: @" + fn.getName().str() +
+                           " has no memory plan (run bk-plan-memory)");
+    // Buffer 0 is the logits argument; the token ids are input -1.
+    llvm::DenseMap<Value, int32_t> index;
+    index[fn.getArgument(0)] = -1;
+    index[fn.getArgument(1)] = 0;
+    std::vector<flatbuffers::Offset<fb::Buffer>> buffers = {
+        fb::CreateBuffer(fbb, fbb.CreateString("logits"), logitsElems.getInt(),
+                         logitsOffset.getInt(), false)};
+    for (bk::AllocOp a : fn.getBody().front().getOps<bk::AllocOp>()) {
+      if (!a.getOffset())
+        return internalError("artifact: buffer '" + a.getName().str() +
+                             "' has no offset");
+      index[a.getResult()] = int32_t(buffers.size());
+      buffers.push_back(
+          fb::CreateBuffer(fbb, fbb.CreateString(a.getName().str()),
+                           a.getElemsPerToken(), *a.getOffset(), a.getIsInt()));
+    }
+    std::vector<flatbuffers::Offset<fb::Launch>> launches;
+    for (bk::LaunchOp l : fn.getBody().front().getOps<bk::LaunchOp>()) {
+      std::vector<int32_t> ins, outs, ws, ss;
+      for (Value v : l.getInputs())
+        ins.push_back(index.lookup(v));
+      for (Value v : l.getOutputs())
+        outs.push_back(index.lookup(v));
+      for (Attribute w : l.getWeights()) {
+        StringRef n = cast<FlatSymbolRefAttr>(w).getValue();
+        ws.push_back(weightIndex_.lookup(n));
+      }
+      for (Attribute s : l.getStates()) {
+        StringRef n = cast<FlatSymbolRefAttr>(s).getValue();
+        if (!stateIndex_.count(n))
+          return internalError("artifact: state '" + n.str() +
+                               "' is not declared");
+        ss.push_back(stateIndex_.lookup(n));
+      }
+      launches.push_back(fb::CreateLaunch(
+          fbb, fbb.CreateString(l.getKernel().str()), int32_t(l.getLayerAttr().getInt()),
+          fbb.CreateVector(ins), fbb.CreateVector(outs), fbb.CreateVector(ws),
+          fbb.CreateVector(ss), buildParams(fbb, l.getParams()),
+          buildParams(fbb, l.getScheduleAttr())));
+      ++launches_;
+    }
+    entries.push_back(fb::CreateEntryPoint(
+        fbb, fbb.CreateString(fn.getName().str()), int32_t(maxTokens.getInt()),
+        fbb.CreateVector(buffers), arena.getInt(), 0,
+        fbb.CreateVector(launches)));
+  }
+  if (entries.empty())
+    return internalError("artifact: the module has no bk entry function");
+  auto root = fb::CreateArtifact(
+      fbb, kArtifactFormatVersion, fbb.CreateString("birkhoff"),
+      fbb.CreateString(options_.modelName), fbb.CreateString(options_.numerics),
+      fbb.CreateString(options_.target), buildConfig(fbb, config_),
+      fbb.CreateVector(weights), fbb.CreateVector(states),
+      fbb.CreateVector(entries), sectionOffset, sectionSize_,
+      options_.maxContext);
+  fbb.FinishSizePrefixed(root, fb::ArtifactIdentifier());
+  return Status::ok();
+}
+
+struct FileCloser {
+  void operator()(std::FILE *f) const { std::fclose(f); }
+};
+
+Status writeZeros(std::FILE *f, uint64_t n, const std::string &path) {
+  static const char zeros[4096] = {};
+  while (n > 0) {
+    size_t k = size_t(std::min<uint64_t>(n, sizeof(zeros)));
+    if (std::fwrite(zeros, 1, k, f) != k)
+      return ioError("artifact: writing '" + path +
+                     "': " + std::strerror(errno));
+    n -= k;
+  }
+  return Status::ok();
+}
+
+Status Writer::write(const std::string &path, ArtifactStats &stats) {
+  BK_RETURN_IF_ERROR(collect());
+  // Two builds: the first measures the flatbuffer, the second records where
+  // the weight section starts; with ForceDefaults both have the same size.
+  flatbuffers::FlatBufferBuilder probe;
+  BK_RETURN_IF_ERROR(build(0, probe));
+  uint64_t sectionOffset = alignUp(probe.GetSize(), kSectionAlign);
+  flatbuffers::FlatBufferBuilder fbb;
+  BK_RETURN_IF_ERROR(build(sectionOffset, fbb));
+  if (fbb.GetSize() > sectionOffset)
+    return internalError("artifact: flatbuffer grew past the weight section");
+
+  std::unique_ptr<std::FILE, FileCloser> f(std::fopen(path.c_str(), "wb"));
+  if (!f)
+    return ioError("artifact: cannot create '" + path +
+                   "': " + std::strerror(errno));
+  if (std::fwrite(fbb.GetBufferPointer(), 1, fbb.GetSize(), f.get()) !=
+      fbb.GetSize())
+    return ioError("artifact: writing '" + path + "': " + std::strerror(errno));
+  BK_RETURN_IF_ERROR(writeZeros(f.get(), sectionOffset - fbb.GetSize(), path));
+  uint64_t pos = 0;
+  for (const WeightEntry &e : weights_) {
+    BK_RETURN_IF_ERROR(writeZeros(f.get(), e.offset - pos, path));
+    // Straight from the checkpoint's memory map: no copy of the model in RAM.
+    Expected<std::span<const uint8_t>> bytes = ckpt_.bytes(e.name);
+    if (!bytes)
+      return bytes.status().withContext("artifact");
+    if (std::fwrite(bytes->data(), 1, bytes->size(), f.get()) != bytes->size())
+      return ioError("artifact: writing '" + path +
+                     "': " + std::strerror(errno));
+    pos = e.offset + e.size;
+  }
+  if (std::fflush(f.get()) != 0 || std::ferror(f.get()))
+    return ioError("artifact: writing '" + path + "': " + std::strerror(errno));
+  if (std::fclose(f.release()) != 0)
+    return ioError("artifact: closing '" + path + "': " + std::strerror(errno));
+  stats.flatbufferBytes = fbb.GetSize();
+  stats.weightSectionOffset = sectionOffset;
+  stats.weightSectionBytes = sectionSize_;
+  stats.weights = weights_.size();
+  stats.states = states_.size();
+  stats.launches = launches_;
+  return Status::ok();
+}
+
+} // namespace
+
+Expected<ArtifactStats> writeArtifact(Operation *bkModule,
+                                      const v4::ModelConfig &config,
+                                      const Checkpoint &checkpoint,
+                                      const ArtifactOptions &options,
+                                      const std::string &path) {
+  auto module = dyn_cast_or_null<ModuleOp>(bkModule);
+  if (!module)
+    return invalidArgument("artifact: expected a builtin.module");
+  Writer writer(module, config, checkpoint, options);
+  ArtifactStats stats;
+  BK_RETURN_IF_ERROR(writer.write(path, stats));
+  return stats;
+}
+
+} // namespace birkhoff

@@ -1,0 +1,53 @@
+//===- ArtifactWriter.h - Serialize a bk module into an artifact -*- C++
+//-*-===//
+//
+// Writes lib/schema/artifact.fbs: the size-prefixed flatbuffer ("BKA1",
+// format_version 1), zero padding to a 4096-byte boundary, then the weight
+// section. Weight bytes are streamed from the checkpoint's memory maps into
+// the file, 64-byte aligned, one tensor at a time.
+//
+//===----------------------------------------------------------------------===//
+#ifndef BIRKHOFF_COMPILER_ARTIFACTWRITER_H
+#define BIRKHOFF_COMPILER_ARTIFACTWRITER_H
+
+#include "birkhoff/Safetensors.h"
+#include "birkhoff/Status.h"
+#include "deepseek_v4/ModelConfig.h"
+
+#include <cstdint>
+#include <string>
+
+namespace mlir {
+class Operation;
+}
+
+namespace birkhoff {
+
+struct ArtifactOptions {
+  std::string modelName; // e.g. the checkpoint folder's name
+  std::string numerics = "reference";
+  std::string target = "host";
+  int64_t maxContext = 4096;
+};
+
+struct ArtifactStats {
+  uint64_t flatbufferBytes = 0; // incl. the 4-byte size prefix
+  uint64_t weightSectionOffset = 0;
+  uint64_t weightSectionBytes = 0;
+  uint64_t weights = 0, states = 0, launches = 0;
+};
+
+inline constexpr uint32_t kArtifactFormatVersion = 1;
+
+/// Writes the artifact of `bkModule` (a ModuleOp after the lowering
+/// pipeline) to `path`. Only weights that launches reference (and their
+/// scales) are stored.
+Expected<ArtifactStats> writeArtifact(mlir::Operation *bkModule,
+                                      const v4::ModelConfig &config,
+                                      const Checkpoint &checkpoint,
+                                      const ArtifactOptions &options,
+                                      const std::string &path);
+
+} // namespace birkhoff
+
+#endif // BIRKHOFF_COMPILER_ARTIFACTWRITER_H

@@ -1,0 +1,642 @@
+//===- LowerToKernels.cpp - v4 ops to bk kernel launches ------------------===//
+//
+// One v4 op becomes one launch of docs/kernels.md with the catalogue's
+// input/output/weight/state order and parameter names; two exceptions keep
+// the program minimal: `embed` + `mhc_expand` are one `embed` launch, and
+// `sparse_attention` is followed by the `window_write` of its kv.
+//
+//===----------------------------------------------------------------------===//
+#include "compiler/OpAccess.h"
+#include "compiler/Passes.h"
+
+#include "kernel/BkDialect.h"
+#include "v4/V4Ops.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/SymbolTable.h"
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/DenseSet.h"
+
+using namespace mlir;
+
+namespace birkhoff {
+#define GEN_PASS_DEF_V4LOWERTOKERNELS
+#include "compiler/Passes.h.inc"
+
+namespace {
+
+/// Elements per token of an activation `tensor<S x d1 x d2 ...>`.
+int64_t elemsPerToken(Type t) {
+  auto ranked = dyn_cast<RankedTensorType>(t);
+  if (!ranked || ranked.getRank() < 1)
+    return -1;
+  int64_t n = 1;
+  for (int64_t d : ranked.getShape().drop_front()) {
+    if (ShapedType::isDynamic(d))
+      return -1;
+    n *= d;
+  }
+  return n;
+}
+
+bool isIntTensor(Type t) {
+  auto ranked = dyn_cast<RankedTensorType>(t);
+  return ranked && ranked.getElementType().isInteger(32);
+}
+
+/// "layers.7.attn.wkv.weight" -> 7; other names -> nullopt.
+std::optional<int64_t> layerOfWeight(StringRef name) {
+  if (!name.consume_front("layers."))
+    return std::nullopt;
+  int64_t layer;
+  if (name.consumeInteger(10, layer) || !name.starts_with("."))
+    return std::nullopt;
+  return layer;
+}
+
+StringRef dtypeOf(v4::WeightFormat f) {
+  switch (f) {
+  case v4::WeightFormat::F32:
+    return "f32";
+  case v4::WeightFormat::BF16:
+    return "bf16";
+  case v4::WeightFormat::F8E4M3:
+    return "f8e4m3";
+  case v4::WeightFormat::E8M0:
+    return "f8e8m0";
+  case v4::WeightFormat::FP4E2M1:
+    return "fp4e2m1x2";
+  case v4::WeightFormat::I64:
+    return "i64";
+  }
+  return "";
+}
+
+class FuncLowering {
+public:
+  FuncLowering(ModuleOp module, SymbolTable &symbols, bool official)
+      : module_(module), symbols_(symbols), b_(module.getContext()),
+        official_(official) {}
+
+  LogicalResult lower(func::FuncOp fn, int64_t maxTokens);
+
+private:
+  // ---- emission helpers ----
+  Value alloc(Value v, StringRef label);
+  Value out(Value v, StringRef label) {
+    return v == returned_ ? logits_ : alloc(v, label);
+  }
+  FailureOr<Value> in(Operation *op, Value v) {
+    auto it = buffers_.find(v);
+    if (it == buffers_.end())
+      return op->emitError("v4-lower-to-kernels: operand has no buffer");
+    return it->second;
+  }
+  FailureOr<SmallVector<Value>> ins(Operation *op, ValueRange vs) {
+    SmallVector<Value> r;
+    for (Value v : vs) {
+      FailureOr<Value> b = in(op, v);
+      if (failed(b))
+        return failure();
+      r.push_back(*b);
+    }
+    return r;
+  }
+  void launch(StringRef kernel, ValueRange inputs, ValueRange outputs,
+              ArrayRef<Attribute> weights, ArrayRef<Attribute> states,
+              SmallVector<NamedAttribute> params, int64_t layer);
+  NamedAttribute pi(StringRef k, int64_t v) {
+    return b_.getNamedAttr(k, b_.getI64IntegerAttr(v));
+  }
+  NamedAttribute pf(StringRef k, double v) {
+    return b_.getNamedAttr(k, b_.getF64FloatAttr(v));
+  }
+  void addRope(SmallVector<NamedAttribute> &p, Attribute rope);
+  FlatSymbolRefAttr state(int64_t layer, StringRef kind, int64_t bytesPerRow,
+                          int64_t fixedRows, int64_t tokensPerRow);
+  FailureOr<FlatSymbolRefAttr> weight(Operation *op, StringRef attr);
+  FailureOr<v4::WeightOp> weightOp(Operation *op, StringRef name);
+  int64_t layerOf(Operation *op);
+
+  LogicalResult lowerOp(Operation *op);
+
+  ModuleOp module_;
+  SymbolTable &symbols_;
+  OpBuilder b_;
+  bool official_;
+  DenseMap<Value, Value> buffers_;
+  /// Compressed-entry values -> the state that holds them.
+  DenseMap<Value, FlatSymbolRefAttr> entries_;
+  DenseSet<Operation *> done_;
+  Value returned_, logits_;
+  int64_t layer_ = -1;
+};
+
+Value FuncLowering::alloc(Value v, StringRef label) {
+  std::string name =
+      (layer_ >= 0 ? "l" + std::to_string(layer_) + "." : "") + label.str();
+  auto a = bk::AllocOp::create(
+      b_, v.getLoc(), bk::BufferType::get(b_.getContext()),
+      b_.getStringAttr(name), b_.getI64IntegerAttr(elemsPerToken(v.getType())),
+      b_.getBoolAttr(isIntTensor(v.getType())), IntegerAttr());
+  buffers_[v] = a.getResult();
+  return a.getResult();
+}
+
+void FuncLowering::launch(StringRef kernel, ValueRange inputs,
+                          ValueRange outputs, ArrayRef<Attribute> weights,
+                          ArrayRef<Attribute> states,
+                          SmallVector<NamedAttribute> params, int64_t layer) {
+  if (official_)
+    params.push_back(pi("numerics", 1));
+  bk::LaunchOp::create(b_, b_.getUnknownLoc(), b_.getStringAttr(kernel), inputs,
+                       outputs, b_.getArrayAttr(weights),
+                       b_.getArrayAttr(states), b_.getDictionaryAttr(params),
+                       DictionaryAttr(), b_.getI64IntegerAttr(layer));
+}
+
+void FuncLowering::addRope(SmallVector<NamedAttribute> &p, Attribute attr) {
+  auto rope = cast<v4::RopeAttr>(attr);
+  p.push_back(pi("rope_dim", rope.getDim()));
+  p.push_back(pf("theta", rope.getThetaValue()));
+  p.push_back(pi("yarn", rope.getYarn() ? 1 : 0));
+  p.push_back(pf("rope_factor", rope.getFactorValue()));
+  p.push_back(pi("original_seq_len", rope.getOriginal()));
+  p.push_back(pf("beta_fast", rope.getBetaFastValue()));
+  p.push_back(pf("beta_slow", rope.getBetaSlowValue()));
+}
+
+FlatSymbolRefAttr FuncLowering::state(int64_t layer, StringRef kind,
+                                      int64_t bytesPerRow, int64_t fixedRows,
+                                      int64_t tokensPerRow) {
+  std::string name = "layers." + std::to_string(layer) + ".attn." + kind.str();
+  if (!symbols_.lookup(name)) {
+    OpBuilder::InsertionGuard guard(b_);
+    b_.setInsertionPointToStart(module_.getBody());
+    auto s = bk::StateOp::create(b_, module_.getLoc(), name, layer, kind,
+                                 bytesPerRow, fixedRows, tokensPerRow);
+    symbols_.insert(s);
+  }
+  return FlatSymbolRefAttr::get(b_.getContext(), name);
+}
+
+FailureOr<v4::WeightOp> FuncLowering::weightOp(Operation *op, StringRef name) {
+  auto w = symbols_.lookup<v4::WeightOp>(name);
+  if (!w)
+    return op->emitError("v4-lower-to-kernels: @")
+           << name << " is not a v4.weight";
+  return w;
+}
+
+FailureOr<FlatSymbolRefAttr> FuncLowering::weight(Operation *op,
+                                                  StringRef attr) {
+  auto ref = dyn_cast_or_null<FlatSymbolRefAttr>(op->getAttr(attr));
+  if (!ref)
+    return op->emitError("v4-lower-to-kernels: missing weight '")
+           << attr << "'";
+  if (failed(weightOp(op, ref.getValue())))
+    return failure();
+  return ref;
+}
+
+/// The layer of an op: from its `layer` attribute or its weights' names;
+/// ops without either (mhc_post, rope, ...) belong to the current layer.
+int64_t FuncLowering::layerOf(Operation *op) {
+  if (std::optional<int64_t> l = getInt(op, "layer"))
+    return *l;
+  for (NamedAttribute a : op->getAttrs()) {
+    auto ref = dyn_cast<FlatSymbolRefAttr>(a.getValue());
+    if (!ref)
+      continue;
+    std::optional<int64_t> l = layerOfWeight(ref.getValue());
+    return l ? *l : -1;
+  }
+  return layer_;
+}
+
+LogicalResult FuncLowering::lowerOp(Operation *op) {
+  if (done_.contains(op))
+    return success();
+  StringRef name = op->getName().getStringRef();
+  layer_ = layerOf(op);
+  const int64_t L = layer_;
+  auto need = [&](std::optional<int64_t> v,
+                  StringRef attr) -> FailureOr<int64_t> {
+    if (!v)
+      return op->emitError("v4-lower-to-kernels: missing attribute '")
+             << attr << "'";
+    return *v;
+  };
+#define BK_INT(var, attr)                                                      \
+  FailureOr<int64_t> var##OrErr = need(getInt(op, attr), attr);                \
+  if (failed(var##OrErr))                                                      \
+    return failure();                                                          \
+  int64_t var = *var##OrErr;
+#define BK_FLOAT(var, attr)                                                    \
+  std::optional<double> var##Opt = getFloat(op, attr);                         \
+  if (!var##Opt)                                                               \
+    return op->emitError("v4-lower-to-kernels: missing attribute '")           \
+           << attr << "'";                                                     \
+  double var = *var##Opt;
+#define BK_WEIGHT(var, attr)                                                   \
+  FailureOr<FlatSymbolRefAttr> var##OrErr = weight(op, attr);                  \
+  if (failed(var##OrErr))                                                      \
+    return failure();                                                          \
+  FlatSymbolRefAttr var = *var##OrErr;
+#define BK_INS(var, range)                                                     \
+  FailureOr<SmallVector<Value>> var##OrErr = ins(op, range);                   \
+  if (failed(var##OrErr))                                                      \
+    return failure();                                                          \
+  SmallVector<Value> var = *var##OrErr;
+
+  BK_INS(inBufs, op->getOperands().take_front(name == "v4.sparse_attention" ||
+                                                      name == "v4.indexer_topk"
+                                                  ? 2
+                                                  : op->getNumOperands()));
+  auto res = [&](unsigned i) { return op->getResult(i); };
+  auto dimOf = [&](Value v) { return elemsPerToken(v.getType()); };
+
+  if (name == "v4.embed") {
+    BK_WEIGHT(w, "weight");
+    // embed + mhc_expand are one kernel: embed writes every stream.
+    Value result = res(0);
+    int64_t hc = 1;
+    if (result.hasOneUse() &&
+        result.getUsers().begin()->getName().getStringRef() ==
+            "v4.mhc_expand") {
+      Operation *expand = *result.getUsers().begin();
+      hc = getInt(expand, "hc").value_or(1);
+      result = expand->getResult(0);
+      done_.insert(expand);
+    }
+    Value o = out(result, "x");
+    launch("embed", inBufs, {o}, {w}, {},
+           {pi("dim", dimOf(res(0))), pi("hc", hc)}, L);
+    return success();
+  }
+  if (name == "v4.mhc_expand") {
+    // An expand whose input is not an embed: the catalogue has no copy kernel.
+    return op->emitError(
+        "v4-lower-to-kernels: mhc_expand must follow v4.embed");
+  }
+  if (name == "v4.mhc_pre" || name == "v4.mhc_pre_norm") {
+    BK_WEIGHT(fn, "fn");
+    BK_WEIGHT(base, "base");
+    BK_WEIGHT(scale, "scale");
+    BK_INT(iters, "sinkhorn_iters");
+    BK_FLOAT(hcEps, "hc_eps");
+    BK_FLOAT(normEps, "norm_eps");
+    int64_t hc = dimOf(res(1));
+    SmallVector<Attribute> ws = {fn, base, scale};
+    SmallVector<NamedAttribute> p = {pi("dim", dimOf(res(0))), pi("hc", hc),
+                                     pi("iters", iters), pf("hc_eps", hcEps),
+                                     pf("norm_eps", normEps)};
+    bool fused = name == "v4.mhc_pre_norm";
+    if (fused) {
+      BK_WEIGHT(norm, "norm");
+      BK_FLOAT(eps, "eps");
+      ws.push_back(norm);
+      p.push_back(pf("eps", eps));
+    }
+    Value u = out(res(0), "u"), post = out(res(1), "post"),
+          comb = out(res(2), "comb");
+    launch(fused ? "mhc_pre_norm" : "mhc_pre", inBufs, {u, post, comb}, ws, {},
+           p, L);
+    return success();
+  }
+  if (name == "v4.mhc_post") {
+    Value o = out(res(0), "x");
+    launch("mhc_post", inBufs, {o}, {}, {},
+           {pi("dim", dimOf(op->getOperand(0))),
+            pi("hc", dimOf(op->getOperand(2)))},
+           L);
+    return success();
+  }
+  if (name == "v4.mhc_head" || name == "v4.mhc_head_norm") {
+    BK_WEIGHT(fn, "fn");
+    BK_WEIGHT(base, "base");
+    BK_WEIGHT(scale, "scale");
+    BK_FLOAT(hcEps, "hc_eps");
+    BK_FLOAT(normEps, "norm_eps");
+    auto streams = cast<RankedTensorType>(op->getOperand(0).getType());
+    SmallVector<Attribute> ws = {fn, base, scale};
+    SmallVector<NamedAttribute> p = {
+        pi("dim", dimOf(res(0))), pi("hc", streams.getDimSize(1)),
+        pf("hc_eps", hcEps), pf("norm_eps", normEps)};
+    bool fused = name == "v4.mhc_head_norm";
+    if (fused) {
+      BK_WEIGHT(norm, "norm");
+      BK_FLOAT(eps, "eps");
+      ws.push_back(norm);
+      p.push_back(pf("eps", eps));
+    }
+    Value o = out(res(0), "u");
+    launch(fused ? "mhc_head_norm" : "mhc_head", inBufs, {o}, ws, {}, p, L);
+    return success();
+  }
+  if (name == "v4.rms_norm") {
+    BK_WEIGHT(w, "weight");
+    BK_FLOAT(eps, "eps");
+    Value o = out(res(0), "norm");
+    launch("rms_norm", inBufs, {o}, {w}, {},
+           {pi("n", dimOf(res(0))), pf("eps", eps)}, L);
+    return success();
+  }
+  if (name == "v4.linear" || name == "v4.linear_rms_norm") {
+    BK_WEIGHT(w, "weight");
+    SmallVector<Attribute> ws = {w};
+    SmallVector<NamedAttribute> p = {
+        pi("in_features", dimOf(op->getOperand(0))),
+        pi("out_features", dimOf(res(0)))};
+    bool fused = name == "v4.linear_rms_norm";
+    if (fused) {
+      BK_WEIGHT(norm, "norm");
+      BK_FLOAT(eps, "eps");
+      ws.push_back(norm);
+      p.push_back(pf("eps", eps));
+    }
+    Value o = out(res(0), fused ? "linear_norm" : "linear");
+    launch(fused ? "linear_rms_norm" : "linear", inBufs, {o}, ws, {}, p, L);
+    return success();
+  }
+  if (name == "v4.head_rms_norm") {
+    BK_INT(heads, "heads");
+    BK_FLOAT(eps, "eps");
+    Value o = out(res(0), "q");
+    launch("head_rms_norm", inBufs, {o}, {}, {},
+           {pi("heads", heads), pi("head_dim", dimOf(res(0)) / heads),
+            pf("eps", eps)},
+           L);
+    return success();
+  }
+  if (name == "v4.rope" || name == "v4.head_rms_norm_rope") {
+    BK_INT(heads, "heads");
+    BK_INT(headDim, "head_dim");
+    Attribute rope = op->getAttr("rope");
+    if (!isa_and_nonnull<v4::RopeAttr>(rope))
+      return op->emitError("v4-lower-to-kernels: missing rope attribute");
+    SmallVector<NamedAttribute> p = {pi("heads", heads),
+                                     pi("head_dim", headDim)};
+    bool fused = name == "v4.head_rms_norm_rope";
+    if (fused) {
+      BK_FLOAT(eps, "eps");
+      p.push_back(pf("eps", eps));
+    } else {
+      p.push_back(pi("inverse", op->hasAttr("inverse") ? 1 : 0));
+    }
+    addRope(p, rope);
+    Value o = out(res(0), "rope");
+    launch(fused ? "head_rms_norm_rope" : "rope", inBufs, {o}, {}, {}, p, L);
+    return success();
+  }
+  if (name == "v4.compressor") {
+    BK_WEIGHT(wkv, "wkv");
+    BK_WEIGHT(wgate, "wgate");
+    BK_WEIGHT(ape, "ape");
+    BK_WEIGHT(norm, "norm");
+    BK_INT(ratio, "ratio");
+    BK_INT(dc, "head_dim");
+    BK_FLOAT(eps, "eps");
+    std::optional<std::string> kind = getEnumName(op, "kind");
+    std::optional<std::string> role = getEnumName(op, "role");
+    if (!kind || !role || (*kind != "csa" && *kind != "hca"))
+      return op->emitError(
+          "v4-lower-to-kernels: compressor needs kind and role");
+    bool overlap = *kind == "csa";
+    int64_t coff = overlap ? 2 : 1;
+    bool indexer = *role == "indexer";
+    // Tail rows: [c (coff*Dc) | z (coff*Dc)] f32; CSA keeps the previous
+    // block too (2*ratio rows), HCA the current one (ratio rows).
+    FlatSymbolRefAttr tail =
+        state(L, indexer ? "index_tail" : "compressor_tail", 2 * coff * dc * 4,
+              overlap ? 2 * ratio : ratio, 0);
+    FlatSymbolRefAttr ents =
+        state(L, indexer ? "index_entries" : "kv_entries", dc * 4, 0, ratio);
+    entries_[res(0)] = ents;
+    SmallVector<NamedAttribute> p = {
+        pi("dim", dimOf(op->getOperand(0))), pi("head_dim", dc),
+        pi("ratio", ratio), pi("overlap", overlap ? 1 : 0), pf("eps", eps)};
+    addRope(p, op->getAttr("rope"));
+    launch("compressor", inBufs, {}, {wkv, wgate, ape, norm}, {tail, ents}, p,
+           L);
+    return success();
+  }
+  if (name == "v4.indexer_topk") {
+    BK_INT(heads, "heads");
+    BK_INT(headDim, "head_dim");
+    BK_INT(topk, "topk");
+    BK_INT(ratio, "ratio");
+    auto ents = entries_.find(op->getOperand(2));
+    if (ents == entries_.end())
+      return op->emitError(
+          "v4-lower-to-kernels: indexer keys come from no compressor");
+    Value o = out(res(0), "topk");
+    launch("indexer_topk", inBufs, {o}, {}, {ents->second},
+           {pi("heads", heads), pi("head_dim", headDim), pi("topk", topk),
+            pi("ratio", ratio)},
+           L);
+    return success();
+  }
+  if (name == "v4.sparse_attention") {
+    BK_WEIGHT(sink, "sink");
+    BK_INT(heads, "heads");
+    BK_INT(headDim, "head_dim");
+    BK_INT(window, "window");
+    std::optional<std::string> kind = getEnumName(op, "kind");
+    if (!kind)
+      return op->emitError(
+          "v4-lower-to-kernels: sparse_attention needs a kind");
+    int64_t mode = *kind == "window" ? 0 : *kind == "csa" ? 1 : 2;
+    SmallVector<Value> inputs = inBufs;
+    SmallVector<Attribute> states = {
+        state(L, "window", headDim * 4, window, 0)};
+    int64_t ratio = 0, topk = 0;
+    for (Value extra : op->getOperands().drop_front(2)) {
+      if (auto ct = dyn_cast<v4::CompressedType>(extra.getType())) {
+        auto ents = entries_.find(extra);
+        if (ents == entries_.end())
+          return op->emitError(
+              "v4-lower-to-kernels: entries come from no compressor");
+        states.push_back(ents->second);
+        ratio = ct.getRatio();
+      } else {
+        FailureOr<Value> t = in(op, extra);
+        if (failed(t))
+          return failure();
+        inputs.push_back(*t);
+        topk = dimOf(extra);
+      }
+    }
+    if ((mode == 1) != (topk > 0) || (mode > 0) != (states.size() == 2))
+      return op->emitError(
+                 "v4-lower-to-kernels: sparse_attention operands do not "
+                 "match its kind '")
+             << *kind << "'";
+    Value o = out(res(0), "attn");
+    launch("sparse_attention", inputs, {o}, {sink}, states,
+           {pi("heads", heads), pi("head_dim", headDim), pi("window", window),
+            pi("mode", mode), pi("ratio", ratio), pi("topk", topk)},
+           L);
+    // The ring is written after attention read the previous tokens.
+    launch("window_write", {inBufs[1]}, {}, {}, {states[0]},
+           {pi("window", window), pi("head_dim", headDim)}, L);
+    return success();
+  }
+  if (name == "v4.grouped_linear") {
+    BK_WEIGHT(w, "weight");
+    BK_INT(groups, "groups");
+    Value o = out(res(0), "grouped");
+    launch("grouped_linear", inBufs, {o}, {w}, {},
+           {pi("groups", groups),
+            pi("in_per_group", dimOf(op->getOperand(0)) / groups),
+            pi("out_per_group", dimOf(res(0)) / groups)},
+           L);
+    return success();
+  }
+  if (name == "v4.router_scores") {
+    BK_WEIGHT(gate, "gate");
+    Value o = out(res(0), "scores");
+    launch("router_scores", inBufs, {o}, {gate}, {},
+           {pi("dim", dimOf(op->getOperand(0))), pi("experts", dimOf(res(0)))},
+           L);
+    return success();
+  }
+  if (name == "v4.route_select" || name == "v4.router") {
+    bool fused = name == "v4.router";
+    BK_INT(topk, "topk");
+    BK_FLOAT(routeScale, "route_scale");
+    bool hash = op->hasAttr("tid2eid");
+    if (hash == op->hasAttr("bias"))
+      return op->emitError(
+          "v4-lower-to-kernels: routing needs exactly one of bias, tid2eid");
+    BK_WEIGHT(table, hash ? "tid2eid" : "bias");
+    SmallVector<Attribute> ws;
+    SmallVector<NamedAttribute> p;
+    int64_t experts;
+    if (fused) {
+      BK_WEIGHT(gate, "gate");
+      FailureOr<v4::WeightOp> g = weightOp(op, gate.getValue());
+      if (failed(g))
+        return failure();
+      experts = g->getType().getShape()[0];
+      ws.push_back(gate);
+      p.push_back(pi("dim", dimOf(op->getOperand(0))));
+    } else {
+      experts = dimOf(op->getOperand(0));
+    }
+    ws.push_back(table);
+    p.append({pi("experts", experts), pi("topk", topk),
+              pf("route_scale", routeScale), pi("hash", hash ? 1 : 0)});
+    Value idx = out(res(0), "idx"), wts = out(res(1), "wts");
+    launch(fused ? "router" : "route_select", inBufs, {idx, wts}, ws, {}, p, L);
+    return success();
+  }
+  if (name == "v4.moe") {
+    BK_INT(inter, "inter");
+    BK_FLOAT(limit, "swiglu_limit");
+    auto experts = dyn_cast_or_null<ArrayAttr>(op->getAttr("experts"));
+    auto shared = dyn_cast_or_null<ArrayAttr>(op->getAttr("shared"));
+    if (!experts || !shared || shared.size() != 3)
+      return op->emitError("v4-lower-to-kernels: moe needs experts and shared");
+    SmallVector<Attribute> ws;
+    for (Attribute e : experts) {
+      auto triple = dyn_cast<ArrayAttr>(e);
+      if (!triple || triple.size() != 3)
+        return op->emitError(
+            "v4-lower-to-kernels: each expert is [w1, w2, w3]");
+      ws.append(triple.begin(), triple.end());
+    }
+    ws.append(shared.begin(), shared.end());
+    for (Attribute w : ws)
+      if (!isa<FlatSymbolRefAttr>(w) ||
+          failed(weightOp(op, cast<FlatSymbolRefAttr>(w).getValue())))
+        return failure();
+    Value o = out(res(0), "moe");
+    launch("moe", inBufs, {o}, ws, {},
+           {pi("dim", dimOf(res(0))), pi("inter", inter),
+            pi("experts", int64_t(experts.size())),
+            pi("topk", dimOf(op->getOperand(1))), pf("swiglu_limit", limit),
+            pi("shared_clamp", op->hasAttr("shared_clamp") ? 1 : 0)},
+           L);
+    return success();
+  }
+  return op->emitError("v4-lower-to-kernels: no kernel for '") << name << "'";
+#undef BK_INT
+#undef BK_FLOAT
+#undef BK_WEIGHT
+#undef BK_INS
+}
+
+LogicalResult FuncLowering::lower(func::FuncOp fn, int64_t maxTokens) {
+  MLIRContext *ctx = fn.getContext();
+  if (fn.getNumArguments() != 1 || fn.getNumResults() != 1)
+    return fn.emitError("v4-lower-to-kernels: an entry takes token ids and "
+                        "returns logits");
+  auto tokens = dyn_cast<RankedTensorType>(fn.getArgument(0).getType());
+  if (!tokens || tokens.getRank() != 1)
+    return fn.emitError(
+        "v4-lower-to-kernels: token ids must be a rank-1 tensor");
+  auto ret = cast<func::ReturnOp>(fn.getBody().front().getTerminator());
+  returned_ = ret.getOperand(0);
+  int64_t vocab = elemsPerToken(returned_.getType());
+  if (vocab <= 0)
+    return fn.emitError("v4-lower-to-kernels: logits need a static vocabulary");
+
+  Type buf = bk::BufferType::get(ctx);
+  b_.setInsertionPoint(fn);
+  auto newFn =
+      func::FuncOp::create(b_, fn.getLoc(), (fn.getName() + ".bk").str(),
+                           b_.getFunctionType({buf, buf}, {}));
+  int64_t tokensPerCall =
+      tokens.isDynamicDim(0) ? maxTokens : tokens.getDimSize(0);
+  newFn->setAttr(bk::kEntryAttr, b_.getUnitAttr());
+  newFn->setAttr(bk::kMaxTokensAttr, b_.getI64IntegerAttr(tokensPerCall));
+  newFn.setArgAttr(0, "bk.name", b_.getStringAttr("tokens"));
+  newFn.setArgAttr(0, "bk.elems_per_token", b_.getI64IntegerAttr(1));
+  newFn.setArgAttr(1, "bk.name", b_.getStringAttr("logits"));
+  newFn.setArgAttr(1, "bk.elems_per_token", b_.getI64IntegerAttr(vocab));
+  Block *body = newFn.addEntryBlock();
+  buffers_[fn.getArgument(0)] = body->getArgument(0);
+  logits_ = body->getArgument(1);
+  b_.setInsertionPointToStart(body);
+  for (Operation &op : fn.getBody().front().without_terminator())
+    if (failed(lowerOp(&op)))
+      return failure();
+  func::ReturnOp::create(b_, fn.getLoc());
+  StringAttr name = fn.getNameAttr();
+  symbols_.erase(fn);
+  newFn.setName(name);
+  return success();
+}
+
+struct V4LowerToKernelsPass : impl::V4LowerToKernelsBase<V4LowerToKernelsPass> {
+  using Base::Base;
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    SymbolTable symbols(module);
+    auto numerics = module->getAttrOfType<StringAttr>("v4.numerics");
+    bool official = numerics && numerics.getValue() == "official";
+    SmallVector<func::FuncOp> fns(module.getOps<func::FuncOp>());
+    for (func::FuncOp fn : fns) {
+      FuncLowering lowering(module, symbols, official);
+      if (failed(lowering.lower(fn, maxTokens)))
+        return signalPassFailure();
+    }
+    // Weights last: the lowering above looked their shapes up.
+    OpBuilder b(module.getContext());
+    for (v4::WeightOp w :
+         llvm::make_early_inc_range(module.getOps<v4::WeightOp>())) {
+      b.setInsertionPoint(w);
+      auto type = w.getType();
+      auto bw = bk::WeightOp::create(b, w.getLoc(), w.getSymName(),
+                                     dtypeOf(type.getFormat()), type.getShape(),
+                                     w.getScaleAttr());
+      w.erase();
+      (void)bw;
+    }
+  }
+};
+
+} // namespace
+} // namespace birkhoff

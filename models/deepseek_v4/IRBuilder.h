@@ -1,0 +1,41 @@
+//===- IRBuilder.h - DeepSeek-V4 checkpoint to `v4` IR ---------*- C++ -*-===//
+//
+// Builds the `v4` module of one validated checkpoint: every checkpoint tensor
+// the forward pass uses becomes a `v4.weight` symbol (dtype and logical shape
+// from the checkpoint), and `@prefill` / `@decode` hold the whole forward pass
+// of V4_SPEC §3 as one `v4` op per model concept. The MTP block is not part of
+// the program: no `mtp.*` tensor is referenced.
+//
+//===----------------------------------------------------------------------===//
+#ifndef BIRKHOFF_MODELS_DEEPSEEK_V4_IRBUILDER_H
+#define BIRKHOFF_MODELS_DEEPSEEK_V4_IRBUILDER_H
+
+#include "birkhoff/Safetensors.h"
+#include "birkhoff/Status.h"
+#include "deepseek_v4/ModelConfig.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/IR/OwningOpRef.h"
+
+#include <string>
+
+namespace birkhoff::v4 {
+
+struct BuildOptions {
+  /// "reference" (fp32 everywhere) or "official" (DeepSeek's numerics).
+  std::string numerics = "reference";
+};
+
+/// Loads the dialects the builder emits (v4, func) into `context`.
+void loadIRBuilderDialects(mlir::MLIRContext &context);
+
+/// Builds the module; errors name the missing tensor or the bad option.
+/// `checkpoint` must have passed validateCheckpoint for `config`.
+Expected<mlir::OwningOpRef<mlir::ModuleOp>>
+buildV4Module(mlir::MLIRContext &context, const ModelConfig &config,
+              const Checkpoint &checkpoint, const BuildOptions &options);
+
+} // namespace birkhoff::v4
+
+#endif // BIRKHOFF_MODELS_DEEPSEEK_V4_IRBUILDER_H

@@ -1,0 +1,1036 @@
+//===- ModelConfig.cpp - Reading DeepSeek-V4 config.json ------------------===//
+//
+// One reader for the three spellings of a DeepSeek-V4 config: the official
+// inference `ModelArgs` keys (V4_SPEC §1.1), the Hugging Face keys with the
+// legacy fields (`compress_ratios`, `num_hash_layers`, `qk_rope_head_dim`,
+// `rope_scaling`, §1.2) and the expanded HF fields (`layer_types`,
+// `compress_rates`, `mlp_layer_types`, `rope_parameters`). The precedence
+// follows transformers' DeepseekV4Config: explicit per-layer lists win over the
+// legacy keys. Where two spellings of one value are both given they must agree.
+//
+//===----------------------------------------------------------------------===//
+#include "deepseek_v4/ModelConfig.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <fstream>
+#include <initializer_list>
+#include <limits>
+#include <set>
+#include <sstream>
+
+namespace birkhoff::v4 {
+namespace {
+
+using Json = nlohmann::json;
+
+constexpr const char *kSliding = "sliding_attention";
+constexpr const char *kCsa = "compressed_sparse_attention";
+constexpr const char *kHca = "heavily_compressed_attention";
+constexpr int64_t kDefaultCsaRate = 4;
+constexpr int64_t kDefaultHcaRate = 128;
+
+std::string describe(const Json &v) { return v.dump(); }
+
+/// Looks keys up in one JSON object and converts values with checked types.
+/// Every error names the key and the config's origin.
+class ConfigReader {
+public:
+  ConfigReader(const Json &object, std::string origin, std::string prefix = "")
+      : object_(object), origin_(std::move(origin)),
+        prefix_(std::move(prefix)) {}
+
+  Status keyError(const std::string &key, const std::string &message,
+                  StatusCode code = StatusCode::InvalidArgument) const {
+    return makeError(code,
+                     origin_ + ": key '" + prefix_ + key + "': " + message);
+  }
+  const std::string &origin() const { return origin_; }
+
+  /// The first of `names` present with a non-null value, or nullptr; when two
+  /// aliases are both present their values must be equal.
+  Expected<const Json *> lookup(std::initializer_list<const char *> names,
+                                std::string *used) const {
+    const Json *found = nullptr;
+    std::string foundName;
+    for (const char *name : names) {
+      auto it = object_.find(name);
+      if (it == object_.end() || it->is_null())
+        continue;
+      if (!found) {
+        found = &*it;
+        foundName = name;
+        continue;
+      }
+      bool same = *found == *it;
+      if (!same && found->is_number() && it->is_number())
+        same = found->get<double>() == it->get<double>();
+      if (!same)
+        return invalidArgument(origin_ + ": keys '" + prefix_ + foundName +
+                               "' (" + describe(*found) + ") and '" + prefix_ +
+                               name + "' (" + describe(*it) +
+                               ") name the same setting but disagree");
+    }
+    if (used)
+      *used = foundName;
+    return found;
+  }
+
+  /// Reads an integer (a float with an integral value is accepted, as some
+  /// writers emit `4096.0`). `present` tells whether the key was there;
+  /// without it the key is required.
+  Status readInt(std::initializer_list<const char *> names, int64_t &out,
+                 bool *present = nullptr) const {
+    std::string used;
+    BK_ASSIGN_OR_RETURN(const Json *v, lookup(names, &used));
+    if (!v)
+      return missing(names, present);
+    if (present)
+      *present = true;
+    return toInt(*v, used, out);
+  }
+
+  Status toInt(const Json &v, const std::string &key, int64_t &out) const {
+    if (v.is_number_integer()) {
+      if (v.is_number_unsigned() &&
+          v.get<uint64_t>() > uint64_t(std::numeric_limits<int64_t>::max()))
+        return keyError(key, "integer out of range");
+      out = v.get<int64_t>();
+      return Status::ok();
+    }
+    if (v.is_number_float()) {
+      double d = v.get<double>();
+      if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9.0e15) {
+        out = int64_t(d);
+        return Status::ok();
+      }
+    }
+    return keyError(key, "expected an integer, got " + describe(v));
+  }
+
+  Status readDouble(std::initializer_list<const char *> names, double &out,
+                    bool *present = nullptr) const {
+    std::string used;
+    BK_ASSIGN_OR_RETURN(const Json *v, lookup(names, &used));
+    if (!v)
+      return missing(names, present);
+    if (present)
+      *present = true;
+    if (!v->is_number())
+      return keyError(used, "expected a number, got " + describe(*v));
+    out = v->get<double>();
+    if (!std::isfinite(out))
+      return keyError(used, "expected a finite number");
+    return Status::ok();
+  }
+
+  Status readString(std::initializer_list<const char *> names, std::string &out,
+                    bool *present = nullptr) const {
+    std::string used;
+    BK_ASSIGN_OR_RETURN(const Json *v, lookup(names, &used));
+    if (!v)
+      return missing(names, present);
+    if (present)
+      *present = true;
+    if (!v->is_string())
+      return keyError(used, "expected a string, got " + describe(*v));
+    out = v->get<std::string>();
+    return Status::ok();
+  }
+
+  Status readBool(std::initializer_list<const char *> names, bool &out,
+                  bool *present = nullptr) const {
+    std::string used;
+    BK_ASSIGN_OR_RETURN(const Json *v, lookup(names, &used));
+    if (!v)
+      return missing(names, present);
+    if (present)
+      *present = true;
+    if (!v->is_boolean())
+      return keyError(used, "expected true or false, got " + describe(*v));
+    out = v->get<bool>();
+    return Status::ok();
+  }
+
+private:
+  /// Absent key: fine when the caller asked whether it is present (the
+  /// default stays), an error naming every accepted spelling otherwise.
+  Status missing(std::initializer_list<const char *> names,
+                 bool *present) const {
+    if (present) {
+      *present = false;
+      return Status::ok();
+    }
+    std::string list;
+    for (const char *name : names)
+      list += (list.empty() ? "'" : " or '") + prefix_ + name + "'";
+    return notFound(origin_ + ": missing required key " + list);
+  }
+
+  const Json &object_;
+  std::string origin_;
+  std::string prefix_;
+};
+
+/// Keys of releases Birkhoff does not implement (V4_SPEC §9): the DSpark
+/// draft layers of the non-preview V4 releases and the V4.1 architecture.
+Status refuseUnsupportedVariants(const Json &root, const std::string &origin) {
+  for (const auto &item : root.items()) {
+    const std::string &key = item.key();
+    if (key.rfind("dspark", 0) == 0)
+      return unsupported(origin + ": key '" + key +
+                         "': DSpark draft layers (DeepSeek-V4-Flash-0731 / "
+                         "V4-Pro-0813) are not supported");
+    if (key == "kv_source_layers" || key == "index_source_layers" ||
+        key.rfind("engram", 0) == 0)
+      return unsupported(origin + ": key '" + key +
+                         "' belongs to DeepSeek-V4.1, which is not supported "
+                         "(only the V4 preview architecture is)");
+  }
+  return Status::ok();
+}
+
+/// Fields that must hold one specific value if present (the architecture
+/// fixes them; anything else is a different model).
+Status checkFixedFields(const ConfigReader &r) {
+  std::string s;
+  bool present = false;
+  BK_RETURN_IF_ERROR(r.readString({"model_type"}, s, &present));
+  if (present && s != "deepseek_v4")
+    return r.keyError(
+        "model_type",
+        "'" + s + "' is not a DeepSeek-V4 model (expected 'deepseek_v4')",
+        StatusCode::Unsupported);
+  int64_t kvHeads = 1;
+  BK_RETURN_IF_ERROR(r.readInt({"num_key_value_heads"}, kvHeads, &present));
+  if (present && kvHeads != 1)
+    return r.keyError(
+        "num_key_value_heads",
+        std::to_string(kvHeads) +
+            " is not supported: V4 attention has one shared KV head",
+        StatusCode::Unsupported);
+  bool flag = false;
+  BK_RETURN_IF_ERROR(r.readBool({"tie_word_embeddings"}, flag, &present));
+  if (present && flag)
+    return r.keyError("tie_word_embeddings",
+                      "true is not supported: V4 has a separate head.weight",
+                      StatusCode::Unsupported);
+  BK_RETURN_IF_ERROR(r.readBool({"norm_topk_prob"}, flag, &present));
+  if (present && !flag)
+    return r.keyError(
+        "norm_topk_prob",
+        "false is not supported: V4 renormalizes the top-k weights",
+        StatusCode::Unsupported);
+  for (const char *key : {"attention_bias", "mlp_bias"}) {
+    BK_RETURN_IF_ERROR(r.readBool({key}, flag, &present));
+    if (present && flag)
+      return r.keyError(key, "true is not supported: V4 linears have no bias",
+                        StatusCode::Unsupported);
+  }
+  BK_RETURN_IF_ERROR(r.readString({"hidden_act"}, s, &present));
+  if (present && s != "silu")
+    return r.keyError("hidden_act",
+                      "'" + s + "' is not supported (V4 uses silu)",
+                      StatusCode::Unsupported);
+  return Status::ok();
+}
+
+/// `compress_rates` (dict) and the scalar `compress_rate_csa/hca` overrides.
+Status readCompressRates(const ConfigReader &r, const Json &root,
+                         ModelConfig &c, bool &ratesGiven) {
+  ratesGiven = false;
+  auto it = root.find("compress_rates");
+  if (it != root.end() && !it->is_null()) {
+    if (!it->is_object())
+      return r.keyError("compress_rates",
+                        "expected an object, got " + describe(*it));
+    for (const auto &item : it->items()) {
+      std::string key = "compress_rates." + item.key();
+      int64_t rate = 0;
+      BK_RETURN_IF_ERROR(r.toInt(item.value(), key, rate));
+      if (item.key() == kCsa)
+        c.csaRatio = rate;
+      else if (item.key() == kHca)
+        c.hcaRatio = rate;
+      else if (item.key() == kSliding && rate == 0)
+        continue;
+      else
+        return r.keyError(key, "unknown layer type (expected '" +
+                                   std::string(kCsa) + "' or '" + kHca + "')");
+      ratesGiven = true;
+    }
+  }
+  bool present = false;
+  BK_RETURN_IF_ERROR(r.readInt({"compress_rate_csa"}, c.csaRatio, &present));
+  ratesGiven |= present;
+  BK_RETURN_IF_ERROR(r.readInt({"compress_rate_hca"}, c.hcaRatio, &present));
+  ratesGiven |= present;
+  return Status::ok();
+}
+
+Status readAttentionSchedule(const ConfigReader &r, const Json &root,
+                             ModelConfig &c) {
+  bool ratesGiven = false;
+  BK_RETURN_IF_ERROR(readCompressRates(r, root, c, ratesGiven));
+  c.attention.clear();
+
+  auto types = root.find("layer_types");
+  if (types != root.end() && !types->is_null()) {
+    if (!types->is_array())
+      return r.keyError("layer_types", "expected a list of strings");
+    if (int64_t(types->size()) != c.nLayers)
+      return r.keyError("layer_types", "has " + std::to_string(types->size()) +
+                                           " entries but the model has " +
+                                           std::to_string(c.nLayers) +
+                                           " layers");
+    for (size_t i = 0; i < types->size(); ++i) {
+      const Json &t = (*types)[i];
+      std::string key = "layer_types[" + std::to_string(i) + "]";
+      if (!t.is_string())
+        return r.keyError(key, "expected a string, got " + describe(t));
+      std::string name = t.get<std::string>();
+      if (name == kSliding)
+        c.attention.push_back(AttentionKind::Window);
+      else if (name == kCsa)
+        c.attention.push_back(AttentionKind::CSA);
+      else if (name == kHca)
+        c.attention.push_back(AttentionKind::HCA);
+      else
+        return r.keyError(key, "unknown layer type '" + name + "' (expected '" +
+                                   kSliding + "', '" + kCsa + "' or '" + kHca +
+                                   "')");
+    }
+    return Status::ok();
+  }
+
+  auto ratios = root.find("compress_ratios");
+  if (ratios == root.end() || ratios->is_null())
+    return notFound(r.origin() + ": missing required key 'layer_types' or "
+                                 "'compress_ratios' (the attention "
+                                 "schedule)");
+  if (!ratios->is_array())
+    return r.keyError("compress_ratios", "expected a list of integers");
+  // Official configs carry one extra entry per MTP layer (V4_SPEC §1.3); the
+  // MTP layer is window-only, so those entries must be 0.
+  int64_t n = int64_t(ratios->size());
+  int64_t maxTail = std::max<int64_t>(1, c.nMtpLayers);
+  if (n < c.nLayers || n > c.nLayers + maxTail)
+    return r.keyError("compress_ratios",
+                      "has " + std::to_string(n) + " entries; expected " +
+                          std::to_string(c.nLayers) +
+                          " (one per layer) plus at most " +
+                          std::to_string(maxTail) + " for the MTP layer(s)");
+  std::vector<int64_t> values(n);
+  for (int64_t i = 0; i < n; ++i) {
+    std::string key = "compress_ratios[" + std::to_string(i) + "]";
+    BK_RETURN_IF_ERROR(r.toInt((*ratios)[i], key, values[i]));
+    if (values[i] < 0)
+      return r.keyError(key,
+                        "negative compress ratio " + std::to_string(values[i]));
+    if (i >= c.nLayers && values[i] != 0)
+      return r.keyError(key,
+                        "the MTP layer's ratio must be 0 (window-only), got " +
+                            std::to_string(values[i]),
+                        StatusCode::Unsupported);
+  }
+  // Without `compress_rates`, the CSA rate is 4 and the HCA rate is whichever
+  // other nonzero value the list holds (default 128).
+  if (!ratesGiven) {
+    std::set<int64_t> others;
+    for (int64_t i = 0; i < c.nLayers; ++i)
+      if (values[i] != 0 && values[i] != kDefaultCsaRate)
+        others.insert(values[i]);
+    if (others.size() > 1)
+      return r.keyError(
+          "compress_ratios",
+          "holds " + std::to_string(others.size() + 1) +
+              "+ distinct nonzero ratios; V4 has only CSA (4) and one HCA rate",
+          StatusCode::Unsupported);
+    c.csaRatio = kDefaultCsaRate;
+    c.hcaRatio = others.empty() ? kDefaultHcaRate : *others.begin();
+  }
+  for (int64_t i = 0; i < c.nLayers; ++i) {
+    if (values[i] == 0)
+      c.attention.push_back(AttentionKind::Window);
+    else if (values[i] == c.csaRatio)
+      c.attention.push_back(AttentionKind::CSA);
+    else if (values[i] == c.hcaRatio)
+      c.attention.push_back(AttentionKind::HCA);
+    else
+      return r.keyError(
+          "compress_ratios[" + std::to_string(i) + "]",
+          "ratio " + std::to_string(values[i]) + " is neither the CSA rate (" +
+              std::to_string(c.csaRatio) + ") nor the HCA rate (" +
+              std::to_string(c.hcaRatio) + ")",
+          StatusCode::Unsupported);
+  }
+  return Status::ok();
+}
+
+Status readRoutingSchedule(const ConfigReader &r, const Json &root,
+                           ModelConfig &c) {
+  c.routing.clear();
+  auto types = root.find("mlp_layer_types");
+  if (types != root.end() && !types->is_null()) {
+    if (!types->is_array())
+      return r.keyError("mlp_layer_types", "expected a list of strings");
+    if (int64_t(types->size()) != c.nLayers)
+      return r.keyError("mlp_layer_types",
+                        "has " + std::to_string(types->size()) +
+                            " entries but the model has " +
+                            std::to_string(c.nLayers) + " layers");
+    for (size_t i = 0; i < types->size(); ++i) {
+      const Json &t = (*types)[i];
+      std::string key = "mlp_layer_types[" + std::to_string(i) + "]";
+      if (!t.is_string())
+        return r.keyError(key, "expected a string, got " + describe(t));
+      std::string name = t.get<std::string>();
+      if (name == "hash_moe")
+        c.routing.push_back(RoutingKind::Hash);
+      else if (name == "moe")
+        c.routing.push_back(RoutingKind::TopK);
+      else
+        return r.keyError(key, "unknown MLP layer type '" + name +
+                                   "' (expected 'hash_moe' or 'moe')");
+    }
+    return Status::ok();
+  }
+  int64_t nHash = 3; // transformers' and DeepSeek's default
+  bool present = false;
+  BK_RETURN_IF_ERROR(
+      r.readInt({"num_hash_layers", "n_hash_layers"}, nHash, &present));
+  if (nHash < 0)
+    return r.keyError("num_hash_layers", "must not be negative");
+  for (int64_t i = 0; i < c.nLayers; ++i)
+    c.routing.push_back(i < nHash ? RoutingKind::Hash : RoutingKind::TopK);
+  return Status::ok();
+}
+
+/// One RoPE parameter object: the flat HF form, or one half of the nested
+/// {"main", "compress"} form. `isCompress` says whether it is for the
+/// compressed layers (the only ones with YaRN); a `rope_theta` inside goes to
+/// `theta` when that is given.
+Status readRopeObject(const ConfigReader &r, const Json &obj,
+                      const std::string &key, bool isCompress, double *theta,
+                      ModelConfig &c) {
+  if (!obj.is_object())
+    return r.keyError(key, "expected an object, got " + describe(obj));
+  ConfigReader sub(obj, r.origin(), key + ".");
+  std::string type = "default";
+  bool present = false;
+  BK_RETURN_IF_ERROR(sub.readString({"rope_type", "type"}, type, &present));
+  if (type != "default" && type != "yarn")
+    return sub.keyError("rope_type",
+                        "'" + type +
+                            "' is not supported (V4 uses 'yarn' or 'default')",
+                        StatusCode::Unsupported);
+  if (theta)
+    BK_RETURN_IF_ERROR(sub.readDouble({"rope_theta"}, *theta, &present));
+  if (!isCompress) {
+    if (type == "yarn")
+      return sub.keyError(
+          "rope_type", "YaRN on window-only layers is not part of DeepSeek-V4",
+          StatusCode::Unsupported);
+    return Status::ok();
+  }
+  c.yarn = type == "yarn";
+  if (!c.yarn)
+    return Status::ok();
+  BK_RETURN_IF_ERROR(sub.readDouble({"factor"}, c.ropeFactor));
+  BK_RETURN_IF_ERROR(
+      sub.readInt({"original_max_position_embeddings"}, c.originalSeqLen));
+  BK_RETURN_IF_ERROR(sub.readDouble({"beta_fast"}, c.betaFast, &present));
+  BK_RETURN_IF_ERROR(sub.readDouble({"beta_slow"}, c.betaSlow, &present));
+  // `attention_factor` / `mscale`: V4 applies no YaRN magnitude correction
+  // (transformers forces attention_factor = 1, V4_SPEC P3), so it is not read.
+  return Status::ok();
+}
+
+/// RoPE: thetas, and YaRN on the compressed layers. Sources in order:
+/// `rope_parameters`, `rope_scaling` (flat or nested main/compress), else the
+/// official keys `rope_factor` / `original_seq_len` / `beta_fast` / `beta_slow`
+/// (YaRN is on when original_seq_len > 0, as in DeepSeek's model.py). With
+/// none of them the compressed layers use plain RoPE.
+Status readRope(const ConfigReader &r, const Json &root, ModelConfig &c) {
+  bool present = false;
+  BK_RETURN_IF_ERROR(
+      r.readDouble({"compress_rope_theta"}, c.compressRopeTheta, &present));
+  BK_RETURN_IF_ERROR(r.readDouble({"rope_theta"}, c.ropeTheta, &present));
+  c.yarn = false;
+
+  const char *ropeKey = nullptr;
+  for (const char *key : {"rope_parameters", "rope_scaling"}) {
+    auto it = root.find(key);
+    if (it != root.end() && !it->is_null()) {
+      ropeKey = key;
+      break;
+    }
+  }
+  if (ropeKey) {
+    const Json &rope = root.at(ropeKey);
+    if (!rope.is_object())
+      return r.keyError(ropeKey, "expected an object, got " + describe(rope));
+    if (rope.contains("main") || rope.contains("compress")) {
+      if (rope.contains("main"))
+        BK_RETURN_IF_ERROR(
+            readRopeObject(r, rope.at("main"), std::string(ropeKey) + ".main",
+                           /*isCompress=*/false, &c.ropeTheta, c));
+      if (rope.contains("compress"))
+        BK_RETURN_IF_ERROR(readRopeObject(
+            r, rope.at("compress"), std::string(ropeKey) + ".compress",
+            /*isCompress=*/true, &c.compressRopeTheta, c));
+      return Status::ok();
+    }
+    // Flat form: transformers pairs it with the top-level compress_rope_theta
+    // and rope_theta, so a rope_theta inside is not read.
+    return readRopeObject(r, rope, ropeKey, /*isCompress=*/true, nullptr, c);
+  }
+
+  bool haveOrig = false, haveFactor = false;
+  BK_RETURN_IF_ERROR(
+      r.readInt({"original_seq_len"}, c.originalSeqLen, &haveOrig));
+  BK_RETURN_IF_ERROR(r.readDouble({"rope_factor"}, c.ropeFactor, &haveFactor));
+  BK_RETURN_IF_ERROR(r.readDouble({"beta_fast"}, c.betaFast, &present));
+  BK_RETURN_IF_ERROR(r.readDouble({"beta_slow"}, c.betaSlow, &present));
+  if (haveOrig && c.originalSeqLen > 0) {
+    if (!haveFactor)
+      return notFound(r.origin() +
+                      ": missing required key 'rope_factor' (YaRN is on: "
+                      "'original_seq_len' > 0)");
+    c.yarn = true;
+  }
+  return Status::ok();
+}
+
+/// FP8 linears from `quantization_config` (HF) or `dtype: fp8` (official).
+Status readQuantization(const ConfigReader &r, const Json &root,
+                        ModelConfig &c) {
+  c.fp8Linears = false;
+  bool quantConfig = false;
+  auto it = root.find("quantization_config");
+  if (it != root.end() && !it->is_null()) {
+    if (!it->is_object())
+      return r.keyError("quantization_config", "expected an object");
+    ConfigReader q(*it, r.origin(), "quantization_config.");
+    std::string s;
+    BK_RETURN_IF_ERROR(q.readString({"quant_method"}, s));
+    if (s != "fp8")
+      return q.keyError("quant_method",
+                        "'" + s + "' is not supported (only 'fp8')",
+                        StatusCode::Unsupported);
+    bool present = false;
+    BK_RETURN_IF_ERROR(q.readString({"fmt"}, s, &present));
+    if (present && s != "e4m3")
+      return q.keyError("fmt", "'" + s + "' is not supported (only 'e4m3')",
+                        StatusCode::Unsupported);
+    BK_RETURN_IF_ERROR(q.readString({"scale_fmt"}, s, &present));
+    if (present && s != "ue8m0")
+      return q.keyError("scale_fmt",
+                        "'" + s + "' is not supported (only 'ue8m0')",
+                        StatusCode::Unsupported);
+    auto block = it->find("weight_block_size");
+    if (block != it->end() && !block->is_null() &&
+        *block != Json::array({128, 128}))
+      return q.keyError("weight_block_size",
+                        describe(*block) +
+                            " is not supported (only [128, 128])",
+                        StatusCode::Unsupported);
+    quantConfig = true;
+    c.fp8Linears = true;
+  }
+  std::string s;
+  bool present = false;
+  BK_RETURN_IF_ERROR(r.readString({"dtype"}, s, &present));
+  // HF writes the activation dtype here ("bfloat16"); only DeepSeek's "fp8"
+  // and "bf16" speak about the stored linears.
+  if (present && s == "fp8")
+    c.fp8Linears = true;
+  else if (present && s == "bf16" && quantConfig)
+    return r.keyError("dtype", "'bf16' contradicts quantization_config (fp8)");
+  BK_RETURN_IF_ERROR(r.readString({"scale_fmt"}, s, &present));
+  if (present && s != "ue8m0")
+    return r.keyError("scale_fmt",
+                      "'" + s + "' is not supported (only 'ue8m0')",
+                      StatusCode::Unsupported);
+  BK_RETURN_IF_ERROR(r.readString({"expert_dtype"}, s, &present));
+  if (present && s != "fp4")
+    return r.keyError("expert_dtype",
+                      "'" + s +
+                          "' is not supported (only 'fp4' routed experts)",
+                      StatusCode::Unsupported);
+  return Status::ok();
+}
+
+Status readTokenIds(const ConfigReader &r, const Json &root, ModelConfig &c) {
+  bool present = false;
+  BK_RETURN_IF_ERROR(r.readInt({"bos_token_id"}, c.bosTokenId, &present));
+  auto it = root.find("eos_token_id");
+  if (it == root.end() || it->is_null())
+    return Status::ok();
+  // transformers allows a list of end ids; the first is the canonical one.
+  if (it->is_array()) {
+    if (it->empty())
+      return r.keyError("eos_token_id", "empty list");
+    return r.toInt((*it)[0], "eos_token_id[0]", c.eosTokenId);
+  }
+  return r.toInt(*it, "eos_token_id", c.eosTokenId);
+}
+
+Status readHeadDims(const ConfigReader &r, ModelConfig &c) {
+  BK_RETURN_IF_ERROR(r.readInt({"head_dim"}, c.headDim));
+  bool haveDim = false, haveFactor = false;
+  int64_t ropeDim = 64;
+  double factor = 0;
+  BK_RETURN_IF_ERROR(
+      r.readInt({"qk_rope_head_dim", "rope_head_dim"}, ropeDim, &haveDim));
+  BK_RETURN_IF_ERROR(
+      r.readDouble({"partial_rotary_factor"}, factor, &haveFactor));
+  if (haveFactor) {
+    double product = factor * double(c.headDim);
+    int64_t fromFactor = std::llround(product);
+    if (std::fabs(product - double(fromFactor)) > 1e-6)
+      return r.keyError("partial_rotary_factor",
+                        "times head_dim (" + std::to_string(c.headDim) +
+                            ") is not a whole number of dims");
+    if (haveDim && fromFactor != ropeDim)
+      return r.keyError("partial_rotary_factor",
+                        "gives a RoPE dim of " + std::to_string(fromFactor) +
+                            " but qk_rope_head_dim is " +
+                            std::to_string(ropeDim));
+    ropeDim = fromFactor;
+  }
+  c.ropeHeadDim = ropeDim;
+  return Status::ok();
+}
+
+Status readAll(const ConfigReader &r, const Json &root, ModelConfig &c) {
+  BK_RETURN_IF_ERROR(checkFixedFields(r));
+  bool present = false;
+  BK_RETURN_IF_ERROR(r.readInt({"vocab_size"}, c.vocabSize));
+  BK_RETURN_IF_ERROR(r.readInt({"hidden_size", "dim"}, c.dim));
+  BK_RETURN_IF_ERROR(r.readInt({"num_hidden_layers", "n_layers"}, c.nLayers));
+  BK_RETURN_IF_ERROR(r.readInt({"num_attention_heads", "n_heads"}, c.nHeads));
+  BK_RETURN_IF_ERROR(readHeadDims(r, c));
+  BK_RETURN_IF_ERROR(r.readInt({"q_lora_rank"}, c.qLoraRank));
+  BK_RETURN_IF_ERROR(r.readInt({"o_groups"}, c.oGroups));
+  BK_RETURN_IF_ERROR(r.readInt({"o_lora_rank"}, c.oLoraRank));
+  BK_RETURN_IF_ERROR(
+      r.readInt({"sliding_window", "window_size"}, c.windowSize));
+  c.nMtpLayers = 1; // transformers' and DeepSeek's default
+  BK_RETURN_IF_ERROR(r.readInt({"num_nextn_predict_layers", "n_mtp_layers"},
+                               c.nMtpLayers, &present));
+  if (c.nLayers < 1)
+    return r.keyError("num_hidden_layers", "must be at least 1");
+  BK_RETURN_IF_ERROR(readAttentionSchedule(r, root, c));
+  BK_RETURN_IF_ERROR(readRoutingSchedule(r, root, c));
+
+  bool anyCsa = false;
+  for (AttentionKind k : c.attention)
+    anyCsa |= k == AttentionKind::CSA;
+  // The indexer only exists in CSA layers; there its sizes are required (a
+  // silent default would not match the checkpoint).
+  bool *indexerOptional = anyCsa ? nullptr : &present;
+  BK_RETURN_IF_ERROR(
+      r.readInt({"index_n_heads"}, c.indexNHeads, indexerOptional));
+  BK_RETURN_IF_ERROR(
+      r.readInt({"index_head_dim"}, c.indexHeadDim, indexerOptional));
+  BK_RETURN_IF_ERROR(r.readInt({"index_topk"}, c.indexTopk, indexerOptional));
+
+  BK_RETURN_IF_ERROR(r.readInt({"n_routed_experts"}, c.nRoutedExperts));
+  BK_RETURN_IF_ERROR(
+      r.readInt({"n_shared_experts"}, c.nSharedExperts, &present));
+  BK_RETURN_IF_ERROR(r.readInt({"num_experts_per_tok", "n_activated_experts"},
+                               c.nActivatedExperts));
+  BK_RETURN_IF_ERROR(
+      r.readInt({"moe_intermediate_size", "moe_inter_dim", "intermediate_size"},
+                c.moeInterDim));
+  BK_RETURN_IF_ERROR(r.readDouble({"routed_scaling_factor", "route_scale"},
+                                  c.routeScale, &present));
+  BK_RETURN_IF_ERROR(r.readDouble({"swiglu_limit"}, c.swigluLimit, &present));
+  BK_RETURN_IF_ERROR(
+      r.readString({"scoring_func", "score_func"}, c.scoreFunc, &present));
+  BK_RETURN_IF_ERROR(r.readInt({"hc_mult"}, c.hcMult, &present));
+  BK_RETURN_IF_ERROR(
+      r.readInt({"hc_sinkhorn_iters"}, c.hcSinkhornIters, &present));
+  BK_RETURN_IF_ERROR(r.readDouble({"hc_eps"}, c.hcEps, &present));
+  BK_RETURN_IF_ERROR(
+      r.readDouble({"rms_norm_eps", "norm_eps"}, c.normEps, &present));
+  BK_RETURN_IF_ERROR(readRope(r, root, c));
+  // max_seq_len is DeepSeek's buffer size; it stands in only when the HF key
+  // is absent.
+  BK_RETURN_IF_ERROR(r.readInt({"max_position_embeddings"},
+                               c.maxPositionEmbeddings, &present));
+  if (!present)
+    BK_RETURN_IF_ERROR(
+        r.readInt({"max_seq_len"}, c.maxPositionEmbeddings, &present));
+  BK_RETURN_IF_ERROR(readTokenIds(r, root, c));
+  return readQuantization(r, root, c);
+}
+
+Status positive(const std::string &origin, const char *key, int64_t v) {
+  if (v > 0)
+    return Status::ok();
+  return invalidArgument(origin + ": key '" + key + "' must be positive, got " +
+                         std::to_string(v));
+}
+
+Status positiveReal(const std::string &origin, const char *key, double v) {
+  if (v > 0 && std::isfinite(v))
+    return Status::ok();
+  std::ostringstream s;
+  s << v;
+  return invalidArgument(origin + ": key '" + key + "' must be positive, got " +
+                         s.str());
+}
+
+Status keyFail(const std::string &origin, const char *key,
+               const std::string &message,
+               StatusCode code = StatusCode::InvalidArgument) {
+  return makeError(code, origin + ": key '" + key + "': " + message);
+}
+
+std::string str(int64_t v) { return std::to_string(v); }
+
+} // namespace
+
+const char *attentionKindName(AttentionKind kind) {
+  switch (kind) {
+  case AttentionKind::Window:
+    return kSliding;
+  case AttentionKind::CSA:
+    return kCsa;
+  case AttentionKind::HCA:
+    return kHca;
+  }
+  return "<invalid attention kind>";
+}
+
+const char *routingKindName(RoutingKind kind) {
+  return kind == RoutingKind::Hash ? "hash_moe" : "moe";
+}
+
+int64_t ModelConfig::compressRatio(int64_t layer) const {
+  if (layer < 0 || layer >= int64_t(attention.size()))
+    return 0;
+  switch (attention[layer]) {
+  case AttentionKind::Window:
+    return 0;
+  case AttentionKind::CSA:
+    return csaRatio;
+  case AttentionKind::HCA:
+    return hcaRatio;
+  }
+  return 0;
+}
+
+Expected<ModelConfig> parseModelConfig(const std::string &jsonText,
+                                       const std::string &origin) {
+  Json root = Json::parse(jsonText, nullptr, /*allow_exceptions=*/false);
+  if (root.is_discarded())
+    return invalidArgument(origin + ": not valid JSON");
+  if (!root.is_object())
+    return invalidArgument(origin +
+                           ": expected a JSON object at the top level");
+  BK_RETURN_IF_ERROR(refuseUnsupportedVariants(root, origin));
+  ConfigReader reader(root, origin);
+  ModelConfig config;
+  BK_RETURN_IF_ERROR(readAll(reader, root, config));
+  BK_RETURN_IF_ERROR(validateModelConfig(config, origin));
+  return config;
+}
+
+Expected<ModelConfig> loadModelConfig(const std::string &path) {
+  std::string file = path;
+  {
+    std::ifstream probe(path + "/config.json");
+    if (probe.good())
+      file = path + "/config.json";
+  }
+  std::ifstream in(file, std::ios::binary);
+  if (!in.good())
+    return notFound(file + ": cannot open the model config");
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad())
+    return ioError(file + ": read failed");
+  return parseModelConfig(text.str(), file);
+}
+
+Status validateModelConfig(const ModelConfig &c, const std::string &origin) {
+  BK_RETURN_IF_ERROR(positive(origin, "vocab_size", c.vocabSize));
+  BK_RETURN_IF_ERROR(positive(origin, "hidden_size", c.dim));
+  BK_RETURN_IF_ERROR(positive(origin, "num_hidden_layers", c.nLayers));
+  BK_RETURN_IF_ERROR(positive(origin, "num_attention_heads", c.nHeads));
+  BK_RETURN_IF_ERROR(positive(origin, "head_dim", c.headDim));
+  BK_RETURN_IF_ERROR(positive(origin, "qk_rope_head_dim", c.ropeHeadDim));
+  BK_RETURN_IF_ERROR(positive(origin, "q_lora_rank", c.qLoraRank));
+  BK_RETURN_IF_ERROR(positive(origin, "o_groups", c.oGroups));
+  BK_RETURN_IF_ERROR(positive(origin, "o_lora_rank", c.oLoraRank));
+  BK_RETURN_IF_ERROR(positive(origin, "sliding_window", c.windowSize));
+  BK_RETURN_IF_ERROR(positive(origin, "n_routed_experts", c.nRoutedExperts));
+  BK_RETURN_IF_ERROR(
+      positive(origin, "num_experts_per_tok", c.nActivatedExperts));
+  BK_RETURN_IF_ERROR(positive(origin, "moe_intermediate_size", c.moeInterDim));
+  BK_RETURN_IF_ERROR(positive(origin, "hc_mult", c.hcMult));
+  BK_RETURN_IF_ERROR(positive(origin, "hc_sinkhorn_iters", c.hcSinkhornIters));
+  BK_RETURN_IF_ERROR(
+      positive(origin, "max_position_embeddings", c.maxPositionEmbeddings));
+  BK_RETURN_IF_ERROR(
+      positiveReal(origin, "routed_scaling_factor", c.routeScale));
+  BK_RETURN_IF_ERROR(positiveReal(origin, "swiglu_limit", c.swigluLimit));
+  BK_RETURN_IF_ERROR(positiveReal(origin, "hc_eps", c.hcEps));
+  BK_RETURN_IF_ERROR(positiveReal(origin, "rms_norm_eps", c.normEps));
+  BK_RETURN_IF_ERROR(positiveReal(origin, "rope_theta", c.ropeTheta));
+  BK_RETURN_IF_ERROR(
+      positiveReal(origin, "compress_rope_theta", c.compressRopeTheta));
+
+  if (c.ropeHeadDim % 2 != 0)
+    return keyFail(origin, "qk_rope_head_dim",
+                   "RoPE rotates pairs; " + str(c.ropeHeadDim) + " is odd");
+  if (c.headDim <= c.ropeHeadDim)
+    return keyFail(origin, "head_dim",
+                   str(c.headDim) + " must exceed qk_rope_head_dim (" +
+                       str(c.ropeHeadDim) + "): heads need non-RoPE dims");
+  if (c.nHeads % c.oGroups != 0)
+    return keyFail(origin, "o_groups",
+                   "num_attention_heads (" + str(c.nHeads) +
+                       ") is not divisible by o_groups (" + str(c.oGroups) +
+                       ")");
+  if (int64_t(c.attention.size()) != c.nLayers)
+    return keyFail(origin, "layer_types",
+                   "has " + str(int64_t(c.attention.size())) + " entries for " +
+                       str(c.nLayers) + " layers");
+  if (int64_t(c.routing.size()) != c.nLayers)
+    return keyFail(origin, "mlp_layer_types",
+                   "has " + str(int64_t(c.routing.size())) + " entries for " +
+                       str(c.nLayers) + " layers");
+  bool anyCsa = false, anyHca = false;
+  for (AttentionKind k : c.attention) {
+    anyCsa |= k == AttentionKind::CSA;
+    anyHca |= k == AttentionKind::HCA;
+  }
+  // DeepSeek's code ties the overlapping compressor and the indexer to ratio
+  // 4; V4.1's ratios 1 and 2 are a different architecture.
+  if (anyCsa && c.csaRatio != kDefaultCsaRate)
+    return keyFail(origin, "compress_rates.compressed_sparse_attention",
+                   "CSA rate " + str(c.csaRatio) + " is not supported (only 4)",
+                   StatusCode::Unsupported);
+  if (anyHca && c.hcaRatio <= kDefaultCsaRate)
+    return keyFail(origin, "compress_rates.heavily_compressed_attention",
+                   "HCA rate " + str(c.hcaRatio) +
+                       " is not supported (it must exceed the CSA rate 4)",
+                   StatusCode::Unsupported);
+  if (anyCsa) {
+    BK_RETURN_IF_ERROR(positive(origin, "index_n_heads", c.indexNHeads));
+    BK_RETURN_IF_ERROR(positive(origin, "index_head_dim", c.indexHeadDim));
+    BK_RETURN_IF_ERROR(positive(origin, "index_topk", c.indexTopk));
+    if (c.indexHeadDim < c.ropeHeadDim)
+      return keyFail(origin, "index_head_dim",
+                     str(c.indexHeadDim) +
+                         " is smaller than qk_rope_head_dim (" +
+                         str(c.ropeHeadDim) + ")");
+  }
+  if (c.nActivatedExperts > c.nRoutedExperts)
+    return keyFail(origin, "num_experts_per_tok",
+                   str(c.nActivatedExperts) + " exceeds n_routed_experts (" +
+                       str(c.nRoutedExperts) + ")");
+  if (c.nSharedExperts != 1)
+    return keyFail(origin, "n_shared_experts",
+                   str(c.nSharedExperts) +
+                       " is not supported (V4 has exactly 1)",
+                   StatusCode::Unsupported);
+  if (c.scoreFunc != "sqrtsoftplus")
+    return keyFail(origin, "scoring_func",
+                   "'" + c.scoreFunc +
+                       "' is not supported (V4 uses sqrtsoftplus)",
+                   StatusCode::Unsupported);
+  if (c.nMtpLayers < 0)
+    return keyFail(origin, "num_nextn_predict_layers", "must not be negative");
+  if (c.yarn) {
+    BK_RETURN_IF_ERROR(
+        positiveReal(origin, "rope_scaling.factor", c.ropeFactor));
+    BK_RETURN_IF_ERROR(positive(origin,
+                                "rope_scaling.original_max_position_embeddings",
+                                c.originalSeqLen));
+    BK_RETURN_IF_ERROR(
+        positiveReal(origin, "rope_scaling.beta_fast", c.betaFast));
+    BK_RETURN_IF_ERROR(
+        positiveReal(origin, "rope_scaling.beta_slow", c.betaSlow));
+  }
+  if (c.bosTokenId < 0 || c.bosTokenId >= c.vocabSize)
+    return keyFail(origin, "bos_token_id",
+                   str(c.bosTokenId) + " is outside the vocabulary");
+  if (c.eosTokenId < 0 || c.eosTokenId >= c.vocabSize)
+    return keyFail(origin, "eos_token_id",
+                   str(c.eosTokenId) + " is outside the vocabulary");
+  return Status::ok();
+}
+
+Expected<ModelConfig> presetConfig(const std::string &name) {
+  ModelConfig c; // the struct's defaults are V4-Flash (V4_SPEC §1.1)
+  if (name == "tiny") {
+    // V4_SPEC §7.1: every path at CPU-test size, dims multiples of 128.
+    c.vocabSize = 1024;
+    c.dim = 256;
+    c.nLayers = 4;
+    c.nHeads = 4;
+    c.headDim = 128;
+    c.ropeHeadDim = 64;
+    c.qLoraRank = 128;
+    c.oGroups = 2;
+    c.oLoraRank = 128;
+    c.windowSize = 16;
+    c.attention = {AttentionKind::Window, AttentionKind::CSA,
+                   AttentionKind::HCA, AttentionKind::CSA};
+    c.routing = {RoutingKind::Hash, RoutingKind::TopK, RoutingKind::TopK,
+                 RoutingKind::TopK};
+    c.indexNHeads = 4;
+    c.indexHeadDim = 128;
+    c.indexTopk = 8;
+    c.nRoutedExperts = 8;
+    c.nActivatedExperts = 2;
+    c.moeInterDim = 128;
+    c.ropeFactor = 4;
+    c.originalSeqLen = 128;
+    c.maxPositionEmbeddings = 1024;
+    c.nMtpLayers = 1;
+    c.fp8Linears = true;
+    return c;
+  }
+  if (name != "flash" && name != "pro")
+    return invalidArgument("unknown preset '" + name +
+                           "' (expected tiny, flash or pro)");
+  bool pro = name == "pro";
+  if (pro) {
+    c.dim = 7168;
+    c.nLayers = 61;
+    c.nHeads = 128;
+    c.qLoraRank = 1536;
+    c.oGroups = 16;
+    c.indexTopk = 1024;
+    c.nRoutedExperts = 384;
+    c.moeInterDim = 3072;
+    c.routeScale = 2.5;
+  }
+  // V4_SPEC §1.3: Flash starts with two window-only layers, Pro with two HCA
+  // layers; then CSA on even and HCA on odd layers.
+  for (int64_t l = 0; l < c.nLayers; ++l) {
+    if (l < 2)
+      c.attention.push_back(pro ? AttentionKind::HCA : AttentionKind::Window);
+    else
+      c.attention.push_back(l % 2 == 0 ? AttentionKind::CSA
+                                       : AttentionKind::HCA);
+    c.routing.push_back(l < 3 ? RoutingKind::Hash : RoutingKind::TopK);
+  }
+  c.nMtpLayers = 1;
+  c.fp8Linears = true;
+  return c;
+}
+
+std::string modelConfigToJson(const ModelConfig &c) {
+  // nlohmann::ordered_json keeps the keys in a readable order.
+  nlohmann::ordered_json j;
+  j["architectures"] = {"DeepseekV4ForCausalLM"};
+  j["model_type"] = "deepseek_v4";
+  j["vocab_size"] = c.vocabSize;
+  j["hidden_size"] = c.dim;
+  j["num_hidden_layers"] = c.nLayers;
+  j["num_attention_heads"] = c.nHeads;
+  j["num_key_value_heads"] = 1;
+  j["head_dim"] = c.headDim;
+  j["qk_rope_head_dim"] = c.ropeHeadDim;
+  j["q_lora_rank"] = c.qLoraRank;
+  j["o_groups"] = c.oGroups;
+  j["o_lora_rank"] = c.oLoraRank;
+  j["sliding_window"] = c.windowSize;
+
+  // transformers maps only 0/4/128 from compress_ratios; other rates need
+  // the expanded form.
+  if (c.csaRatio == kDefaultCsaRate && c.hcaRatio == kDefaultHcaRate) {
+    std::vector<int64_t> ratios;
+    for (int64_t l = 0; l < c.nLayers; ++l)
+      ratios.push_back(c.compressRatio(l));
+    for (int64_t m = 0; m < c.nMtpLayers; ++m)
+      ratios.push_back(0);
+    j["compress_ratios"] = ratios;
+  } else {
+    std::vector<std::string> types;
+    for (AttentionKind k : c.attention)
+      types.push_back(attentionKindName(k));
+    j["layer_types"] = types;
+    j["compress_rates"] = {{kCsa, c.csaRatio}, {kHca, c.hcaRatio}};
+  }
+  int64_t nHash = 0;
+  while (nHash < c.nLayers && c.routing[nHash] == RoutingKind::Hash)
+    ++nHash;
+  bool prefix = true;
+  for (int64_t l = nHash; l < c.nLayers; ++l)
+    prefix &= c.routing[l] == RoutingKind::TopK;
+  if (prefix) {
+    j["num_hash_layers"] = nHash;
+  } else {
+    std::vector<std::string> types;
+    for (RoutingKind k : c.routing)
+      types.push_back(routingKindName(k));
+    j["mlp_layer_types"] = types;
+  }
+  j["rope_theta"] = c.ropeTheta;
+  j["compress_rope_theta"] = c.compressRopeTheta;
+  if (c.yarn)
+    j["rope_scaling"] = {{"type", "yarn"},
+                         {"factor", c.ropeFactor},
+                         {"original_max_position_embeddings", c.originalSeqLen},
+                         {"beta_fast", c.betaFast},
+                         {"beta_slow", c.betaSlow}};
+  j["index_n_heads"] = c.indexNHeads;
+  j["index_head_dim"] = c.indexHeadDim;
+  j["index_topk"] = c.indexTopk;
+  j["n_routed_experts"] = c.nRoutedExperts;
+  j["n_shared_experts"] = c.nSharedExperts;
+  j["num_experts_per_tok"] = c.nActivatedExperts;
+  j["moe_intermediate_size"] = c.moeInterDim;
+  j["scoring_func"] = c.scoreFunc;
+  j["norm_topk_prob"] = true;
+  j["routed_scaling_factor"] = c.routeScale;
+  j["swiglu_limit"] = c.swigluLimit;
+  j["hc_mult"] = c.hcMult;
+  j["hc_sinkhorn_iters"] = c.hcSinkhornIters;
+  j["hc_eps"] = c.hcEps;
+  j["rms_norm_eps"] = c.normEps;
+  j["num_nextn_predict_layers"] = c.nMtpLayers;
+  j["max_position_embeddings"] = c.maxPositionEmbeddings;
+  j["tie_word_embeddings"] = false;
+  j["bos_token_id"] = c.bosTokenId;
+  j["eos_token_id"] = c.eosTokenId;
+  j["torch_dtype"] = "bfloat16";
+  if (c.fp8Linears)
+    j["quantization_config"] = {{"quant_method", "fp8"},
+                                {"fmt", "e4m3"},
+                                {"scale_fmt", "ue8m0"},
+                                {"weight_block_size", {128, 128}},
+                                {"activation_scheme", "dynamic"}};
+  return j.dump(2) + "\n";
+}
+
+Status truncateLayers(ModelConfig &config, int64_t nLayers) {
+  if (nLayers < 1 || nLayers > config.nLayers)
+    return invalidArgument("layer count " + std::to_string(nLayers) +
+                           " must be between 1 and " +
+                           std::to_string(config.nLayers));
+  config.nLayers = nLayers;
+  config.attention.resize(nLayers);
+  config.routing.resize(nLayers);
+  return Status::ok();
+}
+
+Status setRoutedExperts(ModelConfig &config, int64_t nExperts) {
+  if (nExperts < config.nActivatedExperts)
+    return invalidArgument("expert count " + std::to_string(nExperts) +
+                           " is below the experts activated per token (" +
+                           std::to_string(config.nActivatedExperts) + ")");
+  config.nRoutedExperts = nExperts;
+  return Status::ok();
+}
+
+} // namespace birkhoff::v4

@@ -1,0 +1,66 @@
+//===- Synth.h - Random-weight DeepSeek-V4 checkpoints
+//---------------------===//
+//
+// Writes a checkpoint of any DeepSeek-V4 shape with random weights, in
+// DeepSeek's own layout (V4_SPEC §5: names, dtypes, FP8 + ue8m0 block scales,
+// packed FP4 experts, sharded safetensors with an index) for tests and
+// benchmarks. Values are a pure function of (seed, tensor name, element
+// index), so output is deterministic whatever the thread count or chunking.
+// Generation streams: one chunk of one tensor is in memory at a time.
+//
+//===----------------------------------------------------------------------===//
+#ifndef BIRKHOFF_MODELS_DEEPSEEK_V4_SYNTH_H
+#define BIRKHOFF_MODELS_DEEPSEEK_V4_SYNTH_H
+
+#include "birkhoff/Status.h"
+#include "deepseek_v4/ModelConfig.h"
+
+#include <cstdint>
+#include <string>
+
+namespace birkhoff::v4 {
+
+struct SynthOptions {
+  uint64_t seed = 0;
+  /// Official format (FP8 linears + packed FP4 experts); false writes every
+  /// linear in BF16 (the format of the goldens tiny_mix / tiny_rates).
+  bool quantized = true;
+  /// Write the config's MTP block(s); false writes none and declares
+  /// num_nextn_predict_layers = 0.
+  bool mtp = true;
+  /// A shard is closed before it would exceed this many bytes (a single
+  /// larger tensor gets a shard of its own).
+  int64_t maxShardBytes = int64_t(2) << 30;
+  /// Small checkpoints are still split into this many shards, so readers
+  /// always meet an index and more than one file.
+  int64_t minShards = 2;
+  /// Generator threads; 0 = all hardware threads.
+  int threads = 0;
+};
+
+struct SynthStats {
+  int64_t tensors = 0;
+  int64_t bytes = 0; // tensor bytes (the index's total_size)
+  int64_t shards = 0;
+  double seconds = 0;
+};
+
+/// The config written to config.json: `config` with the quantization and MTP
+/// count the options choose.
+ModelConfig synthConfig(const ModelConfig &config, const SynthOptions &options);
+
+/// Writes `dir`/config.json, `dir`/model-0000i-of-0000n.safetensors and
+/// `dir`/model.safetensors.index.json; creates `dir` if needed and replaces
+/// files of those names. Values (V4_SPEC §7.4): norms 1 + N(0, 0.1); linears,
+/// experts and projections N(0, 1/sqrt(in)); embedding N(0, 1); hc_*_fn
+/// N(0, 0.02), hc_*_base N(0, 0.5), hc_*_scale U(0.5, 1.5); ape N(0, 0.5);
+/// sinks N(0, 1); gate bias N(0, 0.1); tid2eid rows of distinct experts.
+/// FP8 and FP4 quantization follow the ue8m0 rule of V4_SPEC P4 exactly as
+/// the goldens' generator does.
+Status writeSynthCheckpoint(const ModelConfig &config,
+                            const SynthOptions &options, const std::string &dir,
+                            SynthStats *stats = nullptr);
+
+} // namespace birkhoff::v4
+
+#endif // BIRKHOFF_MODELS_DEEPSEEK_V4_SYNTH_H

@@ -1,0 +1,251 @@
+//===- CompileCommand.cpp - `birkhoff compile`
+//-----------------------------===//
+//
+// checkpoint dir -> config + tensor index -> validation -> v4 IR -> model
+// pipeline (fusions) -> lowering pipeline (bk launches, memory plan) ->
+// artifact. `--compile-to` stops after a phase and prints its IR.
+//
+//===----------------------------------------------------------------------===//
+#include "Args.h"
+#include "Commands.h"
+
+#include "compiler/ArtifactWriter.h"
+#include "compiler/Passes.h"
+#include "deepseek_v4/CheckpointSchema.h"
+#include "deepseek_v4/IRBuilder.h"
+#include "deepseek_v4/ModelConfig.h"
+#include "kernel/BkDialect.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Pass/PassManager.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace birkhoff::tools {
+namespace {
+
+constexpr const char *kUsage =
+    "usage: birkhoff compile <checkpoint-dir> -o <artifact> [options]\n"
+    "  --target host|cuda          code generation target (default host; cuda "
+    "is\n"
+    "                              not implemented in this build)\n"
+    "  --numerics reference|official  numerics profile (default reference)\n"
+    "  --max-tokens N              tokens per prefill call (default 512)\n"
+    "  --max-context N             default session context (default 4096)\n"
+    "  --compile-to v4|fused|kernel|artifact  stop after a phase; the IR goes "
+    "to\n"
+    "                              -o (or stdout without -o)\n"
+    "  --dump-ir FILE              also write the last phase's IR to FILE\n"
+    "  --print-ir-after-all        print the IR after every pass (stderr)\n"
+    "  --timing                    print the time of each phase\n";
+
+int fail(const Status &s) {
+  std::fprintf(stderr, "birkhoff compile: %s\n", s.message().c_str());
+  return 1;
+}
+
+class PhaseTimer {
+public:
+  explicit PhaseTimer(bool enabled) : enabled_(enabled) {}
+  void done(const char *phase) {
+    auto now = std::chrono::steady_clock::now();
+    if (enabled_)
+      std::fprintf(
+          stderr, "  %-10s %8.1f ms\n", phase,
+          std::chrono::duration<double, std::milli>(now - last_).count());
+    last_ = now;
+  }
+
+private:
+  bool enabled_;
+  std::chrono::steady_clock::time_point last_ =
+      std::chrono::steady_clock::now();
+};
+
+Status printModule(mlir::ModuleOp module, const std::string &path) {
+  if (path.empty() || path == "-") {
+    module.print(llvm::outs());
+    llvm::outs() << "\n";
+    llvm::outs().flush();
+    return Status::ok();
+  }
+  std::error_code ec;
+  llvm::raw_fd_ostream os(path, ec, llvm::sys::fs::OF_Text);
+  if (ec)
+    return ioError("cannot write '" + path + "': " + ec.message());
+  module.print(os);
+  os << "\n";
+  return Status::ok();
+}
+
+Status runPipeline(mlir::ModuleOp module, bool printAfterAll,
+                   const std::function<void(mlir::OpPassManager &)> &build,
+                   const char *phase) {
+  mlir::PassManager pm(module.getContext());
+  if (printAfterAll) {
+    module.getContext()->disableMultithreading();
+    pm.enableIRPrinting(
+        /*shouldPrintBeforePass=*/[](mlir::Pass *,
+                                     mlir::Operation *) { return false; },
+        /*shouldPrintAfterPass=*/
+        [](mlir::Pass *, mlir::Operation *) { return true; },
+        /*printModuleScope=*/true, /*printAfterOnlyOnChange=*/false);
+  }
+  build(pm);
+  if (mlir::failed(pm.run(module)))
+    return internalError(std::string("the ") + phase +
+                         " pipeline failed (diagnostics above)");
+  return Status::ok();
+}
+
+} // namespace
+
+int runCompileCommand(int argc, char **argv) {
+  // `-o FILE` is the one short option; map it onto --output.
+  std::vector<std::string> storage;
+  for (int i = 0; i < argc; ++i)
+    storage.push_back(std::string(argv[i]) == "-o" ? "--output" : argv[i]);
+  std::vector<char *> args;
+  for (std::string &s : storage)
+    args.push_back(s.data());
+  Expected<ParsedArgs> parsed =
+      parseArgs(int(args.size()), args.data(),
+                {"output", "target", "numerics", "max-tokens", "max-context",
+                 "compile-to", "dump-ir"},
+                {"timing", "print-ir-after-all", "help"});
+  if (!parsed) {
+    std::fprintf(stderr, "birkhoff compile: %s\n%s",
+                 parsed.status().message().c_str(), kUsage);
+    return 2;
+  }
+  if (parsed->has("help")) {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
+  if (parsed->positional.size() != 1) {
+    std::fprintf(stderr,
+                 "birkhoff compile: expected one checkpoint directory\n%s",
+                 kUsage);
+    return 2;
+  }
+  const std::string dir = parsed->positional[0];
+  const std::string output = parsed->get("output");
+  const std::string target = parsed->get("target", "host");
+  const std::string numerics = parsed->get("numerics", "reference");
+  const std::string compileTo = parsed->get("compile-to", "artifact");
+  Expected<int64_t> maxTokens = parsed->getInt("max-tokens", 512);
+  Expected<int64_t> maxContext = parsed->getInt("max-context", 4096);
+  if (!maxTokens)
+    return fail(maxTokens.status());
+  if (!maxContext)
+    return fail(maxContext.status());
+  if (*maxTokens < 1 || *maxContext < 1)
+    return fail(
+        invalidArgument("--max-tokens and --max-context must be positive"));
+  if (target == "cuda")
+    return fail(unsupported("--target cuda is not implemented in this build; "
+                            "use --target host"));
+  if (target != "host")
+    return fail(
+        invalidArgument("unknown --target '" + target + "' (host|cuda)"));
+  if (numerics != "reference" && numerics != "official")
+    return fail(invalidArgument("unknown --numerics '" + numerics +
+                                "' (reference|official)"));
+  if (compileTo != "v4" && compileTo != "fused" && compileTo != "kernel" &&
+      compileTo != "artifact")
+    return fail(invalidArgument("unknown --compile-to '" + compileTo +
+                                "' (v4|fused|kernel|artifact)"));
+  if (compileTo == "artifact" && output.empty())
+    return fail(invalidArgument("missing -o <artifact>"));
+  const bool printAfterAll = parsed->has("print-ir-after-all");
+  PhaseTimer timer(parsed->has("timing"));
+
+  Expected<v4::ModelConfig> config = v4::loadModelConfig(dir);
+  if (!config)
+    return fail(config.status());
+  Expected<Checkpoint> checkpoint = Checkpoint::open(dir);
+  if (!checkpoint)
+    return fail(checkpoint.status());
+  v4::CheckpointFormat format;
+  if (Status s = v4::validateCheckpoint(*config, *checkpoint, &format); !s)
+    return fail(s);
+  timer.done("load");
+
+  mlir::MLIRContext context;
+  v4::loadIRBuilderDialects(context);
+  context.getOrLoadDialect<bk::BkDialect>();
+  v4::BuildOptions buildOptions;
+  buildOptions.numerics = numerics;
+  Expected<mlir::OwningOpRef<mlir::ModuleOp>> built =
+      v4::buildV4Module(context, *config, *checkpoint, buildOptions);
+  if (!built)
+    return fail(built.status());
+  mlir::OwningOpRef<mlir::ModuleOp> module = built.take();
+  timer.done("build-ir");
+
+  auto finish = [&](const char *phase) -> int {
+    if (Status s = printModule(*module, output); !s)
+      return fail(s);
+    (void)phase;
+    return 0;
+  };
+  if (compileTo == "v4")
+    return finish("v4");
+
+  if (Status s = runPipeline(
+          *module, printAfterAll,
+          [](mlir::OpPassManager &pm) { buildModelPipeline(pm); }, "model");
+      !s)
+    return fail(s);
+  timer.done("model");
+  if (compileTo == "fused")
+    return finish("fused");
+
+  const int64_t tokens = *maxTokens;
+  if (Status s = runPipeline(
+          *module, printAfterAll,
+          [tokens](mlir::OpPassManager &pm) {
+            buildLoweringPipeline(pm, tokens);
+          },
+          "lowering");
+      !s)
+    return fail(s);
+  timer.done("lowering");
+  if (parsed->has("dump-ir"))
+    if (Status s = printModule(*module, parsed->get("dump-ir")); !s)
+      return fail(s);
+  if (compileTo == "kernel")
+    return finish("kernel");
+
+  ArtifactOptions options;
+  options.modelName =
+      std::filesystem::path(dir).lexically_normal().filename().string();
+  if (options.modelName.empty())
+    options.modelName =
+        std::filesystem::path(dir).parent_path().filename().string();
+  options.numerics = numerics;
+  options.target = target;
+  options.maxContext = *maxContext;
+  Expected<ArtifactStats> stats = writeArtifact(module->getOperation(), *config,
+                                                *checkpoint, options, output);
+  if (!stats)
+    return fail(stats.status());
+  timer.done("artifact");
+  std::fprintf(
+      stderr,
+      "birkhoff compile: wrote %s (%llu weights, %llu states, %llu launches, "
+      "%.1f MiB of weights)\n",
+      output.c_str(), (unsigned long long)stats->weights,
+      (unsigned long long)stats->states, (unsigned long long)stats->launches,
+      double(stats->weightSectionBytes) / (1024.0 * 1024.0));
+  return 0;
+}
+
+} // namespace birkhoff::tools
