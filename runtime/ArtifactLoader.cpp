@@ -1,6 +1,7 @@
 //===- ArtifactLoader.cpp -------------------------------------------------===//
 #include "ArtifactLoader.h"
 
+#include "LaunchValidation.h"
 #include "birkhoff/KernelCatalog.h"
 #include "birkhoff/schema/artifact_generated.h"
 
@@ -308,6 +309,7 @@ Expected<Program> parseArtifact(const uint8_t *data, uint64_t size,
         std::string lwhere = where + " launch " + std::to_string(index++);
         BK_RETURN_IF_ERROR(readParams(l->params(), ld.params).withContext(lwhere));
         BK_RETURN_IF_ERROR(checkLaunch(ld, d, prog, lwhere));
+        BK_RETURN_IF_ERROR(validateLaunch(prog, d, ld, lwhere));
         d.launches.push_back(std::move(ld));
       }
     }

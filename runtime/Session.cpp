@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <unistd.h>
 
 namespace birkhoff {
 
@@ -35,6 +36,20 @@ Expected<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> 
   int64_t capacity = options.maxContext > 0 ? options.maxContext : prog.maxContext;
   if (options.maxContext < 0)
     return invalidArgument("Session::create: negative maxContext");
+  // Refuse up front what cannot fit, rather than letting the allocation or
+  // the first touch of its pages take the process down.
+  double stateBytes = 0.0, arenaBytes = 0.0;
+  for (const rt::StateDesc &d : prog.states)
+    stateBytes += double(d.bytesPerRow) * double(d.rowsFor(capacity));
+  for (const rt::EntryDesc &e : prog.entries)
+    arenaBytes = std::max(arenaBytes, 4.0 * double(e.arenaElemsPerToken) * e.maxTokens);
+  double physical = double(sysconf(_SC_PHYS_PAGES)) * double(sysconf(_SC_PAGE_SIZE));
+  if (stateBytes + arenaBytes > physical)
+    return outOfRange("a session of " + std::to_string(capacity) + " tokens needs " +
+                      std::to_string(uint64_t(stateBytes)) + " bytes of state and " +
+                      std::to_string(uint64_t(arenaBytes)) +
+                      " bytes of activations, more than this machine's " +
+                      std::to_string(uint64_t(physical)) + " bytes of memory");
   std::unique_ptr<Session> session(new Session());
   Impl &s = *session->impl_;
   s.model = std::move(model);
@@ -44,9 +59,6 @@ Expected<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> 
   for (const rt::StateDesc &d : prog.states) {
     int64_t rows = d.rowsFor(capacity);
     int64_t floats = int64_t(d.bytesPerRow / 4);
-    if (rows > (int64_t(1) << 40) / std::max<int64_t>(1, floats))
-      return outOfRange("state '" + d.name + "' for " + std::to_string(capacity) +
-                        " tokens is too large");
     s.stateData.emplace_back(size_t(rows * floats), 0.0f);
     s.states.push_back({s.stateData.back().data(), rows, floats});
   }

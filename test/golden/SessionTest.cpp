@@ -1,0 +1,140 @@
+//===- SessionTest.cpp - Session API behaviour on a real artifact ---------===//
+#include "GoldenCase.h"
+
+#include "birkhoff/Runtime.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+namespace birkhoff::test {
+namespace {
+
+class SessionTest : public ::testing::Test {
+protected:
+  void SetUp() override {
+    std::string dir = std::string(BIRKHOFF_GOLDENS_DIR) + "/tiny_quant";
+    if (!std::filesystem::exists(dir))
+      GTEST_SKIP() << "no golden case at " << dir;
+    std::string path =
+        std::string(BIRKHOFF_BIN_DIR) + "/../golden-artifacts/session-tiny_quant.bkart";
+    Status st = compileArtifact(dir, path, "--max-context 64");
+    ASSERT_TRUE(st.isOk()) << st.toString();
+    auto m = Model::load(path);
+    ASSERT_TRUE(m.isOk()) << m.status().toString();
+    model_ = m.take();
+  }
+  std::unique_ptr<Session> session(int64_t ctx = 0) {
+    SessionOptions o;
+    o.maxContext = ctx;
+    auto s = Session::create(model_, o);
+    EXPECT_TRUE(s.isOk());
+    return s.take();
+  }
+  std::shared_ptr<const Model> model_;
+};
+
+TEST_F(SessionTest, SessionsAreIndependent) {
+  auto a = session(), b = session();
+  std::vector<int32_t> p1 = {5, 6, 7, 8}, p2 = {100, 3};
+  std::vector<float> la, lb, la2;
+  ASSERT_TRUE(a->prefill(p1, &la).isOk());
+  ASSERT_TRUE(b->prefill(p2, &lb).isOk());
+  // Interleaving b's work must not change a's next step.
+  auto c = session();
+  ASSERT_TRUE(c->prefill(p1).isOk());
+  ASSERT_TRUE(a->decode(9, &la2).isOk());
+  std::vector<float> lc;
+  ASSERT_TRUE(c->decode(9, &lc).isOk());
+  EXPECT_EQ(la2, lc);
+  EXPECT_EQ(a->position(), 5);
+  EXPECT_EQ(b->position(), 2);
+}
+
+TEST_F(SessionTest, ContextOverflowAndBadTokensAreErrorsThatChangeNothing) {
+  EXPECT_EQ(model_->info().maxContext, 64);
+  auto s = session();
+  std::vector<int32_t> long_(70, 3);
+  Status st = s->prefill(long_);
+  ASSERT_FALSE(st.isOk());
+  EXPECT_EQ(st.code(), StatusCode::OutOfRange);
+  EXPECT_NE(st.message().find("context overflow"), std::string::npos) << st.message();
+  EXPECT_EQ(s->position(), 0);
+  std::vector<int32_t> bad = {1, 2, int32_t(model_->info().vocabSize)};
+  st = s->prefill(bad);
+  ASSERT_FALSE(st.isOk());
+  EXPECT_EQ(st.code(), StatusCode::InvalidArgument);
+  EXPECT_NE(st.message().find("outside the vocabulary"), std::string::npos);
+  EXPECT_EQ(s->position(), 0);
+  EXPECT_FALSE(s->decode(-1).isOk());
+}
+
+TEST_F(SessionTest, ResetStartsOver) {
+  auto s = session();
+  std::vector<int32_t> p = {11, 12, 13, 14, 15, 16};
+  std::vector<float> first, second;
+  ASSERT_TRUE(s->prefill(p, &first).isOk());
+  s->reset();
+  EXPECT_EQ(s->position(), 0);
+  EXPECT_TRUE(s->lastLogits().empty());
+  ASSERT_TRUE(s->prefill(p, &second).isOk());
+  EXPECT_EQ(first, second);
+}
+
+TEST_F(SessionTest, GenerateStopsOnStopTokensCallbackAndContext) {
+  auto s = session();
+  GenerateOptions g;
+  g.maxNewTokens = 6;
+  g.stopAtEos = false;
+  auto r = s->generate(std::vector<int32_t>{1, 2, 3}, g);
+  ASSERT_TRUE(r.isOk());
+  ASSERT_EQ(r->tokens.size(), 6u);
+  EXPECT_EQ(r->stop, GenerateResult::Stop::MaxTokens);
+
+  auto s2 = session();
+  g.stopTokens = {r->tokens[2]};
+  auto r2 = s2->generate(std::vector<int32_t>{1, 2, 3}, g);
+  ASSERT_TRUE(r2.isOk());
+  EXPECT_EQ(r2->stop, GenerateResult::Stop::StopToken);
+  EXPECT_LE(r2->tokens.size(), 3u);
+
+  auto s3 = session();
+  g.stopTokens.clear();
+  int seen = 0;
+  auto r3 = s3->generate(std::vector<int32_t>{1, 2, 3}, g, [&](int32_t) { return ++seen < 2; });
+  ASSERT_TRUE(r3.isOk());
+  EXPECT_EQ(r3->stop, GenerateResult::Stop::Callback);
+  EXPECT_EQ(r3->tokens.size(), 2u);
+
+  auto s4 = session(8);
+  g.maxNewTokens = 20;
+  auto r4 = s4->generate(std::vector<int32_t>{1, 2, 3}, g);
+  ASSERT_TRUE(r4.isOk());
+  EXPECT_EQ(r4->stop, GenerateResult::Stop::ContextFull);
+  EXPECT_EQ(s4->position(), 8);
+}
+
+TEST_F(SessionTest, SampledGenerationIsReproducibleBySeed) {
+  GenerateOptions g;
+  g.maxNewTokens = 10;
+  g.temperature = 1.0f;
+  g.topK = 20;
+  g.topP = 0.9f;
+  g.seed = 99;
+  g.stopAtEos = false;
+  auto a = session(), b = session();
+  auto ra = a->generate(std::vector<int32_t>{4, 5}, g);
+  auto rb = b->generate(std::vector<int32_t>{4, 5}, g);
+  ASSERT_TRUE(ra.isOk() && rb.isOk());
+  EXPECT_EQ(ra->tokens, rb->tokens);
+}
+
+TEST_F(SessionTest, StateGrowsWithContextAsInspectReports) {
+  auto small = session(32), large = session(64);
+  // 2 CSA layers (ratio 4) and 2 HCA layers (ratio 16) of this model grow
+  // per token; window and tails are fixed.
+  EXPECT_GT(large->stateBytes(), small->stateBytes());
+}
+
+} // namespace
+} // namespace birkhoff::test
