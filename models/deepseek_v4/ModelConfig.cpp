@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <initializer_list>
 #include <limits>
@@ -741,12 +742,9 @@ Expected<ModelConfig> parseModelConfig(const std::string &jsonText,
 }
 
 Expected<ModelConfig> loadModelConfig(const std::string &path) {
-  std::string file = path;
-  {
-    std::ifstream probe(path + "/config.json");
-    if (probe.good())
-      file = path + "/config.json";
-  }
+  std::error_code ec;
+  std::string file =
+      std::filesystem::is_directory(path, ec) ? path + "/config.json" : path;
   std::ifstream in(file, std::ios::binary);
   if (!in.good())
     return notFound(file + ": cannot open the model config");

@@ -1,5 +1,4 @@
-//===- ModelConfig.h - DeepSeek-V4 hyper-parameters
-//------------------------===//
+//===- ModelConfig.h - DeepSeek-V4 hyper-parameters -----------------------===//
 //
 // The configuration of one DeepSeek-V4 model, resolved from either config.json
 // form DeepSeek and Hugging Face ship (V4_SPEC §1.1-1.2): the legacy keys

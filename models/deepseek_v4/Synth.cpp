@@ -1,5 +1,4 @@
-//===- Synth.cpp - Random-weight DeepSeek-V4 checkpoints
-//-------------------===//
+//===- Synth.cpp - Random-weight DeepSeek-V4 checkpoints ------------------===//
 //
 // Values come from a counter-based generator: element i of a tensor is a
 // function of (seed, tensor name, i) only, so any split of the work over

@@ -1,5 +1,4 @@
-//===- Synth.h - Random-weight DeepSeek-V4 checkpoints
-//---------------------===//
+//===- Synth.h - Random-weight DeepSeek-V4 checkpoints --------------------===//
 //
 // Writes a checkpoint of any DeepSeek-V4 shape with random weights, in
 // DeepSeek's own layout (V4_SPEC §5: names, dtypes, FP8 + ue8m0 block scales,

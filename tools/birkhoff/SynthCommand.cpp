@@ -1,5 +1,4 @@
-//===- SynthCommand.cpp - `birkhoff synth`
-//---------------------------------===//
+//===- SynthCommand.cpp - `birkhoff synth` --------------------------------===//
 //
 // Writes a random-weight DeepSeek-V4 checkpoint of a preset shape in
 // DeepSeek's layout, for tests and benchmarks of real-sized models.

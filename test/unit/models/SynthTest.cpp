@@ -229,6 +229,27 @@ TEST(Synth, ShardLimit) {
   ASSERT_NO_FATAL_FAILURE(openAndValidate(tmp.path(), o));
 }
 
+// Pro's real widths (dim 7168, q_lora 1536, 16 output groups, HCA first
+// layer) with a small vocabulary, one layer and 8 experts (~0.6 GB).
+TEST(Synth, ProShapesValidate) {
+  test::TempDir tmp;
+  ModelConfig c = *presetConfig("pro");
+  c.vocabSize = 1024;
+  ASSERT_TRUE(truncateLayers(c, 1).isOk());
+  ASSERT_TRUE(setRoutedExperts(c, 8).isOk());
+  SynthOptions options;
+  options.mtp = false;
+  ASSERT_TRUE(writeSynthCheckpoint(c, options, tmp.path()).isOk());
+  Opened o;
+  ASSERT_NO_FATAL_FAILURE(openAndValidate(tmp.path(), o));
+  const TensorInfo *woA = o.ckpt.find("layers.0.attn.wo_a.weight");
+  ASSERT_NE(woA, nullptr);
+  EXPECT_EQ(woA->shape, (std::vector<int64_t>{16384, 4096}));
+  const TensorInfo *ape = o.ckpt.find("layers.0.attn.compressor.ape");
+  ASSERT_NE(ape, nullptr);
+  EXPECT_EQ(ape->shape, (std::vector<int64_t>{128, 512}));
+}
+
 // ---- the command
 // ----------------------------------------------------------------
 

@@ -1,5 +1,4 @@
-//===- TestSupport.h - Shared helpers of the models tests
-//------------------===//
+//===- TestSupport.h - Shared helpers of the models tests -----------------===//
 #ifndef BIRKHOFF_TEST_UNIT_MODELS_TESTSUPPORT_H
 #define BIRKHOFF_TEST_UNIT_MODELS_TESTSUPPORT_H
 
