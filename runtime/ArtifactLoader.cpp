@@ -257,7 +257,7 @@ Expected<Program> parseArtifact(const uint8_t *data, uint64_t size,
       d.bytesPerRow = s->bytes_per_row();
       d.fixedRows = s->fixed_rows();
       d.tokensPerRow = s->tokens_per_row();
-      if (d.bytesPerRow == 0 || d.bytesPerRow % 4 || d.fixedRows < 0 ||
+      if (d.bytesPerRow == 0 || d.fixedRows < 0 ||
           d.tokensPerRow < 0 || d.bytesPerRow > (1u << 30))
         return corrupt(origin + ": state '" + d.name + "' has an invalid layout");
       prog.states.push_back(std::move(d));

@@ -1,6 +1,8 @@
 //===- LaunchValidation.cpp -----------------------------------------------===//
 #include "LaunchValidation.h"
 
+#include "birkhoff/OfficialNumerics.h"
+
 #include <string>
 #include <vector>
 
@@ -97,17 +99,36 @@ public:
     }
     return &p_.weights[size_t(idx)];
   }
-  bool state(int i, int64_t rowFloats, int64_t minFixedRows, int64_t tokensPerRow) {
+  bool state(int i, int64_t rowBytes, int64_t minFixedRows, int64_t tokensPerRow) {
     const StateDesc &s = p_.states[size_t(l_.states[size_t(i)])];
-    if (int64_t(s.bytesPerRow / 4) != rowFloats || s.fixedRows < minFixedRows ||
+    if (int64_t(s.bytesPerRow) != rowBytes || s.fixedRows < minFixedRows ||
         s.tokensPerRow != tokensPerRow)
-      return fail("state '" + s.name + "' has rows of " +
-                  std::to_string(s.bytesPerRow / 4) + " floats (" +
-                  std::to_string(s.fixedRows) + " fixed, 1 per " +
+      return fail("state '" + s.name + "' has rows of " + std::to_string(s.bytesPerRow) +
+                  " bytes (" + std::to_string(s.fixedRows) + " fixed, 1 per " +
                   std::to_string(s.tokensPerRow) + " tokens), expected " +
-                  std::to_string(rowFloats) + " (" + std::to_string(minFixedRows) +
+                  std::to_string(rowBytes) + " (" + std::to_string(minFixedRows) +
                   ", 1 per " + std::to_string(tokensPerRow) + ")");
     return true;
+  }
+
+  /// Bytes of one stored KV / key row in the format selected by param `key`
+  /// (0: f32; `fp4Format`: FP4 key; any other: FP8 KV entry).
+  int64_t rowBytes(const char *key, int64_t maxFormat, int64_t dim, int64_t ropeDim,
+                   int64_t fp4Format) {
+    int64_t format = param(key, 0, maxFormat);
+    if (format == 0)
+      return 4 * dim;
+    if (format == fp4Format) {
+      if (dim % 32)
+        fail("FP4 keys need a multiple of 32 dims, not " + std::to_string(dim));
+      return int64_t(official::fp4KeyBytes(size_t(dim)));
+    }
+    auto layout = official::KvEntryLayout::make(size_t(dim), size_t(ropeDim));
+    if (!layout.isOk()) {
+      fail(layout.status().message());
+      return 0;
+    }
+    return int64_t(layout->entryBytes());
   }
 
 private:
@@ -208,17 +229,20 @@ Status validateLaunch(const Program &p, const EntryDesc &e, const LaunchDesc &l,
     int64_t width = (overlap ? 2 : 1) * D;
     c.input(0, dim) && c.matrix(0, width, dim) && c.matrix(1, width, dim) &&
         c.matrix(2, m, width) && c.vector(3, D);
-    c.state(0, 2 * width, (overlap ? 2 : 1) * m, 0) && c.state(1, D, 0, m);
+    int64_t entryBytes = c.rowBytes("entry_format", 2, D, l.params.i("rope_dim"), 2);
+    c.state(0, 8 * width, (overlap ? 2 : 1) * m, 0) && c.state(1, entryBytes, 0, m);
   } else if (k == "indexer_topk") {
     int64_t heads = c.param("heads", 1, kMaxDim), hd = c.param("head_dim", 1, kMaxDim);
     int64_t topk = c.param("topk", 1, kMaxDim), m = c.param("ratio", 1, 1 << 20);
+    int64_t keyBytes = c.rowBytes("key_format", 1, hd, 0, 1);
     c.input(0, heads * hd) && c.input(1, heads) && c.output(0, topk, true) &&
-        c.state(0, hd, 0, m);
+        c.state(0, keyBytes, 0, m);
   } else if (k == "sparse_attention") {
     int64_t heads = c.param("heads", 1, kMaxDim), hd = c.param("head_dim", 1, kMaxDim);
     int64_t window = c.param("window", 1, 1 << 20), mode = c.param("mode", 0, 2);
     int64_t ratio = c.param("ratio", mode ? 1 : 0, 1 << 20);
     int64_t topk = c.param("topk", mode == 1 ? 1 : 0, kMaxDim);
+    int64_t kvBytes = c.rowBytes("kv_format", 1, hd, l.params.i("rope_dim"), -1);
     c.input(0, heads * hd) && c.input(1, hd) && c.output(0, heads * hd) &&
         c.vector(0, heads);
     if (int(l.inputs.size()) != (mode == 1 ? 3 : 2) || int(l.states.size()) != (mode ? 2 : 1))
@@ -231,13 +255,14 @@ Status validateLaunch(const Program &p, const EntryDesc &e, const LaunchDesc &l,
       if (ring.fixedRows != window)
         c.fail("window state '" + ring.name + "' has " + std::to_string(ring.fixedRows) +
                " rows for a window of " + std::to_string(window));
-      c.state(0, hd, window, 0);
+      c.state(0, kvBytes, window, 0);
       if (mode)
-        c.state(1, hd, 0, ratio);
+        c.state(1, kvBytes, 0, ratio);
     }
   } else if (k == "window_write") {
     int64_t window = c.param("window", 1, 1 << 20), hd = c.param("head_dim", 1, kMaxDim);
-    c.input(0, hd) && c.state(0, hd, window, 0);
+    int64_t kvBytes = c.rowBytes("kv_format", 1, hd, l.params.i("rope_dim"), -1);
+    c.input(0, hd) && c.state(0, kvBytes, window, 0);
     if (c.ok() && p.states[size_t(l.states[0])].fixedRows != window)
       c.fail("window state rows differ from the window");
   } else if (k == "grouped_linear") {

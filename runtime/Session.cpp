@@ -58,9 +58,11 @@ Expected<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> 
   s.pool = std::make_unique<rt::ThreadPool>(s.model->options().numThreads);
   for (const rt::StateDesc &d : prog.states) {
     int64_t rows = d.rowsFor(capacity);
-    int64_t floats = int64_t(d.bytesPerRow / 4);
-    s.stateData.emplace_back(size_t(rows * floats), 0.0f);
-    s.states.push_back({s.stateData.back().data(), rows, floats});
+    int64_t bytes = rows * int64_t(d.bytesPerRow);
+    // Stored as floats so f32 rows are aligned; packed rows use the bytes.
+    s.stateData.emplace_back(size_t((bytes + 3) / 4), 0.0f);
+    s.states.push_back({reinterpret_cast<uint8_t *>(s.stateData.back().data()), rows,
+                        int64_t(d.bytesPerRow)});
   }
   int64_t arenaElems = 0;
   size_t maxBuffers = 0;

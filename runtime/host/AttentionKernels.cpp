@@ -2,6 +2,9 @@
 #include "HostKernels.h"
 #include "WeightDecode.h"
 
+#include "birkhoff/Numerics.h"
+#include "birkhoff/OfficialNumerics.h"
+
 #include <algorithm>
 #include <cmath>
 #include <numeric>
@@ -9,7 +12,66 @@
 
 namespace birkhoff::rt {
 
+namespace {
+
+/// Official indexer scoring (V4_SPEC §3.6): keys stored as FP4 codes, the
+/// head weights w·(Di^-½·Hi^-½) rounded to bf16, per-head dots rounded to
+/// bf16 (the einsum's output), ReLU, bf16 products with the weights, an fp32
+/// sum over heads rounded to bf16. Scores are therefore often tied; ties keep
+/// the lower entry index.
+Status indexerTopkOfficial(const KernelArgs &a) {
+  int64_t heads = a.pi("heads"), hd = a.pi("head_dim"), topk = a.pi("topk"),
+          m = a.pi("ratio");
+  const float *q = a.in(0), *w = a.in(1);
+  const StateView &keys = a.state(0);
+  int32_t *out = a.outInt(0);
+  int64_t visibleMax = std::min<int64_t>((a.start + a.tokens) / m, keys.rows);
+  std::vector<float> decoded(size_t(visibleMax * hd));
+  a.pool->parallelFor(visibleMax, [&](int64_t b, int64_t e) {
+    for (int64_t j = b; j < e; ++j)
+      official::decodeFp4Key({keys.bytes(j), size_t(keys.rowBytes)},
+                             {decoded.data() + j * hd, size_t(hd)});
+  });
+  float weightScale = float(std::pow(double(hd), -0.5) * std::pow(double(heads), -0.5));
+  a.pool->parallelFor(a.tokens, [&](int64_t b, int64_t e) {
+    std::vector<float> scores, wt(static_cast<size_t>(heads));
+    std::vector<int32_t> order;
+    for (int64_t t = b; t < e; ++t) {
+      int64_t visible = std::min<int64_t>((a.start + t + 1) / m, keys.rows);
+      const float *qt = q + t * heads * hd;
+      for (int64_t h = 0; h < heads; ++h)
+        wt[size_t(h)] = roundBf16(w[t * heads + h] * weightScale);
+      scores.assign(size_t(visible), 0.0f);
+      for (int64_t j = 0; j < visible; ++j) {
+        const float *k = decoded.data() + j * hd;
+        float sum = 0.0f;
+        for (int64_t h = 0; h < heads; ++h) {
+          float dot = roundBf16(dotF32(qt + h * hd, k, hd));
+          sum += roundBf16(std::max(dot, 0.0f) * wt[size_t(h)]);
+        }
+        scores[size_t(j)] = roundBf16(sum);
+      }
+      int64_t keep = std::min(topk, visible);
+      order.resize(size_t(visible));
+      std::iota(order.begin(), order.end(), 0);
+      std::partial_sort(order.begin(), order.begin() + keep, order.end(),
+                        [&](int32_t x, int32_t y) {
+                          return scores[x] > scores[y] ||
+                                 (scores[x] == scores[y] && x < y);
+                        });
+      int32_t *ot = out + t * topk;
+      for (int64_t i = 0; i < topk; ++i)
+        ot[i] = i < keep ? order[size_t(i)] : -1;
+    }
+  });
+  return Status::ok();
+}
+
+} // namespace
+
 Status indexerTopkKernel(const KernelArgs &a) {
+  if (a.official())
+    return indexerTopkOfficial(a);
   int64_t heads = a.pi("heads"), hd = a.pi("head_dim"), topk = a.pi("topk"),
           m = a.pi("ratio");
   const float *q = a.in(0), *w = a.in(1);
@@ -50,7 +112,79 @@ Status indexerTopkKernel(const KernelArgs &a) {
   return Status::ok();
 }
 
+namespace {
+
+/// Official attention (V4_SPEC §3.4): window and compressed entries are stored
+/// as FP8 KV entries; the key list is the kernel's (window slots oldest first,
+/// -1 for slots not yet filled, then the compressed list) so the online
+/// softmax sees the same chunks, and P is rounded to bf16 before P·V.
+Status sparseAttentionOfficial(const KernelArgs &a) {
+  int64_t heads = a.pi("heads"), hd = a.pi("head_dim"), window = a.pi("window"),
+          mode = a.pi("mode"), ratio = a.pi("ratio"), topk = a.pi("topk");
+  auto layout = official::KvEntryLayout::make(size_t(hd), size_t(a.pi("rope_dim")));
+  if (!layout.isOk())
+    return layout.status();
+  const float *q = a.in(0), *kv = a.in(1);
+  const int32_t *sel = mode == 1 ? a.inInt(2) : nullptr;
+  const StateView &ring = a.state(0);
+  const StateView *entries = mode != 0 ? &a.state(1) : nullptr;
+  std::vector<float> sink = weightVector(a.weight(0));
+  float *o = a.out(0);
+  float scale = official::attentionScale(size_t(hd));
+
+  // Decode the ring and the compressed entries this call can see, once.
+  std::vector<float> ringRows(size_t(window * hd));
+  for (int64_t r = 0; r < window; ++r)
+    official::decodeKvEntry(*layout, {ring.bytes(r), size_t(ring.rowBytes)},
+                            {ringRows.data() + r * hd, size_t(hd)});
+  int64_t nEntries = mode ? std::min<int64_t>((a.start + a.tokens) / ratio, entries->rows) : 0;
+  std::vector<float> entryRows(size_t(nEntries * hd));
+  a.pool->parallelFor(nEntries, [&](int64_t b, int64_t e) {
+    for (int64_t j = b; j < e; ++j)
+      official::decodeKvEntry(*layout, {entries->bytes(j), size_t(entries->rowBytes)},
+                              {entryRows.data() + j * hd, size_t(hd)});
+  });
+
+  a.pool->parallelFor(a.tokens, [&](int64_t b, int64_t e) {
+    std::vector<const float *> keys;
+    for (int64_t t = b; t < e; ++t) {
+      int64_t p = a.start + t;
+      keys.clear();
+      auto windowKey = [&](int64_t j) {
+        return j >= a.start ? kv + (j - a.start) * hd : ringRows.data() + (j % window) * hd;
+      };
+      if (p < window - 1) {
+        for (int64_t j = 0; j <= p; ++j)
+          keys.push_back(windowKey(j));
+        keys.resize(size_t(window), nullptr);
+      } else {
+        for (int64_t j = p - window + 1; j <= p; ++j)
+          keys.push_back(windowKey(j));
+      }
+      if (mode == 2) {
+        int64_t visible = std::min<int64_t>((p + 1) / ratio, nEntries);
+        for (int64_t j = 0; j < visible; ++j)
+          keys.push_back(entryRows.data() + j * hd);
+      } else if (mode == 1) {
+        for (int64_t j = 0; j < topk; ++j) {
+          int32_t idx = sel[t * topk + j];
+          keys.push_back(idx >= 0 && idx < nEntries ? entryRows.data() + idx * hd : nullptr);
+        }
+      }
+      for (int64_t h = 0; h < heads; ++h)
+        official::attendOneHead({q + (t * heads + h) * hd, size_t(hd)}, keys,
+                                sink[size_t(h)], scale,
+                                {o + (t * heads + h) * hd, size_t(hd)});
+    }
+  });
+  return Status::ok();
+}
+
+} // namespace
+
 Status sparseAttentionKernel(const KernelArgs &a) {
+  if (a.official())
+    return sparseAttentionOfficial(a);
   int64_t heads = a.pi("heads"), hd = a.pi("head_dim"), window = a.pi("window"),
           mode = a.pi("mode"), ratio = a.pi("ratio"), topk = a.pi("topk");
   const float *q = a.in(0), *kv = a.in(1);
@@ -60,7 +194,7 @@ Status sparseAttentionKernel(const KernelArgs &a) {
   const WeightDesc &sink = a.weight(0);
   float *o = a.out(0);
   float scale = 1.0f / std::sqrt(float(hd));
-  if (ring.rows != window || ring.rowFloats != hd)
+  if (ring.rows != window || ring.rowBytes < 1)
     return internalError("window state does not match attention parameters");
 
   a.pool->parallelFor(a.tokens * heads, [&](int64_t b, int64_t e) {
@@ -110,6 +244,15 @@ Status windowWriteKernel(const KernelArgs &a) {
   int64_t window = a.pi("window"), hd = a.pi("head_dim");
   const StateView &ring = a.state(0);
   const float *kv = a.in(0);
+  if (a.official()) {
+    auto layout = official::KvEntryLayout::make(size_t(hd), size_t(a.pi("rope_dim")));
+    if (!layout.isOk())
+      return layout.status();
+    for (int64_t t = std::max<int64_t>(0, a.tokens - window); t < a.tokens; ++t)
+      official::encodeKvEntry(*layout, {kv + t * hd, size_t(hd)},
+                              {ring.bytes((a.start + t) % window), size_t(ring.rowBytes)});
+    return Status::ok();
+  }
   for (int64_t t = std::max<int64_t>(0, a.tokens - window); t < a.tokens; ++t)
     std::copy(kv + t * hd, kv + (t + 1) * hd, ring.row((a.start + t) % window));
   return Status::ok();

@@ -3,6 +3,9 @@
 #include "Rope.h"
 #include "WeightDecode.h"
 
+#include "birkhoff/Numerics.h"
+#include "birkhoff/OfficialNumerics.h"
+
 #include <cmath>
 #include <vector>
 
@@ -53,6 +56,14 @@ Status rmsNormKernel(const KernelArgs &a) {
   const WeightDesc &w = a.weight(0);
   const float *x = a.in(0);
   float *y = a.out(0);
+  if (a.official()) {
+    std::vector<float> weight = weightVector(w);
+    a.pool->parallelFor(a.tokens, [&](int64_t b, int64_t e) {
+      for (int64_t t = b; t < e; ++t)
+        official::rmsNormBf16({x + t * n, size_t(n)}, weight, eps, {y + t * n, size_t(n)});
+    });
+    return Status::ok();
+  }
   a.pool->parallelFor(a.tokens, [&](int64_t b, int64_t e) {
     for (int64_t t = b; t < e; ++t)
       rmsNormRow(x + t * n, y + t * n, n, &w, eps);
@@ -65,17 +76,76 @@ Status headRmsNormKernel(const KernelArgs &a) {
   float eps = float(a.pf("eps"));
   const float *x = a.in(0);
   float *y = a.out(0);
+  bool official = a.official();
   a.pool->parallelFor(a.tokens * heads, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i)
-      rmsNormRow(x + i * hd, y + i * hd, hd, nullptr, eps);
+    for (int64_t i = b; i < e; ++i) {
+      if (official) {
+        std::copy(x + i * hd, x + (i + 1) * hd, y + i * hd);
+        official::headRmsNormBf16({y + i * hd, size_t(hd)}, size_t(hd), eps);
+      } else {
+        rmsNormRow(x + i * hd, y + i * hd, hd, nullptr, eps);
+      }
+    }
   });
   return Status::ok();
 }
 
 namespace {
+/// The official profile's RoPE (P3, bf16 results), with the per-head query RMS
+/// (P2) first or a quantization step after (P6 on the KV path; P10 + P7 on the
+/// indexer queries) as the launch asks.
+Status ropeHeadsOfficial(const KernelArgs &a, bool normFirst) {
+  int64_t heads = a.pi("heads"), hd = a.pi("head_dim");
+  bool inverse = normFirst ? false : a.pi("inverse") != 0;
+  int64_t afterRope = normFirst ? 0 : a.pi("after_rope");
+  float eps = normFirst ? float(a.pf("eps")) : 0.0f;
+  official::RopeParams rp;
+  rp.ropeDim = size_t(a.pi("rope_dim"));
+  rp.theta = a.pf("theta");
+  if (a.pi("yarn")) {
+    rp.originalSeqLen = a.pf("original_seq_len");
+    rp.factor = a.pf("rope_factor");
+    rp.betaFast = a.pf("beta_fast");
+    rp.betaSlow = a.pf("beta_slow");
+  }
+  size_t half = rp.ropeDim / 2, rd = rp.ropeDim;
+  std::vector<float> invFreq(half);
+  official::ropeInvFreq(rp, invFreq);
+  if (afterRope == 2 && (hd & (hd - 1)))
+    return invalidArgument("Hadamard rotation needs a power-of-two head, not " +
+                           std::to_string(hd));
+  const float *x = a.in(0);
+  float *y = a.out(0);
+  a.pool->parallelFor(a.tokens, [&](int64_t b, int64_t e) {
+    std::vector<float> cs(half), sn(half);
+    for (int64_t t = b; t < e; ++t) {
+      official::ropeCosSin(invFreq, a.start + t, cs, sn);
+      for (int64_t h = 0; h < heads; ++h) {
+        const float *src = x + (t * heads + h) * hd;
+        float *dst = y + (t * heads + h) * hd;
+        if (dst != src)
+          std::copy(src, src + hd, dst);
+        std::span<float> head(dst, size_t(hd));
+        if (normFirst)
+          official::headRmsNormBf16(head, size_t(hd), eps);
+        official::ropeBf16(head.subspan(size_t(hd) - rd), cs, sn, inverse);
+        if (afterRope == 1)
+          official::fp8SimulateInPlace(head.first(size_t(hd) - rd));
+        else if (afterRope == 2) {
+          official::hadamardBf16(head);
+          official::fp4SimulateInPlace(head);
+        }
+      }
+    }
+  });
+  return Status::ok();
+}
+
 /// RoPE on the trailing rope dims of each head (optionally after a per-head
 /// unweighted RMS norm), at the token's own position.
 Status ropeHeads(const KernelArgs &a, bool normFirst) {
+  if (a.official())
+    return ropeHeadsOfficial(a, normFirst);
   int64_t heads = a.pi("heads"), hd = a.pi("head_dim");
   bool inverse = normFirst ? false : a.pi("inverse") != 0;
   float eps = normFirst ? float(a.pf("eps")) : 0.0f;
@@ -110,7 +180,11 @@ Status linearKernel(const KernelArgs &a) {
   if (w.shape.size() != 2 || w.shape[0] != out || w.shape[1] != in)
     return invalidArgument("linear '" + w.name + "' does not match " +
                            std::to_string(out) + "x" + std::to_string(in));
-  linearForward(w, a.scaleOf(w), a.in(0), a.tokens, in, a.out(0), out, *a.pool);
+  if (a.official())
+    linearForwardOfficial(w, a.scaleOf(w), a.in(0), a.tokens, in, a.out(0), out,
+                          a.pi("round_output") != 0, *a.pool);
+  else
+    linearForward(w, a.scaleOf(w), a.in(0), a.tokens, in, a.out(0), out, *a.pool);
   return Status::ok();
 }
 
@@ -120,6 +194,13 @@ Status linearRmsNormKernel(const KernelArgs &a) {
   float eps = float(a.pf("eps"));
   const WeightDesc &norm = a.weight(1);
   float *y = a.out(0);
+  if (a.official()) {
+    std::vector<float> weight = weightVector(norm);
+    for (int64_t t = 0; t < a.tokens; ++t)
+      official::rmsNormBf16({y + t * out, size_t(out)}, weight, eps,
+                            {y + t * out, size_t(out)});
+    return Status::ok();
+  }
   a.pool->parallelFor(a.tokens, [&](int64_t b, int64_t e) {
     for (int64_t t = b; t < e; ++t)
       rmsNormRow(y + t * out, y + t * out, out, &norm, eps);
@@ -138,6 +219,13 @@ Status groupedLinearKernel(const KernelArgs &a) {
     linearForwardBlock(w, a.scaleOf(w), g * outPer, outPer, 0, inPer,
                        a.in(0) + g * inPer, a.tokens, groups * inPer,
                        a.out(0) + g * outPer, groups * outPer, *a.pool);
+  // Official: wo_a is dequantized to bf16 (exact) and applied as a bf16 einsum
+  // (fp32 accumulation, bf16 output); no FP8 activation quantization.
+  if (a.official()) {
+    float *y = a.out(0);
+    for (int64_t i = 0; i < a.tokens * groups * outPer; ++i)
+      y[i] = roundBf16(y[i]);
+  }
   return Status::ok();
 }
 

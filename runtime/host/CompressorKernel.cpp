@@ -9,8 +9,12 @@
 #include "Rope.h"
 #include "WeightDecode.h"
 
+#include "birkhoff/Numerics.h"
+#include "birkhoff/OfficialNumerics.h"
+
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <vector>
 
 namespace birkhoff::rt {
@@ -23,12 +27,40 @@ Status compressorKernel(const KernelArgs &a) {
   const WeightDesc &wkv = a.weight(0), &wgate = a.weight(1), &ape = a.weight(2),
                    &norm = a.weight(3);
   const StateView &tail = a.state(0), &entries = a.state(1);
-  if (tail.rowFloats != 2 * width || tail.rows < (overlap ? 2 * m : m) ||
-      entries.rowFloats != D)
+  if (tail.rowFloats() != 2 * width || tail.rows < (overlap ? 2 * m : m) ||
+      entries.rowBytes < 1)
     return internalError("compressor state of layer " +
                          std::to_string(a.launch->layer) +
                          " does not match its parameters");
   RopeTable rope = RopeTable::fromParams(a);
+  // Official profile (entry_format 1 or 2): entries are rounded to bf16 before
+  // their norm (P1), rotated in bf16 (P3) and stored packed: FP8 KV entries
+  // for the main compressor, Hadamard + FP4 keys for the indexer's.
+  int64_t format = a.official() ? a.pi("entry_format") : 0;
+  std::vector<float> normWeight, invFreq, cs, sn;
+  std::optional<official::KvEntryLayout> layout;
+  if (format != 0) {
+    normWeight = weightVector(norm);
+    official::RopeParams rp;
+    rp.ropeDim = size_t(rope.ropeDim);
+    rp.theta = a.pf("theta");
+    if (a.pi("yarn")) {
+      rp.originalSeqLen = a.pf("original_seq_len");
+      rp.factor = a.pf("rope_factor");
+      rp.betaFast = a.pf("beta_fast");
+      rp.betaSlow = a.pf("beta_slow");
+    }
+    invFreq.resize(rp.ropeDim / 2);
+    cs.resize(rp.ropeDim / 2);
+    sn.resize(rp.ropeDim / 2);
+    official::ropeInvFreq(rp, invFreq);
+    if (format == 1) {
+      auto l = official::KvEntryLayout::make(size_t(D), size_t(rope.ropeDim));
+      if (!l.isOk())
+        return l.status();
+      layout = *l;
+    }
+  }
 
   std::vector<float> c(static_cast<size_t>(a.tokens * width)), z(static_cast<size_t>(a.tokens * width));
   linearForward(wkv, a.scaleOf(wkv), a.in(0), a.tokens, dim, c.data(), width, *a.pool);
@@ -73,14 +105,30 @@ Status compressorKernel(const KernelArgs &a) {
       });
       pooled[f] = num / den;
     }
-    float ss = 0.0f;
-    for (int64_t f = 0; f < D; ++f)
-      ss += pooled[f] * pooled[f];
-    float r = 1.0f / std::sqrt(ss / float(D) + eps);
-    float *entry = entries.row(block);
-    for (int64_t f = 0; f < D; ++f)
-      entry[f] = weightScalar(norm, f) * (pooled[f] * r);
-    rope.apply(entry + D - rope.ropeDim, block * m, /*inverse=*/false);
+    if (format != 0) {
+      std::span<float> v(pooled);
+      for (float &x : v)
+        x = roundBf16(x);
+      official::rmsNormBf16(v, normWeight, eps, v);
+      official::ropeCosSin(invFreq, block * m, cs, sn);
+      official::ropeBf16(v.subspan(size_t(D - rope.ropeDim)), cs, sn, false);
+      std::span<uint8_t> out(entries.bytes(block), size_t(entries.rowBytes));
+      if (format == 1) {
+        official::encodeKvEntry(*layout, v, out);
+      } else {
+        official::hadamardBf16(v);
+        official::encodeFp4Key(v, out);
+      }
+    } else {
+      float ss = 0.0f;
+      for (int64_t f = 0; f < D; ++f)
+        ss += pooled[f] * pooled[f];
+      float r = 1.0f / std::sqrt(ss / float(D) + eps);
+      float *entry = entries.row(block);
+      for (int64_t f = 0; f < D; ++f)
+        entry[f] = weightScalar(norm, f) * (pooled[f] * r);
+      rope.apply(entry + D - rope.ropeDim, block * m, /*inverse=*/false);
+    }
     if (overlap)
       for (int64_t r2 = 0; r2 < m; ++r2)
         std::copy(tail.row(m + r2), tail.row(m + r2) + 2 * width, tail.row(r2));

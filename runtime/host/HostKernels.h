@@ -17,12 +17,16 @@
 
 namespace birkhoff::rt {
 
-/// A state buffer of one session: `rows` rows of `rowFloats` floats.
+/// A state buffer of one session: `rows` rows of `rowBytes` bytes. Rows hold
+/// f32 values in the reference profile and packed entries (FP8 KV entries,
+/// FP4 indexer keys) in the official one.
 struct StateView {
-  float *data = nullptr;
+  uint8_t *data = nullptr;
   int64_t rows = 0;
-  int64_t rowFloats = 0;
-  float *row(int64_t r) const { return data + r * rowFloats; }
+  int64_t rowBytes = 0;
+  uint8_t *bytes(int64_t r) const { return data + r * rowBytes; }
+  float *row(int64_t r) const { return reinterpret_cast<float *>(bytes(r)); }
+  int64_t rowFloats() const { return rowBytes / 4; }
 };
 
 struct KernelArgs {
@@ -55,6 +59,8 @@ struct KernelArgs {
   }
   const StateView &state(int i) const { return states[launch->states[i]]; }
   int64_t pi(const char *key) const { return launch->params.i(key); }
+  /// DeepSeek's inference numerics (docs/kernels.md, "official" profile).
+  bool official() const { return launch->params.i("numerics") == 1; }
   double pf(const char *key) const { return launch->params.f(key); }
 };
 

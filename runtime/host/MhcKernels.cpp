@@ -2,6 +2,9 @@
 #include "HostKernels.h"
 #include "WeightDecode.h"
 
+#include "birkhoff/Numerics.h"
+#include "birkhoff/OfficialNumerics.h"
+
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -93,18 +96,34 @@ void rmsNormInPlace(float *x, int64_t n, const WeightDesc &w, float eps) {
     x[i] = weightScalar(w, i) * (x[i] * r);
 }
 
+/// Official profile: the collapsed input is rounded to bf16 (it feeds a bf16
+/// sublayer) and its norm follows P1.
+void finishCollapsed(const KernelArgs &a, float *u, int64_t dim, bool withNorm,
+                     float eps, const std::vector<float> &normWeight) {
+  if (a.official()) {
+    for (int64_t i = 0; i < dim; ++i)
+      u[i] = roundBf16(u[i]);
+    if (withNorm)
+      official::rmsNormBf16({u, size_t(dim)}, normWeight, eps, {u, size_t(dim)});
+  } else if (withNorm) {
+    rmsNormInPlace(u, dim, a.weight(3), eps);
+  }
+}
+
 Status mhcPre(const KernelArgs &a, bool withNorm) {
   int64_t dim = a.pi("dim"), hc = a.pi("hc");
   const float *x = a.in(0);
   float *u = a.out(0), *post = a.out(1), *comb = a.out(2);
   float eps = withNorm ? float(a.pf("eps")) : 0.0f;
+  std::vector<float> normWeight;
+  if (withNorm)
+    normWeight = weightVector(a.weight(3));
   a.pool->parallelFor(a.tokens, [&](int64_t b, int64_t e) {
     std::vector<float> scratch;
     for (int64_t t = b; t < e; ++t) {
       mhcPreToken(a, x + t * hc * dim, u + t * dim, post + t * hc,
                   comb + t * hc * hc, scratch);
-      if (withNorm)
-        rmsNormInPlace(u + t * dim, dim, a.weight(3), eps);
+      finishCollapsed(a, u + t * dim, dim, withNorm, eps, normWeight);
     }
   });
   return Status::ok();
@@ -117,6 +136,9 @@ Status mhcHead(const KernelArgs &a, bool withNorm) {
   const WeightDesc &fn = a.weight(0), &base = a.weight(1), &scale = a.weight(2);
   const float *x = a.in(0);
   float *u = a.out(0);
+  std::vector<float> normWeight;
+  if (withNorm)
+    normWeight = weightVector(a.weight(3));
   a.pool->parallelFor(a.tokens, [&](int64_t b, int64_t e) {
     std::vector<float> scratch, mix(static_cast<size_t>(hc)), pre(static_cast<size_t>(hc));
     for (int64_t t = b; t < e; ++t) {
@@ -131,8 +153,7 @@ Status mhcHead(const KernelArgs &a, bool withNorm) {
           acc += pre[k] * xt[k * dim + i];
         ut[i] = acc;
       }
-      if (withNorm)
-        rmsNormInPlace(ut, dim, a.weight(3), eps);
+      finishCollapsed(a, ut, dim, withNorm, eps, normWeight);
     }
   });
   return Status::ok();
@@ -149,6 +170,7 @@ Status mhcPostKernel(const KernelArgs &a) {
   int64_t dim = a.pi("dim"), hc = a.pi("hc");
   const float *y = a.in(0), *x = a.in(1), *post = a.in(2), *comb = a.in(3);
   float *out = a.out(0);
+  bool official = a.official(); // streams stay bf16 between sublayers
   a.pool->parallelFor(a.tokens, [&](int64_t b, int64_t e) {
     for (int64_t t = b; t < e; ++t) {
       const float *xt = x + t * hc * dim, *yt = y + t * dim;
@@ -159,7 +181,7 @@ Status mhcPostKernel(const KernelArgs &a) {
           float acc = pt[k] * yt[i];
           for (int64_t j = 0; j < hc; ++j)
             acc += ct[j * hc + k] * xt[j * dim + i];
-          ot[k * dim + i] = acc;
+          ot[k * dim + i] = official ? roundBf16(acc) : acc;
         }
     }
   });

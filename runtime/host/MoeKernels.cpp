@@ -2,6 +2,9 @@
 #include "HostKernels.h"
 #include "WeightDecode.h"
 
+#include "birkhoff/Numerics.h"
+#include "birkhoff/OfficialNumerics.h"
+
 #include <algorithm>
 #include <cmath>
 #include <numeric>
@@ -93,6 +96,70 @@ void expertForward(const KernelArgs &a, int weightBase, const float *x,
   linearForward(w2, a.scaleOf(w2), g.data(), n, inter, y, dim, *a.pool);
 }
 
+/// Official expert (V4_SPEC §3.7): bf16 w1/w3 outputs through FP8-activation
+/// GEMMs, h = bf16(weight · silu(min(g, L)) · clamp(u, ±L)) with the routing
+/// weight applied before w2, and a bf16 w2 output. `limit` <= 0: no clamp.
+void expertForwardOfficial(const KernelArgs &a, int weightBase, const float *x,
+                           int64_t n, const float *rowWeights, float limit, float *y) {
+  int64_t dim = a.pi("dim"), inter = a.pi("inter");
+  const WeightDesc &w1 = a.weight(weightBase), &w2 = a.weight(weightBase + 1),
+                   &w3 = a.weight(weightBase + 2);
+  std::vector<float> g(size_t(n * inter)), u(size_t(n * inter));
+  linearForwardOfficial(w1, a.scaleOf(w1), x, n, dim, g.data(), inter, true, *a.pool);
+  linearForwardOfficial(w3, a.scaleOf(w3), x, n, dim, u.data(), inter, true, *a.pool);
+  for (int64_t r = 0; r < n; ++r)
+    official::swigluRowBf16({g.data() + r * inter, size_t(inter)},
+                            {u.data() + r * inter, size_t(inter)},
+                            rowWeights ? rowWeights[r] : 1.0f, limit,
+                            {g.data() + r * inter, size_t(inter)});
+  linearForwardOfficial(w2, a.scaleOf(w2), g.data(), n, inter, y, dim, true, *a.pool);
+}
+
+/// Official combination: fp32 sum of the routed experts' bf16 outputs in
+/// ascending expert id, then the shared expert, rounded to bf16 once.
+Status moeOfficial(const KernelArgs &a) {
+  int64_t dim = a.pi("dim"), experts = a.pi("experts"), topk = a.pi("topk");
+  float limit = float(a.pf("swiglu_limit"));
+  float sharedLimit = a.pi("shared_clamp") ? limit : 0.0f;
+  const float *x = a.in(0), *wts = a.in(2);
+  const int32_t *idx = a.inInt(1);
+  float *y = a.out(0);
+  std::fill(y, y + a.tokens * dim, 0.0f);
+  std::vector<std::vector<std::pair<int64_t, float>>> routed(static_cast<size_t>(experts));
+  for (int64_t t = 0; t < a.tokens; ++t)
+    for (int64_t j = 0; j < topk; ++j) {
+      int32_t e = idx[t * topk + j];
+      if (e < 0 || e >= experts)
+        return internalError("router produced expert " + std::to_string(e));
+      routed[size_t(e)].push_back({t, wts[t * topk + j]});
+    }
+  std::vector<float> gathered, rowWeights, out;
+  for (int64_t e = 0; e < experts; ++e) {
+    const auto &rows = routed[size_t(e)];
+    if (rows.empty())
+      continue;
+    int64_t n = int64_t(rows.size());
+    gathered.resize(size_t(n * dim));
+    rowWeights.resize(size_t(n));
+    out.resize(size_t(n * dim));
+    for (int64_t r = 0; r < n; ++r) {
+      std::copy(x + rows[r].first * dim, x + (rows[r].first + 1) * dim,
+                gathered.begin() + r * dim);
+      rowWeights[size_t(r)] = rows[r].second;
+    }
+    expertForwardOfficial(a, int(3 * e), gathered.data(), n, rowWeights.data(), limit,
+                          out.data());
+    for (int64_t r = 0; r < n; ++r)
+      for (int64_t i = 0; i < dim; ++i)
+        y[rows[r].first * dim + i] += out[size_t(r * dim + i)];
+  }
+  out.resize(size_t(a.tokens * dim));
+  expertForwardOfficial(a, int(3 * experts), x, a.tokens, nullptr, sharedLimit, out.data());
+  for (int64_t i = 0; i < a.tokens * dim; ++i)
+    y[i] = roundBf16(y[i] + out[size_t(i)]);
+  return Status::ok();
+}
+
 } // namespace
 
 Status routerScoresKernel(const KernelArgs &a) {
@@ -115,6 +182,8 @@ Status moeKernel(const KernelArgs &a) {
   bool sharedClamp = a.pi("shared_clamp") != 0;
   if (int64_t(a.launch->weights.size()) != 3 * (experts + 1))
     return internalError("moe launch has the wrong number of expert weights");
+  if (a.official())
+    return moeOfficial(a);
   const float *x = a.in(0), *wts = a.in(2);
   const int32_t *idx = a.inInt(1);
   float *y = a.out(0);

@@ -2,6 +2,7 @@
 #include "WeightDecode.h"
 
 #include "birkhoff/Numerics.h"
+#include "birkhoff/OfficialNumerics.h"
 
 #include <algorithm>
 #include <cstring>
@@ -103,6 +104,62 @@ void linearForward(const WeightDesc &w, const WeightDesc *scale, const float *x,
                    ThreadPool &pool) {
   linearForwardBlock(w, scale, 0, w.shape[0], 0, w.shape[1], x, tokens, xStride,
                      y, yStride, pool);
+}
+
+void linearForwardOfficial(const WeightDesc &w, const WeightDesc *scale,
+                           const float *x, int64_t tokens, int64_t xStride,
+                           float *y, int64_t yStride, bool roundOutput,
+                           ThreadPool &pool) {
+  int64_t N = w.shape[0], K = w.shape[1];
+  bool fp8 = w.dtype == DType::F8E4M3, fp4 = w.dtype == DType::FP4E2M1x2;
+  if (!fp8 && !fp4) {
+    linearForward(w, scale, x, tokens, xStride, y, yStride, pool);
+    if (roundOutput)
+      for (int64_t t = 0; t < tokens; ++t)
+        for (int64_t n = 0; n < N; ++n)
+          y[t * yStride + n] = roundBf16(y[t * yStride + n]);
+    return;
+  }
+  // Quantize every token's activation row once (P5), then run the blocked
+  // FP8 x FP8 (P8) or FP8 x FP4 (P9) dot products row by row.
+  int64_t actBlocks = int64_t(official::numBlocks(size_t(K), official::kActQuantBlock));
+  std::vector<uint8_t> codes(size_t(tokens * K)), scales(size_t(tokens * actBlocks));
+  for (int64_t t = 0; t < tokens; ++t)
+    official::actQuantFp8Block128(
+        std::span<const float>(x + t * xStride, size_t(K)),
+        std::span<uint8_t>(codes.data() + t * K, size_t(K)),
+        std::span<uint8_t>(scales.data() + t * actBlocks, size_t(actBlocks)));
+  int64_t scaleCols = scale->shape[1];
+  int64_t grain = std::max<int64_t>(1, 1024 / std::max<int64_t>(1, tokens));
+  pool.parallelFor(
+      N,
+      [&](int64_t begin, int64_t end) {
+        for (int64_t n = begin; n < end; ++n) {
+          for (int64_t t = 0; t < tokens; ++t) {
+            std::span<const uint8_t> ac(codes.data() + t * K, size_t(K));
+            std::span<const uint8_t> as(scales.data() + t * actBlocks, size_t(actBlocks));
+            float v;
+            if (fp8)
+              v = official::fp8LinearRow(
+                  ac, as, std::span<const uint8_t>(w.data + n * K, size_t(K)),
+                  std::span<const uint8_t>(scale->data + (n / 128) * scaleCols,
+                                           size_t(scaleCols)));
+            else
+              v = official::fp4LinearRow(
+                  ac, as, std::span<const uint8_t>(w.data + n * (K / 2), size_t(K / 2)),
+                  std::span<const uint8_t>(scale->data + n * scaleCols, size_t(scaleCols)));
+            y[t * yStride + n] = v;
+          }
+        }
+      },
+      grain);
+}
+
+std::vector<float> weightVector(const WeightDesc &w) {
+  std::vector<float> out(static_cast<size_t>(w.shape.empty() ? 0 : w.shape[0]));
+  for (size_t i = 0; i < out.size(); ++i)
+    out[i] = weightScalar(w, int64_t(i));
+  return out;
 }
 
 } // namespace birkhoff::rt

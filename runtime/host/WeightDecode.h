@@ -12,6 +12,7 @@
 #include "ThreadPool.h"
 
 #include <cstdint>
+#include <vector>
 
 namespace birkhoff::rt {
 
@@ -39,6 +40,17 @@ void linearForwardBlock(const WeightDesc &w, const WeightDesc *scale,
                         int64_t cols, const float *x, int64_t tokens,
                         int64_t xStride, float *y, int64_t yStride,
                         ThreadPool &pool);
+
+/// The official profile's linear (V4_SPEC P5, P8, P9, P11): FP8 and FP4
+/// weights take FP8-quantized activations (128-blocks) and give bf16 outputs;
+/// BF16/F32 weights accumulate in fp32 and round to bf16 when `roundOutput`.
+void linearForwardOfficial(const WeightDesc &w, const WeightDesc *scale,
+                           const float *x, int64_t tokens, int64_t xStride,
+                           float *y, int64_t yStride, bool roundOutput,
+                           ThreadPool &pool);
+
+/// A 1-D weight decoded to floats (norm weights, sinks, biases).
+std::vector<float> weightVector(const WeightDesc &w);
 
 } // namespace birkhoff::rt
 

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <unistd.h>
 
 namespace birkhoff::test {
 namespace {
@@ -84,16 +85,23 @@ Status compileArtifact(const std::string &checkpoint, const std::string &artifac
       fs::last_write_time(artifact, ec) > fs::last_write_time(tool, ec))
     return Status::ok();
   fs::create_directories(fs::path(artifact).parent_path(), ec);
-  std::string log = artifact + ".log";
-  std::string cmd = "'" + tool + "' compile '" + checkpoint + "' -o '" + artifact + "' " +
+  // Tests run in parallel and may want the same artifact: each compiles to its
+  // own file and renames it into place, which is atomic.
+  std::string mine = artifact + ".tmp." + std::to_string(::getpid());
+  std::string log = mine + ".log";
+  std::string cmd = "'" + tool + "' compile '" + checkpoint + "' -o '" + mine + "' " +
                     extraFlags + " > '" + log + "' 2>&1";
   if (std::system(cmd.c_str()) != 0) {
     std::ifstream in(log);
     std::stringstream ss;
     ss << in.rdbuf();
-    fs::remove(artifact, ec);
+    fs::remove(mine, ec);
     return internalError("'" + cmd + "' failed:\n" + ss.str());
   }
+  fs::remove(log, ec);
+  fs::rename(mine, artifact, ec);
+  if (ec)
+    return ioError("cannot rename " + mine + " to " + artifact + ": " + ec.message());
   return Status::ok();
 }
 
