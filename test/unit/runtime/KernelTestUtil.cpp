@@ -31,8 +31,12 @@ int KernelHarness::addBuffer(int64_t elems) {
 }
 
 int KernelHarness::addState(int64_t rows, int64_t rowFloats) {
-  stateData.emplace_back(static_cast<size_t>(rows * rowFloats), 0.0f);
-  stateShapes.push_back({rows, rowFloats});
+  return addStateBytes(rows, 4 * rowFloats);
+}
+
+int KernelHarness::addStateBytes(int64_t rows, int64_t rowBytes) {
+  stateData.emplace_back(static_cast<size_t>((rows * rowBytes + 3) / 4), 0.0f);
+  stateShapes.push_back({rows, rowBytes});
   return int(stateData.size() - 1);
 }
 
@@ -46,7 +50,8 @@ Status KernelHarness::run(rt::HostKernelFn fn, int64_t tokens, int64_t start) {
     bufferPtrs.push_back(b.data());
   states.clear();
   for (size_t i = 0; i < stateData.size(); ++i)
-    states.push_back({stateData[i].data(), stateShapes[i].first, stateShapes[i].second});
+    states.push_back({reinterpret_cast<uint8_t *>(stateData[i].data()), stateShapes[i].first,
+                      stateShapes[i].second});
   rt::KernelArgs a;
   a.tokens = tokens;
   a.start = start;

@@ -19,7 +19,7 @@ struct KernelHarness {
   std::vector<float *> bufferPtrs;
   std::vector<std::vector<float>> stateData;
   std::vector<rt::StateView> states;
-  std::vector<std::pair<int64_t, int64_t>> stateShapes; // rows, floats per row
+  std::vector<std::pair<int64_t, int64_t>> stateShapes; // rows, bytes per row
   std::vector<int32_t> tokenIds;
   rt::ThreadPool pool{2};
 
@@ -29,6 +29,10 @@ struct KernelHarness {
                    std::vector<uint8_t> bytes, int scale = -1);
   int addBuffer(int64_t elems);
   int addState(int64_t rows, int64_t rowFloats);
+  int addStateBytes(int64_t rows, int64_t rowBytes);
+  uint8_t *stateBytes(int s, int64_t row) {
+    return reinterpret_cast<uint8_t *>(stateData[size_t(s)].data()) + row * stateShapes[size_t(s)].second;
+  }
   void param(const std::string &key, double v) { launch.params.set(key, v); }
   /// Runs the launch on `tokens` tokens from position `start`.
   Status run(rt::HostKernelFn fn, int64_t tokens, int64_t start);
