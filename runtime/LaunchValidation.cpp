@@ -11,8 +11,11 @@ namespace {
 
 std::string shapeText(const std::vector<int64_t> &s) {
   std::string out = "[";
-  for (size_t i = 0; i < s.size(); ++i)
-    out += (i ? "," : "") + std::to_string(s[i]);
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (i)
+      out += ',';
+    out += std::to_string(s[i]);
+  }
   return out + "]";
 }
 

@@ -9,7 +9,8 @@ if [ "${BIRKHOFF_SKIP_DEPS:-0}" != "1" ]; then
 fi
 jobs="${BIRKHOFF_JOBS:-$(nproc)}"
 start=$(date +%s)
-cmake -G Ninja -S . -B build -DCMAKE_BUILD_TYPE=Release "$@" > build.configure.log 2>&1 || {
-  cat build.configure.log; exit 1; }
+mkdir -p build
+cmake -G Ninja -S . -B build -DCMAKE_BUILD_TYPE=Release "$@" > build/configure.log 2>&1 || {
+  cat build/configure.log; exit 1; }
 cmake --build build -j "$jobs"
 echo "build: done in $(( $(date +%s) - start )) s; tools in $root/build/bin/"

@@ -23,6 +23,10 @@ int runBenchCommand(int argc, char **argv) {
       "tokens and times --decode single-token steps there.\n";
   auto args = parseArgs(argc, argv, {"prompt", "context", "decode", "threads", "seed"},
                         {"help"});
+  if (args && args->has("help")) {
+    std::fputs(usage, stdout);
+    return 0;
+  }
   if (!args || args->positional.size() != 1) {
     std::fputs(usage, stderr);
     return 2;

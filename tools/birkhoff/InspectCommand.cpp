@@ -10,7 +10,15 @@ namespace birkhoff::tools {
 
 int runInspectCommand(int argc, char **argv) {
   auto args = parseArgs(argc, argv, {"context"}, {"help", "launches"});
-  const char *usage = "usage: birkhoff inspect <artifact> [--launches] [--context N]\n";
+  const char *usage =
+      "usage: birkhoff inspect <artifact> [--launches] [--context N]\n"
+      "Prints the artifact's config, entry points and their kernels (every launch\n"
+      "with --launches), weight bytes by dtype, and per-session state: fixed bytes,\n"
+      "bytes per token of context, and the total at --context tokens.\n";
+  if (args && args->has("help")) {
+    std::fputs(usage, stdout);
+    return 0;
+  }
   if (!args || args->positional.size() != 1) {
     std::fputs(usage, stderr);
     return 2;

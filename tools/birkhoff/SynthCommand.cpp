@@ -1,7 +1,8 @@
 //===- SynthCommand.cpp - `birkhoff synth` --------------------------------===//
 //
-// Writes a random-weight DeepSeek-V4 checkpoint of a preset shape in
-// DeepSeek's layout, for tests and benchmarks of real-sized models.
+// Writes a random-weight DeepSeek-V4 checkpoint in DeepSeek's layout, of a
+// preset shape or of any config.json, for tests, benchmarks of real-sized
+// models and the bundled demo checkpoint.
 //
 //===----------------------------------------------------------------------===//
 #include "Commands.h"
@@ -19,15 +20,20 @@ namespace birkhoff::tools {
 namespace {
 
 constexpr const char *kUsage =
-    "usage: birkhoff synth --preset tiny|flash|pro -o <dir> [options]\n"
+    "usage: birkhoff synth (--preset tiny|flash|pro | --config FILE) -o <dir>\n"
+    "                      [options]\n"
     "\n"
     "Writes a random-weight DeepSeek-V4 checkpoint (config.json, safetensors\n"
     "shards, model.safetensors.index.json) in DeepSeek's official layout.\n"
     "\n"
     "options:\n"
     "  --preset NAME    tiny (V4_SPEC 7.1), flash (V4-Flash) or pro (V4-Pro)\n"
+    "  --config FILE    the shape of a config.json (either key form) instead\n"
+    "                   of a preset; its quantization_config is replaced by\n"
+    "                   the choice of --unquantized, its MTP count is kept\n"
+    "                   unless --no-mtp\n"
     "  -o, --output DIR where to write (created if needed)\n"
-    "  --layers N       keep the first N layers of the preset's schedule\n"
+    "  --layers N       keep the first N layers of the schedule\n"
     "  --experts E      routed experts per layer (at least the top-k)\n"
     "  --seed S         random seed (default 0)\n"
     "  --unquantized    BF16 linears and experts instead of FP8 + FP4\n"
@@ -52,7 +58,7 @@ std::optional<int64_t> parseCount(const char *text) {
 } // namespace
 
 int runSynthCommand(int argc, char **argv) {
-  std::string preset, output;
+  std::string preset, configFile, output;
   std::optional<int64_t> layers, experts;
   v4::SynthOptions options;
   for (int i = 1; i < argc; ++i) {
@@ -69,10 +75,10 @@ int runSynthCommand(int argc, char **argv) {
       options.mtp = false;
       continue;
     }
-    bool takesValue = arg == "--preset" || arg == "-o" || arg == "--output" ||
-                      arg == "--layers" || arg == "--experts" ||
-                      arg == "--seed" || arg == "--shard-mb" ||
-                      arg == "--threads";
+    bool takesValue = arg == "--preset" || arg == "--config" || arg == "-o" ||
+                      arg == "--output" || arg == "--layers" ||
+                      arg == "--experts" || arg == "--seed" ||
+                      arg == "--shard-mb" || arg == "--threads";
     if (!takesValue)
       return usageError("unknown option '" + arg + "'");
     if (i + 1 >= argc)
@@ -80,6 +86,10 @@ int runSynthCommand(int argc, char **argv) {
     const char *value = argv[++i];
     if (arg == "--preset") {
       preset = value;
+      continue;
+    }
+    if (arg == "--config") {
+      configFile = value;
       continue;
     }
     if (arg == "-o" || arg == "--output") {
@@ -106,14 +116,21 @@ int runSynthCommand(int argc, char **argv) {
       options.threads = int(*n);
     }
   }
-  if (preset.empty())
-    return usageError("--preset is required");
+  if (!preset.empty() && !configFile.empty())
+    return usageError("--preset and --config are mutually exclusive");
+  if (preset.empty() && configFile.empty())
+    return usageError("--preset or --config is required");
   if (output.empty())
     return usageError("-o <dir> is required");
 
-  Expected<v4::ModelConfig> config = v4::presetConfig(preset);
+  // A bad config file is a usage error too: nothing has been written yet.
+  Expected<v4::ModelConfig> config = configFile.empty()
+                                         ? v4::presetConfig(preset)
+                                         : v4::loadModelConfig(configFile);
   if (!config)
-    return usageError(config.status().message());
+    return usageError(configFile.empty()
+                          ? config.status().message()
+                          : "--config: " + config.status().toString());
   if (layers) {
     Status s = v4::truncateLayers(*config, *layers);
     if (!s)
@@ -132,15 +149,16 @@ int runSynthCommand(int argc, char **argv) {
     return 1;
   }
   double mb = double(stats.bytes) / 1e6;
-  std::printf(
-      "birkhoff synth: wrote %s (preset %s, %lld layers, %lld experts, %s%s)\n"
-      "  %lld tensors, %.1f MB in %lld shards, %.2f s (%.0f MB/s)\n",
-      output.c_str(), preset.c_str(), (long long)config->nLayers,
-      (long long)config->nRoutedExperts,
-      options.quantized ? "FP8 linears + FP4 experts" : "BF16",
-      options.mtp && config->nMtpLayers > 0 ? ", with MTP" : "",
-      (long long)stats.tensors, mb, (long long)stats.shards, stats.seconds,
-      stats.seconds > 0 ? mb / stats.seconds : 0.0);
+  std::string source =
+      configFile.empty() ? "preset " + preset : "config " + configFile;
+  std::printf("birkhoff synth: wrote %s (%s, %lld layers, %lld experts, %s%s)\n"
+              "  %lld tensors, %.1f MB in %lld shards, %.2f s (%.0f MB/s)\n",
+              output.c_str(), source.c_str(), (long long)config->nLayers,
+              (long long)config->nRoutedExperts,
+              options.quantized ? "FP8 linears + FP4 experts" : "BF16",
+              options.mtp && config->nMtpLayers > 0 ? ", with MTP" : "",
+              (long long)stats.tensors, mb, (long long)stats.shards,
+              stats.seconds, stats.seconds > 0 ? mb / stats.seconds : 0.0);
   return 0;
 }
 

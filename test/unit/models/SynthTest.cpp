@@ -297,6 +297,79 @@ TEST(SynthCommand, TinyLayersAndOptions) {
   EXPECT_EQ(o.format.mtpLayers, 0);
 }
 
+// --config takes the shape of any config.json: here rates and widths no
+// preset has (HCA rate 16, vocab 512, dim 128, 5 experts) in the expanded
+// key form, unquantized in the file; the checkpoint gets the file's shape
+// with the quantization the options choose, and --experts still applies.
+TEST(SynthCommand, ConfigFile) {
+  test::TempDir tmp;
+  ModelConfig c = *presetConfig("tiny");
+  c.vocabSize = 512;
+  c.dim = 128;
+  c.hcaRatio = 16;
+  c.indexHeadDim = 64;
+  c.nRoutedExperts = 5;
+  c.fp8Linears = false;
+  std::string text = modelConfigToJson(c);
+  ASSERT_NE(text.find("compress_rates"), std::string::npos);
+  ASSERT_NO_FATAL_FAILURE(test::writeText(tmp.file("shape.json"), text));
+
+  ASSERT_EQ(runSynth({"--config", tmp.file("shape.json"), "-o", tmp.file("a"),
+                      "--seed", "5"}),
+            0);
+  Opened a;
+  ASSERT_NO_FATAL_FAILURE(openAndValidate(tmp.file("a"), a));
+  ModelConfig expected = c;
+  expected.fp8Linears = true;
+  EXPECT_EQ(a.config, expected);
+  EXPECT_EQ(a.format.linears, LinearFormat::FP8);
+  EXPECT_EQ(a.format.experts, ExpertFormat::FP4);
+  EXPECT_EQ(a.format.mtpLayers, 1);
+  const TensorInfo *ape = a.ckpt.find("layers.2.attn.compressor.ape");
+  ASSERT_NE(ape, nullptr);
+  EXPECT_EQ(ape->shape[0], 16); // one row per position of an HCA block
+
+  // The config.json synth wrote is itself a valid --config input.
+  ASSERT_EQ(
+      runSynth({"--config", tmp.file("a") + "/config.json", "-o", tmp.file("b"),
+                "--seed", "5", "--experts", "6", "--unquantized", "--no-mtp"}),
+      0);
+  Opened b;
+  ASSERT_NO_FATAL_FAILURE(openAndValidate(tmp.file("b"), b));
+  EXPECT_EQ(b.config.nRoutedExperts, 6);
+  EXPECT_EQ(b.config.hcaRatio, 16);
+  EXPECT_EQ(b.format.linears, LinearFormat::BF16);
+  EXPECT_EQ(b.format.mtpLayers, 0);
+}
+
+TEST(SynthCommand, ConfigUsageErrors) {
+  test::TempDir tmp;
+  ASSERT_NO_FATAL_FAILURE(test::writeText(
+      tmp.file("tiny.json"), modelConfigToJson(*presetConfig("tiny"))));
+  // --preset and --config exclude each other, in either order.
+  EXPECT_EQ(runSynth({"--preset", "tiny", "--config", tmp.file("tiny.json"),
+                      "-o", tmp.file("out")}),
+            2);
+  EXPECT_EQ(runSynth({"--config", tmp.file("tiny.json"), "--preset", "tiny",
+                      "-o", tmp.file("out")}),
+            2);
+  EXPECT_EQ(
+      runSynth({"--config", tmp.file("missing.json"), "-o", tmp.file("out")}),
+      2);
+  EXPECT_EQ(runSynth({"--config"}), 2);
+  // A config that fails validation (num_experts_per_tok > n_routed_experts).
+  ModelConfig bad = *presetConfig("tiny");
+  bad.nActivatedExperts = 9;
+  ASSERT_NO_FATAL_FAILURE(
+      test::writeText(tmp.file("bad.json"), modelConfigToJson(bad)));
+  EXPECT_EQ(runSynth({"--config", tmp.file("bad.json"), "-o", tmp.file("out")}),
+            2);
+  ASSERT_NO_FATAL_FAILURE(test::writeText(tmp.file("junk.json"), "{ not json"));
+  EXPECT_EQ(
+      runSynth({"--config", tmp.file("junk.json"), "-o", tmp.file("out")}), 2);
+  EXPECT_FALSE(std::filesystem::exists(tmp.file("out")));
+}
+
 // A real-width Flash checkpoint, two layers deep with 8 experts (~2.6 GB,
 // dominated by the 1 GB embedding and head).
 TEST(SynthCommand, FlashTwoLayersValidates) {
