@@ -95,6 +95,12 @@ public:
       : module_(module), config_(config), ckpt_(ckpt), options_(options) {}
 
   Status collect();
+  /// Appends a weight-table entry for checkpoint tensor `name` of the given
+  /// dtype, logical shape and scale name (empty: none).
+  Status add(const std::string &name, DType dtype, std::vector<int64_t> shape,
+             std::string scale);
+  /// Appends every `mtp.*` checkpoint tensor not yet in the table.
+  Status addMtpTensors();
   /// The flatbuffer with `sectionOffset` recorded (ForceDefaults keeps its
   /// size independent of the value).
   Status build(uint64_t sectionOffset, flatbuffers::FlatBufferBuilder &fbb);
@@ -111,6 +117,59 @@ private:
   uint64_t sectionSize_ = 0;
   uint64_t launches_ = 0;
 };
+
+Status Writer::add(const std::string &name, DType dtype,
+                   std::vector<int64_t> shape, std::string scale) {
+  const TensorInfo *t = ckpt_.find(name);
+  if (!t)
+    return notFound("artifact: checkpoint has no tensor '" + name + "'");
+  WeightEntry e{name, dtype, std::move(shape), std::move(scale)};
+  e.size = t->byteSize;
+  if (e.size != expectedBytes(e.dtype, e.shape))
+    return corrupt("artifact: tensor '" + name + "' holds " +
+                   std::to_string(e.size) +
+                   " bytes, its dtype and shape need " +
+                   std::to_string(expectedBytes(e.dtype, e.shape)));
+  e.offset = alignUp(sectionSize_, kWeightAlign);
+  sectionSize_ = e.offset + e.size;
+  weightIndex_[name] = int32_t(weights_.size());
+  weights_.push_back(std::move(e));
+  return Status::ok();
+}
+
+/// The MTP block (V4_SPEC §3.9) is part of the model but not of the program
+/// yet: its tensors are stored so that the artifact is the whole model, and
+/// no launch references them. Their table entries follow the rules the IR
+/// builder applies to program weights: packed FP4 (stored as I8) gets its
+/// logical shape, and FP8/FP4 weights link their sibling `.scale` tensor.
+Status Writer::addMtpTensors() {
+  for (const auto &[name, t] : ckpt_.tensors()) {
+    if (!llvm::StringRef(name).starts_with("mtp.") || weightIndex_.count(name))
+      continue;
+    DType dtype = t.dtype;
+    std::vector<int64_t> shape = t.shape;
+    if (dtype == DType::I8) {
+      if (shape.empty())
+        return invalidArgument("artifact: packed FP4 tensor '" + name +
+                               "' has no dimensions");
+      dtype = DType::FP4E2M1x2;
+      shape.back() *= 2;
+    }
+    std::string scale;
+    if (dtype == DType::F8E4M3 || dtype == DType::FP4E2M1x2) {
+      llvm::StringRef base(name);
+      if (!base.consume_back(".weight"))
+        return invalidArgument("artifact: quantized tensor '" + name +
+                               "' is not a `.weight`, so it has no scale");
+      scale = (base + ".scale").str();
+      if (!ckpt_.find(scale))
+        return notFound("artifact: quantized tensor '" + name +
+                        "' has no scale tensor '" + scale + "'");
+    }
+    BK_RETURN_IF_ERROR(add(name, dtype, std::move(shape), std::move(scale)));
+  }
+  return Status::ok();
+}
 
 Status Writer::collect() {
   // Weights the launches use, plus their scales, in module order.
@@ -131,24 +190,12 @@ Status Writer::collect() {
     if (!dtype)
       return internalError("artifact: weight '" + name + "' has dtype " +
                            w.getDtype().str());
-    const TensorInfo *t = ckpt_.find(name);
-    if (!t)
-      return notFound("artifact: checkpoint has no tensor '" + name + "'");
-    WeightEntry e{
-        name, *dtype,
-        std::vector<int64_t>(w.getShape().begin(), w.getShape().end()),
-        w.getScale() ? w.getScale()->str() : std::string()};
-    e.size = t->byteSize;
-    if (e.size != expectedBytes(e.dtype, e.shape))
-      return corrupt("artifact: tensor '" + name + "' holds " +
-                     std::to_string(e.size) +
-                     " bytes, its dtype and shape need " +
-                     std::to_string(expectedBytes(e.dtype, e.shape)));
-    e.offset = alignUp(sectionSize_, kWeightAlign);
-    sectionSize_ = e.offset + e.size;
-    weightIndex_[name] = int32_t(weights_.size());
-    weights_.push_back(std::move(e));
+    BK_RETURN_IF_ERROR(
+        add(name, *dtype,
+            std::vector<int64_t>(w.getShape().begin(), w.getShape().end()),
+            w.getScale() ? w.getScale()->str() : std::string()));
   }
+  BK_RETURN_IF_ERROR(addMtpTensors());
   for (const WeightEntry &e : weights_)
     if (!e.scale.empty() && !weightIndex_.count(e.scale))
       return internalError("artifact: scale '" + e.scale + "' of '" + e.name +

@@ -40,8 +40,10 @@ struct ArtifactStats {
 inline constexpr uint32_t kArtifactFormatVersion = 1;
 
 /// Writes the artifact of `bkModule` (a ModuleOp after the lowering
-/// pipeline) to `path`. Only weights that launches reference (and their
-/// scales) are stored.
+/// pipeline) to `path`. Stored: the weights that launches reference and
+/// their scales, then every checkpoint tensor named `mtp.*` (the MTP block,
+/// which no launch uses yet) with its scale linked the same way; other
+/// checkpoint tensors are left out.
 Expected<ArtifactStats> writeArtifact(mlir::Operation *bkModule,
                                       const v4::ModelConfig &config,
                                       const Checkpoint &checkpoint,

@@ -5,12 +5,20 @@
 // the program minimal: `embed` + `mhc_expand` are one `embed` launch, and
 // `sparse_attention` is followed by the `window_write` of its kv.
 //
+// With the module attribute `v4.numerics = "official"` every launch also gets
+// `numerics = 1` and the official-only parameters of docs/kernels.md
+// ("The `official` numerics profile"); state rows then hold the deployment
+// formats (FP8 KV entries, FP4 indexer keys). In the reference profile those
+// parameters are absent (the kernels read absent as 0) and rows are f32.
+//
 //===----------------------------------------------------------------------===//
 #include "compiler/OpAccess.h"
 #include "compiler/Passes.h"
 
 #include "kernel/BkDialect.h"
 #include "v4/V4Ops.h"
+
+#include "birkhoff/OfficialNumerics.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
@@ -119,6 +127,23 @@ private:
   FailureOr<v4::WeightOp> weightOp(Operation *op, StringRef name);
   int64_t layerOf(Operation *op);
 
+  // ---- official numerics ----
+  /// Bytes of one stored KV row (window ring, compressed KV entries): the
+  /// FP8 KV entry of KvEntryLayout in official numerics, else headDim f32.
+  FailureOr<int64_t> kvRowBytes(Operation *op, int64_t headDim,
+                                int64_t ropeDim);
+  /// Bytes of one stored indexer key: FP4 codes + scales in official
+  /// numerics, else dim f32.
+  FailureOr<int64_t> keyRowBytes(Operation *op, int64_t dim);
+  /// `after_rope` of a rope launch (docs/kernels.md): 1 when its result is
+  /// the attention kv (stored as KV entries), 2 when it is the indexer
+  /// queries, 0 otherwise and for the inverse rope.
+  FailureOr<int64_t> afterRope(Operation *rope);
+  /// The v4.rope that produced the kv / indexer queries `v` of `user`;
+  /// official numerics quantize there, so any other producer is an error.
+  FailureOr<v4::RopeOp> quantizingRope(Operation *user, Value v,
+                                       StringRef what);
+
   LogicalResult lowerOp(Operation *op);
 
   ModuleOp module_;
@@ -213,6 +238,60 @@ int64_t FuncLowering::layerOf(Operation *op) {
     return l ? *l : -1;
   }
   return layer_;
+}
+
+FailureOr<int64_t> FuncLowering::kvRowBytes(Operation *op, int64_t headDim,
+                                            int64_t ropeDim) {
+  if (!official_)
+    return headDim * 4;
+  Expected<official::KvEntryLayout> layout =
+      official::KvEntryLayout::make(size_t(headDim), size_t(ropeDim));
+  if (!layout)
+    return op->emitError("v4-lower-to-kernels: numerics official stores KV "
+                         "entries as FP8 + bf16 RoPE dims, which this model "
+                         "cannot: ")
+           << layout.status().message();
+  return int64_t(layout->entryBytes());
+}
+
+FailureOr<int64_t> FuncLowering::keyRowBytes(Operation *op, int64_t dim) {
+  if (!official_)
+    return dim * 4;
+  if (dim % int64_t(official::kFp4Block) != 0)
+    return op->emitError("v4-lower-to-kernels: numerics official stores "
+                         "indexer keys as FP4 in 32-blocks, but "
+                         "index_head_dim ")
+           << dim << " is not a multiple of 32";
+  return int64_t(official::fp4KeyBytes(size_t(dim)));
+}
+
+FailureOr<int64_t> FuncLowering::afterRope(Operation *rope) {
+  if (rope->hasAttr("inverse"))
+    return 0;
+  int64_t mode = 0;
+  for (OpOperand &use : rope->getResult(0).getUses()) {
+    StringRef user = use.getOwner()->getName().getStringRef();
+    int64_t m = 0;
+    if (user == "v4.sparse_attention" && use.getOperandNumber() == 1)
+      m = 1;
+    else if (user == "v4.indexer_topk" && use.getOperandNumber() == 0)
+      m = 2;
+    if (m && mode && m != mode)
+      return rope->emitError("v4-lower-to-kernels: a rope result cannot be "
+                             "both attention kv and indexer queries");
+    mode = m ? m : mode;
+  }
+  return mode;
+}
+
+FailureOr<v4::RopeOp> FuncLowering::quantizingRope(Operation *user, Value v,
+                                                   StringRef what) {
+  auto rope = v.getDefiningOp<v4::RopeOp>();
+  if (!rope || rope.getInverse())
+    return user->emitError("v4-lower-to-kernels: with numerics official the ")
+           << what << " must come from a v4.rope (the launch that quantizes "
+           << "it, docs/kernels.md)";
+  return rope;
 }
 
 LogicalResult FuncLowering::lowerOp(Operation *op) {
@@ -356,6 +435,10 @@ LogicalResult FuncLowering::lowerOp(Operation *op) {
       ws.push_back(norm);
       p.push_back(pf("eps", eps));
     }
+    // Every linear rounds its output to bf16 except the LM head, whose
+    // logits stay fp32.
+    if (official_)
+      p.push_back(pi("round_output", res(0) == returned_ ? 0 : 1));
     Value o = out(res(0), fused ? "linear_norm" : "linear");
     launch(fused ? "linear_rms_norm" : "linear", inBufs, {o}, ws, {}, p, L);
     return success();
@@ -384,6 +467,12 @@ LogicalResult FuncLowering::lowerOp(Operation *op) {
       p.push_back(pf("eps", eps));
     } else {
       p.push_back(pi("inverse", op->hasAttr("inverse") ? 1 : 0));
+      if (official_) {
+        FailureOr<int64_t> mode = afterRope(op);
+        if (failed(mode))
+          return failure();
+        p.push_back(pi("after_rope", *mode));
+      }
     }
     addRope(p, rope);
     Value o = out(res(0), "rope");
@@ -406,18 +495,28 @@ LogicalResult FuncLowering::lowerOp(Operation *op) {
     bool overlap = *kind == "csa";
     int64_t coff = overlap ? 2 : 1;
     bool indexer = *role == "indexer";
-    // Tail rows: [c (coff*Dc) | z (coff*Dc)] f32; CSA keeps the previous
-    // block too (2*ratio rows), HCA the current one (ratio rows).
+    auto rope = dyn_cast_or_null<v4::RopeAttr>(op->getAttr("rope"));
+    if (!rope)
+      return op->emitError("v4-lower-to-kernels: missing rope attribute");
+    // Entries are indexer keys or attention KV rows, in the profile's format.
+    FailureOr<int64_t> entryBytes =
+        indexer ? keyRowBytes(op, dc) : kvRowBytes(op, dc, rope.getDim());
+    if (failed(entryBytes))
+      return failure();
+    // Tail rows: [c (coff*Dc) | z (coff*Dc)] f32 in both profiles; CSA keeps
+    // the previous block too (2*ratio rows), HCA the current one (ratio rows).
     FlatSymbolRefAttr tail =
         state(L, indexer ? "index_tail" : "compressor_tail", 2 * coff * dc * 4,
               overlap ? 2 * ratio : ratio, 0);
-    FlatSymbolRefAttr ents =
-        state(L, indexer ? "index_entries" : "kv_entries", dc * 4, 0, ratio);
+    FlatSymbolRefAttr ents = state(L, indexer ? "index_entries" : "kv_entries",
+                                   *entryBytes, 0, ratio);
     entries_[res(0)] = ents;
     SmallVector<NamedAttribute> p = {
         pi("dim", dimOf(op->getOperand(0))), pi("head_dim", dc),
         pi("ratio", ratio), pi("overlap", overlap ? 1 : 0), pf("eps", eps)};
-    addRope(p, op->getAttr("rope"));
+    if (official_)
+      p.push_back(pi("entry_format", indexer ? 2 : 1));
+    addRope(p, rope);
     launch("compressor", inBufs, {}, {wkv, wgate, ape, norm}, {tail, ents}, p,
            L);
     return success();
@@ -431,11 +530,18 @@ LogicalResult FuncLowering::lowerOp(Operation *op) {
     if (ents == entries_.end())
       return op->emitError(
           "v4-lower-to-kernels: indexer keys come from no compressor");
+    SmallVector<NamedAttribute> p = {pi("heads", heads),
+                                     pi("head_dim", headDim), pi("topk", topk),
+                                     pi("ratio", ratio)};
+    if (official_) {
+      // The queries were Hadamard-rotated and FP4-simulated by their rope
+      // (after_rope = 2); the keys are stored as FP4 codes + scales.
+      if (failed(quantizingRope(op, op->getOperand(0), "indexer queries")))
+        return failure();
+      p.push_back(pi("key_format", 1));
+    }
     Value o = out(res(0), "topk");
-    launch("indexer_topk", inBufs, {o}, {}, {ents->second},
-           {pi("heads", heads), pi("head_dim", headDim), pi("topk", topk),
-            pi("ratio", ratio)},
-           L);
+    launch("indexer_topk", inBufs, {o}, {}, {ents->second}, p, L);
     return success();
   }
   if (name == "v4.sparse_attention") {
@@ -448,9 +554,21 @@ LogicalResult FuncLowering::lowerOp(Operation *op) {
       return op->emitError(
           "v4-lower-to-kernels: sparse_attention needs a kind");
     int64_t mode = *kind == "window" ? 0 : *kind == "csa" ? 1 : 2;
+    // Official numerics store the kv as KV entries, whose layout depends on
+    // the rope dims; the kv's rope FP8-simulated it (after_rope = 1).
+    int64_t ropeDim = 0;
+    if (official_) {
+      FailureOr<v4::RopeOp> kvRope =
+          quantizingRope(op, op->getOperand(1), "attention kv");
+      if (failed(kvRope))
+        return failure();
+      ropeDim = kvRope->getRope().getDim();
+    }
+    FailureOr<int64_t> rowBytes = kvRowBytes(op, headDim, ropeDim);
+    if (failed(rowBytes))
+      return failure();
     SmallVector<Value> inputs = inBufs;
-    SmallVector<Attribute> states = {
-        state(L, "window", headDim * 4, window, 0)};
+    SmallVector<Attribute> states = {state(L, "window", *rowBytes, window, 0)};
     int64_t ratio = 0, topk = 0;
     for (Value extra : op->getOperands().drop_front(2)) {
       if (auto ct = dyn_cast<v4::CompressedType>(extra.getType())) {
@@ -458,6 +576,13 @@ LogicalResult FuncLowering::lowerOp(Operation *op) {
         if (ents == entries_.end())
           return op->emitError(
               "v4-lower-to-kernels: entries come from no compressor");
+        // Attention reads window rows and compressed entries alike.
+        auto entryState = symbols_.lookup<bk::StateOp>(ents->second.getValue());
+        if (!entryState || entryState.getBytesPerRow() != *rowBytes)
+          return op->emitError("v4-lower-to-kernels: compressed entries of ")
+                 << (entryState ? entryState.getBytesPerRow() : 0)
+                 << " bytes do not match the " << *rowBytes
+                 << "-byte KV rows of the attention";
         states.push_back(ents->second);
         ratio = ct.getRatio();
       } else {
@@ -473,14 +598,18 @@ LogicalResult FuncLowering::lowerOp(Operation *op) {
                  "v4-lower-to-kernels: sparse_attention operands do not "
                  "match its kind '")
              << *kind << "'";
+    SmallVector<NamedAttribute> p = {
+        pi("heads", heads), pi("head_dim", headDim), pi("window", window),
+        pi("mode", mode),   pi("ratio", ratio),      pi("topk", topk)};
+    SmallVector<NamedAttribute> ringParams = {pi("window", window),
+                                              pi("head_dim", headDim)};
+    if (official_)
+      for (auto *params : {&p, &ringParams})
+        params->append({pi("kv_format", 1), pi("rope_dim", ropeDim)});
     Value o = out(res(0), "attn");
-    launch("sparse_attention", inputs, {o}, {sink}, states,
-           {pi("heads", heads), pi("head_dim", headDim), pi("window", window),
-            pi("mode", mode), pi("ratio", ratio), pi("topk", topk)},
-           L);
+    launch("sparse_attention", inputs, {o}, {sink}, states, p, L);
     // The ring is written after attention read the previous tokens.
-    launch("window_write", {inBufs[1]}, {}, {}, {states[0]},
-           {pi("window", window), pi("head_dim", headDim)}, L);
+    launch("window_write", {inBufs[1]}, {}, {}, {states[0]}, ringParams, L);
     return success();
   }
   if (name == "v4.grouped_linear") {

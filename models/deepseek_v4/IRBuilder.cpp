@@ -13,6 +13,8 @@
 
 #include "deepseek_v4/V4DialectLoader.h"
 
+#include "birkhoff/OfficialNumerics.h"
+
 #include "mlir/AsmParser/AsmParser.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
@@ -34,9 +36,10 @@ std::string fmtDouble(double v) { return llvm::formatv("{0:e}", v).str(); }
 class Emitter {
 public:
   Emitter(MLIRContext &ctx, const ModelConfig &cfg, const Checkpoint &ckpt,
-          std::set<std::string> &used, int64_t tokens)
-      : ctx_(ctx), b_(&ctx), cfg_(cfg), ckpt_(ckpt), used_(used),
-        loc_(UnknownLoc::get(&ctx)), tokens_(tokens) {}
+          const BuildOptions &options, std::set<std::string> &used,
+          int64_t tokens)
+      : ctx_(ctx), b_(&ctx), cfg_(cfg), ckpt_(ckpt), options_(options),
+        used_(used), loc_(UnknownLoc::get(&ctx)), tokens_(tokens) {}
 
   Status build(func::FuncOp fn);
 
@@ -128,6 +131,7 @@ private:
   OpBuilder b_;
   const ModelConfig &cfg_;
   const Checkpoint &ckpt_;
+  const BuildOptions &options_;
   std::set<std::string> &used_;
   Location loc_;
   int64_t tokens_;
@@ -280,12 +284,14 @@ Expected<Value> Emitter::ffn(int64_t l, Value xn, Value tokens) {
                       ".weight' is missing");
   ArrayAttr shared = b_.getArrayAttr(
       {ref(s + "w1.weight"), ref(s + "w2.weight"), ref(s + "w3.weight")});
+  SmallVector<NamedAttribute> attrs = {
+      b_.getNamedAttr("experts", b_.getArrayAttr(experts)),
+      b_.getNamedAttr("shared", shared), i64("inter", cfg_.moeInterDim),
+      f64("swiglu_limit", cfg_.swigluLimit)};
+  if (options_.sharedExpertClamp)
+    attrs.push_back(unit("shared_clamp"));
   return create("v4.moe", {xn, route->getResult(0), route->getResult(1)},
-                {act(cfg_.dim)},
-                {b_.getNamedAttr("experts", b_.getArrayAttr(experts)),
-                 b_.getNamedAttr("shared", shared),
-                 i64("inter", cfg_.moeInterDim),
-                 f64("swiglu_limit", cfg_.swigluLimit), unit("shared_clamp")})
+                {act(cfg_.dim)}, attrs)
       ->getResult(0);
 }
 
@@ -404,6 +410,28 @@ Status declareWeight(OpBuilder &b, const Checkpoint &ckpt,
   return Status::ok();
 }
 
+/// The official profile's storage formats must fit the model's dimensions
+/// (docs/kernels.md, "The `official` numerics profile").
+Status checkOfficialDims(const ModelConfig &c) {
+  Expected<official::KvEntryLayout> layout =
+      official::KvEntryLayout::make(size_t(c.headDim), size_t(c.ropeHeadDim));
+  if (!layout)
+    return invalidArgument(
+        "IRBuilder: --numerics official needs head_dim - rope_head_dim to be "
+        "a positive multiple of 64 (FP8 KV entries), but head_dim is " +
+        std::to_string(c.headDim) + " and rope_head_dim " +
+        std::to_string(c.ropeHeadDim) + " (" + layout.status().message() + ")");
+  bool hasCsa = false;
+  for (AttentionKind k : c.attention)
+    hasCsa |= k == AttentionKind::CSA;
+  if (hasCsa && c.indexHeadDim % int64_t(official::kFp4Block) != 0)
+    return invalidArgument(
+        "IRBuilder: --numerics official stores indexer keys as FP4 in "
+        "32-blocks, but index_head_dim is " +
+        std::to_string(c.indexHeadDim) + ", not a multiple of 32");
+  return Status::ok();
+}
+
 DictionaryAttr configAttr(Builder &b, const ModelConfig &c) {
   SmallVector<int64_t> kinds, ratios, hash;
   for (int64_t l = 0; l < c.nLayers; ++l) {
@@ -476,6 +504,8 @@ Expected<OwningOpRef<ModuleOp>> buildV4Module(MLIRContext &context,
     return invalidArgument(
         "IRBuilder: config has " + std::to_string(config.attention.size()) +
         " attention kinds for " + std::to_string(config.nLayers) + " layers");
+  if (options.numerics == "official")
+    BK_RETURN_IF_ERROR(checkOfficialDims(config));
   loadIRBuilderDialects(context);
   OpBuilder b(&context);
   Location loc = UnknownLoc::get(&context);
@@ -494,7 +524,7 @@ Expected<OwningOpRef<ModuleOp>> buildV4Module(MLIRContext &context,
     b.setInsertionPointToEnd(module->getBody());
     auto fn = func::FuncOp::create(b, loc, name,
                                    b.getFunctionType({tokType}, {logitsType}));
-    Emitter emitter(context, config, checkpoint, used, tokens);
+    Emitter emitter(context, config, checkpoint, options, used, tokens);
     BK_RETURN_IF_ERROR(
         emitter.build(fn).withContext("building @" + name.str()));
     fns.push_back(fn);

@@ -23,14 +23,21 @@
 namespace birkhoff::v4 {
 
 struct BuildOptions {
-  /// "reference" (fp32 everywhere) or "official" (DeepSeek's numerics).
+  /// "reference" (fp32 everywhere) or "official" (DeepSeek's numerics). The
+  /// official profile stores KV entries as FP8 + bf16 RoPE dims and indexer
+  /// keys as FP4, so it needs head_dim - rope_head_dim to be a positive
+  /// multiple of 64 and (with CSA layers) index_head_dim a multiple of 32.
   std::string numerics = "reference";
+  /// Clamp the shared expert's SwiGLU like the routed experts' (the later
+  /// "V1" code, V4_SPEC §0.1); false reproduces the release-day behaviour.
+  bool sharedExpertClamp = true;
 };
 
 /// Loads the dialects the builder emits (v4, func) into `context`.
 void loadIRBuilderDialects(mlir::MLIRContext &context);
 
-/// Builds the module; errors name the missing tensor or the bad option.
+/// Builds the module; errors name the missing tensor, the bad option or the
+/// config dimensions the numerics profile cannot store.
 /// `checkpoint` must have passed validateCheckpoint for `config`.
 Expected<mlir::OwningOpRef<mlir::ModuleOp>>
 buildV4Module(mlir::MLIRContext &context, const ModelConfig &config,

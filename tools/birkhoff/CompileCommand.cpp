@@ -36,7 +36,14 @@ constexpr const char *kUsage =
     "  --target host|cuda          code generation target (default host; cuda "
     "is\n"
     "                              not implemented in this build)\n"
-    "  --numerics reference|official  numerics profile (default reference)\n"
+    "  --numerics reference|official  numerics profile (default reference;\n"
+    "                              official needs head_dim - rope_head_dim a\n"
+    "                              multiple of 64 and index_head_dim a\n"
+    "                              multiple of 32)\n"
+    "  --shared-expert-clamp on|off  clamp the shared expert's SwiGLU\n"
+    "                              like the routed experts' (default on,\n"
+    "                              DeepSeek's later V1 code); off reproduces\n"
+    "                              the release-day V0 behaviour\n"
     "  --max-tokens N              tokens per prefill call (default 512)\n"
     "  --max-context N             default session context (default 4096)\n"
     "  --compile-to v4|fused|kernel|artifact  stop after a phase; the IR goes "
@@ -118,7 +125,7 @@ int runCompileCommand(int argc, char **argv) {
   Expected<ParsedArgs> parsed =
       parseArgs(int(args.size()), args.data(),
                 {"output", "target", "numerics", "max-tokens", "max-context",
-                 "compile-to", "dump-ir"},
+                 "compile-to", "dump-ir", "shared-expert-clamp"},
                 {"timing", "print-ir-after-all", "help"});
   if (!parsed) {
     std::fprintf(stderr, "birkhoff compile: %s\n%s",
@@ -140,6 +147,7 @@ int runCompileCommand(int argc, char **argv) {
   const std::string target = parsed->get("target", "host");
   const std::string numerics = parsed->get("numerics", "reference");
   const std::string compileTo = parsed->get("compile-to", "artifact");
+  const std::string sharedClamp = parsed->get("shared-expert-clamp", "on");
   Expected<int64_t> maxTokens = parsed->getInt("max-tokens", 512);
   Expected<int64_t> maxContext = parsed->getInt("max-context", 4096);
   if (!maxTokens)
@@ -158,6 +166,9 @@ int runCompileCommand(int argc, char **argv) {
   if (numerics != "reference" && numerics != "official")
     return fail(invalidArgument("unknown --numerics '" + numerics +
                                 "' (reference|official)"));
+  if (sharedClamp != "on" && sharedClamp != "off")
+    return fail(invalidArgument("unknown --shared-expert-clamp '" +
+                                sharedClamp + "' (on|off)"));
   if (compileTo != "v4" && compileTo != "fused" && compileTo != "kernel" &&
       compileTo != "artifact")
     return fail(invalidArgument("unknown --compile-to '" + compileTo +
@@ -183,6 +194,7 @@ int runCompileCommand(int argc, char **argv) {
   context.getOrLoadDialect<bk::BkDialect>();
   v4::BuildOptions buildOptions;
   buildOptions.numerics = numerics;
+  buildOptions.sharedExpertClamp = sharedClamp == "on";
   Expected<mlir::OwningOpRef<mlir::ModuleOp>> built =
       v4::buildV4Module(context, *config, *checkpoint, buildOptions);
   if (!built)

@@ -1,0 +1,124 @@
+//===- CompileSupport.h - Shared helpers of the compiler tests ------------===//
+//
+// Loading a checkpoint, running the compile pipelines on it, and reading
+// launch parameters and states of the lowered module.
+//
+//===----------------------------------------------------------------------===//
+#ifndef BIRKHOFF_TEST_UNIT_COMPILER_COMPILESUPPORT_H
+#define BIRKHOFF_TEST_UNIT_COMPILER_COMPILESUPPORT_H
+
+#include "compiler/Passes.h"
+#include "deepseek_v4/CheckpointSchema.h"
+#include "deepseek_v4/IRBuilder.h"
+#include "deepseek_v4/ModelConfig.h"
+#include "kernel/BkDialect.h"
+
+#include "birkhoff/Safetensors.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Pass/PassManager.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <optional>
+#include <string>
+
+namespace birkhoff::test {
+
+/// A scratch directory removed when the test ends.
+class TempDir {
+public:
+  TempDir() {
+    std::string tmpl =
+        (std::filesystem::temp_directory_path() / "birkhoff_compiler_XXXXXX")
+            .string();
+    if (::mkdtemp(tmpl.data()))
+      path_ = tmpl;
+    else
+      ADD_FAILURE() << "mkdtemp failed for " << tmpl;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    if (!path_.empty())
+      std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir &) = delete;
+  TempDir &operator=(const TempDir &) = delete;
+  const std::string &path() const { return path_; }
+
+private:
+  std::string path_;
+};
+
+struct LoadedCheckpoint {
+  v4::ModelConfig config;
+  Checkpoint checkpoint;
+};
+
+/// Opens and validates the checkpoint in `dir` (failures are test failures;
+/// check HasFailure() after).
+inline LoadedCheckpoint
+loadCheckpoint(const std::string &dir,
+               const v4::ValidateOptions &options = {}) {
+  Expected<v4::ModelConfig> config = v4::loadModelConfig(dir);
+  EXPECT_TRUE(config.isOk()) << config.status().message();
+  Expected<Checkpoint> ckpt = Checkpoint::open(dir);
+  EXPECT_TRUE(ckpt.isOk()) << ckpt.status().message();
+  if (!config.isOk() || !ckpt.isOk())
+    return {};
+  Status s = v4::validateCheckpoint(*config, *ckpt, nullptr, options);
+  EXPECT_TRUE(s.isOk()) << s.message();
+  return {config.take(), ckpt.take()};
+}
+
+inline std::string goldenDir(const std::string &name) {
+  return std::string(BIRKHOFF_GOLDENS_DIR) + "/" + name;
+}
+
+/// Builds the v4 module and runs the model and lowering pipelines (as
+/// `birkhoff compile` does); an empty ref on failure, reported through
+/// gtest.
+inline mlir::OwningOpRef<mlir::ModuleOp>
+compileToKernels(mlir::MLIRContext &ctx, const LoadedCheckpoint &m,
+                 const v4::BuildOptions &options, int64_t maxTokens = 16) {
+  v4::loadIRBuilderDialects(ctx);
+  ctx.getOrLoadDialect<bk::BkDialect>();
+  auto built = v4::buildV4Module(ctx, m.config, m.checkpoint, options);
+  EXPECT_TRUE(built.isOk()) << built.status().message();
+  if (!built.isOk())
+    return {};
+  mlir::OwningOpRef<mlir::ModuleOp> module = built.take();
+  mlir::PassManager pm(&ctx);
+  buildModelPipeline(pm);
+  buildLoweringPipeline(pm, maxTokens);
+  bool ok = mlir::succeeded(pm.run(*module));
+  EXPECT_TRUE(ok) << "the compile pipelines failed";
+  if (!ok)
+    return {};
+  return module;
+}
+
+/// An integer launch parameter, nullopt when absent.
+inline std::optional<int64_t> intParam(bk::LaunchOp launch,
+                                       llvm::StringRef key) {
+  mlir::DictionaryAttr params = launch.getParams();
+  if (!params)
+    return std::nullopt;
+  auto v = params.getAs<mlir::IntegerAttr>(key);
+  if (!v)
+    return std::nullopt;
+  return v.getInt();
+}
+
+/// The bk.state a launch's `i`-th state reference names.
+inline bk::StateOp stateOf(mlir::ModuleOp module, bk::LaunchOp launch,
+                           unsigned i) {
+  auto ref = llvm::cast<mlir::FlatSymbolRefAttr>(launch.getStates()[i]);
+  return module.lookupSymbol<bk::StateOp>(ref.getValue());
+}
+
+} // namespace birkhoff::test
+
+#endif // BIRKHOFF_TEST_UNIT_COMPILER_COMPILESUPPORT_H
