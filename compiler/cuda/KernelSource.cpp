@@ -1,0 +1,355 @@
+//===- KernelSource.cpp ---------------------------------------------------===//
+#include "KernelSource.h"
+
+#include <algorithm>
+#include <cinttypes>
+#include <climits>
+#include <cmath>
+#include <cstdio>
+#include <functional>
+#include <map>
+
+namespace birkhoff::cuda {
+namespace {
+
+constexpr int kBlock = 256;
+
+/// Typed, checked access to one launch's params and weights; errors name the
+/// kernel and the key.
+class LaunchReader {
+public:
+  explicit LaunchReader(const CudaLaunchSpec &s) : spec_(s) {}
+
+  Expected<double> num(const char *key) const {
+    for (const auto &[k, v] : spec_.params)
+      if (k == key) {
+        if (!std::isfinite(v))
+          return invalidArgument(where() + "parameter '" + key +
+                                 "' is not finite");
+        return v;
+      }
+    return notFound(where() + "has no parameter '" + key + "'");
+  }
+  Expected<int64_t> integer(const char *key, int64_t min = 1,
+                            int64_t max = INT_MAX) const {
+    BK_ASSIGN_OR_RETURN(double v, num(key));
+    if (v != std::floor(v) || v < double(min) || v > double(max))
+      return invalidArgument(where() + "parameter '" + key +
+                             "' = " + std::to_string(v) +
+                             " is not an integer in [" + std::to_string(min) +
+                             ", " + std::to_string(max) + "]");
+    return int64_t(v);
+  }
+  double numOr(const char *key, double fallback) const {
+    for (const auto &[k, v] : spec_.params)
+      if (k == key)
+        return v;
+    return fallback;
+  }
+  /// dtype of launch weight i, which must be one of `allowed`.
+  Expected<DType> weight(size_t i, std::initializer_list<DType> allowed) const {
+    if (i >= spec_.weightDTypes.size())
+      return invalidArgument(where() + "needs weight " + std::to_string(i) +
+                             " but has " +
+                             std::to_string(spec_.weightDTypes.size()));
+    DType t = spec_.weightDTypes[i];
+    if (std::find(allowed.begin(), allowed.end(), t) == allowed.end())
+      return unsupported(where() + "weight " + std::to_string(i) +
+                         " of dtype " + std::string(dtypeName(t)) +
+                         " is not generated for CUDA");
+    return t;
+  }
+  /// Checks launch weight i's shape when the spec gives it.
+  Status shape(size_t i, const std::vector<int64_t> &want) const {
+    if (i >= spec_.weightShapes.size() || spec_.weightShapes[i].empty())
+      return Status::ok();
+    if (spec_.weightShapes[i] != want) {
+      std::string w, h;
+      for (int64_t d : want)
+        w += (w.empty() ? "" : "x") + std::to_string(d);
+      for (int64_t d : spec_.weightShapes[i])
+        h += (h.empty() ? "" : "x") + std::to_string(d);
+      return invalidArgument(where() + "weight " + std::to_string(i) + " is " +
+                             h + ", expected " + w);
+    }
+    return Status::ok();
+  }
+  std::string where() const {
+    return "CUDA launch of '" + spec_.kernel + "': ";
+  }
+  const CudaLaunchSpec &spec() const { return spec_; }
+
+private:
+  const CudaLaunchSpec &spec_;
+};
+
+/// A float as an exact hex literal ("0x1.0c6f7ap-20f").
+std::string f32(float v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%af", double(v));
+  return buf;
+}
+std::string i(int64_t v) { return std::to_string(v); }
+std::string dt(DType t) { return std::to_string(int(t)); }
+std::string flag(bool v) { return v ? "true" : "false"; }
+
+/// A generated body: the includes, any constants, and one call in the kernel.
+struct Body {
+  std::string include;   // "bk/linear.cuh"
+  std::string constants; // file-scope definitions
+  std::string call;      // statement(s) with `args` in scope
+  GridRule grid;
+  // Resident blocks per SM the register budget must allow (the second
+  // __launch_bounds__ argument): without it ptxas picks a budget itself and
+  // may spill small kernels.
+  int minBlocksPerSm = 4;
+};
+
+using Generator = std::function<Expected<Body>(const LaunchReader &,
+                                               const CudaCodegenOptions &)>;
+
+Expected<Body> genEmbed(const LaunchReader &r, const CudaCodegenOptions &) {
+  BK_ASSIGN_OR_RETURN(int64_t dim, r.integer("dim"));
+  BK_ASSIGN_OR_RETURN(int64_t hc, r.integer("hc", 1, 64));
+  BK_ASSIGN_OR_RETURN(DType w, r.weight(0, {DType::F32, DType::BF16}));
+  const auto &shapes = r.spec().weightShapes;
+  if (shapes.empty() || shapes[0].size() != 2 || shapes[0][1] != dim)
+    return invalidArgument(r.where() +
+                           "needs the embedding table's shape [vocab, " +
+                           i(dim) + "] (the kernel bounds token ids by it)");
+  int64_t vocab = shapes[0][0];
+  Body b;
+  b.include = "bk/embed.cuh";
+  b.call = "bk::embed<" + i(vocab) + ", " + i(dim) + ", " + i(hc) + ", " +
+           dt(w) + ", " + i(kBlock) + ">(args);";
+  b.grid = {1, 0, 0, kBlock};
+  return b;
+}
+
+Expected<Body> genRmsNorm(const LaunchReader &r, const CudaCodegenOptions &o) {
+  BK_ASSIGN_OR_RETURN(int64_t n, r.integer("n"));
+  BK_ASSIGN_OR_RETURN(double eps, r.num("eps"));
+  BK_ASSIGN_OR_RETURN(DType w, r.weight(0, {DType::F32, DType::BF16}));
+  BK_RETURN_IF_ERROR(r.shape(0, {n}));
+  Body b;
+  b.include = "bk/norm.cuh";
+  b.call = "bk::rmsNorm<" + i(n) + ", " + dt(w) + ", " + i(kBlock) + ", " +
+           flag(o.hostOrderReductions) + ">(args, " + f32(float(eps)) + ");";
+  b.grid = {1, 0, 0, kBlock};
+  return b;
+}
+
+Expected<Body> genHeadRmsNorm(const LaunchReader &r,
+                              const CudaCodegenOptions &o) {
+  BK_ASSIGN_OR_RETURN(int64_t heads, r.integer("heads"));
+  BK_ASSIGN_OR_RETURN(int64_t hd, r.integer("head_dim"));
+  BK_ASSIGN_OR_RETURN(double eps, r.num("eps"));
+  constexpr int kHeadsPerBlock = 4;
+  Body b;
+  b.include = "bk/norm.cuh";
+  b.call = "bk::headRmsNorm<" + i(heads) + ", " + i(hd) + ", " +
+           i(kHeadsPerBlock) + ", " + flag(o.hostOrderReductions) + ">(args, " +
+           f32(float(eps)) + ");";
+  b.grid = {(heads + kHeadsPerBlock - 1) / kHeadsPerBlock, 0, 0,
+            32 * kHeadsPerBlock};
+  return b;
+}
+
+/// The inverse frequencies exactly as runtime/host/Rope.cpp computes them
+/// (same float/double expressions, same libm calls): the generated kernel
+/// embeds the bits, so the device rotates by the host's angles.
+Expected<std::vector<float>> ropeInvFreq(const LaunchReader &r,
+                                         int64_t ropeDim) {
+  BK_ASSIGN_OR_RETURN(double theta, r.num("theta"));
+  BK_ASSIGN_OR_RETURN(int64_t yarn, r.integer("yarn", 0, 1));
+  float base = float(theta);
+  int64_t half = ropeDim / 2;
+  std::vector<float> inv(static_cast<size_t>(half));
+  for (int64_t k = 0; k < half; ++k)
+    inv[size_t(k)] = 1.0f / std::pow(base, float(2 * k) / float(ropeDim));
+  if (!yarn)
+    return inv;
+  BK_ASSIGN_OR_RETURN(double factor, r.num("rope_factor"));
+  BK_ASSIGN_OR_RETURN(double original, r.num("original_seq_len"));
+  BK_ASSIGN_OR_RETURN(double betaFast, r.num("beta_fast"));
+  BK_ASSIGN_OR_RETURN(double betaSlow, r.num("beta_slow"));
+  double dim = double(ropeDim);
+  auto correctionDim = [&](double rotations) {
+    return dim * std::log(original / (rotations * 2.0 * M_PI)) /
+           (2.0 * std::log(double(base)));
+  };
+  double low = std::max(std::floor(correctionDim(betaFast)), 0.0);
+  double high = std::min(std::ceil(correctionDim(betaSlow)), dim - 1);
+  if (low == high)
+    high += 0.001;
+  for (int64_t k = 0; k < half; ++k) {
+    float ramp =
+        std::clamp(float((double(k) - low) / (high - low)), 0.0f, 1.0f);
+    float extrapolation = inv[size_t(k)];
+    float interpolation = extrapolation / float(factor);
+    inv[size_t(k)] = interpolation * ramp + extrapolation * (1.0f - ramp);
+  }
+  return inv;
+}
+
+Expected<Body> genRope(const LaunchReader &r, const CudaCodegenOptions &) {
+  BK_ASSIGN_OR_RETURN(int64_t heads, r.integer("heads"));
+  BK_ASSIGN_OR_RETURN(int64_t hd, r.integer("head_dim"));
+  BK_ASSIGN_OR_RETURN(int64_t rd, r.integer("rope_dim", 0));
+  BK_ASSIGN_OR_RETURN(int64_t inverse, r.integer("inverse", 0, 1));
+  if (rd > hd || rd % 2)
+    return invalidArgument(r.where() + "rope_dim " + i(rd) +
+                           " does not fit head_dim " + i(hd));
+  BK_ASSIGN_OR_RETURN(std::vector<float> inv, ropeInvFreq(r, rd));
+  Body b;
+  b.include = "bk/rope.cuh";
+  b.constants = "__constant__ float bk_inv_freq[" +
+                i(std::max<int64_t>(1, rd / 2)) + "] = {";
+  for (size_t k = 0; k < inv.size(); ++k)
+    b.constants += (k ? ", " : "") + f32(inv[k]);
+  if (inv.empty())
+    b.constants += "0.0f";
+  b.constants += "};\n";
+  b.call = "bk::rope<" + i(heads) + ", " + i(hd) + ", " + i(rd) + ", " +
+           flag(inverse != 0) + ", " + i(kBlock) + ">(args, bk_inv_freq);";
+  b.grid = {1, 0, 0, kBlock};
+  return b;
+}
+
+Expected<Body> genLinear(const LaunchReader &r, const CudaCodegenOptions &) {
+  BK_ASSIGN_OR_RETURN(int64_t in, r.integer("in_features"));
+  BK_ASSIGN_OR_RETURN(int64_t out, r.integer("out_features"));
+  BK_ASSIGN_OR_RETURN(DType w, r.weight(0, {DType::F32, DType::BF16,
+                                            DType::F8E4M3, DType::FP4E2M1x2}));
+  BK_RETURN_IF_ERROR(r.shape(0, {out, in}));
+  if (w == DType::FP4E2M1x2 && in % 32)
+    return invalidArgument(r.where() + "FP4 in_features " + i(in) +
+                           " is not a multiple of its 32-blocks");
+  constexpr int kWarps = 8, kTokenTile = 4, kTokensPerY = 32;
+  Body b;
+  b.include = "bk/linear.cuh";
+  b.call = "bk::linear<" + i(in) + ", " + i(out) + ", " + dt(w) + ", " +
+           i(kWarps) + ", " + i(kTokenTile) + ", " + i(kTokensPerY) +
+           ">(args);";
+  b.grid = {0, (out + kWarps - 1) / kWarps, kTokensPerY, 32 * kWarps};
+  b.minBlocksPerSm = 3; // <= 85 registers: FP4 decodes 32 values per chunk
+  return b;
+}
+
+Expected<Body> genMhc(const LaunchReader &r, bool head, bool norm) {
+  BK_ASSIGN_OR_RETURN(int64_t dim, r.integer("dim"));
+  BK_ASSIGN_OR_RETURN(int64_t hc, r.integer("hc", 1, 8));
+  BK_ASSIGN_OR_RETURN(double hcEps, r.num("hc_eps"));
+  BK_ASSIGN_OR_RETURN(double normEps, r.num("norm_eps"));
+  double eps = 0.0;
+  if (norm) {
+    BK_ASSIGN_OR_RETURN(double e, r.num("eps"));
+    eps = e;
+  }
+  int64_t iters = 0;
+  if (!head) {
+    BK_ASSIGN_OR_RETURN(int64_t it, r.integer("iters", 1, 1000));
+    iters = it;
+  }
+  std::initializer_list<DType> small = {DType::F32, DType::BF16};
+  BK_ASSIGN_OR_RETURN(DType fn, r.weight(0, small));
+  BK_ASSIGN_OR_RETURN(DType base, r.weight(1, small));
+  BK_ASSIGN_OR_RETURN(DType scale, r.weight(2, small));
+  DType nw = DType::F32;
+  if (norm) {
+    BK_ASSIGN_OR_RETURN(DType t, r.weight(3, small));
+    nw = t;
+    BK_RETURN_IF_ERROR(r.shape(3, {dim}));
+  }
+  int64_t rows = head ? hc : (2 + hc) * hc;
+  BK_RETURN_IF_ERROR(r.shape(0, {rows, hc * dim}));
+  BK_RETURN_IF_ERROR(r.shape(1, {rows}));
+  Body b;
+  b.include = "bk/mhc.cuh";
+  std::string eps3 =
+      f32(float(hcEps)) + ", " + f32(float(normEps)) + ", " + f32(float(eps));
+  if (head)
+    b.call = "bk::mhcHead<" + i(dim) + ", " + i(hc) + ", " + flag(norm) + ", " +
+             dt(fn) + ", " + dt(base) + ", " + dt(scale) + ", " + dt(nw) +
+             ", " + i(kBlock) + ">(args, " + eps3 + ");";
+  else
+    b.call = "bk::mhcPre<" + i(dim) + ", " + i(hc) + ", " + i(iters) + ", " +
+             flag(norm) + ", " + dt(fn) + ", " + dt(base) + ", " + dt(scale) +
+             ", " + dt(nw) + ", " + i(kBlock) + ">(args, " + eps3 + ");";
+  b.grid = {1, 0, 0, kBlock};
+  b.minBlocksPerSm = 3; // <= 85 registers: (2+hc)·hc mixing sums per thread
+  return b;
+}
+
+Expected<Body> genMhcPost(const LaunchReader &r, const CudaCodegenOptions &) {
+  BK_ASSIGN_OR_RETURN(int64_t dim, r.integer("dim"));
+  BK_ASSIGN_OR_RETURN(int64_t hc, r.integer("hc", 1, 8));
+  Body b;
+  b.include = "bk/mhc.cuh";
+  b.call =
+      "bk::mhcPost<" + i(dim) + ", " + i(hc) + ", " + i(kBlock) + ">(args);";
+  b.grid = {(dim + 4 * kBlock - 1) / (4 * kBlock), 0, 0, kBlock};
+  return b;
+}
+
+const std::map<std::string_view, Generator> &generators() {
+  static const std::map<std::string_view, Generator> table = {
+      {"embed", genEmbed},
+      {"rms_norm", genRmsNorm},
+      {"head_rms_norm", genHeadRmsNorm},
+      {"rope", genRope},
+      {"linear", genLinear},
+      {"mhc_pre", [](auto &r, auto &) { return genMhc(r, false, false); }},
+      {"mhc_pre_norm", [](auto &r, auto &) { return genMhc(r, false, true); }},
+      {"mhc_head", [](auto &r, auto &) { return genMhc(r, true, false); }},
+      {"mhc_head_norm", [](auto &r, auto &) { return genMhc(r, true, true); }},
+      {"mhc_post", genMhcPost},
+  };
+  return table;
+}
+
+/// FNV-1a, for stable entry names.
+uint64_t fnv1a(std::string_view s) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : s)
+    h = (h ^ c) * 1099511628211ull;
+  return h;
+}
+
+} // namespace
+
+std::vector<std::string_view> cudaGeneratedKernels() {
+  std::vector<std::string_view> names;
+  for (const auto &[name, gen] : generators())
+    names.push_back(name);
+  return names;
+}
+
+Expected<KernelSource> generateKernelSource(const CudaLaunchSpec &spec,
+                                            const CudaCodegenOptions &opts) {
+  LaunchReader reader(spec);
+  auto it = generators().find(spec.kernel);
+  if (it == generators().end())
+    return unsupported("kernel '" + spec.kernel +
+                       "' is not yet generated for CUDA");
+  if (reader.numOr("numerics", 0) != 0)
+    return unsupported(
+        reader.where() +
+        "the official numerics profile is not yet generated for CUDA");
+  BK_ASSIGN_OR_RETURN(Body body, it->second(reader, opts));
+  std::string kernel = "#include \"bk/abi.cuh\"\n#include \"" + body.include +
+                       "\"\n\n" + body.constants;
+  std::string signature = "(const BkLaunch args) {\n  " + body.call + "\n}\n";
+  char hash[17];
+  std::snprintf(hash, sizeof hash, "%016" PRIx64, fnv1a(kernel + signature));
+  KernelSource ks;
+  ks.entry = "bk_" + spec.kernel + "_" + hash;
+  ks.source = "// Birkhoff CUDA kernel: " + spec.kernel + " (generated)\n" +
+              kernel + "\nextern \"C\" __global__ void __launch_bounds__(" +
+              std::to_string(body.grid.block) + ", " +
+              std::to_string(body.minBlocksPerSm) + ") " + ks.entry + signature;
+  ks.grid = body.grid;
+  return ks;
+}
+
+} // namespace birkhoff::cuda

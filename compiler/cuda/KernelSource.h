@@ -1,0 +1,66 @@
+//===- KernelSource.h - CUDA C++ source of one launch
+//----------------------===//
+//
+// Each launch is specialized ahead of time: its kernel's device template
+// (compiler/cuda/templates) is instantiated with the launch's constants (dims,
+// eps, RoPE frequencies, weight formats) in a one-kernel source that NVRTC
+// compiles (CudaCompiler.h). docs/cuda.md lists what is generated.
+//
+//===----------------------------------------------------------------------===//
+#ifndef BIRKHOFF_COMPILER_CUDA_KERNELSOURCE_H
+#define BIRKHOFF_COMPILER_CUDA_KERNELSOURCE_H
+
+#include "birkhoff/DType.h"
+#include "birkhoff/Status.h"
+#include "cuda/LaunchAbi.h"
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace birkhoff::cuda {
+
+/// What the generator needs of one launch: the catalogue kernel, its params
+/// (docs/kernels.md) and its weights' formats (launch order; an absent
+/// optional weight is any dtype with an empty shape).
+struct CudaLaunchSpec {
+  std::string kernel;
+  std::vector<std::pair<std::string, double>> params;
+  std::vector<DType> weightDTypes;
+  std::vector<std::vector<int64_t>> weightShapes; // logical shapes
+
+  void param(std::string key, double v) {
+    params.emplace_back(std::move(key), v);
+  }
+  void weight(DType t, std::vector<int64_t> shape) {
+    weightDTypes.push_back(t);
+    weightShapes.push_back(std::move(shape));
+  }
+};
+
+struct CudaCodegenOptions {
+  /// Norm reductions in the host kernels' sequential order, making rms_norm
+  /// and head_rms_norm bitwise equal to runtime/host (slower: one thread sums
+  /// a row). false: tree reductions.
+  bool hostOrderReductions = true;
+};
+
+struct KernelSource {
+  std::string source; // includes "bk/*.cuh" (the embedded templates)
+  std::string entry;  // extern "C" kernel name, unique per specialization
+  GridRule grid;
+};
+
+/// The source of `spec`'s launch. Unsupported kernels (and the official
+/// numerics profile) give Unsupported "... not yet generated for CUDA".
+Expected<KernelSource>
+generateKernelSource(const CudaLaunchSpec &spec,
+                     const CudaCodegenOptions &opts = {});
+
+/// Kernels generateKernelSource handles (for the reference profile).
+std::vector<std::string_view> cudaGeneratedKernels();
+
+} // namespace birkhoff::cuda
+
+#endif // BIRKHOFF_COMPILER_CUDA_KERNELSOURCE_H

@@ -1,0 +1,114 @@
+// common.cuh - Number decoding, vector loads and reductions shared by the
+// Birkhoff device templates. fp32 math (the `reference` numerics profile).
+#pragma once
+#include "bk/abi.cuh"
+
+namespace bk {
+
+// Weight storage formats; the values are birkhoff::DType's.
+enum WDType : int { kF32 = 0, kBF16 = 1, kF8E4M3 = 2, kFP4 = 4 };
+
+__device__ __forceinline__ float bf16ToF32(unsigned int h16) {
+  return __uint_as_float(h16 << 16);
+}
+
+// 2^(b-127); 0xFF is NaN, 0 the fp32 subnormal 2^-127 (exact).
+__device__ __forceinline__ float e8m0ToF32(unsigned int b) {
+  if (b == 0xffu)
+    return __uint_as_float(0x7fc00000u);
+  if (b == 0u)
+    return __uint_as_float(0x00400000u);
+  return __uint_as_float(b << 23);
+}
+
+__device__ __forceinline__ float f16ToF32(unsigned short h) {
+  float f;
+  asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h));
+  return f;
+}
+
+// Two e4m3fn codes (low byte first) to floats, exact: the sm_89+ hardware
+// conversion to f16x2, then f16 to f32.
+__device__ __forceinline__ void e4m3x2ToF32(unsigned int pair, float &lo,
+                                            float &hi) {
+  unsigned int h2;
+  unsigned short v = (unsigned short)pair;
+  asm("cvt.rn.f16x2.e4m3x2 %0, %1;" : "=r"(h2) : "h"(v));
+  lo = f16ToF32((unsigned short)(h2 & 0xffffu));
+  hi = f16ToF32((unsigned short)(h2 >> 16));
+}
+
+// One e2m1 code (bit 3 sign) to float, exact: magnitudes 0, .5, 1, 1.5, 2, 3,
+// 4, 6 built from the exponent/mantissa bits without a table.
+__device__ __forceinline__ float e2m1ToF32(unsigned int code) {
+  unsigned int m = code & 7u, e = m >> 1;
+  float v = e ? __uint_as_float(((e + 126u) << 23) | ((m & 1u) << 22))
+              : 0.5f * (float)(m & 1u);
+  return __uint_as_float(__float_as_uint(v) | ((code & 8u) << 28));
+}
+
+// Element i of a 1-D F32 or BF16 weight (norm weights, mHC fn/base/scale).
+template <int DT> __device__ __forceinline__ float loadScalar(const void *p,
+                                                              long long i) {
+  static_assert(DT == kF32 || DT == kBF16, "scalar weights are F32 or BF16");
+  if constexpr (DT == kF32)
+    return __ldg((const float *)p + i);
+  else
+    return bf16ToF32(__ldg((const unsigned short *)p + i));
+}
+
+// Four consecutive elements [i, i+4) of an F32 or BF16 weight (i % 4 == 0).
+template <int DT> __device__ __forceinline__ float4 loadScalar4(const void *p,
+                                                                long long i) {
+  if constexpr (DT == kF32) {
+    return __ldg((const float4 *)((const float *)p + i));
+  } else {
+    uint2 v = __ldg((const uint2 *)((const unsigned short *)p + i));
+    return make_float4(bf16ToF32(v.x & 0xffffu), bf16ToF32(v.x >> 16),
+                       bf16ToF32(v.y & 0xffffu), bf16ToF32(v.y >> 16));
+  }
+}
+
+__device__ __forceinline__ float warpSum(float v) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1)
+    v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+
+// Sum of `v` over the block (BLOCK threads, a multiple of 32); every thread
+// gets the result. `scratch` holds BLOCK/32 floats.
+template <int BLOCK>
+__device__ __forceinline__ float blockSum(float v, float *scratch) {
+  static_assert(BLOCK % 32 == 0 && BLOCK <= 1024, "block of whole warps");
+  constexpr int W = BLOCK / 32;
+  v = warpSum(v);
+  int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  __syncthreads(); // scratch may still be read by a previous reduction
+  if (lane == 0)
+    scratch[warp] = v;
+  __syncthreads();
+  float s = lane < W ? scratch[lane] : 0.0f;
+  return warpSum(s);
+}
+
+// 1 / sqrt(ss / n + eps), rounded exactly as the host's
+// `1.0f / std::sqrt(ss / float(n) + eps)`.
+__device__ __forceinline__ float rmsFactor(float ss, float n, float eps) {
+  return __fdiv_rn(1.0f, __fsqrt_rn(__fadd_rn(__fdiv_rn(ss, n), eps)));
+}
+
+// Σ x[i]² for i < n in the host's order (one sequential fp32 chain, no FMA):
+// what makes the norms bitwise equal to runtime/host. One thread's work.
+__device__ __forceinline__ float sumSquaresSequential(const float *x,
+                                                      long long n) {
+  float ss = 0.0f;
+#pragma unroll 8
+  for (long long i = 0; i < n; ++i) {
+    float v = x[i];
+    ss = __fadd_rn(ss, __fmul_rn(v, v));
+  }
+  return ss;
+}
+
+} // namespace bk

@@ -1,0 +1,103 @@
+//===- CudaDriverApi.h - The CUDA driver API, loaded at run time ----------===//
+//
+// The driver entry points a GPU runtime needs, bound by dlopen from
+// libcuda.so.1 (BIRKHOFF_CUDA_DRIVER_PATH first when set). Prototypes and the
+// few enum values used are declared here (values from cuda.h, stable ABI), so
+// no CUDA header is needed to build, and a machine without a driver gets a
+// clean "no CUDA driver" status instead of a link or load failure.
+//
+//===----------------------------------------------------------------------===//
+#ifndef BIRKHOFF_CUDA_CUDADRIVERAPI_H
+#define BIRKHOFF_CUDA_CUDADRIVERAPI_H
+
+#include "birkhoff/Status.h"
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace birkhoff::cuda {
+
+class DynamicLibrary;
+
+using CuResult = int; // CUresult; 0 is CUDA_SUCCESS
+using CuDevice = int;
+using CuContext = struct CuContextOpaque *;
+using CuModule = struct CuModuleOpaque *;
+using CuFunction = struct CuFunctionOpaque *;
+using CuStream = struct CuStreamOpaque *;
+using CuDevicePtr = unsigned long long;
+
+// cuda.h enum values used by Birkhoff.
+inline constexpr int kCuDeviceAttrComputeCapabilityMajor = 75;
+inline constexpr int kCuDeviceAttrComputeCapabilityMinor = 76;
+inline constexpr int kCuFuncAttrSharedSizeBytes = 1;
+inline constexpr int kCuFuncAttrLocalSizeBytes = 3;
+inline constexpr int kCuFuncAttrNumRegs = 4;
+inline constexpr CuResult kCudaErrorNoDevice = 100;
+
+struct CudaDriverApi {
+  CuResult (*init)(unsigned flags) = nullptr;
+  CuResult (*driverGetVersion)(int *version) = nullptr;
+  CuResult (*deviceGetCount)(int *count) = nullptr;
+  CuResult (*deviceGet)(CuDevice *dev, int ordinal) = nullptr;
+  CuResult (*deviceGetAttribute)(int *value, int attrib,
+                                 CuDevice dev) = nullptr;
+  CuResult (*deviceGetName)(char *name, int len, CuDevice dev) = nullptr;
+  CuResult (*primaryCtxRetain)(CuContext *ctx, CuDevice dev) = nullptr;
+  CuResult (*primaryCtxRelease)(CuDevice dev) = nullptr;
+  CuResult (*ctxSetCurrent)(CuContext ctx) = nullptr;
+  CuResult (*ctxSynchronize)() = nullptr;
+  CuResult (*moduleLoadData)(CuModule *module, const void *image) = nullptr;
+  CuResult (*moduleUnload)(CuModule module) = nullptr;
+  CuResult (*moduleGetFunction)(CuFunction *fn, CuModule module,
+                                const char *name) = nullptr;
+  CuResult (*funcGetAttribute)(int *value, int attrib, CuFunction fn) = nullptr;
+  CuResult (*launchKernel)(CuFunction fn, unsigned gx, unsigned gy, unsigned gz,
+                           unsigned bx, unsigned by, unsigned bz,
+                           unsigned sharedBytes, CuStream stream, void **params,
+                           void **extra) = nullptr;
+  CuResult (*memAlloc)(CuDevicePtr *ptr, size_t bytes) = nullptr;
+  CuResult (*memFree)(CuDevicePtr ptr) = nullptr;
+  CuResult (*memcpyHtoD)(CuDevicePtr dst, const void *src,
+                         size_t bytes) = nullptr;
+  CuResult (*memcpyDtoH)(void *dst, CuDevicePtr src, size_t bytes) = nullptr;
+  CuResult (*memsetD8)(CuDevicePtr dst, unsigned char value,
+                       size_t n) = nullptr;
+  CuResult (*streamCreate)(CuStream *stream, unsigned flags) = nullptr;
+  CuResult (*streamDestroy)(CuStream stream) = nullptr;
+  CuResult (*streamSynchronize)(CuStream stream) = nullptr;
+  CuResult (*getErrorString)(CuResult r, const char **str) = nullptr;
+
+  std::string libraryPath;
+
+  /// The process-wide driver, loaded and cuInit'ed on first use. A machine
+  /// without libcuda gets NotFound "no CUDA driver: ..."; with a driver but no
+  /// device, cuInit's error. Failures are remembered.
+  static Expected<const CudaDriverApi *> get();
+
+  /// Loads (and cuInit's) a fresh instance from explicit candidates (tests).
+  static Expected<std::unique_ptr<CudaDriverApi>>
+  load(const std::vector<std::string> &candidates);
+
+  /// "<call> failed (<code>): <cuGetErrorString>".
+  Status error(const char *call, CuResult r) const;
+  /// Status::ok() when r is CUDA_SUCCESS, else error(call, r).
+  Status check(const char *call, CuResult r) const {
+    return r == 0 ? Status::ok() : error(call, r);
+  }
+
+  ~CudaDriverApi();
+  CudaDriverApi() = default;
+  CudaDriverApi(const CudaDriverApi &) = delete;
+  CudaDriverApi &operator=(const CudaDriverApi &) = delete;
+
+private:
+  std::unique_ptr<DynamicLibrary> lib_;
+};
+
+} // namespace birkhoff::cuda
+
+#endif // BIRKHOFF_CUDA_CUDADRIVERAPI_H

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Builds the runtime, the CUDA code generator and the GPU tests on the GPU machine
+# (Ubuntu 24.04, g++ 13, CMake, Ninja, GoogleTest, CUDA 13 with NVRTC; no LLVM/MLIR,
+# no flatbuffers: run scripts/prepare-gpu-carry.sh first and carry .deps/), runs the
+# `gpu`-labelled tests and the CUDA codegen unit tests, and writes a report under
+# $OUT (default: build-gpu/report).
+#   scripts/gpu-check.sh [extra ctest args]
+set -uo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+out="${OUT:-$root/build-gpu/report}"
+build="${BIRKHOFF_GPU_BUILD:-$root/build-gpu}"
+mkdir -p "$out" "$build"
+report="$out/gpu-report.txt"
+{
+  echo "# Birkhoff GPU check, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  echo "## machine"
+  nvidia-smi --query-gpu=name,driver_version,memory.total,compute_cap --format=csv 2>&1 || echo "nvidia-smi failed"
+  (ldconfig -p | grep -E 'libcuda\.so\.1|libnvrtc\.so') 2>&1
+  g++ --version | head -1; cmake --version | head -1
+} > "$report"
+[ -f .deps/generated/artifact_generated.h ] || {
+  echo "missing .deps/generated/artifact_generated.h: run scripts/prepare-gpu-carry.sh and carry .deps" | tee -a "$report"
+  exit 1; }
+# NVRTC may live outside the loader's path on a bare machine.
+for d in /usr/local/cuda/lib64 /usr/local/cuda/lib; do
+  [ -d "$d" ] && export LD_LIBRARY_PATH="$d${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+done
+start=$(date +%s)
+if ! cmake -G Ninja -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DBIRKHOFF_RUNTIME_ONLY=ON \
+     > "$out/configure.log" 2>&1; then
+  echo "## configure FAILED (configure.log)" >> "$report"; tail -30 "$out/configure.log" >> "$report"; exit 1
+fi
+if ! cmake --build "$build" -j "$(nproc)" --target gpu_kernel_tests cuda_codegen_tests birkhoff-kernelgen \
+     > "$out/build.log" 2>&1; then
+  echo "## build FAILED (build.log)" >> "$report"; grep -E "error|FAILED" "$out/build.log" | head -40 >> "$report"; exit 1
+fi
+echo "## build: $(( $(date +%s) - start )) s" >> "$report"
+status=0
+"$build/tests/gpu_kernel_tests" --gtest_output=xml:"$out/gpu_kernel_tests.xml" > "$out/gpu_kernel_tests.log" 2>&1 || status=1
+"$build/tests/cuda_codegen_tests" --gtest_output=xml:"$out/cuda_codegen_tests.xml" > "$out/cuda_codegen_tests.log" 2>&1 || status=1
+(cd "$build" && ctest -L gpu --output-on-failure "$@") > "$out/ctest-gpu.log" 2>&1 || status=1
+{
+  echo "## gpu_kernel_tests"; grep -E '^\[ *(OK|FAILED|SKIPPED|PASSED) *\]|Failure|gpu |SKIP' "$out/gpu_kernel_tests.log" | head -80
+  echo "## cuda_codegen_tests (resources at sm_90a)"; grep -E 'resources|PASSED|FAILED' "$out/cuda_codegen_tests.log"
+  echo "## ctest -L gpu"; tail -5 "$out/ctest-gpu.log"
+  skipped=$(grep -c "^\[  SKIPPED \]" "$out/gpu_kernel_tests.log" || true)
+  echo "## result: $([ $status = 0 ] && echo PASS || echo FAIL) (gpu tests skipped: ${skipped:-0})"
+} >> "$report"
+cat "$report"
+exit $status

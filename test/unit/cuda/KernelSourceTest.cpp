@@ -1,0 +1,114 @@
+//===- KernelSourceTest.cpp - Generated CUDA sources (no NVRTC needed) ----===//
+#include "Launches.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <set>
+
+namespace birkhoff::cuda::test {
+namespace {
+
+TEST(KernelSource, EveryRepresentativeLaunchGenerates) {
+  std::set<std::string> entries;
+  for (const NamedLaunch &l : representativeLaunches()) {
+    auto ks = generateKernelSource(l.spec);
+    ASSERT_TRUE(ks.isOk()) << l.name << ": " << ks.status().toString();
+    EXPECT_NE(ks->source.find("extern \"C\" __global__"), std::string::npos);
+    EXPECT_NE(ks->source.find(ks->entry + "(const BkLaunch args)"),
+              std::string::npos);
+    EXPECT_TRUE(entries.insert(ks->entry).second)
+        << "duplicate entry " << ks->entry;
+    EXPECT_GT(ks->grid.block, 0);
+    EXPECT_EQ(ks->grid.block % 32, 0);
+    EXPECT_GE(ks->grid.gridX(1), 1) << l.name;
+  }
+}
+
+TEST(KernelSource, EntryNamesAreStable) {
+  auto a = generateKernelSource(linearSpec(4096, 1024, DType::F8E4M3));
+  auto b = generateKernelSource(linearSpec(4096, 1024, DType::F8E4M3));
+  auto c = generateKernelSource(linearSpec(4096, 1024, DType::FP4E2M1x2));
+  ASSERT_TRUE(a.isOk() && b.isOk() && c.isOk());
+  EXPECT_EQ(a->entry, b->entry);
+  EXPECT_EQ(a->source, b->source);
+  EXPECT_NE(a->entry, c->entry);
+}
+
+TEST(KernelSource, GridRules) {
+  auto lin = generateKernelSource(linearSpec(4096, 1024, DType::F8E4M3));
+  ASSERT_TRUE(lin.isOk());
+  EXPECT_EQ(lin->grid.gridX(1), 128); // 1024 rows / 8 warps
+  EXPECT_EQ(lin->grid.gridX(4096), 128);
+  EXPECT_EQ(lin->grid.gridY(1), 1);
+  EXPECT_EQ(lin->grid.gridY(33), 2);
+  EXPECT_EQ(lin->grid.block, 256);
+  CudaLaunchSpec post;
+  post.kernel = "mhc_post";
+  post.param("dim", 4096);
+  post.param("hc", 4);
+  auto p = generateKernelSource(post);
+  ASSERT_TRUE(p.isOk());
+  EXPECT_EQ(p->grid.gridX(3), 12); // 4 slices of 1024 per token
+}
+
+TEST(KernelSource, RopeEmbedsHostFrequencies) {
+  auto ks = generateKernelSource(ropeSpec(2, 8, 4, false, false));
+  ASSERT_TRUE(ks.isOk());
+  // theta 10000, rope_dim 4: 1 and 1/100 (as the host computes them).
+  float f1 = 1.0f / std::pow(10000.0f, 2.0f / 4.0f);
+  char lit[64];
+  std::snprintf(lit, sizeof lit, "%af", double(f1));
+  EXPECT_NE(
+      ks->source.find("bk_inv_freq[2] = {0x1p+0f, " + std::string(lit) + "}"),
+      std::string::npos)
+      << ks->source;
+}
+
+TEST(KernelSource, UnsupportedKernelsSaySo) {
+  CudaLaunchSpec s;
+  s.kernel = "sparse_attention";
+  auto ks = generateKernelSource(s);
+  ASSERT_FALSE(ks.isOk());
+  EXPECT_EQ(ks.status().code(), StatusCode::Unsupported);
+  EXPECT_NE(ks.status().message().find("not yet generated for CUDA"),
+            std::string::npos);
+}
+
+TEST(KernelSource, OfficialNumericsIsNotGeneratedYet) {
+  CudaLaunchSpec s = linearSpec(64, 8, DType::F8E4M3);
+  s.param("numerics", 1);
+  auto ks = generateKernelSource(s);
+  ASSERT_FALSE(ks.isOk());
+  EXPECT_EQ(ks.status().code(), StatusCode::Unsupported);
+  EXPECT_NE(ks.status().message().find("official"), std::string::npos);
+}
+
+TEST(KernelSource, BadLaunchesAreNamedErrors) {
+  CudaLaunchSpec missing = linearSpec(64, 8, DType::BF16);
+  missing.params.pop_back();
+  auto a = generateKernelSource(missing);
+  ASSERT_FALSE(a.isOk());
+  EXPECT_NE(a.status().message().find("out_features"), std::string::npos);
+
+  CudaLaunchSpec shape = linearSpec(64, 8, DType::BF16);
+  shape.weightShapes[0] = {8, 65};
+  auto b = generateKernelSource(shape);
+  ASSERT_FALSE(b.isOk());
+  EXPECT_NE(b.status().message().find("8x65"), std::string::npos);
+
+  CudaLaunchSpec dtype = linearSpec(64, 8, DType::I32);
+  auto c = generateKernelSource(dtype);
+  ASSERT_FALSE(c.isOk());
+  EXPECT_EQ(c.status().code(), StatusCode::Unsupported);
+
+  CudaLaunchSpec frac = linearSpec(64, 8, DType::BF16);
+  frac.params[0].second = 64.5;
+  EXPECT_FALSE(generateKernelSource(frac).isOk());
+
+  CudaLaunchSpec fp4 = linearSpec(48, 8, DType::FP4E2M1x2);
+  EXPECT_FALSE(generateKernelSource(fp4).isOk());
+}
+
+} // namespace
+} // namespace birkhoff::cuda::test

@@ -1,0 +1,125 @@
+//===- Main.cpp - birkhoff-kernelgen: one launch's CUDA kernel ------------===//
+//
+//   birkhoff-kernelgen <kernel> [key=value ...] [--weight=<dtype>:<d0>x<d1>
+//   ...]
+//                      [--emit=source|ptx|resources] [--arch=sm_90a]
+//                      [--tree-reductions]
+//
+// Prints the generated source (default), the PTX, or one line of resources
+// ("entry=... grid=... registers=N spill_stores=N spill_loads=N stack=N
+// smem=N") for a launch of a catalogue kernel.
+//
+//===----------------------------------------------------------------------===//
+#include "CudaCompiler.h"
+#include "KernelSource.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+using namespace birkhoff;
+using namespace birkhoff::cuda;
+
+namespace {
+
+int usage() {
+  std::fprintf(stderr,
+               "usage: birkhoff-kernelgen <kernel> [key=value ...] "
+               "[--weight=<dtype>:<d0>x<d1> ...] [--emit=source|ptx|resources] "
+               "[--arch=sm_90a] [--tree-reductions]\n");
+  return 2;
+}
+
+bool parseWeight(const std::string &text, CudaLaunchSpec &spec) {
+  size_t colon = text.find(':');
+  auto dtype = parseDTypeName(text.substr(0, colon));
+  if (!dtype)
+    return false;
+  std::vector<int64_t> shape;
+  if (colon != std::string::npos) {
+    std::string dims = text.substr(colon + 1);
+    size_t pos = 0;
+    while (pos <= dims.size()) {
+      size_t x = dims.find('x', pos);
+      std::string d = dims.substr(
+          pos, x == std::string::npos ? std::string::npos : x - pos);
+      char *end = nullptr;
+      long long v = std::strtoll(d.c_str(), &end, 10);
+      if (d.empty() || *end)
+        return false;
+      shape.push_back(v);
+      if (x == std::string::npos)
+        break;
+      pos = x + 1;
+    }
+  }
+  spec.weight(*dtype, shape);
+  return true;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  if (argc < 2)
+    return usage();
+  CudaLaunchSpec spec;
+  spec.kernel = argv[1];
+  std::string emit = "source", arch = "sm_90a";
+  CudaCodegenOptions opts;
+  for (int a = 2; a < argc; ++a) {
+    std::string arg = argv[a];
+    if (arg.rfind("--emit=", 0) == 0) {
+      emit = arg.substr(7);
+    } else if (arg.rfind("--arch=", 0) == 0) {
+      arch = arg.substr(7);
+    } else if (arg == "--tree-reductions") {
+      opts.hostOrderReductions = false;
+    } else if (arg.rfind("--weight=", 0) == 0) {
+      if (!parseWeight(arg.substr(9), spec)) {
+        std::fprintf(stderr, "error: bad weight '%s'\n", arg.c_str());
+        return 2;
+      }
+    } else if (size_t eq = arg.find('=');
+               eq != std::string::npos && arg[0] != '-') {
+      char *end = nullptr;
+      double v = std::strtod(arg.c_str() + eq + 1, &end);
+      if (*end) {
+        std::fprintf(stderr, "error: bad parameter value '%s'\n", arg.c_str());
+        return 2;
+      }
+      spec.param(arg.substr(0, eq), v);
+    } else {
+      return usage();
+    }
+  }
+  if (emit != "source" && emit != "ptx" && emit != "resources")
+    return usage();
+  Expected<KernelSource> ks = generateKernelSource(spec, opts);
+  if (!ks) {
+    std::fprintf(stderr, "error: %s\n", ks.status().toString().c_str());
+    return 1;
+  }
+  if (emit == "source") {
+    std::fputs(ks->source.c_str(), stdout);
+    return 0;
+  }
+  Expected<CompiledKernel> k = compileCudaSource(ks->source, ks->entry, arch);
+  if (!k) {
+    std::fprintf(stderr, "error: %s\n", k.status().toString().c_str());
+    return 1;
+  }
+  if (emit == "ptx") {
+    std::fputs(k->ptx.c_str(), stdout);
+    return 0;
+  }
+  const GridRule &g = ks->grid;
+  std::printf(
+      "entry=%s grid.x=%lld*S+%lld grid.y=%s block=%d registers=%d "
+      "spill_stores=%d spill_loads=%d stack=%d smem=%d cubin_bytes=%zu\n",
+      ks->entry.c_str(), (long long)g.xPerToken, (long long)g.xConst,
+      g.tokensPerY ? ("ceil(S/" + std::to_string(g.tokensPerY) + ")").c_str()
+                   : "1",
+      g.block, k->registers, k->spillStoreBytes, k->spillLoadBytes,
+      k->stackBytes, k->sharedBytes, k->cubin.size());
+  return 0;
+}
