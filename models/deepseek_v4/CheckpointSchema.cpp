@@ -42,7 +42,7 @@ public:
     for (int64_t k = 0; k < f_.mtpLayers; ++k) {
       std::string p = "mtp." + std::to_string(k) + ".";
       int64_t layer = c_.nLayers + k;
-      block(p, layer, AttentionKind::Window, RoutingKind::TopK);
+      block(p, layer, LayerAttention::Window, LayerRouting::TopK);
       linear(p + "e_proj", d, d, layer);
       linear(p + "h_proj", d, d, layer);
       add(p + "enorm.weight", DType::BF16, {d}, TensorRole::Norm, layer);
@@ -125,8 +125,8 @@ private:
     add(p + "norm.weight", DType::BF16, {headDim}, TensorRole::Norm, layer);
   }
 
-  void block(const std::string &p, int64_t layer, AttentionKind attention,
-             RoutingKind routing) {
+  void block(const std::string &p, int64_t layer, LayerAttention attention,
+             LayerRouting routing) {
     const int64_t d = c_.dim, hc = c_.hcMult, mix = (2 + hc) * hc;
     for (const char *site : {"attn", "ffn"}) {
       std::string s = site;
@@ -153,8 +153,8 @@ private:
     // Grouped output projection: group g maps its heads' outputs to r_o.
     linear(a + "wo_a", c_.oGroups * c_.oLoraRank, qDim / c_.oGroups, layer);
     linear(a + "wo_b", d, c_.oGroups * c_.oLoraRank, layer);
-    if (attention != AttentionKind::Window) {
-      bool csa = attention == AttentionKind::CSA;
+    if (attention != LayerAttention::Window) {
+      bool csa = attention == LayerAttention::CSA;
       int64_t ratio = csa ? c_.csaRatio : c_.hcaRatio;
       compressor(a + "compressor.", c_.headDim, ratio, csa, layer);
       if (csa) {
@@ -172,7 +172,7 @@ private:
     add(f + "gate.weight", DType::BF16, {experts, d}, TensorRole::GateWeight,
         layer)
         .logicalShape = {experts, d};
-    if (routing == RoutingKind::Hash)
+    if (routing == LayerRouting::Hash)
       add(f + "gate.tid2eid", DType::I64, {c_.vocabSize, c_.nActivatedExperts},
           TensorRole::HashTable, layer);
     else

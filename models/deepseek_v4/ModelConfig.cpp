@@ -292,11 +292,11 @@ Status readAttentionSchedule(const ConfigReader &r, const Json &root,
         return r.keyError(key, "expected a string, got " + describe(t));
       std::string name = t.get<std::string>();
       if (name == kSliding)
-        c.attention.push_back(AttentionKind::Window);
+        c.attention.push_back(LayerAttention::Window);
       else if (name == kCsa)
-        c.attention.push_back(AttentionKind::CSA);
+        c.attention.push_back(LayerAttention::CSA);
       else if (name == kHca)
-        c.attention.push_back(AttentionKind::HCA);
+        c.attention.push_back(LayerAttention::HCA);
       else
         return r.keyError(key, "unknown layer type '" + name + "' (expected '" +
                                    kSliding + "', '" + kCsa + "' or '" + kHca +
@@ -353,11 +353,11 @@ Status readAttentionSchedule(const ConfigReader &r, const Json &root,
   }
   for (int64_t i = 0; i < c.nLayers; ++i) {
     if (values[i] == 0)
-      c.attention.push_back(AttentionKind::Window);
+      c.attention.push_back(LayerAttention::Window);
     else if (values[i] == c.csaRatio)
-      c.attention.push_back(AttentionKind::CSA);
+      c.attention.push_back(LayerAttention::CSA);
     else if (values[i] == c.hcaRatio)
-      c.attention.push_back(AttentionKind::HCA);
+      c.attention.push_back(LayerAttention::HCA);
     else
       return r.keyError(
           "compress_ratios[" + std::to_string(i) + "]",
@@ -388,9 +388,9 @@ Status readRoutingSchedule(const ConfigReader &r, const Json &root,
         return r.keyError(key, "expected a string, got " + describe(t));
       std::string name = t.get<std::string>();
       if (name == "hash_moe")
-        c.routing.push_back(RoutingKind::Hash);
+        c.routing.push_back(LayerRouting::Hash);
       else if (name == "moe")
-        c.routing.push_back(RoutingKind::TopK);
+        c.routing.push_back(LayerRouting::TopK);
       else
         return r.keyError(key, "unknown MLP layer type '" + name +
                                    "' (expected 'hash_moe' or 'moe')");
@@ -404,7 +404,7 @@ Status readRoutingSchedule(const ConfigReader &r, const Json &root,
   if (nHash < 0)
     return r.keyError("num_hash_layers", "must not be negative");
   for (int64_t i = 0; i < c.nLayers; ++i)
-    c.routing.push_back(i < nHash ? RoutingKind::Hash : RoutingKind::TopK);
+    c.routing.push_back(i < nHash ? LayerRouting::Hash : LayerRouting::TopK);
   return Status::ok();
 }
 
@@ -627,8 +627,8 @@ Status readAll(const ConfigReader &r, const Json &root, ModelConfig &c) {
   BK_RETURN_IF_ERROR(readRoutingSchedule(r, root, c));
 
   bool anyCsa = false;
-  for (AttentionKind k : c.attention)
-    anyCsa |= k == AttentionKind::CSA;
+  for (LayerAttention k : c.attention)
+    anyCsa |= k == LayerAttention::CSA;
   // The indexer only exists in CSA layers; there its sizes are required (a
   // silent default would not match the checkpoint).
   bool *indexerOptional = anyCsa ? nullptr : &present;
@@ -695,31 +695,31 @@ std::string str(int64_t v) { return std::to_string(v); }
 
 } // namespace
 
-const char *attentionKindName(AttentionKind kind) {
+const char *layerAttentionName(LayerAttention kind) {
   switch (kind) {
-  case AttentionKind::Window:
+  case LayerAttention::Window:
     return kSliding;
-  case AttentionKind::CSA:
+  case LayerAttention::CSA:
     return kCsa;
-  case AttentionKind::HCA:
+  case LayerAttention::HCA:
     return kHca;
   }
   return "<invalid attention kind>";
 }
 
-const char *routingKindName(RoutingKind kind) {
-  return kind == RoutingKind::Hash ? "hash_moe" : "moe";
+const char *layerRoutingName(LayerRouting kind) {
+  return kind == LayerRouting::Hash ? "hash_moe" : "moe";
 }
 
 int64_t ModelConfig::compressRatio(int64_t layer) const {
   if (layer < 0 || layer >= int64_t(attention.size()))
     return 0;
   switch (attention[layer]) {
-  case AttentionKind::Window:
+  case LayerAttention::Window:
     return 0;
-  case AttentionKind::CSA:
+  case LayerAttention::CSA:
     return csaRatio;
-  case AttentionKind::HCA:
+  case LayerAttention::HCA:
     return hcaRatio;
   }
   return 0;
@@ -804,9 +804,9 @@ Status validateModelConfig(const ModelConfig &c, const std::string &origin) {
                    "has " + str(int64_t(c.routing.size())) + " entries for " +
                        str(c.nLayers) + " layers");
   bool anyCsa = false, anyHca = false;
-  for (AttentionKind k : c.attention) {
-    anyCsa |= k == AttentionKind::CSA;
-    anyHca |= k == AttentionKind::HCA;
+  for (LayerAttention k : c.attention) {
+    anyCsa |= k == LayerAttention::CSA;
+    anyHca |= k == LayerAttention::HCA;
   }
   // DeepSeek's code ties the overlapping compressor and the indexer to ratio
   // 4; V4.1's ratios 1 and 2 are a different architecture.
@@ -879,10 +879,10 @@ Expected<ModelConfig> presetConfig(const std::string &name) {
     c.oGroups = 2;
     c.oLoraRank = 128;
     c.windowSize = 16;
-    c.attention = {AttentionKind::Window, AttentionKind::CSA,
-                   AttentionKind::HCA, AttentionKind::CSA};
-    c.routing = {RoutingKind::Hash, RoutingKind::TopK, RoutingKind::TopK,
-                 RoutingKind::TopK};
+    c.attention = {LayerAttention::Window, LayerAttention::CSA,
+                   LayerAttention::HCA, LayerAttention::CSA};
+    c.routing = {LayerRouting::Hash, LayerRouting::TopK, LayerRouting::TopK,
+                 LayerRouting::TopK};
     c.indexNHeads = 4;
     c.indexHeadDim = 128;
     c.indexTopk = 8;
@@ -915,11 +915,11 @@ Expected<ModelConfig> presetConfig(const std::string &name) {
   // layers; then CSA on even and HCA on odd layers.
   for (int64_t l = 0; l < c.nLayers; ++l) {
     if (l < 2)
-      c.attention.push_back(pro ? AttentionKind::HCA : AttentionKind::Window);
+      c.attention.push_back(pro ? LayerAttention::HCA : LayerAttention::Window);
     else
-      c.attention.push_back(l % 2 == 0 ? AttentionKind::CSA
-                                       : AttentionKind::HCA);
-    c.routing.push_back(l < 3 ? RoutingKind::Hash : RoutingKind::TopK);
+      c.attention.push_back(l % 2 == 0 ? LayerAttention::CSA
+                                       : LayerAttention::HCA);
+    c.routing.push_back(l < 3 ? LayerRouting::Hash : LayerRouting::TopK);
   }
   c.nMtpLayers = 1;
   c.fp8Linears = true;
@@ -954,23 +954,23 @@ std::string modelConfigToJson(const ModelConfig &c) {
     j["compress_ratios"] = ratios;
   } else {
     std::vector<std::string> types;
-    for (AttentionKind k : c.attention)
-      types.push_back(attentionKindName(k));
+    for (LayerAttention k : c.attention)
+      types.push_back(layerAttentionName(k));
     j["layer_types"] = types;
     j["compress_rates"] = {{kCsa, c.csaRatio}, {kHca, c.hcaRatio}};
   }
   int64_t nHash = 0;
-  while (nHash < c.nLayers && c.routing[nHash] == RoutingKind::Hash)
+  while (nHash < c.nLayers && c.routing[nHash] == LayerRouting::Hash)
     ++nHash;
   bool prefix = true;
   for (int64_t l = nHash; l < c.nLayers; ++l)
-    prefix &= c.routing[l] == RoutingKind::TopK;
+    prefix &= c.routing[l] == LayerRouting::TopK;
   if (prefix) {
     j["num_hash_layers"] = nHash;
   } else {
     std::vector<std::string> types;
-    for (RoutingKind k : c.routing)
-      types.push_back(routingKindName(k));
+    for (LayerRouting k : c.routing)
+      types.push_back(layerRoutingName(k));
     j["mlp_layer_types"] = types;
   }
   j["rope_theta"] = c.ropeTheta;

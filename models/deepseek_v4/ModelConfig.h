@@ -18,8 +18,11 @@
 
 namespace birkhoff::v4 {
 
-enum class AttentionKind : uint8_t { Window = 0, CSA = 1, HCA = 2 };
-enum class RoutingKind : uint8_t { TopK = 0, Hash = 1 };
+/// The attention and routing schedule of a layer. Named apart from the `v4`
+/// dialect's enums (`v4::AttentionKind`), which the IR builder uses alongside.
+/// The values are those of the module's `v4.config` `layer_kinds`.
+enum class LayerAttention : uint8_t { Window = 0, CSA = 1, HCA = 2 };
+enum class LayerRouting : uint8_t { TopK = 0, Hash = 1 };
 
 struct ModelConfig {
   int64_t vocabSize = 129280;
@@ -33,8 +36,8 @@ struct ModelConfig {
   int64_t oLoraRank = 1024;
   int64_t windowSize = 128;
   /// Per main layer (size nLayers).
-  std::vector<AttentionKind> attention;
-  std::vector<RoutingKind> routing;
+  std::vector<LayerAttention> attention;
+  std::vector<LayerRouting> routing;
   int64_t csaRatio = 4;   // compress rate of CSA layers
   int64_t hcaRatio = 128; // compress rate of HCA layers
   int64_t indexNHeads = 64;
@@ -71,7 +74,7 @@ struct ModelConfig {
   /// layers (`layer >= nLayers`) are window-only and give 0.
   int64_t compressRatio(int64_t layer) const;
   bool isHashLayer(int64_t layer) const {
-    return routing[layer] == RoutingKind::Hash;
+    return routing[layer] == LayerRouting::Hash;
   }
 
   bool operator==(const ModelConfig &) const = default;
@@ -79,9 +82,9 @@ struct ModelConfig {
 
 /// The HF `layer_types` spelling: "sliding_attention",
 /// "compressed_sparse_attention", "heavily_compressed_attention".
-const char *attentionKindName(AttentionKind kind);
+const char *layerAttentionName(LayerAttention kind);
 /// The HF `mlp_layer_types` spelling: "moe", "hash_moe".
-const char *routingKindName(RoutingKind kind);
+const char *layerRoutingName(LayerRouting kind);
 
 /// Reads and validates `<dir>/config.json` (or the given file). Errors name the
 /// key and the file; unsupported variants (DSpark draft layers, V4.1 keys) are

@@ -42,7 +42,9 @@ void RopeTable::apply(float *x, int64_t position, bool inverse) const {
   float p = float(position);
   for (size_t i = 0; i < invFreq.size(); ++i) {
     float angle = p * invFreq[i];
-    float c = std::cos(angle), s = std::sin(angle);
+    // Evaluated in double and rounded once: correctly rounded, so every backend
+    // (glibc, CUDA) gets the same bits.
+    float c = float(std::cos(double(angle))), s = float(std::sin(double(angle)));
     if (inverse)
       s = -s;
     float x0 = x[2 * i], x1 = x[2 * i + 1];

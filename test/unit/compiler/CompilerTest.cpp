@@ -66,10 +66,10 @@ struct Kinds {
 };
 Kinds kinds(const v4::ModelConfig &c) {
   Kinds k;
-  for (v4::AttentionKind a : c.attention)
-    (a == v4::AttentionKind::Window ? k.window
-     : a == v4::AttentionKind::CSA  ? k.csa
-                                    : k.hca)++;
+  for (v4::LayerAttention a : c.attention)
+    (a == v4::LayerAttention::Window ? k.window
+     : a == v4::LayerAttention::CSA  ? k.csa
+                                     : k.hca)++;
   return k;
 }
 
@@ -277,5 +277,23 @@ TEST_P(GoldenCompile, EveryPhase) {
 INSTANTIATE_TEST_SUITE_P(Goldens, GoldenCompile,
                          ::testing::Values("tiny_mix", "tiny_rates",
                                            "tiny_quant"));
+
+// A config whose RoPE values the `#v4.rope` verifier rejects (a negative
+// original length; validateModelConfig only bounds it when YaRN is on) is an
+// error naming the layer and the verifier's check, not a crash.
+TEST(IRBuilder, RefusesRopeTheDialectRejects) {
+  Loaded m = load("tiny_mix");
+  if (HasFailure())
+    return;
+  m.config.yarn = false;
+  m.config.originalSeqLen = -1;
+  mlir::MLIRContext ctx;
+  auto built = v4::buildV4Module(ctx, m.config, m.checkpoint, {});
+  ASSERT_FALSE(built.isOk());
+  const std::string &msg = built.status().message();
+  EXPECT_NE(msg.find("layer 0 RoPE is invalid"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("[V4-12]"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("@prefill"), std::string::npos) << msg;
+}
 
 } // namespace

@@ -25,10 +25,10 @@ struct LayerKinds {
 };
 LayerKinds countKinds(const v4::ModelConfig &c) {
   LayerKinds k;
-  for (v4::AttentionKind a : c.attention)
-    (a == v4::AttentionKind::Window ? k.window
-     : a == v4::AttentionKind::CSA  ? k.csa
-                                    : k.hca)++;
+  for (v4::LayerAttention a : c.attention)
+    (a == v4::LayerAttention::Window ? k.window
+     : a == v4::LayerAttention::CSA  ? k.csa
+                                     : k.hca)++;
   return k;
 }
 

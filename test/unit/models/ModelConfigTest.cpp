@@ -12,8 +12,8 @@ namespace birkhoff::v4 {
 namespace {
 
 using test::goldenDir;
-using A = AttentionKind;
-using R = RoutingKind;
+using A = LayerAttention;
+using R = LayerRouting;
 using Json = nlohmann::json;
 
 Json goldenConfigJson(const std::string &name) {

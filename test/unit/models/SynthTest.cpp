@@ -290,9 +290,9 @@ TEST(SynthCommand, TinyLayersAndOptions) {
   ASSERT_NO_FATAL_FAILURE(openAndValidate(tmp.path(), o));
   EXPECT_EQ(o.config.nLayers, 3);
   EXPECT_EQ(o.config.nRoutedExperts, 4);
-  EXPECT_EQ(o.config.attention, (std::vector<AttentionKind>{
-                                    AttentionKind::Window, AttentionKind::CSA,
-                                    AttentionKind::HCA}));
+  EXPECT_EQ(o.config.attention, (std::vector<LayerAttention>{
+                                    LayerAttention::Window, LayerAttention::CSA,
+                                    LayerAttention::HCA}));
   EXPECT_EQ(o.format.linears, LinearFormat::BF16);
   EXPECT_EQ(o.format.mtpLayers, 0);
 }
