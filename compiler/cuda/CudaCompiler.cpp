@@ -4,6 +4,7 @@
 
 #include "cuda/NvrtcApi.h"
 
+#include <cstdlib>
 #include <regex>
 #include <sstream>
 
@@ -78,6 +79,11 @@ Status parsePtxasResources(const std::string &log, const std::string &entry,
 Expected<CompiledKernel> compileCudaSource(const std::string &source,
                                            const std::string &entry,
                                            const std::string &arch) {
+  // Where a CUDA driver is installed NVRTC may answer from the driver's
+  // compute cache, and then ptxas never runs and prints no resource report.
+  // The compiler records registers and spills for every kernel, so it always
+  // compiles for real (this process only compiles; it never launches).
+  ::setenv("CUDA_CACHE_DISABLE", "1", /*overwrite=*/1);
   BK_ASSIGN_OR_RETURN(const NvrtcApi *api, NvrtcApi::get());
   std::vector<const char *> headers, names;
   for (const DeviceTemplate &t : deviceTemplates()) {
