@@ -4,7 +4,8 @@
 
 #include "cuda/NvrtcApi.h"
 
-#include <cstdlib>
+#include <map>
+#include <mutex>
 #include <regex>
 #include <sstream>
 
@@ -76,14 +77,37 @@ Status parsePtxasResources(const std::string &log, const std::string &entry,
   return Status::ok();
 }
 
+namespace {
+Expected<CompiledKernel> compileUncached(const std::string &source,
+                                         const std::string &entry,
+                                         const std::string &arch);
+} // namespace
+
 Expected<CompiledKernel> compileCudaSource(const std::string &source,
                                            const std::string &entry,
                                            const std::string &arch) {
-  // Where a CUDA driver is installed NVRTC may answer from the driver's
-  // compute cache, and then ptxas never runs and prints no resource report.
-  // The compiler records registers and spills for every kernel, so it always
-  // compiles for real (this process only compiles; it never launches).
-  ::setenv("CUDA_CACHE_DISABLE", "1", /*overwrite=*/1);
+  // Identical sources (the same kernel at the same shapes, e.g. every expert
+  // projection of a layer) compile once per process. This also keeps the
+  // resource report: NVRTC can serve a repeated program from a cache where
+  // ptxas does not run again.
+  static std::mutex mutex;
+  static std::map<std::string, CompiledKernel> compiled;
+  std::string key = arch + '\0' + entry + '\0' + source;
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (auto it = compiled.find(key); it != compiled.end())
+      return it->second;
+  }
+  BK_ASSIGN_OR_RETURN(CompiledKernel k, compileUncached(source, entry, arch));
+  std::lock_guard<std::mutex> lock(mutex);
+  compiled.emplace(std::move(key), k);
+  return k;
+}
+
+namespace {
+Expected<CompiledKernel> compileUncached(const std::string &source,
+                                         const std::string &entry,
+                                         const std::string &arch) {
   BK_ASSIGN_OR_RETURN(const NvrtcApi *api, NvrtcApi::get());
   std::vector<const char *> headers, names;
   for (const DeviceTemplate &t : deviceTemplates()) {
@@ -125,5 +149,7 @@ Expected<CompiledKernel> compileCudaSource(const std::string &source,
                          .withContext("compiling CUDA kernel '" + entry + "'"));
   return k;
 }
+
+} // namespace
 
 } // namespace birkhoff::cuda

@@ -10,6 +10,11 @@ NvrtcApi::~NvrtcApi() = default;
 
 Expected<std::unique_ptr<NvrtcApi>>
 NvrtcApi::load(const std::vector<std::string> &candidates) {
+  // Where a CUDA driver is installed, NVRTC may answer from the driver's
+  // compute cache; ptxas then never runs and prints no resource report, and
+  // Birkhoff records registers and spills for every kernel. NVRTC reads the
+  // switch when it is loaded, so it is set before.
+  ::setenv("CUDA_CACHE_DISABLE", "1", /*overwrite=*/1);
   auto lib = DynamicLibrary::openFirst(candidates);
   if (!lib)
     return lib.status().withContext("NVRTC (libnvrtc) is not available");
