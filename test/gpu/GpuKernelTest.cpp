@@ -20,11 +20,18 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 
 namespace birkhoff::cuda {
 namespace {
+
+// This process both compiles (NVRTC) and launches (the driver). The driver
+// reads CUDA_CACHE_DISABLE when it loads, before NVRTC sets it, and NVRTC
+// then shares the driver's cache, where a repeated program gets no ptxas
+// resource report. So the switch is set before main().
+const bool kComputeCacheOff = ::setenv("CUDA_CACHE_DISABLE", "1", 1) == 0;
 
 using birkhoff::test::KernelHarness;
 
