@@ -18,6 +18,8 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Pass/PassManager.h"
 
+#include "TempDir.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -26,31 +28,6 @@
 #include <string>
 
 namespace birkhoff::test {
-
-/// A scratch directory removed when the test ends.
-class TempDir {
-public:
-  TempDir() {
-    std::string tmpl =
-        (std::filesystem::temp_directory_path() / "birkhoff_compiler_XXXXXX")
-            .string();
-    if (::mkdtemp(tmpl.data()))
-      path_ = tmpl;
-    else
-      ADD_FAILURE() << "mkdtemp failed for " << tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    if (!path_.empty())
-      std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir &) = delete;
-  TempDir &operator=(const TempDir &) = delete;
-  const std::string &path() const { return path_; }
-
-private:
-  std::string path_;
-};
 
 struct LoadedCheckpoint {
   v4::ModelConfig config;

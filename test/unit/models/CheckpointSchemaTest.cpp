@@ -59,7 +59,7 @@ TEST(CheckpointSchema, GoldensValidate) {
     EXPECT_EQ(table.size(), ckpt->tensors().size()) << gc.name;
     // The index's total_size is the sum of the tensors' bytes.
     auto index = nlohmann::json::parse(
-        test::readText(goldenDir(gc.name) + "/model.safetensors.index.json"));
+        test::readBytes(goldenDir(gc.name) + "/model.safetensors.index.json"));
     EXPECT_EQ(totalBytes(table), index["metadata"]["total_size"].get<int64_t>())
         << gc.name;
   }
@@ -133,7 +133,7 @@ protected:
     auto ckpt = Checkpoint::open(goldenDir("tiny_quant"));
     ASSERT_TRUE(ckpt.isOk()) << ckpt.status().toString();
     tensors_ = test::readTensors(*ckpt);
-    configText_ = test::readText(goldenDir("tiny_quant") + "/config.json");
+    configText_ = test::readBytes(goldenDir("tiny_quant") + "/config.json");
   }
 
   TensorData *tensor(const std::string &name) {
@@ -342,7 +342,7 @@ TEST_F(BrokenCheckpoint, HeaderOffsetsThatLie) {
   std::string dir = tmp_.file("lie");
   std::filesystem::copy(goldenDir("tiny_quant"), dir);
   std::string shard = dir + "/model-00001-of-00002.safetensors";
-  std::string bytes = test::readText(shard);
+  std::string bytes = test::readBytes(shard);
   uint64_t n = 0;
   std::memcpy(&n, bytes.data(), 8);
   auto header = nlohmann::ordered_json::parse(bytes.substr(8, n));
@@ -354,7 +354,7 @@ TEST_F(BrokenCheckpoint, HeaderOffsetsThatLie) {
   uint64_t newN = text.size();
   std::string out(reinterpret_cast<const char *>(&newN), 8);
   out += text + bytes.substr(8 + n);
-  test::writeText(shard, out);
+  test::writeBytes(shard, out);
   auto ckpt = Checkpoint::open(dir);
   ASSERT_FALSE(ckpt.isOk());
   EXPECT_TRUE(mentions(ckpt.status(), "model-00001-of-00002.safetensors"))

@@ -17,7 +17,7 @@ using R = LayerRouting;
 using Json = nlohmann::json;
 
 Json goldenConfigJson(const std::string &name) {
-  return Json::parse(test::readText(goldenDir(name) + "/config.json"));
+  return Json::parse(test::readBytes(goldenDir(name) + "/config.json"));
 }
 
 Expected<ModelConfig> parse(const Json &j) {

@@ -72,7 +72,7 @@ TEST(Synth, TinyQuantizedValidates) {
   EXPECT_EQ(stats.shards, 2);
   EXPECT_EQ(stats.tensors, int64_t(o.ckpt.tensors().size()));
   auto index = nlohmann::json::parse(
-      test::readText(tmp.file("model.safetensors.index.json")));
+      test::readBytes(tmp.file("model.safetensors.index.json")));
   EXPECT_EQ(index["metadata"]["total_size"].get<int64_t>(), stats.bytes);
   EXPECT_EQ(index["weight_map"].size(), o.ckpt.tensors().size());
 }
@@ -198,13 +198,13 @@ TEST(Synth, DeterministicAcrossThreads) {
   for (const char *f :
        {"model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors",
         "config.json", "model.safetensors.index.json"}) {
-    std::string a = test::readText(tmp.file("a") + "/" + f);
+    std::string a = test::readBytes(tmp.file("a") + "/" + f);
     EXPECT_FALSE(a.empty()) << f;
-    EXPECT_EQ(a, test::readText(tmp.file("b") + "/" + f)) << f;
+    EXPECT_EQ(a, test::readBytes(tmp.file("b") + "/" + f)) << f;
   }
   EXPECT_NE(
-      test::readText(tmp.file("a") + "/model-00002-of-00002.safetensors"),
-      test::readText(tmp.file("c") + "/model-00002-of-00002.safetensors"));
+      test::readBytes(tmp.file("a") + "/model-00002-of-00002.safetensors"),
+      test::readBytes(tmp.file("c") + "/model-00002-of-00002.safetensors"));
 }
 
 TEST(Synth, ShardLimit) {
@@ -312,7 +312,7 @@ TEST(SynthCommand, ConfigFile) {
   c.fp8Linears = false;
   std::string text = modelConfigToJson(c);
   ASSERT_NE(text.find("compress_rates"), std::string::npos);
-  ASSERT_NO_FATAL_FAILURE(test::writeText(tmp.file("shape.json"), text));
+  ASSERT_NO_FATAL_FAILURE(test::writeBytes(tmp.file("shape.json"), text));
 
   ASSERT_EQ(runSynth({"--config", tmp.file("shape.json"), "-o", tmp.file("a"),
                       "--seed", "5"}),
@@ -344,7 +344,7 @@ TEST(SynthCommand, ConfigFile) {
 
 TEST(SynthCommand, ConfigUsageErrors) {
   test::TempDir tmp;
-  ASSERT_NO_FATAL_FAILURE(test::writeText(
+  ASSERT_NO_FATAL_FAILURE(test::writeBytes(
       tmp.file("tiny.json"), modelConfigToJson(*presetConfig("tiny"))));
   // --preset and --config exclude each other, in either order.
   EXPECT_EQ(runSynth({"--preset", "tiny", "--config", tmp.file("tiny.json"),
@@ -361,10 +361,10 @@ TEST(SynthCommand, ConfigUsageErrors) {
   ModelConfig bad = *presetConfig("tiny");
   bad.nActivatedExperts = 9;
   ASSERT_NO_FATAL_FAILURE(
-      test::writeText(tmp.file("bad.json"), modelConfigToJson(bad)));
+      test::writeBytes(tmp.file("bad.json"), modelConfigToJson(bad)));
   EXPECT_EQ(runSynth({"--config", tmp.file("bad.json"), "-o", tmp.file("out")}),
             2);
-  ASSERT_NO_FATAL_FAILURE(test::writeText(tmp.file("junk.json"), "{ not json"));
+  ASSERT_NO_FATAL_FAILURE(test::writeBytes(tmp.file("junk.json"), "{ not json"));
   EXPECT_EQ(
       runSynth({"--config", tmp.file("junk.json"), "-o", tmp.file("out")}), 2);
   EXPECT_FALSE(std::filesystem::exists(tmp.file("out")));

@@ -5,6 +5,8 @@
 #include "birkhoff/DType.h"
 #include "birkhoff/Safetensors.h"
 
+#include "TempDir.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -21,42 +23,6 @@ inline std::string goldenDir(const std::string &name) {
   return std::string(BIRKHOFF_GOLDENS_DIR) + "/" + name;
 }
 
-/// A scratch directory removed when the test ends.
-class TempDir {
-public:
-  TempDir() {
-    std::string tmpl =
-        (std::filesystem::temp_directory_path() / "birkhoff_models_XXXXXX")
-            .string();
-    if (::mkdtemp(tmpl.data()))
-      path_ = tmpl;
-    else
-      ADD_FAILURE() << "mkdtemp failed for " << tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    if (!path_.empty())
-      std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir &) = delete;
-  TempDir &operator=(const TempDir &) = delete;
-  const std::string &path() const { return path_; }
-  std::string file(const std::string &name) const { return path_ + "/" + name; }
-
-private:
-  std::string path_;
-};
-
-inline std::string readText(const std::string &path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-inline void writeText(const std::string &path, const std::string &text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(text.data(), std::streamsize(text.size()));
-  ASSERT_TRUE(out.good()) << "cannot write " << path;
-}
 
 /// One tensor held in memory, for building altered checkpoints.
 struct TensorData {
@@ -85,7 +51,7 @@ inline void writeShardedCheckpoint(const std::string &dir,
                                    const std::vector<TensorData> &tensors,
                                    const std::string &configText) {
   std::filesystem::create_directories(dir);
-  writeText(dir + "/config.json", configText);
+  writeBytes(dir + "/config.json", configText);
   size_t half = tensors.size() / 2;
   std::string index = "{\"metadata\": {}, \"weight_map\": {";
   for (int s = 0; s < 2; ++s) {
@@ -105,7 +71,7 @@ inline void writeShardedCheckpoint(const std::string &dir,
     Status st = writer->finish();
     ASSERT_TRUE(st.isOk()) << st.toString();
   }
-  writeText(dir + "/model.safetensors.index.json", index + "}}\n");
+  writeBytes(dir + "/model.safetensors.index.json", index + "}}\n");
 }
 
 } // namespace birkhoff::test

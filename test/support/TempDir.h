@@ -1,6 +1,6 @@
-//===- TempDir.h - A scratch directory removed when the test ends ---------===//
-#ifndef BIRKHOFF_TEST_UNIT_LIB_TEMPDIR_H
-#define BIRKHOFF_TEST_UNIT_LIB_TEMPDIR_H
+//===- TempDir.h - Scratch directories and file helpers for tests ---------===//
+#ifndef BIRKHOFF_TEST_SUPPORT_TEMPDIR_H
+#define BIRKHOFF_TEST_SUPPORT_TEMPDIR_H
 
 #include <gtest/gtest.h>
 
@@ -17,7 +17,7 @@ class TempDir {
 public:
   TempDir() {
     std::string tmpl =
-        (std::filesystem::temp_directory_path() / "birkhoff_lib_XXXXXX")
+        (std::filesystem::temp_directory_path() / "birkhoff_test_XXXXXX")
             .string();
     if (::mkdtemp(tmpl.data()))
       path_ = tmpl;
@@ -52,4 +52,4 @@ inline std::string readBytes(const std::string &path) {
 
 } // namespace birkhoff::test
 
-#endif // BIRKHOFF_TEST_UNIT_LIB_TEMPDIR_H
+#endif // BIRKHOFF_TEST_SUPPORT_TEMPDIR_H
