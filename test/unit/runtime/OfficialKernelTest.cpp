@@ -12,6 +12,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
 #include <random>
 
@@ -210,6 +211,153 @@ TEST(OfficialKernels, MhcPreNormEqualsPreThenNorm) {
   std::vector<float> want = plain.buffers[up];
   official::rmsNormBf16(want, bf16Random(64, 43, 0.1f), 1e-6f, want);
   EXPECT_EQ(want, fused.buffers[uf]);
+}
+
+
+// linear_rms_norm = linear (bf16 output) then P1.
+TEST(OfficialKernels, LinearRmsNormEqualsLinearThenNorm) {
+  auto setup = [](KernelHarness &h, bool fused) {
+    int K = 128, N = 64;
+    std::vector<float> w = bf16Random(size_t(N * K), 50, 0.1f);
+    int wi = h.addWeightF32("w", {N, K}, w);
+    int x = h.addBuffer(2 * K), y = h.addBuffer(2 * N);
+    h.buffers[x] = bf16Random(size_t(2 * K), 51);
+    h.launch.inputs = {x};
+    h.launch.outputs = {y};
+    h.launch.weights = {wi};
+    h.param("numerics", 1);
+    h.param("round_output", 1);
+    h.param("in_features", K);
+    h.param("out_features", N);
+    h.param("eps", 1e-6);
+    if (fused)
+      h.launch.weights.push_back(h.addWeightF32("norm", {N}, bf16Random(size_t(N), 52, 0.1f)));
+    return y;
+  };
+  KernelHarness fused, plain;
+  int yf = setup(fused, true), yp = setup(plain, false);
+  ASSERT_TRUE(fused.run(rt::linearRmsNormKernel, 2, 0).isOk());
+  ASSERT_TRUE(plain.run(rt::linearKernel, 2, 0).isOk());
+  std::vector<float> norm = bf16Random(64, 52, 0.1f);
+  for (int t = 0; t < 2; ++t) {
+    std::span<float> row(plain.buffers[yp].data() + t * 64, 64);
+    official::rmsNormBf16(row, norm, 1e-6f, row);
+  }
+  EXPECT_EQ(plain.buffers[yp], fused.buffers[yf]);
+}
+
+// The fused router = router_scores then route_select (top-k with bias).
+TEST(OfficialKernels, RouterEqualsScoresThenSelect) {
+  int E = 8, D = 32, K = 2;
+  std::vector<float> gate = bf16Random(size_t(E * D), 60, 0.3f), bias = bf16Random(size_t(E), 61, 0.1f);
+  std::vector<float> xs = bf16Random(size_t(3 * D), 62);
+  auto params = [&](KernelHarness &h) {
+    for (auto [k, v] : std::initializer_list<std::pair<const char *, double>>{
+             {"numerics", 1}, {"dim", double(D)}, {"experts", double(E)}, {"topk", double(K)},
+             {"route_scale", 1.5}, {"hash", 0}})
+      h.param(k, v);
+  };
+  KernelHarness fused;
+  int g = fused.addWeightF32("gate", {E, D}, gate), b = fused.addWeightF32("bias", {E}, bias);
+  int x = fused.addBuffer(3 * D), idx = fused.addBuffer(3 * K), wts = fused.addBuffer(3 * K);
+  fused.buffers[x] = xs;
+  fused.launch.inputs = {x, -1};
+  fused.launch.outputs = {idx, wts};
+  fused.launch.weights = {g, b};
+  fused.tokenIds = {0, 1, 2};
+  params(fused);
+  ASSERT_TRUE(fused.run(rt::routerKernel, 3, 0).isOk());
+
+  KernelHarness scores, select;
+  int g2 = scores.addWeightF32("gate", {E, D}, gate);
+  int x2 = scores.addBuffer(3 * D), s2 = scores.addBuffer(3 * E);
+  scores.buffers[x2] = xs;
+  scores.launch.inputs = {x2};
+  scores.launch.outputs = {s2};
+  scores.launch.weights = {g2};
+  params(scores);
+  ASSERT_TRUE(scores.run(rt::routerScoresKernel, 3, 0).isOk());
+  int b3 = select.addWeightF32("bias", {E}, bias);
+  int s3 = select.addBuffer(3 * E), idx3 = select.addBuffer(3 * K), wts3 = select.addBuffer(3 * K);
+  select.buffers[s3] = scores.buffers[s2];
+  select.launch.inputs = {s3, -1};
+  select.launch.outputs = {idx3, wts3};
+  select.launch.weights = {b3};
+  select.tokenIds = {0, 1, 2};
+  params(select);
+  ASSERT_TRUE(select.run(rt::routeSelectKernel, 3, 0).isOk());
+  EXPECT_EQ(0, std::memcmp(fused.buffers[idx].data(), select.buffers[idx3].data(), 3 * K * 4));
+  EXPECT_EQ(fused.buffers[wts], select.buffers[wts3]);
+}
+
+// The official compressor entry: pooled C_i rounded to bf16, P1, P3 at the
+// block's first position, then stored as a KV entry (P6 on the leading dims).
+TEST(OfficialKernels, CompressorEntryIsPoolNormRopeQuantize) {
+  int D = 128, R = 64, dim = 16, m = 4;
+  KernelHarness h;
+  std::vector<float> wkv = bf16Random(size_t(D * dim), 70, 0.3f);
+  std::vector<float> wgate = bf16Random(size_t(D * dim), 71, 0.3f);
+  std::vector<float> ape = bf16Random(size_t(m * D), 72, 0.5f);
+  std::vector<float> norm = bf16Random(size_t(D), 73, 0.1f);
+  for (auto &v : norm)
+    v = roundBf16(1.0f + v);
+  int a = h.addWeightF32("wkv", {D, dim}, wkv), b = h.addWeightF32("wgate", {D, dim}, wgate);
+  int c = h.addWeightF32("ape", {m, D}, ape), n = h.addWeightF32("norm", {D}, norm);
+  int x = h.addBuffer(m * dim);
+  h.buffers[x] = bf16Random(size_t(m * dim), 74);
+  auto layout = official::KvEntryLayout::make(size_t(D), size_t(R));
+  ASSERT_TRUE(layout.isOk());
+  int tail = h.addState(m, 2 * D), entries = h.addStateBytes(4, int64_t(layout->entryBytes()));
+  h.launch.inputs = {x};
+  h.launch.weights = {a, b, c, n};
+  h.launch.states = {tail, entries};
+  for (auto [k, v] : std::initializer_list<std::pair<const char *, double>>{
+           {"numerics", 1}, {"entry_format", 1}, {"dim", double(dim)}, {"head_dim", double(D)},
+           {"ratio", double(m)}, {"overlap", 0}, {"eps", 1e-6}})
+    h.param(k, v);
+  ropeParams(h, R);
+  ASSERT_TRUE(h.run(rt::compressorKernel, m, 8).isOk()); // positions 8..11: block 2
+
+  // The same by hand: fp32 projections, softmax over the block per feature.
+  std::vector<float> pooled(static_cast<size_t>(D));
+  for (int f = 0; f < D; ++f) {
+    float cs[4], zs[4], mx = -INFINITY;
+    for (int t = 0; t < m; ++t) {
+      float cv = 0, zv = 0;
+      for (int k = 0; k < dim; ++k) {
+        cv += h.buffers[x][size_t(t * dim + k)] * wkv[size_t(f * dim + k)];
+        zv += h.buffers[x][size_t(t * dim + k)] * wgate[size_t(f * dim + k)];
+      }
+      cs[t] = cv;
+      zs[t] = zv + ape[size_t(t * D + f)];
+      mx = std::max(mx, zs[t]);
+    }
+    float den = 0, num = 0;
+    for (int t = 0; t < m; ++t) {
+      float w = std::exp(zs[t] - mx);
+      den += w;
+      num += w * cs[t];
+    }
+    pooled[size_t(f)] = roundBf16(num / den);
+  }
+  official::rmsNormBf16(pooled, norm, 1e-6f, pooled);
+  official::ropeBf16(std::span(pooled).subspan(size_t(D - R)), officialCosSin(R, 8, false),
+                     officialCosSin(R, 8, true), false);
+  std::vector<uint8_t> want(layout->entryBytes());
+  official::encodeKvEntry(*layout, pooled, want);
+  std::vector<uint8_t> got(h.stateBytes(entries, 2), h.stateBytes(entries, 2) + want.size());
+  // fp32 sums in a different order may move a value by an ulp before the
+  // bf16 rounding; compare the decoded entries within one bf16 ulp.
+  std::vector<float> a1(static_cast<size_t>(D)), a2(static_cast<size_t>(D));
+  official::decodeKvEntry(*layout, want, a1);
+  official::decodeKvEntry(*layout, got, a2);
+  int differing = 0;
+  for (int f = 0; f < D; ++f)
+    if (a1[size_t(f)] != a2[size_t(f)]) {
+      ++differing;
+      EXPECT_NEAR(a1[size_t(f)], a2[size_t(f)], std::fabs(a1[size_t(f)]) * 0x1p-6f) << f;
+    }
+  EXPECT_LE(differing, D / 16);
 }
 
 } // namespace
