@@ -148,26 +148,53 @@ Status checkNoOverlap(const std::string &path,
   return Status::ok();
 }
 
+/// Records the first key that occurs twice in the top-level object. A SAX
+/// pass keeps this linear: nlohmann's callback parser rescans the parent
+/// object whenever a member ends, which is quadratic in the tensor count.
+class DuplicateTopKeyScanner : public nlohmann::json_sax<json> {
+public:
+  explicit DuplicateTopKeyScanner(std::string &duplicate) : duplicate_(duplicate) {}
+  bool null() override { return true; }
+  bool boolean(bool) override { return true; }
+  bool number_integer(number_integer_t) override { return true; }
+  bool number_unsigned(number_unsigned_t) override { return true; }
+  bool number_float(number_float_t, const string_t &) override { return true; }
+  bool string(string_t &) override { return true; }
+  bool binary(binary_t &) override { return true; }
+  bool start_object(std::size_t) override { return ++depth_, true; }
+  bool end_object() override { return --depth_, true; }
+  bool start_array(std::size_t) override { return ++depth_, true; }
+  bool end_array() override { return --depth_, true; }
+  bool key(string_t &k) override {
+    if (depth_ == 1 && duplicate_.empty() && !seen_.insert(k).second)
+      duplicate_ = k;
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string &,
+                   const nlohmann::detail::exception &) override {
+    return false;
+  }
+
+private:
+  std::string &duplicate_;
+  std::set<std::string> seen_;
+  int depth_ = 0;
+};
+
 // Parses JSON without exceptions. When `duplicateTopKey` is given it receives
 // the first key that occurs twice in the top-level object (nlohmann would
 // otherwise keep the last one silently).
 std::optional<json> parseJson(std::string_view text,
                               std::string *duplicateTopKey = nullptr) {
-  std::set<std::string> seen;
-  json::parser_callback_t cb = [&](int depth, json::parse_event_t event,
-                                   json &parsed) {
-    if (duplicateTopKey && event == json::parse_event_t::key && depth == 1 &&
-        parsed.is_string() && duplicateTopKey->empty()) {
-      const std::string &key = parsed.get_ref<const std::string &>();
-      if (!seen.insert(key).second)
-        *duplicateTopKey = key;
-    }
-    return true;
-  };
-  json j = json::parse(text.begin(), text.end(), cb,
+  json j = json::parse(text.begin(), text.end(), /*cb=*/nullptr,
                        /*allow_exceptions=*/false);
   if (j.is_discarded())
     return std::nullopt;
+  if (duplicateTopKey && j.is_object()) {
+    DuplicateTopKeyScanner scanner(*duplicateTopKey);
+    json::sax_parse(text.begin(), text.end(), &scanner, json::input_format_t::json,
+                    /*strict=*/false);
+  }
   return j;
 }
 
