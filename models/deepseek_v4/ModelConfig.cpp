@@ -7,172 +7,26 @@
 // `compress_rates`, `mlp_layer_types`, `rope_parameters`). The precedence
 // follows transformers' DeepseekV4Config: explicit per-layer lists win over the
 // legacy keys. Where two spellings of one value are both given they must agree.
+// Then the cross-field checks (validateModelConfig). Key lookup and typed
+// reads are in ConfigReader; presets and the JSON writer in
+// ModelConfigPresets.cpp.
 //
 //===----------------------------------------------------------------------===//
 #include "deepseek_v4/ModelConfig.h"
 
-#include <nlohmann/json.hpp>
+#include "deepseek_v4/ConfigReader.h"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
-#include <initializer_list>
-#include <limits>
 #include <set>
 #include <sstream>
 
 namespace birkhoff::v4 {
+using namespace detail;
+
 namespace {
-
-using Json = nlohmann::json;
-
-constexpr const char *kSliding = "sliding_attention";
-constexpr const char *kCsa = "compressed_sparse_attention";
-constexpr const char *kHca = "heavily_compressed_attention";
-constexpr int64_t kDefaultCsaRate = 4;
-constexpr int64_t kDefaultHcaRate = 128;
-
-std::string describe(const Json &v) { return v.dump(); }
-
-/// Looks keys up in one JSON object and converts values with checked types.
-/// Every error names the key and the config's origin.
-class ConfigReader {
-public:
-  ConfigReader(const Json &object, std::string origin, std::string prefix = "")
-      : object_(object), origin_(std::move(origin)),
-        prefix_(std::move(prefix)) {}
-
-  Status keyError(const std::string &key, const std::string &message,
-                  StatusCode code = StatusCode::InvalidArgument) const {
-    return makeError(code,
-                     origin_ + ": key '" + prefix_ + key + "': " + message);
-  }
-  const std::string &origin() const { return origin_; }
-
-  /// The first of `names` present with a non-null value, or nullptr; when two
-  /// aliases are both present their values must be equal.
-  Expected<const Json *> lookup(std::initializer_list<const char *> names,
-                                std::string *used) const {
-    const Json *found = nullptr;
-    std::string foundName;
-    for (const char *name : names) {
-      auto it = object_.find(name);
-      if (it == object_.end() || it->is_null())
-        continue;
-      if (!found) {
-        found = &*it;
-        foundName = name;
-        continue;
-      }
-      bool same = *found == *it;
-      if (!same && found->is_number() && it->is_number())
-        same = found->get<double>() == it->get<double>();
-      if (!same)
-        return invalidArgument(origin_ + ": keys '" + prefix_ + foundName +
-                               "' (" + describe(*found) + ") and '" + prefix_ +
-                               name + "' (" + describe(*it) +
-                               ") name the same setting but disagree");
-    }
-    if (used)
-      *used = foundName;
-    return found;
-  }
-
-  /// Reads an integer (a float with an integral value is accepted, as some
-  /// writers emit `4096.0`). `present` tells whether the key was there;
-  /// without it the key is required.
-  Status readInt(std::initializer_list<const char *> names, int64_t &out,
-                 bool *present = nullptr) const {
-    std::string used;
-    BK_ASSIGN_OR_RETURN(const Json *v, lookup(names, &used));
-    if (!v)
-      return missing(names, present);
-    if (present)
-      *present = true;
-    return toInt(*v, used, out);
-  }
-
-  Status toInt(const Json &v, const std::string &key, int64_t &out) const {
-    if (v.is_number_integer()) {
-      if (v.is_number_unsigned() &&
-          v.get<uint64_t>() > uint64_t(std::numeric_limits<int64_t>::max()))
-        return keyError(key, "integer out of range");
-      out = v.get<int64_t>();
-      return Status::ok();
-    }
-    if (v.is_number_float()) {
-      double d = v.get<double>();
-      if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9.0e15) {
-        out = int64_t(d);
-        return Status::ok();
-      }
-    }
-    return keyError(key, "expected an integer, got " + describe(v));
-  }
-
-  Status readDouble(std::initializer_list<const char *> names, double &out,
-                    bool *present = nullptr) const {
-    std::string used;
-    BK_ASSIGN_OR_RETURN(const Json *v, lookup(names, &used));
-    if (!v)
-      return missing(names, present);
-    if (present)
-      *present = true;
-    if (!v->is_number())
-      return keyError(used, "expected a number, got " + describe(*v));
-    out = v->get<double>();
-    if (!std::isfinite(out))
-      return keyError(used, "expected a finite number");
-    return Status::ok();
-  }
-
-  Status readString(std::initializer_list<const char *> names, std::string &out,
-                    bool *present = nullptr) const {
-    std::string used;
-    BK_ASSIGN_OR_RETURN(const Json *v, lookup(names, &used));
-    if (!v)
-      return missing(names, present);
-    if (present)
-      *present = true;
-    if (!v->is_string())
-      return keyError(used, "expected a string, got " + describe(*v));
-    out = v->get<std::string>();
-    return Status::ok();
-  }
-
-  Status readBool(std::initializer_list<const char *> names, bool &out,
-                  bool *present = nullptr) const {
-    std::string used;
-    BK_ASSIGN_OR_RETURN(const Json *v, lookup(names, &used));
-    if (!v)
-      return missing(names, present);
-    if (present)
-      *present = true;
-    if (!v->is_boolean())
-      return keyError(used, "expected true or false, got " + describe(*v));
-    out = v->get<bool>();
-    return Status::ok();
-  }
-
-private:
-  /// Absent key: fine when the caller asked whether it is present (the
-  /// default stays), an error naming every accepted spelling otherwise.
-  Status missing(std::initializer_list<const char *> names,
-                 bool *present) const {
-    if (present) {
-      *present = false;
-      return Status::ok();
-    }
-    std::string list;
-    for (const char *name : names)
-      list += (list.empty() ? "'" : " or '") + prefix_ + name + "'";
-    return notFound(origin_ + ": missing required key " + list);
-  }
-
-  const Json &object_;
-  std::string origin_;
-  std::string prefix_;
-};
 
 /// Keys of releases Birkhoff does not implement (V4_SPEC §9): the DSpark
 /// draft layers of the non-preview V4 releases and the V4.1 architecture.
@@ -197,14 +51,14 @@ Status refuseUnsupportedVariants(const Json &root, const std::string &origin) {
 Status checkFixedFields(const ConfigReader &r) {
   std::string s;
   bool present = false;
-  BK_RETURN_IF_ERROR(r.readString({"model_type"}, s, &present));
+  BK_RETURN_IF_ERROR(r.read({"model_type"}, s, &present));
   if (present && s != "deepseek_v4")
     return r.keyError(
         "model_type",
         "'" + s + "' is not a DeepSeek-V4 model (expected 'deepseek_v4')",
         StatusCode::Unsupported);
   int64_t kvHeads = 1;
-  BK_RETURN_IF_ERROR(r.readInt({"num_key_value_heads"}, kvHeads, &present));
+  BK_RETURN_IF_ERROR(r.read({"num_key_value_heads"}, kvHeads, &present));
   if (present && kvHeads != 1)
     return r.keyError(
         "num_key_value_heads",
@@ -212,24 +66,24 @@ Status checkFixedFields(const ConfigReader &r) {
             " is not supported: V4 attention has one shared KV head",
         StatusCode::Unsupported);
   bool flag = false;
-  BK_RETURN_IF_ERROR(r.readBool({"tie_word_embeddings"}, flag, &present));
+  BK_RETURN_IF_ERROR(r.read({"tie_word_embeddings"}, flag, &present));
   if (present && flag)
     return r.keyError("tie_word_embeddings",
                       "true is not supported: V4 has a separate head.weight",
                       StatusCode::Unsupported);
-  BK_RETURN_IF_ERROR(r.readBool({"norm_topk_prob"}, flag, &present));
+  BK_RETURN_IF_ERROR(r.read({"norm_topk_prob"}, flag, &present));
   if (present && !flag)
     return r.keyError(
         "norm_topk_prob",
         "false is not supported: V4 renormalizes the top-k weights",
         StatusCode::Unsupported);
   for (const char *key : {"attention_bias", "mlp_bias"}) {
-    BK_RETURN_IF_ERROR(r.readBool({key}, flag, &present));
+    BK_RETURN_IF_ERROR(r.read({key}, flag, &present));
     if (present && flag)
       return r.keyError(key, "true is not supported: V4 linears have no bias",
                         StatusCode::Unsupported);
   }
-  BK_RETURN_IF_ERROR(r.readString({"hidden_act"}, s, &present));
+  BK_RETURN_IF_ERROR(r.read({"hidden_act"}, s, &present));
   if (present && s != "silu")
     return r.keyError("hidden_act",
                       "'" + s + "' is not supported (V4 uses silu)",
@@ -249,7 +103,7 @@ Status readCompressRates(const ConfigReader &r, const Json &root,
     for (const auto &item : it->items()) {
       std::string key = "compress_rates." + item.key();
       int64_t rate = 0;
-      BK_RETURN_IF_ERROR(r.toInt(item.value(), key, rate));
+      BK_RETURN_IF_ERROR(r.convert(item.value(), key, rate));
       if (item.key() == kCsa)
         c.csaRatio = rate;
       else if (item.key() == kHca)
@@ -263,9 +117,9 @@ Status readCompressRates(const ConfigReader &r, const Json &root,
     }
   }
   bool present = false;
-  BK_RETURN_IF_ERROR(r.readInt({"compress_rate_csa"}, c.csaRatio, &present));
+  BK_RETURN_IF_ERROR(r.read({"compress_rate_csa"}, c.csaRatio, &present));
   ratesGiven |= present;
-  BK_RETURN_IF_ERROR(r.readInt({"compress_rate_hca"}, c.hcaRatio, &present));
+  BK_RETURN_IF_ERROR(r.read({"compress_rate_hca"}, c.hcaRatio, &present));
   ratesGiven |= present;
   return Status::ok();
 }
@@ -286,11 +140,9 @@ Status readAttentionSchedule(const ConfigReader &r, const Json &root,
                                            std::to_string(c.nLayers) +
                                            " layers");
     for (size_t i = 0; i < types->size(); ++i) {
-      const Json &t = (*types)[i];
       std::string key = "layer_types[" + std::to_string(i) + "]";
-      if (!t.is_string())
-        return r.keyError(key, "expected a string, got " + describe(t));
-      std::string name = t.get<std::string>();
+      std::string name;
+      BK_RETURN_IF_ERROR(r.convert((*types)[i], key, name));
       if (name == kSliding)
         c.attention.push_back(LayerAttention::Window);
       else if (name == kCsa)
@@ -325,7 +177,7 @@ Status readAttentionSchedule(const ConfigReader &r, const Json &root,
   std::vector<int64_t> values(n);
   for (int64_t i = 0; i < n; ++i) {
     std::string key = "compress_ratios[" + std::to_string(i) + "]";
-    BK_RETURN_IF_ERROR(r.toInt((*ratios)[i], key, values[i]));
+    BK_RETURN_IF_ERROR(r.convert((*ratios)[i], key, values[i]));
     if (values[i] < 0)
       return r.keyError(key,
                         "negative compress ratio " + std::to_string(values[i]));
@@ -382,11 +234,9 @@ Status readRoutingSchedule(const ConfigReader &r, const Json &root,
                             " entries but the model has " +
                             std::to_string(c.nLayers) + " layers");
     for (size_t i = 0; i < types->size(); ++i) {
-      const Json &t = (*types)[i];
       std::string key = "mlp_layer_types[" + std::to_string(i) + "]";
-      if (!t.is_string())
-        return r.keyError(key, "expected a string, got " + describe(t));
-      std::string name = t.get<std::string>();
+      std::string name;
+      BK_RETURN_IF_ERROR(r.convert((*types)[i], key, name));
       if (name == "hash_moe")
         c.routing.push_back(LayerRouting::Hash);
       else if (name == "moe")
@@ -400,7 +250,7 @@ Status readRoutingSchedule(const ConfigReader &r, const Json &root,
   int64_t nHash = 3; // transformers' and DeepSeek's default
   bool present = false;
   BK_RETURN_IF_ERROR(
-      r.readInt({"num_hash_layers", "n_hash_layers"}, nHash, &present));
+      r.read({"num_hash_layers", "n_hash_layers"}, nHash, &present));
   if (nHash < 0)
     return r.keyError("num_hash_layers", "must not be negative");
   for (int64_t i = 0; i < c.nLayers; ++i)
@@ -420,14 +270,14 @@ Status readRopeObject(const ConfigReader &r, const Json &obj,
   ConfigReader sub(obj, r.origin(), key + ".");
   std::string type = "default";
   bool present = false;
-  BK_RETURN_IF_ERROR(sub.readString({"rope_type", "type"}, type, &present));
+  BK_RETURN_IF_ERROR(sub.read({"rope_type", "type"}, type, &present));
   if (type != "default" && type != "yarn")
     return sub.keyError("rope_type",
                         "'" + type +
                             "' is not supported (V4 uses 'yarn' or 'default')",
                         StatusCode::Unsupported);
   if (theta)
-    BK_RETURN_IF_ERROR(sub.readDouble({"rope_theta"}, *theta, &present));
+    BK_RETURN_IF_ERROR(sub.read({"rope_theta"}, *theta, &present));
   if (!isCompress) {
     if (type == "yarn")
       return sub.keyError(
@@ -438,11 +288,11 @@ Status readRopeObject(const ConfigReader &r, const Json &obj,
   c.yarn = type == "yarn";
   if (!c.yarn)
     return Status::ok();
-  BK_RETURN_IF_ERROR(sub.readDouble({"factor"}, c.ropeFactor));
+  BK_RETURN_IF_ERROR(sub.read({"factor"}, c.ropeFactor));
   BK_RETURN_IF_ERROR(
-      sub.readInt({"original_max_position_embeddings"}, c.originalSeqLen));
-  BK_RETURN_IF_ERROR(sub.readDouble({"beta_fast"}, c.betaFast, &present));
-  BK_RETURN_IF_ERROR(sub.readDouble({"beta_slow"}, c.betaSlow, &present));
+      sub.read({"original_max_position_embeddings"}, c.originalSeqLen));
+  BK_RETURN_IF_ERROR(sub.read({"beta_fast"}, c.betaFast, &present));
+  BK_RETURN_IF_ERROR(sub.read({"beta_slow"}, c.betaSlow, &present));
   // `attention_factor` / `mscale`: V4 applies no YaRN magnitude correction
   // (transformers forces attention_factor = 1, V4_SPEC P3), so it is not read.
   return Status::ok();
@@ -456,8 +306,8 @@ Status readRopeObject(const ConfigReader &r, const Json &obj,
 Status readRope(const ConfigReader &r, const Json &root, ModelConfig &c) {
   bool present = false;
   BK_RETURN_IF_ERROR(
-      r.readDouble({"compress_rope_theta"}, c.compressRopeTheta, &present));
-  BK_RETURN_IF_ERROR(r.readDouble({"rope_theta"}, c.ropeTheta, &present));
+      r.read({"compress_rope_theta"}, c.compressRopeTheta, &present));
+  BK_RETURN_IF_ERROR(r.read({"rope_theta"}, c.ropeTheta, &present));
   c.yarn = false;
 
   const char *ropeKey = nullptr;
@@ -489,11 +339,10 @@ Status readRope(const ConfigReader &r, const Json &root, ModelConfig &c) {
   }
 
   bool haveOrig = false, haveFactor = false;
-  BK_RETURN_IF_ERROR(
-      r.readInt({"original_seq_len"}, c.originalSeqLen, &haveOrig));
-  BK_RETURN_IF_ERROR(r.readDouble({"rope_factor"}, c.ropeFactor, &haveFactor));
-  BK_RETURN_IF_ERROR(r.readDouble({"beta_fast"}, c.betaFast, &present));
-  BK_RETURN_IF_ERROR(r.readDouble({"beta_slow"}, c.betaSlow, &present));
+  BK_RETURN_IF_ERROR(r.read({"original_seq_len"}, c.originalSeqLen, &haveOrig));
+  BK_RETURN_IF_ERROR(r.read({"rope_factor"}, c.ropeFactor, &haveFactor));
+  BK_RETURN_IF_ERROR(r.read({"beta_fast"}, c.betaFast, &present));
+  BK_RETURN_IF_ERROR(r.read({"beta_slow"}, c.betaSlow, &present));
   if (haveOrig && c.originalSeqLen > 0) {
     if (!haveFactor)
       return notFound(r.origin() +
@@ -515,17 +364,17 @@ Status readQuantization(const ConfigReader &r, const Json &root,
       return r.keyError("quantization_config", "expected an object");
     ConfigReader q(*it, r.origin(), "quantization_config.");
     std::string s;
-    BK_RETURN_IF_ERROR(q.readString({"quant_method"}, s));
+    BK_RETURN_IF_ERROR(q.read({"quant_method"}, s));
     if (s != "fp8")
       return q.keyError("quant_method",
                         "'" + s + "' is not supported (only 'fp8')",
                         StatusCode::Unsupported);
     bool present = false;
-    BK_RETURN_IF_ERROR(q.readString({"fmt"}, s, &present));
+    BK_RETURN_IF_ERROR(q.read({"fmt"}, s, &present));
     if (present && s != "e4m3")
       return q.keyError("fmt", "'" + s + "' is not supported (only 'e4m3')",
                         StatusCode::Unsupported);
-    BK_RETURN_IF_ERROR(q.readString({"scale_fmt"}, s, &present));
+    BK_RETURN_IF_ERROR(q.read({"scale_fmt"}, s, &present));
     if (present && s != "ue8m0")
       return q.keyError("scale_fmt",
                         "'" + s + "' is not supported (only 'ue8m0')",
@@ -542,19 +391,19 @@ Status readQuantization(const ConfigReader &r, const Json &root,
   }
   std::string s;
   bool present = false;
-  BK_RETURN_IF_ERROR(r.readString({"dtype"}, s, &present));
+  BK_RETURN_IF_ERROR(r.read({"dtype"}, s, &present));
   // HF writes the activation dtype here ("bfloat16"); only DeepSeek's "fp8"
   // and "bf16" speak about the stored linears.
   if (present && s == "fp8")
     c.fp8Linears = true;
   else if (present && s == "bf16" && quantConfig)
     return r.keyError("dtype", "'bf16' contradicts quantization_config (fp8)");
-  BK_RETURN_IF_ERROR(r.readString({"scale_fmt"}, s, &present));
+  BK_RETURN_IF_ERROR(r.read({"scale_fmt"}, s, &present));
   if (present && s != "ue8m0")
     return r.keyError("scale_fmt",
                       "'" + s + "' is not supported (only 'ue8m0')",
                       StatusCode::Unsupported);
-  BK_RETURN_IF_ERROR(r.readString({"expert_dtype"}, s, &present));
+  BK_RETURN_IF_ERROR(r.read({"expert_dtype"}, s, &present));
   if (present && s != "fp4")
     return r.keyError("expert_dtype",
                       "'" + s +
@@ -565,7 +414,7 @@ Status readQuantization(const ConfigReader &r, const Json &root,
 
 Status readTokenIds(const ConfigReader &r, const Json &root, ModelConfig &c) {
   bool present = false;
-  BK_RETURN_IF_ERROR(r.readInt({"bos_token_id"}, c.bosTokenId, &present));
+  BK_RETURN_IF_ERROR(r.read({"bos_token_id"}, c.bosTokenId, &present));
   auto it = root.find("eos_token_id");
   if (it == root.end() || it->is_null())
     return Status::ok();
@@ -573,20 +422,19 @@ Status readTokenIds(const ConfigReader &r, const Json &root, ModelConfig &c) {
   if (it->is_array()) {
     if (it->empty())
       return r.keyError("eos_token_id", "empty list");
-    return r.toInt((*it)[0], "eos_token_id[0]", c.eosTokenId);
+    return r.convert((*it)[0], "eos_token_id[0]", c.eosTokenId);
   }
-  return r.toInt(*it, "eos_token_id", c.eosTokenId);
+  return r.convert(*it, "eos_token_id", c.eosTokenId);
 }
 
 Status readHeadDims(const ConfigReader &r, ModelConfig &c) {
-  BK_RETURN_IF_ERROR(r.readInt({"head_dim"}, c.headDim));
+  BK_RETURN_IF_ERROR(r.read({"head_dim"}, c.headDim));
   bool haveDim = false, haveFactor = false;
   int64_t ropeDim = 64;
   double factor = 0;
   BK_RETURN_IF_ERROR(
-      r.readInt({"qk_rope_head_dim", "rope_head_dim"}, ropeDim, &haveDim));
-  BK_RETURN_IF_ERROR(
-      r.readDouble({"partial_rotary_factor"}, factor, &haveFactor));
+      r.read({"qk_rope_head_dim", "rope_head_dim"}, ropeDim, &haveDim));
+  BK_RETURN_IF_ERROR(r.read({"partial_rotary_factor"}, factor, &haveFactor));
   if (haveFactor) {
     double product = factor * double(c.headDim);
     int64_t fromFactor = std::llround(product);
@@ -608,19 +456,18 @@ Status readHeadDims(const ConfigReader &r, ModelConfig &c) {
 Status readAll(const ConfigReader &r, const Json &root, ModelConfig &c) {
   BK_RETURN_IF_ERROR(checkFixedFields(r));
   bool present = false;
-  BK_RETURN_IF_ERROR(r.readInt({"vocab_size"}, c.vocabSize));
-  BK_RETURN_IF_ERROR(r.readInt({"hidden_size", "dim"}, c.dim));
-  BK_RETURN_IF_ERROR(r.readInt({"num_hidden_layers", "n_layers"}, c.nLayers));
-  BK_RETURN_IF_ERROR(r.readInt({"num_attention_heads", "n_heads"}, c.nHeads));
+  BK_RETURN_IF_ERROR(r.read({"vocab_size"}, c.vocabSize));
+  BK_RETURN_IF_ERROR(r.read({"hidden_size", "dim"}, c.dim));
+  BK_RETURN_IF_ERROR(r.read({"num_hidden_layers", "n_layers"}, c.nLayers));
+  BK_RETURN_IF_ERROR(r.read({"num_attention_heads", "n_heads"}, c.nHeads));
   BK_RETURN_IF_ERROR(readHeadDims(r, c));
-  BK_RETURN_IF_ERROR(r.readInt({"q_lora_rank"}, c.qLoraRank));
-  BK_RETURN_IF_ERROR(r.readInt({"o_groups"}, c.oGroups));
-  BK_RETURN_IF_ERROR(r.readInt({"o_lora_rank"}, c.oLoraRank));
-  BK_RETURN_IF_ERROR(
-      r.readInt({"sliding_window", "window_size"}, c.windowSize));
+  BK_RETURN_IF_ERROR(r.read({"q_lora_rank"}, c.qLoraRank));
+  BK_RETURN_IF_ERROR(r.read({"o_groups"}, c.oGroups));
+  BK_RETURN_IF_ERROR(r.read({"o_lora_rank"}, c.oLoraRank));
+  BK_RETURN_IF_ERROR(r.read({"sliding_window", "window_size"}, c.windowSize));
   c.nMtpLayers = 1; // transformers' and DeepSeek's default
-  BK_RETURN_IF_ERROR(r.readInt({"num_nextn_predict_layers", "n_mtp_layers"},
-                               c.nMtpLayers, &present));
+  BK_RETURN_IF_ERROR(r.read({"num_nextn_predict_layers", "n_mtp_layers"},
+                            c.nMtpLayers, &present));
   if (c.nLayers < 1)
     return r.keyError("num_hidden_layers", "must be at least 1");
   BK_RETURN_IF_ERROR(readAttentionSchedule(r, root, c));
@@ -632,39 +479,36 @@ Status readAll(const ConfigReader &r, const Json &root, ModelConfig &c) {
   // The indexer only exists in CSA layers; there its sizes are required (a
   // silent default would not match the checkpoint).
   bool *indexerOptional = anyCsa ? nullptr : &present;
+  BK_RETURN_IF_ERROR(r.read({"index_n_heads"}, c.indexNHeads, indexerOptional));
   BK_RETURN_IF_ERROR(
-      r.readInt({"index_n_heads"}, c.indexNHeads, indexerOptional));
-  BK_RETURN_IF_ERROR(
-      r.readInt({"index_head_dim"}, c.indexHeadDim, indexerOptional));
-  BK_RETURN_IF_ERROR(r.readInt({"index_topk"}, c.indexTopk, indexerOptional));
+      r.read({"index_head_dim"}, c.indexHeadDim, indexerOptional));
+  BK_RETURN_IF_ERROR(r.read({"index_topk"}, c.indexTopk, indexerOptional));
 
-  BK_RETURN_IF_ERROR(r.readInt({"n_routed_experts"}, c.nRoutedExperts));
+  BK_RETURN_IF_ERROR(r.read({"n_routed_experts"}, c.nRoutedExperts));
+  BK_RETURN_IF_ERROR(r.read({"n_shared_experts"}, c.nSharedExperts, &present));
+  BK_RETURN_IF_ERROR(r.read({"num_experts_per_tok", "n_activated_experts"},
+                            c.nActivatedExperts));
   BK_RETURN_IF_ERROR(
-      r.readInt({"n_shared_experts"}, c.nSharedExperts, &present));
-  BK_RETURN_IF_ERROR(r.readInt({"num_experts_per_tok", "n_activated_experts"},
-                               c.nActivatedExperts));
+      r.read({"moe_intermediate_size", "moe_inter_dim", "intermediate_size"},
+             c.moeInterDim));
   BK_RETURN_IF_ERROR(
-      r.readInt({"moe_intermediate_size", "moe_inter_dim", "intermediate_size"},
-                c.moeInterDim));
-  BK_RETURN_IF_ERROR(r.readDouble({"routed_scaling_factor", "route_scale"},
-                                  c.routeScale, &present));
-  BK_RETURN_IF_ERROR(r.readDouble({"swiglu_limit"}, c.swigluLimit, &present));
+      r.read({"routed_scaling_factor", "route_scale"}, c.routeScale, &present));
+  BK_RETURN_IF_ERROR(r.read({"swiglu_limit"}, c.swigluLimit, &present));
   BK_RETURN_IF_ERROR(
-      r.readString({"scoring_func", "score_func"}, c.scoreFunc, &present));
-  BK_RETURN_IF_ERROR(r.readInt({"hc_mult"}, c.hcMult, &present));
+      r.read({"scoring_func", "score_func"}, c.scoreFunc, &present));
+  BK_RETURN_IF_ERROR(r.read({"hc_mult"}, c.hcMult, &present));
   BK_RETURN_IF_ERROR(
-      r.readInt({"hc_sinkhorn_iters"}, c.hcSinkhornIters, &present));
-  BK_RETURN_IF_ERROR(r.readDouble({"hc_eps"}, c.hcEps, &present));
-  BK_RETURN_IF_ERROR(
-      r.readDouble({"rms_norm_eps", "norm_eps"}, c.normEps, &present));
+      r.read({"hc_sinkhorn_iters"}, c.hcSinkhornIters, &present));
+  BK_RETURN_IF_ERROR(r.read({"hc_eps"}, c.hcEps, &present));
+  BK_RETURN_IF_ERROR(r.read({"rms_norm_eps", "norm_eps"}, c.normEps, &present));
   BK_RETURN_IF_ERROR(readRope(r, root, c));
   // max_seq_len is DeepSeek's buffer size; it stands in only when the HF key
   // is absent.
-  BK_RETURN_IF_ERROR(r.readInt({"max_position_embeddings"},
-                               c.maxPositionEmbeddings, &present));
+  BK_RETURN_IF_ERROR(
+      r.read({"max_position_embeddings"}, c.maxPositionEmbeddings, &present));
   if (!present)
     BK_RETURN_IF_ERROR(
-        r.readInt({"max_seq_len"}, c.maxPositionEmbeddings, &present));
+        r.read({"max_seq_len"}, c.maxPositionEmbeddings, &present));
   BK_RETURN_IF_ERROR(readTokenIds(r, root, c));
   return readQuantization(r, root, c);
 }
@@ -862,172 +706,6 @@ Status validateModelConfig(const ModelConfig &c, const std::string &origin) {
   if (c.eosTokenId < 0 || c.eosTokenId >= c.vocabSize)
     return keyFail(origin, "eos_token_id",
                    str(c.eosTokenId) + " is outside the vocabulary");
-  return Status::ok();
-}
-
-Expected<ModelConfig> presetConfig(const std::string &name) {
-  ModelConfig c; // the struct's defaults are V4-Flash (V4_SPEC §1.1)
-  if (name == "tiny") {
-    // V4_SPEC §7.1: every path at CPU-test size, dims multiples of 128.
-    c.vocabSize = 1024;
-    c.dim = 256;
-    c.nLayers = 4;
-    c.nHeads = 4;
-    c.headDim = 128;
-    c.ropeHeadDim = 64;
-    c.qLoraRank = 128;
-    c.oGroups = 2;
-    c.oLoraRank = 128;
-    c.windowSize = 16;
-    c.attention = {LayerAttention::Window, LayerAttention::CSA,
-                   LayerAttention::HCA, LayerAttention::CSA};
-    c.routing = {LayerRouting::Hash, LayerRouting::TopK, LayerRouting::TopK,
-                 LayerRouting::TopK};
-    c.indexNHeads = 4;
-    c.indexHeadDim = 128;
-    c.indexTopk = 8;
-    c.nRoutedExperts = 8;
-    c.nActivatedExperts = 2;
-    c.moeInterDim = 128;
-    c.ropeFactor = 4;
-    c.originalSeqLen = 128;
-    c.maxPositionEmbeddings = 1024;
-    c.nMtpLayers = 1;
-    c.fp8Linears = true;
-    return c;
-  }
-  if (name != "flash" && name != "pro")
-    return invalidArgument("unknown preset '" + name +
-                           "' (expected tiny, flash or pro)");
-  bool pro = name == "pro";
-  if (pro) {
-    c.dim = 7168;
-    c.nLayers = 61;
-    c.nHeads = 128;
-    c.qLoraRank = 1536;
-    c.oGroups = 16;
-    c.indexTopk = 1024;
-    c.nRoutedExperts = 384;
-    c.moeInterDim = 3072;
-    c.routeScale = 2.5;
-  }
-  // V4_SPEC §1.3: Flash starts with two window-only layers, Pro with two HCA
-  // layers; then CSA on even and HCA on odd layers.
-  for (int64_t l = 0; l < c.nLayers; ++l) {
-    if (l < 2)
-      c.attention.push_back(pro ? LayerAttention::HCA : LayerAttention::Window);
-    else
-      c.attention.push_back(l % 2 == 0 ? LayerAttention::CSA
-                                       : LayerAttention::HCA);
-    c.routing.push_back(l < 3 ? LayerRouting::Hash : LayerRouting::TopK);
-  }
-  c.nMtpLayers = 1;
-  c.fp8Linears = true;
-  return c;
-}
-
-std::string modelConfigToJson(const ModelConfig &c) {
-  // nlohmann::ordered_json keeps the keys in a readable order.
-  nlohmann::ordered_json j;
-  j["architectures"] = {"DeepseekV4ForCausalLM"};
-  j["model_type"] = "deepseek_v4";
-  j["vocab_size"] = c.vocabSize;
-  j["hidden_size"] = c.dim;
-  j["num_hidden_layers"] = c.nLayers;
-  j["num_attention_heads"] = c.nHeads;
-  j["num_key_value_heads"] = 1;
-  j["head_dim"] = c.headDim;
-  j["qk_rope_head_dim"] = c.ropeHeadDim;
-  j["q_lora_rank"] = c.qLoraRank;
-  j["o_groups"] = c.oGroups;
-  j["o_lora_rank"] = c.oLoraRank;
-  j["sliding_window"] = c.windowSize;
-
-  // transformers maps only 0/4/128 from compress_ratios; other rates need
-  // the expanded form.
-  if (c.csaRatio == kDefaultCsaRate && c.hcaRatio == kDefaultHcaRate) {
-    std::vector<int64_t> ratios;
-    for (int64_t l = 0; l < c.nLayers; ++l)
-      ratios.push_back(c.compressRatio(l));
-    for (int64_t m = 0; m < c.nMtpLayers; ++m)
-      ratios.push_back(0);
-    j["compress_ratios"] = ratios;
-  } else {
-    std::vector<std::string> types;
-    for (LayerAttention k : c.attention)
-      types.push_back(layerAttentionName(k));
-    j["layer_types"] = types;
-    j["compress_rates"] = {{kCsa, c.csaRatio}, {kHca, c.hcaRatio}};
-  }
-  int64_t nHash = 0;
-  while (nHash < c.nLayers && c.routing[nHash] == LayerRouting::Hash)
-    ++nHash;
-  bool prefix = true;
-  for (int64_t l = nHash; l < c.nLayers; ++l)
-    prefix &= c.routing[l] == LayerRouting::TopK;
-  if (prefix) {
-    j["num_hash_layers"] = nHash;
-  } else {
-    std::vector<std::string> types;
-    for (LayerRouting k : c.routing)
-      types.push_back(layerRoutingName(k));
-    j["mlp_layer_types"] = types;
-  }
-  j["rope_theta"] = c.ropeTheta;
-  j["compress_rope_theta"] = c.compressRopeTheta;
-  if (c.yarn)
-    j["rope_scaling"] = {{"type", "yarn"},
-                         {"factor", c.ropeFactor},
-                         {"original_max_position_embeddings", c.originalSeqLen},
-                         {"beta_fast", c.betaFast},
-                         {"beta_slow", c.betaSlow}};
-  j["index_n_heads"] = c.indexNHeads;
-  j["index_head_dim"] = c.indexHeadDim;
-  j["index_topk"] = c.indexTopk;
-  j["n_routed_experts"] = c.nRoutedExperts;
-  j["n_shared_experts"] = c.nSharedExperts;
-  j["num_experts_per_tok"] = c.nActivatedExperts;
-  j["moe_intermediate_size"] = c.moeInterDim;
-  j["scoring_func"] = c.scoreFunc;
-  j["norm_topk_prob"] = true;
-  j["routed_scaling_factor"] = c.routeScale;
-  j["swiglu_limit"] = c.swigluLimit;
-  j["hc_mult"] = c.hcMult;
-  j["hc_sinkhorn_iters"] = c.hcSinkhornIters;
-  j["hc_eps"] = c.hcEps;
-  j["rms_norm_eps"] = c.normEps;
-  j["num_nextn_predict_layers"] = c.nMtpLayers;
-  j["max_position_embeddings"] = c.maxPositionEmbeddings;
-  j["tie_word_embeddings"] = false;
-  j["bos_token_id"] = c.bosTokenId;
-  j["eos_token_id"] = c.eosTokenId;
-  j["torch_dtype"] = "bfloat16";
-  if (c.fp8Linears)
-    j["quantization_config"] = {{"quant_method", "fp8"},
-                                {"fmt", "e4m3"},
-                                {"scale_fmt", "ue8m0"},
-                                {"weight_block_size", {128, 128}},
-                                {"activation_scheme", "dynamic"}};
-  return j.dump(2) + "\n";
-}
-
-Status truncateLayers(ModelConfig &config, int64_t nLayers) {
-  if (nLayers < 1 || nLayers > config.nLayers)
-    return invalidArgument("layer count " + std::to_string(nLayers) +
-                           " must be between 1 and " +
-                           std::to_string(config.nLayers));
-  config.nLayers = nLayers;
-  config.attention.resize(nLayers);
-  config.routing.resize(nLayers);
-  return Status::ok();
-}
-
-Status setRoutedExperts(ModelConfig &config, int64_t nExperts) {
-  if (nExperts < config.nActivatedExperts)
-    return invalidArgument("expert count " + std::to_string(nExperts) +
-                           " is below the experts activated per token (" +
-                           std::to_string(config.nActivatedExperts) + ")");
-  config.nRoutedExperts = nExperts;
   return Status::ok();
 }
 
