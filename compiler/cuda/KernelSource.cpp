@@ -1,5 +1,6 @@
 //===- KernelSource.cpp ---------------------------------------------------===//
 #include "KernelSource.h"
+#include "KernelSourceInternal.h"
 
 #include <algorithm>
 #include <cinttypes>
@@ -10,100 +11,57 @@
 #include <map>
 
 namespace birkhoff::cuda {
-namespace {
+namespace detail {
 
-constexpr int kBlock = 256;
-
-/// Typed, checked access to one launch's params and weights; errors name the
-/// kernel and the key.
-class LaunchReader {
-public:
-  explicit LaunchReader(const CudaLaunchSpec &s) : spec_(s) {}
-
-  Expected<double> num(const char *key) const {
-    for (const auto &[k, v] : spec_.params)
-      if (k == key) {
-        if (!std::isfinite(v))
-          return invalidArgument(where() + "parameter '" + key +
-                                 "' is not finite");
-        return v;
-      }
-    return notFound(where() + "has no parameter '" + key + "'");
+Expected<std::vector<float>> ropeInvFreq(const LaunchReader &r,
+                                         int64_t ropeDim) {
+  BK_ASSIGN_OR_RETURN(double theta, r.num("theta"));
+  BK_ASSIGN_OR_RETURN(int64_t yarn, r.integer("yarn", 0, 1));
+  float base = float(theta);
+  int64_t half = ropeDim / 2;
+  std::vector<float> inv(static_cast<size_t>(half));
+  for (int64_t k = 0; k < half; ++k)
+    inv[size_t(k)] = 1.0f / std::pow(base, float(2 * k) / float(ropeDim));
+  if (!yarn)
+    return inv;
+  BK_ASSIGN_OR_RETURN(double factor, r.num("rope_factor"));
+  BK_ASSIGN_OR_RETURN(double original, r.num("original_seq_len"));
+  BK_ASSIGN_OR_RETURN(double betaFast, r.num("beta_fast"));
+  BK_ASSIGN_OR_RETURN(double betaSlow, r.num("beta_slow"));
+  double dim = double(ropeDim);
+  auto correctionDim = [&](double rotations) {
+    return dim * std::log(original / (rotations * 2.0 * M_PI)) /
+           (2.0 * std::log(double(base)));
+  };
+  double low = std::max(std::floor(correctionDim(betaFast)), 0.0);
+  double high = std::min(std::ceil(correctionDim(betaSlow)), dim - 1);
+  if (low == high)
+    high += 0.001;
+  for (int64_t k = 0; k < half; ++k) {
+    float ramp =
+        std::clamp(float((double(k) - low) / (high - low)), 0.0f, 1.0f);
+    float extrapolation = inv[size_t(k)];
+    float interpolation = extrapolation / float(factor);
+    inv[size_t(k)] = interpolation * ramp + extrapolation * (1.0f - ramp);
   }
-  Expected<int64_t> integer(const char *key, int64_t min = 1,
-                            int64_t max = INT_MAX) const {
-    BK_ASSIGN_OR_RETURN(double v, num(key));
-    if (v != std::floor(v) || v < double(min) || v > double(max))
-      return invalidArgument(where() + "parameter '" + key +
-                             "' = " + std::to_string(v) +
-                             " is not an integer in [" + std::to_string(min) +
-                             ", " + std::to_string(max) + "]");
-    return int64_t(v);
-  }
-  double numOr(const char *key, double fallback) const {
-    for (const auto &[k, v] : spec_.params)
-      if (k == key)
-        return v;
-    return fallback;
-  }
-  /// dtype of launch weight i, which must be one of `allowed`.
-  Expected<DType> weight(size_t i, std::initializer_list<DType> allowed) const {
-    if (i >= spec_.weightDTypes.size())
-      return invalidArgument(where() + "needs weight " + std::to_string(i) +
-                             " but has " +
-                             std::to_string(spec_.weightDTypes.size()));
-    DType t = spec_.weightDTypes[i];
-    if (std::find(allowed.begin(), allowed.end(), t) == allowed.end())
-      return unsupported(where() + "weight " + std::to_string(i) +
-                         " of dtype " + std::string(dtypeName(t)) +
-                         " is not generated for CUDA");
-    return t;
-  }
-  /// Checks launch weight i's shape when the spec gives it.
-  Status shape(size_t i, const std::vector<int64_t> &want) const {
-    if (i >= spec_.weightShapes.size() || spec_.weightShapes[i].empty())
-      return Status::ok();
-    if (spec_.weightShapes[i] != want) {
-      std::string w, h;
-      for (int64_t d : want)
-        w += (w.empty() ? "" : "x") + std::to_string(d);
-      for (int64_t d : spec_.weightShapes[i])
-        h += (h.empty() ? "" : "x") + std::to_string(d);
-      return invalidArgument(where() + "weight " + std::to_string(i) + " is " +
-                             h + ", expected " + w);
-    }
-    return Status::ok();
-  }
-  std::string where() const {
-    return "CUDA launch of '" + spec_.kernel + "': ";
-  }
-  const CudaLaunchSpec &spec() const { return spec_; }
-
-private:
-  const CudaLaunchSpec &spec_;
-};
-
-/// A float as an exact hex literal ("0x1.0c6f7ap-20f").
-std::string f32(float v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%af", double(v));
-  return buf;
+  return inv;
 }
-std::string i(int64_t v) { return std::to_string(v); }
-std::string dt(DType t) { return std::to_string(int(t)); }
-std::string flag(bool v) { return v ? "true" : "false"; }
 
-/// A generated body: the includes, any constants, and one call in the kernel.
-struct Body {
-  std::string include;   // "bk/linear.cuh"
-  std::string constants; // file-scope definitions
-  std::string call;      // statement(s) with `args` in scope
-  GridRule grid;
-  // Resident blocks per SM the register budget must allow (the second
-  // __launch_bounds__ argument): without it ptxas picks a budget itself and
-  // may spill small kernels.
-  int minBlocksPerSm = 4;
-};
+std::string invFreqConstant(const std::string &name,
+                            const std::vector<float> &inv) {
+  std::string c = "__constant__ float " + name + "[" +
+                  i(std::max<size_t>(1, inv.size())) + "] = {";
+  for (size_t k = 0; k < inv.size(); ++k)
+    c += (k ? ", " : "") + f32(inv[k]);
+  if (inv.empty())
+    c += "0.0f";
+  return c + "};\n";
+}
+
+} // namespace detail
+
+using namespace detail;
+namespace {
 
 using Generator = std::function<Expected<Body>(const LaunchReader &,
                                                const CudaCodegenOptions &)>;
@@ -155,43 +113,6 @@ Expected<Body> genHeadRmsNorm(const LaunchReader &r,
   return b;
 }
 
-/// The inverse frequencies exactly as runtime/host/Rope.cpp computes them
-/// (same float/double expressions, same libm calls): the generated kernel
-/// embeds the bits, so the device rotates by the host's angles.
-Expected<std::vector<float>> ropeInvFreq(const LaunchReader &r,
-                                         int64_t ropeDim) {
-  BK_ASSIGN_OR_RETURN(double theta, r.num("theta"));
-  BK_ASSIGN_OR_RETURN(int64_t yarn, r.integer("yarn", 0, 1));
-  float base = float(theta);
-  int64_t half = ropeDim / 2;
-  std::vector<float> inv(static_cast<size_t>(half));
-  for (int64_t k = 0; k < half; ++k)
-    inv[size_t(k)] = 1.0f / std::pow(base, float(2 * k) / float(ropeDim));
-  if (!yarn)
-    return inv;
-  BK_ASSIGN_OR_RETURN(double factor, r.num("rope_factor"));
-  BK_ASSIGN_OR_RETURN(double original, r.num("original_seq_len"));
-  BK_ASSIGN_OR_RETURN(double betaFast, r.num("beta_fast"));
-  BK_ASSIGN_OR_RETURN(double betaSlow, r.num("beta_slow"));
-  double dim = double(ropeDim);
-  auto correctionDim = [&](double rotations) {
-    return dim * std::log(original / (rotations * 2.0 * M_PI)) /
-           (2.0 * std::log(double(base)));
-  };
-  double low = std::max(std::floor(correctionDim(betaFast)), 0.0);
-  double high = std::min(std::ceil(correctionDim(betaSlow)), dim - 1);
-  if (low == high)
-    high += 0.001;
-  for (int64_t k = 0; k < half; ++k) {
-    float ramp =
-        std::clamp(float((double(k) - low) / (high - low)), 0.0f, 1.0f);
-    float extrapolation = inv[size_t(k)];
-    float interpolation = extrapolation / float(factor);
-    inv[size_t(k)] = interpolation * ramp + extrapolation * (1.0f - ramp);
-  }
-  return inv;
-}
-
 Expected<Body> genRope(const LaunchReader &r, const CudaCodegenOptions &) {
   BK_ASSIGN_OR_RETURN(int64_t heads, r.integer("heads"));
   BK_ASSIGN_OR_RETURN(int64_t hd, r.integer("head_dim"));
@@ -203,13 +124,7 @@ Expected<Body> genRope(const LaunchReader &r, const CudaCodegenOptions &) {
   BK_ASSIGN_OR_RETURN(std::vector<float> inv, ropeInvFreq(r, rd));
   Body b;
   b.include = "bk/rope.cuh";
-  b.constants = "__constant__ float bk_inv_freq[" +
-                i(std::max<int64_t>(1, rd / 2)) + "] = {";
-  for (size_t k = 0; k < inv.size(); ++k)
-    b.constants += (k ? ", " : "") + f32(inv[k]);
-  if (inv.empty())
-    b.constants += "0.0f";
-  b.constants += "};\n";
+  b.constants = invFreqConstant("bk_inv_freq", inv);
   b.call = "bk::rope<" + i(heads) + ", " + i(hd) + ", " + i(rd) + ", " +
            flag(inverse != 0) + ", " + i(kBlock) + ">(args, bk_inv_freq);";
   b.grid = {1, 0, 0, kBlock};
@@ -268,14 +183,18 @@ Expected<Body> genMhc(const LaunchReader &r, bool head, bool norm) {
   b.include = "bk/mhc.cuh";
   std::string eps3 =
       f32(float(hcEps)) + ", " + f32(float(normEps)) + ", " + f32(float(eps));
+  // Official numerics: bf16 collapsed input and P1 norm (reference sources
+  // keep their text, and so their entry names).
+  std::string official = isOfficial(r) ? ", true" : "";
   if (head)
     b.call = "bk::mhcHead<" + i(dim) + ", " + i(hc) + ", " + flag(norm) + ", " +
              dt(fn) + ", " + dt(base) + ", " + dt(scale) + ", " + dt(nw) +
-             ", " + i(kBlock) + ">(args, " + eps3 + ");";
+             ", " + i(kBlock) + official + ">(args, " + eps3 + ");";
   else
     b.call = "bk::mhcPre<" + i(dim) + ", " + i(hc) + ", " + i(iters) + ", " +
              flag(norm) + ", " + dt(fn) + ", " + dt(base) + ", " + dt(scale) +
-             ", " + dt(nw) + ", " + i(kBlock) + ">(args, " + eps3 + ");";
+             ", " + dt(nw) + ", " + i(kBlock) + official + ">(args, " + eps3 +
+             ");";
   b.grid = {1, 0, 0, kBlock};
   b.minBlocksPerSm = 3; // <= 85 registers: (2+hc)·hc mixing sums per thread
   return b;
@@ -286,8 +205,9 @@ Expected<Body> genMhcPost(const LaunchReader &r, const CudaCodegenOptions &) {
   BK_ASSIGN_OR_RETURN(int64_t hc, r.integer("hc", 1, 8));
   Body b;
   b.include = "bk/mhc.cuh";
-  b.call =
-      "bk::mhcPost<" + i(dim) + ", " + i(hc) + ", " + i(kBlock) + ">(args);";
+  // Official numerics: the streams stay bf16.
+  b.call = "bk::mhcPost<" + i(dim) + ", " + i(hc) + ", " + i(kBlock) +
+           (isOfficial(r) ? ", true" : "") + ">(args);";
   b.grid = {(dim + 4 * kBlock - 1) / (4 * kBlock), 0, 0, kBlock};
   return b;
 }
@@ -304,6 +224,18 @@ const std::map<std::string_view, Generator> &generators() {
       {"mhc_head", [](auto &r, auto &) { return genMhc(r, true, false); }},
       {"mhc_head_norm", [](auto &r, auto &) { return genMhc(r, true, true); }},
       {"mhc_post", genMhcPost},
+      // The rest of the catalogue (KernelSourceInternal.h).
+      {"linear_rms_norm", genLinearRmsNorm},
+      {"grouped_linear", genGroupedLinear},
+      {"router_scores", genRouterScores},
+      {"route_select", genRouteSelect},
+      {"router", genRouter},
+      {"moe", genMoe},
+      {"compressor", genCompressor},
+      {"head_rms_norm_rope", genHeadRmsNormRope},
+      {"indexer_topk", genIndexerTopk},
+      {"sparse_attention", genSparseAttention},
+      {"window_write", genWindowWrite},
   };
   return table;
 }
@@ -332,11 +264,22 @@ Expected<KernelSource> generateKernelSource(const CudaLaunchSpec &spec,
   if (it == generators().end())
     return unsupported("kernel '" + spec.kernel +
                        "' is not yet generated for CUDA");
-  if (reader.numOr("numerics", 0) != 0)
-    return unsupported(
-        reader.where() +
-        "the official numerics profile is not yet generated for CUDA");
-  BK_ASSIGN_OR_RETURN(Body body, it->second(reader, opts));
+  double numerics = reader.numOr("numerics", 0);
+  if (numerics != 0 && numerics != 1)
+    return invalidArgument(reader.where() + "parameter 'numerics' = " +
+                           std::to_string(numerics) + " is not 0 or 1");
+  // The official profile (KernelSourceOfficial.cpp): a kernel's own official
+  // generator, or the reference one where it handles both profiles.
+  Generator gen = it->second;
+  if (numerics == 1 && !officialUsesReferenceGenerator(spec.kernel)) {
+    GeneratorFn official = officialGenerator(spec.kernel);
+    if (!official)
+      return unsupported(
+          reader.where() +
+          "the official numerics profile is not yet generated for CUDA");
+    gen = official;
+  }
+  BK_ASSIGN_OR_RETURN(Body body, gen(reader, opts));
   std::string kernel = "#include \"bk/abi.cuh\"\n#include \"" + body.include +
                        "\"\n\n" + body.constants;
   std::string signature = "(const BkLaunch args) {\n  " + body.call + "\n}\n";
@@ -344,11 +287,18 @@ Expected<KernelSource> generateKernelSource(const CudaLaunchSpec &spec,
   std::snprintf(hash, sizeof hash, "%016" PRIx64, fnv1a(kernel + signature));
   KernelSource ks;
   ks.entry = "bk_" + spec.kernel + "_" + hash;
+  // A compile-time cluster shape: plain cuLaunchKernel launches then form
+  // clusters of `cluster` consecutive blocks along x.
+  std::string clusterDims =
+      body.cluster > 1
+          ? "__cluster_dims__(" + std::to_string(body.cluster) + ", 1, 1) "
+          : "";
   ks.source = "// Birkhoff CUDA kernel: " + spec.kernel + " (generated)\n" +
-              kernel + "\nextern \"C\" __global__ void __launch_bounds__(" +
-              std::to_string(body.grid.block) + ", " +
+              kernel + "\nextern \"C\" __global__ void " + clusterDims +
+              "__launch_bounds__(" + std::to_string(body.grid.block) + ", " +
               std::to_string(body.minBlocksPerSm) + ") " + ks.entry + signature;
   ks.grid = body.grid;
+  ks.cluster = body.cluster;
   return ks;
 }
 

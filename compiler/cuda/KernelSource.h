@@ -50,6 +50,10 @@ struct KernelSource {
   std::string source; // includes "bk/*.cuh" (the embedded templates)
   std::string entry;  // extern "C" kernel name, unique per specialization
   GridRule grid;
+  // Blocks per thread block cluster along x, fixed at compile time by the
+  // kernel's __cluster_dims__ (plain cuLaunchKernel launches honor it; grid.x
+  // is a multiple of it). 1: the kernel uses no cluster. Informational.
+  int cluster = 1;
 };
 
 /// The source of `spec`'s launch. Unsupported kernels (and the official

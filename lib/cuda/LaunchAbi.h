@@ -23,15 +23,21 @@ struct BkLaunch {
   const void *const *weights = nullptr; // device array of weight data pointers
   const void *const *scales = nullptr;  // device array of block-scale pointers
   void *states[4] = {};                 // device state buffers, launch order
+  // Rows of each state buffer (StateView::rows). Kernels bound their state
+  // row indices by it, as the host kernels do; 0 means "not given" (no
+  // bound: the runtime guarantees every row the call touches exists).
+  // Appended after the original 136-byte layout.
+  int64_t stateRows[4] = {};
 };
 
-static_assert(sizeof(BkLaunch) == 136, "must match templates/abi.cuh");
+static_assert(sizeof(BkLaunch) == 168, "must match templates/abi.cuh");
 static_assert(offsetof(BkLaunch, tokenIds) == 16);
 static_assert(offsetof(BkLaunch, in) == 24);
 static_assert(offsetof(BkLaunch, out) == 56);
 static_assert(offsetof(BkLaunch, weights) == 88);
 static_assert(offsetof(BkLaunch, scales) == 96);
 static_assert(offsetof(BkLaunch, states) == 104);
+static_assert(offsetof(BkLaunch, stateRows) == 136);
 
 /// How a launch's grid follows its token count S (stored per launch, as
 /// data): grid.x = xPerToken·S + xConst, grid.y = ceil(S / tokensPerY) (1 when

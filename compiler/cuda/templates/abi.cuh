@@ -14,6 +14,7 @@ struct BkLaunch {
   const void *const *weights;   // device array: data of launch weight i
   const void *const *scales;    // device array: e8m0 block scale of weight i
   void *states[4];              // per-session state buffers, launch order
+  long long state_rows[4];      // rows of each state; 0: not given (no bound)
 };
 
-static_assert(sizeof(BkLaunch) == 136, "BkLaunch layout changed");
+static_assert(sizeof(BkLaunch) == 168, "BkLaunch layout changed");

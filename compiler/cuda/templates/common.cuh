@@ -39,12 +39,13 @@ __device__ __forceinline__ void e4m3x2ToF32(unsigned int pair, float &lo,
 }
 
 // One e2m1 code (bit 3 sign) to float, exact: magnitudes 0, .5, 1, 1.5, 2, 3,
-// 4, 6 built from the exponent/mantissa bits without a table.
+// 4, 6. The code's 3 magnitude bits placed at fp32 bits [24:22] (exponent
+// field e1e0, top mantissa bit m) read as e2m1 · 2^-126 for every code, the
+// zero-exponent ones as subnormals; one exact multiply restores the scale.
+// Four integer ops and a multiply, no branch (denormals are not flushed).
 __device__ __forceinline__ float e2m1ToF32(unsigned int code) {
-  unsigned int m = code & 7u, e = m >> 1;
-  float v = e ? __uint_as_float(((e + 126u) << 23) | ((m & 1u) << 22))
-              : 0.5f * (float)(m & 1u);
-  return __uint_as_float(__float_as_uint(v) | ((code & 8u) << 28));
+  return __fmul_rn(
+      __uint_as_float(((code & 7u) << 22) | ((code & 8u) << 28)), 0x1p126f);
 }
 
 // Element i of a 1-D F32 or BF16 weight (norm weights, mHC fn/base/scale).

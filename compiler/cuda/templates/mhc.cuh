@@ -2,6 +2,7 @@
 // mhc_pre(+norm), mhc_post, mhc_head(+norm). Inputs are HC streams of DIM.
 #pragma once
 #include "bk/common.cuh"
+#include "bk/official.cuh"
 
 namespace bk {
 
@@ -62,7 +63,9 @@ __device__ __forceinline__ void hcMix(const float *x, const void *fn,
 }
 
 // u = Σ_k pre[k]·x_k, then (NORM) u = w ⊙ u · rsqrt(mean(u²) + eps).
-template <int DIM, int HC, bool NORM, int NWDT, int BLOCK>
+// OFFICIAL: u is rounded to bf16 and the norm is P1 (bf16 output).
+template <int DIM, int HC, bool NORM, int NWDT, int BLOCK,
+          bool OFFICIAL = false>
 __device__ __forceinline__ void hcCollapse(const float *x, const float (&pre)[HC],
                                            float *u, const void *normW,
                                            float eps, float *scratch) {
@@ -76,6 +79,10 @@ __device__ __forceinline__ void hcCollapse(const float *x, const float (&pre)[HC
         o.x += pre[k] * v.x, o.y += pre[k] * v.y;
         o.z += pre[k] * v.z, o.w += pre[k] * v.w;
       }
+      if constexpr (OFFICIAL) {
+        o.x = off::roundBf16(o.x), o.y = off::roundBf16(o.y);
+        o.z = off::roundBf16(o.z), o.w = off::roundBf16(o.w);
+      }
       ss += o.x * o.x + o.y * o.y + o.z * o.z + o.w * o.w;
       *(float4 *)(u + i) = o;
     }
@@ -85,12 +92,19 @@ __device__ __forceinline__ void hcCollapse(const float *x, const float (&pre)[HC
 #pragma unroll
       for (int k = 0; k < HC; ++k)
         o += pre[k] * x[k * DIM + i];
+      if constexpr (OFFICIAL)
+        o = off::roundBf16(o);
       ss += o * o;
       u[i] = o;
     }
   }
   if constexpr (NORM) {
-    const float r = rmsFactor(blockSum<BLOCK>(ss, scratch), (float)DIM, eps);
+    const float total = blockSum<BLOCK>(ss, scratch);
+    // P1: mean = sum · fl(1/n), r = 1 / sqrtf(mean + eps).
+    const float r =
+        OFFICIAL ? off::rsqrtF32(__fadd_rn(__fmul_rn(total, off::meanFactor(DIM)),
+                                           eps))
+                 : rmsFactor(total, (float)DIM, eps);
     // Each thread rescales the elements it wrote itself.
     if constexpr (DIM % 4 == 0) {
       for (int i = threadIdx.x * 4; i < DIM; i += BLOCK * 4) {
@@ -98,11 +112,16 @@ __device__ __forceinline__ void hcCollapse(const float *x, const float (&pre)[HC
         float4 g = loadScalar4<NWDT>(normW, i);
         o.x = g.x * (o.x * r), o.y = g.y * (o.y * r);
         o.z = g.z * (o.z * r), o.w = g.w * (o.w * r);
+        if constexpr (OFFICIAL) {
+          o.x = off::roundBf16(o.x), o.y = off::roundBf16(o.y);
+          o.z = off::roundBf16(o.z), o.w = off::roundBf16(o.w);
+        }
         *(float4 *)(u + i) = o;
       }
     } else {
       for (int i = threadIdx.x; i < DIM; i += BLOCK)
-        u[i] = loadScalar<NWDT>(normW, i) * (u[i] * r);
+        u[i] = OFFICIAL ? off::roundBf16(loadScalar<NWDT>(normW, i) * (u[i] * r))
+                        : loadScalar<NWDT>(normW, i) * (u[i] * r);
     }
   }
 }
@@ -111,7 +130,7 @@ __device__ __forceinline__ void hcCollapse(const float *x, const float (&pre)[HC
 // base [(2+HC)·HC], scale [3], (norm [DIM]). Outputs u[DIM], post[HC],
 // comb[HC·HC] (comb[j·HC + k] = C[j][k]).
 template <int DIM, int HC, int ITERS, bool NORM, int FNDT, int BDT, int SDT,
-          int NWDT, int BLOCK>
+          int NWDT, int BLOCK, bool OFFICIAL = false>
 __device__ __forceinline__ void mhcPre(const BkLaunch &a, float hcEps,
                                        float normEps, float eps) {
   constexpr int ROWS = (2 + HC) * HC;
@@ -186,14 +205,14 @@ __device__ __forceinline__ void mhcPre(const BkLaunch &a, float hcEps,
 #pragma unroll
   for (int k = 0; k < HC; ++k)
     preReg[k] = pre[k];
-  hcCollapse<DIM, HC, NORM, NWDT, BLOCK>(x, preReg, u,
+  hcCollapse<DIM, HC, NORM, NWDT, BLOCK, OFFICIAL>(x, preReg, u,
                                          NORM ? a.weights[3] : nullptr, eps, red);
 }
 
 // mhc_head / mhc_head_norm: the head collapse (pre weights only, no
 // Sinkhorn). Weights: fn [HC, HC·DIM], base [HC], scale [>=1], (norm [DIM]).
 template <int DIM, int HC, bool NORM, int FNDT, int BDT, int SDT, int NWDT,
-          int BLOCK>
+          int BLOCK, bool OFFICIAL = false>
 __device__ __forceinline__ void mhcHead(const BkLaunch &a, float hcEps,
                                         float normEps, float eps) {
   __shared__ float red[(HC + 1) * (BLOCK / 32)];
@@ -208,13 +227,14 @@ __device__ __forceinline__ void mhcHead(const BkLaunch &a, float hcEps,
 #pragma unroll
   for (int k = 0; k < HC; ++k)
     pre[k] = sigmoidF(mix[k] * s0 + loadScalar<BDT>(base, k)) + hcEps;
-  hcCollapse<DIM, HC, NORM, NWDT, BLOCK>(x, pre, u,
+  hcCollapse<DIM, HC, NORM, NWDT, BLOCK, OFFICIAL>(x, pre, u,
                                          NORM ? a.weights[3] : nullptr, eps, red);
 }
 
 // x'[k] = post[k]·y + Σ_j C[j][k]·x[j], in the host's order without FMA
 // contraction (bitwise equal). grid.x = tokens · ceil(DIM / (4·BLOCK)).
-template <int DIM, int HC, int BLOCK>
+// OFFICIAL: the streams stay bf16 (each output rounded once).
+template <int DIM, int HC, int BLOCK, bool OFFICIAL = false>
 __device__ __forceinline__ void mhcPost(const BkLaunch &a) {
   constexpr int kPer = 4 * BLOCK;
   constexpr int kSlices = (DIM + kPer - 1) / kPer;
@@ -252,6 +272,10 @@ __device__ __forceinline__ void mhcPost(const BkLaunch &a) {
         o.z = __fadd_rn(o.z, __fmul_rn(cj, xv[j].z));
         o.w = __fadd_rn(o.w, __fmul_rn(cj, xv[j].w));
       }
+      if constexpr (OFFICIAL) {
+        o.x = off::roundBf16(o.x), o.y = off::roundBf16(o.y);
+        o.z = off::roundBf16(o.z), o.w = off::roundBf16(o.w);
+      }
       *(float4 *)(out + k * DIM + i0) = o;
     }
   } else {
@@ -262,7 +286,7 @@ __device__ __forceinline__ void mhcPost(const BkLaunch &a) {
 #pragma unroll
         for (int j = 0; j < HC; ++j)
           o = __fadd_rn(o, __fmul_rn(c[j * HC + k], x[j * DIM + i]));
-        out[k * DIM + i] = o;
+        out[k * DIM + i] = OFFICIAL ? off::roundBf16(o) : o;
       }
     }
   }

@@ -37,13 +37,21 @@ TEST_P(CudaCompile, CompilesWithoutSpills) {
   std::printf("[resources] %-30s regs=%3d spills=%d/%d stack=%d smem=%d\n",
               l.name.c_str(), k->registers, k->spillStoreBytes,
               k->spillLoadBytes, k->stackBytes, k->sharedBytes);
-  // Vector-friendly linear shapes read weights and activations in 16 bytes.
-  if (l.spec.kernel == "linear" && l.name.find("odd") == std::string::npos) {
+  // Vector-friendly GEMV shapes read weights and activations in 16 bytes.
+  const bool gemv =
+      l.spec.kernel == "linear" ||
+      (l.name.find("flash") != std::string::npos &&
+       (l.spec.kernel == "linear_rms_norm" ||
+        l.spec.kernel == "grouped_linear" || l.spec.kernel == "router_scores" ||
+        l.spec.kernel == "router" || l.spec.kernel == "moe" ||
+        l.spec.kernel == "compressor"));
+  if (gemv && l.name.find("odd") == std::string::npos) {
     EXPECT_TRUE(std::regex_search(
         k->ptx, std::regex(R"(ld\.global\.nc\.v4\.(u32|b32|f32))")))
         << "weights not read as 16-byte vectors";
-    EXPECT_TRUE(
-        std::regex_search(k->ptx, std::regex(R"(ld\.global(\.nc)?\.v4\.f32)")))
+    // From global memory, or from a shared-memory stage filled in 16 bytes.
+    EXPECT_TRUE(std::regex_search(
+        k->ptx, std::regex(R"(ld\.(global(\.nc)?|shared)\.v4\.f32)")))
         << "activations not read as float4";
   }
 }

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <set>
 
@@ -52,6 +53,96 @@ TEST(KernelSource, GridRules) {
   EXPECT_EQ(p->grid.gridX(3), 12); // 4 slices of 1024 per token
 }
 
+TEST(KernelSource, ClusterKernelsDeclareTheirClusters) {
+  // A whole GEMV output per token slice, or the whole call, in one cluster.
+  struct Case {
+    CudaLaunchSpec spec;
+    int cluster;
+    int64_t gridX1, gridX5, gridY40;
+  };
+  for (const Case &c :
+       {Case{linearNormSpec(4096, 1024, DType::F8E4M3), 8, 8, 8, 2},
+        Case{routingSpec("router", 4096, 256, 6, false), 8, 8, 8, 2},
+        Case{moeSpec(4096, 2048, 256, 6, DType::FP4E2M1x2, DType::F8E4M3), 8, 8,
+             8, 1},
+        Case{compressorSpec(4096, 512, 4, true, 64), 8, 8, 8, 1},
+        Case{indexerSpec(64, 128, 512, 4), 8, 8, 40, 1}}) {
+    auto ks = generateKernelSource(c.spec);
+    ASSERT_TRUE(ks.isOk()) << ks.status().toString();
+    SCOPED_TRACE(c.spec.kernel);
+    EXPECT_EQ(ks->cluster, c.cluster);
+    EXPECT_NE(ks->source.find("__cluster_dims__(" + std::to_string(c.cluster) +
+                              ", 1, 1)"),
+              std::string::npos);
+    EXPECT_EQ(ks->grid.gridX(1), c.gridX1);
+    EXPECT_EQ(ks->grid.gridX(5), c.gridX5);
+    EXPECT_EQ(ks->grid.gridX(5) % c.cluster, 0);
+    EXPECT_EQ(ks->grid.gridY(40), c.gridY40);
+  }
+  auto plain = generateKernelSource(linearSpec(4096, 1024, DType::F8E4M3));
+  ASSERT_TRUE(plain.isOk());
+  EXPECT_EQ(plain->cluster, 1);
+  EXPECT_EQ(plain->source.find("__cluster_dims__"), std::string::npos);
+}
+
+TEST(KernelSource, AttentionGrids) {
+  auto att = generateKernelSource(attentionSpec(64, 512, 128, 1, 4, 512));
+  ASSERT_TRUE(att.isOk());
+  EXPECT_EQ(att->grid.gridX(3), 3 * 64); // a block per (token, head)
+  CudaLaunchSpec ww;
+  ww.kernel = "window_write";
+  ww.param("window", 128);
+  ww.param("head_dim", 512);
+  auto w = generateKernelSource(ww);
+  ASSERT_TRUE(w.isOk());
+  EXPECT_EQ(w->grid.gridX(7), 7);
+}
+
+TEST(KernelSource, CatalogueLaunchErrorsAreNamed) {
+  CudaLaunchSpec moe = moeSpec(64, 32, 4, 2, DType::BF16, DType::F32);
+  moe.weightDTypes.pop_back();
+  moe.weightShapes.pop_back();
+  auto a = generateKernelSource(moe);
+  ASSERT_FALSE(a.isOk());
+  EXPECT_NE(a.status().message().find("expected 3 per expert"),
+            std::string::npos);
+
+  CudaLaunchSpec mixed = moeSpec(64, 32, 4, 2, DType::BF16, DType::F32);
+  mixed.weightDTypes[3] = DType::F32; // expert 1's w1
+  EXPECT_EQ(generateKernelSource(mixed).status().code(),
+            StatusCode::Unsupported);
+
+  CudaLaunchSpec hash = routingSpec("route_select", 0, 256, 6, true);
+  hash.weightShapes[0] = {129280, 5};
+  auto b = generateKernelSource(hash);
+  ASSERT_FALSE(b.isOk());
+  EXPECT_NE(b.status().message().find("hash table"), std::string::npos);
+
+  CudaLaunchSpec comp = compressorSpec(4096, 512, 4, true, 63);
+  EXPECT_FALSE(generateKernelSource(comp).isOk());
+
+  CudaLaunchSpec fp8kv = attentionSpec(64, 512, 128, 1, 4, 512);
+  fp8kv.param("kv_format", 1);
+  EXPECT_EQ(generateKernelSource(fp8kv).status().code(),
+            StatusCode::Unsupported);
+
+  CudaLaunchSpec wide = indexerSpec(256, 256, 512, 4); // 256 KiB of queries
+  EXPECT_EQ(generateKernelSource(wide).status().code(),
+            StatusCode::Unsupported);
+}
+
+TEST(KernelSource, EveryCatalogueKernelIsGenerated) {
+  std::vector<std::string_view> names = cudaGeneratedKernels();
+  for (const char *k : {"embed",         "mhc_pre",        "mhc_pre_norm",
+                        "mhc_post",      "mhc_head",       "mhc_head_norm",
+                        "rms_norm",      "linear",         "linear_rms_norm",
+                        "head_rms_norm", "rope",           "head_rms_norm_rope",
+                        "compressor",    "indexer_topk",   "sparse_attention",
+                        "window_write",  "grouped_linear", "router_scores",
+                        "route_select",  "router",         "moe"})
+    EXPECT_NE(std::find(names.begin(), names.end(), k), names.end()) << k;
+}
+
 TEST(KernelSource, RopeEmbedsHostFrequencies) {
   auto ks = generateKernelSource(ropeSpec(2, 8, 4, false, false));
   ASSERT_TRUE(ks.isOk());
@@ -67,7 +158,7 @@ TEST(KernelSource, RopeEmbedsHostFrequencies) {
 
 TEST(KernelSource, UnsupportedKernelsSaySo) {
   CudaLaunchSpec s;
-  s.kernel = "sparse_attention";
+  s.kernel = "no_such_kernel";
   auto ks = generateKernelSource(s);
   ASSERT_FALSE(ks.isOk());
   EXPECT_EQ(ks.status().code(), StatusCode::Unsupported);

@@ -72,6 +72,191 @@ inline CudaLaunchSpec mhcSpec(const char *kernel, int64_t dim, int64_t hc,
   return s;
 }
 
+inline void ropeParams(CudaLaunchSpec &s, int64_t rd, bool yarn) {
+  s.param("rope_dim", double(rd));
+  s.param("theta", yarn ? 160000 : 10000);
+  s.param("yarn", yarn ? 1 : 0);
+  s.param("rope_factor", 16);
+  s.param("original_seq_len", 65536);
+  s.param("beta_fast", 32);
+  s.param("beta_slow", 1);
+}
+
+inline CudaLaunchSpec linearNormSpec(int64_t in, int64_t out, DType t) {
+  CudaLaunchSpec s = linearSpec(in, out, t);
+  s.kernel = "linear_rms_norm";
+  s.param("eps", 1e-6);
+  s.weight(DType::BF16, {out});
+  return s;
+}
+
+inline CudaLaunchSpec groupedSpec(int64_t groups, int64_t in, int64_t out,
+                                  DType t) {
+  CudaLaunchSpec s;
+  s.kernel = "grouped_linear";
+  s.param("groups", double(groups));
+  s.param("in_per_group", double(in));
+  s.param("out_per_group", double(out));
+  s.weight(t, {groups * out, in});
+  return s;
+}
+
+/// router_scores, route_select or router; hash: tid2eid of `vocab` rows.
+inline CudaLaunchSpec routingSpec(const char *kernel, int64_t dim,
+                                  int64_t experts, int64_t topk, bool hash,
+                                  int64_t vocab = 129280,
+                                  DType gate = DType::BF16) {
+  CudaLaunchSpec s;
+  s.kernel = kernel;
+  std::string k = kernel;
+  if (k != "route_select")
+    s.param("dim", double(dim));
+  s.param("experts", double(experts));
+  if (k == "router_scores") {
+    s.weight(gate, {experts, dim});
+    return s;
+  }
+  s.param("topk", double(topk));
+  s.param("route_scale", 1.5);
+  s.param("hash", hash ? 1 : 0);
+  if (k == "router")
+    s.weight(gate, {experts, dim});
+  if (hash)
+    s.weight(DType::I64, {vocab, topk});
+  else
+    s.weight(DType::F32, {experts});
+  return s;
+}
+
+inline CudaLaunchSpec moeSpec(int64_t dim, int64_t inter, int64_t experts,
+                              int64_t topk, DType routed, DType shared) {
+  CudaLaunchSpec s;
+  s.kernel = "moe";
+  s.param("dim", double(dim));
+  s.param("inter", double(inter));
+  s.param("experts", double(experts));
+  s.param("topk", double(topk));
+  s.param("swiglu_limit", 10.0);
+  s.param("shared_clamp", 1);
+  for (int64_t e = 0; e <= experts; ++e) {
+    DType t = e == experts ? shared : routed;
+    s.weight(t, {inter, dim});
+    s.weight(t, {dim, inter});
+    s.weight(t, {inter, dim});
+  }
+  return s;
+}
+
+inline CudaLaunchSpec compressorSpec(int64_t dim, int64_t hd, int64_t ratio,
+                                     bool overlap, int64_t rd) {
+  CudaLaunchSpec s;
+  s.kernel = "compressor";
+  s.param("dim", double(dim));
+  s.param("head_dim", double(hd));
+  s.param("ratio", double(ratio));
+  s.param("overlap", overlap ? 1 : 0);
+  s.param("eps", 1e-6);
+  ropeParams(s, rd, true);
+  int64_t width = (overlap ? 2 : 1) * hd;
+  s.weight(DType::BF16, {width, dim});
+  s.weight(DType::BF16, {width, dim});
+  s.weight(DType::F32, {ratio, width});
+  s.weight(DType::BF16, {hd});
+  return s;
+}
+
+inline CudaLaunchSpec indexerSpec(int64_t heads, int64_t hd, int64_t topk,
+                                  int64_t ratio) {
+  CudaLaunchSpec s;
+  s.kernel = "indexer_topk";
+  s.param("heads", double(heads));
+  s.param("head_dim", double(hd));
+  s.param("topk", double(topk));
+  s.param("ratio", double(ratio));
+  return s;
+}
+
+inline CudaLaunchSpec attentionSpec(int64_t heads, int64_t hd, int64_t window,
+                                    int64_t mode, int64_t ratio, int64_t topk) {
+  CudaLaunchSpec s;
+  s.kernel = "sparse_attention";
+  s.param("heads", double(heads));
+  s.param("head_dim", double(hd));
+  s.param("window", double(window));
+  s.param("mode", double(mode));
+  s.param("ratio", double(ratio));
+  s.param("topk", double(topk));
+  s.weight(DType::F32, {heads});
+  return s;
+}
+
+/// The kernels beyond the foundation, at V4-Flash shapes and tiny/odd ones.
+inline std::vector<NamedLaunch> catalogueLaunches() {
+  std::vector<NamedLaunch> v;
+  auto add = [&](std::string n, CudaLaunchSpec s) {
+    v.push_back({std::move(n), std::move(s)});
+  };
+  add("linear_rms_norm_fp8_flash_q_a",
+      linearNormSpec(4096, 1024, DType::F8E4M3));
+  add("linear_rms_norm_fp8_flash_kv", linearNormSpec(4096, 512, DType::F8E4M3));
+  add("linear_rms_norm_fp4", linearNormSpec(2048, 256, DType::FP4E2M1x2));
+  add("linear_rms_norm_bf16_odd", linearNormSpec(30, 7, DType::BF16));
+  add("grouped_linear_fp8_flash_wo_a",
+      groupedSpec(8, 4096, 1024, DType::F8E4M3));
+  add("grouped_linear_bf16_flash", groupedSpec(8, 4096, 1024, DType::BF16));
+  add("grouped_linear_f32_odd", groupedSpec(3, 10, 5, DType::F32));
+  add("router_scores_flash", routingSpec("router_scores", 4096, 256, 6, false));
+  add("router_scores_tiny",
+      routingSpec("router_scores", 24, 8, 2, false, 0, DType::F32));
+  add("route_select_flash_bias",
+      routingSpec("route_select", 4096, 256, 6, false));
+  add("route_select_flash_hash",
+      routingSpec("route_select", 4096, 256, 6, true));
+  add("route_select_tiny", routingSpec("route_select", 24, 8, 2, false));
+  add("router_flash_bias", routingSpec("router", 4096, 256, 6, false));
+  add("router_flash_hash", routingSpec("router", 4096, 256, 6, true));
+  add("router_tiny_hash",
+      routingSpec("router", 24, 8, 2, true, 97, DType::F32));
+  add("moe_flash",
+      moeSpec(4096, 2048, 256, 6, DType::FP4E2M1x2, DType::F8E4M3));
+  add("moe_tiny", moeSpec(64, 32, 4, 2, DType::BF16, DType::F32));
+  add("moe_odd", moeSpec(24, 12, 3, 2, DType::F32, DType::F32));
+  add("compressor_flash_csa", compressorSpec(4096, 512, 4, true, 64));
+  add("compressor_flash_hca", compressorSpec(4096, 512, 128, false, 64));
+  add("compressor_flash_indexer", compressorSpec(4096, 128, 4, true, 64));
+  add("compressor_tiny", compressorSpec(24, 8, 2, true, 4));
+  CudaLaunchSpec hnr;
+  hnr.kernel = "head_rms_norm_rope";
+  hnr.param("heads", 64);
+  hnr.param("head_dim", 512);
+  hnr.param("eps", 1e-6);
+  ropeParams(hnr, 64, false);
+  add("head_rms_norm_rope_flash", hnr);
+  CudaLaunchSpec hnr2;
+  hnr2.kernel = "head_rms_norm_rope";
+  hnr2.param("heads", 3);
+  hnr2.param("head_dim", 10);
+  hnr2.param("eps", 1e-6);
+  ropeParams(hnr2, 4, true);
+  add("head_rms_norm_rope_odd", hnr2);
+  add("indexer_topk_flash", indexerSpec(64, 128, 512, 4));
+  add("indexer_topk_pro_topk", indexerSpec(64, 128, 1024, 4));
+  add("indexer_topk_tiny", indexerSpec(2, 12, 3, 2));
+  add("sparse_attention_flash_window", attentionSpec(64, 512, 128, 0, 0, 0));
+  add("sparse_attention_flash_csa", attentionSpec(64, 512, 128, 1, 4, 512));
+  add("sparse_attention_flash_hca", attentionSpec(64, 512, 128, 2, 128, 0));
+  add("sparse_attention_tiny_csa", attentionSpec(2, 10, 4, 1, 2, 3));
+  CudaLaunchSpec ww;
+  ww.kernel = "window_write";
+  ww.param("window", 128);
+  ww.param("head_dim", 512);
+  add("window_write_flash", ww);
+  CudaLaunchSpec ww2 = ww;
+  ww2.params = {{"window", 3}, {"head_dim", 10}};
+  add("window_write_odd", ww2);
+  return v;
+}
+
 inline std::vector<NamedLaunch> representativeLaunches() {
   std::vector<NamedLaunch> v;
   auto add = [&](std::string n, CudaLaunchSpec s) {
@@ -123,6 +308,8 @@ inline std::vector<NamedLaunch> representativeLaunches() {
   add("rope_flash_o_inverse", ropeSpec(64, 512, 64, true, true));
   add("rope_tiny_plain", ropeSpec(2, 8, 4, false, false));
   add("rope_odd_lead", ropeSpec(3, 10, 4, false, true));
+  for (NamedLaunch &l : catalogueLaunches())
+    v.push_back(std::move(l));
   return v;
 }
 

@@ -1,0 +1,110 @@
+//===- KernelSourceAttention.cpp - Attention-side kernels' generators -----===//
+//
+// head_rms_norm_rope (templates/norm_rope.cuh), indexer_topk
+// (templates/indexer.cuh), sparse_attention and window_write
+// (templates/attention.cuh).
+//
+//===----------------------------------------------------------------------===//
+#include "KernelSourceInternal.h"
+
+namespace birkhoff::cuda::detail {
+
+Expected<Body> genHeadRmsNormRope(const LaunchReader &r,
+                                  const CudaCodegenOptions &o) {
+  BK_ASSIGN_OR_RETURN(int64_t heads, r.integer("heads"));
+  BK_ASSIGN_OR_RETURN(int64_t hd, r.integer("head_dim"));
+  BK_ASSIGN_OR_RETURN(double eps, r.num("eps"));
+  BK_ASSIGN_OR_RETURN(int64_t rd, r.integer("rope_dim", 0));
+  if (rd > hd || rd % 2)
+    return invalidArgument(r.where() + "rope_dim " + i(rd) +
+                           " does not fit head_dim " + i(hd));
+  BK_ASSIGN_OR_RETURN(std::vector<float> inv, ropeInvFreq(r, rd));
+  constexpr int kHeadsPerBlock = 4;
+  Body b;
+  b.include = "bk/norm_rope.cuh";
+  b.constants = invFreqConstant("bk_inv_freq", inv);
+  b.call = "bk::headRmsNormRope<" + i(heads) + ", " + i(hd) + ", " + i(rd) +
+           ", " + i(kHeadsPerBlock) + ", " + flag(o.hostOrderReductions) +
+           ">(args, " + f32(float(eps)) + ", bk_inv_freq);";
+  b.grid = {(heads + kHeadsPerBlock - 1) / kHeadsPerBlock, 0, 0,
+            32 * kHeadsPerBlock};
+  return b;
+}
+
+Expected<Body> genIndexerTopk(const LaunchReader &r,
+                              const CudaCodegenOptions &) {
+  BK_ASSIGN_OR_RETURN(int64_t heads, r.integer("heads", 1, 4096));
+  BK_ASSIGN_OR_RETURN(int64_t hd, r.integer("head_dim", 1, 1 << 16));
+  BK_ASSIGN_OR_RETURN(int64_t topk, r.integer("topk", 1, 1 << 16));
+  BK_ASSIGN_OR_RETURN(int64_t ratio, r.integer("ratio", 1, 1 << 20));
+  if (int64_t(r.numOr("key_format", 0)) != 0)
+    return unsupported(r.where() + "FP4 indexer keys are not yet generated");
+  int64_t kcap = 1;
+  while (kcap < topk)
+    kcap <<= 1;
+  // Static shared memory: the token's queries, head weights, two histograms
+  // and their total, the sort list and small state; the rest caches scores.
+  constexpr int64_t kBudget = 47 * 1024;
+  int64_t fixed = heads * hd * 4 + heads * 4 + 3 * 256 * 4 + kcap * 8 + 160;
+  if (fixed > kBudget)
+    return unsupported(r.where() + i(heads) + " heads of " + i(hd) +
+                       " and top-" + i(topk) +
+                       " need more shared memory than a block has");
+  int64_t cache = std::min<int64_t>(4096, (kBudget - fixed) / 4);
+  constexpr int kCluster = 8;
+  float scoreScale = 1.0f / std::sqrt(float(hd));
+  float weightScale = 1.0f / std::sqrt(float(heads));
+  Body b;
+  b.include = "bk/indexer.cuh";
+  b.call = "bk::indexerTopk<" + i(heads) + ", " + i(hd) + ", " + i(topk) +
+           ", " + i(ratio) + ", " + i(kCluster) + ", " + i(kBlock) + ", " +
+           i(cache) + ", " + i(kcap) + ">(args, " + f32(scoreScale) + ", " +
+           f32(weightScale) + ");";
+  b.grid = {kCluster, 0, 0, kBlock};
+  b.cluster = kCluster;
+  return b;
+}
+
+Expected<Body> genSparseAttention(const LaunchReader &r,
+                                  const CudaCodegenOptions &) {
+  BK_ASSIGN_OR_RETURN(int64_t heads, r.integer("heads"));
+  BK_ASSIGN_OR_RETURN(int64_t hd, r.integer("head_dim", 1, 4096));
+  BK_ASSIGN_OR_RETURN(int64_t window, r.integer("window"));
+  BK_ASSIGN_OR_RETURN(int64_t mode, r.integer("mode", 0, 2));
+  int64_t ratio = 0, topk = 0;
+  if (mode == 2) {
+    BK_ASSIGN_OR_RETURN(ratio, r.integer("ratio", 1, 1 << 20));
+  } else if (mode == 1) {
+    BK_ASSIGN_OR_RETURN(topk, r.integer("topk", 1, 1 << 16));
+  }
+  if (int64_t(r.numOr("kv_format", 0)) != 0)
+    return unsupported(r.where() + "FP8 KV entries are not yet generated");
+  BK_ASSIGN_OR_RETURN(DType sink, r.weight(0, {DType::F32, DType::BF16}));
+  BK_RETURN_IF_ERROR(r.shape(0, {heads}));
+  constexpr int kCap = 4096; // logits kept at once (16 KiB)
+  float scale = 1.0f / std::sqrt(float(hd));
+  Body b;
+  b.include = "bk/attention.cuh";
+  b.call = "bk::sparseAttention<" + i(heads) + ", " + i(hd) + ", " + i(window) +
+           ", " + i(mode) + ", " + i(ratio) + ", " + i(topk) + ", " + dt(sink) +
+           ", " + i(kCap) + ", " + i(kBlock) + ">(args, " + f32(scale) + ");";
+  b.grid = {heads, 0, 0, kBlock};
+  return b;
+}
+
+Expected<Body> genWindowWrite(const LaunchReader &r,
+                              const CudaCodegenOptions &) {
+  BK_ASSIGN_OR_RETURN(int64_t window, r.integer("window"));
+  BK_ASSIGN_OR_RETURN(int64_t hd, r.integer("head_dim"));
+  if (int64_t(r.numOr("kv_format", 0)) != 0)
+    return unsupported(r.where() + "FP8 KV entries are not yet generated");
+  constexpr int kThreads = 128;
+  Body b;
+  b.include = "bk/attention.cuh";
+  b.call = "bk::windowWrite<" + i(hd) + ", " + i(window) + ", " + i(kThreads) +
+           ">(args);";
+  b.grid = {1, 0, 0, kThreads};
+  return b;
+}
+
+} // namespace birkhoff::cuda::detail

@@ -1,0 +1,75 @@
+//===- KernelSourceCompressor.cpp - The compressor's generator ------------===//
+//
+// templates/compressor.cuh: one thread block cluster walks the call's tokens;
+// the cluster size is the largest of 8, 4, 2, 1 that splits the head into
+// whole RoPE pairs per block.
+//
+//===----------------------------------------------------------------------===//
+#include "KernelSourceInternal.h"
+
+namespace birkhoff::cuda::detail {
+
+Expected<Body> genCompressor(const LaunchReader &r,
+                             const CudaCodegenOptions &) {
+  BK_ASSIGN_OR_RETURN(int64_t dim, r.integer("dim"));
+  BK_ASSIGN_OR_RETURN(int64_t hd, r.integer("head_dim"));
+  BK_ASSIGN_OR_RETURN(int64_t ratio, r.integer("ratio", 1, 1 << 20));
+  BK_ASSIGN_OR_RETURN(int64_t overlap, r.integer("overlap", 0, 1));
+  BK_ASSIGN_OR_RETURN(double eps, r.num("eps"));
+  BK_ASSIGN_OR_RETURN(int64_t rd, r.integer("rope_dim", 0));
+  if (rd > hd || rd % 2 || hd % 2)
+    return invalidArgument(r.where() + "rope_dim " + i(rd) +
+                           " does not split head_dim " + i(hd) +
+                           " into RoPE pairs");
+  BK_ASSIGN_OR_RETURN(std::vector<float> inv, ropeInvFreq(r, rd));
+  const std::initializer_list<DType> matrices = {
+      DType::F32, DType::BF16, DType::F8E4M3, DType::FP4E2M1x2};
+  BK_ASSIGN_OR_RETURN(DType wkv, r.weight(0, matrices));
+  BK_ASSIGN_OR_RETURN(DType wgate, r.weight(1, matrices));
+  BK_ASSIGN_OR_RETURN(DType ape, r.weight(2, {DType::F32, DType::BF16}));
+  BK_ASSIGN_OR_RETURN(DType norm, r.weight(3, {DType::F32, DType::BF16}));
+  if (wkv != wgate)
+    return unsupported(r.where() + "wkv and wgate are stored differently");
+  int64_t width = (overlap ? 2 : 1) * hd;
+  BK_RETURN_IF_ERROR(r.shape(0, {width, dim}));
+  BK_RETURN_IF_ERROR(r.shape(1, {width, dim}));
+  BK_RETURN_IF_ERROR(r.shape(2, {ratio, width}));
+  BK_RETURN_IF_ERROR(r.shape(3, {hd}));
+  if (wkv == DType::FP4E2M1x2 && dim % 32)
+    return invalidArgument(r.where() + "FP4 dim " + i(dim) +
+                           " is not a multiple of its 32-blocks");
+  int cluster = 1;
+  for (int c : {8, 4, 2})
+    if (hd % (2 * c) == 0) {
+      cluster = c;
+      break;
+    }
+  // Static shared memory: TG staged activation rows, and the projections of
+  // the tokens projected at once (both matrices, both halves with overlap).
+  int64_t tg = std::min<int64_t>(2, stagedTokens(dim, 32 * 1024));
+  int64_t rows = 2 * width / cluster;
+  int tile = 0;
+  for (int t : {32, 16, 8, 4, 2, 1})
+    if (t >= tg && rows * t * 4 + tg * dim * 4 <= 46 * 1024) {
+      tile = t;
+      break;
+    }
+  if (tg < 1 || !tile)
+    return unsupported(r.where() + "dim " + i(dim) + " and head_dim " + i(hd) +
+                       " need more shared memory than a block has");
+  constexpr int kWarps = 8;
+  Body b;
+  b.include = "bk/compressor.cuh";
+  b.constants = invFreqConstant("bk_inv_freq", inv);
+  b.call = "bk::compressor<" + i(dim) + ", " + i(hd) + ", " + i(ratio) + ", " +
+           flag(overlap != 0) + ", " + i(rd) + ", " + dt(wkv) + ", " + dt(ape) +
+           ", " + dt(norm) + ", " + i(cluster) + ", " + i(kWarps) + ", " +
+           i(tg) + ", " + i(tile) + ", " + i(kClusterPrefetch) + ">(args, " +
+           f32(float(eps)) + ", bk_inv_freq);";
+  b.grid = {0, cluster, 0, 32 * kWarps};
+  b.cluster = cluster;
+  b.minBlocksPerSm = 1;
+  return b;
+}
+
+} // namespace birkhoff::cuda::detail

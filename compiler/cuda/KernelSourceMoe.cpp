@@ -1,0 +1,96 @@
+//===- KernelSourceMoe.cpp - The moe kernel's generator -------------------===//
+//
+// templates/moe.cuh: one thread block cluster per 128-token slice; the sizes
+// below keep its static shared memory (h rows of a tile, one phase-B token
+// group's full h, the slot sort) under 48 KiB.
+//
+//===----------------------------------------------------------------------===//
+#include "KernelSourceInternal.h"
+
+namespace birkhoff::cuda::detail {
+
+Expected<Body> genMoe(const LaunchReader &r, const CudaCodegenOptions &) {
+  BK_ASSIGN_OR_RETURN(int64_t dim, r.integer("dim"));
+  BK_ASSIGN_OR_RETURN(int64_t inter, r.integer("inter"));
+  BK_ASSIGN_OR_RETURN(int64_t experts, r.integer("experts", 1, 4096));
+  BK_ASSIGN_OR_RETURN(int64_t topk, r.integer("topk", 1, 64));
+  BK_ASSIGN_OR_RETURN(double limit, r.num("swiglu_limit"));
+  BK_ASSIGN_OR_RETURN(int64_t sharedClamp, r.integer("shared_clamp", 0, 1));
+  size_t nw = r.spec().weightDTypes.size();
+  if (int64_t(nw) != 3 * (experts + 1))
+    return invalidArgument(r.where() + "has " + i(int64_t(nw)) +
+                           " weights, expected 3 per expert and 3 shared (" +
+                           i(3 * (experts + 1)) + ")");
+  const std::initializer_list<DType> types = {DType::F32, DType::BF16,
+                                              DType::F8E4M3, DType::FP4E2M1x2};
+  // Every routed expert shares one format (one instantiation); the shared
+  // expert has its own.
+  DType routed13 = DType::F32, routed2 = DType::F32;
+  DType shared13 = DType::F32, shared2 = DType::F32;
+  for (int64_t e = 0; e <= experts; ++e) {
+    size_t base = size_t(3 * e);
+    BK_ASSIGN_OR_RETURN(DType w1, r.weight(base, types));
+    BK_ASSIGN_OR_RETURN(DType w2, r.weight(base + 1, types));
+    BK_ASSIGN_OR_RETURN(DType w3, r.weight(base + 2, types));
+    if (w1 != w3)
+      return unsupported(r.where() + "expert " + i(e) + " has w1 of " +
+                         std::string(dtypeName(w1)) + " but w3 of " +
+                         std::string(dtypeName(w3)));
+    BK_RETURN_IF_ERROR(r.shape(base, {inter, dim}));
+    BK_RETURN_IF_ERROR(r.shape(base + 1, {dim, inter}));
+    BK_RETURN_IF_ERROR(r.shape(base + 2, {inter, dim}));
+    if (e == experts) {
+      shared13 = w1, shared2 = w2;
+    } else if (e == 0) {
+      routed13 = w1, routed2 = w2;
+    } else if (w1 != routed13 || w2 != routed2) {
+      return unsupported(r.where() + "routed expert " + i(e) +
+                         " is stored differently from expert 0");
+    }
+  }
+  for (DType t : {routed13, routed2, shared13, shared2})
+    if (t == DType::FP4E2M1x2 && (dim % 32 || inter % 32))
+      return invalidArgument(r.where() + "FP4 experts need dim and inter in "
+                                         "whole 32-blocks");
+  // Cluster: h rows split over the ranks in float4s.
+  int cluster = 0;
+  for (int c : {8, 4, 2, 1})
+    if (inter % c == 0 && (inter / c) % 4 == 0) {
+      cluster = c;
+      break;
+    }
+  if (!cluster)
+    return unsupported(r.where() + "inter " + i(inter) +
+                       " is not a multiple of 4");
+  constexpr int kWarps = 8, kTile = 8;
+  int64_t tpy = std::max<int64_t>(1, std::min<int64_t>(128, 2048 / topk));
+  int64_t sortN = 1;
+  while (sortN < tpy * topk)
+    sortN <<= 1;
+  if (int64_t(experts + 1) * tpy * topk >= int64_t(UINT32_MAX))
+    return unsupported(r.where() + "too many experts to sort");
+  // Static shared memory: a tile's h rows, the slot sort, the tile's tokens,
+  // and the activation stage (TG x rows, then TB h rows).
+  constexpr int64_t kSharedBudget = 47 * 1024;
+  int64_t fixed = kTile * (inter / cluster) * 4 + sortN * 4 + kTile * 8 + 64;
+  int64_t stageFloats = (kSharedBudget - fixed) / 4;
+  int64_t tg = std::min<int64_t>(4, stageFloats / dim);
+  int64_t tb = std::min<int64_t>(4, stageFloats / inter);
+  if (tg < 1 || tb < 1)
+    return unsupported(r.where() + "dim " + i(dim) + " and inter " + i(inter) +
+                       " need more shared memory than a block has");
+  Body b;
+  b.include = "bk/moe.cuh";
+  b.call = "bk::moe<" + i(dim) + ", " + i(inter) + ", " + i(experts) + ", " +
+           i(topk) + ", " + dt(routed13) + ", " + dt(routed2) + ", " +
+           dt(shared13) + ", " + dt(shared2) + ", " + flag(sharedClamp != 0) +
+           ", " + i(cluster) + ", " + i(kWarps) + ", " + i(tg) + ", " +
+           i(kTile) + ", " + i(tb) + ", " + i(tpy) + ", " + i(sortN) + ", " +
+           i(kClusterPrefetch) + ">(args, " + f32(float(limit)) + ");";
+  b.grid = {0, cluster, tpy, 32 * kWarps};
+  b.cluster = cluster;
+  b.minBlocksPerSm = 1;
+  return b;
+}
+
+} // namespace birkhoff::cuda::detail

@@ -1,0 +1,171 @@
+//===- KernelSourceOfficial.cpp - Generators of the official profile ------===//
+//
+// Launches with numerics = 1 (docs/kernels.md, "The official numerics
+// profile"). Kernels that compute the same in both profiles, or whose
+// reference generator reads the flag itself, use the reference generator;
+// the row-local official kernels (templates/official_rows.cuh) are generated
+// here. The RoPE frequencies are lib/birkhoff/OfficialNumerics' own
+// (ropeInvFreq), so the device rotates by the host's angles.
+//
+//===----------------------------------------------------------------------===//
+#include "KernelSourceInternal.h"
+
+#include "birkhoff/OfficialNumerics.h"
+
+#include <array>
+
+namespace birkhoff::cuda::detail {
+namespace {
+
+constexpr int kHeadsPerBlock = 4;
+
+Expected<Body> genRmsNormOfficial(const LaunchReader &r,
+                                  const CudaCodegenOptions &) {
+  BK_ASSIGN_OR_RETURN(int64_t n, r.integer("n"));
+  BK_ASSIGN_OR_RETURN(double eps, r.num("eps"));
+  BK_ASSIGN_OR_RETURN(DType w, r.weight(0, {DType::F32, DType::BF16}));
+  BK_RETURN_IF_ERROR(r.shape(0, {n}));
+  Body b;
+  b.include = "bk/official_rows.cuh";
+  b.call = "bk::rmsNormOfficial<" + i(n) + ", " + dt(w) + ", " + i(kBlock) +
+           ">(args, " + f32(float(eps)) + ");";
+  b.grid = {1, 0, 0, kBlock};
+  return b;
+}
+
+Expected<Body> genHeadRmsNormOfficial(const LaunchReader &r,
+                                      const CudaCodegenOptions &) {
+  BK_ASSIGN_OR_RETURN(int64_t heads, r.integer("heads"));
+  BK_ASSIGN_OR_RETURN(int64_t hd, r.integer("head_dim"));
+  BK_ASSIGN_OR_RETURN(double eps, r.num("eps"));
+  Body b;
+  b.include = "bk/official_rows.cuh";
+  b.call = "bk::headRmsNormOfficial<" + i(heads) + ", " + i(hd) + ", " +
+           i(kHeadsPerBlock) + ">(args, " + f32(float(eps)) + ");";
+  b.grid = {(heads + kHeadsPerBlock - 1) / kHeadsPerBlock, 0, 0,
+            32 * kHeadsPerBlock};
+  return b;
+}
+
+/// official::ropeInvFreq for the launch's rope params.
+Expected<std::vector<float>> officialInvFreq(const LaunchReader &r,
+                                             int64_t ropeDim) {
+  official::RopeParams p;
+  p.ropeDim = size_t(ropeDim);
+  BK_ASSIGN_OR_RETURN(p.theta, r.num("theta"));
+  BK_ASSIGN_OR_RETURN(int64_t yarn, r.integer("yarn", 0, 1));
+  if (yarn) {
+    BK_ASSIGN_OR_RETURN(p.originalSeqLen, r.num("original_seq_len"));
+    BK_ASSIGN_OR_RETURN(p.factor, r.num("rope_factor"));
+    BK_ASSIGN_OR_RETURN(p.betaFast, r.num("beta_fast"));
+    BK_ASSIGN_OR_RETURN(p.betaSlow, r.num("beta_slow"));
+  }
+  std::vector<float> inv(size_t(ropeDim / 2));
+  if (ropeDim >= 2)
+    official::ropeInvFreq(p, inv);
+  return inv;
+}
+
+/// rope (normFirst false) and head_rms_norm_rope (true), official.
+Expected<Body> genRopeOfficial(const LaunchReader &r, bool normFirst) {
+  BK_ASSIGN_OR_RETURN(int64_t heads, r.integer("heads"));
+  BK_ASSIGN_OR_RETURN(int64_t hd, r.integer("head_dim", 1, 1 << 14));
+  BK_ASSIGN_OR_RETURN(int64_t rd, r.integer("rope_dim", 0));
+  int64_t inverse = 0, after = 0;
+  double eps = 0;
+  if (normFirst) {
+    BK_ASSIGN_OR_RETURN(eps, r.num("eps"));
+  } else {
+    BK_ASSIGN_OR_RETURN(inverse, r.integer("inverse", 0, 1));
+    BK_ASSIGN_OR_RETURN(after, r.integer("after_rope", 0, 2));
+  }
+  if (rd > hd || rd % 2)
+    return invalidArgument(r.where() + "rope_dim " + i(rd) +
+                           " does not fit head_dim " + i(hd));
+  // A warp holds a head, hd/32 consecutive values per lane, pairs and
+  // quantization blocks within whole lanes.
+  int64_t epl = hd / 32;
+  if (hd % 64 != 0)
+    return unsupported(r.where() + "head_dim " + i(hd) +
+                       " is not a multiple of 64 (a warp's pairs)");
+  auto blocksFit = [&](int64_t block) {
+    return block % epl == 0 || epl % block == 0;
+  };
+  if (after == 1 && ((hd - rd) % 64 != 0 || !blocksFit(64)))
+    return unsupported(r.where() + "the " + i(hd - rd) +
+                       " leading dims are not whole 64-blocks of a warp");
+  if (after == 2 && ((hd & (hd - 1)) != 0 || !blocksFit(32)))
+    return invalidArgument(r.where() +
+                           "Hadamard rotation needs a power-of-two head, not " +
+                           i(hd));
+  BK_ASSIGN_OR_RETURN(std::vector<float> inv, officialInvFreq(r, rd));
+  Body b;
+  b.include = "bk/official_rows.cuh";
+  b.constants = invFreqConstant("bk_inv_freq", inv);
+  float hadamardScale = float(std::pow(double(hd), -0.5));
+  b.call = "bk::ropeOfficial<" + i(heads) + ", " + i(hd) + ", " + i(rd) + ", " +
+           flag(inverse != 0) + ", " + flag(normFirst) + ", " + i(after) +
+           ", " + i(kHeadsPerBlock) + ">(args, " + f32(float(eps)) +
+           ", bk_inv_freq, " + f32(hadamardScale) + ");";
+  b.grid = {(heads + kHeadsPerBlock - 1) / kHeadsPerBlock, 0, 0,
+            32 * kHeadsPerBlock};
+  return b;
+}
+
+Expected<Body> genWindowWriteOfficial(const LaunchReader &r,
+                                      const CudaCodegenOptions &) {
+  BK_ASSIGN_OR_RETURN(int64_t window, r.integer("window"));
+  BK_ASSIGN_OR_RETURN(int64_t hd, r.integer("head_dim"));
+  BK_ASSIGN_OR_RETURN(int64_t format, r.integer("kv_format", 0, 1));
+  BK_ASSIGN_OR_RETURN(int64_t rd, r.integer("rope_dim", 0));
+  if (format != 1)
+    return unsupported(r.where() +
+                       "official window rings hold KV entries (kv_format 1)");
+  BK_ASSIGN_OR_RETURN(official::KvEntryLayout layout,
+                      official::KvEntryLayout::make(size_t(hd), size_t(rd)));
+  int64_t epl = hd / 32;
+  if (hd % 64 != 0 || !(64 % epl == 0 || epl % 64 == 0))
+    return unsupported(r.where() + "head_dim " + i(hd) +
+                       " does not split into a warp's 64-blocks");
+  Body b;
+  b.include = "bk/official_rows.cuh";
+  b.call = "bk::windowWriteOfficial<" + i(hd) + ", " + i(rd) + ", " +
+           i(int64_t(layout.entryBytes())) + ", " + i(window) + ">(args);";
+  b.grid = {0, 1, 4, 128};
+  return b;
+}
+
+} // namespace
+
+bool officialUsesReferenceGenerator(std::string_view kernel) {
+  // Same numerics in both profiles (embed copies, routing is fp32 in the
+  // reference code too), or a generator that reads `numerics` itself.
+  static constexpr std::array<std::string_view, 10> kSame = {
+      "embed",    "router_scores", "route_select", "router",
+      "mhc_pre",  "mhc_pre_norm",  "mhc_head",     "mhc_head_norm",
+      "mhc_post", "grouped_linear"};
+  for (std::string_view k : kSame)
+    if (k == kernel)
+      return true;
+  return false;
+}
+
+GeneratorFn officialGenerator(std::string_view kernel) {
+  if (kernel == "rms_norm")
+    return genRmsNormOfficial;
+  if (kernel == "head_rms_norm")
+    return genHeadRmsNormOfficial;
+  if (kernel == "rope")
+    return [](const LaunchReader &r, const CudaCodegenOptions &) {
+      return genRopeOfficial(r, false);
+    };
+  if (kernel == "head_rms_norm_rope")
+    return [](const LaunchReader &r, const CudaCodegenOptions &) {
+      return genRopeOfficial(r, true);
+    };
+  if (kernel == "window_write")
+    return genWindowWriteOfficial;
+  return nullptr;
+}
+
+} // namespace birkhoff::cuda::detail

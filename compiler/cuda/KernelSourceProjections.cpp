@@ -1,0 +1,174 @@
+//===- KernelSourceProjections.cpp - linear_rms_norm, grouped_linear, routing
+//
+// Generators of the projection-shaped kernels (templates/projections.cuh and
+// templates/router.cuh). The GEMVs share `linear`'s split: a warp per output
+// row, 32-token y-slices in 4-token register tiles.
+//
+//===----------------------------------------------------------------------===//
+#include "KernelSourceInternal.h"
+
+namespace birkhoff::cuda::detail {
+namespace {
+
+constexpr int kWarps = 8, kTokenTile = 4, kTokensPerY = 32;
+// Blocks per cluster where a kernel needs a whole GEMV output before its
+// epilogue (the largest portable cluster).
+constexpr int kCluster = 8;
+
+const std::initializer_list<DType> kMatrixTypes = {
+    DType::F32, DType::BF16, DType::F8E4M3, DType::FP4E2M1x2};
+
+Status checkFp4(const LaunchReader &r, DType t, int64_t k, const char *what) {
+  if (t == DType::FP4E2M1x2 && k % 32)
+    return invalidArgument(r.where() + "FP4 " + what + " " + i(k) +
+                           " is not a multiple of its 32-blocks");
+  return Status::ok();
+}
+
+} // namespace
+
+Expected<Body> genLinearRmsNorm(const LaunchReader &r,
+                                const CudaCodegenOptions &) {
+  BK_ASSIGN_OR_RETURN(int64_t in, r.integer("in_features"));
+  BK_ASSIGN_OR_RETURN(int64_t out, r.integer("out_features"));
+  BK_ASSIGN_OR_RETURN(double eps, r.num("eps"));
+  BK_ASSIGN_OR_RETURN(DType w, r.weight(0, kMatrixTypes));
+  BK_ASSIGN_OR_RETURN(DType nw, r.weight(1, {DType::F32, DType::BF16}));
+  BK_RETURN_IF_ERROR(r.shape(0, {out, in}));
+  BK_RETURN_IF_ERROR(r.shape(1, {out}));
+  BK_RETURN_IF_ERROR(checkFp4(r, w, in, "in_features"));
+  int64_t tg = stagedTokens(in);
+  if (tg < 1)
+    return unsupported(r.where() + "in_features " + i(in) +
+                       " does not fit a block's shared memory");
+  Body b;
+  b.include = "bk/projections.cuh";
+  b.call = "bk::linearRmsNorm<" + i(in) + ", " + i(out) + ", " + dt(w) + ", " +
+           dt(nw) + ", " + i(kCluster) + ", " + i(kWarps) + ", " + i(tg) +
+           ", " + i(kTokensPerY) + ", " + i(kClusterPrefetch) + ">(args, " +
+           f32(float(eps)) + ");";
+  b.grid = {0, kCluster, kTokensPerY, 32 * kWarps};
+  b.cluster = kCluster;
+  b.minBlocksPerSm = 1;
+  return b;
+}
+
+Expected<Body> genGroupedLinear(const LaunchReader &r,
+                                const CudaCodegenOptions &) {
+  BK_ASSIGN_OR_RETURN(int64_t groups, r.integer("groups"));
+  BK_ASSIGN_OR_RETURN(int64_t inPer, r.integer("in_per_group"));
+  BK_ASSIGN_OR_RETURN(int64_t outPer, r.integer("out_per_group"));
+  BK_ASSIGN_OR_RETURN(DType w, r.weight(0, kMatrixTypes));
+  if (groups * outPer > INT_MAX || groups * inPer > INT_MAX)
+    return invalidArgument(r.where() + "groups are too large");
+  BK_RETURN_IF_ERROR(r.shape(0, {groups * outPer, inPer}));
+  BK_RETURN_IF_ERROR(checkFp4(r, w, inPer, "in_per_group"));
+  Body b;
+  b.include = "bk/projections.cuh";
+  b.call = "bk::groupedLinear<" + i(groups) + ", " + i(inPer) + ", " +
+           i(outPer) + ", " + dt(w) + ", " + i(kWarps) + ", " + i(kTokenTile) +
+           ", " + i(kTokensPerY) +
+           // Official: wo_a dequantized to bf16, fp32 einsum, bf16 output.
+           (isOfficial(r) ? ", true" : "") + ">(args);";
+  b.grid = {0, (groups * outPer + kWarps - 1) / kWarps, kTokensPerY,
+            32 * kWarps};
+  b.minBlocksPerSm = 3;
+  return b;
+}
+
+Expected<Body> genRouterScores(const LaunchReader &r,
+                               const CudaCodegenOptions &) {
+  BK_ASSIGN_OR_RETURN(int64_t dim, r.integer("dim"));
+  BK_ASSIGN_OR_RETURN(int64_t experts, r.integer("experts"));
+  BK_ASSIGN_OR_RETURN(DType w, r.weight(0, kMatrixTypes));
+  BK_RETURN_IF_ERROR(r.shape(0, {experts, dim}));
+  BK_RETURN_IF_ERROR(checkFp4(r, w, dim, "dim"));
+  Body b;
+  b.include = "bk/projections.cuh";
+  b.call = "bk::routerScores<" + i(dim) + ", " + i(experts) + ", " + dt(w) +
+           ", " + i(kWarps) + ", " + i(kTokenTile) + ", " + i(kTokensPerY) +
+           ">(args);";
+  b.grid = {0, (experts + kWarps - 1) / kWarps, kTokensPerY, 32 * kWarps};
+  b.minBlocksPerSm = 3;
+  return b;
+}
+
+namespace {
+
+/// The routing parameters shared by route_select and router; `table` is the
+/// launch index of the bias / tid2eid weight.
+struct Routing {
+  int64_t experts = 0, topk = 0, tableRows = 0;
+  bool hash = false;
+  DType table = DType::F32;
+  double routeScale = 0;
+  /// Template arguments "E, K, HASH", then "TDT, TROWS".
+  std::string shape() const {
+    return i(experts) + ", " + i(topk) + ", " + flag(hash);
+  }
+  std::string tableArgs() const {
+    return dt(table) + ", " + i(tableRows) + "ll";
+  }
+};
+
+Expected<Routing> routing(const LaunchReader &r, size_t table) {
+  Routing o;
+  BK_ASSIGN_OR_RETURN(o.experts, r.integer("experts", 1, 1024));
+  BK_ASSIGN_OR_RETURN(o.topk, r.integer("topk", 1, 32));
+  BK_ASSIGN_OR_RETURN(o.routeScale, r.num("route_scale"));
+  BK_ASSIGN_OR_RETURN(int64_t hash, r.integer("hash", 0, 1));
+  if (o.topk > o.experts)
+    return invalidArgument(r.where() + "topk " + i(o.topk) + " exceeds the " +
+                           i(o.experts) + " experts");
+  o.hash = hash != 0;
+  if (o.hash) {
+    BK_ASSIGN_OR_RETURN(o.table, r.weight(table, {DType::I64, DType::I32}));
+    std::vector<int64_t> s = r.shapeOf(table);
+    if (s.size() != 2 || s[1] != o.topk)
+      return invalidArgument(r.where() +
+                             "needs the hash table's shape [vocab, " +
+                             i(o.topk) + "] (ids are bounded by it)");
+    o.tableRows = s[0];
+  } else {
+    BK_ASSIGN_OR_RETURN(o.table, r.weight(table, {DType::F32, DType::BF16}));
+    BK_RETURN_IF_ERROR(r.shape(table, {o.experts}));
+  }
+  return o;
+}
+
+} // namespace
+
+Expected<Body> genRouteSelect(const LaunchReader &r,
+                              const CudaCodegenOptions &) {
+  BK_ASSIGN_OR_RETURN(Routing ro, routing(r, 0));
+  Body b;
+  b.include = "bk/router.cuh";
+  b.call = "bk::routeSelect<" + ro.shape() + ", " + ro.tableArgs() + ", " +
+           i(kWarps) + ">(args, " + f32(float(ro.routeScale)) + ");";
+  b.grid = {0, 1, kWarps, 32 * kWarps};
+  return b;
+}
+
+Expected<Body> genRouter(const LaunchReader &r, const CudaCodegenOptions &) {
+  BK_ASSIGN_OR_RETURN(int64_t dim, r.integer("dim"));
+  BK_ASSIGN_OR_RETURN(Routing ro, routing(r, 1));
+  BK_ASSIGN_OR_RETURN(DType g, r.weight(0, kMatrixTypes));
+  BK_RETURN_IF_ERROR(r.shape(0, {ro.experts, dim}));
+  BK_RETURN_IF_ERROR(checkFp4(r, g, dim, "dim"));
+  int64_t tg = stagedTokens(dim);
+  if (tg < 1)
+    return unsupported(r.where() + "dim " + i(dim) +
+                       " does not fit a block's shared memory");
+  Body b;
+  b.include = "bk/router.cuh";
+  b.call = "bk::router<" + i(dim) + ", " + ro.shape() + ", " + dt(g) + ", " +
+           ro.tableArgs() + ", " + i(kCluster) + ", " + i(kWarps) + ", " +
+           i(tg) + ", " + i(kTokensPerY) + ", " + i(kClusterPrefetch) +
+           ">(args, " + f32(float(ro.routeScale)) + ");";
+  b.grid = {0, kCluster, kTokensPerY, 32 * kWarps};
+  b.cluster = kCluster;
+  b.minBlocksPerSm = 1;
+  return b;
+}
+
+} // namespace birkhoff::cuda::detail

@@ -1,0 +1,186 @@
+// compressor.cuh - The KV compressor of CSA and HCA layers (V4_SPEC §3.5,
+// runtime/host/CompressorKernel.cpp): for each token of the call in order,
+// project c = x·wkvᵀ and z = x·wgateᵀ + ape[p mod M] into the tail state, and
+// when (p+1) mod M = 0 emit entry p div M: a per-feature softmax pooling of
+// the block's rows (with OVERLAP the previous block's first feature half
+// too), RMSNorm with `norm`, RoPE at (p div M)·M, stored into the entries.
+//
+// The tokens depend on each other through the tail, so the whole call is one
+// thread block cluster of C blocks. Rank r owns output features
+// [r·D/C, (r+1)·D/C): it computes those features' projection rows (wkv and
+// wgate, both halves with OVERLAP), writes those tail columns, pools those
+// features and stores them; only the norm's sum of squares crosses ranks (a
+// cluster barrier per emitted entry). Tokens are projected TTILE at a time
+// into shared memory, then walked in order.
+#pragma once
+#include "bk/cluster.cuh"
+#include "bk/gemv.cuh"
+#include "bk/hostmath.cuh"
+
+namespace bk {
+
+template <int DIM, int D, int M, bool OVERLAP, int R, int WDT, int ADT,
+          int NWDT, int C, int WARPS, int TG, int TTILE, int PF>
+__device__ __forceinline__ void compressor(const BkLaunch &a, float eps,
+                                           const float *invFreq) {
+  constexpr int COFF = OVERLAP ? 2 : 1;
+  constexpr int WIDTH = COFF * D;
+  constexpr int DPR = D / C;           // output features per rank
+  constexpr int LROWS = 2 * COFF * DPR; // projection rows (= tail columns)
+  constexpr int BLOCK = 32 * WARPS;
+  static_assert(D % C == 0 && DPR % 2 == 0 && R % 2 == 0 && R <= D,
+                "features split into whole RoPE pairs per rank");
+  __shared__ __align__(16) float stage[TG * DIM]; // activations, swizzled
+  __shared__ float proj[LROWS][TTILE];
+  __shared__ float pooled[DPR];
+  __shared__ float partSq[2];
+  __shared__ float factorS;
+
+  const unsigned rank = clusterRank();
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const float *x = (const float *)a.in[0];
+  float *tail = (float *)a.states[0];
+  float *ents = (float *)a.states[1];
+  const long long entRows = a.state_rows[1];
+  const unsigned char *Wkv = (const unsigned char *)a.weights[0];
+  const unsigned char *Skv = (const unsigned char *)a.scales[0];
+  const unsigned char *Wg = (const unsigned char *)a.weights[1];
+  const unsigned char *Sg = (const unsigned char *)a.scales[1];
+  const void *ape = a.weights[2], *g = a.weights[3];
+
+  // Local row lr: matrix (0 wkv, 1 wgate), weight row n, tail column.
+  auto rowOf = [&](int lr, int &mat, int &n) {
+    mat = lr / (COFF * DPR);
+    const int rem = lr % (COFF * DPR);
+    n = (rem / DPR) * D + (int)rank * DPR + rem % DPR;
+  };
+
+  int emitted = 0;
+  for (long long tt0 = 0; tt0 < a.tokens; tt0 += TTILE) {
+    const int ns = (int)min((long long)TTILE, a.tokens - tt0);
+    for (int g0 = 0; g0 < ns; g0 += TG) {
+      const int ng = min(TG, ns - g0);
+      __syncthreads(); // the stage is free
+      stageRows<DIM, BLOCK>(stage, ng,
+                            [&](int j) { return x + (tt0 + g0 + j) * DIM; });
+      __syncthreads();
+      const SwizzledRows<DIM> xs{stage};
+      for (int lr = warp; lr < LROWS; lr += WARPS) {
+        int mat, n;
+        rowOf(lr, mat, n);
+        float acc[TG];
+        if (mat == 0)
+          warpRowDots<DIM, WDT, TG, PF>(Wkv, Skv, n, xs, ng, acc);
+        else
+          warpRowDots<DIM, WDT, TG, PF>(Wg, Sg, n, xs, ng, acc);
+        if (lane == 0) {
+#pragma unroll
+          for (int j = 0; j < TG; ++j)
+            if (j < ng)
+              proj[lr][g0 + j] = acc[j];
+        }
+      }
+    }
+    __syncthreads();
+
+    for (int j = 0; j < ns; ++j) {
+      const long long p = a.start + tt0 + j;
+      const int slot = (int)(p % M);
+      float *row = tail + (long long)(OVERLAP ? M + slot : slot) * (2 * WIDTH);
+      for (int lr = threadIdx.x; lr < LROWS; lr += BLOCK) {
+        int mat, n;
+        rowOf(lr, mat, n);
+        float v = proj[lr][j];
+        if (mat == 1)
+          v = __fadd_rn(v, loadScalar<ADT>(ape, (long long)slot * WIDTH + n));
+        row[mat * WIDTH + n] = v;
+      }
+      __syncthreads();
+      if ((p + 1) % M != 0)
+        continue;
+      const long long blk = p / M;
+      if (entRows > 0 && blk >= entRows)
+        continue; // beyond the context capacity (the runtime checks first)
+      const bool hasPrev = OVERLAP && blk > 0;
+      for (int fl = threadIdx.x; fl < DPR; fl += BLOCK) {
+        const int f = (int)rank * DPR + fl;
+        constexpr int first = OVERLAP ? M : 0, off = OVERLAP ? D : 0;
+        float mx = __int_as_float(0xff800000);
+        if (hasPrev)
+          for (int r = 0; r < M; ++r)
+            mx = fmaxf(mx, tail[(long long)r * 2 * WIDTH + WIDTH + f]);
+        for (int r = first; r < first + M; ++r)
+          mx = fmaxf(mx, tail[(long long)r * 2 * WIDTH + WIDTH + off + f]);
+        float den = 0.0f, num = 0.0f;
+        auto visit = [&](float score, float value) {
+          const float w = hostExp(__fsub_rn(score, mx));
+          den = __fadd_rn(den, w);
+          num = __fadd_rn(num, __fmul_rn(w, value));
+        };
+        if (hasPrev)
+          for (int r = 0; r < M; ++r) {
+            const float *tr = tail + (long long)r * 2 * WIDTH;
+            visit(tr[WIDTH + f], tr[f]);
+          }
+        for (int r = first; r < first + M; ++r) {
+          const float *tr = tail + (long long)r * 2 * WIDTH;
+          visit(tr[WIDTH + off + f], tr[off + f]);
+        }
+        pooled[fl] = __fdiv_rn(num, den);
+      }
+      __syncthreads();
+      // Σ pooled² over this rank's features in order, then over the ranks.
+      if (threadIdx.x == 0) {
+        float s = 0.0f;
+        for (int fl = 0; fl < DPR; ++fl)
+          s = __fadd_rn(s, __fmul_rn(pooled[fl], pooled[fl]));
+        partSq[emitted & 1] = s;
+      }
+      clusterSync();
+      if (threadIdx.x == 0) {
+        float ss = 0.0f;
+        for (int r = 0; r < C; ++r)
+          ss = __fadd_rn(ss, *clusterMap(&partSq[emitted & 1], r));
+        factorS = rmsFactor(ss, (float)D, eps);
+      }
+      __syncthreads();
+      const float fac = factorS;
+      float *entry = ents + blk * D;
+      const float pos = (float)(blk * M);
+      for (int pr = threadIdx.x; pr < DPR / 2; pr += BLOCK) {
+        const int f0 = (int)rank * DPR + 2 * pr;
+        float v0 = __fmul_rn(loadScalar<NWDT>(g, f0),
+                             __fmul_rn(pooled[2 * pr], fac));
+        float v1 = __fmul_rn(loadScalar<NWDT>(g, f0 + 1),
+                             __fmul_rn(pooled[2 * pr + 1], fac));
+        if (f0 >= D - R) {
+          const float angle = __fmul_rn(pos, invFreq[(f0 - (D - R)) / 2]);
+          const float c = (float)cos((double)angle),
+                      s = (float)sin((double)angle);
+          const float o0 = __fsub_rn(__fmul_rn(v0, c), __fmul_rn(v1, s));
+          const float o1 = __fadd_rn(__fmul_rn(v1, c), __fmul_rn(v0, s));
+          v0 = o0, v1 = o1;
+        }
+        entry[f0] = v0;
+        entry[f0 + 1] = v1;
+      }
+      if constexpr (OVERLAP) {
+        // The current block becomes the previous one (this rank's columns).
+        for (int lr = threadIdx.x; lr < LROWS; lr += BLOCK) {
+          int mat, n;
+          rowOf(lr, mat, n);
+          for (int r = 0; r < M; ++r)
+            tail[(long long)r * 2 * WIDTH + mat * WIDTH + n] =
+                tail[(long long)(M + r) * 2 * WIDTH + mat * WIDTH + n];
+        }
+      }
+      __syncthreads();
+      ++emitted;
+    }
+    __syncthreads();
+  }
+  // Other blocks may still read partSq.
+  clusterSync();
+}
+
+} // namespace bk

@@ -1,0 +1,248 @@
+// indexer.cuh - indexer_topk (V4_SPEC §3.6, the host's fp32 scoring): for
+// the query at p, score every visible compressed key e < (p+1) div RATIO as
+//   s_e = Σ_h max(q_h·K_e, 0) · Di^-½ · (w_h · Hi^-½)
+// and keep the min(TOPK, visible) largest (ties: lower index), highest first,
+// the rest -1.
+//
+// One cluster of C blocks per token; rank r scores a contiguous range of the
+// visible entries. The scores are bitwise the host's (dotF32's partial sums
+// by lane groups of 8, the head sum in order), so the selection is exactly
+// the host's. Selection is a 4-pass radix select over order-preserving keys
+// with cluster-wide histograms (distributed shared memory), then an ordered
+// gather of the chosen entries into rank 0, which sorts them. A rank keeps
+// its scores in shared memory when they fit (CACHE), else recomputes them in
+// every pass.
+#pragma once
+#include "bk/cluster.cuh"
+#include "bk/common.cuh"
+#include "bk/hostmath.cuh"
+
+namespace bk {
+
+// Unsigned key with the order of the float (-0 and +0 equal, as the host's
+// comparisons).
+__device__ __forceinline__ unsigned orderedKey(float s) {
+  unsigned u = __float_as_uint(s == 0.0f ? 0.0f : s);
+  return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+}
+
+template <int HI, int DI, int TOPK, int RATIO, int C, int BLOCK, int CACHE,
+          int KCAP>
+__device__ __forceinline__ void indexerTopk(const BkLaunch &a,
+                                            float scoreScale,
+                                            float weightScale) {
+  static_assert((KCAP & (KCAP - 1)) == 0 && KCAP >= TOPK, "sort capacity");
+  constexpr int NW = BLOCK / 32;
+  __shared__ __align__(16) float q[HI * DI];
+  __shared__ float wsc[HI];
+  __shared__ float cache[CACHE > 0 ? CACHE : 1];
+  __shared__ unsigned hist[2][256];
+  __shared__ unsigned tot[256];
+  __shared__ unsigned long long sel[KCAP]; // (key << 32) | ~index; rank 0
+  __shared__ unsigned counts[2];           // this rank's (greater, ties)
+  __shared__ unsigned selectState[2];      // radix prefix, still needed
+
+  const unsigned rank = clusterRank();
+  const long long t = blockIdx.x / C;
+  const long long p = a.start + t;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  long long vis = (p + 1) / RATIO;
+  if (a.state_rows[0] > 0 && vis > a.state_rows[0])
+    vis = a.state_rows[0];
+  const int visible = (int)vis;
+  const int keep = min(TOPK, visible);
+  const int per = (visible + C - 1) / C;
+  const int lo = min(visible, (int)rank * per);
+  const int hi = min(visible, lo + per);
+  const int nLocal = hi - lo;
+  const bool cached = nLocal <= CACHE;
+  const float *keys = (const float *)a.states[0];
+
+  const float *qg = (const float *)a.in[0] + t * HI * DI;
+  for (int i = threadIdx.x; i < HI * DI; i += BLOCK)
+    q[i] = qg[i];
+  for (int h = threadIdx.x; h < HI; h += BLOCK)
+    wsc[h] = __fmul_rn(((const float *)a.in[1])[t * HI + h], weightScale);
+  if (rank == 0)
+    for (int i = threadIdx.x; i < KCAP; i += BLOCK)
+      sel[i] = 0ull; // sorts last
+  __syncthreads();
+
+  // Calls fn(j, key) for every local entry j in [lo, hi) (any order, any
+  // thread) from the cache or by scoring it now (lane groups of 8).
+  auto score = [&](int j) { // all 32 lanes; j valid for the group
+    float s = 0.0f;
+    const float *k = keys + (long long)j * DI;
+#pragma unroll 4
+    for (int h = 0; h < HI; ++h) {
+      const float dot = hostDotGroup8(q + h * DI, k, DI);
+      const float term =
+          __fmul_rn(__fmul_rn(dot < 0.0f ? 0.0f : dot, scoreScale), wsc[h]);
+      s = __fadd_rn(s, term);
+    }
+    return s;
+  };
+  auto forEachKey = [&](auto &&fn) {
+    if (cached) {
+      for (int j = threadIdx.x; j < nLocal; j += BLOCK)
+        fn(lo + j, orderedKey(cache[j]));
+    } else {
+      for (int base = lo + warp * 4; base < hi; base += NW * 4) {
+        const int j = base + lane / 8;
+        const float s = score(j < hi ? j : lo);
+        if (lane % 8 == 0 && j < hi)
+          fn(j, orderedKey(s));
+      }
+    }
+  };
+  if (cached) {
+    for (int base = lo + warp * 4; base < hi; base += NW * 4) {
+      const int j = base + lane / 8;
+      const float s = score(j < hi ? j : lo);
+      if (lane % 8 == 0 && j < hi)
+        cache[j - lo] = s;
+    }
+  }
+  __syncthreads();
+
+  // Threshold key T and how many entries equal to T are kept.
+  const bool takeAll = visible <= TOPK;
+  unsigned T = 0, needTies = 0;
+  if (!takeAll) {
+    unsigned prefix = 0, remaining = (unsigned)keep;
+    for (int pass = 0; pass < 4; ++pass) {
+      const int shift = 24 - 8 * pass;
+      const unsigned highMask = pass == 0 ? 0u : ~0u << (32 - 8 * pass);
+      unsigned *hb = hist[pass & 1];
+      for (int d = threadIdx.x; d < 256; d += BLOCK)
+        hb[d] = 0;
+      __syncthreads();
+      forEachKey([&](int, unsigned k) {
+        if ((k & highMask) == prefix)
+          atomicAdd(&hb[(k >> shift) & 255u], 1u);
+      });
+      clusterSync(); // every rank's histogram is complete
+      for (int d = threadIdx.x; d < 256; d += BLOCK) {
+        unsigned s = 0;
+        for (int r = 0; r < C; ++r)
+          s += *clusterMap(&hb[d], r);
+        tot[d] = s;
+      }
+      __syncthreads();
+      if (threadIdx.x == 0) {
+        unsigned above = 0;
+        int digit = 0;
+        for (int d = 255; d >= 0; --d) {
+          if (above + tot[d] >= remaining) {
+            digit = d;
+            break;
+          }
+          above += tot[d];
+        }
+        selectState[0] = prefix | ((unsigned)digit << shift);
+        selectState[1] = remaining - above;
+      }
+      __syncthreads();
+      prefix = selectState[0];
+      remaining = selectState[1];
+      __syncthreads();
+    }
+    T = prefix;
+    needTies = remaining;
+  }
+
+  // Where this rank's chosen entries go in rank 0's list, and how many of its
+  // ties (lowest index first) it keeps. Ranks hold increasing index ranges.
+  unsigned offset = 0, takeTies = 0;
+  if (takeAll) {
+    offset = (unsigned)lo;
+  } else {
+    if (threadIdx.x < 2)
+      counts[threadIdx.x] = 0;
+    __syncthreads();
+    forEachKey([&](int, unsigned k) {
+      if (k > T)
+        atomicAdd(&counts[0], 1u);
+      else if (k == T)
+        atomicAdd(&counts[1], 1u);
+    });
+    clusterSync(); // counts of every rank are final
+    unsigned tiesBefore = 0;
+    for (unsigned r = 0; r < rank; ++r) {
+      const unsigned g = *clusterMap(&counts[0], r);
+      const unsigned x = *clusterMap(&counts[1], r);
+      const unsigned take =
+          needTies > tiesBefore ? min(x, needTies - tiesBefore) : 0u;
+      offset += g + take;
+      tiesBefore += x;
+    }
+    takeTies = needTies > tiesBefore ? min(counts[1], needTies - tiesBefore)
+                                     : 0u;
+  }
+
+  // Ordered gather by warp 0 in rounds of 32 consecutive entries.
+  unsigned long long *sel0 = clusterMap(&sel[0], 0);
+  __shared__ unsigned roundKey[32];
+  unsigned taken = 0, tiesSeen = 0;
+  for (int base = lo; base < hi; base += 32) {
+    // Keys of entries base..base+31 into roundKey.
+    if (cached) {
+      if (warp == 0 && base + lane < hi)
+        roundKey[lane] = orderedKey(cache[base + lane - lo]);
+    } else {
+      for (int b = warp * 4; b < 32; b += NW * 4) {
+        const int j = base + b + lane / 8;
+        const float s = score(j < hi ? j : lo);
+        if (lane % 8 == 0 && j < hi)
+          roundKey[b + lane / 8] = orderedKey(s);
+      }
+    }
+    __syncthreads();
+    if (warp == 0) {
+      const int j = base + lane;
+      const bool valid = j < hi;
+      const unsigned k = valid ? roundKey[lane] : 0u;
+      const bool isTie = !takeAll && valid && k == T;
+      const unsigned tieMask = __ballot_sync(0xffffffffu, isTie);
+      const unsigned below = (1u << lane) - 1u;
+      const bool takeTie =
+          isTie && tiesSeen + __popc(tieMask & below) < takeTies;
+      const bool pick = valid && (takeAll || k > T || takeTie);
+      const unsigned pickMask = __ballot_sync(0xffffffffu, pick);
+      if (pick) {
+        const unsigned pos = offset + taken + __popc(pickMask & below);
+        sel0[pos] = ((unsigned long long)k << 32) | (0xffffffffu - (unsigned)j);
+      }
+      taken += __popc(pickMask);
+      tiesSeen += __popc(tieMask);
+    }
+    __syncthreads();
+  }
+  clusterSync(); // rank 0's list is complete; no remote access after this
+  if (rank != 0)
+    return;
+
+  // Bitonic sort of sel, descending.
+  for (int size = 2; size <= KCAP; size <<= 1) {
+    for (int stride = size / 2; stride > 0; stride >>= 1) {
+      for (int i = threadIdx.x; i < KCAP; i += BLOCK) {
+        const int partner = i ^ stride;
+        if (partner > i) {
+          const bool desc = (i & size) == 0;
+          const unsigned long long x = sel[i], y = sel[partner];
+          if (desc ? x < y : x > y) {
+            sel[i] = y;
+            sel[partner] = x;
+          }
+        }
+      }
+      __syncthreads();
+    }
+  }
+  int *out = (int *)a.out[0] + t * TOPK;
+  for (int i = threadIdx.x; i < TOPK; i += BLOCK)
+    out[i] = i < keep ? (int)(0xffffffffu - (unsigned)(sel[i] & 0xffffffffull))
+                      : -1;
+}
+
+} // namespace bk

@@ -1,0 +1,272 @@
+// official_rows.cuh - Row-local kernels of the `official` numerics profile
+// (docs/kernels.md, "official"): rms_norm (P1), head_rms_norm (P2), rope and
+// head_rms_norm_rope (P3, with the after-rope quantization of the KV path P6
+// or the indexer queries P10 + P7), window_write (KV entries). Each follows
+// the host's runtime/host + lib/OfficialNumerics.cpp roundings in order, so
+// results are bitwise equal (cos/sin aside: evaluated in double and rounded
+// once, where the host calls cosf/sinf).
+#pragma once
+#include "bk/official.cuh"
+
+namespace bk {
+
+// P1: y = bf16(w · (x · r)), r from the sequential sum. Block per token.
+template <int N, int WDT, int BLOCK>
+__device__ __forceinline__ void rmsNormOfficial(const BkLaunch &a, float eps) {
+  __shared__ float factor;
+  const long long t = blockIdx.x;
+  const float *x = (const float *)a.in[0] + t * N;
+  float *y = (float *)a.out[0] + t * N;
+  if (threadIdx.x == 0)
+    factor = off::rmsFactorP1(x, N, eps);
+  __syncthreads();
+  const float r = factor;
+  for (int i = threadIdx.x; i < N; i += BLOCK)
+    y[i] = off::roundBf16(
+        __fmul_rn(loadScalar<WDT>(a.weights[0], i), __fmul_rn(x[i], r)));
+}
+
+// A head of D values held by a warp, lane l owning the EPL = D/32
+// consecutive values [l·EPL, (l+1)·EPL).
+template <int D> struct WarpHead {
+  static constexpr int EPL = D / 32;
+  float v[EPL];
+};
+
+// Simulates the first `count` values of the head in blocks of B (FP8: P6,
+// FP4: P7). count and B are multiples of EPL or B a multiple... see the
+// generator: B % EPL == 0 or EPL % B == 0, count % B == 0.
+template <int D, int B, bool FP4>
+__device__ __forceinline__ void simulateBlocks(WarpHead<D> &h, int count) {
+  constexpr int EPL = WarpHead<D>::EPL;
+  const int lane = threadIdx.x % 32;
+  if constexpr (EPL <= B) {
+    static_assert(B % EPL == 0 && B / EPL <= 32, "block of whole lanes");
+    float m = 0.0f;
+#pragma unroll
+    for (int e = 0; e < EPL; ++e)
+      m = fmaxf(m, fabsf(h.v[e]));
+    const float amax = off::groupAmax<B / EPL>(m);
+    if (lane * EPL < count) {
+      unsigned byte;
+      const float s =
+          FP4 ? off::fp4BlockScale(amax, &byte) : off::fp8BlockScale(amax, &byte);
+#pragma unroll
+      for (int e = 0; e < EPL; ++e)
+        h.v[e] = FP4 ? off::fp4Sim(h.v[e], s) : off::fp8Sim(h.v[e], s);
+    }
+  } else {
+    static_assert(EPL % B == 0, "whole blocks per lane");
+#pragma unroll
+    for (int b = 0; b < EPL / B; ++b) {
+      if (lane * EPL + b * B >= count)
+        continue;
+      float m = 0.0f;
+#pragma unroll
+      for (int e = 0; e < B; ++e)
+        m = fmaxf(m, fabsf(h.v[b * B + e]));
+      unsigned byte;
+      const float s =
+          FP4 ? off::fp4BlockScale(m, &byte) : off::fp8BlockScale(m, &byte);
+#pragma unroll
+      for (int e = 0; e < B; ++e)
+        h.v[b * B + e] =
+            FP4 ? off::fp4Sim(h.v[b * B + e], s) : off::fp8Sim(h.v[b * B + e], s);
+    }
+  }
+}
+
+// P10 over the warp's head (D a power of two): butterflies (a+b, a−b) with
+// strides 1, 2, ..., D/2 in that order (within a lane, then across lanes),
+// then bf16(v · scale).
+template <int D>
+__device__ __forceinline__ void hadamardWarp(WarpHead<D> &h, float scale) {
+  constexpr int EPL = WarpHead<D>::EPL;
+  static_assert((D & (D - 1)) == 0, "Hadamard size must be a power of two");
+#pragma unroll
+  for (int s = 1; s < EPL; s *= 2)
+#pragma unroll
+    for (int j = 0; j < EPL; ++j)
+      if ((j & s) == 0) {
+        const float a = h.v[j], b = h.v[j + s];
+        h.v[j] = __fadd_rn(a, b);
+        h.v[j + s] = __fsub_rn(a, b);
+      }
+  const int lane = threadIdx.x % 32;
+#pragma unroll
+  for (int ls = 1; ls < 32; ls *= 2) {
+    const bool upper = (lane & ls) != 0;
+#pragma unroll
+    for (int j = 0; j < EPL; ++j) {
+      const float other = __shfl_xor_sync(0xffffffffu, h.v[j], ls);
+      h.v[j] = upper ? __fsub_rn(other, h.v[j]) : __fadd_rn(h.v[j], other);
+    }
+  }
+#pragma unroll
+  for (int j = 0; j < EPL; ++j)
+    h.v[j] = off::roundBf16(__fmul_rn(h.v[j], scale));
+}
+
+// rope (NORM_FIRST false) / head_rms_norm_rope (true), official: per head,
+// [P2], P3 on the trailing R dims (bf16), then AFTER = 1: P6 on the leading
+// D − R dims; AFTER = 2: P10 over the head then P7. A warp per head, HPB heads
+// per block; cos/sin of the block's token once in shared memory.
+template <int H, int D, int R, bool INVERSE, bool NORM_FIRST, int AFTER,
+          int HPB>
+__device__ __forceinline__ void ropeOfficial(const BkLaunch &a, float eps,
+                                             const float *invFreq,
+                                             float hadamardScale) {
+  constexpr int EPL = WarpHead<D>::EPL;
+  static_assert(D % 32 == 0 && EPL % 2 == 0 && R % 2 == 0 && R <= D,
+                "pairs within a lane");
+  constexpr int kHalf = R / 2;
+  constexpr int kLead = D - R;
+  constexpr int kGroups = (H + HPB - 1) / HPB;
+  __shared__ float cs[kHalf > 0 ? kHalf : 1], sn[kHalf > 0 ? kHalf : 1];
+  const long long t = blockIdx.x / kGroups;
+  const int h = (blockIdx.x % kGroups) * HPB + threadIdx.x / 32;
+  const int lane = threadIdx.x % 32;
+  const float p = (float)(a.start + t);
+  for (int i = threadIdx.x; i < kHalf; i += 32 * HPB) {
+    const float angle = __fmul_rn(p, invFreq[i]);
+    cs[i] = (float)cos((double)angle);
+    const float s = (float)sin((double)angle);
+    sn[i] = INVERSE ? -s : s;
+  }
+  __syncthreads();
+  if (h >= H)
+    return;
+  const float *x = (const float *)a.in[0] + (t * H + h) * D;
+  float *y = (float *)a.out[0] + (t * H + h) * D;
+  float r = 0.0f;
+  if constexpr (NORM_FIRST) {
+    float f = 0.0f;
+    if (lane == 0)
+      f = off::rmsFactorP2(x, D, eps);
+    r = __shfl_sync(0xffffffffu, f, 0);
+  }
+  WarpHead<D> hd;
+#pragma unroll
+  for (int e = 0; e < EPL; ++e) {
+    const float v = x[lane * EPL + e];
+    hd.v[e] = NORM_FIRST ? off::roundBf16(__fmul_rn(v, r)) : v;
+  }
+#pragma unroll
+  for (int e = 0; e < EPL; e += 2) {
+    const int d = lane * EPL + e;
+    if (d >= kLead) {
+      const int i = (d - kLead) / 2;
+      off::ropePairBf16(hd.v[e], hd.v[e + 1], cs[i], sn[i]);
+    }
+  }
+  if constexpr (AFTER == 1)
+    simulateBlocks<D, 64, false>(hd, kLead);
+  if constexpr (AFTER == 2) {
+    hadamardWarp<D>(hd, hadamardScale);
+    simulateBlocks<D, 32, true>(hd, D);
+  }
+#pragma unroll
+  for (int e = 0; e < EPL; ++e)
+    y[lane * EPL + e] = hd.v[e];
+}
+
+// P2 alone (head_rms_norm, official): a warp per head.
+template <int H, int D, int HPB>
+__device__ __forceinline__ void headRmsNormOfficial(const BkLaunch &a,
+                                                    float eps) {
+  constexpr int kGroups = (H + HPB - 1) / HPB;
+  const long long t = blockIdx.x / kGroups;
+  const int h = (blockIdx.x % kGroups) * HPB + threadIdx.x / 32;
+  const int lane = threadIdx.x % 32;
+  if (h >= H)
+    return;
+  const float *x = (const float *)a.in[0] + (t * H + h) * D;
+  float *y = (float *)a.out[0] + (t * H + h) * D;
+  float f = 0.0f;
+  if (lane == 0)
+    f = off::rmsFactorP2(x, D, eps);
+  const float r = __shfl_sync(0xffffffffu, f, 0);
+  for (int i = lane; i < D; i += 32)
+    y[i] = off::roundBf16(__fmul_rn(x[i], r));
+}
+
+// KV entry (KvEntryLayout) of a row of D values with R bf16 RoPE dims:
+// [FP8 codes of the D−R leading dims | R bf16 | one e8m0 scale per 64 |
+// zero padding to ENTRY bytes]. The leading dims are quantized as P6 (the
+// stored codes decode to fp8SimulateInPlace's values). By the calling warp.
+template <int D, int R, int ENTRY>
+__device__ __forceinline__ void encodeKvEntryWarp(const float *kv,
+                                                  unsigned char *entry) {
+  constexpr int EPL = WarpHead<D>::EPL;
+  constexpr int kNope = D - R;
+  static_assert(kNope % 64 == 0 && (64 % EPL == 0 || EPL % 64 == 0),
+                "64-blocks of whole lanes");
+  const int lane = threadIdx.x % 32;
+  WarpHead<D> hd;
+#pragma unroll
+  for (int e = 0; e < EPL; ++e)
+    hd.v[e] = kv[lane * EPL + e];
+  // Per-64 scales of the leading dims (lanes beyond kNope compute unused
+  // ones: the shuffles need the whole warp).
+  constexpr int kScaleOff = kNope + 2 * R;
+  if constexpr (EPL <= 64) {
+    float m = 0.0f;
+#pragma unroll
+    for (int e = 0; e < EPL; ++e)
+      m = fmaxf(m, fabsf(hd.v[e]));
+    const float amax = off::groupAmax<64 / EPL>(m);
+    if (lane * EPL < kNope) {
+      unsigned byte;
+      const float s = off::fp8BlockScale(amax, &byte);
+      const float inv = __fdiv_rn(1.0f, s);
+#pragma unroll
+      for (int e = 0; e < EPL; ++e)
+        entry[lane * EPL + e] = (unsigned char)off::fp8Code(hd.v[e], inv);
+      if ((lane * EPL) % 64 == 0)
+        entry[kScaleOff + lane * EPL / 64] = (unsigned char)byte;
+    }
+  } else {
+#pragma unroll
+    for (int b = 0; b < EPL / 64; ++b) {
+      const int base = lane * EPL + b * 64;
+      if (base >= kNope)
+        continue;
+      float m = 0.0f;
+#pragma unroll
+      for (int e = 0; e < 64; ++e)
+        m = fmaxf(m, fabsf(hd.v[b * 64 + e]));
+      unsigned byte;
+      const float s = off::fp8BlockScale(m, &byte);
+      const float inv = __fdiv_rn(1.0f, s);
+#pragma unroll
+      for (int e = 0; e < 64; ++e)
+        entry[base + e] = (unsigned char)off::fp8Code(hd.v[b * 64 + e], inv);
+      entry[kScaleOff + base / 64] = (unsigned char)byte;
+    }
+  }
+#pragma unroll
+  for (int e = 0; e < EPL; ++e) {
+    const int d = lane * EPL + e;
+    if (d >= kNope) {
+      const unsigned bits = __float_as_uint(off::roundBf16(hd.v[e])) >> 16;
+      entry[kNope + 2 * (d - kNope)] = (unsigned char)(bits & 0xffu);
+      entry[kNope + 2 * (d - kNope) + 1] = (unsigned char)(bits >> 8);
+    }
+  }
+  for (int i = kScaleOff + kNope / 64 + lane; i < ENTRY; i += 32)
+    entry[i] = 0;
+}
+
+// window_write, official: the call's last min(S, WINDOW) kv rows encoded as
+// KV entries into the ring. A warp per token, 4 tokens per block (grid.y).
+template <int D, int R, int ENTRY, int WINDOW>
+__device__ __forceinline__ void windowWriteOfficial(const BkLaunch &a) {
+  const long long t = (long long)blockIdx.y * 4 + threadIdx.x / 32;
+  if (t >= a.tokens || t < a.tokens - WINDOW)
+    return;
+  encodeKvEntryWarp<D, R, ENTRY>(
+      (const float *)a.in[0] + t * D,
+      (unsigned char *)a.states[0] + ((a.start + t) % WINDOW) * ENTRY);
+}
+
+} // namespace bk

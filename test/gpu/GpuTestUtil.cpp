@@ -1,0 +1,354 @@
+//===- GpuTestUtil.cpp ----------------------------------------------------===//
+#include "GpuTestUtil.h"
+
+#include "CudaCompiler.h"
+
+#include "birkhoff/Numerics.h"
+#include "cuda/LaunchAbi.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+
+namespace birkhoff::cuda::gputest {
+namespace {
+
+// This process both compiles (NVRTC) and launches (the driver). The driver
+// reads CUDA_CACHE_DISABLE when it loads, before NVRTC sets it, and NVRTC
+// then shares the driver's cache, where a repeated program gets no ptxas
+// resource report. So the switch is set before main().
+const bool kComputeCacheOff = ::setenv("CUDA_CACHE_DISABLE", "1", 1) == 0;
+
+/// Device allocations of one run, freed at the end.
+struct DeviceMemory {
+  const CudaDriverApi *api;
+  std::vector<CuDevicePtr> ptrs;
+  ~DeviceMemory() {
+    for (CuDevicePtr p : ptrs)
+      api->memFree(p);
+  }
+  Expected<CuDevicePtr> upload(const void *data, size_t bytes) {
+    CuDevicePtr p = 0;
+    BK_RETURN_IF_ERROR(api->check(
+        "cuMemAlloc", api->memAlloc(&p, std::max<size_t>(bytes, 16))));
+    ptrs.push_back(p);
+    if (bytes)
+      BK_RETURN_IF_ERROR(
+          api->check("cuMemcpyHtoD", api->memcpyHtoD(p, data, bytes)));
+    return p;
+  }
+};
+
+Expected<std::vector<float>> download(const CudaDriverApi &api, CuDevicePtr p,
+                                      size_t words) {
+  std::vector<float> v(words);
+  BK_RETURN_IF_ERROR(
+      api.check("cuMemcpyDtoH", api.memcpyDtoH(v.data(), p, words * 4)));
+  return v;
+}
+
+} // namespace
+
+Expected<Gpu> gpu() {
+  (void)kComputeCacheOff;
+  static Expected<Gpu> g = []() -> Expected<Gpu> {
+    BK_ASSIGN_OR_RETURN(const CudaDriverApi *api, CudaDriverApi::get());
+    Gpu g;
+    g.api = api;
+    int count = 0;
+    BK_RETURN_IF_ERROR(
+        api->check("cuDeviceGetCount", api->deviceGetCount(&count)));
+    if (count == 0)
+      return notFound("no CUDA device");
+    BK_RETURN_IF_ERROR(api->check("cuDeviceGet", api->deviceGet(&g.dev, 0)));
+    int major = 0, minor = 0;
+    BK_RETURN_IF_ERROR(
+        api->check("cuDeviceGetAttribute",
+                   api->deviceGetAttribute(
+                       &major, kCuDeviceAttrComputeCapabilityMajor, g.dev)));
+    BK_RETURN_IF_ERROR(
+        api->check("cuDeviceGetAttribute",
+                   api->deviceGetAttribute(
+                       &minor, kCuDeviceAttrComputeCapabilityMinor, g.dev)));
+    if (major != 9 || minor != 0)
+      return unsupported("device is sm_" + std::to_string(major * 10 + minor) +
+                         "; the generated cubins are sm_90a");
+    BK_RETURN_IF_ERROR(api->check("cuDevicePrimaryCtxRetain",
+                                  api->primaryCtxRetain(&g.ctx, g.dev)));
+    return g;
+  }();
+  return g;
+}
+
+CudaLaunchSpec specOf(const KernelHarness &h) {
+  CudaLaunchSpec s;
+  s.kernel = h.launch.kernel;
+  s.params = h.launch.params.entries();
+  for (int w : h.launch.weights) {
+    const rt::WeightDesc &d = h.program.weights[size_t(w)];
+    s.weight(d.dtype, d.shape);
+  }
+  return s;
+}
+
+namespace {
+
+/// Runs the launch once, or `reps` more times after it with the wall time per
+/// launch in *msPerLaunch.
+Expected<LaunchResult> launchOnGpu(const Gpu &g, const KernelHarness &h,
+                                   int64_t tokens, int64_t start, int reps,
+                                   double *msPerLaunch) {
+  const CudaDriverApi &api = *g.api;
+  BK_ASSIGN_OR_RETURN(KernelSource ks, generateKernelSource(specOf(h)));
+  BK_ASSIGN_OR_RETURN(CompiledKernel k, compileCudaSource(ks.source, ks.entry));
+  CuModule module = nullptr;
+  BK_RETURN_IF_ERROR(api.check("cuModuleLoadData",
+                               api.moduleLoadData(&module, k.cubin.data())));
+  struct Unload {
+    const CudaDriverApi &api;
+    CuModule m;
+    ~Unload() { api.moduleUnload(m); }
+  } unload{api, module};
+  CuFunction fn = nullptr;
+  BK_RETURN_IF_ERROR(
+      api.check("cuModuleGetFunction",
+                api.moduleGetFunction(&fn, module, ks.entry.c_str())));
+  DeviceMemory mem{&api, {}};
+  BkLaunch L;
+  L.tokens = tokens;
+  L.start = start;
+  std::vector<uint64_t> wptrs, sptrs;
+  for (int w : h.launch.weights) {
+    const rt::WeightDesc &d = h.program.weights[size_t(w)];
+    const auto &bytes = h.weightBytes[size_t(w)];
+    BK_ASSIGN_OR_RETURN(CuDevicePtr p, mem.upload(bytes.data(), bytes.size()));
+    wptrs.push_back(p);
+    uint64_t sp = 0;
+    if (d.scale >= 0) {
+      const auto &sb = h.weightBytes[size_t(d.scale)];
+      BK_ASSIGN_OR_RETURN(CuDevicePtr q, mem.upload(sb.data(), sb.size()));
+      sp = q;
+    }
+    sptrs.push_back(sp);
+  }
+  wptrs.push_back(0), sptrs.push_back(0); // never an empty array
+  BK_ASSIGN_OR_RETURN(CuDevicePtr wa,
+                      mem.upload(wptrs.data(), wptrs.size() * 8));
+  BK_ASSIGN_OR_RETURN(CuDevicePtr sa,
+                      mem.upload(sptrs.data(), sptrs.size() * 8));
+  L.weights = reinterpret_cast<const void *const *>(wa);
+  L.scales = reinterpret_cast<const void *const *>(sa);
+  BK_ASSIGN_OR_RETURN(CuDevicePtr tok,
+                      mem.upload(h.tokenIds.data(), h.tokenIds.size() * 4));
+  L.tokenIds = reinterpret_cast<const int32_t *>(tok);
+  for (size_t i = 0; i < h.launch.inputs.size(); ++i) {
+    int b = h.launch.inputs[i];
+    if (b < 0) {
+      L.in[i] = L.tokenIds;
+      continue;
+    }
+    const auto &buf = h.buffers[size_t(b)];
+    BK_ASSIGN_OR_RETURN(CuDevicePtr p, mem.upload(buf.data(), buf.size() * 4));
+    L.in[i] = reinterpret_cast<const void *>(p);
+  }
+  std::vector<CuDevicePtr> outs, states;
+  for (size_t i = 0; i < h.launch.outputs.size(); ++i) {
+    const auto &buf = h.buffers[size_t(h.launch.outputs[i])];
+    BK_ASSIGN_OR_RETURN(CuDevicePtr p, mem.upload(buf.data(), buf.size() * 4));
+    L.out[i] = reinterpret_cast<void *>(p);
+    outs.push_back(p);
+  }
+  for (size_t i = 0; i < h.launch.states.size(); ++i) {
+    int s = h.launch.states[i];
+    const auto &data = h.stateData[size_t(s)];
+    BK_ASSIGN_OR_RETURN(CuDevicePtr p,
+                        mem.upload(data.data(), data.size() * 4));
+    L.states[i] = reinterpret_cast<void *>(p);
+    L.stateRows[i] = h.stateShapes[size_t(s)].first;
+    states.push_back(p);
+  }
+  void *params[] = {&L};
+  const GridRule &gr = ks.grid;
+  BK_RETURN_IF_ERROR(api.check("cuLaunchKernel",
+                               api.launchKernel(fn, unsigned(gr.gridX(tokens)),
+                                                unsigned(gr.gridY(tokens)), 1,
+                                                unsigned(gr.block), 1, 1, 0,
+                                                nullptr, params, nullptr)));
+  BK_RETURN_IF_ERROR(api.check("cuCtxSynchronize", api.ctxSynchronize()));
+  if (reps > 0 && msPerLaunch) {
+    auto t0 = std::chrono::steady_clock::now();
+    for (int r = 0; r < reps; ++r)
+      BK_RETURN_IF_ERROR(api.check(
+          "cuLaunchKernel",
+          api.launchKernel(fn, unsigned(gr.gridX(tokens)),
+                           unsigned(gr.gridY(tokens)), 1, unsigned(gr.block), 1,
+                           1, 0, nullptr, params, nullptr)));
+    BK_RETURN_IF_ERROR(api.check("cuCtxSynchronize", api.ctxSynchronize()));
+    *msPerLaunch = std::chrono::duration<double, std::milli>(
+                       std::chrono::steady_clock::now() - t0)
+                       .count() /
+                   reps;
+  }
+  LaunchResult result;
+  for (size_t i = 0; i < outs.size(); ++i) {
+    BK_ASSIGN_OR_RETURN(
+        std::vector<float> v,
+        download(api, outs[i], h.buffers[size_t(h.launch.outputs[i])].size()));
+    result.outputs.push_back(std::move(v));
+  }
+  for (size_t i = 0; i < states.size(); ++i) {
+    BK_ASSIGN_OR_RETURN(
+        std::vector<float> v,
+        download(api, states[i],
+                 h.stateData[size_t(h.launch.states[i])].size()));
+    result.states.push_back(std::move(v));
+  }
+  return result;
+}
+
+} // namespace
+
+Expected<LaunchResult> runLaunchOnGpu(const Gpu &g, const KernelHarness &h,
+                                      int64_t tokens, int64_t start) {
+  return launchOnGpu(g, h, tokens, start, 0, nullptr);
+}
+
+Expected<double> timeLaunchOnGpu(const Gpu &g, const KernelHarness &h,
+                                 int64_t tokens, int64_t start, int reps) {
+  double ms = 0;
+  BK_RETURN_IF_ERROR(launchOnGpu(g, h, tokens, start, reps, &ms).status());
+  return ms;
+}
+
+Expected<std::vector<std::vector<float>>>
+runOnGpu(const Gpu &g, const KernelHarness &h, int64_t tokens, int64_t start) {
+  BK_ASSIGN_OR_RETURN(LaunchResult r, runLaunchOnGpu(g, h, tokens, start));
+  return std::move(r.outputs);
+}
+
+std::pair<LaunchResult, LaunchResult>
+runBothFull(const Gpu &g, KernelHarness &h, rt::HostKernelFn fn, int64_t tokens,
+            int64_t start) {
+  auto dev = runLaunchOnGpu(g, h, tokens, start);
+  EXPECT_TRUE(dev.isOk()) << dev.status().toString();
+  if (!dev)
+    return {};
+  Status s = h.run(fn, tokens, start);
+  EXPECT_TRUE(s.isOk()) << s.toString();
+  LaunchResult host;
+  for (int o : h.launch.outputs)
+    host.outputs.push_back(h.buffers[size_t(o)]);
+  for (int st : h.launch.states)
+    host.states.push_back(h.stateData[size_t(st)]);
+  return {dev.take(), std::move(host)};
+}
+
+std::pair<std::vector<std::vector<float>>, std::vector<std::vector<float>>>
+runBoth(const Gpu &g, KernelHarness &h, rt::HostKernelFn fn, int64_t tokens,
+        int64_t start) {
+  auto [d, hst] = runBothFull(g, h, fn, tokens, start);
+  return {std::move(d.outputs), std::move(hst.outputs)};
+}
+
+std::mt19937 &rng() {
+  static std::mt19937 r(1234);
+  return r;
+}
+
+std::vector<float> randomFloats(size_t n, float scale) {
+  std::normal_distribution<float> d(0.0f, scale);
+  std::vector<float> v(n);
+  for (float &x : v)
+    x = d(rng());
+  return v;
+}
+
+std::vector<uint8_t> bf16Bytes(const std::vector<float> &v) {
+  std::vector<uint8_t> b(v.size() * 2);
+  for (size_t i = 0; i < v.size(); ++i) {
+    uint16_t h = floatToBf16(v[i]);
+    std::memcpy(&b[2 * i], &h, 2);
+  }
+  return b;
+}
+
+std::vector<uint8_t> randomBytes(size_t n, int lo, int hi, bool avoidFp8Nan) {
+  std::uniform_int_distribution<int> d(lo, hi);
+  std::vector<uint8_t> v(n);
+  for (uint8_t &x : v) {
+    do
+      x = uint8_t(d(rng()));
+    while (avoidFp8Nan && (x & 0x7f) == 0x7f);
+  }
+  return v;
+}
+
+std::vector<float> intWords(const std::vector<int32_t> &v) {
+  std::vector<float> w(v.size());
+  std::memcpy(w.data(), v.data(), v.size() * 4);
+  return w;
+}
+
+uint32_t bits(float f) {
+  uint32_t b;
+  std::memcpy(&b, &f, 4);
+  return b;
+}
+
+void expectBitwise(const std::vector<float> &gpuOut,
+                   const std::vector<float> &host, const char *what) {
+  ASSERT_EQ(gpuOut.size(), host.size());
+  size_t bad = 0;
+  for (size_t i = 0; i < host.size(); ++i)
+    if (bits(gpuOut[i]) != bits(host[i]) && bad++ < 5)
+      ADD_FAILURE() << what << "[" << i << "]: gpu " << gpuOut[i] << " (0x"
+                    << std::hex << bits(gpuOut[i]) << ") host " << host[i]
+                    << " (0x" << bits(host[i]) << std::dec << ")";
+  EXPECT_EQ(bad, 0u) << what;
+}
+
+void expectWithinBf16Ulp(const std::vector<float> &gpuOut,
+                         const std::vector<float> &host, const char *what,
+                         int ulps) {
+  ASSERT_EQ(gpuOut.size(), host.size());
+  double ss = 0;
+  for (float v : host)
+    ss += double(v) * v;
+  double floorMag = 1e-3 * std::sqrt(ss / std::max<size_t>(1, host.size()));
+  size_t bad = 0;
+  for (size_t i = 0; i < host.size(); ++i) {
+    double mag = std::max(std::fabs(double(host[i])), floorMag);
+    double ulp = ulps * std::ldexp(1.0, std::ilogb(mag) - 7);
+    if (!(std::fabs(double(gpuOut[i]) - host[i]) <= ulp) && bad++ < 5)
+      ADD_FAILURE() << what << "[" << i << "]: gpu " << gpuOut[i] << " host "
+                    << host[i] << " (bf16 ulp " << ulp << ")";
+  }
+  EXPECT_EQ(bad, 0u) << what;
+}
+
+void expectNotAllZero(const std::vector<float> &v, const char *what) {
+  EXPECT_TRUE(
+      std::any_of(v.begin(), v.end(), [](float x) { return bits(x) != 0; }))
+      << what << " is all zero";
+}
+
+int addFp8Weight(KernelHarness &h, const std::string &name, int64_t out,
+                 int64_t in) {
+  int64_t sr = (out + 127) / 128, sc = (in + 127) / 128;
+  int s = h.addWeightRaw(name + ".scale", DType::F8E8M0, {sr, sc},
+                         randomBytes(size_t(sr * sc), 118, 124));
+  return h.addWeightRaw(name, DType::F8E4M3, {out, in},
+                        randomBytes(size_t(out * in), 0, 255, true), s);
+}
+
+int addFp4Weight(KernelHarness &h, const std::string &name, int64_t out,
+                 int64_t in) {
+  int s = h.addWeightRaw(name + ".scale", DType::F8E8M0, {out, in / 32},
+                         randomBytes(size_t(out * in / 32), 120, 128));
+  return h.addWeightRaw(name, DType::FP4E2M1x2, {out, in},
+                        randomBytes(size_t(out * in / 2), 0, 255), s);
+}
+
+} // namespace birkhoff::cuda::gputest

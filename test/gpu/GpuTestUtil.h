@@ -1,0 +1,108 @@
+//===- GpuTestUtil.h - Running generated kernels against the host kernels -===//
+//
+// Shared by the GPU tests: the device (or why the tests skip), running a
+// KernelHarness's launch through its generated cubin on the same bytes as
+// the host kernel (buffers and state rows), random inputs and the two
+// comparisons (bitwise; within one bf16 ulp).
+//
+//===----------------------------------------------------------------------===//
+#ifndef BIRKHOFF_TEST_GPU_GPUTESTUTIL_H
+#define BIRKHOFF_TEST_GPU_GPUTESTUTIL_H
+
+#include "KernelSource.h"
+#include "KernelTestUtil.h"
+
+#include "cuda/CudaDriverApi.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <random>
+#include <vector>
+
+namespace birkhoff::cuda::gputest {
+
+using birkhoff::test::KernelHarness;
+
+struct Gpu {
+  const CudaDriverApi *api = nullptr;
+  CuDevice dev = 0;
+  CuContext ctx = nullptr;
+};
+
+/// The device, or why there is none (the tests skip with it).
+Expected<Gpu> gpu();
+
+#define REQUIRE_GPU()                                                          \
+  auto gpuOrSkip = ::birkhoff::cuda::gputest::gpu();                           \
+  if (!gpuOrSkip)                                                              \
+    GTEST_SKIP() << gpuOrSkip.status().toString();                             \
+  const ::birkhoff::cuda::gputest::Gpu &G = *gpuOrSkip;                        \
+  ASSERT_TRUE(                                                                 \
+      G.api->check("cuCtxSetCurrent", G.api->ctxSetCurrent(G.ctx)).isOk())
+
+/// The launch spec of the harness's launch (params, weight formats/shapes).
+CudaLaunchSpec specOf(const KernelHarness &h);
+
+/// What a launch left: its output buffers and its state buffers (launch
+/// order), as f32 words (integer outputs keep their bits).
+struct LaunchResult {
+  std::vector<std::vector<float>> outputs;
+  std::vector<std::vector<float>> states;
+};
+
+/// Runs the harness's launch on the GPU from the harness's buffers and states
+/// as they are now (the harness is not modified).
+Expected<LaunchResult> runLaunchOnGpu(const Gpu &g, const KernelHarness &h,
+                                      int64_t tokens, int64_t start);
+/// Milliseconds per launch over `reps` launches (after one warm-up launch),
+/// back to back on the default stream, from the harness's buffers and states.
+Expected<double> timeLaunchOnGpu(const Gpu &g, const KernelHarness &h,
+                                 int64_t tokens, int64_t start, int reps);
+/// Its outputs only.
+Expected<std::vector<std::vector<float>>>
+runOnGpu(const Gpu &g, const KernelHarness &h, int64_t tokens, int64_t start);
+
+/// Runs the GPU, then the host kernel (which updates the harness, so a
+/// following call starts from the host's state); {gpu, host}. Failures are
+/// reported through gtest and give empty results.
+std::pair<LaunchResult, LaunchResult>
+runBothFull(const Gpu &g, KernelHarness &h, rt::HostKernelFn fn, int64_t tokens,
+            int64_t start);
+/// Outputs only: {gpu outputs, host outputs}.
+std::pair<std::vector<std::vector<float>>, std::vector<std::vector<float>>>
+runBoth(const Gpu &g, KernelHarness &h, rt::HostKernelFn fn, int64_t tokens,
+        int64_t start);
+
+std::mt19937 &rng();
+std::vector<float> randomFloats(size_t n, float scale = 1.0f);
+std::vector<uint8_t> bf16Bytes(const std::vector<float> &v);
+std::vector<uint8_t> randomBytes(size_t n, int lo, int hi,
+                                 bool avoidFp8Nan = false);
+/// i32 values stored in an f32 buffer's words.
+std::vector<float> intWords(const std::vector<int32_t> &v);
+uint32_t bits(float f);
+
+void expectBitwise(const std::vector<float> &gpuOut,
+                   const std::vector<float> &host, const char *what);
+/// |gpu - host| <= `ulps` bf16 ulps of max(|host|, 1e-3 · rms(host)): the
+/// floor keeps heavily cancelled (near-zero) sums from demanding more than
+/// fp32 reassociation can give.
+void expectWithinBf16Ulp(const std::vector<float> &gpuOut,
+                         const std::vector<float> &host, const char *what,
+                         int ulps = 1);
+
+/// Fails when every word of `v` is zero (a comparison of two all-zero
+/// results would prove nothing).
+void expectNotAllZero(const std::vector<float> &v, const char *what);
+
+/// Adds an FP8 e4m3 weight [out, in] with its 128x128 e8m0 scales.
+int addFp8Weight(KernelHarness &h, const std::string &name, int64_t out,
+                 int64_t in);
+/// Adds an FP4 e2m1 weight [out, in] with its per-32 e8m0 scales.
+int addFp4Weight(KernelHarness &h, const std::string &name, int64_t out,
+                 int64_t in);
+
+} // namespace birkhoff::cuda::gputest
+
+#endif // BIRKHOFF_TEST_GPU_GPUTESTUTIL_H
