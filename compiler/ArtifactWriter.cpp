@@ -1,5 +1,6 @@
 //===- ArtifactWriter.cpp - Serialize a bk module into an artifact --------===//
 #include "compiler/ArtifactWriter.h"
+#include "compiler/CudaTarget.h"
 
 #include "kernel/BkDialect.h"
 
@@ -223,6 +224,10 @@ Status Writer::build(uint64_t sectionOffset,
         fbb, fbb.CreateString(s.getSymName().str()), int32_t(s.getLayerAttr().getInt()),
         fbb.CreateString(s.getKind().str()), uint64_t(s.getBytesPerRow()),
         s.getFixedRows(), s.getTokensPerRow()));
+  const CudaProgram *cuda = options_.cuda;
+  if ((options_.target == "cuda") != (cuda != nullptr))
+    return internalError("artifact: target '" + options_.target +
+                         "' needs CUDA kernels exactly when it is 'cuda'");
   std::vector<flatbuffers::Offset<fb::EntryPoint>> entries;
   launches_ = 0;
   for (func::FuncOp fn : module_.getOps<func::FuncOp>()) {
@@ -270,11 +275,20 @@ Status Writer::build(uint64_t sectionOffset,
                                "' is not declared");
         ss.push_back(stateIndex_.lookup(n));
       }
+      int32_t cudaKernel = -1;
+      if (cuda) {
+        auto it = cuda->launchKernel.find(l.getOperation());
+        if (it == cuda->launchKernel.end())
+          return internalError("artifact: a '" + l.getKernel().str() +
+                               "' launch of @" + fn.getName().str() +
+                               " has no CUDA kernel");
+        cudaKernel = int32_t(it->second);
+      }
       launches.push_back(fb::CreateLaunch(
           fbb, fbb.CreateString(l.getKernel().str()), int32_t(l.getLayerAttr().getInt()),
           fbb.CreateVector(ins), fbb.CreateVector(outs), fbb.CreateVector(ws),
           fbb.CreateVector(ss), buildParams(fbb, l.getParams()),
-          buildParams(fbb, l.getScheduleAttr())));
+          buildParams(fbb, l.getScheduleAttr()), cudaKernel));
       ++launches_;
     }
     entries.push_back(fb::CreateEntryPoint(
@@ -284,13 +298,32 @@ Status Writer::build(uint64_t sectionOffset,
   }
   if (entries.empty())
     return internalError("artifact: the module has no bk entry function");
+  flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<fb::CudaKernel>>>
+      cudaKernels = 0;
+  if (cuda) {
+    std::vector<flatbuffers::Offset<fb::CudaKernel>> kernels;
+    for (const CudaKernelImage &k : cuda->kernels) {
+      // 16-byte aligned so that a loader may hand the image to the driver in
+      // place.
+      fbb.ForceVectorAlignment(k.cubin.size(), 1, 16);
+      auto cubin = fbb.CreateVector(k.cubin);
+      auto ptx = options_.embedPtx ? fbb.CreateString(k.ptx)
+                                   : flatbuffers::Offset<flatbuffers::String>();
+      kernels.push_back(fb::CreateCudaKernel(
+          fbb, fbb.CreateString(k.name), fbb.CreateString(k.kernel),
+          fbb.CreateString(k.arch), cubin, ptx, k.registers, k.spillBytes,
+          k.stackBytes, k.sharedBytes, k.grid.block, k.grid.xPerToken,
+          k.grid.xConst, k.grid.tokensPerY, k.cluster));
+    }
+    cudaKernels = fbb.CreateVector(kernels);
+  }
   auto root = fb::CreateArtifact(
       fbb, kArtifactFormatVersion, fbb.CreateString("birkhoff"),
       fbb.CreateString(options_.modelName), fbb.CreateString(options_.numerics),
       fbb.CreateString(options_.target), buildConfig(fbb, config_),
       fbb.CreateVector(weights), fbb.CreateVector(states),
       fbb.CreateVector(entries), sectionOffset, sectionSize_,
-      options_.maxContext);
+      options_.maxContext, cudaKernels);
   fbb.FinishSizePrefixed(root, fb::ArtifactIdentifier());
   return Status::ok();
 }
@@ -353,6 +386,11 @@ Status Writer::write(const std::string &path, ArtifactStats &stats) {
   stats.weights = weights_.size();
   stats.states = states_.size();
   stats.launches = launches_;
+  if (options_.cuda) {
+    stats.cudaKernels = options_.cuda->kernels.size();
+    for (const CudaKernelImage &k : options_.cuda->kernels)
+      stats.cubinBytes += k.cubin.size();
+  }
   return Status::ok();
 }
 

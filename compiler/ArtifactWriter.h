@@ -23,11 +23,18 @@ class Operation;
 
 namespace birkhoff {
 
+struct CudaProgram;
+
 struct ArtifactOptions {
   std::string modelName; // e.g. the checkpoint folder's name
   std::string numerics = "reference";
   std::string target = "host";
   int64_t maxContext = 4096;
+  /// Target "cuda": the compiled kernels (compiler/CudaTarget.h); every launch
+  /// of the module must have one. Must be null for target "host".
+  const CudaProgram *cuda = nullptr;
+  /// Store each CUDA kernel's PTX next to its cubin (off: saves space).
+  bool embedPtx = false;
 };
 
 struct ArtifactStats {
@@ -35,6 +42,7 @@ struct ArtifactStats {
   uint64_t weightSectionOffset = 0;
   uint64_t weightSectionBytes = 0;
   uint64_t weights = 0, states = 0, launches = 0;
+  uint64_t cudaKernels = 0, cubinBytes = 0;
 };
 
 inline constexpr uint32_t kArtifactFormatVersion = 1;

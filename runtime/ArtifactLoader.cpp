@@ -120,6 +120,78 @@ Status checkLaunch(const LaunchDesc &l, const EntryDesc &entry,
   return Status::ok();
 }
 
+/// A CUDA kernel table entry, before any launch refers to it.
+Status readCudaKernel(const fb::CudaKernel *k, CudaKernelDesc &d,
+                      const std::string &where) {
+  d.name = str(k->name());
+  d.kernel = str(k->kernel());
+  d.arch = str(k->arch());
+  if (d.name.empty())
+    return corrupt(where + " has no entry name");
+  if (!findKernel(d.kernel))
+    return corrupt(where + " ('" + d.name + "') implements unknown kernel '" +
+                   d.kernel + "'");
+  if (d.arch.rfind("sm_", 0) != 0 || d.arch.size() < 5)
+    return corrupt(where + " ('" + d.name + "') has architecture '" + d.arch +
+                   "', not sm_XY");
+  if (!k->cubin() || k->cubin()->size() == 0)
+    return corrupt(where + " ('" + d.name + "') has no cubin");
+  d.cubin = k->cubin()->data();
+  d.cubinSize = k->cubin()->size();
+  d.registers = k->registers();
+  d.spillBytes = k->spill_bytes();
+  d.stackBytes = k->stack_bytes();
+  d.sharedBytes = k->shared_bytes();
+  d.grid.block = k->block();
+  d.grid.xPerToken = k->grid_x_per_token();
+  d.grid.xConst = k->grid_x_const();
+  d.grid.tokensPerY = k->grid_tokens_per_y();
+  d.cluster = k->cluster();
+  const cuda::GridRule &g = d.grid;
+  if (g.block < 1 || g.block > 1024 || g.xPerToken < 0 || g.xConst < 0 ||
+      g.tokensPerY < 0 || g.xPerToken + g.xConst < 1 ||
+      g.xPerToken > (int64_t(1) << 31) || g.xConst > (int64_t(1) << 31) ||
+      d.cluster < 1 || d.cluster > 16)
+    return corrupt(where + " ('" + d.name + "') has an invalid grid rule (block " +
+                   std::to_string(g.block) + ", x = " + std::to_string(g.xPerToken) +
+                   "·S + " + std::to_string(g.xConst) + ", " +
+                   std::to_string(g.tokensPerY) + " tokens per y)");
+  if (g.xPerToken % d.cluster || g.xConst % d.cluster)
+    return corrupt(where + " ('" + d.name + "') has clusters of " +
+                   std::to_string(d.cluster) +
+                   " blocks but a grid.x that is not always a multiple of it");
+  return Status::ok();
+}
+
+/// The launch's CUDA kernel reference: present exactly for target "cuda", in
+/// range, of the launch's kernel, and with a grid the driver accepts at the
+/// entry's largest call.
+Status checkCudaLaunch(const LaunchDesc &l, const EntryDesc &entry,
+                       const Program &prog, const std::string &where) {
+  if (prog.target != "cuda") {
+    if (l.cudaKernel != -1)
+      return corrupt(where + ": a '" + prog.target +
+                     "' artifact's launch names CUDA kernel " +
+                     std::to_string(l.cudaKernel));
+    return Status::ok();
+  }
+  if (l.cudaKernel < 0 || l.cudaKernel >= int(prog.cudaKernels.size()))
+    return corrupt(where + ": CUDA kernel index " + std::to_string(l.cudaKernel) +
+                   " out of range (" + std::to_string(prog.cudaKernels.size()) +
+                   " kernels)");
+  const CudaKernelDesc &k = prog.cudaKernels[size_t(l.cudaKernel)];
+  if (k.kernel != l.kernel)
+    return corrupt(where + ": '" + l.kernel + "' launch runs CUDA kernel '" +
+                   k.name + "', which implements '" + k.kernel + "'");
+  int64_t s = entry.maxTokens;
+  if (k.grid.gridX(s) > (int64_t(1) << 31) - 1 || k.grid.gridY(s) > 65535)
+    return corrupt(where + ": CUDA kernel '" + k.name + "' needs a grid of " +
+                   std::to_string(k.grid.gridX(s)) + " x " +
+                   std::to_string(k.grid.gridY(s)) + " blocks at " +
+                   std::to_string(s) + " tokens, beyond the device limits");
+  return Status::ok();
+}
+
 } // namespace
 
 bool ParamList::has(const std::string &key) const {
@@ -175,6 +247,8 @@ Expected<Program> parseArtifact(const uint8_t *data, uint64_t size,
   prog.maxContext = a->max_context();
   if (prog.numerics != "reference" && prog.numerics != "official")
     return bad(origin, "unknown numerics profile '" + prog.numerics + "'");
+  if (prog.target != "host" && prog.target != "cuda")
+    return bad(origin, "unknown target '" + prog.target + "'");
   BK_RETURN_IF_ERROR(readConfig(a->config(), prog.config, origin));
 
   uint64_t sectionOffset = a->weight_section_offset();
@@ -264,6 +338,18 @@ Expected<Program> parseArtifact(const uint8_t *data, uint64_t size,
     }
   }
 
+  if (a->cuda_kernels()) {
+    if (prog.target != "cuda" && a->cuda_kernels()->size() > 0)
+      return bad(origin, "a '" + prog.target + "' artifact carries CUDA kernels");
+    int index = 0;
+    for (const fb::CudaKernel *k : *a->cuda_kernels()) {
+      CudaKernelDesc d;
+      BK_RETURN_IF_ERROR(readCudaKernel(
+          k, d, origin + ": CUDA kernel " + std::to_string(index++)));
+      prog.cudaKernels.push_back(std::move(d));
+    }
+  }
+
   if (!a->entries() || a->entries()->size() == 0)
     return bad(origin, "artifact has no entry points");
   for (const fb::EntryPoint *e : *a->entries()) {
@@ -306,10 +392,12 @@ Expected<Program> parseArtifact(const uint8_t *data, uint64_t size,
           ld.weights.assign(l->weights()->begin(), l->weights()->end());
         if (l->states())
           ld.states.assign(l->states()->begin(), l->states()->end());
+        ld.cudaKernel = l->cuda_kernel();
         std::string lwhere = where + " launch " + std::to_string(index++);
         BK_RETURN_IF_ERROR(readParams(l->params(), ld.params).withContext(lwhere));
         BK_RETURN_IF_ERROR(checkLaunch(ld, d, prog, lwhere));
         BK_RETURN_IF_ERROR(validateLaunch(prog, d, ld, lwhere));
+        BK_RETURN_IF_ERROR(checkCudaLaunch(ld, d, prog, lwhere));
         d.launches.push_back(std::move(ld));
       }
     }

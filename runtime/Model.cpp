@@ -1,7 +1,11 @@
 //===- Model.cpp - Loading an artifact behind the public Model handle -----===//
 #include "ArtifactLoader.h"
+#include "Backend.h"
 #include "birkhoff/Runtime.h"
-#include "host/HostKernels.h"
+#include "cuda/CudaBackend.h"
+#include "host/HostBackend.h"
+
+#include <cstdlib>
 
 namespace birkhoff {
 
@@ -9,6 +13,7 @@ struct Model::Impl {
   rt::LoadedArtifact artifact;
   ModelInfo info;
   ModelOptions options;
+  std::unique_ptr<rt::ModelBackend> backend;
 };
 
 Model::Model() : impl_(std::make_unique<Impl>()) {}
@@ -16,18 +21,51 @@ Model::~Model() = default;
 const ModelInfo &Model::info() const { return impl_->info; }
 const rt::LoadedArtifact &Model::artifact() const { return impl_->artifact; }
 const ModelOptions &Model::options() const { return impl_->options; }
+const rt::ModelBackend &Model::backend() const { return *impl_->backend; }
 
-Expected<std::shared_ptr<const Model>> Model::load(const std::string &path,
-                                                   const ModelOptions &options) {
+namespace {
+
+/// "cuda" -> 0, "cuda:N" -> N; nullopt for anything else.
+std::optional<int> cudaOrdinal(const std::string &device) {
+  if (device == "cuda")
+    return 0;
+  if (device.rfind("cuda:", 0) != 0 || device.size() == 5 || device.size() > 9)
+    return std::nullopt;
+  int n = 0;
+  for (size_t i = 5; i < device.size(); ++i) {
+    if (device[i] < '0' || device[i] > '9')
+      return std::nullopt;
+    n = n * 10 + (device[i] - '0');
+  }
+  return n;
+}
+
+} // namespace
+
+Expected<std::shared_ptr<const Model>>
+Model::load(const std::string &path, const ModelOptions &options) {
+  std::optional<int> ordinal = cudaOrdinal(options.device);
+  if (options.device != "host" && !ordinal)
+    return invalidArgument("unknown device '" + options.device +
+                           "' (host, cuda or cuda:<ordinal>)");
   BK_ASSIGN_OR_RETURN(rt::LoadedArtifact artifact, rt::loadArtifact(path));
   const rt::Program &prog = artifact.program;
-  if (prog.target != "host")
+  // The target decides the device; say so before touching any driver.
+  if (ordinal && prog.target != "cuda")
     return unsupported(path + ": artifact targets '" + prog.target +
-                       "', this runtime runs 'host' artifacts");
-  for (const rt::EntryDesc &e : prog.entries)
-    for (const rt::LaunchDesc &l : e.launches)
-      if (!rt::findHostKernel(l.kernel))
-        return unsupported(path + ": the host backend has no kernel '" + l.kernel + "'");
+                       "', device '" + options.device +
+                       "' runs artifacts compiled with --target cuda");
+  if (!ordinal && prog.target != "host")
+    return unsupported(path + ": artifact targets '" + prog.target +
+                       "'; load it with device 'cuda' (birkhoff run --device "
+                       "cuda), or compile the checkpoint with --target host");
+  std::unique_ptr<rt::ModelBackend> backend;
+  if (ordinal) {
+    BK_ASSIGN_OR_RETURN(backend, rt::makeCudaBackend(prog, *ordinal, path));
+  } else {
+    BK_ASSIGN_OR_RETURN(backend,
+                        rt::makeHostBackend(prog, options.numThreads, path));
+  }
   std::shared_ptr<Model> model(new Model());
   ModelInfo &info = model->impl_->info;
   info.modelName = prog.modelName;
@@ -40,8 +78,10 @@ Expected<std::shared_ptr<const Model>> Model::load(const std::string &path,
   info.bosTokenId = int32_t(prog.config.bosTokenId);
   info.eosTokenId = int32_t(prog.config.eosTokenId);
   info.weightBytes = prog.weightSectionSize;
+  info.device = backend->deviceName();
   model->impl_->artifact = std::move(artifact);
   model->impl_->options = options;
+  model->impl_->backend = std::move(backend);
   return std::shared_ptr<const Model>(std::move(model));
 }
 

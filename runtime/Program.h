@@ -8,6 +8,7 @@
 #define BIRKHOFF_RUNTIME_PROGRAM_H
 
 #include "birkhoff/DType.h"
+#include "cuda/LaunchAbi.h"
 
 #include <cstdint>
 #include <string>
@@ -57,6 +58,7 @@ struct LaunchDesc {
   std::vector<int> weights; // -1: absent optional weight
   std::vector<int> states;
   ParamList params;
+  int cudaKernel = -1; // target "cuda": index into Program::cudaKernels
 };
 
 struct EntryDesc {
@@ -82,6 +84,19 @@ struct StateDesc {
   }
 };
 
+/// A compiled CUDA kernel of a "cuda" artifact. The cubin points into the
+/// mapped file.
+struct CudaKernelDesc {
+  std::string name;   // entry function
+  std::string kernel; // catalogue kernel
+  std::string arch;   // "sm_90a"
+  const uint8_t *cubin = nullptr;
+  uint64_t cubinSize = 0;
+  int registers = 0, spillBytes = 0, stackBytes = 0, sharedBytes = 0;
+  cuda::GridRule grid;
+  int cluster = 1; // blocks per cluster along x (informative)
+};
+
 struct ConfigDesc {
   int64_t vocabSize = 0, dim = 0, nLayers = 0, nHeads = 0, headDim = 0;
   int64_t ropeHeadDim = 0, windowSize = 0, hcMult = 0;
@@ -99,6 +114,7 @@ struct Program {
   std::vector<WeightDesc> weights;
   std::vector<StateDesc> states;
   std::vector<EntryDesc> entries;
+  std::vector<CudaKernelDesc> cudaKernels;
   int64_t maxContext = 0;
   uint64_t weightSectionSize = 0;
 

@@ -1,26 +1,24 @@
 //===- Session.cpp - Per-sequence state and the program executor ----------===//
 #include "ArtifactLoader.h"
+#include "Backend.h"
 #include "birkhoff/Runtime.h"
-#include "host/HostKernels.h"
-#include "host/ThreadPool.h"
 
 #include <algorithm>
 #include <cstring>
-#include <unistd.h>
 
 namespace birkhoff {
 
 struct Session::Impl {
+  // Declared first so it is destroyed last: the backend's device memory
+  // belongs to the model's context.
   std::shared_ptr<const Model> model;
   const rt::Program *program = nullptr;
-  std::unique_ptr<rt::ThreadPool> pool;
+  std::unique_ptr<rt::SessionBackend> backend;
   int64_t capacity = 0;
   int64_t position = 0;
-  std::vector<std::vector<float>> stateData;
-  std::vector<rt::StateView> states;
-  std::vector<float> arena;
-  std::vector<float *> bufferPtrs;
   std::vector<float> lastLogits;
+  std::vector<float> scratchLogits; // the backend's last row, before commit
+  Status broken; // a failed reset: every later call reports it
 
   Status runChunk(std::span<const int32_t> tokens, float *logitsOut);
 };
@@ -36,77 +34,32 @@ Expected<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> 
   int64_t capacity = options.maxContext > 0 ? options.maxContext : prog.maxContext;
   if (options.maxContext < 0)
     return invalidArgument("Session::create: negative maxContext");
-  // Refuse up front what cannot fit, rather than letting the allocation or
-  // the first touch of its pages take the process down.
-  double stateBytes = 0.0, arenaBytes = 0.0;
-  for (const rt::StateDesc &d : prog.states)
-    stateBytes += double(d.bytesPerRow) * double(d.rowsFor(capacity));
-  for (const rt::EntryDesc &e : prog.entries)
-    arenaBytes = std::max(arenaBytes, 4.0 * double(e.arenaElemsPerToken) * e.maxTokens);
-  double physical = double(sysconf(_SC_PHYS_PAGES)) * double(sysconf(_SC_PAGE_SIZE));
-  if (stateBytes + arenaBytes > physical)
-    return outOfRange("a session of " + std::to_string(capacity) + " tokens needs " +
-                      std::to_string(uint64_t(stateBytes)) + " bytes of state and " +
-                      std::to_string(uint64_t(arenaBytes)) +
-                      " bytes of activations, more than this machine's " +
-                      std::to_string(uint64_t(physical)) + " bytes of memory");
+  BK_ASSIGN_OR_RETURN(std::unique_ptr<rt::SessionBackend> backend,
+                      model->backend().createSession(prog, capacity));
   std::unique_ptr<Session> session(new Session());
   Impl &s = *session->impl_;
   s.model = std::move(model);
   s.program = &prog;
   s.capacity = capacity;
-  s.pool = std::make_unique<rt::ThreadPool>(s.model->options().numThreads);
-  for (const rt::StateDesc &d : prog.states) {
-    int64_t rows = d.rowsFor(capacity);
-    int64_t bytes = rows * int64_t(d.bytesPerRow);
-    // Stored as floats so f32 rows are aligned; packed rows use the bytes.
-    s.stateData.emplace_back(size_t((bytes + 3) / 4), 0.0f);
-    s.states.push_back({reinterpret_cast<uint8_t *>(s.stateData.back().data()), rows,
-                        int64_t(d.bytesPerRow)});
-  }
-  int64_t arenaElems = 0;
-  size_t maxBuffers = 0;
-  for (const rt::EntryDesc &e : prog.entries) {
-    arenaElems = std::max(arenaElems, e.arenaElemsPerToken * e.maxTokens);
-    maxBuffers = std::max(maxBuffers, e.buffers.size());
-  }
-  s.arena.assign(size_t(arenaElems), 0.0f);
-  s.bufferPtrs.resize(maxBuffers);
+  s.backend = std::move(backend);
   return session;
 }
 
 Status Session::Impl::runChunk(std::span<const int32_t> tokens, float *logitsOut) {
   int64_t n = int64_t(tokens.size());
   const rt::EntryDesc *entry = program->entry(n == 1 ? "decode" : "prefill");
-  for (size_t b = 0; b < entry->buffers.size(); ++b)
-    bufferPtrs[b] = arena.data() + entry->buffers[b].offsetPerToken * n;
-  rt::KernelArgs args;
-  args.tokens = n;
-  args.start = position;
-  args.tokenIds = tokens.data();
-  args.program = program;
-  args.buffers = bufferPtrs.data();
-  args.states = states.data();
-  args.pool = pool.get();
-  for (const rt::LaunchDesc &launch : entry->launches) {
-    args.launch = &launch;
-    rt::HostKernelFn fn = rt::findHostKernel(launch.kernel);
-    Status st = fn(args);
-    if (!st.isOk())
-      return st.withContext("kernel '" + launch.kernel + "' of layer " +
-                            std::to_string(launch.layer));
-  }
-  int64_t vocab = program->config.vocabSize;
-  const float *logits = bufferPtrs[entry->logitsBuffer];
-  if (logitsOut)
-    std::memcpy(logitsOut, logits, size_t(n * vocab) * sizeof(float));
-  lastLogits.assign(logits + (n - 1) * vocab, logits + n * vocab);
+  scratchLogits.resize(size_t(program->config.vocabSize));
+  BK_RETURN_IF_ERROR(
+      backend->run(*entry, tokens, position, logitsOut, scratchLogits.data()));
+  lastLogits.swap(scratchLogits);
   position += n;
   return Status::ok();
 }
 
 Status Session::prefill(std::span<const int32_t> tokens, std::vector<float> *logits) {
   Impl &s = *impl_;
+  if (!s.broken.isOk())
+    return s.broken;
   int64_t vocab = s.program->config.vocabSize;
   for (size_t i = 0; i < tokens.size(); ++i)
     if (tokens[i] < 0 || tokens[i] >= vocab)
@@ -179,8 +132,11 @@ Expected<GenerateResult> Session::generate(std::span<const int32_t> prompt,
 }
 
 void Session::reset() {
-  for (auto &d : impl_->stateData)
-    std::fill(d.begin(), d.end(), 0.0f);
+  // The host backend cannot fail here; a device may. The API returns void, so
+  // a failure is kept and reported by every later call.
+  Status st = impl_->backend->reset();
+  impl_->broken =
+      st.isOk() ? st : st.withContext("the session could not be reset");
   impl_->position = 0;
   impl_->lastLogits.clear();
 }
@@ -188,11 +144,6 @@ void Session::reset() {
 int64_t Session::position() const { return impl_->position; }
 int64_t Session::capacity() const { return impl_->capacity; }
 
-uint64_t Session::stateBytes() const {
-  uint64_t total = 0;
-  for (const auto &d : impl_->stateData)
-    total += d.size() * sizeof(float);
-  return total;
-}
+uint64_t Session::stateBytes() const { return impl_->backend->stateBytes(); }
 
 } // namespace birkhoff

@@ -3,8 +3,14 @@
 # scripts/gpu-check.sh can build there with -DBIRKHOFF_RUNTIME_ONLY=ON:
 #   .deps/include/flatbuffers, .deps/include/nlohmann   (headers)
 #   .deps/generated/artifact_generated.h               (flatc output of lib/schema/artifact.fbs)
-# Run on the compile machine (flatc, libflatbuffers-dev, nlohmann-json3-dev), then carry
-# .deps to the GPU machine with the working tree.
+#   .deps/artifacts/mini.{host,cuda}.bkart             (test/gpu's mini model, make_mini_artifacts)
+#   .deps/artifacts/<case>.{host,cuda}.bkart           (each golden case, `birkhoff compile`,
+#                                                       once --target cuda compiles it; why not
+#                                                       yet goes to .deps/artifacts/MISSING.txt)
+#   .deps/goldens/<case>/{manifest.json,*.npy}          (the goldens' reference logits)
+# Run on the compile machine (flatc, libflatbuffers-dev, nlohmann-json3-dev; NVRTC and a full
+# build with the compiler in $BIRKHOFF_BUILD, default build/, for the artifacts), then carry
+# .deps to the GPU machine with the working tree (no MLIR there: artifacts are compiled here).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -19,4 +25,38 @@ cp -r "$fb_include/flatbuffers" .deps/include/
 cp -r "$json_include/nlohmann" .deps/include/
 # Same flags as lib/CMakeLists.txt's flatc rule.
 flatc --cpp --scoped-enums -o .deps/generated lib/schema/artifact.fbs
+
+# Artifacts for test/gpu/GpuModelTest.cpp.
+build="${BIRKHOFF_BUILD:-$root/build}"
+goldens="${BIRKHOFF_GOLDENS_DIR:-$root/../shared/goldens}"
+rm -rf .deps/artifacts .deps/goldens
+mkdir -p .deps/artifacts .deps/goldens
+tool="$build/bin/birkhoff"
+mini="$build/tests/make_mini_artifacts"
+if [ ! -x "$tool" ] || ! "$tool" compile --help > /dev/null 2>&1 || [ ! -x "$mini" ]; then
+  echo "prepare-gpu-carry: no compiler build in $build (birkhoff with compile, tests/make_mini_artifacts):" >&2
+  echo "  no artifacts carried; build them (ninja birkhoff make_mini_artifacts) or set BIRKHOFF_BUILD" >&2
+else
+  "$mini" .deps/artifacts
+  for case in tiny_mix tiny_rates tiny_quant tiny_dq tiny_dq2; do
+    src="$goldens/$case"
+    [ -f "$src/manifest.json" ] || { echo "prepare-gpu-carry: no golden case $src" >&2; continue; }
+    if "$tool" compile "$src" -o ".deps/artifacts/$case.cuda.bkart" --target cuda \
+         2> ".deps/artifacts/$case.log"; then
+      "$tool" compile "$src" -o ".deps/artifacts/$case.host.bkart" 2>> ".deps/artifacts/$case.log"
+      mkdir -p ".deps/goldens/$case"
+      cp "$src/manifest.json" ".deps/goldens/$case/"
+      for f in "$src"/*.npy; do
+        case "$(basename "$f")" in official_*) ;; *) cp "$f" ".deps/goldens/$case/" ;; esac
+      done
+      rm -f ".deps/artifacts/$case.log"
+    else
+      rm -f ".deps/artifacts/$case.cuda.bkart"
+      echo "$case: $(tail -1 ".deps/artifacts/$case.log")" >> .deps/artifacts/MISSING.txt
+      rm -f ".deps/artifacts/$case.log"
+    fi
+  done
+  [ -f .deps/artifacts/MISSING.txt ] && { echo "prepare-gpu-carry: golden cases not compiled for cuda:"; cat .deps/artifacts/MISSING.txt; }
+  ls -la .deps/artifacts
+fi
 echo "prepare-gpu-carry: $(du -sh .deps | cut -f1) in $root/.deps"

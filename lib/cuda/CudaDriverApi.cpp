@@ -42,6 +42,12 @@ CudaDriverApi::load(const std::vector<std::string> &candidates) {
   BK_RETURN_IF_ERROR(bindSymbol(l, "cuMemcpyHtoD_v2", &api->memcpyHtoD));
   BK_RETURN_IF_ERROR(bindSymbol(l, "cuMemcpyDtoH_v2", &api->memcpyDtoH));
   BK_RETURN_IF_ERROR(bindSymbol(l, "cuMemsetD8_v2", &api->memsetD8));
+  BK_RETURN_IF_ERROR(bindSymbol(l, "cuMemGetInfo_v2", &api->memGetInfo));
+  BK_RETURN_IF_ERROR(
+      bindSymbol(l, "cuMemcpyHtoDAsync_v2", &api->memcpyHtoDAsync));
+  BK_RETURN_IF_ERROR(
+      bindSymbol(l, "cuMemcpyDtoHAsync_v2", &api->memcpyDtoHAsync));
+  BK_RETURN_IF_ERROR(bindSymbol(l, "cuMemsetD8Async", &api->memsetD8Async));
   BK_RETURN_IF_ERROR(bindSymbol(l, "cuStreamCreate", &api->streamCreate));
   BK_RETURN_IF_ERROR(bindSymbol(l, "cuStreamDestroy_v2", &api->streamDestroy));
   BK_RETURN_IF_ERROR(

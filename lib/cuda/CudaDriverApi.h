@@ -33,10 +33,12 @@ using CuDevicePtr = unsigned long long;
 // cuda.h enum values used by Birkhoff.
 inline constexpr int kCuDeviceAttrComputeCapabilityMajor = 75;
 inline constexpr int kCuDeviceAttrComputeCapabilityMinor = 76;
+inline constexpr int kCuFuncAttrMaxThreadsPerBlock = 0;
 inline constexpr int kCuFuncAttrSharedSizeBytes = 1;
 inline constexpr int kCuFuncAttrLocalSizeBytes = 3;
 inline constexpr int kCuFuncAttrNumRegs = 4;
 inline constexpr CuResult kCudaErrorNoDevice = 100;
+inline constexpr unsigned kCuStreamNonBlocking = 1;
 
 struct CudaDriverApi {
   CuResult (*init)(unsigned flags) = nullptr;
@@ -66,6 +68,15 @@ struct CudaDriverApi {
   CuResult (*memcpyDtoH)(void *dst, CuDevicePtr src, size_t bytes) = nullptr;
   CuResult (*memsetD8)(CuDevicePtr dst, unsigned char value,
                        size_t n) = nullptr;
+  CuResult (*memGetInfo)(size_t *free, size_t *total) = nullptr;
+  // Stream-ordered copies and fills (the runtime's sessions run on their own
+  // non-blocking stream, which the synchronous calls above do not order).
+  CuResult (*memcpyHtoDAsync)(CuDevicePtr dst, const void *src, size_t bytes,
+                              CuStream stream) = nullptr;
+  CuResult (*memcpyDtoHAsync)(void *dst, CuDevicePtr src, size_t bytes,
+                              CuStream stream) = nullptr;
+  CuResult (*memsetD8Async)(CuDevicePtr dst, unsigned char value, size_t n,
+                            CuStream stream) = nullptr;
   CuResult (*streamCreate)(CuStream *stream, unsigned flags) = nullptr;
   CuResult (*streamDestroy)(CuStream stream) = nullptr;
   CuResult (*streamSynchronize)(CuStream stream) = nullptr;

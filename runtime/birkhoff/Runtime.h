@@ -33,6 +33,7 @@ namespace birkhoff {
 
 namespace rt {
 struct LoadedArtifact;
+class ModelBackend;
 class ThreadPool;
 } // namespace rt
 
@@ -48,18 +49,24 @@ struct ModelInfo {
   int32_t bosTokenId = 0;
   int32_t eosTokenId = 1;
   uint64_t weightBytes = 0;
+  std::string device;     // where it runs: "host" or "cuda:0 (<GPU name>)"
 };
 
 struct ModelOptions {
   /// Threads of the host backend per session; 0 = one per hardware thread.
   int numThreads = 0;
+  /// Where the model runs: "host" (artifacts compiled with --target host) or
+  /// "cuda" / "cuda:<ordinal>" (--target cuda; needs a CUDA driver and GPU).
+  std::string device = "host";
 };
 
 /// A loaded, verified artifact. Immutable; share it with std::shared_ptr.
 class Model {
 public:
-  /// Maps and verifies `path`. Fails with a message naming the file and the
-  /// problem (truncated, corrupted, wrong format version, bad tables).
+  /// Maps and verifies `path` and loads it on `options.device`. Fails with a
+  /// message naming the file and the problem (truncated, corrupted, wrong
+  /// format version, bad tables, an artifact compiled for another target, no
+  /// CUDA driver or device, too little device memory).
   static Expected<std::shared_ptr<const Model>> load(const std::string &path,
                                                      const ModelOptions &options = {});
   ~Model();
@@ -68,6 +75,7 @@ public:
   // Internal: the verified program (runtime use).
   const rt::LoadedArtifact &artifact() const;
   const ModelOptions &options() const;
+  const rt::ModelBackend &backend() const;
 
 private:
   Model();

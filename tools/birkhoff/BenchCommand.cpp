@@ -18,10 +18,12 @@ double seconds(std::chrono::steady_clock::time_point t0) {
 int runBenchCommand(int argc, char **argv) {
   const char *usage =
       "usage: birkhoff bench <artifact> [--prompt N] [--context N] [--decode N]\n"
-      "         [--threads N] [--seed S]\n"
+      "         [--threads N] [--seed S] [--device host|cuda|cuda:N]\n"
       "Times a prefill of --prompt tokens, then fills the context to --context\n"
-      "tokens and times --decode single-token steps there.\n";
-  auto args = parseArgs(argc, argv, {"prompt", "context", "decode", "threads", "seed"},
+      "tokens and times --decode single-token steps there. --device cuda runs an\n"
+      "artifact compiled with --target cuda on the GPU (default host).\n";
+  auto args = parseArgs(argc, argv,
+                        {"prompt", "context", "decode", "threads", "seed", "device"},
                         {"help"});
   if (args && args->has("help")) {
     std::fputs(usage, stdout);
@@ -44,6 +46,7 @@ int runBenchCommand(int argc, char **argv) {
     }
   ModelOptions mo;
   mo.numThreads = int(*threads);
+  mo.device = args->get("device", "host");
   auto model = Model::load(args->positional[0], mo);
   if (!model) {
     std::fprintf(stderr, "birkhoff bench: %s\n", model.status().toString().c_str());
@@ -84,6 +87,7 @@ int runBenchCommand(int argc, char **argv) {
     return 1;
   }
   std::sort(steps.begin(), steps.end());
+  std::printf("device   %s\n", (*model)->info().device.c_str());
   double median = steps.empty() ? 0.0 : steps[steps.size() / 2];
   std::printf("prefill  %lld tokens  %.3f s  %.1f tokens/s\n", (long long)*prompt,
               prefillSec, double(*prompt) / prefillSec);

@@ -10,6 +10,7 @@
 #include "Commands.h"
 
 #include "compiler/ArtifactWriter.h"
+#include "compiler/CudaTarget.h"
 #include "compiler/Passes.h"
 #include "deepseek_v4/CheckpointSchema.h"
 #include "deepseek_v4/IRBuilder.h"
@@ -33,9 +34,16 @@ namespace {
 
 constexpr const char *kUsage =
     "usage: birkhoff compile <checkpoint-dir> -o <artifact> [options]\n"
-    "  --target host|cuda          code generation target (default host; cuda "
-    "is\n"
-    "                              not implemented in this build)\n"
+    "  --target host|cuda          code generation target (default host); cuda\n"
+    "                              compiles every launch's kernel with NVRTC\n"
+    "                              (no GPU needed) into the artifact\n"
+    "  --arch sm_90a               CUDA architecture of the cubins (--target "
+    "cuda)\n"
+    "  --dump-kernels DIR          also write each CUDA kernel's .cu, .ptx and\n"
+    "                              .cubin and a resources.txt into DIR\n"
+    "  --embed-ptx                 store each kernel's PTX in the artifact too\n"
+    "  --tree-reductions           CUDA norms by block tree sums (faster; not\n"
+    "                              bitwise equal to the host backend)\n"
     "  --numerics reference|official  numerics profile (default reference;\n"
     "                              official needs head_dim - rope_head_dim a\n"
     "                              multiple of 64 and index_head_dim a\n"
@@ -125,8 +133,10 @@ int runCompileCommand(int argc, char **argv) {
   Expected<ParsedArgs> parsed =
       parseArgs(int(args.size()), args.data(),
                 {"output", "target", "numerics", "max-tokens", "max-context",
-                 "compile-to", "dump-ir", "shared-expert-clamp"},
-                {"timing", "print-ir-after-all", "help"});
+                 "compile-to", "dump-ir", "shared-expert-clamp", "arch",
+                 "dump-kernels"},
+                {"timing", "print-ir-after-all", "help", "embed-ptx",
+                 "tree-reductions"});
   if (!parsed) {
     std::fprintf(stderr, "birkhoff compile: %s\n%s",
                  parsed.status().message().c_str(), kUsage);
@@ -157,12 +167,19 @@ int runCompileCommand(int argc, char **argv) {
   if (*maxTokens < 1 || *maxContext < 1)
     return fail(
         invalidArgument("--max-tokens and --max-context must be positive"));
-  if (target == "cuda")
-    return fail(unsupported("--target cuda is not implemented in this build; "
-                            "use --target host"));
-  if (target != "host")
+  if (target != "host" && target != "cuda")
     return fail(
         invalidArgument("unknown --target '" + target + "' (host|cuda)"));
+  const bool cudaTarget = target == "cuda";
+  if (!cudaTarget && (parsed->has("arch") || parsed->has("dump-kernels") ||
+                      parsed->has("embed-ptx") ||
+                      parsed->has("tree-reductions")))
+    return fail(invalidArgument("--arch, --dump-kernels, --embed-ptx and "
+                                "--tree-reductions need --target cuda"));
+  const std::string arch = parsed->get("arch", "sm_90a");
+  if (arch.rfind("sm_", 0) != 0 || arch.size() < 5)
+    return fail(invalidArgument("--arch '" + arch +
+                                "' is not a CUDA architecture like sm_90a"));
   if (numerics != "reference" && numerics != "official")
     return fail(invalidArgument("unknown --numerics '" + numerics +
                                 "' (reference|official)"));
@@ -236,7 +253,28 @@ int runCompileCommand(int argc, char **argv) {
   if (compileTo == "kernel")
     return finish("kernel");
 
+  // The CUDA kernels: checked before the artifact is written, so a missing
+  // kernel kind fails without leaving a half-made file.
+  CudaProgram cudaProgram;
+  if (cudaTarget) {
+    CudaTargetOptions cudaOptions;
+    cudaOptions.arch = arch;
+    cudaOptions.hostOrderReductions = !parsed->has("tree-reductions");
+    Expected<CudaProgram> compiled =
+        compileCudaProgram(module->getOperation(), cudaOptions);
+    if (!compiled)
+      return fail(compiled.status());
+    cudaProgram = compiled.take();
+    timer.done("cuda");
+    if (parsed->has("dump-kernels"))
+      if (Status s = dumpCudaKernels(cudaProgram, parsed->get("dump-kernels"));
+          !s)
+        return fail(s);
+  }
+
   ArtifactOptions options;
+  options.cuda = cudaTarget ? &cudaProgram : nullptr;
+  options.embedPtx = parsed->has("embed-ptx");
   options.modelName =
       std::filesystem::path(dir).lexically_normal().filename().string();
   if (options.modelName.empty())
@@ -257,6 +295,12 @@ int runCompileCommand(int argc, char **argv) {
       output.c_str(), (unsigned long long)stats->weights,
       (unsigned long long)stats->states, (unsigned long long)stats->launches,
       double(stats->weightSectionBytes) / (1024.0 * 1024.0));
+  if (cudaTarget)
+    std::fprintf(stderr,
+                 "birkhoff compile: %llu CUDA kernels for %s (%.1f KiB of "
+                 "cubins)\n",
+                 (unsigned long long)stats->cudaKernels, arch.c_str(),
+                 double(stats->cubinBytes) / 1024.0);
   return 0;
 }
 

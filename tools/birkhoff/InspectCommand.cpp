@@ -13,6 +13,7 @@ int runInspectCommand(int argc, char **argv) {
   const char *usage =
       "usage: birkhoff inspect <artifact> [--launches] [--context N]\n"
       "Prints the artifact's config, entry points and their kernels (every launch\n"
+      "with --launches), CUDA kernels of a --target cuda artifact (their resources\n"
       "with --launches), weight bytes by dtype, and per-session state: fixed bytes,\n"
       "bytes per token of context, and the total at --context tokens.\n";
   if (args && args->has("help")) {
@@ -71,6 +72,28 @@ int runInspectCommand(int argc, char **argv) {
           std::printf(" %s=%g", k.c_str(), v);
         std::printf("\n");
       }
+  }
+
+  if (!p.cudaKernels.empty()) {
+    uint64_t cubinBytes = 0;
+    std::map<std::string, int> perKind;
+    for (const rt::CudaKernelDesc &k : p.cudaKernels) {
+      cubinBytes += k.cubinSize;
+      ++perKind[k.kernel];
+    }
+    std::printf("\ncuda       %zu kernels (%s), %llu bytes of cubins\n",
+                p.cudaKernels.size(), p.cudaKernels.front().arch.c_str(),
+                (unsigned long long)cubinBytes);
+    for (const auto &[kernel, n] : perKind)
+      std::printf("  %-20s x%d\n", kernel.c_str(), n);
+    if (args->has("launches"))
+      for (const rt::CudaKernelDesc &k : p.cudaKernels)
+        std::printf("    %s: %d registers, %d spill bytes, %d stack, %d smem; block %d, "
+                    "grid.x %lld*S+%lld, grid.y %s%lld\n",
+                    k.name.c_str(), k.registers, k.spillBytes, k.stackBytes,
+                    k.sharedBytes, k.grid.block, (long long)k.grid.xPerToken,
+                    (long long)k.grid.xConst, k.grid.tokensPerY ? "S/" : "",
+                    (long long)(k.grid.tokensPerY ? k.grid.tokensPerY : 1));
   }
 
   std::map<std::string, std::pair<int, uint64_t>> byDtype;

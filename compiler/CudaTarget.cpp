@@ -1,0 +1,241 @@
+//===- CudaTarget.cpp - The CUDA kernels of a bk module -------------------===//
+#include "compiler/CudaTarget.h"
+
+#include "kernel/BkDialect.h"
+
+#include "CudaCompiler.h"
+#include "KernelSource.h"
+
+#include "birkhoff/DType.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/SymbolTable.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <thread>
+
+using namespace mlir;
+
+namespace birkhoff {
+namespace {
+
+/// The launch as the CUDA generator sees it: the same params the artifact
+/// stores (integers and reals as doubles) and its weights' formats.
+Expected<cuda::CudaLaunchSpec> launchSpec(bk::LaunchOp launch,
+                                          SymbolTable &symbols) {
+  cuda::CudaLaunchSpec spec;
+  spec.kernel = launch.getKernel().str();
+  for (NamedAttribute a : launch.getParams()) {
+    if (auto i = dyn_cast<IntegerAttr>(a.getValue()))
+      spec.param(a.getName().str(), double(i.getInt()));
+    else if (auto f = dyn_cast<FloatAttr>(a.getValue()))
+      spec.param(a.getName().str(), f.getValueAsDouble());
+  }
+  for (Attribute w : launch.getWeights()) {
+    StringRef name = cast<FlatSymbolRefAttr>(w).getValue();
+    auto op = symbols.lookup<bk::WeightOp>(name);
+    if (!op)
+      return internalError("weight '" + name.str() + "' is not declared");
+    std::optional<DType> dtype = parseDTypeName(op.getDtype().str());
+    if (!dtype)
+      return internalError("weight '" + name.str() + "' has dtype " +
+                           op.getDtype().str());
+    spec.weight(*dtype, std::vector<int64_t>(op.getShape().begin(),
+                                             op.getShape().end()));
+  }
+  return spec;
+}
+
+std::string launchName(func::FuncOp fn, int index, bk::LaunchOp launch) {
+  return "@" + fn.getName().str() + " launch " + std::to_string(index) + " ('" +
+         launch.getKernel().str() + "', layer " +
+         std::to_string(launch.getLayerAttr().getInt()) + ")";
+}
+
+template <typename Fn> void forEachLaunch(ModuleOp module, Fn &&fn) {
+  for (func::FuncOp f : module.getOps<func::FuncOp>()) {
+    if (!f->hasAttr(bk::kEntryAttr))
+      continue;
+    int index = 0;
+    for (bk::LaunchOp l : f.getBody().front().getOps<bk::LaunchOp>())
+      fn(f, index++, l);
+  }
+}
+
+Status writeFile(const std::filesystem::path &path, const void *data,
+                 size_t size) {
+  std::ofstream out(path, std::ios::binary);
+  out.write(static_cast<const char *>(data), std::streamsize(size));
+  out.close();
+  if (!out)
+    return ioError("cannot write '" + path.string() + "'");
+  return Status::ok();
+}
+
+} // namespace
+
+std::vector<std::string> missingCudaKernels(Operation *bkModule) {
+  std::set<std::string> missing;
+  auto module = dyn_cast_or_null<ModuleOp>(bkModule);
+  if (!module)
+    return {};
+  std::vector<std::string_view> generated = cuda::cudaGeneratedKernels();
+  forEachLaunch(module, [&](func::FuncOp, int, bk::LaunchOp l) {
+    std::string kernel = l.getKernel().str();
+    if (std::find(generated.begin(), generated.end(), kernel) ==
+        generated.end())
+      missing.insert(kernel);
+  });
+  return {missing.begin(), missing.end()};
+}
+
+Expected<CudaProgram> compileCudaProgram(Operation *bkModule,
+                                         const CudaTargetOptions &options) {
+  auto module = dyn_cast_or_null<ModuleOp>(bkModule);
+  if (!module)
+    return invalidArgument("--target cuda: expected a builtin.module");
+
+  // Refuse up front, listing every kind at once, rather than at the first
+  // launch a kernel is missing for.
+  std::vector<std::string> missing = missingCudaKernels(bkModule);
+  if (!missing.empty()) {
+    std::set<std::string> kinds(missing.begin(), missing.end());
+    int affected = 0, total = 0;
+    forEachLaunch(module, [&](func::FuncOp, int, bk::LaunchOp l) {
+      ++total;
+      affected += kinds.count(l.getKernel().str()) ? 1 : 0;
+    });
+    std::string list;
+    for (const std::string &k : missing)
+      list += (list.empty() ? "" : ", ") + k;
+    return unsupported(
+        "--target cuda: kernels not yet generated for CUDA: " + list + " (" +
+        std::to_string(affected) + " of " + std::to_string(total) +
+        " launches); --target host runs every kernel");
+  }
+
+  // Generate every launch's source; identical sources share one kernel.
+  SymbolTable symbols(module);
+  cuda::CudaCodegenOptions codegen;
+  codegen.hostOrderReductions = options.hostOrderReductions;
+  CudaProgram program;
+  std::map<std::string, int> bySource;
+  Status failure;
+  forEachLaunch(module, [&](func::FuncOp fn, int index, bk::LaunchOp l) {
+    if (!failure.isOk())
+      return;
+    std::string where = "--target cuda: " + launchName(fn, index, l);
+    Expected<cuda::CudaLaunchSpec> spec = launchSpec(l, symbols);
+    if (!spec) {
+      failure = spec.status().withContext(where);
+      return;
+    }
+    Expected<cuda::KernelSource> source =
+        cuda::generateKernelSource(*spec, codegen);
+    if (!source) {
+      failure = source.status().withContext(where);
+      return;
+    }
+    auto [it, inserted] =
+        bySource.try_emplace(source->source, int(program.kernels.size()));
+    if (inserted) {
+      CudaKernelImage k;
+      k.name = source->entry;
+      k.kernel = spec->kernel;
+      k.arch = options.arch;
+      k.source = source->source;
+      k.grid = source->grid;
+      k.cluster = source->cluster;
+      program.kernels.push_back(std::move(k));
+    } else if (program.kernels[size_t(it->second)].name != source->entry) {
+      failure = internalError(where + ": one source, two entry names");
+      return;
+    }
+    ++program.kernels[size_t(it->second)].launches;
+    program.launchKernel[l.getOperation()] = it->second;
+  });
+  if (!failure.isOk())
+    return failure;
+
+  // NVRTC on distinct sources in parallel; the first failure (in kernel
+  // order) is reported.
+  size_t n = program.kernels.size();
+  std::vector<Status> results(n);
+  std::atomic<size_t> next{0};
+  auto worker = [&] {
+    for (size_t i = next++; i < n; i = next++) {
+      CudaKernelImage &k = program.kernels[i];
+      Expected<cuda::CompiledKernel> c =
+          cuda::compileCudaSource(k.source, k.name, k.arch);
+      if (!c) {
+        results[i] = c.status().withContext("--target cuda: compiling the '" +
+                                            k.kernel + "' kernel " + k.name);
+        continue;
+      }
+      k.cubin = std::move(c->cubin);
+      k.ptx = std::move(c->ptx);
+      k.registers = c->registers;
+      k.spillBytes = c->spillStoreBytes + c->spillLoadBytes;
+      k.stackBytes = c->stackBytes;
+      k.sharedBytes = c->sharedBytes;
+      if (k.cubin.empty())
+        results[i] = internalError("--target cuda: NVRTC returned an empty "
+                                   "cubin for " +
+                                   k.name);
+    }
+  };
+  unsigned threads = options.threads > 0
+                         ? unsigned(options.threads)
+                         : std::max(1u, std::thread::hardware_concurrency());
+  threads = unsigned(std::min<size_t>(threads, std::max<size_t>(n, 1)));
+  std::vector<std::thread> pool;
+  for (unsigned t = 1; t < threads; ++t)
+    pool.emplace_back(worker);
+  worker();
+  for (std::thread &t : pool)
+    t.join();
+  for (const Status &s : results)
+    if (!s.isOk())
+      return s;
+  return program;
+}
+
+Status dumpCudaKernels(const CudaProgram &program, const std::string &dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec)
+    return ioError("--dump-kernels: cannot create '" + dir +
+                   "': " + ec.message());
+  std::string table =
+      "# name kernel arch registers spill_bytes stack_bytes shared_bytes "
+      "block grid_x_per_token grid_x_const grid_tokens_per_y cluster "
+      "launches cubin_bytes\n";
+  for (const CudaKernelImage &k : program.kernels) {
+    fs::path base = fs::path(dir) / k.name;
+    BK_RETURN_IF_ERROR(
+        writeFile(base.string() + ".cu", k.source.data(), k.source.size()));
+    BK_RETURN_IF_ERROR(
+        writeFile(base.string() + ".ptx", k.ptx.data(), k.ptx.size()));
+    BK_RETURN_IF_ERROR(
+        writeFile(base.string() + ".cubin", k.cubin.data(), k.cubin.size()));
+    char line[512];
+    std::snprintf(
+        line, sizeof line, "%s %s %s %d %d %d %d %d %lld %lld %lld %d %d %zu\n",
+        k.name.c_str(), k.kernel.c_str(), k.arch.c_str(), k.registers,
+        k.spillBytes, k.stackBytes, k.sharedBytes, k.grid.block,
+        (long long)k.grid.xPerToken, (long long)k.grid.xConst,
+        (long long)k.grid.tokensPerY, k.cluster, k.launches, k.cubin.size());
+    table += line;
+  }
+  fs::path resources = fs::path(dir) / "resources.txt";
+  return writeFile(resources, table.data(), table.size());
+}
+
+} // namespace birkhoff

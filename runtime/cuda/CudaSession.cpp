@@ -1,0 +1,226 @@
+//===- CudaSession.cpp - One session's device memory and its calls --------===//
+//
+// A session owns, in device memory: one buffer per state (the host's byte
+// layout, zeroed), the activation arena (ArenaLayout.h) and the call's token
+// ids; and a non-blocking stream. A call copies the ids in, launches the
+// entry's kernels in order on the stream, copies the logits out and waits.
+//
+// Decode steps are launched one kernel at a time, not replayed as a CUDA
+// graph: every kernel takes the call's position by value in BkLaunch, so a
+// captured graph would hold one position. Graph replay needs the position
+// read from device memory (a launch ABI change, templates/abi.cuh and
+// lib/cuda/LaunchAbi.h) or every node's parameters updated per step.
+//
+//===----------------------------------------------------------------------===//
+#include "ArenaLayout.h"
+#include "CudaModel.h"
+
+namespace birkhoff::rt {
+
+using cuda::CuDevicePtr;
+
+namespace {
+
+std::string mib(uint64_t bytes) {
+  return std::to_string((bytes + (1u << 20) - 1) >> 20) + " MiB";
+}
+
+class CudaSession : public SessionBackend {
+public:
+  CudaSession(const CudaModel &model, const Program &program)
+      : model_(model), api_(model.api), program_(program) {}
+
+  ~CudaSession() override {
+    if (!model_.makeCurrent().isOk())
+      return;
+    if (stream_) {
+      api_.streamSynchronize(stream_);
+      api_.streamDestroy(stream_);
+    }
+    for (CuDevicePtr p : stateBuffers_)
+      if (p)
+        api_.memFree(p);
+    if (arena_)
+      api_.memFree(arena_);
+    if (tokens_)
+      api_.memFree(tokens_);
+  }
+
+  /// Allocates and zeroes everything; fails with OutOfRange when the device
+  /// has less free memory than the session needs.
+  Status init(int64_t capacity) {
+    BK_RETURN_IF_ERROR(model_.makeCurrent());
+    std::vector<uint64_t> stateBytes;
+    uint64_t total = 0, states = 0;
+    for (const StateDesc &d : program_.states) {
+      // Never a zero-byte allocation (a state may have no rows yet at a
+      // small capacity); kernels only touch rows that exist.
+      uint64_t bytes = std::max<uint64_t>(
+          d.bytesPerRow * uint64_t(d.rowsFor(capacity)), 256);
+      stateBytes.push_back(bytes);
+      states += bytes;
+    }
+    int64_t arenaElems = 0, maxTokens = 1;
+    for (const EntryDesc &e : program_.entries) {
+      arenaElems =
+          std::max(arenaElems, alignedArenaLayout(e, e.maxTokens).elems);
+      maxTokens = std::max<int64_t>(maxTokens, e.maxTokens);
+    }
+    uint64_t arenaBytes = uint64_t(std::max<int64_t>(arenaElems, 4)) * 4;
+    uint64_t tokenBytes = uint64_t(maxTokens) * 4;
+    total = states + arenaBytes + tokenBytes;
+    BK_ASSIGN_OR_RETURN(uint64_t freeBytes, model_.freeMemory());
+    if (total > freeBytes)
+      return outOfRange("a session of " + std::to_string(capacity) +
+                        " tokens needs " + mib(total) + " of device memory (" +
+                        mib(states) + " state, " + mib(arenaBytes) +
+                        " activations), " + model_.deviceName() + " has " +
+                        mib(freeBytes) + " free");
+    arenaElems_ = int64_t(arenaBytes / 4);
+    BK_RETURN_IF_ERROR(
+        api_.check("cuStreamCreate",
+                   api_.streamCreate(&stream_, cuda::kCuStreamNonBlocking)));
+    for (size_t i = 0; i < stateBytes.size(); ++i) {
+      CuDevicePtr p = 0;
+      BK_RETURN_IF_ERROR(
+          api_.check("cuMemAlloc", api_.memAlloc(&p, stateBytes[i]))
+              .withContext("allocating state '" + program_.states[i].name +
+                           "'"));
+      stateBuffers_.push_back(p);
+      stateSizes_.push_back(stateBytes[i]);
+      stateRows_.push_back(program_.states[i].rowsFor(capacity));
+    }
+    BK_RETURN_IF_ERROR(
+        api_.check("cuMemAlloc", api_.memAlloc(&arena_, arenaBytes))
+            .withContext("allocating the activation arena"));
+    BK_RETURN_IF_ERROR(
+        api_.check("cuMemAlloc", api_.memAlloc(&tokens_, tokenBytes))
+            .withContext("allocating the token ids"));
+    // The arena starts zeroed too, so a kernel reading a buffer before any
+    // launch wrote it (none should) sees what the host backend sees.
+    BK_RETURN_IF_ERROR(api_.check(
+        "cuMemsetD8Async", api_.memsetD8Async(arena_, 0, arenaBytes, stream_)));
+    return reset();
+  }
+
+  Status run(const EntryDesc &entry, std::span<const int32_t> tokens,
+             int64_t start, float *allLogits, float *lastLogits) override {
+    BK_RETURN_IF_ERROR(model_.makeCurrent());
+    const int64_t n = int64_t(tokens.size());
+    const size_t e = size_t(&entry - program_.entries.data());
+    if (e >= model_.launches.size() || n < 1 || n > entry.maxTokens)
+      return internalError("CUDA session: bad call of entry '" + entry.name +
+                           "' with " + std::to_string(n) + " tokens");
+    const ArenaLayout &layout = layoutFor(e, entry, n);
+    if (layout.elems > arenaElems_)
+      return internalError("CUDA session: the arena of '" + entry.name +
+                           "' outgrew its allocation");
+    std::string call = "@" + entry.name + " on " + model_.deviceName() + " (" +
+                       std::to_string(n) + " tokens at position " +
+                       std::to_string(start) + ")";
+    BK_RETURN_IF_ERROR(api_.check("cuMemcpyHtoDAsync",
+                                  api_.memcpyHtoDAsync(tokens_, tokens.data(),
+                                                       size_t(n) * 4, stream_))
+                           .withContext(call));
+    auto buffer = [&](int b) -> CuDevicePtr {
+      return b < 0 ? tokens_ : arena_ + uint64_t(layout.offsets[size_t(b)]) * 4;
+    };
+    const std::vector<PreparedLaunch> &prepared = model_.launches[e];
+    for (size_t i = 0; i < entry.launches.size(); ++i) {
+      const LaunchDesc &l = entry.launches[i];
+      const PreparedLaunch &p = prepared[i];
+      cuda::BkLaunch args;
+      args.tokens = n;
+      args.start = start;
+      args.tokenIds = reinterpret_cast<const int32_t *>(tokens_);
+      for (size_t j = 0; j < l.inputs.size(); ++j)
+        args.in[j] = reinterpret_cast<const void *>(buffer(l.inputs[j]));
+      for (size_t j = 0; j < l.outputs.size(); ++j)
+        args.out[j] = reinterpret_cast<void *>(buffer(l.outputs[j]));
+      args.weights = reinterpret_cast<const void *const *>(p.weights);
+      args.scales = reinterpret_cast<const void *const *>(p.scales);
+      for (size_t j = 0; j < l.states.size(); ++j) {
+        args.states[j] =
+            reinterpret_cast<void *>(stateBuffers_[size_t(l.states[j])]);
+        args.stateRows[j] = stateRows_[size_t(l.states[j])];
+      }
+      void *params[] = {&args};
+      if (cuda::CuResult r = api_.launchKernel(
+              p.function, unsigned(p.grid.gridX(n)), unsigned(p.grid.gridY(n)),
+              1, unsigned(p.grid.block), 1, 1, 0, stream_, params, nullptr))
+        return api_.error("cuLaunchKernel", r)
+            .withContext(call + ": launch " + std::to_string(i) + ", kernel '" +
+                         l.kernel + "' of layer " + std::to_string(l.layer));
+    }
+    const int64_t vocab = program_.config.vocabSize;
+    CuDevicePtr logits = buffer(entry.logitsBuffer);
+    if (allLogits)
+      BK_RETURN_IF_ERROR(
+          api_.check("cuMemcpyDtoHAsync",
+                     api_.memcpyDtoHAsync(allLogits, logits,
+                                          size_t(n * vocab) * 4, stream_))
+              .withContext(call));
+    BK_RETURN_IF_ERROR(
+        api_.check("cuMemcpyDtoHAsync",
+                   api_.memcpyDtoHAsync(lastLogits,
+                                        logits + uint64_t((n - 1) * vocab) * 4,
+                                        size_t(vocab) * 4, stream_))
+            .withContext(call));
+    // A kernel fault surfaces here (the launches are asynchronous).
+    return api_.check("cuStreamSynchronize", api_.streamSynchronize(stream_))
+        .withContext(call);
+  }
+
+  Status reset() override {
+    BK_RETURN_IF_ERROR(model_.makeCurrent());
+    for (size_t i = 0; i < stateBuffers_.size(); ++i)
+      BK_RETURN_IF_ERROR(api_.check(
+          "cuMemsetD8Async",
+          api_.memsetD8Async(stateBuffers_[i], 0, stateSizes_[i], stream_)));
+    return api_.check("cuStreamSynchronize", api_.streamSynchronize(stream_))
+        .withContext("clearing the session state on " + model_.deviceName());
+  }
+
+  uint64_t stateBytes() const override {
+    uint64_t total = 0;
+    for (uint64_t b : stateSizes_)
+      total += b;
+    return total;
+  }
+
+private:
+  /// The aligned layout of entry `e` for `n` tokens; the last one per entry
+  /// is kept (decode calls reuse it every step).
+  const ArenaLayout &layoutFor(size_t e, const EntryDesc &entry, int64_t n) {
+    if (layouts_.size() <= e)
+      layouts_.resize(e + 1);
+    auto &[tokens, layout] = layouts_[e];
+    if (tokens != n) {
+      layout = alignedArenaLayout(entry, n);
+      tokens = n;
+    }
+    return layout;
+  }
+
+  const CudaModel &model_;
+  const cuda::CudaDriverApi &api_;
+  const Program &program_;
+  cuda::CuStream stream_ = nullptr;
+  std::vector<CuDevicePtr> stateBuffers_;
+  std::vector<uint64_t> stateSizes_;
+  std::vector<int64_t> stateRows_; // StateView::rows of each state
+  CuDevicePtr arena_ = 0, tokens_ = 0;
+  int64_t arenaElems_ = 0;
+  std::vector<std::pair<int64_t, ArenaLayout>> layouts_;
+};
+
+} // namespace
+
+Expected<std::unique_ptr<SessionBackend>>
+CudaModel::createSession(const Program &program, int64_t capacity) const {
+  auto session = std::make_unique<CudaSession>(*this, program);
+  BK_RETURN_IF_ERROR(session->init(capacity));
+  return std::unique_ptr<SessionBackend>(std::move(session));
+}
+
+} // namespace birkhoff::rt

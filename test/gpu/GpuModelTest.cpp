@@ -1,0 +1,267 @@
+//===- GpuModelTest.cpp - Whole artifacts on the GPU through the session API
+//===//
+//
+// The CUDA backend end to end (ModelOptions::device = "cuda"):
+// - the mini model (test/unit/compiler/MiniModel.h: only kernels generated
+//   today) against the host backend on the same weights, one call and
+//   chunked;
+// - every golden case compiled with --target cuda: its prefill logits and its
+//   chunked run against HF's goldens and the host backend, and the chunked
+//   run against one GPU prefill. Max-rel tolerance 1e-3 (reference profile).
+//
+// Artifacts come from $BIRKHOFF_GPU_ARTIFACTS or <source>/.deps/artifacts
+// (scripts/prepare-gpu-carry.sh writes them on the compile machine: the GPU
+// machine builds no compiler), else, in a full build, are compiled here. A
+// golden case skips, naming the kernel kinds, while the CUDA generator lacks
+// some. Everything skips without a CUDA driver or an sm_90 device.
+//
+//===----------------------------------------------------------------------===//
+#include "GoldenCase.h"
+
+#include "birkhoff/Runtime.h"
+#include "cuda/CudaDriverApi.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace birkhoff::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr double kTolerance = 1e-3;
+
+/// Why the GPU tests cannot run here, or "" when they can.
+std::string noGpuReason() {
+  static const std::string reason = []() -> std::string {
+    auto api = cuda::CudaDriverApi::get();
+    if (!api)
+      return api.status().toString();
+    int count = 0;
+    if ((*api)->deviceGetCount(&count) != 0 || count == 0)
+      return "no CUDA device";
+    cuda::CuDevice dev = 0;
+    int major = 0, minor = 0;
+    if ((*api)->deviceGet(&dev, 0) != 0 ||
+        (*api)->deviceGetAttribute(
+            &major, cuda::kCuDeviceAttrComputeCapabilityMajor, dev) != 0 ||
+        (*api)->deviceGetAttribute(
+            &minor, cuda::kCuDeviceAttrComputeCapabilityMinor, dev) != 0)
+      return "cannot query CUDA device 0";
+    if (major != 9 || minor != 0)
+      return "device 0 is sm_" + std::to_string(major * 10 + minor) +
+             "; the artifacts' cubins are sm_90a";
+    return "";
+  }();
+  return reason;
+}
+
+#define REQUIRE_GPU()                                                          \
+  if (std::string why = noGpuReason(); !why.empty())                           \
+  GTEST_SKIP() << why
+
+std::string carriedDir() {
+  if (const char *d = std::getenv("BIRKHOFF_GPU_ARTIFACTS"))
+    return d;
+  return std::string(BIRKHOFF_SOURCE_DIR) + "/.deps/artifacts";
+}
+
+std::string readText(const std::string &path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+/// Path of artifact `<name>.<target>.bkart`, or why there is none (empty
+/// path): carried, else compiled here when this build has the compiler.
+struct Located {
+  std::string path, why;
+};
+
+Located locateGolden(const std::string &name, const std::string &target) {
+  std::string file = name + "." + target + ".bkart";
+  if (fs::exists(carriedDir() + "/" + file))
+    return {carriedDir() + "/" + file, ""};
+#ifdef BIRKHOFF_HAS_COMPILER
+  std::string out = std::string(BIRKHOFF_BIN_DIR) + "/../gpu-artifacts/" + file;
+  Status st = compileArtifact(std::string(BIRKHOFF_GOLDENS_DIR) + "/" + name,
+                              out, "--target " + target);
+  if (st.isOk())
+    return {out, ""};
+  if (st.message().find("not yet generated for CUDA") != std::string::npos)
+    return {"", "--target cuda cannot compile " + name + " yet: " +
+                    st.message().substr(st.message().find("kernels not yet"))};
+  ADD_FAILURE() << st.toString();
+  return {"", "compile failed"};
+#else
+  std::string why = "no " + file + " in " + carriedDir() +
+                    " (scripts/prepare-gpu-carry.sh writes it on the compile "
+                    "machine once every kernel kind is generated)";
+  std::string missing = readText(carriedDir() + "/MISSING.txt");
+  if (!missing.empty())
+    why += "; the compile machine reported: " + missing;
+  return {"", why};
+#endif
+}
+
+Located locateMini(const std::string &target) {
+  std::string file = "mini." + target + ".bkart";
+  if (fs::exists(carriedDir() + "/" + file))
+    return {carriedDir() + "/" + file, ""};
+#ifdef BIRKHOFF_HAS_COMPILER
+  std::string dir = std::string(BIRKHOFF_BIN_DIR) + "/../gpu-artifacts";
+  std::string tool =
+      std::string(BIRKHOFF_BIN_DIR) + "/../tests/make_mini_artifacts";
+  if (!fs::exists(dir + "/" + file)) {
+    std::string cmd = "'" + tool + "' '" + dir + "' > /dev/null 2>&1";
+    if (std::system(cmd.c_str()) != 0)
+      return {"", "'" + tool + "' failed (is it built?)"};
+  }
+  return {dir + "/" + file, ""};
+#else
+  return {"", "no " + file + " in " + carriedDir() +
+                  " (run scripts/prepare-gpu-carry.sh on the compile machine)"};
+#endif
+}
+
+std::shared_ptr<const Model> load(const std::string &path,
+                                  const std::string &device) {
+  ModelOptions o;
+  o.device = device;
+  auto m = Model::load(path, o);
+  EXPECT_TRUE(m.isOk()) << m.status().toString();
+  return m.isOk() ? m.take() : nullptr;
+}
+
+/// Logits of `tokens` fed to a fresh session in calls of the given sizes.
+std::vector<float> run(const std::shared_ptr<const Model> &model,
+                       const std::vector<int32_t> &tokens,
+                       const std::vector<int64_t> &calls) {
+  SessionOptions so;
+  so.maxContext = int64_t(tokens.size()) + 8;
+  auto s = Session::create(model, so);
+  EXPECT_TRUE(s.isOk()) << s.status().toString();
+  if (!s.isOk())
+    return {};
+  std::vector<float> all, part;
+  size_t done = 0;
+  for (int64_t n : calls) {
+    Status st = (*s)->prefill(
+        std::span<const int32_t>(tokens.data() + done, size_t(n)), &part);
+    EXPECT_TRUE(st.isOk()) << st.toString();
+    if (!st.isOk())
+      return {};
+    all.insert(all.end(), part.begin(), part.end());
+    done += size_t(n);
+  }
+  return all;
+}
+
+std::vector<int64_t> oneCall(const std::vector<int32_t> &t) {
+  return {int64_t(t.size())};
+}
+
+void expectClose(const std::vector<float> &ours, const std::vector<float> &ref,
+                 const std::string &what) {
+  ASSERT_EQ(ours.size(), ref.size()) << what;
+  for (float v : ours)
+    ASSERT_TRUE(std::isfinite(v)) << what << ": non-finite logit";
+  double err = maxRelativeError(ours, ref);
+  std::printf("[gpu-model] %-50s max-rel-err %.3e\n", what.c_str(), err);
+  EXPECT_LE(err, kTolerance) << what;
+}
+
+TEST(GpuModel, MiniModelMatchesTheHostBackend) {
+  REQUIRE_GPU();
+  Located cudaArt = locateMini("cuda"), hostArt = locateMini("host");
+  if (cudaArt.path.empty() || hostArt.path.empty())
+    GTEST_SKIP() << cudaArt.why << hostArt.why;
+  auto gpu = load(cudaArt.path, "cuda");
+  auto host = load(hostArt.path, "host");
+  ASSERT_TRUE(gpu && host);
+  EXPECT_EQ(gpu->info().target, "cuda");
+  std::printf("[gpu-model] device %s\n", gpu->info().device.c_str());
+  std::vector<int32_t> tokens;
+  for (int i = 0; i < 29; ++i)
+    tokens.push_back(int32_t((i * 131 + 7) % gpu->info().vocabSize));
+  std::vector<float> g = run(gpu, tokens, oneCall(tokens));
+  std::vector<float> h = run(host, tokens, oneCall(tokens));
+  expectClose(g, h, "mini: gpu vs host, one call of 29");
+  // Chunks exercise the prefill entry at several S, decode, and positions.
+  std::vector<int64_t> split = {5, 16, 1, 1, 3, 1, 2};
+  std::vector<float> gc = run(gpu, tokens, split);
+  expectClose(gc, g, "mini: gpu chunked vs gpu one call");
+  std::vector<float> hc = run(host, tokens, split);
+  expectClose(gc, hc, "mini: gpu chunked vs host chunked");
+
+  // reset() gives a fresh sequence: the same logits again.
+  auto s = Session::create(gpu);
+  ASSERT_TRUE(s.isOk());
+  std::vector<float> first, again;
+  ASSERT_TRUE((*s)->prefill(std::span(tokens.data(), 9), &first).isOk());
+  (*s)->reset();
+  EXPECT_EQ((*s)->position(), 0);
+  ASSERT_TRUE((*s)->prefill(std::span(tokens.data(), 9), &again).isOk());
+  EXPECT_EQ(first, again);
+}
+
+class GpuGolden : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(GpuGolden, MatchesReferenceHostAndItself) {
+  REQUIRE_GPU();
+  const std::string name = GetParam();
+  std::string dir = std::string(BIRKHOFF_GOLDENS_DIR) + "/" + name;
+  if (!fs::exists(dir + "/manifest.json"))
+    dir = std::string(BIRKHOFF_SOURCE_DIR) + "/.deps/goldens/" + name;
+  if (!fs::exists(dir + "/manifest.json"))
+    GTEST_SKIP() << "no golden data for " << name;
+  Located cudaArt = locateGolden(name, "cuda");
+  if (cudaArt.path.empty())
+    GTEST_SKIP() << cudaArt.why;
+  auto golden = loadGoldenCase(dir);
+  ASSERT_TRUE(golden.isOk()) << golden.status().toString();
+  auto gpu = load(cudaArt.path, "cuda");
+  ASSERT_TRUE(gpu);
+  Located hostArt = locateGolden(name, "host");
+  std::shared_ptr<const Model> host =
+      hostArt.path.empty() ? nullptr : load(hostArt.path, "host");
+  if (!host)
+    std::printf("[gpu-model] %s: no host artifact (%s); host comparison "
+                "skipped\n",
+                name.c_str(), hostArt.why.c_str());
+
+  for (const LogitsFile &f : golden->prefills) {
+    std::vector<float> g = run(gpu, f.tokens, oneCall(f.tokens));
+    expectClose(g, f.logits, name + " " + f.name + " gpu vs reference");
+    if (host)
+      expectClose(g, run(host, f.tokens, oneCall(f.tokens)),
+                  name + " " + f.name + " gpu vs host");
+  }
+  const LogitsFile &c = golden->cached;
+  std::vector<int64_t> calls = {golden->cachedPrefill, golden->cachedChunk};
+  for (size_t i = size_t(golden->cachedPrefill + golden->cachedChunk);
+       i < c.tokens.size(); ++i)
+    calls.push_back(1);
+  std::vector<float> chunked = run(gpu, c.tokens, calls);
+  expectClose(chunked, c.logits, name + " chunked gpu vs reference");
+  expectClose(chunked, run(gpu, c.tokens, oneCall(c.tokens)),
+              name + " chunked gpu vs one gpu prefill");
+  if (host)
+    expectClose(chunked, run(host, c.tokens, calls),
+                name + " chunked gpu vs chunked host");
+}
+
+INSTANTIATE_TEST_SUITE_P(Goldens, GpuGolden,
+                         ::testing::Values("tiny_mix", "tiny_rates",
+                                           "tiny_quant", "tiny_dq", "tiny_dq2"),
+                         [](const auto &info) { return info.param; });
+
+} // namespace
+} // namespace birkhoff::test
