@@ -14,6 +14,23 @@ namespace birkhoff::rt {
 
 namespace {
 
+/// Writes the indices of the `topk` highest scores (highest first; equal
+/// scores keep the lower entry index) to `out`, -1 past the visible entries.
+void selectTopk(const std::vector<float> &scores, int64_t topk,
+                std::vector<int32_t> &order, int32_t *out) {
+  int64_t visible = int64_t(scores.size());
+  int64_t keep = std::min(topk, visible);
+  order.resize(size_t(visible));
+  std::iota(order.begin(), order.end(), 0);
+  std::partial_sort(order.begin(), order.begin() + keep, order.end(),
+                    [&](int32_t x, int32_t y) {
+                      return scores[size_t(x)] > scores[size_t(y)] ||
+                             (scores[size_t(x)] == scores[size_t(y)] && x < y);
+                    });
+  for (int64_t i = 0; i < topk; ++i)
+    out[i] = i < keep ? order[size_t(i)] : -1;
+}
+
 /// Official indexer scoring (V4_SPEC §3.6): keys stored as FP4 codes, the
 /// head weights w·(Di^-½·Hi^-½) rounded to bf16, per-head dots rounded to
 /// bf16 (the einsum's output), ReLU, bf16 products with the weights, an fp32
@@ -51,17 +68,7 @@ Status indexerTopkOfficial(const KernelArgs &a) {
         }
         scores[size_t(j)] = roundBf16(sum);
       }
-      int64_t keep = std::min(topk, visible);
-      order.resize(size_t(visible));
-      std::iota(order.begin(), order.end(), 0);
-      std::partial_sort(order.begin(), order.begin() + keep, order.end(),
-                        [&](int32_t x, int32_t y) {
-                          return scores[x] > scores[y] ||
-                                 (scores[x] == scores[y] && x < y);
-                        });
-      int32_t *ot = out + t * topk;
-      for (int64_t i = 0; i < topk; ++i)
-        ot[i] = i < keep ? order[size_t(i)] : -1;
+      selectTopk(scores, topk, order, out + t * topk);
     }
   });
   return Status::ok();
@@ -95,18 +102,7 @@ Status indexerTopkKernel(const KernelArgs &a) {
         }
         scores[j] = s;
       }
-      int64_t keep = std::min(topk, visible);
-      order.resize(size_t(visible));
-      std::iota(order.begin(), order.end(), 0);
-      // Highest score first; equal scores keep the lower entry index.
-      std::partial_sort(order.begin(), order.begin() + keep, order.end(),
-                        [&](int32_t x, int32_t y) {
-                          return scores[x] > scores[y] ||
-                                 (scores[x] == scores[y] && x < y);
-                        });
-      int32_t *ot = out + t * topk;
-      for (int64_t i = 0; i < topk; ++i)
-        ot[i] = i < keep ? order[i] : -1;
+      selectTopk(scores, topk, order, out + t * topk);
     }
   });
   return Status::ok();
