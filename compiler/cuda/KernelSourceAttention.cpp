@@ -7,6 +7,8 @@
 //===----------------------------------------------------------------------===//
 #include "KernelSourceInternal.h"
 
+#include "birkhoff/OfficialNumerics.h"
+
 namespace birkhoff::cuda::detail {
 
 Expected<Body> genHeadRmsNormRope(const LaunchReader &r,
@@ -37,8 +39,16 @@ Expected<Body> genIndexerTopk(const LaunchReader &r,
   BK_ASSIGN_OR_RETURN(int64_t hd, r.integer("head_dim", 1, 1 << 16));
   BK_ASSIGN_OR_RETURN(int64_t topk, r.integer("topk", 1, 1 << 16));
   BK_ASSIGN_OR_RETURN(int64_t ratio, r.integer("ratio", 1, 1 << 20));
-  if (int64_t(r.numOr("key_format", 0)) != 0)
-    return unsupported(r.where() + "FP4 indexer keys are not yet generated");
+  // Official numerics store the keys as FP4 (key_format 1), the reference
+  // profile as f32 rows.
+  const bool official = isOfficial(r);
+  if (int64_t(r.numOr("key_format", 0)) != (official ? 1 : 0))
+    return unsupported(r.where() + "key_format " +
+                       i(int64_t(r.numOr("key_format", 0))) +
+                       " is not generated in this numerics profile");
+  if (official && hd % 32)
+    return invalidArgument(r.where() + "FP4 keys need head_dim " + i(hd) +
+                           " in whole 32-blocks");
   int64_t kcap = 1;
   while (kcap < topk)
     kcap <<= 1;
@@ -52,14 +62,19 @@ Expected<Body> genIndexerTopk(const LaunchReader &r,
                        " need more shared memory than a block has");
   int64_t cache = std::min<int64_t>(4096, (kBudget - fixed) / 4);
   constexpr int kCluster = 8;
+  // The host's scales: the reference's two fp32 factors, or the official
+  // combined Di^-½ · Hi^-½ in double, rounded once.
   float scoreScale = 1.0f / std::sqrt(float(hd));
-  float weightScale = 1.0f / std::sqrt(float(heads));
+  float weightScale =
+      official
+          ? float(std::pow(double(hd), -0.5) * std::pow(double(heads), -0.5))
+          : 1.0f / std::sqrt(float(heads));
   Body b;
   b.include = "bk/indexer.cuh";
   b.call = "bk::indexerTopk<" + i(heads) + ", " + i(hd) + ", " + i(topk) +
            ", " + i(ratio) + ", " + i(kCluster) + ", " + i(kBlock) + ", " +
-           i(cache) + ", " + i(kcap) + ">(args, " + f32(scoreScale) + ", " +
-           f32(weightScale) + ");";
+           i(cache) + ", " + i(kcap) + (official ? ", true" : "") + ">(args, " +
+           f32(scoreScale) + ", " + f32(weightScale) + ");";
   b.grid = {kCluster, 0, 0, kBlock};
   b.cluster = kCluster;
   return b;
@@ -77,10 +92,35 @@ Expected<Body> genSparseAttention(const LaunchReader &r,
   } else if (mode == 1) {
     BK_ASSIGN_OR_RETURN(topk, r.integer("topk", 1, 1 << 16));
   }
-  if (int64_t(r.numOr("kv_format", 0)) != 0)
-    return unsupported(r.where() + "FP8 KV entries are not yet generated");
   BK_ASSIGN_OR_RETURN(DType sink, r.weight(0, {DType::F32, DType::BF16}));
   BK_RETURN_IF_ERROR(r.shape(0, {heads}));
+  if (isOfficial(r)) {
+    // KV entries in the ring and the compressed state (kv_format 1).
+    BK_ASSIGN_OR_RETURN(int64_t format, r.integer("kv_format", 0, 1));
+    BK_ASSIGN_OR_RETURN(int64_t rd, r.integer("rope_dim", 0));
+    if (format != 1)
+      return unsupported(r.where() + "official attention reads KV entries "
+                                     "(kv_format 1)");
+    BK_ASSIGN_OR_RETURN(official::KvEntryLayout layout,
+                        official::KvEntryLayout::make(size_t(hd), size_t(rd)));
+    if (mode == 1) { // the top-k indices are bounded by the emitted entries
+      BK_ASSIGN_OR_RETURN(ratio, r.integer("ratio", 1, 1 << 20));
+    }
+    constexpr int kCap = 2048; // logits kept at once (8 KiB)
+    Body b;
+    b.include = "bk/attention_official.cuh";
+    b.call = "bk::sparseAttentionOfficial<" + i(heads) + ", " + i(hd) + ", " +
+             i(rd) + ", " + i(int64_t(layout.entryBytes())) + ", " + i(window) +
+             ", " + i(mode) + ", " + i(ratio) + ", " + i(topk) + ", " +
+             dt(sink) + ", " + i(kCap) + ", " + i(kBlock) + ">(args, " +
+             f32(official::attentionScale(size_t(hd))) + ");";
+    b.grid = {heads, 0, 0, kBlock};
+    return b;
+  }
+  if (int64_t(r.numOr("kv_format", 0)) != 0)
+    return unsupported(r.where() +
+                       "KV entries (kv_format 1) belong to the official "
+                       "numerics profile");
   constexpr int kCap = 4096; // logits kept at once (16 KiB)
   float scale = 1.0f / std::sqrt(float(hd));
   Body b;

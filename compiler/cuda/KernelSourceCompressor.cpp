@@ -7,6 +7,8 @@
 //===----------------------------------------------------------------------===//
 #include "KernelSourceInternal.h"
 
+#include "birkhoff/OfficialNumerics.h"
+
 namespace birkhoff::cuda::detail {
 
 Expected<Body> genCompressor(const LaunchReader &r,
@@ -21,7 +23,37 @@ Expected<Body> genCompressor(const LaunchReader &r,
     return invalidArgument(r.where() + "rope_dim " + i(rd) +
                            " does not split head_dim " + i(hd) +
                            " into RoPE pairs");
-  BK_ASSIGN_OR_RETURN(std::vector<float> inv, ropeInvFreq(r, rd));
+  // Official numerics: entries stored as KV entries (entry_format 1) or FP4
+  // indexer keys (2), the profile's own RoPE frequencies.
+  const bool official = isOfficial(r);
+  int64_t format = 0, entryBytes = 0;
+  if (official) {
+    BK_ASSIGN_OR_RETURN(format, r.integer("entry_format", 1, 2));
+    int64_t epl = hd / 32;
+    if (format == 1) {
+      BK_ASSIGN_OR_RETURN(
+          official::KvEntryLayout layout,
+          official::KvEntryLayout::make(size_t(hd), size_t(rd)));
+      if (hd % 64 || !(64 % epl == 0 || epl % 64 == 0))
+        return unsupported(r.where() + "head_dim " + i(hd) +
+                           " does not split into a warp's 64-blocks");
+      entryBytes = int64_t(layout.entryBytes());
+    } else {
+      if ((hd & (hd - 1)) || hd < 64 || hd > 1024)
+        return unsupported(r.where() + "FP4 keys of head_dim " + i(hd) +
+                           " (a power of two from 64 to 1024 is generated)");
+      entryBytes = int64_t(official::fp4KeyBytes(size_t(hd)));
+    }
+  } else if (int64_t(r.numOr("entry_format", 0)) != 0) {
+    return unsupported(r.where() + "entry_format belongs to the official "
+                                   "numerics profile");
+  }
+  std::vector<float> inv;
+  if (official) {
+    BK_ASSIGN_OR_RETURN(inv, officialInvFreq(r, rd));
+  } else {
+    BK_ASSIGN_OR_RETURN(inv, ropeInvFreq(r, rd));
+  }
   const std::initializer_list<DType> matrices = {
       DType::F32, DType::BF16, DType::F8E4M3, DType::FP4E2M1x2};
   BK_ASSIGN_OR_RETURN(DType wkv, r.weight(0, matrices));
@@ -48,9 +80,11 @@ Expected<Body> genCompressor(const LaunchReader &r,
   // the tokens projected at once (both matrices, both halves with overlap).
   int64_t tg = std::min<int64_t>(2, stagedTokens(dim, 32 * 1024));
   int64_t rows = 2 * width / cluster;
+  // Official: the rounded and final values per parity, rank 0's entry.
+  int64_t extra = official ? (hd + 4 * (hd / cluster)) * 4 : 0;
   int tile = 0;
   for (int t : {32, 16, 8, 4, 2, 1})
-    if (t >= tg && rows * t * 4 + tg * dim * 4 <= 46 * 1024) {
+    if (t >= tg && rows * t * 4 + tg * dim * 4 + extra <= 46 * 1024) {
       tile = t;
       break;
     }
@@ -64,8 +98,11 @@ Expected<Body> genCompressor(const LaunchReader &r,
   b.call = "bk::compressor<" + i(dim) + ", " + i(hd) + ", " + i(ratio) + ", " +
            flag(overlap != 0) + ", " + i(rd) + ", " + dt(wkv) + ", " + dt(ape) +
            ", " + dt(norm) + ", " + i(cluster) + ", " + i(kWarps) + ", " +
-           i(tg) + ", " + i(tile) + ", " + i(kClusterPrefetch) + ">(args, " +
-           f32(float(eps)) + ", bk_inv_freq);";
+           i(tg) + ", " + i(tile) + ", " + i(kClusterPrefetch) +
+           (official ? ", " + i(format) + ", " + i(entryBytes) : "") +
+           ">(args, " + f32(float(eps)) + ", bk_inv_freq" +
+           (official ? ", " + f32(float(std::pow(double(hd), -0.5))) : "") +
+           ");";
   b.grid = {0, cluster, 0, 32 * kWarps};
   b.cluster = cluster;
   b.minBlocksPerSm = 1;

@@ -153,6 +153,10 @@ GeneratorFn officialGenerator(std::string_view kernel);
 /// the bits, so the device rotates by the host's angles.
 Expected<std::vector<float>> ropeInvFreq(const LaunchReader &r,
                                          int64_t ropeDim);
+/// The official profile's frequencies (lib/birkhoff/OfficialNumerics
+/// ropeInvFreq: its own fp32 YaRN ramp) for the launch's rope params.
+Expected<std::vector<float>> officialInvFreq(const LaunchReader &r,
+                                             int64_t ropeDim);
 /// `__constant__ float <name>[]` holding `inv` (one 0 when empty).
 std::string invFreqConstant(const std::string &name,
                             const std::vector<float> &inv);

@@ -8,6 +8,57 @@
 #include "KernelSourceInternal.h"
 
 namespace birkhoff::cuda::detail {
+namespace {
+
+/// templates/moe_official.cuh: FP8/FP4 experts, each rank's h rows whole
+/// 128-blocks of the FP8 activation quantization.
+Expected<Body> genMoeOfficial(const LaunchReader &r, int64_t dim, int64_t inter,
+                              int64_t experts, int64_t topk, double limit,
+                              bool sharedClamp, DType routed13, DType routed2,
+                              DType shared13, DType shared2) {
+  for (DType t : {routed13, routed2, shared13, shared2})
+    if (t != DType::F8E4M3 && t != DType::FP4E2M1x2)
+      return unsupported(r.where() + "official experts of " +
+                         std::string(dtypeName(t)) +
+                         " are not generated (FP8 and FP4 are)");
+  if (dim % 128 || inter % 128)
+    return unsupported(r.where() + "dim " + i(dim) + " and inter " + i(inter) +
+                       " are not whole 128-blocks");
+  int cluster = 1;
+  for (int c : {8, 4, 2})
+    if ((inter / c) % 128 == 0 && inter % c == 0) {
+      cluster = c;
+      break;
+    }
+  constexpr int kWarps = 8, kTile = 8, kTg = 4, kTb = 4;
+  int64_t tpy = std::max<int64_t>(1, std::min<int64_t>(128, 2048 / topk));
+  int64_t sortN = 1;
+  while (sortN < tpy * topk)
+    sortN <<= 1;
+  if (int64_t(experts + 1) * tpy * topk >= int64_t(UINT32_MAX))
+    return unsupported(r.where() + "too many experts to sort");
+  int64_t ipr = inter / cluster;
+  int64_t smem =
+      std::max(kTg * dim + kTg * dim / 128, kTb * inter + kTb * inter / 128) +
+      kTile * ipr * 5 + kTile * ipr / 128 + sortN * 4 + kTile * 8;
+  if (smem > 47 * 1024)
+    return unsupported(r.where() + "dim " + i(dim) + " and inter " + i(inter) +
+                       " need more shared memory than a block has");
+  Body b;
+  b.include = "bk/moe_official.cuh";
+  b.call = "bk::moeOfficial<" + i(dim) + ", " + i(inter) + ", " + i(experts) +
+           ", " + i(topk) + ", " + dt(routed13) + ", " + dt(routed2) + ", " +
+           dt(shared13) + ", " + dt(shared2) + ", " + flag(sharedClamp) + ", " +
+           i(cluster) + ", " + i(kWarps) + ", " + i(kTg) + ", " + i(kTile) +
+           ", " + i(kTb) + ", " + i(tpy) + ", " + i(sortN) + ">(args, " +
+           f32(float(limit)) + ");";
+  b.grid = {0, cluster, tpy, 32 * kWarps};
+  b.cluster = cluster;
+  b.minBlocksPerSm = 1;
+  return b;
+}
+
+} // namespace
 
 Expected<Body> genMoe(const LaunchReader &r, const CudaCodegenOptions &) {
   BK_ASSIGN_OR_RETURN(int64_t dim, r.integer("dim"));
@@ -52,6 +103,9 @@ Expected<Body> genMoe(const LaunchReader &r, const CudaCodegenOptions &) {
     if (t == DType::FP4E2M1x2 && (dim % 32 || inter % 32))
       return invalidArgument(r.where() + "FP4 experts need dim and inter in "
                                          "whole 32-blocks");
+  if (isOfficial(r))
+    return genMoeOfficial(r, dim, inter, experts, topk, limit, sharedClamp != 0,
+                          routed13, routed2, shared13, shared2);
   // Cluster: h rows split over the ranks in float4s.
   int cluster = 0;
   for (int c : {8, 4, 2, 1})

@@ -12,8 +12,6 @@
 
 #include "birkhoff/OfficialNumerics.h"
 
-#include <array>
-
 namespace birkhoff::cuda::detail {
 namespace {
 
@@ -45,25 +43,6 @@ Expected<Body> genHeadRmsNormOfficial(const LaunchReader &r,
   b.grid = {(heads + kHeadsPerBlock - 1) / kHeadsPerBlock, 0, 0,
             32 * kHeadsPerBlock};
   return b;
-}
-
-/// official::ropeInvFreq for the launch's rope params.
-Expected<std::vector<float>> officialInvFreq(const LaunchReader &r,
-                                             int64_t ropeDim) {
-  official::RopeParams p;
-  p.ropeDim = size_t(ropeDim);
-  BK_ASSIGN_OR_RETURN(p.theta, r.num("theta"));
-  BK_ASSIGN_OR_RETURN(int64_t yarn, r.integer("yarn", 0, 1));
-  if (yarn) {
-    BK_ASSIGN_OR_RETURN(p.originalSeqLen, r.num("original_seq_len"));
-    BK_ASSIGN_OR_RETURN(p.factor, r.num("rope_factor"));
-    BK_ASSIGN_OR_RETURN(p.betaFast, r.num("beta_fast"));
-    BK_ASSIGN_OR_RETURN(p.betaSlow, r.num("beta_slow"));
-  }
-  std::vector<float> inv(size_t(ropeDim / 2));
-  if (ropeDim >= 2)
-    official::ropeInvFreq(p, inv);
-  return inv;
 }
 
 /// rope (normFirst false) and head_rms_norm_rope (true), official.
@@ -135,15 +114,101 @@ Expected<Body> genWindowWriteOfficial(const LaunchReader &r,
   return b;
 }
 
+/// Activation rows quantized at once (their FP8 codes in shared memory).
+int64_t quantizedTokens(int64_t k) {
+  return std::min<int64_t>(8, (32 * 1024) / k);
+}
+
+Expected<Body> genLinearOfficial(const LaunchReader &r,
+                                 const CudaCodegenOptions &) {
+  BK_ASSIGN_OR_RETURN(int64_t in, r.integer("in_features"));
+  BK_ASSIGN_OR_RETURN(int64_t out, r.integer("out_features"));
+  BK_ASSIGN_OR_RETURN(int64_t round, r.integer("round_output", 0, 1));
+  BK_ASSIGN_OR_RETURN(DType w, r.weight(0, {DType::F32, DType::BF16,
+                                            DType::F8E4M3, DType::FP4E2M1x2}));
+  BK_RETURN_IF_ERROR(r.shape(0, {out, in}));
+  constexpr int kWarps = 8, kTokensPerY = 32;
+  Body b;
+  b.grid = {0, (out + kWarps - 1) / kWarps, kTokensPerY, 32 * kWarps};
+  if (w == DType::F32 || w == DType::BF16) {
+    // fp32 accumulation of the exact weights, bf16 output when asked: the
+    // reference GEMV (one group) with its rounding flag.
+    b.include = "bk/projections.cuh";
+    b.call = "bk::groupedLinear<1, " + i(in) + ", " + i(out) + ", " + dt(w) +
+             ", " + i(kWarps) + ", 4, " + i(kTokensPerY) + ", " +
+             flag(round != 0) + ">(args);";
+    b.minBlocksPerSm = 3;
+    return b;
+  }
+  int64_t tg = quantizedTokens(in);
+  if (in % 128 || tg < 1)
+    return unsupported(r.where() + "in_features " + i(in) +
+                       " is not a multiple of the 128-blocks of the FP8 "
+                       "activation quantization (or too large)");
+  b.include = "bk/official_linear.cuh";
+  b.call = "bk::linearOfficial<" + i(in) + ", " + i(out) + ", " + dt(w) + ", " +
+           i(kWarps) + ", " + i(tg) + ", " + i(kTokensPerY) + ">(args);";
+  b.minBlocksPerSm = 2;
+  return b;
+}
+
+Expected<Body> genLinearRmsNormOfficial(const LaunchReader &r,
+                                        const CudaCodegenOptions &) {
+  BK_ASSIGN_OR_RETURN(int64_t in, r.integer("in_features"));
+  BK_ASSIGN_OR_RETURN(int64_t out, r.integer("out_features"));
+  BK_ASSIGN_OR_RETURN(double eps, r.num("eps"));
+  BK_ASSIGN_OR_RETURN(DType w, r.weight(0, {DType::F8E4M3, DType::FP4E2M1x2}));
+  BK_ASSIGN_OR_RETURN(DType nw, r.weight(1, {DType::F32, DType::BF16}));
+  BK_RETURN_IF_ERROR(r.shape(0, {out, in}));
+  BK_RETURN_IF_ERROR(r.shape(1, {out}));
+  int64_t tg = quantizedTokens(in);
+  if (in % 128 || tg < 1)
+    return unsupported(r.where() + "in_features " + i(in) +
+                       " is not a multiple of the 128-blocks of the FP8 "
+                       "activation quantization (or too large)");
+  constexpr int kCluster = 8, kWarps = 8, kTokensPerY = 32;
+  Body b;
+  b.include = "bk/official_linear.cuh";
+  b.call = "bk::linearRmsNormOfficial<" + i(in) + ", " + i(out) + ", " + dt(w) +
+           ", " + dt(nw) + ", " + i(kCluster) + ", " + i(kWarps) + ", " +
+           i(tg) + ", " + i(kTokensPerY) + ">(args, " + f32(float(eps)) + ");";
+  b.grid = {0, kCluster, kTokensPerY, 32 * kWarps};
+  b.cluster = kCluster;
+  b.minBlocksPerSm = 1;
+  return b;
+}
+
 } // namespace
+
+Expected<std::vector<float>> officialInvFreq(const LaunchReader &r,
+                                             int64_t ropeDim) {
+  official::RopeParams p;
+  p.ropeDim = size_t(ropeDim);
+  BK_ASSIGN_OR_RETURN(p.theta, r.num("theta"));
+  BK_ASSIGN_OR_RETURN(int64_t yarn, r.integer("yarn", 0, 1));
+  if (yarn) {
+    BK_ASSIGN_OR_RETURN(p.originalSeqLen, r.num("original_seq_len"));
+    BK_ASSIGN_OR_RETURN(p.factor, r.num("rope_factor"));
+    BK_ASSIGN_OR_RETURN(p.betaFast, r.num("beta_fast"));
+    BK_ASSIGN_OR_RETURN(p.betaSlow, r.num("beta_slow"));
+  }
+  std::vector<float> inv(size_t(ropeDim / 2));
+  if (ropeDim >= 2)
+    official::ropeInvFreq(p, inv);
+  return inv;
+}
 
 bool officialUsesReferenceGenerator(std::string_view kernel) {
   // Same numerics in both profiles (embed copies, routing is fp32 in the
   // reference code too), or a generator that reads `numerics` itself.
-  static constexpr std::array<std::string_view, 10> kSame = {
-      "embed",    "router_scores", "route_select", "router",
-      "mhc_pre",  "mhc_pre_norm",  "mhc_head",     "mhc_head_norm",
-      "mhc_post", "grouped_linear"};
+  static constexpr std::string_view kSame[] = {
+      "embed",        "router_scores",
+      "route_select", "router",
+      "mhc_pre",      "mhc_pre_norm",
+      "mhc_head",     "mhc_head_norm",
+      "mhc_post",     "grouped_linear",
+      "indexer_topk", "sparse_attention",
+      "compressor",   "moe"};
   for (std::string_view k : kSame)
     if (k == kernel)
       return true;
@@ -165,6 +230,10 @@ GeneratorFn officialGenerator(std::string_view kernel) {
     };
   if (kernel == "window_write")
     return genWindowWriteOfficial;
+  if (kernel == "linear")
+    return genLinearOfficial;
+  if (kernel == "linear_rms_norm")
+    return genLinearRmsNormOfficial;
   return nullptr;
 }
 

@@ -3,8 +3,9 @@
 // Launches with numerics = 1 (docs/kernels.md, "official"): the row-local
 // kernels follow the host's roundings in order and are compared bitwise
 // (rms_norm P1, head_rms_norm P2, rope with its after-rope quantization,
-// head_rms_norm_rope, window_write's KV entries, mhc_post's bf16 streams);
-// mhc_pre/head and grouped_linear within one bf16 ulp.
+// head_rms_norm_rope, window_write's KV entries, mhc_post's bf16 streams),
+// and so are the FP8/FP4 linears (P5 + P8/P9) and linear_rms_norm;
+// mhc_pre/head, grouped_linear and BF16 linears within bf16 rounding.
 //
 //===----------------------------------------------------------------------===//
 #include "GpuTestUtil.h"
@@ -12,7 +13,11 @@
 #include "birkhoff/Numerics.h"
 #include "birkhoff/OfficialNumerics.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
+#include <numeric>
+#include <span>
 #include <string>
 
 namespace birkhoff::cuda {
@@ -218,6 +223,63 @@ TEST(GpuOfficial, MhcMatchesHost) {
   }
 }
 
+struct OfficialLinearCase {
+  DType dtype;
+  int64_t in, out, tokens;
+  bool round, norm;
+};
+
+// FP8/FP4 weights: P5 + P8/P9 in the host's order, bitwise. BF16: fp32
+// accumulation (within rounding), rounded to bf16 when asked.
+TEST(GpuOfficial, LinearMatchesHost) {
+  REQUIRE_GPU();
+  for (OfficialLinearCase c :
+       {OfficialLinearCase{DType::F8E4M3, 4096, 1024, 3, true, false},
+        OfficialLinearCase{DType::F8E4M3, 4096, 512, 37, true, false},
+        OfficialLinearCase{DType::F8E4M3, 8192, 256, 2, true, false},
+        OfficialLinearCase{DType::FP4E2M1x2, 2048, 512, 5, true, false},
+        OfficialLinearCase{DType::BF16, 4096, 300, 3, false, false},
+        OfficialLinearCase{DType::BF16, 512, 64, 3, true, false},
+        OfficialLinearCase{DType::F8E4M3, 4096, 1024, 3, true, true},
+        OfficialLinearCase{DType::F8E4M3, 4096, 512, 40, true, true}}) {
+    SCOPED_TRACE(std::string(dtypeName(c.dtype)) + " " + std::to_string(c.in) +
+                 "->" + std::to_string(c.out) +
+                 " S=" + std::to_string(c.tokens) + (c.norm ? " +norm" : ""));
+    KernelHarness h;
+    h.launch.kernel = c.norm ? "linear_rms_norm" : "linear";
+    int x = h.addBuffer(c.tokens * c.in), y = h.addBuffer(c.tokens * c.out);
+    h.buffers[size_t(x)] = randomBf16(size_t(c.tokens * c.in));
+    h.launch.inputs = {x};
+    h.launch.outputs = {y};
+    if (c.dtype == DType::F8E4M3)
+      h.launch.weights = {addFp8Weight(h, "w", c.out, c.in)};
+    else if (c.dtype == DType::FP4E2M1x2)
+      h.launch.weights = {addFp4Weight(h, "w", c.out, c.in)};
+    else
+      h.launch.weights = {
+          h.addWeightRaw("w", DType::BF16, {c.out, c.in},
+                         bf16Bytes(randomFloats(size_t(c.out * c.in), 0.05f)))};
+    h.param("in_features", double(c.in));
+    h.param("out_features", double(c.out));
+    h.param("numerics", 1);
+    h.param("round_output", c.round ? 1 : 0);
+    if (c.norm) {
+      h.launch.weights.push_back(
+          h.addWeightRaw("norm", DType::BF16, {c.out},
+                         bf16Bytes(randomFloats(size_t(c.out)))));
+      h.param("eps", 1e-6);
+    }
+    auto [d, hst] = runBoth(
+        G, h, c.norm ? rt::linearRmsNormKernel : rt::linearKernel, c.tokens, 0);
+    if (d.empty())
+      continue;
+    if (c.dtype == DType::BF16)
+      expectWithinBf16Ulp(d[0], hst[0], "official linear");
+    else
+      expectBitwise(d[0], hst[0], "official linear");
+  }
+}
+
 TEST(GpuOfficial, GroupedLinearWithinOneBf16Ulp) {
   REQUIRE_GPU();
   KernelHarness h;
@@ -235,6 +297,326 @@ TEST(GpuOfficial, GroupedLinearWithinOneBf16Ulp) {
   auto [d, hst] = runBoth(G, h, rt::groupedLinearKernel, S, 0);
   if (!d.empty())
     expectWithinBf16Ulp(d[0], hst[0], "official grouped_linear");
+}
+
+} // namespace
+} // namespace birkhoff::cuda
+
+namespace birkhoff::cuda {
+namespace {
+
+using namespace gputest;
+
+/// Fraction of words equal bitwise; every other word within `ulps` bf16
+/// ulps (the official kernels follow the host's roundings, but exp inside
+/// softmax/silu is double-evaluated on the device, which can move a value
+/// across a bf16 or FP8 rounding boundary now and then).
+void expectMostlyBitwise(const std::vector<float> &gpuOut,
+                         const std::vector<float> &host, const char *what,
+                         double minExact, int ulps) {
+  ASSERT_EQ(gpuOut.size(), host.size());
+  size_t exact = 0;
+  for (size_t i = 0; i < host.size(); ++i)
+    exact += bits(gpuOut[i]) == bits(host[i]);
+  EXPECT_GE(double(exact), minExact * double(host.size()))
+      << what << ": " << exact << " of " << host.size() << " bitwise equal";
+  expectWithinBf16Ulp(gpuOut, host, what, ulps);
+}
+
+/// Random values on a coarse grid (integers times `step`, |v| <= lim·step):
+/// dot products of such rows are exact in fp32 in any order, so projections
+/// agree bitwise and the comparison sees the official roundings only.
+std::vector<float> gridValues(size_t n, int lim, float step) {
+  std::uniform_int_distribution<int> d(-lim, lim);
+  std::vector<float> v(n);
+  for (float &x : v)
+    x = float(d(rng())) * step;
+  return v;
+}
+
+/// Rows of KV entries (or FP4 keys when `keys`) encoding random bf16 values.
+std::vector<uint8_t> encodedRows(int64_t rows, int64_t hd, int64_t rd,
+                                 bool keys) {
+  auto layout = official::KvEntryLayout::make(size_t(hd), size_t(rd));
+  size_t bytes =
+      keys ? official::fp4KeyBytes(size_t(hd)) : layout->entryBytes();
+  std::vector<uint8_t> out(size_t(rows) * bytes);
+  for (int64_t r = 0; r < rows; ++r) {
+    std::vector<float> v = randomBf16(size_t(hd));
+    std::span<uint8_t> row(out.data() + r * bytes, bytes);
+    if (keys)
+      official::encodeFp4Key(v, row);
+    else
+      official::encodeKvEntry(*layout, v, row);
+  }
+  return out;
+}
+
+void setStateBytes(KernelHarness &h, int state, const std::vector<uint8_t> &b) {
+  ASSERT_LE(b.size(), h.stateData[size_t(state)].size() * 4);
+  std::memcpy(h.stateData[size_t(state)].data(), b.data(), b.size());
+}
+
+/// The decoded values of a state of `rows` entries (KV entries or keys).
+std::vector<float> decodedRows(const std::vector<float> &words, int64_t rows,
+                               int64_t hd, int64_t rd, bool keys) {
+  auto layout = official::KvEntryLayout::make(size_t(hd), size_t(rd));
+  size_t bytes =
+      keys ? official::fp4KeyBytes(size_t(hd)) : layout->entryBytes();
+  const uint8_t *base = reinterpret_cast<const uint8_t *>(words.data());
+  std::vector<float> out(size_t(rows * hd));
+  for (int64_t r = 0; r < rows; ++r) {
+    std::span<const uint8_t> row(base + r * bytes, bytes);
+    std::span<float> v(out.data() + r * hd, size_t(hd));
+    if (keys)
+      official::decodeFp4Key(row, v);
+    else
+      official::decodeKvEntry(*layout, row, v);
+  }
+  return out;
+}
+
+// FP4 keys, bf16 scores: the device scores are the host's bit for bit, so
+// the chosen entries (ties: lower index) are equal.
+TEST(GpuOfficial, IndexerTopkIsBitwise) {
+  REQUIRE_GPU();
+  struct Case {
+    int64_t heads, hd, topk, rows, tokens, start;
+  };
+  for (Case c : {Case{16, 64, 8, 64, 5, 100}, Case{16, 64, 8, 64, 3, 10},
+                 Case{64, 128, 512, 1100, 3, 4000}}) {
+    KernelHarness h;
+    h.launch.kernel = "indexer_topk";
+    int64_t S = c.tokens, HD = c.heads * c.hd;
+    int q = h.addBuffer(S * HD), w = h.addBuffer(S * c.heads),
+        o = h.addBuffer(S * c.topk);
+    h.buffers[size_t(q)] = randomBf16(size_t(S * HD));
+    h.buffers[size_t(w)] = randomBf16(size_t(S * c.heads));
+    h.launch.inputs = {q, w};
+    h.launch.outputs = {o};
+    int keys =
+        h.addStateBytes(c.rows, int64_t(official::fp4KeyBytes(size_t(c.hd))));
+    setStateBytes(h, keys, encodedRows(c.rows, c.hd, 0, true));
+    h.launch.states = {keys};
+    for (auto [k, v] : std::initializer_list<std::pair<const char *, double>>{
+             {"heads", double(c.heads)},
+             {"head_dim", double(c.hd)},
+             {"topk", double(c.topk)},
+             {"ratio", 4},
+             {"numerics", 1},
+             {"key_format", 1}})
+      h.param(k, v);
+    auto [d, hst] = runBoth(G, h, rt::indexerTopkKernel, S, c.start);
+    if (!d.empty())
+      expectBitwise(d[0], hst[0], "official indexer_topk");
+  }
+}
+
+TEST(GpuOfficial, SparseAttentionMatchesHost) {
+  REQUIRE_GPU();
+  struct Case {
+    int64_t heads, hd, window, mode, ratio, topk, entries, tokens, start;
+    const char *what;
+  };
+  for (Case c : {Case{4, 128, 8, 0, 0, 0, 0, 5, 20, "window, ring and call"},
+                 Case{4, 128, 8, 0, 0, 0, 0, 3, 2, "window not yet full"},
+                 Case{4, 128, 8, 1, 4, 6, 32, 5, 60, "top-k list"},
+                 Case{4, 128, 8, 2, 4, 0, 32, 5, 60, "all visible"},
+                 Case{64, 512, 128, 1, 4, 512, 600, 2, 2300, "flash csa"}}) {
+    SCOPED_TRACE(c.what);
+    KernelHarness h;
+    h.launch.kernel = "sparse_attention";
+    int64_t S = c.tokens, HD = c.heads * c.hd, rd = 64;
+    int64_t entry = int64_t(
+        official::KvEntryLayout::make(size_t(c.hd), size_t(rd))->entryBytes());
+    int q = h.addBuffer(S * HD), kv = h.addBuffer(S * c.hd),
+        o = h.addBuffer(S * HD);
+    h.buffers[size_t(q)] = randomBf16(size_t(S * HD), 0.3f);
+    h.buffers[size_t(kv)] = randomBf16(size_t(S * c.hd));
+    h.launch.inputs = {q, kv};
+    if (c.mode == 1) {
+      int sel = h.addBuffer(S * c.topk);
+      std::vector<int32_t> ids(size_t(S * c.topk));
+      for (int64_t t = 0; t < S; ++t) {
+        int64_t visible = std::min((c.start + t + 1) / c.ratio, c.entries);
+        for (int64_t j = 0; j < c.topk; ++j)
+          ids[size_t(t * c.topk + j)] =
+              j % 5 == 4 ? -1 : int32_t(rng()() % visible);
+      }
+      h.buffers[size_t(sel)] = intWords(ids);
+      h.launch.inputs.push_back(sel);
+    }
+    h.launch.outputs = {o};
+    int ring = h.addStateBytes(c.window, entry);
+    setStateBytes(h, ring, encodedRows(c.window, c.hd, rd, false));
+    h.launch.states = {ring};
+    if (c.mode != 0) {
+      int ents = h.addStateBytes(c.entries, entry);
+      setStateBytes(h, ents, encodedRows(c.entries, c.hd, rd, false));
+      h.launch.states.push_back(ents);
+    }
+    h.launch.weights = {
+        h.addWeightF32("sink", {c.heads}, randomFloats(size_t(c.heads)))};
+    for (auto [k, v] : std::initializer_list<std::pair<const char *, double>>{
+             {"heads", double(c.heads)},
+             {"head_dim", double(c.hd)},
+             {"window", double(c.window)},
+             {"mode", double(c.mode)},
+             {"ratio", double(c.ratio)},
+             {"topk", double(c.topk)},
+             {"numerics", 1},
+             {"kv_format", 1},
+             {"rope_dim", double(rd)}})
+      h.param(k, v);
+    auto [d, hst] = runBoth(G, h, rt::sparseAttentionKernel, S, c.start);
+    if (d.empty())
+      continue;
+    expectMostlyBitwise(d[0], hst[0], "official sparse_attention", 0.99, 1);
+    expectNotAllZero(hst[0], "official sparse_attention");
+  }
+}
+
+// Calls in sequence, each from the host's state; the projections are exact
+// (grid inputs), so the tail is bitwise and the entries differ only where a
+// double-evaluated exp moved a pooled value across a rounding boundary.
+TEST(GpuOfficial, CompressorMatchesHost) {
+  REQUIRE_GPU();
+  struct Case {
+    int64_t dim, D, ratio;
+    bool overlap;
+    int format;
+    std::vector<std::pair<int64_t, int64_t>> calls;
+  };
+  for (const Case &c : {Case{256, 128, 4, true, 1, {{0, 11}, {11, 1}, {12, 6}}},
+                        Case{256, 128, 8, false, 1, {{0, 20}, {20, 1}}},
+                        Case{1024, 512, 4, true, 1, {{0, 9}}},
+                        Case{256, 128, 4, true, 2, {{0, 13}, {13, 3}}},
+                        Case{256, 64, 4, true, 2, {{0, 9}}}}) {
+    SCOPED_TRACE("D " + std::to_string(c.D) + " format " +
+                 std::to_string(c.format));
+    KernelHarness h;
+    h.launch.kernel = "compressor";
+    int64_t width = (c.overlap ? 2 : 1) * c.D, maxS = 0, rd = 64;
+    for (auto [s, n] : c.calls)
+      maxS = std::max(maxS, n);
+    int x = h.addBuffer(maxS * c.dim);
+    h.launch.inputs = {x};
+    h.launch.weights = {
+        h.addWeightRaw(
+            "wkv", DType::BF16, {width, c.dim},
+            bf16Bytes(gridValues(size_t(width * c.dim), 2, 0x1p-6f))),
+        h.addWeightRaw(
+            "wgate", DType::BF16, {width, c.dim},
+            bf16Bytes(gridValues(size_t(width * c.dim), 2, 0x1p-6f))),
+        h.addWeightF32("ape", {c.ratio, width},
+                       randomFloats(size_t(c.ratio * width), 0.5f)),
+        h.addWeightRaw("norm", DType::BF16, {c.D},
+                       bf16Bytes(randomFloats(size_t(c.D))))};
+    bool keys = c.format == 2;
+    int64_t entryBytes =
+        keys ? int64_t(official::fp4KeyBytes(size_t(c.D)))
+             : int64_t(official::KvEntryLayout::make(size_t(c.D), size_t(rd))
+                           ->entryBytes());
+    int tail = h.addState(c.overlap ? 2 * c.ratio : c.ratio, 2 * width);
+    int64_t rows = 16;
+    int ents = h.addStateBytes(rows, entryBytes);
+    h.launch.states = {tail, ents};
+    for (auto [k, v] : std::initializer_list<std::pair<const char *, double>>{
+             {"dim", double(c.dim)},
+             {"head_dim", double(c.D)},
+             {"ratio", double(c.ratio)},
+             {"overlap", c.overlap ? 1.0 : 0.0},
+             {"eps", 1e-6},
+             {"entry_format", double(c.format)}})
+      h.param(k, v);
+    officialYarn(h, rd);
+    for (auto [start, n] : c.calls) {
+      SCOPED_TRACE("call at " + std::to_string(start));
+      h.buffers[size_t(x)] = gridValues(size_t(maxS * c.dim), 4, 0.125f);
+      auto [d, hst] = runBothFull(G, h, rt::compressorKernel, n, start);
+      if (d.states.size() != 2)
+        break;
+      expectBitwise(d.states[0], hst.states[0], "official compressor tail");
+      // Decoded entries: mostly bitwise; a flipped bf16 rounding of a pooled
+      // value moves its code by at most one FP8/FP4 step.
+      std::vector<float> dv = decodedRows(d.states[1], rows, c.D, rd, keys),
+                         hv = decodedRows(hst.states[1], rows, c.D, rd, keys);
+      size_t exact = 0;
+      for (size_t i = 0; i < hv.size(); ++i)
+        exact += bits(dv[i]) == bits(hv[i]);
+      EXPECT_GE(double(exact), 0.98 * double(hv.size()))
+          << exact << " of " << hv.size() << " entry values bitwise equal";
+      // Any other value within one quantization step of its entry's scale.
+      const double step = keys ? 0.34 : 0.13;
+      for (int64_t r = 0; r < rows; ++r) {
+        double maxAbs = 0;
+        for (int64_t f = 0; f < c.D; ++f)
+          maxAbs = std::max(maxAbs, std::fabs(double(hv[size_t(r * c.D + f)])));
+        for (int64_t f = 0; f < c.D; ++f) {
+          size_t i = size_t(r * c.D + f);
+          EXPECT_LE(std::fabs(double(dv[i]) - hv[i]), step * maxAbs)
+              << "entry " << r << " value " << f;
+        }
+      }
+      expectNotAllZero(hv, "official compressor entries");
+    }
+  }
+}
+
+TEST(GpuOfficial, MoeMatchesHost) {
+  REQUIRE_GPU();
+  struct Case {
+    int64_t dim, inter, experts, topk, tokens;
+    bool sharedClamp;
+  };
+  for (Case c :
+       {Case{256, 256, 8, 3, 5, true}, Case{256, 128, 6, 2, 130, false},
+        Case{1024, 512, 8, 6, 1, true}}) {
+    SCOPED_TRACE("dim " + std::to_string(c.dim) +
+                 " S=" + std::to_string(c.tokens));
+    KernelHarness h;
+    h.launch.kernel = "moe";
+    int64_t S = c.tokens, K = c.topk;
+    int x = h.addBuffer(S * c.dim), idx = h.addBuffer(S * K),
+        wts = h.addBuffer(S * K), y = h.addBuffer(S * c.dim);
+    h.buffers[size_t(x)] = randomBf16(size_t(S * c.dim));
+    std::vector<int32_t> ids(size_t(S * K));
+    std::vector<int32_t> perm(size_t(c.experts));
+    for (int64_t t = 0; t < S; ++t) {
+      std::iota(perm.begin(), perm.end(), 0);
+      std::shuffle(perm.begin(), perm.end(), rng());
+      std::copy(perm.begin(), perm.begin() + K, ids.begin() + t * K);
+    }
+    h.buffers[size_t(idx)] = intWords(ids);
+    std::vector<float> w = randomFloats(size_t(S * K), 0.5f);
+    for (float &v : w)
+      v = std::fabs(v);
+    h.buffers[size_t(wts)] = w;
+    h.launch.inputs = {x, idx, wts};
+    h.launch.outputs = {y};
+    for (int64_t e = 0; e <= c.experts; ++e) {
+      bool shared = e == c.experts;
+      auto add = shared ? addFp8Weight : addFp4Weight;
+      std::string n = "e" + std::to_string(e);
+      h.launch.weights.push_back(add(h, n + ".w1", c.inter, c.dim));
+      h.launch.weights.push_back(add(h, n + ".w2", c.dim, c.inter));
+      h.launch.weights.push_back(add(h, n + ".w3", c.inter, c.dim));
+    }
+    for (auto [k, v] : std::initializer_list<std::pair<const char *, double>>{
+             {"dim", double(c.dim)},
+             {"inter", double(c.inter)},
+             {"experts", double(c.experts)},
+             {"topk", double(K)},
+             {"swiglu_limit", 10.0},
+             {"shared_clamp", c.sharedClamp ? 1.0 : 0.0},
+             {"numerics", 1}})
+      h.param(k, v);
+    auto [d, hst] = runBoth(G, h, rt::moeKernel, S, 0);
+    if (d.empty())
+      continue;
+    expectMostlyBitwise(d[0], hst[0], "official moe", 0.97, 2);
+    expectNotAllZero(hst[0], "official moe");
+  }
 }
 
 } // namespace

@@ -12,20 +12,29 @@
 // features and stores them; only the norm's sum of squares crosses ranks (a
 // cluster barrier per emitted entry). Tokens are projected TTILE at a time
 // into shared memory, then walked in order.
+//
+// FORMAT (official numerics, entry_format): 1 KV entries, 2 FP4 indexer keys
+// (ENTRY bytes per row). The pooled entry is rounded to bf16, normed by P1
+// (the sum of squares sequential over the whole entry, read across the
+// cluster), rotated by P3 in bf16, and rank 0 encodes it: as a KV entry (P6
+// on the leading dims), or after the Hadamard rotation (P10) as FP4 (P7).
 #pragma once
 #include "bk/cluster.cuh"
 #include "bk/gemv.cuh"
 #include "bk/hostmath.cuh"
+#include "bk/official_rows.cuh"
 
 namespace bk {
 
 template <int DIM, int D, int M, bool OVERLAP, int R, int WDT, int ADT,
-          int NWDT, int C, int WARPS, int TG, int TTILE, int PF>
+          int NWDT, int C, int WARPS, int TG, int TTILE, int PF, int FORMAT = 0,
+          int ENTRY = 0>
 __device__ __forceinline__ void compressor(const BkLaunch &a, float eps,
-                                           const float *invFreq) {
+                                           const float *invFreq,
+                                           float hadamardScale = 0.0f) {
   constexpr int COFF = OVERLAP ? 2 : 1;
   constexpr int WIDTH = COFF * D;
-  constexpr int DPR = D / C;           // output features per rank
+  constexpr int DPR = D / C;            // output features per rank
   constexpr int LROWS = 2 * COFF * DPR; // projection rows (= tail columns)
   constexpr int BLOCK = 32 * WARPS;
   static_assert(D % C == 0 && DPR % 2 == 0 && R % 2 == 0 && R <= D,
@@ -35,6 +44,11 @@ __device__ __forceinline__ void compressor(const BkLaunch &a, float eps,
   __shared__ float pooled[DPR];
   __shared__ float partSq[2];
   __shared__ float factorS;
+  // Official: this rank's rounded pooled values and final values, by
+  // emission parity (read by the other ranks), and rank 0's whole entry.
+  __shared__ float pooledR[FORMAT != 0 ? 2 : 1][FORMAT != 0 ? DPR : 1];
+  __shared__ float finalV[FORMAT != 0 ? 2 : 1][FORMAT != 0 ? DPR : 1];
+  __shared__ __align__(16) float whole[FORMAT != 0 ? D : 1];
 
   const unsigned rank = clusterRank();
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
@@ -129,40 +143,93 @@ __device__ __forceinline__ void compressor(const BkLaunch &a, float eps,
         pooled[fl] = __fdiv_rn(num, den);
       }
       __syncthreads();
-      // Σ pooled² over this rank's features in order, then over the ranks.
-      if (threadIdx.x == 0) {
-        float s = 0.0f;
-        for (int fl = 0; fl < DPR; ++fl)
-          s = __fadd_rn(s, __fmul_rn(pooled[fl], pooled[fl]));
-        partSq[emitted & 1] = s;
-      }
-      clusterSync();
-      if (threadIdx.x == 0) {
-        float ss = 0.0f;
-        for (int r = 0; r < C; ++r)
-          ss = __fadd_rn(ss, *clusterMap(&partSq[emitted & 1], r));
-        factorS = rmsFactor(ss, (float)D, eps);
-      }
-      __syncthreads();
-      const float fac = factorS;
-      float *entry = ents + blk * D;
-      const float pos = (float)(blk * M);
-      for (int pr = threadIdx.x; pr < DPR / 2; pr += BLOCK) {
-        const int f0 = (int)rank * DPR + 2 * pr;
-        float v0 = __fmul_rn(loadScalar<NWDT>(g, f0),
-                             __fmul_rn(pooled[2 * pr], fac));
-        float v1 = __fmul_rn(loadScalar<NWDT>(g, f0 + 1),
-                             __fmul_rn(pooled[2 * pr + 1], fac));
-        if (f0 >= D - R) {
-          const float angle = __fmul_rn(pos, invFreq[(f0 - (D - R)) / 2]);
-          const float c = (float)cos((double)angle),
-                      s = (float)sin((double)angle);
-          const float o0 = __fsub_rn(__fmul_rn(v0, c), __fmul_rn(v1, s));
-          const float o1 = __fadd_rn(__fmul_rn(v1, c), __fmul_rn(v0, s));
-          v0 = o0, v1 = o1;
+      if constexpr (FORMAT == 0) {
+        // Σ pooled² over this rank's features in order, then over the ranks.
+        if (threadIdx.x == 0) {
+          float s = 0.0f;
+          for (int fl = 0; fl < DPR; ++fl)
+            s = __fadd_rn(s, __fmul_rn(pooled[fl], pooled[fl]));
+          partSq[emitted & 1] = s;
         }
-        entry[f0] = v0;
-        entry[f0 + 1] = v1;
+        clusterSync();
+        if (threadIdx.x == 0) {
+          float ss = 0.0f;
+          for (int r = 0; r < C; ++r)
+            ss = __fadd_rn(ss, *clusterMap(&partSq[emitted & 1], r));
+          factorS = rmsFactor(ss, (float)D, eps);
+        }
+        __syncthreads();
+        const float fac = factorS;
+        float *entry = ents + blk * D;
+        const float pos = (float)(blk * M);
+        for (int pr = threadIdx.x; pr < DPR / 2; pr += BLOCK) {
+          const int f0 = (int)rank * DPR + 2 * pr;
+          float v0 = __fmul_rn(loadScalar<NWDT>(g, f0),
+                               __fmul_rn(pooled[2 * pr], fac));
+          float v1 = __fmul_rn(loadScalar<NWDT>(g, f0 + 1),
+                               __fmul_rn(pooled[2 * pr + 1], fac));
+          if (f0 >= D - R) {
+            const float angle = __fmul_rn(pos, invFreq[(f0 - (D - R)) / 2]);
+            const float c = (float)cos((double)angle),
+                        s = (float)sin((double)angle);
+            const float o0 = __fsub_rn(__fmul_rn(v0, c), __fmul_rn(v1, s));
+            const float o1 = __fadd_rn(__fmul_rn(v1, c), __fmul_rn(v0, s));
+            v0 = o0, v1 = o1;
+          }
+          entry[f0] = v0;
+          entry[f0 + 1] = v1;
+        }
+      } else {
+        const int par = emitted & 1;
+        for (int fl = threadIdx.x; fl < DPR; fl += BLOCK)
+          pooledR[par][fl] = off::roundBf16(pooled[fl]);
+        clusterSync(); // every rank's rounded values are readable
+        if (threadIdx.x == 0) {
+          // P1 over the whole entry in feature order (rank-major).
+          float sum = 0.0f;
+          for (int r = 0; r < C; ++r) {
+            const float *src = clusterMap(&pooledR[par][0], r);
+            for (int fl = 0; fl < DPR; ++fl)
+              sum = __fadd_rn(sum, __fmul_rn(src[fl], src[fl]));
+          }
+          factorS =
+              off::rsqrtF32(__fadd_rn(__fmul_rn(sum, off::meanFactor(D)), eps));
+        }
+        __syncthreads();
+        const float fac = factorS;
+        const float pos = (float)(blk * M);
+        for (int pr = threadIdx.x; pr < DPR / 2; pr += BLOCK) {
+          const int f0 = (int)rank * DPR + 2 * pr;
+          float v0 = off::roundBf16(__fmul_rn(
+              loadScalar<NWDT>(g, f0), __fmul_rn(pooledR[par][2 * pr], fac)));
+          float v1 = off::roundBf16(
+              __fmul_rn(loadScalar<NWDT>(g, f0 + 1),
+                        __fmul_rn(pooledR[par][2 * pr + 1], fac)));
+          if (f0 >= D - R) {
+            const float angle = __fmul_rn(pos, invFreq[(f0 - (D - R)) / 2]);
+            off::ropePairBf16(v0, v1, (float)cos((double)angle),
+                              (float)sin((double)angle));
+          }
+          finalV[par][2 * pr] = v0;
+          finalV[par][2 * pr + 1] = v1;
+        }
+        clusterSync(); // every rank's final values are readable
+        if (rank == 0 && warp == 0) {
+          for (int f = lane; f < D; f += 32)
+            whole[f] = *clusterMap(&finalV[par][f % DPR], f / DPR);
+          __syncwarp();
+          unsigned char *row = (unsigned char *)ents + blk * ENTRY;
+          if constexpr (FORMAT == 1) {
+            encodeKvEntryWarp<D, R, ENTRY>(whole, row);
+          } else {
+            WarpHead<D> hd;
+#pragma unroll
+            for (int e = 0; e < WarpHead<D>::EPL; ++e)
+              hd.v[e] = whole[lane * WarpHead<D>::EPL + e];
+            hadamardWarp<D>(hd, hadamardScale);
+            encodeFp4KeyWarp<D>(hd, row);
+          }
+        }
       }
       if constexpr (OVERLAP) {
         // The current block becomes the previous one (this rank's columns).

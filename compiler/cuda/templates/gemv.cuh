@@ -130,16 +130,15 @@ __device__ __forceinline__ void decodeChunk(uint4 v, float *w) {
 // acc[j] = Σ_k W[n, k] · X(j, k) for j < nt (acc[j] for j >= nt is 0), every
 // lane gets the sums. W is [N, K] in format DT with its e8m0 scales S.
 // ALIGNED: x.load4 may be used at every chunk start (chunks and rows of whole
-// float4s); otherwise, and for K not a multiple of the chunk, a scalar path. Each lane walks its
-// chunks c = lane, lane + 32, ... in order, loading PF of them before
-// decoding the first (more bytes in flight for kernels that stream a weight
-// through few SMs, at PF·4 more registers); the arithmetic per chunk is the
-// `linear` kernel's.
+// float4s); otherwise, and for K not a multiple of the chunk, a scalar path.
+// Each lane walks its chunks c = lane, lane + 32, ... in order, loading PF of
+// them before decoding the first (more bytes in flight for kernels that stream
+// a weight through few SMs, at PF·4 more registers); the arithmetic per chunk
+// is the `linear` kernel's.
 template <int K, int DT, int TT, int PF = 1, bool ALIGNED = true, class X>
-__device__ __forceinline__ void warpRowDots(const unsigned char *W,
-                                            const unsigned char *S, int n,
-                                            const X &x, int nt,
-                                            float (&acc)[TT]) {
+__device__ __forceinline__ void
+warpRowDots(const unsigned char *W, const unsigned char *S, int n, const X &x,
+            int nt, float (&acc)[TT]) {
   constexpr int E = LinearChunk<DT>::kElems;
   constexpr bool kVector = ALIGNED && K % E == 0 && K % 4 == 0;
   const int lane = threadIdx.x % 32;

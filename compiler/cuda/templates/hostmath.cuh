@@ -37,11 +37,11 @@ __device__ __forceinline__ float hostDot(const float *a, const float *b,
   float tail = 0.0f;
   for (; k < n; ++k)
     tail = __fadd_rn(tail, __fmul_rn(a[k], b[k]));
-  return __fadd_rn(__fadd_rn(__fadd_rn(__fadd_rn(acc[0], acc[4]),
-                                       __fadd_rn(acc[1], acc[5])),
-                             __fadd_rn(__fadd_rn(acc[2], acc[6]),
-                                       __fadd_rn(acc[3], acc[7]))),
-                   tail);
+  return __fadd_rn(
+      __fadd_rn(
+          __fadd_rn(__fadd_rn(acc[0], acc[4]), __fadd_rn(acc[1], acc[5])),
+          __fadd_rn(__fadd_rn(acc[2], acc[6]), __fadd_rn(acc[3], acc[7]))),
+      tail);
 }
 
 // The same dot, computed by the 8 lanes of an aligned lane group (lane % 8 =

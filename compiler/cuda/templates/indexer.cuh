@@ -12,10 +12,17 @@
 // gather of the chosen entries into rank 0, which sorts them. A rank keeps
 // its scores in shared memory when they fit (CACHE), else recomputes them in
 // every pass.
+//
+// OFFICIAL (key_format 1, lib/OfficialNumerics): keys are FP4 codes + e8m0
+// scales (fp4KeyBytes per row), decoded to bf16 values; per head the dot is
+// rounded to bf16, ReLU'd, multiplied by the bf16 weight w_h · Di^-½ · Hi^-½
+// and rounded, summed over heads in fp32 and the score rounded to bf16 (ties
+// become common; the lower index still wins).
 #pragma once
 #include "bk/cluster.cuh"
 #include "bk/common.cuh"
 #include "bk/hostmath.cuh"
+#include "bk/official.cuh"
 
 namespace bk {
 
@@ -27,10 +34,11 @@ __device__ __forceinline__ unsigned orderedKey(float s) {
 }
 
 template <int HI, int DI, int TOPK, int RATIO, int C, int BLOCK, int CACHE,
-          int KCAP>
-__device__ __forceinline__ void indexerTopk(const BkLaunch &a,
-                                            float scoreScale,
+          int KCAP, bool OFFICIAL = false>
+__device__ __forceinline__ void indexerTopk(const BkLaunch &a, float scoreScale,
                                             float weightScale) {
+  static_assert(!OFFICIAL || DI % 32 == 0, "FP4 keys in whole 32-blocks");
+  constexpr int KEYBYTES = DI / 2 + DI / 32; // official key rows
   static_assert((KCAP & (KCAP - 1)) == 0 && KCAP >= TOPK, "sort capacity");
   constexpr int NW = BLOCK / 32;
   __shared__ __align__(16) float q[HI * DI];
@@ -61,8 +69,11 @@ __device__ __forceinline__ void indexerTopk(const BkLaunch &a,
   const float *qg = (const float *)a.in[0] + t * HI * DI;
   for (int i = threadIdx.x; i < HI * DI; i += BLOCK)
     q[i] = qg[i];
-  for (int h = threadIdx.x; h < HI; h += BLOCK)
-    wsc[h] = __fmul_rn(((const float *)a.in[1])[t * HI + h], weightScale);
+  for (int h = threadIdx.x; h < HI; h += BLOCK) {
+    const float w =
+        __fmul_rn(((const float *)a.in[1])[t * HI + h], weightScale);
+    wsc[h] = OFFICIAL ? off::roundBf16(w) : w;
+  }
   if (rank == 0)
     for (int i = threadIdx.x; i < KCAP; i += BLOCK)
       sel[i] = 0ull; // sorts last
@@ -71,6 +82,37 @@ __device__ __forceinline__ void indexerTopk(const BkLaunch &a,
   // Calls fn(j, key) for every local entry j in [lo, hi) (any order, any
   // thread) from the cache or by scoring it now (lane groups of 8).
   auto score = [&](int j) { // all 32 lanes; j valid for the group
+    if constexpr (OFFICIAL) {
+      // The group's lane g keeps key elements 8m + g, decoded once.
+      const unsigned char *row =
+          (const unsigned char *)a.states[0] + (long long)j * KEYBYTES;
+      const int g = lane % 8;
+      float kr[DI / 8];
+#pragma unroll
+      for (int m = 0; m < DI / 8; ++m) {
+        const int e = 8 * m + g;
+        const unsigned byte = row[e / 2];
+        const unsigned code = (e & 1) ? byte >> 4 : byte & 15u;
+        kr[m] = off::roundBf16(
+            __fmul_rn(e2m1ToF32(code), e8m0ToF32(row[DI / 2 + e / 32])));
+      }
+      float sum = 0.0f;
+#pragma unroll 2
+      for (int h = 0; h < HI; ++h) {
+        float acc = 0.0f;
+#pragma unroll
+        for (int m = 0; m < DI / 8; ++m)
+          acc = __fadd_rn(acc, __fmul_rn(q[h * DI + 8 * m + g], kr[m]));
+        acc = __fadd_rn(acc, __shfl_xor_sync(0xffffffffu, acc, 4));
+        acc = __fadd_rn(acc, __shfl_xor_sync(0xffffffffu, acc, 1));
+        acc = __fadd_rn(acc, __shfl_xor_sync(0xffffffffu, acc, 2));
+        // dotF32's empty tail is still added; then the einsum's bf16.
+        const float dot = off::roundBf16(__fadd_rn(acc, 0.0f));
+        sum = __fadd_rn(
+            sum, off::roundBf16(__fmul_rn(dot < 0.0f ? 0.0f : dot, wsc[h])));
+      }
+      return off::roundBf16(sum);
+    }
     float s = 0.0f;
     const float *k = keys + (long long)j * DI;
 #pragma unroll 4
@@ -176,8 +218,8 @@ __device__ __forceinline__ void indexerTopk(const BkLaunch &a,
       offset += g + take;
       tiesBefore += x;
     }
-    takeTies = needTies > tiesBefore ? min(counts[1], needTies - tiesBefore)
-                                     : 0u;
+    takeTies =
+        needTies > tiesBefore ? min(counts[1], needTies - tiesBefore) : 0u;
   }
 
   // Ordered gather by warp 0 in rounds of 32 consecutive entries.
@@ -241,8 +283,8 @@ __device__ __forceinline__ void indexerTopk(const BkLaunch &a,
   }
   int *out = (int *)a.out[0] + t * TOPK;
   for (int i = threadIdx.x; i < TOPK; i += BLOCK)
-    out[i] = i < keep ? (int)(0xffffffffu - (unsigned)(sel[i] & 0xffffffffull))
-                      : -1;
+    out[i] =
+        i < keep ? (int)(0xffffffffu - (unsigned)(sel[i] & 0xffffffffull)) : -1;
 }
 
 } // namespace bk

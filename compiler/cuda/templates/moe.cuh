@@ -104,9 +104,8 @@ __device__ __forceinline__ void moe(const BkLaunch &a, float limit) {
       for (int g0 = 0; g0 < nTile; g0 += TG) {
         const int ng = min(TG, nTile - g0);
         __syncthreads(); // the stage is free
-        stageRows<DIM, BLOCK>(stage, ng, [&](int j) {
-          return x + (t0 + tileTok[g0 + j]) * DIM;
-        });
+        stageRows<DIM, BLOCK>(
+            stage, ng, [&](int j) { return x + (t0 + tileTok[g0 + j]) * DIM; });
         __syncthreads();
         const SwizzledRows<DIM> xs{stage};
         for (int il = warp; il < IPR; il += WARPS) {

@@ -32,8 +32,9 @@ __device__ __forceinline__ unsigned fp8Code(float x, float inv) {
   float q = __fmul_rn(x, inv);
   q = q < -448.0f ? -448.0f : (q > 448.0f ? 448.0f : q);
   unsigned short pair;
-  asm("cvt.rn.satfinite.e4m3x2.f32 %0, %1, %2;" : "=h"(pair) : "f"(0.0f),
-      "f"(q));
+  asm("cvt.rn.satfinite.e4m3x2.f32 %0, %1, %2;"
+      : "=h"(pair)
+      : "f"(0.0f), "f"(q));
   return pair & 0xffu;
 }
 
@@ -41,6 +42,16 @@ __device__ __forceinline__ float e4m3ToF32(unsigned code) {
   float lo, hi;
   e4m3x2ToF32(code & 0xffu, lo, hi);
   return lo;
+}
+
+// 16 e4m3 codes (low byte first) to floats, exact.
+__device__ __forceinline__ void decodeFp8ChunkImpl(uint4 v, float *w) {
+  const unsigned u[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    e4m3x2ToF32(u[i] & 0xffffu, w[4 * i], w[4 * i + 1]);
+    e4m3x2ToF32(u[i] >> 16, w[4 * i + 2], w[4 * i + 3]);
+  }
 }
 
 // floatToE2m1: nearest, ties to the even code, saturating at ±6; then, as
@@ -116,6 +127,7 @@ __device__ __forceinline__ float rsqrtF32(float v) {
 // One thread's work.
 __device__ __forceinline__ float rmsFactorP1(const float *x, int n, float eps) {
   float sum = 0.0f;
+#pragma unroll 8
   for (int i = 0; i < n; ++i)
     sum = __fadd_rn(sum, __fmul_rn(x[i], x[i]));
   return rsqrtF32(__fadd_rn(__fmul_rn(sum, meanFactor(n)), eps));
@@ -125,6 +137,7 @@ __device__ __forceinline__ float rmsFactorP1(const float *x, int n, float eps) {
 // (mean + eps), bf16 rsqrt. One thread's work.
 __device__ __forceinline__ float rmsFactorP2(const float *x, int n, float eps) {
   float sum = 0.0f;
+#pragma unroll 8
   for (int i = 0; i < n; ++i)
     sum = __fadd_rn(sum, roundBf16(__fmul_rn(x[i], x[i])));
   const float mean = roundBf16(__fmul_rn(sum, meanFactor(n)));
@@ -142,4 +155,19 @@ __device__ __forceinline__ void ropePairBf16(float &x0, float &x1, float c,
 }
 
 } // namespace off
+
+// 16 e4m3 codes / 32 e2m1 codes (low nibble first) of a 16-byte chunk to
+// floats, exact.
+__device__ __forceinline__ void decodeFp8Chunk(uint4 v, float *w) {
+  off::decodeFp8ChunkImpl(v, w);
+}
+__device__ __forceinline__ void decodeFp4Chunk(uint4 v, float *w) {
+  const unsigned u[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+  for (int i = 0; i < 4; ++i)
+#pragma unroll
+    for (int b = 0; b < 8; ++b)
+      w[8 * i + b] = e2m1ToF32((u[i] >> (4 * b)) & 15u);
+}
+
 } // namespace bk

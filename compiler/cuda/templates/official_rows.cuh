@@ -49,8 +49,8 @@ __device__ __forceinline__ void simulateBlocks(WarpHead<D> &h, int count) {
     const float amax = off::groupAmax<B / EPL>(m);
     if (lane * EPL < count) {
       unsigned byte;
-      const float s =
-          FP4 ? off::fp4BlockScale(amax, &byte) : off::fp8BlockScale(amax, &byte);
+      const float s = FP4 ? off::fp4BlockScale(amax, &byte)
+                          : off::fp8BlockScale(amax, &byte);
 #pragma unroll
       for (int e = 0; e < EPL; ++e)
         h.v[e] = FP4 ? off::fp4Sim(h.v[e], s) : off::fp8Sim(h.v[e], s);
@@ -70,8 +70,8 @@ __device__ __forceinline__ void simulateBlocks(WarpHead<D> &h, int count) {
           FP4 ? off::fp4BlockScale(m, &byte) : off::fp8BlockScale(m, &byte);
 #pragma unroll
       for (int e = 0; e < B; ++e)
-        h.v[b * B + e] =
-            FP4 ? off::fp4Sim(h.v[b * B + e], s) : off::fp8Sim(h.v[b * B + e], s);
+        h.v[b * B + e] = FP4 ? off::fp4Sim(h.v[b * B + e], s)
+                             : off::fp8Sim(h.v[b * B + e], s);
     }
   }
 }
@@ -257,6 +257,31 @@ __device__ __forceinline__ void encodeKvEntryWarp(const float *kv,
     entry[i] = 0;
 }
 
+// Indexer key (encodeFp4Key): FP4 codes of the warp's head (P7's 32-blocks,
+// element 2k in the low nibble) then one e8m0 scale byte per 32. EPL even.
+template <int D>
+__device__ __forceinline__ void encodeFp4KeyWarp(const WarpHead<D> &h,
+                                                 unsigned char *bytes) {
+  constexpr int EPL = WarpHead<D>::EPL;
+  static_assert(EPL % 2 == 0 && 32 % EPL == 0, "bytes and blocks per lane");
+  const int lane = threadIdx.x % 32;
+  float m = 0.0f;
+#pragma unroll
+  for (int e = 0; e < EPL; ++e)
+    m = fmaxf(m, fabsf(h.v[e]));
+  const float amax = off::groupAmax<32 / EPL>(m);
+  unsigned byte;
+  const float s = off::fp4BlockScale(amax, &byte);
+  const float inv = __fdiv_rn(1.0f, s);
+#pragma unroll
+  for (int e = 0; e < EPL; e += 2)
+    bytes[(lane * EPL + e) / 2] =
+        (unsigned char)(off::fp4Code(h.v[e], inv) |
+                        (off::fp4Code(h.v[e + 1], inv) << 4));
+  if ((lane * EPL) % 32 == 0)
+    bytes[D / 2 + lane * EPL / 32] = (unsigned char)byte;
+}
+
 // window_write, official: the call's last min(S, WINDOW) kv rows encoded as
 // KV entries into the ring. A warp per token, 4 tokens per block (grid.y).
 template <int D, int R, int ENTRY, int WINDOW>
@@ -264,9 +289,9 @@ __device__ __forceinline__ void windowWriteOfficial(const BkLaunch &a) {
   const long long t = (long long)blockIdx.y * 4 + threadIdx.x / 32;
   if (t >= a.tokens || t < a.tokens - WINDOW)
     return;
-  encodeKvEntryWarp<D, R, ENTRY>(
-      (const float *)a.in[0] + t * D,
-      (unsigned char *)a.states[0] + ((a.start + t) % WINDOW) * ENTRY);
+  encodeKvEntryWarp<D, R, ENTRY>((const float *)a.in[0] + t * D,
+                                 (unsigned char *)a.states[0] +
+                                     ((a.start + t) % WINDOW) * ENTRY);
 }
 
 } // namespace bk

@@ -16,10 +16,9 @@ namespace bk {
 // Ids outside the table and table entries outside [0, E) give expert -1
 // with weight 0 (the runtime validates token ids before the launch).
 template <int E, int K, bool HASH, int TDT, long long TROWS, class Score>
-__device__ __forceinline__ void selectExperts(const Score &score, int tok,
-                                              const void *table,
-                                              float routeScale, int *idxOut,
-                                              float *wtsOut) {
+__device__ __forceinline__ void
+selectExperts(const Score &score, int tok, const void *table, float routeScale,
+              int *idxOut, float *wtsOut) {
   static_assert(E <= 1024 && K >= 1 && K <= 32, "routing shape");
   const int lane = threadIdx.x % 32;
   int chosen[K];

@@ -166,13 +166,45 @@ TEST(KernelSource, UnsupportedKernelsSaySo) {
             std::string::npos);
 }
 
-TEST(KernelSource, OfficialNumericsIsNotGeneratedYet) {
-  CudaLaunchSpec s = linearSpec(64, 8, DType::F8E4M3);
-  s.param("numerics", 1);
-  auto ks = generateKernelSource(s);
-  ASSERT_FALSE(ks.isOk());
-  EXPECT_EQ(ks.status().code(), StatusCode::Unsupported);
-  EXPECT_NE(ks.status().message().find("official"), std::string::npos);
+TEST(KernelSource, OfficialLaunchesOutsideTheGeneratedFormatsAreUnsupported) {
+  // BF16 experts and f32 state rows exist only in the reference profile.
+  for (CudaLaunchSpec s :
+       {official(moeSpec(128, 128, 4, 2, DType::BF16, DType::BF16)),
+        official(attentionSpec(64, 512, 128, 1, 4, 512),
+                 {{"kv_format", 0}, {"rope_dim", 64}}),
+        official(indexerSpec(64, 128, 512, 4))}) {
+    auto ks = generateKernelSource(s);
+    ASSERT_FALSE(ks.isOk()) << s.kernel;
+    EXPECT_EQ(ks.status().code(), StatusCode::Unsupported) << s.kernel;
+  }
+  CudaLaunchSpec bad = linearSpec(64, 8, DType::F8E4M3);
+  bad.param("numerics", 2);
+  EXPECT_EQ(generateKernelSource(bad).status().code(),
+            StatusCode::InvalidArgument);
+}
+
+TEST(KernelSource, OfficialLaunchesHaveTheirOwnKernels) {
+  // Same launch, other profile: other source, other entry.
+  CudaLaunchSpec ref = linearSpec(4096, 1024, DType::F8E4M3);
+  auto a = generateKernelSource(ref);
+  auto b = generateKernelSource(official(ref, {{"round_output", 1}}));
+  ASSERT_TRUE(a.isOk() && b.isOk()) << b.status().toString();
+  EXPECT_NE(a->entry, b->entry);
+  EXPECT_NE(b->source.find("bk::linearOfficial<"), std::string::npos);
+  // FP8 activation blocks need whole 128-blocks.
+  auto c = generateKernelSource(
+      official(linearSpec(64, 8, DType::F8E4M3), {{"round_output", 1}}));
+  ASSERT_FALSE(c.isOk());
+  EXPECT_NE(c.status().message().find("128-blocks"), std::string::npos);
+  // Kernels whose numerics do not change keep the reference kernel.
+  CudaLaunchSpec e;
+  e.kernel = "embed";
+  e.param("dim", 64);
+  e.param("hc", 4);
+  e.weight(DType::BF16, {10, 64});
+  auto r1 = generateKernelSource(e), r2 = generateKernelSource(official(e));
+  ASSERT_TRUE(r1.isOk() && r2.isOk());
+  EXPECT_EQ(r1->source, r2->source);
 }
 
 TEST(KernelSource, BadLaunchesAreNamedErrors) {

@@ -11,6 +11,7 @@
 
 #include <ostream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 namespace birkhoff::cuda::test {
@@ -190,6 +191,116 @@ inline CudaLaunchSpec attentionSpec(int64_t heads, int64_t hd, int64_t window,
   return s;
 }
 
+/// `s` in the official numerics profile, with its official-only params.
+inline CudaLaunchSpec
+official(CudaLaunchSpec s,
+         std::initializer_list<std::pair<const char *, double>> extra = {}) {
+  s.param("numerics", 1);
+  for (auto [k, v] : extra)
+    s.param(k, v);
+  return s;
+}
+
+/// Launches of the official profile (numerics = 1) that are generated.
+inline std::vector<NamedLaunch> officialLaunches() {
+  std::vector<NamedLaunch> v;
+  auto add = [&](std::string n, CudaLaunchSpec s) {
+    v.push_back({"official_" + std::move(n), std::move(s)});
+  };
+  CudaLaunchSpec r;
+  r.kernel = "rms_norm";
+  r.param("n", 4096);
+  r.param("eps", 1e-6);
+  r.weight(DType::BF16, {4096});
+  add("rms_norm_flash", official(r));
+  CudaLaunchSpec hn;
+  hn.kernel = "head_rms_norm";
+  hn.param("heads", 64);
+  hn.param("head_dim", 512);
+  hn.param("eps", 1e-6);
+  add("head_rms_norm_flash", official(hn));
+  add("rope_flash_q",
+      official(ropeSpec(64, 512, 64, true, false), {{"after_rope", 0}}));
+  add("rope_flash_kv_fp8",
+      official(ropeSpec(1, 512, 64, true, false), {{"after_rope", 1}}));
+  add("rope_flash_indexer_q",
+      official(ropeSpec(64, 128, 64, true, false), {{"after_rope", 2}}));
+  add("rope_flash_o_inverse",
+      official(ropeSpec(64, 512, 64, true, true), {{"after_rope", 0}}));
+  CudaLaunchSpec hnr;
+  hnr.kernel = "head_rms_norm_rope";
+  hnr.param("heads", 64);
+  hnr.param("head_dim", 512);
+  hnr.param("eps", 1e-6);
+  ropeParams(hnr, 64, false);
+  add("head_rms_norm_rope_flash", official(hnr));
+  CudaLaunchSpec ww;
+  ww.kernel = "window_write";
+  ww.param("window", 128);
+  ww.param("head_dim", 512);
+  add("window_write_flash", official(ww, {{"kv_format", 1}, {"rope_dim", 64}}));
+  for (const char *k : {"mhc_pre_norm", "mhc_head_norm"})
+    add(std::string(k) + "_flash", official(mhcSpec(k, 4096, 4)));
+  CudaLaunchSpec p;
+  p.kernel = "mhc_post";
+  p.param("dim", 4096);
+  p.param("hc", 4);
+  add("mhc_post_flash", official(p));
+  add("grouped_linear_flash_wo_a",
+      official(groupedSpec(8, 4096, 1024, DType::F8E4M3)));
+  add("linear_fp8_flash_q_a",
+      official(linearSpec(4096, 1024, DType::F8E4M3), {{"round_output", 1}}));
+  add("linear_fp8_flash_wo_b",
+      official(linearSpec(8192, 4096, DType::F8E4M3), {{"round_output", 1}}));
+  add("linear_fp4_flash_expert_w2",
+      official(linearSpec(2048, 4096, DType::FP4E2M1x2),
+               {{"round_output", 1}}));
+  add("linear_bf16_flash_head",
+      official(linearSpec(4096, 1024, DType::BF16), {{"round_output", 0}}));
+  add("linear_rms_norm_fp8_flash_q_a",
+      official(linearNormSpec(4096, 1024, DType::F8E4M3)));
+  // tiny_dq's shapes (head 128 with 64 RoPE dims, indexer heads of 64).
+  add("rope_golden_kv_fp8",
+      official(ropeSpec(1, 128, 64, true, false), {{"after_rope", 1}}));
+  add("rope_golden_indexer_q",
+      official(ropeSpec(16, 64, 64, true, false), {{"after_rope", 2}}));
+  add("window_write_golden", official(
+                                 [] {
+                                   CudaLaunchSpec w;
+                                   w.kernel = "window_write";
+                                   w.param("window", 8);
+                                   w.param("head_dim", 128);
+                                   return w;
+                                 }(),
+                                 {{"kv_format", 1}, {"rope_dim", 64}}));
+  add("linear_fp4_golden_expert",
+      official(linearSpec(128, 128, DType::FP4E2M1x2), {{"round_output", 1}}));
+  // The stateful kernels: KV entries, FP4 indexer keys, FP8/FP4 experts.
+  add("compressor_flash_csa_kv",
+      official(compressorSpec(4096, 512, 4, true, 64), {{"entry_format", 1}}));
+  add("compressor_flash_hca_kv",
+      official(compressorSpec(4096, 512, 128, false, 64),
+               {{"entry_format", 1}}));
+  add("compressor_flash_indexer_keys",
+      official(compressorSpec(4096, 128, 4, true, 64), {{"entry_format", 2}}));
+  add("compressor_golden_indexer_keys",
+      official(compressorSpec(128, 64, 4, true, 64), {{"entry_format", 2}}));
+  add("indexer_topk_flash",
+      official(indexerSpec(64, 128, 512, 4), {{"key_format", 1}}));
+  for (auto [mode, ratio, topk, tag] :
+       {std::tuple<int, int, int, const char *>{0, 0, 0, "window"},
+        {1, 4, 512, "csa"},
+        {2, 128, 0, "hca"}})
+    add(std::string("sparse_attention_flash_") + tag,
+        official(attentionSpec(64, 512, 128, mode, ratio, topk),
+                 {{"kv_format", 1}, {"rope_dim", 64}}));
+  add("moe_flash",
+      official(moeSpec(4096, 2048, 256, 6, DType::FP4E2M1x2, DType::F8E4M3)));
+  add("moe_golden",
+      official(moeSpec(128, 128, 4, 4, DType::FP4E2M1x2, DType::F8E4M3)));
+  return v;
+}
+
 /// The kernels beyond the foundation, at V4-Flash shapes and tiny/odd ones.
 inline std::vector<NamedLaunch> catalogueLaunches() {
   std::vector<NamedLaunch> v;
@@ -246,6 +357,16 @@ inline std::vector<NamedLaunch> catalogueLaunches() {
   add("sparse_attention_flash_csa", attentionSpec(64, 512, 128, 1, 4, 512));
   add("sparse_attention_flash_hca", attentionSpec(64, 512, 128, 2, 128, 0));
   add("sparse_attention_tiny_csa", attentionSpec(2, 10, 4, 1, 2, 3));
+  // Shapes of the golden test models (shared/goldens/tiny_*).
+  add("moe_golden_fp4",
+      moeSpec(128, 64, 8, 2, DType::FP4E2M1x2, DType::F8E4M3));
+  add("moe_golden_inter32", moeSpec(64, 32, 16, 4, DType::BF16, DType::BF16));
+  add("compressor_golden_indexer_16", compressorSpec(64, 16, 4, true, 16));
+  add("compressor_golden_hca", compressorSpec(128, 64, 16, false, 16));
+  add("indexer_topk_golden", indexerSpec(16, 16, 32, 4));
+  add("sparse_attention_golden_hca", attentionSpec(2, 64, 128, 2, 16, 0));
+  add("linear_rms_norm_golden", linearNormSpec(128, 64, DType::F8E4M3));
+  add("router_golden_hash", routingSpec("router", 128, 8, 2, true, 512));
   CudaLaunchSpec ww;
   ww.kernel = "window_write";
   ww.param("window", 128);
@@ -254,6 +375,8 @@ inline std::vector<NamedLaunch> catalogueLaunches() {
   CudaLaunchSpec ww2 = ww;
   ww2.params = {{"window", 3}, {"head_dim", 10}};
   add("window_write_odd", ww2);
+  for (NamedLaunch &l : officialLaunches())
+    v.push_back(std::move(l));
   return v;
 }
 

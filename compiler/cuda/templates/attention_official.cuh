@@ -1,0 +1,169 @@
+// attention_official.cuh - sparse_attention in the `official` numerics
+// (kv_format 1; lib/OfficialNumerics attendOneHead, runtime/host
+// sparseAttentionOfficial): the window ring and the compressed entries hold
+// KV entries (FP8 leading dims + e8m0 scale per 64, bf16 RoPE dims), decoded
+// to their bf16 values; the key list is the host's (window slots oldest
+// first, padded with empty slots to WINDOW before the window fills, then the
+// compressed keys, -1 top-k slots empty); the online softmax runs over chunks
+// of 64 keys in order with the host's roundings (sequential fp32 dots, P cast
+// to bf16 before P·V, the sink in the denominator only), exp aside.
+//
+// One block per (token, head): the logits of up to CAP keys at once (a
+// thread per key), then per chunk the max, the exponentials and their sum
+// (one thread, in order), and o[d] += bf16(p_j)·k_j[d] per dimension.
+#pragma once
+#include "bk/hostmath.cuh"
+#include "bk/official.cuh"
+
+namespace bk {
+
+template <int H, int D, int R, int ENTRY, int WINDOW, int MODE, int RATIO,
+          int TOPK, int SDT, int CAP, int BLOCK>
+__device__ __forceinline__ void sparseAttentionOfficial(const BkLaunch &a,
+                                                        float scale) {
+  constexpr int NOPE = D - R;
+  constexpr int SCALE_OFF = NOPE + 2 * R;
+  constexpr int CHUNK = 64;
+  constexpr int DPT = (D + BLOCK - 1) / BLOCK;
+  static_assert(CAP % CHUNK == 0 && NOPE % 64 == 0, "chunks and blocks");
+  __shared__ float q[D];
+  __shared__ float lg[CAP]; // logits, then exp(l - max)
+  __shared__ float shared2[2];
+  const long long t = blockIdx.x / H;
+  const int h = blockIdx.x % H;
+  const long long p = a.start + t;
+  const float *kv = (const float *)a.in[1];
+  const int *sel = MODE == 1 ? (const int *)a.in[2] + t * TOPK : nullptr;
+  const unsigned char *ring = (const unsigned char *)a.states[0];
+  const unsigned char *ents =
+      MODE != 0 ? (const unsigned char *)a.states[1] : nullptr;
+  long long nEntries = 0;
+  if constexpr (MODE != 0) {
+    nEntries = (a.start + a.tokens) / RATIO;
+    if (a.state_rows[1] > 0 && nEntries > a.state_rows[1])
+      nEntries = a.state_rows[1];
+  }
+  int nC = 0;
+  if constexpr (MODE == 2) {
+    const long long v = (p + 1) / RATIO;
+    nC = (int)(v < nEntries ? v : nEntries);
+  } else if constexpr (MODE == 1) {
+    nC = TOPK;
+  }
+  const int nKeys = WINDOW + nC;
+  const long long lo = p < WINDOW - 1 ? 0 : p - WINDOW + 1;
+  // Key i: a float row (the call's kv), a KV entry, or nothing.
+  struct Key {
+    const float *row;
+    const unsigned char *entry;
+  };
+  auto key = [&](int i) -> Key {
+    if (i < WINDOW) {
+      const long long j = lo + i;
+      if (j > p)
+        return {nullptr, nullptr}; // window not yet full
+      if (j >= a.start)
+        return {kv + (j - a.start) * D, nullptr};
+      return {nullptr, ring + (j % WINDOW) * ENTRY};
+    }
+    if constexpr (MODE == 2) {
+      return {nullptr, ents + (long long)(i - WINDOW) * ENTRY};
+    } else if constexpr (MODE == 1) {
+      const int idx = sel[i - WINDOW];
+      if (idx >= 0 && idx < nEntries)
+        return {nullptr, ents + (long long)idx * ENTRY};
+    }
+    return {nullptr, nullptr};
+  };
+  // Element d of a key (decodeKvEntry for entries).
+  auto value = [&](const Key &k, int d) -> float {
+    if (k.row)
+      return k.row[d];
+    if (d < NOPE)
+      return off::roundBf16(__fmul_rn(off::e4m3ToF32(k.entry[d]),
+                                      e8m0ToF32(k.entry[SCALE_OFF + d / 64])));
+    const unsigned lo8 = k.entry[NOPE + 2 * (d - NOPE)];
+    const unsigned hi8 = k.entry[NOPE + 2 * (d - NOPE) + 1];
+    return __uint_as_float((lo8 | (hi8 << 8)) << 16);
+  };
+
+  const float *qg = (const float *)a.in[0] + (t * H + h) * D;
+  for (int d = threadIdx.x; d < D; d += BLOCK)
+    q[d] = qg[d];
+  const float sink = loadScalar<SDT>(a.weights[0], h);
+  __syncthreads();
+
+  float rowMax = __int_as_float(0xff800000), sumExp = 0.0f;
+  float acc[DPT];
+#pragma unroll
+  for (int m = 0; m < DPT; ++m)
+    acc[m] = 0.0f;
+  for (int c0 = 0; c0 < nKeys; c0 += CAP) {
+    const int n = min(CAP, nKeys - c0);
+    // Logits: s = fl(fl(Σ_d fl(q_d·k_d)) · scale), the sum in order.
+    for (int i = threadIdx.x; i < n; i += BLOCK) {
+      const Key k = key(c0 + i);
+      float s = __int_as_float(0xff800000);
+      if (k.row || k.entry) {
+        float dot = 0.0f;
+        for (int d = 0; d < D; ++d)
+          dot = __fadd_rn(dot, __fmul_rn(q[d], value(k, d)));
+        s = __fmul_rn(dot, scale);
+      }
+      lg[i] = s;
+    }
+    __syncthreads();
+    for (int b0 = 0; b0 < n; b0 += CHUNK) {
+      const int nb = min(CHUNK, n - b0);
+      // The running max, alpha, the exponentials and their sum (host order).
+      if (threadIdx.x == 0) {
+        const float prevMax = rowMax;
+        float m = rowMax;
+        for (int j = 0; j < nb; ++j)
+          m = fmaxf(m, lg[b0 + j]);
+        const float alpha = hostExp(__fsub_rn(prevMax, m));
+        float chunkSum = 0.0f;
+        for (int j = 0; j < nb; ++j) {
+          const float e = hostExp(__fsub_rn(lg[b0 + j], m));
+          lg[b0 + j] = e;
+          chunkSum = __fadd_rn(chunkSum, e);
+        }
+        sumExp = __fadd_rn(__fmul_rn(sumExp, alpha), chunkSum);
+        shared2[0] = alpha;
+        shared2[1] = m;
+      }
+      __syncthreads();
+      const float alpha = shared2[0];
+      rowMax = shared2[1];
+#pragma unroll
+      for (int m = 0; m < DPT; ++m)
+        acc[m] = __fmul_rn(acc[m], alpha);
+      for (int j = 0; j < nb; ++j) {
+        const Key k = key(c0 + b0 + j);
+        if (!k.row && !k.entry)
+          continue;
+        const float pb = off::roundBf16(lg[b0 + j]);
+#pragma unroll
+        for (int m = 0; m < DPT; ++m) {
+          const int d = threadIdx.x + m * BLOCK;
+          if (d < D)
+            acc[m] = __fadd_rn(acc[m], __fmul_rn(pb, value(k, d)));
+        }
+      }
+      __syncthreads(); // lg of the chunk is consumed
+    }
+  }
+  if (threadIdx.x == 0)
+    shared2[0] = __fadd_rn(sumExp, hostExp(__fsub_rn(sink, rowMax)));
+  __syncthreads();
+  const float l = shared2[0];
+  float *out = (float *)a.out[0] + (t * H + h) * D;
+#pragma unroll
+  for (int m = 0; m < DPT; ++m) {
+    const int d = threadIdx.x + m * BLOCK;
+    if (d < D)
+      out[d] = off::roundBf16(__fdiv_rn(acc[m], l));
+  }
+}
+
+} // namespace bk
