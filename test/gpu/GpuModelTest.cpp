@@ -18,8 +18,11 @@
 //===----------------------------------------------------------------------===//
 #include "GoldenCase.h"
 
+#include "birkhoff/Npy.h"
 #include "birkhoff/Runtime.h"
 #include "cuda/CudaDriverApi.h"
+
+#include <nlohmann/json.hpp>
 
 #include <gtest/gtest.h>
 
@@ -261,6 +264,71 @@ TEST_P(GpuGolden, MatchesReferenceHostAndItself) {
 INSTANTIATE_TEST_SUITE_P(Goldens, GpuGolden,
                          ::testing::Values("tiny_mix", "tiny_rates",
                                            "tiny_quant", "tiny_dq", "tiny_dq2"),
+                         [](const auto &info) { return info.param; });
+
+
+// The official profile on the GPU meets the band the host backend meets
+// (test/golden/OfficialGoldenTest.cpp): per official logits file of tiny_dq
+// and tiny_dq2, mean|gpu - hf| / mean|hf| within [0.5, 1.5] x DeepSeek's own
+// runs against HF, and against each of those runs at most 1.5 x their
+// GPU-vs-CPU figure. Artifacts: <case>.official.cuda.bkart.
+class GpuOfficialGolden : public ::testing::TestWithParam<std::string> {};
+
+double meanRel(const std::vector<float> &a, const std::vector<float> &b) {
+  double diff = 0.0, ref = 0.0;
+  for (size_t i = 0; i < b.size() && i < a.size(); ++i) {
+    diff += std::fabs(double(a[i]) - double(b[i]));
+    ref += std::fabs(double(b[i]));
+  }
+  return a.size() == b.size() ? diff / ref : INFINITY;
+}
+
+TEST_P(GpuOfficialGolden, WithinTheBandOfDeepSeeksOwnRuns) {
+  REQUIRE_GPU();
+  const std::string name = GetParam();
+  std::string dir = std::string(BIRKHOFF_GOLDENS_DIR) + "/" + name;
+  if (!fs::exists(dir + "/manifest.json"))
+    dir = std::string(BIRKHOFF_SOURCE_DIR) + "/.deps/goldens/" + name;
+  std::string art = carriedDir() + "/" + name + ".official.cuda.bkart";
+  if (!fs::exists(dir + "/manifest.json") || !fs::exists(art))
+    GTEST_SKIP() << "no official artifact or golden data for " << name;
+  std::ifstream in(dir + "/manifest.json");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  auto manifest = nlohmann::json::parse(ss.str(), nullptr, false);
+  ASSERT_TRUE(manifest.is_object() && manifest.contains("official"));
+  auto gpu = load(art, "cuda");
+  ASSERT_TRUE(gpu);
+  auto floats = [&](const std::string &file) {
+    auto a = readNpy(dir + "/" + file);
+    EXPECT_TRUE(a.isOk()) << a.status().toString();
+    return a.isOk() ? a->asFloat() : std::vector<float>{};
+  };
+  for (const auto &f : manifest["official"]["files"]) {
+    auto tokens = readNpy(dir + "/" + f["tokens"].get<std::string>());
+    ASSERT_TRUE(tokens.isOk());
+    std::vector<int32_t> ids;
+    for (int64_t v : tokens->asInt64())
+      ids.push_back(int32_t(v));
+    std::vector<float> ours = run(gpu, ids, oneCall(ids));
+    double vsHf = meanRel(ours, floats(f["hf"].get<std::string>()));
+    double vsGpu = meanRel(ours, floats(f["gpu"].get<std::string>()));
+    double vsCpu = meanRel(ours, floats(f["cpu"].get<std::string>()));
+    double refGpuHf = f["gpu_vs_hf"]["mean_rel"].get<double>();
+    double refCpuHf = f["cpu_vs_hf"]["mean_rel"].get<double>();
+    double refGpuCpu = f["gpu_vs_cpu"]["mean_rel"].get<double>();
+    std::printf("[gpu-official] %s %s: vs HF %.4f (DeepSeek %.4f / %.4f), vs DeepSeek "
+                "GPU %.4f, CPU %.4f (their GPU-vs-CPU %.4f)\n",
+                name.c_str(), f["tokens"].get<std::string>().c_str(), vsHf, refGpuHf,
+                refCpuHf, vsGpu, vsCpu, refGpuCpu);
+    EXPECT_GE(vsHf, 0.5 * std::min(refGpuHf, refCpuHf));
+    EXPECT_LE(vsHf, 1.5 * std::max(refGpuHf, refCpuHf));
+    EXPECT_LE(vsGpu, 1.5 * refGpuCpu);
+    EXPECT_LE(vsCpu, 1.5 * refGpuCpu);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Goldens, GpuOfficialGolden, ::testing::Values("tiny_dq", "tiny_dq2"),
                          [](const auto &info) { return info.param; });
 
 } // namespace
