@@ -197,6 +197,11 @@ __device__ __forceinline__ void indexerTopk(const BkLaunch &a, float scoreScale,
   // ties (lowest index first) it keeps. Ranks hold increasing index ranges.
   unsigned offset = 0, takeTies = 0;
   if (takeAll) {
+    // Every rank writes into rank 0's shared list below; the barrier makes
+    // sure all blocks of the cluster have started (distributed shared memory
+    // of a block that has not started may not be accessed). The other path
+    // passes the cluster barriers of the radix select first.
+    clusterSync();
     offset = (unsigned)lo;
   } else {
     if (threadIdx.x < 2)
