@@ -467,23 +467,21 @@ LogicalResult HeadRmsNormOp::verify() {
   return expectSameType(*this, getInput(), getResult());
 }
 
-LogicalResult RopeOp::verify() {
-  int64_t headDim = static_cast<int64_t>(getHeadDim());
-  if (failed(expectHeads(*this, getInput(), static_cast<int64_t>(getHeads()),
+/// The checks shared by the ops that rotate each head in place: V4-11 (heads
+/// split the features), V4-13 (RoPE fits the head) and an unchanged type.
+template <typename HeadRopeOp>
+static LogicalResult verifyHeadRope(HeadRopeOp op) {
+  int64_t headDim = static_cast<int64_t>(op.getHeadDim());
+  if (failed(expectHeads(op, op.getInput(), static_cast<int64_t>(op.getHeads()),
                          headDim)) ||
-      failed(expectRopeFits(*this, getRope(), headDim)))
+      failed(expectRopeFits(op, op.getRope(), headDim)))
     return failure();
-  return expectSameType(*this, getInput(), getResult());
+  return expectSameType(op, op.getInput(), op.getResult());
 }
 
-LogicalResult HeadRmsNormRopeOp::verify() {
-  int64_t headDim = static_cast<int64_t>(getHeadDim());
-  if (failed(expectHeads(*this, getInput(), static_cast<int64_t>(getHeads()),
-                         headDim)) ||
-      failed(expectRopeFits(*this, getRope(), headDim)))
-    return failure();
-  return expectSameType(*this, getInput(), getResult());
-}
+LogicalResult RopeOp::verify() { return verifyHeadRope(*this); }
+
+LogicalResult HeadRmsNormRopeOp::verify() { return verifyHeadRope(*this); }
 
 //===----------------------------------------------------------------------===//
 // Attention
