@@ -82,6 +82,10 @@ struct StateDesc {
   int64_t rowsFor(int64_t tokens) const {
     return fixedRows + (tokensPerRow > 0 ? tokens / tokensPerRow : 0);
   }
+  /// Bytes for a context of `tokens` tokens.
+  uint64_t bytesFor(int64_t tokens) const {
+    return bytesPerRow * uint64_t(rowsFor(tokens));
+  }
 };
 
 /// A compiled CUDA kernel of a "cuda" artifact. The cubin points into the

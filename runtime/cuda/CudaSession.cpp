@@ -55,8 +55,7 @@ public:
     for (const StateDesc &d : program_.states) {
       // Never a zero-byte allocation (a state may have no rows yet at a
       // small capacity); kernels only touch rows that exist.
-      uint64_t bytes = std::max<uint64_t>(
-          d.bytesPerRow * uint64_t(d.rowsFor(capacity)), 256);
+      uint64_t bytes = std::max<uint64_t>(d.bytesFor(capacity), 256);
       stateBytes.push_back(bytes);
       states += bytes;
     }

@@ -17,7 +17,7 @@ public:
       : program_(program), pool_(std::make_unique<ThreadPool>(numThreads)) {
     for (const StateDesc &d : program.states) {
       int64_t rows = d.rowsFor(capacity);
-      int64_t bytes = rows * int64_t(d.bytesPerRow);
+      int64_t bytes = int64_t(d.bytesFor(capacity));
       // Stored as floats so f32 rows are aligned; packed rows use the bytes.
       stateData_.emplace_back(size_t((bytes + 3) / 4), 0.0f);
       states_.push_back({reinterpret_cast<uint8_t *>(stateData_.back().data()),
@@ -95,7 +95,7 @@ public:
     // the first touch of its pages take the process down.
     double stateBytes = 0.0, arenaBytes = 0.0;
     for (const StateDesc &d : prog.states)
-      stateBytes += double(d.bytesPerRow) * double(d.rowsFor(capacity));
+      stateBytes += double(d.bytesFor(capacity));
     for (const EntryDesc &e : prog.entries)
       arenaBytes = std::max(arenaBytes,
                             4.0 * double(e.arenaElemsPerToken) * e.maxTokens);

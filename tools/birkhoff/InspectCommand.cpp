@@ -118,7 +118,7 @@ int runInspectCommand(int argc, char **argv) {
   int64_t ctx = *context > 0 ? *context : p.maxContext;
   uint64_t atCtx = 0;
   for (const rt::StateDesc &s : p.states)
-    atCtx += s.bytesPerRow * uint64_t(s.rowsFor(ctx));
+    atCtx += s.bytesFor(ctx);
   std::printf("\nstate      %zu buffers per session: %llu bytes fixed + %.1f bytes per "
               "token of context\n",
               p.states.size(), (unsigned long long)fixed, perToken);
