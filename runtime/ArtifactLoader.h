@@ -18,7 +18,7 @@ struct LoadedArtifact {
 };
 
 /// The format version this runtime reads.
-inline constexpr uint32_t kArtifactFormatVersion = 1;
+inline constexpr uint32_t kArtifactFormatVersion = 2;
 
 /// Maps `path`, runs the flatbuffers verifier, then the semantic checks
 /// (version, weight ranges and sizes, scales, kernels and their arities,

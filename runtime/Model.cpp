@@ -61,7 +61,8 @@ Model::load(const std::string &path, const ModelOptions &options) {
                        "cuda), or compile the checkpoint with --target host");
   std::unique_ptr<rt::ModelBackend> backend;
   if (ordinal) {
-    BK_ASSIGN_OR_RETURN(backend, rt::makeCudaBackend(prog, *ordinal, path));
+    BK_ASSIGN_OR_RETURN(
+        backend, rt::makeCudaBackend(prog, *ordinal, path, options.cudaGraphs));
   } else {
     BK_ASSIGN_OR_RETURN(backend,
                         rt::makeHostBackend(prog, options.numThreads, path));

@@ -53,6 +53,16 @@ CudaDriverApi::load(const std::vector<std::string> &candidates) {
   BK_RETURN_IF_ERROR(
       bindSymbol(l, "cuStreamSynchronize", &api->streamSynchronize));
   BK_RETURN_IF_ERROR(bindSymbol(l, "cuGetErrorString", &api->getErrorString));
+  BK_RETURN_IF_ERROR(
+      bindSymbol(l, "cuStreamBeginCapture_v2", &api->streamBeginCapture));
+  BK_RETURN_IF_ERROR(
+      bindSymbol(l, "cuStreamEndCapture", &api->streamEndCapture));
+  BK_RETURN_IF_ERROR(
+      bindSymbol(l, "cuGraphInstantiateWithFlags", &api->graphInstantiate));
+  BK_RETURN_IF_ERROR(bindSymbol(l, "cuGraphLaunch", &api->graphLaunch));
+  BK_RETURN_IF_ERROR(
+      bindSymbol(l, "cuGraphExecDestroy", &api->graphExecDestroy));
+  BK_RETURN_IF_ERROR(bindSymbol(l, "cuGraphDestroy", &api->graphDestroy));
   api->libraryPath = l.path();
   api->lib_ = lib.take();
   if (CuResult r = api->init(0))

@@ -28,6 +28,8 @@ using CuContext = struct CuContextOpaque *;
 using CuModule = struct CuModuleOpaque *;
 using CuFunction = struct CuFunctionOpaque *;
 using CuStream = struct CuStreamOpaque *;
+using CuGraph = struct CuGraphOpaque *;
+using CuGraphExec = struct CuGraphExecOpaque *;
 using CuDevicePtr = unsigned long long;
 
 // cuda.h enum values used by Birkhoff.
@@ -39,6 +41,9 @@ inline constexpr int kCuFuncAttrLocalSizeBytes = 3;
 inline constexpr int kCuFuncAttrNumRegs = 4;
 inline constexpr CuResult kCudaErrorNoDevice = 100;
 inline constexpr unsigned kCuStreamNonBlocking = 1;
+// CU_STREAM_CAPTURE_MODE_THREAD_LOCAL: other threads' calls stay legal while
+// a session captures its decode step.
+inline constexpr int kCuStreamCaptureModeThreadLocal = 1;
 
 struct CudaDriverApi {
   CuResult (*init)(unsigned flags) = nullptr;
@@ -81,6 +86,14 @@ struct CudaDriverApi {
   CuResult (*streamDestroy)(CuStream stream) = nullptr;
   CuResult (*streamSynchronize)(CuStream stream) = nullptr;
   CuResult (*getErrorString)(CuResult r, const char **str) = nullptr;
+  // CUDA graphs: a session captures its decode step once and replays it.
+  CuResult (*streamBeginCapture)(CuStream stream, int mode) = nullptr;
+  CuResult (*streamEndCapture)(CuStream stream, CuGraph *graph) = nullptr;
+  CuResult (*graphInstantiate)(CuGraphExec *exec, CuGraph graph,
+                               unsigned long long flags) = nullptr;
+  CuResult (*graphLaunch)(CuGraphExec exec, CuStream stream) = nullptr;
+  CuResult (*graphExecDestroy)(CuGraphExec exec) = nullptr;
+  CuResult (*graphDestroy)(CuGraph graph) = nullptr;
 
   std::string libraryPath;
 

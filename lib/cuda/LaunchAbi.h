@@ -28,9 +28,13 @@ struct BkLaunch {
   // bound: the runtime guarantees every row the call touches exists).
   // Appended after the original 136-byte layout.
   int64_t stateRows[4] = {};
+  // Device pointer to the position; when set, kernels read the position
+  // from it instead of `start`, so a captured decode step replays at any
+  // position (CUDA graphs). Appended after the 168-byte layout.
+  const int64_t *startAt = nullptr;
 };
 
-static_assert(sizeof(BkLaunch) == 168, "must match templates/abi.cuh");
+static_assert(sizeof(BkLaunch) == 176, "must match templates/abi.cuh");
 static_assert(offsetof(BkLaunch, tokenIds) == 16);
 static_assert(offsetof(BkLaunch, in) == 24);
 static_assert(offsetof(BkLaunch, out) == 56);
@@ -38,6 +42,7 @@ static_assert(offsetof(BkLaunch, weights) == 88);
 static_assert(offsetof(BkLaunch, scales) == 96);
 static_assert(offsetof(BkLaunch, states) == 104);
 static_assert(offsetof(BkLaunch, stateRows) == 136);
+static_assert(offsetof(BkLaunch, startAt) == 168);
 
 /// How a launch's grid follows its token count S (stored per launch, as
 /// data): grid.x = xPerToken·S + xConst, grid.y = ceil(S / tokensPerY) (1 when

@@ -58,6 +58,9 @@ struct ModelOptions {
   /// Where the model runs: "host" (artifacts compiled with --target host) or
   /// "cuda" / "cuda:<ordinal>" (--target cuda; needs a CUDA driver and GPU).
   std::string device = "host";
+  /// Device "cuda": replay decode steps (one-token calls) as CUDA graphs,
+  /// captured on a session's first one (false: launch kernel by kernel).
+  bool cudaGraphs = true;
 };
 
 /// A loaded, verified artifact. Immutable; share it with std::shared_ptr.

@@ -132,7 +132,8 @@ std::string CudaModel::deviceName() const {
 }
 
 Expected<std::unique_ptr<ModelBackend>>
-makeCudaBackend(const Program &prog, int ordinal, const std::string &origin) {
+makeCudaBackend(const Program &prog, int ordinal, const std::string &origin,
+                bool decodeGraphs) {
   if (prog.target != "cuda")
     return unsupported(origin + ": artifact targets '" + prog.target +
                        "'; the CUDA backend runs artifacts compiled with "
@@ -148,6 +149,7 @@ makeCudaBackend(const Program &prog, int ordinal, const std::string &origin) {
                           std::to_string(count) + " present)"));
   auto model = std::make_unique<CudaModel>(*api, ordinal);
   CudaModel &m = *model;
+  m.decodeGraphs = decodeGraphs;
   BK_RETURN_IF_ERROR(
       api->check("cuDeviceGet", api->deviceGet(&m.device, ordinal)));
   char name[256] = {};

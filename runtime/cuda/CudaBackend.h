@@ -22,9 +22,11 @@ namespace birkhoff::rt {
 /// (NotFound "no CUDA driver: ..."), no such device, cubins built for another
 /// architecture (Unsupported, naming both), too little device memory
 /// (OutOfRange), driver failures (naming the call). `origin` names the
-/// artifact.
+/// artifact. With `decodeGraphs`, sessions replay one-token calls as CUDA
+/// graphs captured on their first such call.
 Expected<std::unique_ptr<ModelBackend>>
-makeCudaBackend(const Program &program, int ordinal, const std::string &origin);
+makeCudaBackend(const Program &program, int ordinal, const std::string &origin,
+                bool decodeGraphs = true);
 
 /// The compute capability (major·10 + minor) a cubin architecture such as
 /// "sm_90a" runs on, and whether it is architecture-specific (the "a"

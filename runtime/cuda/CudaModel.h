@@ -51,6 +51,7 @@ public:
   uint64_t weightBytes = 0;
   cuda::CuDevicePtr launchTables = 0; // the pointer arrays of all launches
   std::vector<std::vector<PreparedLaunch>> launches; // [entry][launch]
+  bool decodeGraphs = true; // replay one-token calls as CUDA graphs
 };
 
 } // namespace birkhoff::rt

@@ -1,15 +1,16 @@
 //===- CudaSession.cpp - One session's device memory and its calls --------===//
 //
 // A session owns, in device memory: one buffer per state (the host's byte
-// layout, zeroed), the activation arena (ArenaLayout.h) and the call's token
-// ids; and a non-blocking stream. A call copies the ids in, launches the
-// entry's kernels in order on the stream, copies the logits out and waits.
+// layout, zeroed), the activation arena (ArenaLayout.h), the call's token
+// ids and its position; and a non-blocking stream. A call copies the ids in,
+// launches the entry's kernels in order on the stream, copies the logits out
+// and waits.
 //
-// Decode steps are launched one kernel at a time, not replayed as a CUDA
-// graph: every kernel takes the call's position by value in BkLaunch, so a
-// captured graph would hold one position. Graph replay needs the position
-// read from device memory (a launch ABI change, templates/abi.cuh and
-// lib/cuda/LaunchAbi.h) or every node's parameters updated per step.
+// Decode steps (one-token calls) are captured once per entry as a CUDA graph
+// and replayed: the kernels read the position from device memory
+// (BkLaunch::startAt), and the ids, arena and state buffers stay where they
+// were at capture, so each step is two small copies in, one graph launch and
+// the copy of the logits out.
 //
 //===----------------------------------------------------------------------===//
 #include "ArenaLayout.h"
@@ -44,6 +45,9 @@ public:
       api_.memFree(arena_);
     if (tokens_)
       api_.memFree(tokens_);
+    for (cuda::CuGraphExec g : decodeGraphs_)
+      if (g)
+        api_.graphExecDestroy(g);
   }
 
   /// Allocates and zeroes everything; fails with OutOfRange when the device
@@ -66,7 +70,9 @@ public:
       maxTokens = std::max<int64_t>(maxTokens, e.maxTokens);
     }
     uint64_t arenaBytes = uint64_t(std::max<int64_t>(arenaElems, 4)) * 4;
-    uint64_t tokenBytes = uint64_t(maxTokens) * 4;
+    // The ids, then the position (8-byte aligned) graphs read.
+    positionOffset_ = (uint64_t(maxTokens) * 4 + 7) / 8 * 8;
+    uint64_t tokenBytes = positionOffset_ + 8;
     total = states + arenaBytes + tokenBytes;
     BK_ASSIGN_OR_RETURN(uint64_t freeBytes, model_.freeMemory());
     if (total > freeBytes)
@@ -95,6 +101,7 @@ public:
     BK_RETURN_IF_ERROR(
         api_.check("cuMemAlloc", api_.memAlloc(&tokens_, tokenBytes))
             .withContext("allocating the token ids"));
+    decodeGraphs_.assign(program_.entries.size(), nullptr);
     // The arena starts zeroed too, so a kernel reading a buffer before any
     // launch wrote it (none should) sees what the host backend sees.
     BK_RETURN_IF_ERROR(api_.check(
@@ -121,36 +128,14 @@ public:
                                   api_.memcpyHtoDAsync(tokens_, tokens.data(),
                                                        size_t(n) * 4, stream_))
                            .withContext(call));
+    if (model_.decodeGraphs && n == 1) {
+      BK_RETURN_IF_ERROR(replayDecode(e, entry, layout, start, call));
+    } else {
+      BK_RETURN_IF_ERROR(launchAll(e, entry, layout, n, start, 0, call));
+    }
     auto buffer = [&](int b) -> CuDevicePtr {
       return b < 0 ? tokens_ : arena_ + uint64_t(layout.offsets[size_t(b)]) * 4;
     };
-    const std::vector<PreparedLaunch> &prepared = model_.launches[e];
-    for (size_t i = 0; i < entry.launches.size(); ++i) {
-      const LaunchDesc &l = entry.launches[i];
-      const PreparedLaunch &p = prepared[i];
-      cuda::BkLaunch args;
-      args.tokens = n;
-      args.start = start;
-      args.tokenIds = reinterpret_cast<const int32_t *>(tokens_);
-      for (size_t j = 0; j < l.inputs.size(); ++j)
-        args.in[j] = reinterpret_cast<const void *>(buffer(l.inputs[j]));
-      for (size_t j = 0; j < l.outputs.size(); ++j)
-        args.out[j] = reinterpret_cast<void *>(buffer(l.outputs[j]));
-      args.weights = reinterpret_cast<const void *const *>(p.weights);
-      args.scales = reinterpret_cast<const void *const *>(p.scales);
-      for (size_t j = 0; j < l.states.size(); ++j) {
-        args.states[j] =
-            reinterpret_cast<void *>(stateBuffers_[size_t(l.states[j])]);
-        args.stateRows[j] = stateRows_[size_t(l.states[j])];
-      }
-      void *params[] = {&args};
-      if (cuda::CuResult r = api_.launchKernel(
-              p.function, unsigned(p.grid.gridX(n)), unsigned(p.grid.gridY(n)),
-              1, unsigned(p.grid.block), 1, 1, 0, stream_, params, nullptr))
-        return api_.error("cuLaunchKernel", r)
-            .withContext(call + ": launch " + std::to_string(i) + ", kernel '" +
-                         l.kernel + "' of layer " + std::to_string(l.layer));
-    }
     const int64_t vocab = program_.config.vocabSize;
     CuDevicePtr logits = buffer(entry.logitsBuffer);
     if (allLogits)
@@ -188,6 +173,86 @@ public:
   }
 
 private:
+  /// Launches every kernel of entry `e` for `n` tokens on the stream; with
+  /// `startAt` set, kernels read the position from that device address.
+  Status launchAll(size_t e, const EntryDesc &entry, const ArenaLayout &layout,
+                   int64_t n, int64_t start, CuDevicePtr startAt,
+                   const std::string &call) {
+    auto buffer = [&](int b) -> CuDevicePtr {
+      return b < 0 ? tokens_ : arena_ + uint64_t(layout.offsets[size_t(b)]) * 4;
+    };
+    const std::vector<PreparedLaunch> &prepared = model_.launches[e];
+    for (size_t i = 0; i < entry.launches.size(); ++i) {
+      const LaunchDesc &l = entry.launches[i];
+      const PreparedLaunch &p = prepared[i];
+      cuda::BkLaunch args;
+      args.tokens = n;
+      args.start = start;
+      args.startAt = reinterpret_cast<const int64_t *>(startAt);
+      args.tokenIds = reinterpret_cast<const int32_t *>(tokens_);
+      for (size_t j = 0; j < l.inputs.size(); ++j)
+        args.in[j] = reinterpret_cast<const void *>(buffer(l.inputs[j]));
+      for (size_t j = 0; j < l.outputs.size(); ++j)
+        args.out[j] = reinterpret_cast<void *>(buffer(l.outputs[j]));
+      args.weights = reinterpret_cast<const void *const *>(p.weights);
+      args.scales = reinterpret_cast<const void *const *>(p.scales);
+      for (size_t j = 0; j < l.states.size(); ++j) {
+        args.states[j] =
+            reinterpret_cast<void *>(stateBuffers_[size_t(l.states[j])]);
+        args.stateRows[j] = stateRows_[size_t(l.states[j])];
+      }
+      void *params[] = {&args};
+      if (cuda::CuResult r = api_.launchKernel(
+              p.function, unsigned(p.grid.gridX(n)), unsigned(p.grid.gridY(n)),
+              1, unsigned(p.grid.block), 1, 1, 0, stream_, params, nullptr))
+        return api_.error("cuLaunchKernel", r)
+            .withContext(call + ": launch " + std::to_string(i) + ", kernel '" +
+                         l.kernel + "' of layer " + std::to_string(l.layer));
+    }
+    return Status::ok();
+  }
+
+  /// A one-token call of entry `e` as a graph replay: the first call
+  /// captures the launches (reading the position from device memory), every
+  /// call then uploads its position and launches the graph.
+  Status replayDecode(size_t e, const EntryDesc &entry,
+                      const ArenaLayout &layout, int64_t start,
+                      const std::string &call) {
+    const CuDevicePtr position = tokens_ + positionOffset_;
+    if (!decodeGraphs_[e]) {
+      BK_RETURN_IF_ERROR(
+          api_.check("cuStreamBeginCapture",
+                     api_.streamBeginCapture(
+                         stream_, cuda::kCuStreamCaptureModeThreadLocal))
+              .withContext(call + ": capturing the decode graph"));
+      Status launched = launchAll(e, entry, layout, 1, start, position, call);
+      cuda::CuGraph graph = nullptr;
+      cuda::CuResult ended = api_.streamEndCapture(stream_, &graph);
+      if (launched.isOk() && ended != 0)
+        launched = api_.error("cuStreamEndCapture", ended)
+                       .withContext(call + ": capturing the decode graph");
+      if (launched.isOk()) {
+        cuda::CuGraphExec exec = nullptr;
+        launched = api_.check("cuGraphInstantiate",
+                              api_.graphInstantiate(&exec, graph, 0))
+                       .withContext(call + ": instantiating the decode graph");
+        decodeGraphs_[e] = exec;
+      }
+      if (graph)
+        api_.graphDestroy(graph);
+      BK_RETURN_IF_ERROR(launched);
+    }
+    hostPosition_ = start;
+    BK_RETURN_IF_ERROR(
+        api_.check("cuMemcpyHtoDAsync",
+                   api_.memcpyHtoDAsync(position, &hostPosition_,
+                                        sizeof hostPosition_, stream_))
+            .withContext(call));
+    return api_
+        .check("cuGraphLaunch", api_.graphLaunch(decodeGraphs_[e], stream_))
+        .withContext(call);
+  }
+
   /// The aligned layout of entry `e` for `n` tokens; the last one per entry
   /// is kept (decode calls reuse it every step).
   const ArenaLayout &layoutFor(size_t e, const EntryDesc &entry, int64_t n) {
@@ -209,6 +274,9 @@ private:
   std::vector<uint64_t> stateSizes_;
   std::vector<int64_t> stateRows_; // StateView::rows of each state
   CuDevicePtr arena_ = 0, tokens_ = 0;
+  uint64_t positionOffset_ = 0; // the position's place in tokens_
+  int64_t hostPosition_ = 0;    // the source of its upload
+  std::vector<cuda::CuGraphExec> decodeGraphs_; // per entry; null: none yet
   int64_t arenaElems_ = 0;
   std::vector<std::pair<int64_t, ArenaLayout>> layouts_;
 };

@@ -29,6 +29,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -135,9 +136,11 @@ Located locateMini(const std::string &target) {
 }
 
 std::shared_ptr<const Model> load(const std::string &path,
-                                  const std::string &device) {
+                                  const std::string &device,
+                                  bool cudaGraphs = true) {
   ModelOptions o;
   o.device = device;
+  o.cudaGraphs = cudaGraphs;
   auto m = Model::load(path, o);
   EXPECT_TRUE(m.isOk()) << m.status().toString();
   return m.isOk() ? m.take() : nullptr;
@@ -215,6 +218,56 @@ TEST(GpuModel, MiniModelMatchesTheHostBackend) {
   EXPECT_EQ(first, again);
 }
 
+// Decode steps replayed from a captured CUDA graph (the default) give the
+// logits of launching them kernel by kernel, bit for bit, at every position
+// and again after reset(); the graph reads each step's position from device
+// memory.
+TEST(GpuModel, DecodeGraphsReplayBitwise) {
+  REQUIRE_GPU();
+  for (const char *name : {"mini", "tiny_dq.official"}) {
+    SCOPED_TRACE(name);
+    Located art = std::string(name) == "mini"
+                      ? locateMini("cuda")
+                      : locateGolden("tiny_dq.official", "cuda");
+    if (art.path.empty()) {
+      std::printf("[gpu-model] %s: skipped (%s)\n", name, art.why.c_str());
+      continue;
+    }
+    auto graphs = load(art.path, "cuda", true);
+    auto plain = load(art.path, "cuda", false);
+    ASSERT_TRUE(graphs && plain);
+    std::vector<int32_t> tokens;
+    for (int i = 0; i < 40; ++i)
+      tokens.push_back(int32_t((i * 97 + 3) % graphs->info().vocabSize));
+    std::vector<int64_t> calls = {7};
+    calls.resize(calls.size() + 33, 1);
+    std::vector<float> g = run(graphs, tokens, calls);
+    std::vector<float> p = run(plain, tokens, calls);
+    ASSERT_EQ(g.size(), p.size());
+    ASSERT_FALSE(g.empty());
+    EXPECT_EQ(0, std::memcmp(g.data(), p.data(), g.size() * sizeof(float)))
+        << "graph replay differs from kernel-by-kernel launches";
+    // One session: decode, reset, decode again replays the same graph.
+    auto s = Session::create(graphs);
+    ASSERT_TRUE(s.isOk());
+    std::vector<float> first, again;
+    for (int round = 0; round < 2; ++round) {
+      std::vector<float> &out = round ? again : first;
+      for (int i = 0; i < 12; ++i) {
+        std::vector<float> step;
+        ASSERT_TRUE(
+            (*s)->prefill(std::span(tokens.data() + i, 1), &step).isOk());
+        out.insert(out.end(), step.begin(), step.end());
+      }
+      (*s)->reset();
+    }
+    EXPECT_EQ(first, again);
+    std::printf("[gpu-model] %s: %zu decode logits, graph replay bitwise "
+                "equal to direct launches\n",
+                name, g.size());
+  }
+}
+
 class GpuGolden : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(GpuGolden, MatchesReferenceHostAndItself) {
@@ -266,7 +319,6 @@ INSTANTIATE_TEST_SUITE_P(Goldens, GpuGolden,
                                            "tiny_quant", "tiny_dq", "tiny_dq2"),
                          [](const auto &info) { return info.param; });
 
-
 // The official profile on the GPU meets the band the host backend meets
 // (test/golden/OfficialGoldenTest.cpp): per official logits file of tiny_dq
 // and tiny_dq2, mean|gpu - hf| / mean|hf| within [0.5, 1.5] x DeepSeek's own
@@ -317,10 +369,11 @@ TEST_P(GpuOfficialGolden, WithinTheBandOfDeepSeeksOwnRuns) {
     double refGpuHf = f["gpu_vs_hf"]["mean_rel"].get<double>();
     double refCpuHf = f["cpu_vs_hf"]["mean_rel"].get<double>();
     double refGpuCpu = f["gpu_vs_cpu"]["mean_rel"].get<double>();
-    std::printf("[gpu-official] %s %s: vs HF %.4f (DeepSeek %.4f / %.4f), vs DeepSeek "
-                "GPU %.4f, CPU %.4f (their GPU-vs-CPU %.4f)\n",
-                name.c_str(), f["tokens"].get<std::string>().c_str(), vsHf, refGpuHf,
-                refCpuHf, vsGpu, vsCpu, refGpuCpu);
+    std::printf(
+        "[gpu-official] %s %s: vs HF %.4f (DeepSeek %.4f / %.4f), vs DeepSeek "
+        "GPU %.4f, CPU %.4f (their GPU-vs-CPU %.4f)\n",
+        name.c_str(), f["tokens"].get<std::string>().c_str(), vsHf, refGpuHf,
+        refCpuHf, vsGpu, vsCpu, refGpuCpu);
     EXPECT_GE(vsHf, 0.5 * std::min(refGpuHf, refCpuHf));
     EXPECT_LE(vsHf, 1.5 * std::max(refGpuHf, refCpuHf));
     EXPECT_LE(vsGpu, 1.5 * refGpuCpu);
@@ -328,7 +381,8 @@ TEST_P(GpuOfficialGolden, WithinTheBandOfDeepSeeksOwnRuns) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Goldens, GpuOfficialGolden, ::testing::Values("tiny_dq", "tiny_dq2"),
+INSTANTIATE_TEST_SUITE_P(Goldens, GpuOfficialGolden,
+                         ::testing::Values("tiny_dq", "tiny_dq2"),
                          [](const auto &info) { return info.param; });
 
 } // namespace

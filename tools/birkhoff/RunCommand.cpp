@@ -15,11 +15,11 @@ const char *kUsage =
     "         [--chunks P,C] [--dump-logits out.npy] [--generate N]\n"
     "         [--dump-tokens out.npy] [--temperature T] [--top-k K] [--top-p P]\n"
     "         [--seed S] [--stop-ids a,b,...] [--no-eos-stop] [--max-context N]\n"
-    "         [--threads N] [--device host|cuda|cuda:N]\n"
+    "         [--threads N] [--device host|cuda|cuda:N] [--no-cuda-graphs]\n"
     "Without --chunks the prompt is one prefill call; with --chunks P,C the first P\n"
     "tokens are one call, the next C another, and the rest one token per call.\n"
     "--device cuda runs an artifact compiled with --target cuda on the GPU\n"
-    "(default host).\n";
+    "(default host); decode steps replay as CUDA graphs unless --no-cuda-graphs.\n";
 
 Expected<std::vector<int32_t>> readTokens(const std::string &spec) {
   std::vector<int32_t> out;
@@ -49,7 +49,7 @@ int runRunCommand(int argc, char **argv) {
                         {"tokens", "chunks", "dump-logits", "generate", "dump-tokens",
                          "temperature", "top-k", "top-p", "seed", "stop-ids",
                          "max-context", "threads", "device"},
-                        {"help", "no-eos-stop"});
+                        {"help", "no-eos-stop", "no-cuda-graphs"});
   if (!args) {
     std::fprintf(stderr, "birkhoff run: %s\n%s", args.status().message().c_str(), kUsage);
     return 2;
@@ -79,6 +79,7 @@ int runRunCommand(int argc, char **argv) {
   ModelOptions modelOptions;
   modelOptions.numThreads = int(*threads);
   modelOptions.device = args->get("device", "host");
+  modelOptions.cudaGraphs = !args->has("no-cuda-graphs");
   auto model = Model::load(args->positional[0], modelOptions);
   if (!model)
     return fail(model.status());

@@ -15,6 +15,14 @@ struct BkLaunch {
   const void *const *scales;    // device array: e8m0 block scale of weight i
   void *states[4];              // per-session state buffers, launch order
   long long state_rows[4];      // rows of each state; 0: not given (no bound)
+  const long long *start_at;    // device; non-null: the position (not start)
 };
 
-static_assert(sizeof(BkLaunch) == 168, "BkLaunch layout changed");
+static_assert(sizeof(BkLaunch) == 176, "BkLaunch layout changed");
+
+// The position of the call's first token. A decode step replayed from a CUDA
+// graph reads it from device memory: the captured launch keeps its
+// parameters, the position changes every step.
+__device__ __forceinline__ long long bkStart(const BkLaunch &a) {
+  return a.start_at ? *a.start_at : a.start;
+}

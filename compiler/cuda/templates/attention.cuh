@@ -28,7 +28,7 @@ __device__ __forceinline__ void sparseAttention(const BkLaunch &a,
   __shared__ float bcast;
   const long long t = blockIdx.x / H;
   const int h = blockIdx.x % H;
-  const long long p = a.start + t;
+  const long long start = bkStart(a), p = start + t;
   const float *kv = (const float *)a.in[1];
   const int *sel = MODE == 1 ? (const int *)a.in[2] + t * TOPK : nullptr;
   const float *ring = (const float *)a.states[0];
@@ -50,7 +50,7 @@ __device__ __forceinline__ void sparseAttention(const BkLaunch &a,
   auto key = [&](int i) -> const float * {
     if (i < nW) {
       const long long j = lo + i;
-      return j >= a.start ? kv + (j - a.start) * D : ring + (j % WINDOW) * D;
+      return j >= start ? kv + (j - start) * D : ring + (j % WINDOW) * D;
     }
     if constexpr (MODE == 2) {
       return ents + (long long)(i - nW) * D;
@@ -185,7 +185,7 @@ __device__ __forceinline__ void windowWrite(const BkLaunch &a) {
   if (t < a.tokens - WINDOW)
     return;
   const float *src = (const float *)a.in[0] + t * D;
-  float *dst = (float *)a.states[0] + ((a.start + t) % WINDOW) * D;
+  float *dst = (float *)a.states[0] + ((bkStart(a) + t) % WINDOW) * D;
   if constexpr (D % 4 == 0) {
     for (int i = threadIdx.x * 4; i < D; i += BLOCK * 4)
       *(float4 *)(dst + i) = *(const float4 *)(src + i);

@@ -31,7 +31,7 @@ __device__ __forceinline__ void sparseAttentionOfficial(const BkLaunch &a,
   __shared__ float shared2[2];
   const long long t = blockIdx.x / H;
   const int h = blockIdx.x % H;
-  const long long p = a.start + t;
+  const long long start = bkStart(a), p = start + t;
   const float *kv = (const float *)a.in[1];
   const int *sel = MODE == 1 ? (const int *)a.in[2] + t * TOPK : nullptr;
   const unsigned char *ring = (const unsigned char *)a.states[0];
@@ -39,7 +39,7 @@ __device__ __forceinline__ void sparseAttentionOfficial(const BkLaunch &a,
       MODE != 0 ? (const unsigned char *)a.states[1] : nullptr;
   long long nEntries = 0;
   if constexpr (MODE != 0) {
-    nEntries = (a.start + a.tokens) / RATIO;
+    nEntries = (start + a.tokens) / RATIO;
     if (a.state_rows[1] > 0 && nEntries > a.state_rows[1])
       nEntries = a.state_rows[1];
   }
@@ -62,8 +62,8 @@ __device__ __forceinline__ void sparseAttentionOfficial(const BkLaunch &a,
       const long long j = lo + i;
       if (j > p)
         return {nullptr, nullptr}; // window not yet full
-      if (j >= a.start)
-        return {kv + (j - a.start) * D, nullptr};
+      if (j >= start)
+        return {kv + (j - start) * D, nullptr};
       return {nullptr, ring + (j % WINDOW) * ENTRY};
     }
     if constexpr (MODE == 2) {

@@ -98,7 +98,7 @@ __device__ __forceinline__ void compressor(const BkLaunch &a, float eps,
     __syncthreads();
 
     for (int j = 0; j < ns; ++j) {
-      const long long p = a.start + tt0 + j;
+      const long long p = bkStart(a) + tt0 + j;
       const int slot = (int)(p % M);
       float *row = tail + (long long)(OVERLAP ? M + slot : slot) * (2 * WIDTH);
       for (int lr = threadIdx.x; lr < LROWS; lr += BLOCK) {

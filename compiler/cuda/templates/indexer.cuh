@@ -52,7 +52,7 @@ __device__ __forceinline__ void indexerTopk(const BkLaunch &a, float scoreScale,
 
   const unsigned rank = clusterRank();
   const long long t = blockIdx.x / C;
-  const long long p = a.start + t;
+  const long long p = bkStart(a) + t;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   long long vis = (p + 1) / RATIO;
   if (a.state_rows[0] > 0 && vis > a.state_rows[0])

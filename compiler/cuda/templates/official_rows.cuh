@@ -126,7 +126,7 @@ __device__ __forceinline__ void ropeOfficial(const BkLaunch &a, float eps,
   const long long t = blockIdx.x / kGroups;
   const int h = (blockIdx.x % kGroups) * HPB + threadIdx.x / 32;
   const int lane = threadIdx.x % 32;
-  const float p = (float)(a.start + t);
+  const float p = (float)(bkStart(a) + t);
   for (int i = threadIdx.x; i < kHalf; i += 32 * HPB) {
     const float angle = __fmul_rn(p, invFreq[i]);
     cs[i] = (float)cos((double)angle);
@@ -291,7 +291,7 @@ __device__ __forceinline__ void windowWriteOfficial(const BkLaunch &a) {
     return;
   encodeKvEntryWarp<D, R, ENTRY>((const float *)a.in[0] + t * D,
                                  (unsigned char *)a.states[0] +
-                                     ((a.start + t) % WINDOW) * ENTRY);
+                                     ((bkStart(a) + t) % WINDOW) * ENTRY);
 }
 
 } // namespace bk
