@@ -136,6 +136,8 @@ Expected<CudaProgram> compileCudaProgram(Operation *bkModule,
       failure = spec.status().withContext(where);
       return;
     }
+    if (auto tokens = fn->getAttrOfType<IntegerAttr>(bk::kMaxTokensAttr))
+      spec->maxTokens = tokens.getInt();
     Expected<cuda::KernelSource> source =
         cuda::generateKernelSource(*spec, codegen);
     if (!source) {

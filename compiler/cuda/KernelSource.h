@@ -29,6 +29,10 @@ struct CudaLaunchSpec {
   std::vector<std::pair<std::string, double>> params;
   std::vector<DType> weightDTypes;
   std::vector<std::vector<int64_t>> weightShapes; // logical shapes
+  /// Tokens per call of the launch's entry (bk.max_tokens; 0: unknown).
+  /// Entries of many tokens get tensor-core kernels where one exists; a
+  /// one-token entry (decode) keeps the GEMV kernels.
+  int64_t maxTokens = 0;
 
   void param(std::string key, double v) {
     params.emplace_back(std::move(key), v);

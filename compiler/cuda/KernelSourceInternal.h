@@ -61,6 +61,8 @@ public:
                              ", " + std::to_string(max) + "]");
     return int64_t(v);
   }
+  /// Tokens per call of the launch's entry (0: unknown).
+  int64_t maxTokens() const { return spec_.maxTokens; }
   double numOr(const char *key, double fallback) const {
     for (const auto &[k, v] : spec_.params)
       if (k == key)

@@ -119,6 +119,10 @@ int64_t quantizedTokens(int64_t k) {
   return std::min<int64_t>(8, (32 * 1024) / k);
 }
 
+// Entries of at least this many tokens per call use the tensor-core FP8
+// linear; below, a 64-token tile would be mostly padding.
+constexpr int64_t kMmaMinTokens = 16;
+
 Expected<Body> genLinearOfficial(const LaunchReader &r,
                                  const CudaCodegenOptions &) {
   BK_ASSIGN_OR_RETURN(int64_t in, r.integer("in_features"));
@@ -145,6 +149,14 @@ Expected<Body> genLinearOfficial(const LaunchReader &r,
     return unsupported(r.where() + "in_features " + i(in) +
                        " is not a multiple of the 128-blocks of the FP8 "
                        "activation quantization (or too large)");
+  if (w == DType::F8E4M3 && r.maxTokens() >= kMmaMinTokens) {
+    // Calls of many tokens: the FP8 tensor cores (official_gemm.cuh).
+    b.include = "bk/official_gemm.cuh";
+    b.call = "bk::linearOfficialMma<" + i(in) + ", " + i(out) + ">(args);";
+    b.grid = {0, (out + 127) / 128, 64, 256};
+    b.minBlocksPerSm = 1; // 64 accumulators a thread: 128 registers spill
+    return b;
+  }
   b.include = "bk/official_linear.cuh";
   b.call = "bk::linearOfficial<" + i(in) + ", " + i(out) + ", " + dt(w) + ", " +
            i(kWarps) + ", " + i(tg) + ", " + i(kTokensPerY) + ">(args);";

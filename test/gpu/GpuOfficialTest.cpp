@@ -280,6 +280,48 @@ TEST(GpuOfficial, LinearMatchesHost) {
   }
 }
 
+// The FP8 linear of many-token entries (official_gemm.cuh): the same codes,
+// scales and block-ordered outer sum as the host, the 128-block inner sums
+// from the tensor cores: within one bf16 ulp. Token counts cover partial
+// 64-token tiles and a single token; output counts a partial 128-row tile.
+TEST(GpuOfficial, TensorCoreLinearWithinOneBf16Ulp) {
+  REQUIRE_GPU();
+  struct Case {
+    int64_t in, out, tokens;
+  };
+  for (Case c : {Case{4096, 1024, 1}, Case{4096, 1024, 64}, Case{1024, 320, 37},
+                 Case{512, 4096, 200}, Case{8192, 256, 130}}) {
+    SCOPED_TRACE(std::to_string(c.in) + "->" + std::to_string(c.out) +
+                 " S=" + std::to_string(c.tokens));
+    KernelHarness h;
+    h.entryMaxTokens = 512;
+    h.launch.kernel = "linear";
+    int x = h.addBuffer(c.tokens * c.in), y = h.addBuffer(c.tokens * c.out);
+    h.buffers[size_t(x)] = randomBf16(size_t(c.tokens * c.in));
+    h.launch.inputs = {x};
+    h.launch.outputs = {y};
+    h.launch.weights = {addFp8Weight(h, "w", c.out, c.in)};
+    h.param("in_features", double(c.in));
+    h.param("out_features", double(c.out));
+    h.param("numerics", 1);
+    h.param("round_output", 1);
+    ASSERT_NE(generateKernelSource(specOf(h))->source.find("linearOfficialMma"),
+              std::string::npos);
+    auto [d, hst] = runBoth(G, h, rt::linearKernel, c.tokens, 0);
+    if (d.empty())
+      continue;
+    expectNotAllZero(d[0], "tensor-core linear");
+    expectWithinBf16Ulp(d[0], hst[0], "tensor-core linear");
+    size_t same = 0;
+    for (size_t i = 0; i < d[0].size(); ++i)
+      same += bits(d[0][i]) == bits(hst[0][i]);
+    std::printf("[gpu] tensor-core linear %lld->%lld S=%lld: %.4f%% of "
+                "outputs bitwise equal to the host\n",
+                (long long)c.in, (long long)c.out, (long long)c.tokens,
+                100.0 * double(same) / double(d[0].size()));
+  }
+}
+
 TEST(GpuOfficial, GroupedLinearWithinOneBf16Ulp) {
   REQUIRE_GPU();
   KernelHarness h;

@@ -86,6 +86,7 @@ CudaLaunchSpec specOf(const KernelHarness &h) {
   CudaLaunchSpec s;
   s.kernel = h.launch.kernel;
   s.params = h.launch.params.entries();
+  s.maxTokens = h.entryMaxTokens;
   for (int w : h.launch.weights) {
     const rt::WeightDesc &d = h.program.weights[size_t(w)];
     s.weight(d.dtype, d.shape);

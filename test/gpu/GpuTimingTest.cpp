@@ -211,5 +211,37 @@ TEST(GpuTiming, DISABLED_FlashShapes) {
   }
 }
 
+// The official FP8 linear at prefill shapes: the one-token GEMV kernel vs
+// the tensor-core kernel of many-token entries, in TFLOP/s (2·S·N·K).
+TEST(GpuTiming, DISABLED_OfficialFp8Linear) {
+  REQUIRE_GPU();
+  struct Shape {
+    const char *name;
+    int64_t in, out;
+  };
+  for (Shape shape :
+       {Shape{"wq_b 1024->32768", 1024, 32768},
+        Shape{"wo_b 8192->4096", 8192, 4096}, Shape{"4096->1024", 4096, 1024}})
+    for (int64_t entryTokens : {int64_t(0), int64_t(512)}) {
+      const int64_t S = 512;
+      KernelHarness h;
+      h.entryMaxTokens = entryTokens;
+      fp8Linear(h, S, "linear", shape.in, shape.out);
+      h.param("numerics", 1);
+      h.param("round_output", 1);
+      for (size_t i = 0; i < h.program.weights.size(); ++i) {
+        h.program.weights[i].data = h.weightBytes[i].data();
+        h.program.weights[i].size = h.weightBytes[i].size();
+      }
+      auto ms = timeLaunchOnGpu(G, h, S, 0, 20);
+      ASSERT_TRUE(ms.isOk()) << shape.name << ": " << ms.status().toString();
+      double tflops = 2.0 * double(S * shape.in * shape.out) / (*ms * 1e9);
+      std::printf("[timing] official fp8 linear %-18s S=%lld %-12s %8.3f ms "
+                  "%7.1f TFLOP/s\n",
+                  shape.name, (long long)S,
+                  entryTokens ? "tensor-core" : "gemv", *ms, tflops);
+    }
+}
+
 } // namespace
 } // namespace birkhoff::cuda

@@ -3,7 +3,7 @@
 //   birkhoff-kernelgen <kernel> [key=value ...] [--weight=<dtype>:<d0>x<d1>
 //   ...]
 //                      [--emit=source|ptx|resources] [--arch=sm_90a]
-//                      [--tree-reductions]
+//                      [--tree-reductions] [--max-tokens=N]
 //
 // Prints the generated source (default), the PTX, or one line of resources
 // ("entry=... grid=... registers=N spill_stores=N spill_loads=N stack=N
@@ -26,7 +26,7 @@ int usage() {
   std::fprintf(stderr,
                "usage: birkhoff-kernelgen <kernel> [key=value ...] "
                "[--weight=<dtype>:<d0>x<d1> ...] [--emit=source|ptx|resources] "
-               "[--arch=sm_90a] [--tree-reductions]\n");
+               "[--arch=sm_90a] [--tree-reductions] [--max-tokens=N]\n");
   return 2;
 }
 
@@ -74,6 +74,14 @@ int main(int argc, char **argv) {
       arch = arg.substr(7);
     } else if (arg == "--tree-reductions") {
       opts.hostOrderReductions = false;
+    } else if (arg.rfind("--max-tokens=", 0) == 0) {
+      char *end = nullptr;
+      long long v = std::strtoll(arg.c_str() + 13, &end, 10);
+      if (*end || v < 0) {
+        std::fprintf(stderr, "error: bad token count '%s'\n", arg.c_str());
+        return 2;
+      }
+      spec.maxTokens = v;
     } else if (arg.rfind("--weight=", 0) == 0) {
       if (!parseWeight(arg.substr(9), spec)) {
         std::fprintf(stderr, "error: bad weight '%s'\n", arg.c_str());
