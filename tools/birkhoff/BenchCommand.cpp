@@ -1,30 +1,121 @@
 //===- BenchCommand.cpp - `birkhoff bench`: prefill and decode timings ----===//
+//
+// Times one prefill and decode steps at one or more context lengths, and
+// prints next to each time what the step must at least move or compute, from
+// the artifact itself: the weight bytes one token reads (every launch's
+// weights and scales; of the routed experts only top-k of E; one embedding
+// row), the session state, and the matrix FLOPs per token. Those are the
+// numbers to hold against a device's copy bandwidth and GEMM rate
+// (scripts/gpu-bench.sh measures both in the same run).
+//
+//===----------------------------------------------------------------------===//
 #include "Args.h"
+#include "ArtifactLoader.h"
 #include "Commands.h"
 #include "birkhoff/Runtime.h"
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <sstream>
 #include <vector>
 
 namespace birkhoff::tools {
 namespace {
+
 double seconds(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+      .count();
 }
+
+/// What one token of an entry reads and computes in its weights.
+struct TokenCost {
+  double weightBytes = 0; // weights + scales one token reads
+  double matrixFlops = 0; // 2 · (weight elements one token multiplies)
+};
+
+TokenCost tokenCost(const rt::Program &prog, const rt::EntryDesc &entry) {
+  TokenCost c;
+  auto bytes = [&](int w) {
+    const rt::WeightDesc &d = prog.weights[size_t(w)];
+    double b = double(d.size);
+    if (d.scale >= 0)
+      b += double(prog.weights[size_t(d.scale)].size);
+    return b;
+  };
+  auto elements = [&](int w) {
+    double n = 1;
+    for (int64_t s : prog.weights[size_t(w)].shape)
+      n *= double(s);
+    return n;
+  };
+  for (const rt::LaunchDesc &l : entry.launches) {
+    if (l.kernel == "embed") {
+      // One row of the table per token.
+      for (int w : l.weights)
+        if (w >= 0) {
+          const rt::WeightDesc &d = prog.weights[size_t(w)];
+          c.weightBytes += bytes(w) / double(std::max<int64_t>(d.shape[0], 1));
+        }
+      continue;
+    }
+    // moe: w1, w2, w3 of experts 0..E-1, then the shared expert's; a token
+    // uses top-k of the routed ones.
+    double routedShare = 1;
+    size_t routed = 0;
+    if (l.kernel == "moe" && l.params.has("experts") && l.params.has("topk")) {
+      routed = size_t(3 * l.params.i("experts"));
+      routedShare = double(l.params.i("topk")) / double(l.params.i("experts"));
+    }
+    for (size_t i = 0; i < l.weights.size(); ++i) {
+      int w = l.weights[i];
+      if (w < 0)
+        continue;
+      double share = i < routed ? routedShare : 1.0;
+      c.weightBytes += share * bytes(w);
+      if (prog.weights[size_t(w)].shape.size() == 2)
+        c.matrixFlops += share * 2.0 * elements(w);
+    }
+  }
+  return c;
+}
+
+Expected<std::vector<int64_t>> parseList(const std::string &text) {
+  std::vector<int64_t> out;
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    char *end = nullptr;
+    long long v = std::strtoll(item.c_str(), &end, 10);
+    if (item.empty() || *end || v < 1)
+      return invalidArgument("'" + text +
+                             "' is not a list of positive token counts");
+    out.push_back(v);
+  }
+  return out;
+}
+
 } // namespace
 
 int runBenchCommand(int argc, char **argv) {
   const char *usage =
-      "usage: birkhoff bench <artifact> [--prompt N] [--context N] [--decode N]\n"
-      "         [--threads N] [--seed S] [--device host|cuda|cuda:N]\n"
-      "Times a prefill of --prompt tokens, then fills the context to --context\n"
-      "tokens and times --decode single-token steps there. --device cuda runs an\n"
-      "artifact compiled with --target cuda on the GPU (default host).\n";
-  auto args = parseArgs(argc, argv,
-                        {"prompt", "context", "decode", "threads", "seed", "device"},
-                        {"help"});
+      "usage: birkhoff bench <artifact> [--prompt N] [--contexts N,M,...]\n"
+      "         [--decode N] [--threads N] [--seed S] [--device "
+      "host|cuda|cuda:N]\n"
+      "         [--no-cuda-graphs]\n"
+      "Times a prefill of --prompt tokens (default 512); then, from a reset\n"
+      "session, for each context length (ascending; default: the prompt) "
+      "fills\n"
+      "the session to it and times --decode single-token steps there (default\n"
+      "16). Each line also gives the\n"
+      "bytes a step reads and the matrix FLOPs per token, from the artifact.\n"
+      "--device cuda runs an artifact compiled with --target cuda on the GPU\n"
+      "(default host); decode steps replay as CUDA graphs unless\n"
+      "--no-cuda-graphs. --context N is --contexts N.\n";
+  auto args = parseArgs(
+      argc, argv,
+      {"prompt", "context", "contexts", "decode", "threads", "seed", "device"},
+      {"help", "no-cuda-graphs"});
   if (args && args->has("help")) {
     std::fputs(usage, stdout);
     return 0;
@@ -34,70 +125,140 @@ int runBenchCommand(int argc, char **argv) {
     return 2;
   }
   auto prompt = args->getInt("prompt", 512);
-  auto context = args->getInt("context", 0);
   auto decode = args->getInt("decode", 16);
   auto threads = args->getInt("threads", 0);
   auto seed = args->getInt("seed", 1);
-  for (const Status *st : {&prompt.status(), &context.status(), &decode.status(),
-                           &threads.status(), &seed.status()})
+  Expected<std::vector<int64_t>> contexts =
+      parseList(args->get("contexts", args->get("context", "0")));
+  for (const Status *st :
+       {&prompt.status(), &decode.status(), &threads.status(), &seed.status(),
+        &contexts.status()})
     if (!st->isOk()) {
       std::fprintf(stderr, "birkhoff bench: %s\n", st->message().c_str());
       return 2;
     }
+  if (*prompt < 1 || *decode < 0) {
+    std::fprintf(stderr, "birkhoff bench: --prompt must be at least 1 and "
+                         "--decode not negative\n");
+    return 2;
+  }
+  std::vector<int64_t> ctxs;
+  for (int64_t c : *contexts)
+    ctxs.push_back(c == 0 ? *prompt : c);
+  std::sort(ctxs.begin(), ctxs.end());
+  ctxs.erase(std::unique(ctxs.begin(), ctxs.end()), ctxs.end());
+
   ModelOptions mo;
   mo.numThreads = int(*threads);
   mo.device = args->get("device", "host");
+  mo.cudaGraphs = !args->has("no-cuda-graphs");
+  auto t0 = std::chrono::steady_clock::now();
   auto model = Model::load(args->positional[0], mo);
   if (!model) {
-    std::fprintf(stderr, "birkhoff bench: %s\n", model.status().toString().c_str());
+    std::fprintf(stderr, "birkhoff bench: %s\n",
+                 model.status().toString().c_str());
     return 1;
   }
-  int64_t ctx = std::max(*context, *prompt);
+  double loadSec = seconds(t0);
   SessionOptions so;
-  so.maxContext = ctx + *decode;
+  so.maxContext =
+      std::max(*prompt, ctxs.back() + *decode * int64_t(ctxs.size()));
   auto session = Session::create(*model, so);
   if (!session) {
-    std::fprintf(stderr, "birkhoff bench: %s\n", session.status().toString().c_str());
+    std::fprintf(stderr, "birkhoff bench: %s\n",
+                 session.status().toString().c_str());
     return 1;
   }
+  const rt::Program &prog = (*model)->artifact().program;
+  const rt::EntryDesc *decodeEntry = prog.entry("decode");
+  const rt::EntryDesc *prefillEntry = prog.entry("prefill");
+  TokenCost decodeCost =
+      decodeEntry ? tokenCost(prog, *decodeEntry) : TokenCost{};
+  TokenCost prefillCost =
+      prefillEntry ? tokenCost(prog, *prefillEntry) : TokenCost{};
+
   int64_t vocab = (*model)->info().vocabSize;
   uint64_t state = uint64_t(*seed);
   auto nextToken = [&] {
     state = state * 6364136223846793005ull + 1442695040888963407ull;
     return int32_t((state >> 33) % uint64_t(vocab));
   };
-  std::vector<int32_t> tokens(static_cast<size_t>(ctx));
+  std::printf("device   %s (%s numerics), loaded in %.2f s\n",
+              (*model)->info().device.c_str(), prog.numerics.c_str(), loadSec);
+  std::printf("weights  %.1f MB read per decode token (top-%s routed experts, "
+              "one embedding row); %.2f GFLOP per token in matrices\n",
+              decodeCost.weightBytes / 1e6,
+              prog.config.nActivatedExperts > 0
+                  ? std::to_string(prog.config.nActivatedExperts).c_str()
+                  : "k",
+              prefillCost.matrixFlops / 1e9);
+
+  std::vector<int32_t> tokens(static_cast<size_t>(*prompt));
   for (auto &t : tokens)
     t = nextToken();
-
-  auto t0 = std::chrono::steady_clock::now();
-  Status st = (*session)->prefill(std::span<const int32_t>(tokens.data(), size_t(*prompt)));
+  t0 = std::chrono::steady_clock::now();
+  Status st = (*session)->prefill(tokens);
   double prefillSec = seconds(t0);
-  if (st.isOk() && ctx > *prompt)
-    st = (*session)->prefill(
-        std::span<const int32_t>(tokens.data() + *prompt, size_t(ctx - *prompt)));
-  std::vector<double> steps;
-  for (int64_t i = 0; st.isOk() && i < *decode; ++i) {
-    auto t1 = std::chrono::steady_clock::now();
-    st = (*session)->decode(nextToken());
-    steps.push_back(seconds(t1));
-  }
   if (!st.isOk()) {
     std::fprintf(stderr, "birkhoff bench: %s\n", st.toString().c_str());
     return 1;
   }
-  std::sort(steps.begin(), steps.end());
-  std::printf("device   %s\n", (*model)->info().device.c_str());
-  double median = steps.empty() ? 0.0 : steps[steps.size() / 2];
-  std::printf("prefill  %lld tokens  %.3f s  %.1f tokens/s\n", (long long)*prompt,
-              prefillSec, double(*prompt) / prefillSec);
-  if (!steps.empty())
-    std::printf("decode   context %lld  median %.3f ms/step  min %.3f  max %.3f "
-                "(%zu steps)\n",
-                (long long)ctx, 1e3 * median, 1e3 * steps.front(), 1e3 * steps.back(),
-                steps.size());
+  std::printf("prefill  %lld tokens  %.3f s  %.1f tokens/s  %.2f TFLOP/s in "
+              "matrices\n",
+              (long long)*prompt, prefillSec, double(*prompt) / prefillSec,
+              prefillCost.matrixFlops * double(*prompt) / prefillSec / 1e12);
+
+  (*session)->reset();
+  for (int64_t ctx : ctxs) {
+    int64_t have = (*session)->position();
+    if (ctx > have) {
+      std::vector<int32_t> fill(static_cast<size_t>(ctx - have));
+      for (auto &t : fill)
+        t = nextToken();
+      auto tf = std::chrono::steady_clock::now();
+      st = (*session)->prefill(fill);
+      double fillSec = seconds(tf);
+      if (!st.isOk()) {
+        std::fprintf(stderr, "birkhoff bench: %s\n", st.toString().c_str());
+        return 1;
+      }
+      std::printf("fill     %lld tokens to context %lld  %.3f s  %.1f "
+                  "tokens/s\n",
+                  (long long)(ctx - have), (long long)ctx, fillSec,
+                  double(ctx - have) / fillSec);
+    }
+    std::vector<double> steps;
+    for (int64_t i = 0; i < *decode; ++i) {
+      auto t1 = std::chrono::steady_clock::now();
+      st = (*session)->decode(nextToken());
+      steps.push_back(seconds(t1));
+      if (!st.isOk()) {
+        std::fprintf(stderr, "birkhoff bench: %s\n", st.toString().c_str());
+        return 1;
+      }
+    }
+    if (steps.empty())
+      continue;
+    std::sort(steps.begin(), steps.end());
+    double median = steps[steps.size() / 2];
+    // The state a step may read: everything the session keeps for this
+    // context (an upper bound: CSA attention reads only its top-k entries).
+    double stateBytes = 0;
+    for (const rt::StateDesc &d : prog.states)
+      stateBytes += double(d.bytesFor(ctx));
+    double bytes = decodeCost.weightBytes + stateBytes;
+    std::printf("decode   context %lld  median %.3f ms/step  min %.3f  max "
+                "%.3f (%zu steps)\n"
+                "         reads %.1f MB/step (weights %.1f + state <= %.1f): "
+                "%.1f GB/s\n",
+                (long long)ctx, 1e3 * median, 1e3 * steps.front(),
+                1e3 * steps.back(), steps.size(), bytes / 1e6,
+                decodeCost.weightBytes / 1e6, stateBytes / 1e6,
+                bytes / median / 1e9);
+  }
   std::printf("state    %llu bytes for %lld tokens of context\n",
-              (unsigned long long)(*session)->stateBytes(), (long long)(*session)->capacity());
+              (unsigned long long)(*session)->stateBytes(),
+              (long long)(*session)->capacity());
   return 0;
 }
 
