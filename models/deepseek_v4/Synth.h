@@ -12,6 +12,8 @@
 #define BIRKHOFF_MODELS_DEEPSEEK_V4_SYNTH_H
 
 #include "birkhoff/Status.h"
+#include "birkhoff/WeightSynthesis.h"
+#include "deepseek_v4/CheckpointSchema.h"
 #include "deepseek_v4/ModelConfig.h"
 
 #include <cstdint>
@@ -47,6 +49,16 @@ struct SynthStats {
 /// The config written to config.json: `config` with the quantization and MTP
 /// count the options choose.
 ModelConfig synthConfig(const ModelConfig &config, const SynthOptions &options);
+
+/// How synth draws tensor `t` of `config` under `seed` (values listed at
+/// writeSynthCheckpoint); scales get BlockScale, made with their weight.
+WeightRecipe synthRecipe(const ExpectedTensor &t, const ModelConfig &config,
+                         uint64_t seed);
+
+/// The element dtype and shape the generator fills for `t`: its stored shape,
+/// except packed FP4 experts, which are generated (and stored in artifacts)
+/// with their logical [out, in] shape and dtype `t.element`.
+std::vector<int64_t> synthShape(const ExpectedTensor &t);
 
 /// Writes `dir`/config.json, `dir`/model-0000i-of-0000n.safetensors and
 /// `dir`/model.safetensors.index.json; creates `dir` if needed and replaces

@@ -6,10 +6,13 @@
 #include "Commands.h"
 #include "TestSupport.h"
 #include "birkhoff/Numerics.h"
+#include "birkhoff/WeightSynthesis.h"
+#include "birkhoff/WorkerPool.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <set>
@@ -248,6 +251,73 @@ TEST(Synth, ProShapesValidate) {
   const TensorInfo *ape = o.ckpt.find("layers.0.attn.compressor.ape");
   ASSERT_NE(ape, nullptr);
   EXPECT_EQ(ape->shape, (std::vector<int64_t>{128, 512}));
+}
+
+// lib's generator, driven by synthRecipe, reproduces every tensor of a synth
+// checkpoint (scales included): what a generated artifact's loader relies on.
+TEST(Synth, LibGeneratorReproducesEveryTensor) {
+  test::TempDir tmp;
+  for (bool quantized : {true, false}) {
+    SCOPED_TRACE(quantized ? "quantized" : "unquantized");
+    SynthOptions options;
+    options.seed = 7;
+    options.quantized = quantized;
+    ModelConfig c = *presetConfig("tiny");
+    ASSERT_TRUE(setRoutedExperts(c, 3).isOk()); // hash rows of 3 of 3
+    std::string dir = tmp.file(quantized ? "q" : "u");
+    ASSERT_TRUE(writeSynthCheckpoint(c, options, dir).isOk());
+    Opened o;
+    ASSERT_NO_FATAL_FAILURE(openAndValidate(dir, o));
+    WorkerPool pool(2);
+    int checked = 0;
+    for (const ExpectedTensor &t : expectedTensors(o.config, o.format)) {
+      WeightRecipe recipe = synthRecipe(t, o.config, options.seed);
+      if (recipe.kind == SynthKind::BlockScale)
+        continue; // compared with its weight
+      std::vector<int64_t> shape = synthShape(t);
+      ASSERT_TRUE(checkGeneratable(recipe, t.element, shape).isOk()) << t.name;
+      WeightGenerator gen(recipe, t.element, shape);
+      std::vector<uint8_t> data(gen.bytes()), scale(gen.scaleBytes());
+      GenerationTarget target{&gen, data.data(), scale.data()};
+      generateWeights({&target, 1}, pool, 4096);
+      auto want = o.ckpt.bytes(t.name);
+      ASSERT_TRUE(want.isOk());
+      EXPECT_TRUE(
+          std::equal(data.begin(), data.end(), want->begin(), want->end()))
+          << t.name;
+      if (!t.scale.empty()) {
+        auto wantScale = o.ckpt.bytes(t.scale);
+        ASSERT_TRUE(wantScale.isOk());
+        EXPECT_TRUE(std::equal(scale.begin(), scale.end(), wantScale->begin(),
+                               wantScale->end()))
+            << t.scale;
+      }
+      ++checked;
+    }
+    EXPECT_GT(checked, 100);
+  }
+}
+
+// synth's bytes are pinned: a change of the generator changes every
+// checkpoint and every generated artifact, so it must be deliberate.
+TEST(Synth, TinyBytesArePinned) {
+  test::TempDir tmp;
+  SynthOptions options;
+  options.seed = 7;
+  ASSERT_TRUE(
+      writeSynthCheckpoint(*presetConfig("tiny"), options, tmp.path()).isOk());
+  Opened o;
+  ASSERT_NO_FATAL_FAILURE(openAndValidate(tmp.path(), o));
+  uint64_t h = 0xcbf29ce484222325ull; // FNV-1a over names and bytes
+  for (const auto &[name, info] : o.ckpt.tensors()) {
+    auto bytes = o.ckpt.bytes(name);
+    ASSERT_TRUE(bytes.isOk());
+    for (char ch : name)
+      h = (h ^ uint8_t(ch)) * 0x100000001b3ull;
+    for (uint8_t b : *bytes)
+      h = (h ^ b) * 0x100000001b3ull;
+  }
+  EXPECT_EQ(h, 0x6dd0ab4eed184ab2ull) << std::hex << h;
 }
 
 // ---- the command
