@@ -63,6 +63,16 @@ CudaDriverApi::load(const std::vector<std::string> &candidates) {
   BK_RETURN_IF_ERROR(
       bindSymbol(l, "cuGraphExecDestroy", &api->graphExecDestroy));
   BK_RETURN_IF_ERROR(bindSymbol(l, "cuGraphDestroy", &api->graphDestroy));
+  BK_RETURN_IF_ERROR(bindSymbol(l, "cuMemGetAllocationGranularity",
+                                &api->memGetAllocationGranularity));
+  BK_RETURN_IF_ERROR(
+      bindSymbol(l, "cuMemAddressReserve", &api->memAddressReserve));
+  BK_RETURN_IF_ERROR(bindSymbol(l, "cuMemAddressFree", &api->memAddressFree));
+  BK_RETURN_IF_ERROR(bindSymbol(l, "cuMemCreate", &api->memCreate));
+  BK_RETURN_IF_ERROR(bindSymbol(l, "cuMemRelease", &api->memRelease));
+  BK_RETURN_IF_ERROR(bindSymbol(l, "cuMemMap", &api->memMap));
+  BK_RETURN_IF_ERROR(bindSymbol(l, "cuMemUnmap", &api->memUnmap));
+  BK_RETURN_IF_ERROR(bindSymbol(l, "cuMemSetAccess", &api->memSetAccess));
   api->libraryPath = l.path();
   api->lib_ = lib.take();
   if (CuResult r = api->init(0))

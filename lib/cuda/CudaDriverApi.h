@@ -31,6 +31,30 @@ using CuStream = struct CuStreamOpaque *;
 using CuGraph = struct CuGraphOpaque *;
 using CuGraphExec = struct CuGraphExecOpaque *;
 using CuDevicePtr = unsigned long long;
+using CuMemHandle = unsigned long long; // CUmemGenericAllocationHandle
+
+// cuda.h's virtual memory management structs (CUmemLocation,
+// CUmemAllocationProp, CUmemAccessDesc), field for field.
+struct CuMemLocation {
+  int type = 1; // CU_MEM_LOCATION_TYPE_DEVICE
+  int id = 0;   // device ordinal
+};
+struct CuMemAllocationProp {
+  int type = 1;                 // CU_MEM_ALLOCATION_TYPE_PINNED
+  int requestedHandleTypes = 0; // none
+  CuMemLocation location;
+  void *win32HandleMetaData = nullptr;
+  unsigned char compressionType = 0;
+  unsigned char gpuDirectRDMACapable = 0;
+  unsigned short usage = 0;
+  unsigned char reserved[4] = {};
+};
+static_assert(sizeof(CuMemAllocationProp) == 32, "cuda.h layout");
+struct CuMemAccessDesc {
+  CuMemLocation location;
+  int flags = 3; // CU_MEM_ACCESS_FLAGS_PROT_READWRITE
+};
+static_assert(sizeof(CuMemAccessDesc) == 12, "cuda.h layout");
 
 // cuda.h enum values used by Birkhoff.
 inline constexpr int kCuDeviceAttrComputeCapabilityMajor = 75;
@@ -94,6 +118,24 @@ struct CudaDriverApi {
   CuResult (*graphLaunch)(CuGraphExec exec, CuStream stream) = nullptr;
   CuResult (*graphExecDestroy)(CuGraphExec exec) = nullptr;
   CuResult (*graphDestroy)(CuGraph graph) = nullptr;
+  // Virtual memory: session state reserves its whole capacity as addresses
+  // and maps physical pages as the context grows.
+  CuResult (*memGetAllocationGranularity)(size_t *granularity,
+                                          const CuMemAllocationProp *prop,
+                                          int option) = nullptr;
+  CuResult (*memAddressReserve)(CuDevicePtr *ptr, size_t size,
+                                size_t alignment, CuDevicePtr addr,
+                                unsigned long long flags) = nullptr;
+  CuResult (*memAddressFree)(CuDevicePtr ptr, size_t size) = nullptr;
+  CuResult (*memCreate)(CuMemHandle *handle, size_t size,
+                        const CuMemAllocationProp *prop,
+                        unsigned long long flags) = nullptr;
+  CuResult (*memRelease)(CuMemHandle handle) = nullptr;
+  CuResult (*memMap)(CuDevicePtr ptr, size_t size, size_t offset,
+                     CuMemHandle handle, unsigned long long flags) = nullptr;
+  CuResult (*memUnmap)(CuDevicePtr ptr, size_t size) = nullptr;
+  CuResult (*memSetAccess)(CuDevicePtr ptr, size_t size,
+                           const CuMemAccessDesc *desc, size_t count) = nullptr;
 
   std::string libraryPath;
 

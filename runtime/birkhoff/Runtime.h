@@ -140,7 +140,9 @@ public:
   void reset();
   int64_t position() const;
   int64_t capacity() const;
-  /// Bytes of per-session state allocated for this session's capacity.
+  /// Bytes of per-session state committed now: the host backend allocates
+  /// the whole capacity up front; the CUDA backend reserves it and commits
+  /// the growing states' memory as the context grows (docs/cuda.md).
   uint64_t stateBytes() const;
 
 private:

@@ -15,6 +15,7 @@
 //===----------------------------------------------------------------------===//
 #include "ArenaLayout.h"
 #include "CudaModel.h"
+#include "PagedDeviceBuffer.h"
 
 namespace birkhoff::rt {
 
@@ -38,9 +39,9 @@ public:
       api_.streamSynchronize(stream_);
       api_.streamDestroy(stream_);
     }
-    for (CuDevicePtr p : stateBuffers_)
-      if (p)
-        api_.memFree(p);
+    if (fixedStates_)
+      api_.memFree(fixedStates_);
+    paged_.clear(); // unmapped while the context is current
     if (arena_)
       api_.memFree(arena_);
     if (tokens_)
@@ -51,18 +52,30 @@ public:
   }
 
   /// Allocates and zeroes everything; fails with OutOfRange when the device
-  /// has less free memory than the session needs.
+  /// has less free memory than the session needs now. States that grow with
+  /// the context and would span more than one mapping granule get a
+  /// PagedDeviceBuffer (addresses for the capacity, memory as the context
+  /// grows); the others share one allocation.
   Status init(int64_t capacity) {
     BK_RETURN_IF_ERROR(model_.makeCurrent());
-    std::vector<uint64_t> stateBytes;
-    uint64_t total = 0, states = 0;
-    for (const StateDesc &d : program_.states) {
+    BK_ASSIGN_OR_RETURN(uint64_t granule,
+                        PagedDeviceBuffer::granularity(api_, model_.ordinal));
+    std::vector<uint64_t> fixedOffset(program_.states.size(), 0);
+    std::vector<uint64_t> pagedBytes(program_.states.size(), 0);
+    uint64_t states = 0;
+    for (size_t i = 0; i < program_.states.size(); ++i) {
+      const StateDesc &d = program_.states[i];
       // Never a zero-byte allocation (a state may have no rows yet at a
       // small capacity); kernels only touch rows that exist.
       uint64_t bytes = std::max<uint64_t>(d.bytesFor(capacity), 256);
-      stateBytes.push_back(bytes);
-      states += bytes;
+      if (d.tokensPerRow > 0 && bytes > granule) {
+        pagedBytes[i] = bytes;
+        continue;
+      }
+      fixedOffset[i] = (states + 255) / 256 * 256;
+      states = fixedOffset[i] + bytes;
     }
+    fixedBytes_ = std::max<uint64_t>(states, 256);
     int64_t arenaElems = 0, maxTokens = 1;
     for (const EntryDesc &e : program_.entries) {
       arenaElems =
@@ -73,27 +86,36 @@ public:
     // The ids, then the position (8-byte aligned) graphs read.
     positionOffset_ = (uint64_t(maxTokens) * 4 + 7) / 8 * 8;
     uint64_t tokenBytes = positionOffset_ + 8;
-    total = states + arenaBytes + tokenBytes;
+    uint64_t total = fixedBytes_ + arenaBytes + tokenBytes;
     BK_ASSIGN_OR_RETURN(uint64_t freeBytes, model_.freeMemory());
     if (total > freeBytes)
       return outOfRange("a session of " + std::to_string(capacity) +
                         " tokens needs " + mib(total) + " of device memory (" +
-                        mib(states) + " state, " + mib(arenaBytes) +
+                        mib(fixedBytes_) + " fixed state, " + mib(arenaBytes) +
                         " activations), " + model_.deviceName() + " has " +
                         mib(freeBytes) + " free");
     arenaElems_ = int64_t(arenaBytes / 4);
     BK_RETURN_IF_ERROR(
         api_.check("cuStreamCreate",
                    api_.streamCreate(&stream_, cuda::kCuStreamNonBlocking)));
-    for (size_t i = 0; i < stateBytes.size(); ++i) {
-      CuDevicePtr p = 0;
-      BK_RETURN_IF_ERROR(
-          api_.check("cuMemAlloc", api_.memAlloc(&p, stateBytes[i]))
-              .withContext("allocating state '" + program_.states[i].name +
-                           "'"));
-      stateBuffers_.push_back(p);
-      stateSizes_.push_back(stateBytes[i]);
-      stateRows_.push_back(program_.states[i].rowsFor(capacity));
+    BK_RETURN_IF_ERROR(
+        api_.check("cuMemAlloc", api_.memAlloc(&fixedStates_, fixedBytes_))
+            .withContext("allocating the session state"));
+    for (size_t i = 0; i < program_.states.size(); ++i) {
+      const StateDesc &d = program_.states[i];
+      stateRows_.push_back(d.rowsFor(capacity));
+      stateGrowth_.push_back(-1);
+      if (pagedBytes[i] == 0) {
+        stateBuffers_.push_back(fixedStates_ + fixedOffset[i]);
+        continue;
+      }
+      Expected<PagedDeviceBuffer> b = PagedDeviceBuffer::reserve(
+          api_, model_.ordinal, pagedBytes[i], granule);
+      if (!b)
+        return b.status().withContext("state '" + d.name + "'");
+      stateBuffers_.push_back(b->base());
+      stateGrowth_.back() = int(paged_.size());
+      paged_.push_back(b.take());
     }
     BK_RETURN_IF_ERROR(
         api_.check("cuMemAlloc", api_.memAlloc(&arena_, arenaBytes))
@@ -124,6 +146,7 @@ public:
     std::string call = "@" + entry.name + " on " + model_.deviceName() + " (" +
                        std::to_string(n) + " tokens at position " +
                        std::to_string(start) + ")";
+    BK_RETURN_IF_ERROR(commitStates(start + n).withContext(call));
     BK_RETURN_IF_ERROR(api_.check("cuMemcpyHtoDAsync",
                                   api_.memcpyHtoDAsync(tokens_, tokens.data(),
                                                        size_t(n) * 4, stream_))
@@ -157,22 +180,44 @@ public:
 
   Status reset() override {
     BK_RETURN_IF_ERROR(model_.makeCurrent());
-    for (size_t i = 0; i < stateBuffers_.size(); ++i)
-      BK_RETURN_IF_ERROR(api_.check(
-          "cuMemsetD8Async",
-          api_.memsetD8Async(stateBuffers_[i], 0, stateSizes_[i], stream_)));
+    BK_RETURN_IF_ERROR(
+        api_.check("cuMemsetD8Async",
+                   api_.memsetD8Async(fixedStates_, 0, fixedBytes_, stream_)));
+    for (const PagedDeviceBuffer &b : paged_)
+      if (b.mapped() > 0)
+        BK_RETURN_IF_ERROR(api_.check(
+            "cuMemsetD8Async",
+            api_.memsetD8Async(b.base(), 0, b.mapped(), stream_)));
     return api_.check("cuStreamSynchronize", api_.streamSynchronize(stream_))
         .withContext("clearing the session state on " + model_.deviceName());
   }
 
+  /// Committed now: the fixed states and the mapped part of the growing
+  /// ones (which grows with the context, up to their capacity).
   uint64_t stateBytes() const override {
-    uint64_t total = 0;
-    for (uint64_t b : stateSizes_)
-      total += b;
+    uint64_t total = fixedBytes_;
+    for (const PagedDeviceBuffer &b : paged_)
+      total += b.mapped();
     return total;
   }
 
 private:
+  /// Maps the growing states' memory for a context of `tokens` tokens (new
+  /// memory is zeroed on the stream, before the call's kernels).
+  Status commitStates(int64_t tokens) {
+    for (size_t i = 0; i < program_.states.size(); ++i) {
+      if (stateGrowth_[i] < 0)
+        continue;
+      const StateDesc &d = program_.states[i];
+      PagedDeviceBuffer &b = paged_[size_t(stateGrowth_[i])];
+      BK_RETURN_IF_ERROR(
+          b.grow(d.bytesFor(tokens), stream_)
+              .withContext("growing state '" + d.name + "' to " +
+                           std::to_string(tokens) + " tokens of context"));
+    }
+    return Status::ok();
+  }
+
   /// Launches every kernel of entry `e` for `n` tokens on the stream; with
   /// `startAt` set, kernels read the position from that device address.
   Status launchAll(size_t e, const EntryDesc &entry, const ArenaLayout &layout,
@@ -270,9 +315,12 @@ private:
   const cuda::CudaDriverApi &api_;
   const Program &program_;
   cuda::CuStream stream_ = nullptr;
-  std::vector<CuDevicePtr> stateBuffers_;
-  std::vector<uint64_t> stateSizes_;
-  std::vector<int64_t> stateRows_; // StateView::rows of each state
+  std::vector<CuDevicePtr> stateBuffers_; // per state: its base address
+  std::vector<int64_t> stateRows_;        // StateView::rows of each state
+  std::vector<int> stateGrowth_;          // per state: index in paged_, or -1
+  CuDevicePtr fixedStates_ = 0;           // the states that do not grow
+  uint64_t fixedBytes_ = 0;
+  std::vector<PagedDeviceBuffer> paged_;  // the states that grow
   CuDevicePtr arena_ = 0, tokens_ = 0;
   uint64_t positionOffset_ = 0; // the position's place in tokens_
   int64_t hostPosition_ = 0;    // the source of its upload

@@ -19,6 +19,7 @@
 #include "GoldenCase.h"
 
 #include "birkhoff/Npy.h"
+#include "ArtifactLoader.h"
 #include "birkhoff/Runtime.h"
 #include "cuda/CudaDriverApi.h"
 
@@ -266,6 +267,49 @@ TEST(GpuModel, DecodeGraphsReplayBitwise) {
                 "equal to direct launches\n",
                 name, g.size());
   }
+}
+
+// Growing states are reserved for the whole capacity and committed as the
+// context grows: a 1M-token session commits little up front, grows as it
+// decodes, and computes bit for bit what a small session does.
+TEST(GpuModel, StatePagesGrowWithTheContext) {
+  REQUIRE_GPU();
+  Located art = locateGolden("tiny_dq.official", "cuda");
+  if (art.path.empty())
+    GTEST_SKIP() << art.why;
+  auto model = load(art.path, "cuda");
+  ASSERT_TRUE(model);
+  SessionOptions big, small;
+  big.maxContext = int64_t(1) << 20;
+  small.maxContext = 64;
+  auto a = Session::create(model, big);
+  auto b = Session::create(model, small);
+  ASSERT_TRUE(a.isOk()) << a.status().toString();
+  ASSERT_TRUE(b.isOk()) << b.status().toString();
+  const uint64_t before = (*a)->stateBytes();
+  std::vector<int32_t> tokens;
+  for (int i = 0; i < 48; ++i)
+    tokens.push_back(int32_t((i * 53 + 11) % model->info().vocabSize));
+  std::vector<float> la, lb, step;
+  for (auto [s, out] : {std::pair{&*a, &la}, std::pair{&*b, &lb}}) {
+    ASSERT_TRUE((*s)->prefill(std::span(tokens.data(), 16), &step).isOk());
+    out->insert(out->end(), step.begin(), step.end());
+    for (size_t i = 16; i < tokens.size(); ++i) {
+      ASSERT_TRUE((*s)->prefill(std::span(tokens.data() + i, 1), &step).isOk());
+      out->insert(out->end(), step.begin(), step.end());
+    }
+  }
+  EXPECT_EQ(la, lb);
+  const uint64_t after = (*a)->stateBytes();
+  std::printf("[gpu-model] 1M-token session: %llu state bytes committed at "
+              "creation, %llu after 48 tokens (a 64-token session: %llu)\n",
+              (unsigned long long)before, (unsigned long long)after,
+              (unsigned long long)(*b)->stateBytes());
+  uint64_t full = 0;
+  for (const rt::StateDesc &d : model->artifact().program.states)
+    full += d.bytesFor(big.maxContext);
+  EXPECT_LT(after, full / 8) << "the whole capacity was committed";
+  EXPECT_GE(after, before);
 }
 
 class GpuGolden : public ::testing::TestWithParam<std::string> {};
