@@ -313,7 +313,7 @@ Status Writer::build(uint64_t sectionOffset,
           fbb, fbb.CreateString(k.name), fbb.CreateString(k.kernel),
           fbb.CreateString(k.arch), cubin, ptx, k.registers, k.spillBytes,
           k.stackBytes, k.sharedBytes, k.grid.block, k.grid.xPerToken,
-          k.grid.xConst, k.grid.tokensPerY, k.cluster));
+          k.grid.xConst, k.grid.tokensPerY, k.cluster, k.scratchBytes));
     }
     cudaKernels = fbb.CreateVector(kernels);
   }

@@ -154,6 +154,7 @@ Expected<CudaProgram> compileCudaProgram(Operation *bkModule,
       k.source = source->source;
       k.grid = source->grid;
       k.cluster = source->cluster;
+      k.scratchBytes = source->scratchBytes;
       program.kernels.push_back(std::move(k));
     } else if (program.kernels[size_t(it->second)].name != source->entry) {
       failure = internalError(where + ": one source, two entry names");
@@ -218,7 +219,7 @@ Status dumpCudaKernels(const CudaProgram &program, const std::string &dir) {
   std::string table =
       "# name kernel arch registers spill_bytes stack_bytes shared_bytes "
       "block grid_x_per_token grid_x_const grid_tokens_per_y cluster "
-      "launches cubin_bytes\n";
+      "scratch_bytes launches cubin_bytes\n";
   for (const CudaKernelImage &k : program.kernels) {
     fs::path base = fs::path(dir) / k.name;
     BK_RETURN_IF_ERROR(
@@ -229,11 +230,13 @@ Status dumpCudaKernels(const CudaProgram &program, const std::string &dir) {
         writeFile(base.string() + ".cubin", k.cubin.data(), k.cubin.size()));
     char line[512];
     std::snprintf(
-        line, sizeof line, "%s %s %s %d %d %d %d %d %lld %lld %lld %d %d %zu\n",
+        line, sizeof line,
+        "%s %s %s %d %d %d %d %d %lld %lld %lld %d %llu %d %zu\n",
         k.name.c_str(), k.kernel.c_str(), k.arch.c_str(), k.registers,
         k.spillBytes, k.stackBytes, k.sharedBytes, k.grid.block,
         (long long)k.grid.xPerToken, (long long)k.grid.xConst,
-        (long long)k.grid.tokensPerY, k.cluster, k.launches, k.cubin.size());
+        (long long)k.grid.tokensPerY, k.cluster,
+        (unsigned long long)k.scratchBytes, k.launches, k.cubin.size());
     table += line;
   }
   fs::path resources = fs::path(dir) / "resources.txt";

@@ -44,6 +44,7 @@ struct CudaKernelImage {
   int registers = 0, spillBytes = 0, stackBytes = 0, sharedBytes = 0;
   cuda::GridRule grid;
   int cluster = 1;  // blocks per thread block cluster (informative)
+  uint64_t scratchBytes = 0; // device scratch per session (BkLaunch::scratch)
   int launches = 0; // launches of the module that run it
 };
 

@@ -147,6 +147,13 @@ Status readCudaKernel(const fb::CudaKernel *k, CudaKernelDesc &d,
   d.grid.xConst = k->grid_x_const();
   d.grid.tokensPerY = k->grid_tokens_per_y();
   d.cluster = k->cluster();
+  d.scratchBytes = k->scratch_bytes();
+  // A bound far above any kernel's need (the MoE partials of a 512-token
+  // call at V4-Pro width are ~0.1 GB) that keeps a corrupt value from
+  // becoming a huge allocation.
+  if (d.scratchBytes > (uint64_t(16) << 30))
+    return corrupt(where + " ('" + d.name + "') asks for " +
+                   std::to_string(d.scratchBytes) + " bytes of scratch");
   const cuda::GridRule &g = d.grid;
   if (g.block < 1 || g.block > 1024 || g.xPerToken < 0 || g.xConst < 0 ||
       g.tokensPerY < 0 || g.xPerToken + g.xConst < 1 ||

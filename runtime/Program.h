@@ -99,6 +99,7 @@ struct CudaKernelDesc {
   int registers = 0, spillBytes = 0, stackBytes = 0, sharedBytes = 0;
   cuda::GridRule grid;
   int cluster = 1; // blocks per cluster along x (informative)
+  uint64_t scratchBytes = 0; // device scratch per session (BkLaunch::scratch)
 };
 
 struct ConfigDesc {

@@ -299,6 +299,7 @@ Expected<KernelSource> generateKernelSource(const CudaLaunchSpec &spec,
               std::to_string(body.minBlocksPerSm) + ") " + ks.entry + signature;
   ks.grid = body.grid;
   ks.cluster = body.cluster;
+  ks.scratchBytes = body.scratchBytes;
   return ks;
 }
 

@@ -58,6 +58,9 @@ struct KernelSource {
   // kernel's __cluster_dims__ (plain cuLaunchKernel launches honor it; grid.x
   // is a multiple of it). 1: the kernel uses no cluster. Informational.
   int cluster = 1;
+  // Device scratch bytes the kernel needs per session (BkLaunch::scratch);
+  // 0: none.
+  uint64_t scratchBytes = 0;
 };
 
 /// The source of `spec`'s launch. Unsupported kernels (and the official

@@ -134,6 +134,8 @@ struct Body {
   // Blocks per thread block cluster along x (__cluster_dims__); 1: none.
   // grid.x is always a multiple of it.
   int cluster = 1;
+  // Device scratch the kernel needs (BkLaunch::scratch), in bytes.
+  uint64_t scratchBytes = 0;
 };
 
 /// True for a launch of the `official` numerics profile (numerics = 1).

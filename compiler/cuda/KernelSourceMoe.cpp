@@ -7,6 +7,8 @@
 //===----------------------------------------------------------------------===//
 #include "KernelSourceInternal.h"
 
+#include <algorithm>
+
 namespace birkhoff::cuda::detail {
 namespace {
 
@@ -44,6 +46,31 @@ Expected<Body> genMoeOfficial(const LaunchReader &r, int64_t dim, int64_t inter,
   if (smem > 47 * 1024)
     return unsupported(r.where() + "dim " + i(dim) + " and inter " + i(inter) +
                        " need more shared memory than a block has");
+  if (r.maxTokens() > 0) {
+    // Grouped by expert (moe_grouped.cuh): a cluster per routed expert and
+    // one per 32 tokens of the shared expert, partial outputs in scratch.
+    const int64_t maxTok = r.maxTokens();
+    const int64_t nsh = std::clamp<int64_t>((maxTok + 31) / 32, 1, 16);
+    const int64_t list = maxTok * topk * 4;
+    if (smem - sortN * 4 + list > 47 * 1024)
+      return unsupported(r.where() + "a " + i(maxTok) +
+                         "-token entry needs more shared memory for its "
+                         "expert lists than a block has");
+    Body b;
+    b.include = "bk/moe_grouped.cuh";
+    b.call = "bk::moeOfficialGrouped<" + i(dim) + ", " + i(inter) + ", " +
+             i(experts) + ", " + i(topk) + ", " + dt(routed13) + ", " +
+             dt(routed2) + ", " + dt(shared13) + ", " + dt(shared2) + ", " +
+             flag(sharedClamp) + ", " + i(cluster) + ", " + i(kWarps) + ", " +
+             i(kTg) + ", " + i(kTile) + ", " + i(kTb) + ", " + i(maxTok) +
+             ", " + i(nsh) + ">(args, " + f32(float(limit)) + ");";
+    b.grid = {0, (experts + nsh) * cluster, 0, 32 * kWarps};
+    b.cluster = cluster;
+    b.minBlocksPerSm = 1;
+    b.scratchBytes = uint64_t(maxTok) * uint64_t(topk + 1) * uint64_t(dim) * 4 +
+                     uint64_t(maxTok) * 4;
+    return b;
+  }
   Body b;
   b.include = "bk/moe_official.cuh";
   b.call = "bk::moeOfficial<" + i(dim) + ", " + i(inter) + ", " + i(experts) +

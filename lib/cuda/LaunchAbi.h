@@ -32,9 +32,14 @@ struct BkLaunch {
   // from it instead of `start`, so a captured decode step replays at any
   // position (CUDA graphs). Appended after the 168-byte layout.
   const int64_t *startAt = nullptr;
+  // Device scratch of the kernel's CudaKernel.scratch_bytes, zeroed when the
+  // session starts; kernels that use it leave it zeroed again (counters) or
+  // overwrite what they read (partial results). Null when the kernel needs
+  // none.
+  void *scratch = nullptr;
 };
 
-static_assert(sizeof(BkLaunch) == 176, "must match templates/abi.cuh");
+static_assert(sizeof(BkLaunch) == 184, "must match templates/abi.cuh");
 static_assert(offsetof(BkLaunch, tokenIds) == 16);
 static_assert(offsetof(BkLaunch, in) == 24);
 static_assert(offsetof(BkLaunch, out) == 56);
@@ -43,6 +48,7 @@ static_assert(offsetof(BkLaunch, scales) == 96);
 static_assert(offsetof(BkLaunch, states) == 104);
 static_assert(offsetof(BkLaunch, stateRows) == 136);
 static_assert(offsetof(BkLaunch, startAt) == 168);
+static_assert(offsetof(BkLaunch, scratch) == 176);
 
 /// How a launch's grid follows its token count S (stored per launch, as
 /// data): grid.x = xPerToken·S + xConst, grid.y = ceil(S / tokensPerY) (1 when

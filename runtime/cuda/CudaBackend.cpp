@@ -257,6 +257,7 @@ makeCudaBackend(const Program &prog, int ordinal, const std::string &origin,
       PreparedLaunch p;
       p.function = functions[size_t(l.cudaKernel)];
       p.grid = prog.cudaKernels[size_t(l.cudaKernel)].grid;
+      p.scratchBytes = prog.cudaKernels[size_t(l.cudaKernel)].scratchBytes;
       m.launches[e].push_back(p);
       size_t weightsAt = tables.size();
       for (int w : l.weights)

@@ -23,6 +23,7 @@ struct PreparedLaunch {
   cuda::GridRule grid;
   cuda::CuDevicePtr weights = 0; // device array: data pointer per weight
   cuda::CuDevicePtr scales = 0;  // device array: scale pointer per weight
+  uint64_t scratchBytes = 0;     // the kernel's BkLaunch::scratch need
 };
 
 class CudaModel : public ModelBackend {

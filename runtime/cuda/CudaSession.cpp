@@ -46,6 +46,8 @@ public:
       api_.memFree(arena_);
     if (tokens_)
       api_.memFree(tokens_);
+    if (scratch_)
+      api_.memFree(scratch_);
     for (cuda::CuGraphExec g : decodeGraphs_)
       if (g)
         api_.graphExecDestroy(g);
@@ -86,13 +88,19 @@ public:
     // The ids, then the position (8-byte aligned) graphs read.
     positionOffset_ = (uint64_t(maxTokens) * 4 + 7) / 8 * 8;
     uint64_t tokenBytes = positionOffset_ + 8;
-    uint64_t total = fixedBytes_ + arenaBytes + tokenBytes;
+    // One scratch block, shared by the launches in turn (stream-ordered).
+    uint64_t scratchBytes = 0;
+    for (const std::vector<PreparedLaunch> &entry : model_.launches)
+      for (const PreparedLaunch &p : entry)
+        scratchBytes = std::max(scratchBytes, p.scratchBytes);
+    uint64_t total = fixedBytes_ + arenaBytes + tokenBytes + scratchBytes;
     BK_ASSIGN_OR_RETURN(uint64_t freeBytes, model_.freeMemory());
     if (total > freeBytes)
       return outOfRange("a session of " + std::to_string(capacity) +
                         " tokens needs " + mib(total) + " of device memory (" +
                         mib(fixedBytes_) + " fixed state, " + mib(arenaBytes) +
-                        " activations), " + model_.deviceName() + " has " +
+                        " activations, " + mib(scratchBytes) +
+                        " kernel scratch), " + model_.deviceName() + " has " +
                         mib(freeBytes) + " free");
     arenaElems_ = int64_t(arenaBytes / 4);
     BK_RETURN_IF_ERROR(
@@ -123,6 +131,15 @@ public:
     BK_RETURN_IF_ERROR(
         api_.check("cuMemAlloc", api_.memAlloc(&tokens_, tokenBytes))
             .withContext("allocating the token ids"));
+    if (scratchBytes > 0) {
+      BK_RETURN_IF_ERROR(
+          api_.check("cuMemAlloc", api_.memAlloc(&scratch_, scratchBytes))
+              .withContext("allocating " + mib(scratchBytes) +
+                           " of kernel scratch"));
+      BK_RETURN_IF_ERROR(
+          api_.check("cuMemsetD8Async",
+                     api_.memsetD8Async(scratch_, 0, scratchBytes, stream_)));
+    }
     decodeGraphs_.assign(program_.entries.size(), nullptr);
     // The arena starts zeroed too, so a kernel reading a buffer before any
     // launch wrote it (none should) sees what the host backend sees.
@@ -185,9 +202,9 @@ public:
                    api_.memsetD8Async(fixedStates_, 0, fixedBytes_, stream_)));
     for (const PagedDeviceBuffer &b : paged_)
       if (b.mapped() > 0)
-        BK_RETURN_IF_ERROR(api_.check(
-            "cuMemsetD8Async",
-            api_.memsetD8Async(b.base(), 0, b.mapped(), stream_)));
+        BK_RETURN_IF_ERROR(
+            api_.check("cuMemsetD8Async",
+                       api_.memsetD8Async(b.base(), 0, b.mapped(), stream_)));
     return api_.check("cuStreamSynchronize", api_.streamSynchronize(stream_))
         .withContext("clearing the session state on " + model_.deviceName());
   }
@@ -210,10 +227,10 @@ private:
         continue;
       const StateDesc &d = program_.states[i];
       PagedDeviceBuffer &b = paged_[size_t(stateGrowth_[i])];
-      BK_RETURN_IF_ERROR(
-          b.grow(d.bytesFor(tokens), stream_)
-              .withContext("growing state '" + d.name + "' to " +
-                           std::to_string(tokens) + " tokens of context"));
+      BK_RETURN_IF_ERROR(b.grow(d.bytesFor(tokens), stream_)
+                             .withContext("growing state '" + d.name + "' to " +
+                                          std::to_string(tokens) +
+                                          " tokens of context"));
     }
     return Status::ok();
   }
@@ -234,6 +251,8 @@ private:
       args.tokens = n;
       args.start = start;
       args.startAt = reinterpret_cast<const int64_t *>(startAt);
+      if (p.scratchBytes > 0)
+        args.scratch = reinterpret_cast<void *>(scratch_);
       args.tokenIds = reinterpret_cast<const int32_t *>(tokens_);
       for (size_t j = 0; j < l.inputs.size(); ++j)
         args.in[j] = reinterpret_cast<const void *>(buffer(l.inputs[j]));
@@ -320,8 +339,9 @@ private:
   std::vector<int> stateGrowth_;          // per state: index in paged_, or -1
   CuDevicePtr fixedStates_ = 0;           // the states that do not grow
   uint64_t fixedBytes_ = 0;
-  std::vector<PagedDeviceBuffer> paged_;  // the states that grow
+  std::vector<PagedDeviceBuffer> paged_; // the states that grow
   CuDevicePtr arena_ = 0, tokens_ = 0;
+  CuDevicePtr scratch_ = 0;     // the kernels' scratch (PreparedLaunch)
   uint64_t positionOffset_ = 0; // the position's place in tokens_
   int64_t hostPosition_ = 0;    // the source of its upload
   std::vector<cuda::CuGraphExec> decodeGraphs_; // per entry; null: none yet

@@ -614,50 +614,64 @@ TEST(GpuOfficial, MoeMatchesHost) {
   for (Case c :
        {Case{256, 256, 8, 3, 5, true}, Case{256, 128, 6, 2, 130, false},
         Case{1024, 512, 8, 6, 1, true}}) {
-    SCOPED_TRACE("dim " + std::to_string(c.dim) +
-                 " S=" + std::to_string(c.tokens));
-    KernelHarness h;
-    h.launch.kernel = "moe";
-    int64_t S = c.tokens, K = c.topk;
-    int x = h.addBuffer(S * c.dim), idx = h.addBuffer(S * K),
-        wts = h.addBuffer(S * K), y = h.addBuffer(S * c.dim);
-    h.buffers[size_t(x)] = randomBf16(size_t(S * c.dim));
-    std::vector<int32_t> ids(size_t(S * K));
-    std::vector<int32_t> perm(size_t(c.experts));
-    for (int64_t t = 0; t < S; ++t) {
-      std::iota(perm.begin(), perm.end(), 0);
-      std::shuffle(perm.begin(), perm.end(), rng());
-      std::copy(perm.begin(), perm.begin() + K, ids.begin() + t * K);
+    // The cluster-per-slice kernel (entry size unknown), then the one grouped
+    // by expert (moe_grouped.cuh) of an entry of up to 256 tokens (1 when
+    // S = 1, as decode): bitwise equal to each other.
+    std::vector<float> sliced;
+    for (bool grouped : {false, true}) {
+      SCOPED_TRACE("dim " + std::to_string(c.dim) +
+                   " S=" + std::to_string(c.tokens) +
+                   (grouped ? " grouped" : " sliced"));
+      KernelHarness h;
+      h.entryMaxTokens = grouped ? (c.tokens == 1 ? 1 : 256) : 0;
+      h.launch.kernel = "moe";
+      int64_t S = c.tokens, K = c.topk;
+      int x = h.addBuffer(S * c.dim), idx = h.addBuffer(S * K),
+          wts = h.addBuffer(S * K), y = h.addBuffer(S * c.dim);
+      h.buffers[size_t(x)] = randomBf16(size_t(S * c.dim));
+      std::vector<int32_t> ids(size_t(S * K));
+      std::vector<int32_t> perm(size_t(c.experts));
+      for (int64_t t = 0; t < S; ++t) {
+        std::iota(perm.begin(), perm.end(), 0);
+        std::shuffle(perm.begin(), perm.end(), rng());
+        std::copy(perm.begin(), perm.begin() + K, ids.begin() + t * K);
+      }
+      h.buffers[size_t(idx)] = intWords(ids);
+      std::vector<float> w = randomFloats(size_t(S * K), 0.5f);
+      for (float &v : w)
+        v = std::fabs(v);
+      h.buffers[size_t(wts)] = w;
+      h.launch.inputs = {x, idx, wts};
+      h.launch.outputs = {y};
+      for (int64_t e = 0; e <= c.experts; ++e) {
+        bool shared = e == c.experts;
+        auto add = shared ? addFp8Weight : addFp4Weight;
+        std::string n = "e" + std::to_string(e);
+        h.launch.weights.push_back(add(h, n + ".w1", c.inter, c.dim));
+        h.launch.weights.push_back(add(h, n + ".w2", c.dim, c.inter));
+        h.launch.weights.push_back(add(h, n + ".w3", c.inter, c.dim));
+      }
+      for (auto [k, v] : std::initializer_list<std::pair<const char *, double>>{
+               {"dim", double(c.dim)},
+               {"inter", double(c.inter)},
+               {"experts", double(c.experts)},
+               {"topk", double(K)},
+               {"swiglu_limit", 10.0},
+               {"shared_clamp", c.sharedClamp ? 1.0 : 0.0},
+               {"numerics", 1}})
+        h.param(k, v);
+      EXPECT_EQ(grouped, generateKernelSource(specOf(h))->source.find(
+                             "moeOfficialGrouped") != std::string::npos);
+      auto [d, hst] = runBoth(G, h, rt::moeKernel, S, 0);
+      if (d.empty())
+        continue;
+      expectMostlyBitwise(d[0], hst[0], "official moe", 0.97, 2);
+      expectNotAllZero(hst[0], "official moe");
+      if (grouped)
+        expectBitwise(d[0], sliced, "grouped vs sliced moe");
+      else
+        sliced = d[0];
     }
-    h.buffers[size_t(idx)] = intWords(ids);
-    std::vector<float> w = randomFloats(size_t(S * K), 0.5f);
-    for (float &v : w)
-      v = std::fabs(v);
-    h.buffers[size_t(wts)] = w;
-    h.launch.inputs = {x, idx, wts};
-    h.launch.outputs = {y};
-    for (int64_t e = 0; e <= c.experts; ++e) {
-      bool shared = e == c.experts;
-      auto add = shared ? addFp8Weight : addFp4Weight;
-      std::string n = "e" + std::to_string(e);
-      h.launch.weights.push_back(add(h, n + ".w1", c.inter, c.dim));
-      h.launch.weights.push_back(add(h, n + ".w2", c.dim, c.inter));
-      h.launch.weights.push_back(add(h, n + ".w3", c.inter, c.dim));
-    }
-    for (auto [k, v] : std::initializer_list<std::pair<const char *, double>>{
-             {"dim", double(c.dim)},
-             {"inter", double(c.inter)},
-             {"experts", double(c.experts)},
-             {"topk", double(K)},
-             {"swiglu_limit", 10.0},
-             {"shared_clamp", c.sharedClamp ? 1.0 : 0.0},
-             {"numerics", 1}})
-      h.param(k, v);
-    auto [d, hst] = runBoth(G, h, rt::moeKernel, S, 0);
-    if (d.empty())
-      continue;
-    expectMostlyBitwise(d[0], hst[0], "official moe", 0.97, 2);
-    expectNotAllZero(hst[0], "official moe");
   }
 }
 

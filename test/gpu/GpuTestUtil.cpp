@@ -170,6 +170,11 @@ Expected<LaunchResult> launchOnGpu(const Gpu &g, const KernelHarness &h,
     L.stateRows[i] = h.stateShapes[size_t(s)].first;
     states.push_back(p);
   }
+  if (ks.scratchBytes > 0) { // zeroed, as a session's scratch starts
+    std::vector<uint8_t> zeros(size_t(ks.scratchBytes), 0);
+    BK_ASSIGN_OR_RETURN(CuDevicePtr p, mem.upload(zeros.data(), zeros.size()));
+    L.scratch = reinterpret_cast<void *>(p);
+  }
   void *params[] = {&L};
   const GridRule &gr = ks.grid;
   BK_RETURN_IF_ERROR(api.check("cuLaunchKernel",

@@ -243,5 +243,52 @@ TEST(GpuTiming, DISABLED_OfficialFp8Linear) {
     }
 }
 
+// The official moe at V4-Flash widths (16 experts of the 256, FP4, top-6,
+// FP8 shared expert): one cluster walking the experts per 128-token slice vs
+// a cluster per expert (moe_grouped.cuh), at a decode step and a prefill
+// chunk.
+TEST(GpuTiming, DISABLED_OfficialMoe) {
+  REQUIRE_GPU();
+  for (int64_t S : {int64_t(1), int64_t(128), int64_t(512)})
+    for (bool grouped : {false, true}) {
+      KernelHarness h;
+      h.entryMaxTokens = grouped ? (S == 1 ? 1 : 512) : 0;
+      h.launch.kernel = "moe";
+      const int64_t E = 16, K = 6;
+      h.launch.inputs = {h.addBuffer(S * 4096), h.addBuffer(S * K),
+                         h.addBuffer(S * K)};
+      h.buffers[0] = randomFloats(size_t(S * 4096));
+      std::vector<int32_t> ids(size_t(S * K));
+      for (size_t i = 0; i < ids.size(); ++i)
+        ids[i] = int32_t((i % K) * 2 + (i / K) % 2);
+      h.buffers[1] = intWords(ids);
+      h.buffers[2].assign(size_t(S * K), 0.2f);
+      h.launch.outputs = {h.addBuffer(S * 4096)};
+      for (int64_t e = 0; e <= E; ++e) {
+        auto add = e == E ? addFp8Weight : addFp4Weight;
+        h.launch.weights.push_back(add(h, "w1", 2048, 4096));
+        h.launch.weights.push_back(add(h, "w2", 4096, 2048));
+        h.launch.weights.push_back(add(h, "w3", 2048, 4096));
+      }
+      for (auto [k, v] : std::initializer_list<std::pair<const char *, double>>{
+               {"dim", 4096},
+               {"inter", 2048},
+               {"experts", double(E)},
+               {"topk", double(K)},
+               {"swiglu_limit", 10},
+               {"shared_clamp", 1},
+               {"numerics", 1}})
+        h.param(k, v);
+      for (size_t i = 0; i < h.program.weights.size(); ++i) {
+        h.program.weights[i].data = h.weightBytes[i].data();
+        h.program.weights[i].size = h.weightBytes[i].size();
+      }
+      auto ms = timeLaunchOnGpu(G, h, S, 0, 10);
+      ASSERT_TRUE(ms.isOk()) << ms.status().toString();
+      std::printf("[timing] official moe S=%-4lld %-8s %9.3f ms\n",
+                  (long long)S, grouped ? "grouped" : "sliced", *ms);
+    }
+}
+
 } // namespace
 } // namespace birkhoff::cuda

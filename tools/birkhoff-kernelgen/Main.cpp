@@ -7,7 +7,7 @@
 //
 // Prints the generated source (default), the PTX, or one line of resources
 // ("entry=... grid=... registers=N spill_stores=N spill_loads=N stack=N
-// smem=N") for a launch of a catalogue kernel.
+// smem=N cubin_bytes=N scratch=N") for a launch of a catalogue kernel.
 //
 //===----------------------------------------------------------------------===//
 #include "CudaCompiler.h"
@@ -123,11 +123,13 @@ int main(int argc, char **argv) {
   const GridRule &g = ks->grid;
   std::printf(
       "entry=%s grid.x=%lld*S+%lld grid.y=%s block=%d registers=%d "
-      "spill_stores=%d spill_loads=%d stack=%d smem=%d cubin_bytes=%zu\n",
+      "spill_stores=%d spill_loads=%d stack=%d smem=%d cubin_bytes=%zu "
+      "scratch=%llu\n",
       ks->entry.c_str(), (long long)g.xPerToken, (long long)g.xConst,
       g.tokensPerY ? ("ceil(S/" + std::to_string(g.tokensPerY) + ")").c_str()
                    : "1",
       g.block, k->registers, k->spillStoreBytes, k->spillLoadBytes,
-      k->stackBytes, k->sharedBytes, k->cubin.size());
+      k->stackBytes, k->sharedBytes, k->cubin.size(),
+      (unsigned long long)ks->scratchBytes);
   return 0;
 }

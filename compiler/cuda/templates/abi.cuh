@@ -16,9 +16,10 @@ struct BkLaunch {
   void *states[4];              // per-session state buffers, launch order
   long long state_rows[4];      // rows of each state; 0: not given (no bound)
   const long long *start_at;    // device; non-null: the position (not start)
+  void *scratch;                // device scratch of the kernel's scratch_bytes
 };
 
-static_assert(sizeof(BkLaunch) == 176, "BkLaunch layout changed");
+static_assert(sizeof(BkLaunch) == 184, "BkLaunch layout changed");
 
 // The position of the call's first token. A decode step replayed from a CUDA
 // graph reads it from device memory: the captured launch keeps its

@@ -1,0 +1,252 @@
+// moe_grouped.cuh - moe in the `official` numerics, grouped by expert: one
+// thread block cluster per routed expert (and NSH for the shared expert's
+// tokens), each running only its expert's tokens, so a call reads every
+// weight it needs once and the experts of a decode step run side by side
+// instead of one after another in one cluster (moe_official.cuh).
+//
+// Arithmetic per expert is moe_official.cuh's (P5 activations, P8/P9 rows,
+// bf16 h and outputs). The experts' bf16 outputs go to device scratch,
+// partial[t][slot][DIM] (slot K: the shared expert); a per-token counter
+// there tells the last contributor of a token, which sums the token's row in
+// the host's order,
+//   y = bf16( Σ_routed out_e (fp32, ascending expert id) + out_shared ),
+// and resets the counter: the result is bitwise moe_official.cuh's, whatever
+// order the clusters finish in.
+//
+// Scratch (CudaKernel.scratch_bytes, zeroed by the runtime at session start):
+// MAXTOK·(K+1)·DIM floats, then MAXTOK counters (left at zero).
+#pragma once
+#include "bk/cluster.cuh"
+#include "bk/hostmath.cuh"
+#include "bk/official_linear.cuh"
+
+namespace bk {
+
+template <int DIM, int INTER, int E, int K, int DT13, int DT2, int DS13,
+          int DS2, bool SHARED_CLAMP, int C, int WARPS, int TG, int TILE,
+          int TB, int MAXTOK, int NSH>
+__device__ __forceinline__ void moeOfficialGrouped(const BkLaunch &a,
+                                                   float limit) {
+  constexpr int IPR = INTER / C;
+  constexpr int BLOCK = 32 * WARPS;
+  constexpr int NLIST = MAXTOK * K; // a routed expert's slots, at most
+  constexpr int SH_TOK = (MAXTOK + NSH - 1) / NSH;
+  static_assert(DIM % 128 == 0 && IPR % 128 == 0, "whole 128-blocks");
+  static_assert(TILE <= 32, "a warp counts a tile's tokens");
+  constexpr int STAGE_A = TG * DIM + TG * (DIM / 128);
+  constexpr int STAGE_B = TB * INTER + TB * (INTER / 128);
+  constexpr int STAGE = STAGE_A > STAGE_B ? STAGE_A : STAGE_B;
+  __shared__ __align__(16) unsigned char stage[STAGE];
+  __shared__ __align__(16) float hbuf[TILE][IPR];
+  __shared__ __align__(16) unsigned char hcodes[TILE][IPR];
+  __shared__ unsigned char hscales[TILE][IPR / 128];
+  __shared__ unsigned list[NLIST]; // t·(K+1) + slot, ascending
+  __shared__ int listLen;
+  __shared__ int tileTok[TILE], tileSlot[TILE];
+  __shared__ float tileW[TILE];
+  __shared__ int lastTok[TILE];
+  __shared__ int routedOrder[K];
+  auto &xCodes = *reinterpret_cast<unsigned char(*)[TG][DIM]>(stage);
+  auto &xScales =
+      *reinterpret_cast<unsigned char(*)[TG][DIM / 128]>(stage + TG * DIM);
+  auto &hCodesAll = *reinterpret_cast<unsigned char(*)[TB][INTER]>(stage);
+  auto &hScalesAll =
+      *reinterpret_cast<unsigned char(*)[TB][INTER / 128]>(stage + TB * INTER);
+
+  const unsigned rank = clusterRank();
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const float *x = (const float *)a.in[0];
+  const int *idx = (const int *)a.in[1];
+  const float *wts = (const float *)a.in[2];
+  float *y = (float *)a.out[0];
+  float *partial = (float *)a.scratch;
+  unsigned *counter = (unsigned *)(partial + (long long)MAXTOK * (K + 1) * DIM);
+  const int S = (int)a.tokens;
+  const int group = blockIdx.x / C;
+  const bool shared = group >= E;
+
+  // This cluster's slots, in token order; every block of the cluster builds
+  // the same list, so all ranks leave together when it is empty.
+  if (shared) {
+    const int t0 = (group - E) * SH_TOK, t1 = min(S, t0 + SH_TOK);
+    for (int t = t0 + threadIdx.x; t < t1; t += BLOCK)
+      list[t - t0] = (unsigned)(t * (K + 1) + K);
+    if (threadIdx.x == 0)
+      listLen = max(0, t1 - t0);
+  } else if (warp == 0) {
+    int n = 0;
+    for (int base = 0; base < S * K; base += 32) {
+      const int i = base + lane;
+      const bool hit = i < S * K && idx[i] == group;
+      const unsigned mask = __ballot_sync(0xffffffffu, hit);
+      if (hit)
+        list[n + __popc(mask & ((1u << lane) - 1))] =
+            (unsigned)((i / K) * (K + 1) + i % K);
+      n += __popc(mask);
+    }
+    if (lane == 0)
+      listLen = n;
+  }
+  __syncthreads();
+  const int n = listLen;
+  if (n == 0)
+    return;
+
+  const unsigned char *W1 =
+      (const unsigned char *)a.weights[3 * (shared ? E : group)];
+  const unsigned char *S1 =
+      (const unsigned char *)a.scales[3 * (shared ? E : group)];
+  const unsigned char *W2 =
+      (const unsigned char *)a.weights[3 * (shared ? E : group) + 1];
+  const unsigned char *S2 =
+      (const unsigned char *)a.scales[3 * (shared ? E : group) + 1];
+  const unsigned char *W3 =
+      (const unsigned char *)a.weights[3 * (shared ? E : group) + 2];
+  const unsigned char *S3 =
+      (const unsigned char *)a.scales[3 * (shared ? E : group) + 2];
+  const float lim = !shared || SHARED_CLAMP ? limit : 0.0f;
+
+  for (int e0 = 0; e0 < n; e0 += TILE) {
+    const int nTile = min(TILE, n - e0);
+    for (int i = threadIdx.x; i < nTile; i += BLOCK) {
+      const unsigned code = list[e0 + i];
+      const int t = (int)(code / (K + 1)), slot = (int)(code % (K + 1));
+      tileTok[i] = t;
+      tileSlot[i] = slot;
+      tileW[i] = slot == K ? 1.0f : wts[t * K + slot];
+    }
+    // Phase A: this rank's h rows, TG tokens quantized at a time.
+    for (int g0 = 0; g0 < nTile; g0 += TG) {
+      const int ng = min(TG, nTile - g0);
+      __syncthreads(); // the stage and the tile's tokens
+      quantizeActs<DIM, TG, WARPS>(
+          [&](int j) { return x + (long long)tileTok[g0 + j] * DIM; }, ng,
+          xCodes, xScales);
+      __syncthreads();
+      for (int il = warp; il < IPR; il += WARPS) {
+        const int row = (int)rank * IPR + il;
+        float gs[TG], us[TG];
+        if (shared) {
+          officialRowDots<DIM, DS13, TG>(W1, S1, row, xCodes, xScales, ng, gs);
+          officialRowDots<DIM, DS13, TG>(W3, S3, row, xCodes, xScales, ng, us);
+        } else {
+          officialRowDots<DIM, DT13, TG>(W1, S1, row, xCodes, xScales, ng, gs);
+          officialRowDots<DIM, DT13, TG>(W3, S3, row, xCodes, xScales, ng, us);
+        }
+        if (lane == 0) {
+#pragma unroll
+          for (int j = 0; j < TG; ++j)
+            if (j < ng) {
+              float gate = gs[j], up = us[j];
+              if (lim > 0.0f) {
+                up = fminf(fmaxf(up, -lim), lim);
+                gate = fminf(gate, lim);
+              }
+              const float act = __fmul_rn(hostSilu(gate), up);
+              hbuf[g0 + j][il] = off::roundBf16(__fmul_rn(tileW[g0 + j], act));
+            }
+        }
+      }
+    }
+    __syncthreads();
+    // P5 of this rank's h blocks (its IPR rows are whole 128-blocks).
+    quantizeActs<IPR, TILE, WARPS>([&](int j) { return &hbuf[j][0]; }, nTile,
+                                   hcodes, hscales);
+    clusterSync(); // every rank's h codes are readable
+    // Phase B: w2 rows for TB tokens at a time, the codes gathered.
+    for (int tb = 0; tb < nTile; tb += TB) {
+      const int nt = min(TB, nTile - tb);
+      __syncthreads(); // the stage is free
+      for (int v = threadIdx.x; v < nt * (INTER / 16); v += BLOCK) {
+        const int j = v / (INTER / 16), k = (v % (INTER / 16)) * 16;
+        *(uint4 *)&hCodesAll[j][k] =
+            *(const uint4 *)clusterMap(&hcodes[tb + j][k % IPR], k / IPR);
+      }
+      for (int v = threadIdx.x; v < nt * (INTER / 128); v += BLOCK) {
+        const int j = v / (INTER / 128), b = v % (INTER / 128);
+        hScalesAll[j][b] =
+            *clusterMap(&hscales[tb + j][b % (IPR / 128)], b / (IPR / 128));
+      }
+      __syncthreads();
+      for (int nrow = (int)rank * WARPS + warp; nrow < DIM; nrow += C * WARPS) {
+        float out[TB];
+        if (shared)
+          officialRowDots<INTER, DS2, TB>(W2, S2, nrow, hCodesAll, hScalesAll,
+                                          nt, out);
+        else
+          officialRowDots<INTER, DT2, TB>(W2, S2, nrow, hCodesAll, hScalesAll,
+                                          nt, out);
+        if (lane == 0) {
+#pragma unroll
+          for (int j = 0; j < TB; ++j)
+            if (j < nt)
+              partial[((long long)tileTok[tb + j] * (K + 1) +
+                       tileSlot[tb + j]) *
+                          DIM +
+                      nrow] = out[j];
+        }
+      }
+    }
+    // Every rank's rows of the tile are visible device-wide before rank 0
+    // counts the tile's tokens; the barrier also frees hbuf and hcodes.
+    __threadfence();
+    clusterSync();
+    if (rank != 0)
+      continue;
+    if (warp == 0) {
+      int last = -1;
+      if (lane < nTile) {
+        const int t = tileTok[lane];
+        unsigned expected = 1; // the shared expert
+        for (int j = 0; j < K; ++j) {
+          const int e = idx[t * K + j];
+          expected += e >= 0 && e < E;
+        }
+        if (atomicAdd(&counter[t], 1u) == expected - 1)
+          last = t;
+      }
+      if (lane < TILE)
+        lastTok[lane] = last;
+    }
+    __syncthreads();
+    for (int j = 0; j < nTile; ++j) {
+      const int t = lastTok[j];
+      if (t < 0)
+        continue;
+      __threadfence(); // the other clusters' partial rows
+      if (threadIdx.x == 0) {
+        // Routed slots by ascending expert id (then slot); invalid ones out.
+        int m = 0;
+        for (int s = 0; s < K; ++s) {
+          const int e = idx[t * K + s];
+          if (e < 0 || e >= E)
+            continue;
+          int at = m++;
+          while (at > 0 && idx[t * K + routedOrder[at - 1]] > e) {
+            routedOrder[at] = routedOrder[at - 1];
+            --at;
+          }
+          routedOrder[at] = s;
+        }
+        for (int s = m; s < K; ++s)
+          routedOrder[s] = -1;
+        counter[t] = 0; // ready for the next call
+      }
+      __syncthreads();
+      const float *pt = partial + (long long)t * (K + 1) * DIM;
+      for (int c = threadIdx.x; c < DIM; c += BLOCK) {
+        float sum = 0.0f;
+        for (int s = 0; s < K; ++s) {
+          const int slot = routedOrder[s];
+          if (slot >= 0)
+            sum = __fadd_rn(sum, __ldcg(pt + slot * DIM + c));
+        }
+        y[(long long)t * DIM + c] =
+            off::roundBf16(__fadd_rn(sum, __ldcg(pt + K * DIM + c)));
+      }
+      __syncthreads(); // routedOrder is reused
+    }
+  }
+}
+
+} // namespace bk
