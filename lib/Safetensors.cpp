@@ -452,6 +452,32 @@ Expected<Checkpoint> Checkpoint::open(const std::string &dir) {
   return ckpt;
 }
 
+Expected<Checkpoint> Checkpoint::declared(const std::string &origin,
+                                          std::vector<TensorInfo> tensors) {
+  Checkpoint ckpt;
+  ckpt.dir_ = origin;
+  ckpt.declaredOnly_ = true;
+  for (TensorInfo &t : tensors) {
+    if (dtypeStorageBytes(t.dtype) == 0)
+      return invalidArgument(origin + ": declared tensor " + quote(t.name) +
+                             " has an invalid dtype");
+    std::optional<uint64_t> size =
+        byteSizeOf(t.shape, uint64_t(dtypeStorageBytes(t.dtype)));
+    if (!size)
+      return invalidArgument(origin + ": declared tensor " + quote(t.name) +
+                             " has shape " + shapeText(t.shape) +
+                             ", which has a negative dimension or overflows");
+    t.byteSize = *size;
+    t.dataOffset = 0;
+    t.file.clear();
+    std::string name = t.name;
+    if (!ckpt.tensors_.emplace(name, std::move(t)).second)
+      return invalidArgument(origin + ": tensor " + quote(name) +
+                             " is declared twice");
+  }
+  return ckpt;
+}
+
 const TensorInfo *Checkpoint::find(const std::string &name) const {
   auto it = tensors_.find(name);
   return it == tensors_.end() ? nullptr : &it->second;
@@ -462,6 +488,10 @@ Checkpoint::bytes(const std::string &name) const {
   const TensorInfo *info = find(name);
   if (!info)
     return notFound(dir_ + ": checkpoint has no tensor " + quote(name));
+  if (declaredOnly_)
+    return unsupported(dir_ + ": tensor " + quote(name) +
+                       " is declared only: its bytes are generated at load "
+                       "time, not stored");
   auto it = files_.find(info->file);
   if (it == files_.end())
     return internalError(dir_ + ": tensor " + quote(name) + " names shard " +

@@ -76,6 +76,13 @@ private:
 class Checkpoint {
 public:
   static Expected<Checkpoint> open(const std::string &dir);
+  /// A checkpoint of declared tensors only: names, dtypes, shapes and sizes,
+  /// no files (`file` and `dataOffset` are ignored). It validates and builds
+  /// IR like a real one; bytes() fails naming the tensor. For models whose
+  /// weights are generated at load time (`birkhoff compile --synth-preset`).
+  /// `origin` stands for the directory in messages.
+  static Expected<Checkpoint> declared(const std::string &origin,
+                                       std::vector<TensorInfo> tensors);
 
   const std::string &dir() const { return dir_; }
   const std::map<std::string, TensorInfo> &tensors() const { return tensors_; }
@@ -86,6 +93,7 @@ private:
   std::string dir_;
   std::map<std::string, std::shared_ptr<SafetensorsFile>> files_;
   std::map<std::string, TensorInfo> tensors_;
+  bool declaredOnly_ = false;
 };
 
 /// Streams a safetensors file to disk one tensor at a time: the header is

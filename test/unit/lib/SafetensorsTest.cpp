@@ -544,5 +544,32 @@ TEST(Checkpoint, EmptyOrMissingDirectory) {
                "absent");
 }
 
+// A declared checkpoint has names, dtypes, shapes and sizes, but no bytes.
+TEST(Checkpoint, DeclaredTensorsHaveNoBytes) {
+  TensorInfo a, b;
+  a.name = "a";
+  a.dtype = DType::BF16;
+  a.shape = {3, 4};
+  b.name = "b";
+  b.dtype = DType::I8;
+  b.shape = {5};
+  Expected<Checkpoint> c = Checkpoint::declared("synth preset tiny", {a, b});
+  ASSERT_TRUE(c.isOk()) << c.status().toString();
+  EXPECT_EQ(c->dir(), "synth preset tiny");
+  ASSERT_EQ(c->tensors().size(), 2u);
+  ASSERT_NE(c->find("a"), nullptr);
+  EXPECT_EQ(c->find("a")->byteSize, 24u);
+  EXPECT_EQ(c->find("b")->byteSize, 5u);
+  EXPECT_ERROR(c->bytes("a"), StatusCode::Unsupported, "'a'",
+               "generated at load time");
+  EXPECT_ERROR(c->bytes("c"), StatusCode::NotFound, "'c'");
+
+  EXPECT_ERROR(Checkpoint::declared("x", {a, a}), StatusCode::InvalidArgument,
+               "declared twice");
+  a.shape = {-1};
+  EXPECT_ERROR(Checkpoint::declared("x", {a}), StatusCode::InvalidArgument,
+               "negative");
+}
+
 } // namespace
 } // namespace birkhoff
