@@ -15,15 +15,19 @@ namespace birkhoff::rt {
 struct LoadedArtifact {
   std::shared_ptr<MappedFile> file;
   Program program;
+  /// The host memory of the weights generated at load time (null until
+  /// materializeGeneratedWeights fills them, and without generated weights).
+  std::shared_ptr<void> generated;
 };
 
 /// The format version this runtime reads.
 inline constexpr uint32_t kArtifactFormatVersion = 2;
 
 /// Maps `path`, runs the flatbuffers verifier, then the semantic checks
-/// (version, weight ranges and sizes, scales, kernels and their arities,
-/// buffer/weight/state indices, arena bounds). Errors name the path and the
-/// offending table entry.
+/// (version, weight ranges and sizes, scales, generator recipes, kernels and
+/// their arities, buffer/weight/state indices, arena bounds). Errors name the
+/// path and the offending table entry. Generated weights are left without
+/// data (WeightGeneration.h fills them).
 Expected<LoadedArtifact> loadArtifact(const std::string &path);
 
 /// The same checks over bytes already in memory (for tests and fuzzing).

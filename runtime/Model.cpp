@@ -1,6 +1,7 @@
 //===- Model.cpp - Loading an artifact behind the public Model handle -----===//
 #include "ArtifactLoader.h"
 #include "Backend.h"
+#include "WeightGeneration.h"
 #include "birkhoff/Runtime.h"
 #include "cuda/CudaBackend.h"
 #include "host/HostBackend.h"
@@ -59,6 +60,11 @@ Model::load(const std::string &path, const ModelOptions &options) {
     return unsupported(path + ": artifact targets '" + prog.target +
                        "'; load it with device 'cuda' (birkhoff run --device "
                        "cuda), or compile the checkpoint with --target host");
+  // Weights generated at load time get their bytes before any backend
+  // reads (or uploads) them.
+  BK_RETURN_IF_ERROR(
+      rt::materializeGeneratedWeights(artifact, options.numThreads)
+          .withContext(path));
   std::unique_ptr<rt::ModelBackend> backend;
   if (ordinal) {
     BK_ASSIGN_OR_RETURN(
@@ -78,7 +84,7 @@ Model::load(const std::string &path, const ModelOptions &options) {
   info.maxPrefillTokens = prog.entry("prefill")->maxTokens;
   info.bosTokenId = int32_t(prog.config.bosTokenId);
   info.eosTokenId = int32_t(prog.config.eosTokenId);
-  info.weightBytes = prog.weightSectionSize;
+  info.weightBytes = prog.weightSectionSize + prog.generatedBytes;
   info.device = backend->deviceName();
   model->impl_->artifact = std::move(artifact);
   model->impl_->options = options;

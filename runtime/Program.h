@@ -8,6 +8,7 @@
 #define BIRKHOFF_RUNTIME_PROGRAM_H
 
 #include "birkhoff/DType.h"
+#include "birkhoff/WeightSynthesis.h"
 #include "cuda/LaunchAbi.h"
 
 #include <cstdint>
@@ -24,6 +25,14 @@ struct WeightDesc {
   const uint8_t *data = nullptr;
   uint64_t size = 0;
   int scale = -1; // index of its e8m0 block scale
+  /// Generated at load time from `recipe`: `data` is null until
+  /// materializeGeneratedWeights (WeightGeneration.h) fills it.
+  bool generated = false;
+  WeightRecipe recipe;
+  /// The host allocation `data` points into: 0 the mapped artifact, 1 the
+  /// block of generated weights. Bytes between two weights may be read only
+  /// when both lie in one allocation (the CUDA upload merges nearby weights).
+  int allocation = 0;
 };
 
 struct BufferDesc {
@@ -122,6 +131,8 @@ struct Program {
   std::vector<CudaKernelDesc> cudaKernels;
   int64_t maxContext = 0;
   uint64_t weightSectionSize = 0;
+  /// Bytes of the weights generated at load time (not in the file).
+  uint64_t generatedBytes = 0;
 
   const EntryDesc *entry(const std::string &name) const;
 };

@@ -48,9 +48,15 @@ WeightPlacement placeWeights(const Program &prog) {
   constexpr uint64_t kMaxGap = 1u << 20; // copy across gaps up to 1 MiB
   WeightPlacement p;
   p.deviceOffset.assign(prog.weights.size(), -1);
+  // A run never spans two host allocations (the mapped file, the generated
+  // weights): the bytes between them are not ours to read.
+  int runAllocation = -1;
   for (int w : order) {
     const WeightDesc &d = prog.weights[size_t(w)];
     WeightPlacement::Run *run = p.runs.empty() ? nullptr : &p.runs.back();
+    if (run && d.allocation != runAllocation)
+      run = nullptr;
+    runAllocation = d.allocation;
     if (run && d.data >= run->src + run->bytes &&
         uint64_t(d.data - (run->src + run->bytes)) <= kMaxGap) {
       run->bytes = uint64_t(d.data + d.size - run->src);

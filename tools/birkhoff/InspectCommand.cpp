@@ -2,20 +2,27 @@
 #include "ArtifactLoader.h"
 #include "Args.h"
 #include "Commands.h"
+#include "WeightGeneration.h"
 
+#include <chrono>
 #include <cstdio>
 #include <map>
 
 namespace birkhoff::tools {
 
 int runInspectCommand(int argc, char **argv) {
-  auto args = parseArgs(argc, argv, {"context"}, {"help", "launches"});
+  auto args = parseArgs(argc, argv, {"context", "threads"},
+                        {"help", "launches", "generate"});
   const char *usage =
       "usage: birkhoff inspect <artifact> [--launches] [--context N]\n"
-      "Prints the artifact's config, entry points and their kernels (every launch\n"
-      "with --launches), CUDA kernels of a --target cuda artifact (their resources\n"
-      "with --launches), weight bytes by dtype, and per-session state: fixed bytes,\n"
-      "bytes per token of context, and the total at --context tokens.\n";
+      "                        [--generate [--threads T]]\n"
+      "Prints the artifact's config, entry points and their kernels (every\n"
+      "launch with --launches), CUDA kernels of a --target cuda artifact\n"
+      "(their resources with --launches), weight bytes by dtype (and those\n"
+      "generated at load time), and per-session state: fixed bytes, bytes per\n"
+      "token of context, and the total at --context tokens. --generate also\n"
+      "generates the weights made at load time, on T threads (default: all\n"
+      "cores), and times it.\n";
   if (args && args->has("help")) {
     std::fputs(usage, stdout);
     return 0;
@@ -103,10 +110,37 @@ int runInspectCommand(int argc, char **argv) {
     slot.second += w.size;
   }
   std::printf("\nweights    %zu tensors, %llu bytes\n", p.weights.size(),
-              (unsigned long long)p.weightSectionSize);
+              (unsigned long long)(p.weightSectionSize + p.generatedBytes));
   for (const auto &[name, v] : byDtype)
     std::printf("  %-10s %6d tensors %14llu bytes\n", name.c_str(), v.first,
                 (unsigned long long)v.second);
+  if (p.generatedBytes > 0) {
+    size_t generated = 0;
+    for (const rt::WeightDesc &w : p.weights)
+      generated += w.generated;
+    std::printf("  generated  %6zu tensors %14llu bytes: not stored, made at "
+                "load time from recipes\n",
+                generated, (unsigned long long)p.generatedBytes);
+  }
+  if (args->has("generate")) {
+    auto threads = args->getInt("threads", 0);
+    if (!threads) {
+      std::fprintf(stderr, "birkhoff inspect: %s\n",
+                   threads.status().message().c_str());
+      return 2;
+    }
+    auto start = std::chrono::steady_clock::now();
+    Status s = rt::materializeGeneratedWeights(*loaded, int(*threads));
+    double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count();
+    if (!s) {
+      std::fprintf(stderr, "birkhoff inspect: %s\n", s.toString().c_str());
+      return 1;
+    }
+    std::printf("           generated in %.2f s (%.0f MB/s)\n", seconds,
+                seconds > 0 ? double(p.generatedBytes) / 1e6 / seconds : 0.0);
+  }
 
   uint64_t fixed = 0;
   double perToken = 0.0;

@@ -1,0 +1,27 @@
+//===- WeightGeneration.h - Filling an artifact's generated weights -------===//
+//
+// An artifact may say of a weight "not stored: generate it at load time from
+// this recipe" (docs/artifact.md). After loading, those weights are
+// materialized here into host memory that the LoadedArtifact owns, so the
+// backends see ordinary WeightDesc::data pointers.
+//
+//===----------------------------------------------------------------------===//
+#ifndef BIRKHOFF_RUNTIME_WEIGHTGENERATION_H
+#define BIRKHOFF_RUNTIME_WEIGHTGENERATION_H
+
+#include "ArtifactLoader.h"
+#include "birkhoff/Status.h"
+
+namespace birkhoff::rt {
+
+/// Allocates one block for every generated weight of `artifact` (each
+/// 64-byte aligned, in table order; the gaps are zero), fills the weights and
+/// their block scales on `threads` threads (0: one per hardware thread),
+/// points their `data` into it (allocation 1) and hands the block to
+/// `artifact.generated`. The recipes were checked by the loader. Does nothing
+/// for an artifact without generated weights.
+Status materializeGeneratedWeights(LoadedArtifact &artifact, int threads);
+
+} // namespace birkhoff::rt
+
+#endif // BIRKHOFF_RUNTIME_WEIGHTGENERATION_H
