@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <set>
 #include <vector>
 
@@ -31,12 +32,23 @@ constexpr uint64_t kSectionAlign = 4096;
 
 uint64_t alignUp(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
 
+// The schema's SynthKind is lib's, value for value.
+static_assert(uint8_t(fb::SynthKind::Normal) == uint8_t(SynthKind::Normal) &&
+              uint8_t(fb::SynthKind::Uniform) == uint8_t(SynthKind::Uniform) &&
+              uint8_t(fb::SynthKind::DistinctIndices) ==
+                  uint8_t(SynthKind::DistinctIndices) &&
+              uint8_t(fb::SynthKind::BlockScale) ==
+                  uint8_t(SynthKind::BlockScale) &&
+              uint8_t(fb::SynthKind::MAX) == kMaxSynthKind);
+
 struct WeightEntry {
   std::string name;
   DType dtype;
   std::vector<int64_t> shape;
   std::string scale;
   uint64_t offset = 0, size = 0;
+  /// Generated at load time (no bytes in the section) from this recipe.
+  std::optional<WeightRecipe> recipe;
 };
 
 /// Bytes a weight of this dtype and logical shape occupies.
@@ -131,8 +143,16 @@ Status Writer::add(const std::string &name, DType dtype,
                    std::to_string(e.size) +
                    " bytes, its dtype and shape need " +
                    std::to_string(expectedBytes(e.dtype, e.shape)));
-  e.offset = alignUp(sectionSize_, kWeightAlign);
-  sectionSize_ = e.offset + e.size;
+  if (options_.generated) {
+    auto it = options_.generated->find(name);
+    if (it == options_.generated->end())
+      return internalError("artifact: generated weight '" + name +
+                           "' has no recipe");
+    e.recipe = it->second;
+  } else {
+    e.offset = alignUp(sectionSize_, kWeightAlign);
+    sectionSize_ = e.offset + e.size;
+  }
   weightIndex_[name] = int32_t(weights_.size());
   weights_.push_back(std::move(e));
   return Status::ok();
@@ -214,9 +234,12 @@ Status Writer::build(uint64_t sectionOffset,
   std::vector<flatbuffers::Offset<fb::Weight>> weights;
   for (const WeightEntry &e : weights_) {
     int32_t scale = e.scale.empty() ? -1 : weightIndex_.lookup(e.scale);
-    weights.push_back(fb::CreateWeight(
-        fbb, fbb.CreateString(e.name), fb::DType(uint8_t(e.dtype)),
-        fbb.CreateVector(e.shape), e.offset, e.size, scale, false, 0));
+    WeightRecipe r = e.recipe.value_or(WeightRecipe{});
+    weights.push_back(
+        fb::CreateWeight(fbb, fbb.CreateString(e.name),
+                         fb::DType(uint8_t(e.dtype)), fbb.CreateVector(e.shape),
+                         e.offset, e.size, scale, e.recipe.has_value(), r.key,
+                         fb::SynthKind(uint8_t(r.kind)), r.a, r.b, r.range));
   }
   std::vector<flatbuffers::Offset<fb::State>> states;
   for (bk::StateOp s : states_)
@@ -366,6 +389,11 @@ Status Writer::write(const std::string &path, ArtifactStats &stats) {
   BK_RETURN_IF_ERROR(writeZeros(f.get(), sectionOffset - fbb.GetSize(), path));
   uint64_t pos = 0;
   for (const WeightEntry &e : weights_) {
+    if (e.recipe) {
+      ++stats.generatedWeights;
+      stats.generatedBytes += e.size;
+      continue;
+    }
     BK_RETURN_IF_ERROR(writeZeros(f.get(), e.offset - pos, path));
     // Straight from the checkpoint's memory map: no copy of the model in RAM.
     Expected<std::span<const uint8_t>> bytes = ckpt_.bytes(e.name);

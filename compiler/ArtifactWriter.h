@@ -4,7 +4,8 @@
 // Writes lib/schema/artifact.fbs: the size-prefixed flatbuffer ("BKA1",
 // format_version 2), zero padding to a 4096-byte boundary, then the weight
 // section. Weight bytes are streamed from the checkpoint's memory maps into
-// the file, 64-byte aligned, one tensor at a time.
+// the file, 64-byte aligned, one tensor at a time; or, for a model generated
+// at load time, only each weight's recipe is written.
 //
 //===----------------------------------------------------------------------===//
 #ifndef BIRKHOFF_COMPILER_ARTIFACTWRITER_H
@@ -12,9 +13,11 @@
 
 #include "birkhoff/Safetensors.h"
 #include "birkhoff/Status.h"
+#include "birkhoff/WeightSynthesis.h"
 #include "deepseek_v4/ModelConfig.h"
 
 #include <cstdint>
+#include <map>
 #include <string>
 
 namespace mlir {
@@ -35,6 +38,11 @@ struct ArtifactOptions {
   const CudaProgram *cuda = nullptr;
   /// Store each CUDA kernel's PTX next to its cubin (off: saves space).
   bool embedPtx = false;
+  /// When set, no weight bytes are stored: every weight is written as
+  /// generated at load time from its recipe here (by tensor name; scales
+  /// carry BlockScale), with offset 0, and the weight section is empty. The
+  /// checkpoint then needs no bytes (Checkpoint::declared).
+  const std::map<std::string, WeightRecipe> *generated = nullptr;
 };
 
 struct ArtifactStats {
@@ -43,6 +51,8 @@ struct ArtifactStats {
   uint64_t weightSectionBytes = 0;
   uint64_t weights = 0, states = 0, launches = 0;
   uint64_t cudaKernels = 0, cubinBytes = 0;
+  /// Weights generated at load time and the bytes they will take.
+  uint64_t generatedWeights = 0, generatedBytes = 0;
 };
 
 inline constexpr uint32_t kArtifactFormatVersion = 2;

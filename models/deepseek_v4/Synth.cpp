@@ -11,6 +11,7 @@
 #include "birkhoff/WeightSynthesis.h"
 #include "birkhoff/WorkerPool.h"
 #include "deepseek_v4/CheckpointSchema.h"
+#include "deepseek_v4/SynthModel.h"
 
 #include <nlohmann/json.hpp>
 
@@ -277,15 +278,8 @@ Status writeSynthCheckpoint(const ModelConfig &inputConfig,
                             SynthStats *stats) {
   auto start = std::chrono::steady_clock::now();
   ModelConfig config = synthConfig(inputConfig, options);
-  BK_RETURN_IF_ERROR(validateModelConfig(config, "synth config"));
+  BK_RETURN_IF_ERROR(checkSynthConfig(config, "synth config"));
   CheckpointFormat format = declaredFormat(config);
-  if (format.experts == ExpertFormat::FP4 &&
-      (config.dim % 32 || config.moeInterDim % 32))
-    return invalidArgument(
-        "synth: packed FP4 experts need hidden_size and moe_intermediate_size "
-        "to be multiples of 32 (got " +
-        std::to_string(config.dim) + ", " + std::to_string(config.moeInterDim) +
-        "); use --unquantized");
 
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);

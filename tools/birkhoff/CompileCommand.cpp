@@ -4,6 +4,8 @@
 // checkpoint dir -> config + tensor index -> validation -> v4 IR -> model
 // pipeline (fusions) -> lowering pipeline (bk launches, memory plan) ->
 // artifact. `--compile-to` stops after a phase and prints its IR.
+// `--synth-preset` replaces the checkpoint by the model `birkhoff synth`
+// would write, and the artifact generates its weights at load time.
 //
 //===----------------------------------------------------------------------===//
 #include "Args.h"
@@ -15,6 +17,7 @@
 #include "deepseek_v4/CheckpointSchema.h"
 #include "deepseek_v4/IRBuilder.h"
 #include "deepseek_v4/ModelConfig.h"
+#include "deepseek_v4/SynthModel.h"
 #include "kernel/BkDialect.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -26,6 +29,8 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,6 +39,14 @@ namespace {
 
 constexpr const char *kUsage =
     "usage: birkhoff compile <checkpoint-dir> -o <artifact> [options]\n"
+    "       birkhoff compile --synth-preset tiny|flash|pro -o <artifact> "
+    "[options]\n"
+    "  --synth-preset NAME         instead of a checkpoint: the model `birkhoff\n"
+    "                              synth --preset NAME` would write; the\n"
+    "                              artifact stores no weight bytes, the runtime\n"
+    "                              generates the same values at load time\n"
+    "  --layers N, --experts E, --seed S, --unquantized, --no-mtp\n"
+    "                              with --synth-preset: as for `birkhoff synth`\n"
     "  --target host|cuda          code generation target (default host); cuda\n"
     "                              compiles every launch's kernel with NVRTC\n"
     "                              (no GPU needed) into the artifact\n"
@@ -120,6 +133,68 @@ Status runPipeline(mlir::ModuleOp module, bool printAfterAll,
   return Status::ok();
 }
 
+/// What is compiled: a checkpoint, or a synth model generated at load time.
+struct SourceModel {
+  v4::ModelConfig config;
+  Checkpoint checkpoint;
+  std::string name;
+  /// --synth-preset: every tensor's recipe; the artifact stores no bytes.
+  std::map<std::string, WeightRecipe> recipes;
+  bool generated = false;
+};
+
+Expected<SourceModel> loadCheckpointModel(const std::string &dir) {
+  SourceModel m;
+  BK_ASSIGN_OR_RETURN(m.config, v4::loadModelConfig(dir));
+  BK_ASSIGN_OR_RETURN(m.checkpoint, Checkpoint::open(dir));
+  BK_RETURN_IF_ERROR(v4::validateCheckpoint(m.config, m.checkpoint, nullptr));
+  m.name = std::filesystem::path(dir).lexically_normal().filename().string();
+  if (m.name.empty())
+    m.name = std::filesystem::path(dir).parent_path().filename().string();
+  return m;
+}
+
+/// The model `birkhoff synth --preset ...` would write, from the same options.
+Expected<SourceModel> loadSynthModel(const ParsedArgs &args) {
+  const std::string preset = args.get("synth-preset");
+  BK_ASSIGN_OR_RETURN(v4::ModelConfig shape, v4::presetConfig(preset));
+  std::optional<int64_t> layers, experts;
+  v4::SynthOptions options;
+  for (const char *name : {"layers", "experts", "seed"}) {
+    if (!args.has(name))
+      continue;
+    BK_ASSIGN_OR_RETURN(int64_t v, args.getInt(name, 0));
+    if (v < 0)
+      return invalidArgument(std::string("--") + name +
+                             " needs a non-negative integer");
+    if (std::string(name) == "layers")
+      layers = v;
+    else if (std::string(name) == "experts")
+      experts = v;
+    else
+      options.seed = uint64_t(v);
+  }
+  options.quantized = !args.has("unquantized");
+  options.mtp = !args.has("no-mtp");
+  BK_RETURN_IF_ERROR(v4::applySynthShape(shape, layers, experts));
+  BK_ASSIGN_OR_RETURN(
+      v4::SynthModel synth,
+      v4::makeSynthModel(shape, options, "synth preset " + preset));
+  // The table is ours, so only its structure needs checking: no bytes exist.
+  v4::ValidateOptions validate;
+  validate.checkScaleBytes = false;
+  validate.checkHashTables = false;
+  BK_RETURN_IF_ERROR(v4::validateCheckpoint(synth.config, synth.checkpoint,
+                                            nullptr, validate));
+  SourceModel m;
+  m.config = std::move(synth.config);
+  m.checkpoint = std::move(synth.checkpoint);
+  m.recipes = std::move(synth.recipes);
+  m.generated = true;
+  m.name = "synth-" + preset;
+  return m;
+}
+
 } // namespace
 
 int runCompileCommand(int argc, char **argv) {
@@ -134,9 +209,9 @@ int runCompileCommand(int argc, char **argv) {
       parseArgs(int(args.size()), args.data(),
                 {"output", "target", "numerics", "max-tokens", "max-context",
                  "compile-to", "dump-ir", "shared-expert-clamp", "arch",
-                 "dump-kernels"},
+                 "dump-kernels", "synth-preset", "layers", "experts", "seed"},
                 {"timing", "print-ir-after-all", "help", "embed-ptx",
-                 "tree-reductions"});
+                 "tree-reductions", "unquantized", "no-mtp"});
   if (!parsed) {
     std::fprintf(stderr, "birkhoff compile: %s\n%s",
                  parsed.status().message().c_str(), kUsage);
@@ -146,13 +221,21 @@ int runCompileCommand(int argc, char **argv) {
     std::fputs(kUsage, stdout);
     return 0;
   }
-  if (parsed->positional.size() != 1) {
+  const bool synth = parsed->has("synth-preset");
+  if (parsed->positional.size() != (synth ? 0u : 1u)) {
     std::fprintf(stderr,
-                 "birkhoff compile: expected one checkpoint directory\n%s",
+                 synth ? "birkhoff compile: --synth-preset takes no "
+                         "checkpoint directory\n%s"
+                       : "birkhoff compile: expected one checkpoint "
+                         "directory (or --synth-preset)\n%s",
                  kUsage);
     return 2;
   }
-  const std::string dir = parsed->positional[0];
+  if (!synth)
+    for (const char *o : {"layers", "experts", "seed", "unquantized", "no-mtp"})
+      if (parsed->has(o))
+        return fail(
+            invalidArgument(std::string("--") + o + " needs --synth-preset"));
   const std::string output = parsed->get("output");
   const std::string target = parsed->get("target", "host");
   const std::string numerics = parsed->get("numerics", "reference");
@@ -195,15 +278,13 @@ int runCompileCommand(int argc, char **argv) {
   const bool printAfterAll = parsed->has("print-ir-after-all");
   PhaseTimer timer(parsed->has("timing"));
 
-  Expected<v4::ModelConfig> config = v4::loadModelConfig(dir);
-  if (!config)
-    return fail(config.status());
-  Expected<Checkpoint> checkpoint = Checkpoint::open(dir);
-  if (!checkpoint)
-    return fail(checkpoint.status());
-  v4::CheckpointFormat format;
-  if (Status s = v4::validateCheckpoint(*config, *checkpoint, &format); !s)
-    return fail(s);
+  Expected<SourceModel> source = synth
+                                     ? loadSynthModel(*parsed)
+                                     : loadCheckpointModel(parsed->positional[0]);
+  if (!source)
+    return fail(source.status());
+  const v4::ModelConfig &config = source->config;
+  const Checkpoint &checkpoint = source->checkpoint;
   timer.done("load");
 
   mlir::MLIRContext context;
@@ -213,7 +294,7 @@ int runCompileCommand(int argc, char **argv) {
   buildOptions.numerics = numerics;
   buildOptions.sharedExpertClamp = sharedClamp == "on";
   Expected<mlir::OwningOpRef<mlir::ModuleOp>> built =
-      v4::buildV4Module(context, *config, *checkpoint, buildOptions);
+      v4::buildV4Module(context, config, checkpoint, buildOptions);
   if (!built)
     return fail(built.status());
   mlir::OwningOpRef<mlir::ModuleOp> module = built.take();
@@ -275,16 +356,13 @@ int runCompileCommand(int argc, char **argv) {
   ArtifactOptions options;
   options.cuda = cudaTarget ? &cudaProgram : nullptr;
   options.embedPtx = parsed->has("embed-ptx");
-  options.modelName =
-      std::filesystem::path(dir).lexically_normal().filename().string();
-  if (options.modelName.empty())
-    options.modelName =
-        std::filesystem::path(dir).parent_path().filename().string();
+  options.modelName = source->name;
+  options.generated = source->generated ? &source->recipes : nullptr;
   options.numerics = numerics;
   options.target = target;
   options.maxContext = *maxContext;
-  Expected<ArtifactStats> stats = writeArtifact(module->getOperation(), *config,
-                                                *checkpoint, options, output);
+  Expected<ArtifactStats> stats = writeArtifact(module->getOperation(), config,
+                                                checkpoint, options, output);
   if (!stats)
     return fail(stats.status());
   timer.done("artifact");
@@ -295,6 +373,12 @@ int runCompileCommand(int argc, char **argv) {
       output.c_str(), (unsigned long long)stats->weights,
       (unsigned long long)stats->states, (unsigned long long)stats->launches,
       double(stats->weightSectionBytes) / (1024.0 * 1024.0));
+  if (stats->generatedWeights)
+    std::fprintf(stderr,
+                 "birkhoff compile: %llu weights (%.1f MiB) generated at load "
+                 "time\n",
+                 (unsigned long long)stats->generatedWeights,
+                 double(stats->generatedBytes) / (1024.0 * 1024.0));
   if (cudaTarget)
     std::fprintf(stderr,
                  "birkhoff compile: %llu CUDA kernels for %s (%.1f KiB of "

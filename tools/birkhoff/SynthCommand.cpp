@@ -9,6 +9,7 @@
 
 #include "deepseek_v4/ModelConfig.h"
 #include "deepseek_v4/Synth.h"
+#include "deepseek_v4/SynthModel.h"
 
 #include <charconv>
 #include <cstdio>
@@ -131,16 +132,8 @@ int runSynthCommand(int argc, char **argv) {
     return usageError(configFile.empty()
                           ? config.status().message()
                           : "--config: " + config.status().toString());
-  if (layers) {
-    Status s = v4::truncateLayers(*config, *layers);
-    if (!s)
-      return usageError("--layers: " + s.message());
-  }
-  if (experts) {
-    Status s = v4::setRoutedExperts(*config, *experts);
-    if (!s)
-      return usageError("--experts: " + s.message());
-  }
+  if (Status s = v4::applySynthShape(*config, layers, experts); !s)
+    return usageError(s.message());
 
   v4::SynthStats stats;
   Status s = v4::writeSynthCheckpoint(*config, options, output, &stats);
