@@ -290,6 +290,11 @@ Status validateLaunch(const Program &p, const EntryDesc &e, const LaunchDesc &l,
       const WeightDesc *w = c.weight(table);
       if (w && (w->dtype != DType::I64 || w->shape.size() != 2 || w->shape[1] != topk))
         c.fail("hash table '" + w->name + "' must be i64 [vocab, " + std::to_string(topk) + "]");
+      // A generated table's entries are known before they exist.
+      else if (w && w->generated && w->recipe.range > experts)
+        c.fail("hash table '" + w->name + "' is generated from experts [0, " +
+               std::to_string(w->recipe.range) + "), the layer has " +
+               std::to_string(experts));
     } else {
       c.vector(table, experts);
     }

@@ -191,6 +191,13 @@ TEST_F(GeneratedArtifact, CorruptRecipesAreRefused) {
                        W::VT_SYNTH_RANGE, 1);
   expectRefused(b, {"'layers.0.ffn.gate.tid2eid'", "at least that wide"});
 
+  // A hash table drawing from more experts than its layer has.
+  b = intact;
+  patchWeight<int64_t>(b, weightIndex(b, "layers.0.ffn.gate.tid2eid"),
+                       W::VT_SYNTH_RANGE, 9);
+  expectRefused(b, {"'layers.0.ffn.gate.tid2eid'",
+                    "generated from experts [0, 9), the layer has 8"});
+
   // The FP8 owner of a scale becomes a BF16 weight of the same bytes: its
   // scale is then generated but no generated weight fills it.
   b = intact;
