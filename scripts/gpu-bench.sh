@@ -14,6 +14,7 @@
 set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
+"$root/scripts/gpu-unpack-carry.sh" || { echo "cannot unpack .deps/packed.tar.xz"; exit 1; }
 out="${OUT:-$root/build-gpu/bench}"
 build="${BIRKHOFF_GPU_BUILD:-$root/build-gpu}"
 mkdir -p "$out" "$build"

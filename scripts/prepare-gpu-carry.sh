@@ -8,6 +8,9 @@
 #                                                       once --target cuda compiles it; why not
 #                                                       yet goes to .deps/artifacts/MISSING.txt)
 #   .deps/goldens/<case>/{manifest.json,*.npy}          (the goldens' reference logits)
+#   .deps/bench/flash4.official.cuda.bkart            (scripts/gpu-bench.sh: 4 layers of
+#                                                       V4-Flash, weights generated at load)
+# The artifacts, bench and goldens folders are then packed into .deps/packed.tar.xz.
 # Run on the compile machine (flatc, libflatbuffers-dev, nlohmann-json3-dev; NVRTC and a full
 # build with the compiler in $BIRKHOFF_BUILD, default build/, for the artifacts), then carry
 # .deps to the GPU machine with the working tree (no MLIR there: artifacts are compiled here).
@@ -59,6 +62,20 @@ else
     fi
   done
   [ -f .deps/artifacts/MISSING.txt ] && { echo "prepare-gpu-carry: golden cases not compiled for cuda:"; cat .deps/artifacts/MISSING.txt; }
+  # The benchmark model: no weight bytes travel, the runtime generates them.
+  rm -rf .deps/bench
+  mkdir -p .deps/bench
+  "$tool" compile --synth-preset flash --layers 4 --target cuda --numerics official \
+    -o .deps/bench/flash4.official.cuda.bkart || rm -f .deps/bench/flash4.official.cuda.bkart
   ls -la .deps/artifacts
+fi
+# A carry holds 64 MiB with the working tree: the artifacts (mostly cubins) and
+# goldens travel xz-packed; the GPU scripts unpack them (scripts/gpu-unpack-carry.sh).
+packed=()
+for d in artifacts bench goldens; do [ -d ".deps/$d" ] && packed+=("$d"); done
+if [ ${#packed[@]} -gt 0 ]; then
+  rm -f .deps/packed.tar.xz
+  tar -C .deps -cf - "${packed[@]}" | xz -T0 -6 > .deps/packed.tar.xz
+  (cd .deps && rm -rf "${packed[@]}")
 fi
 echo "prepare-gpu-carry: $(du -sh .deps | cut -f1) in $root/.deps"
