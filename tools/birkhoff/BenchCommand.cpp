@@ -128,8 +128,11 @@ int runBenchCommand(int argc, char **argv) {
   auto decode = args->getInt("decode", 16);
   auto threads = args->getInt("threads", 0);
   auto seed = args->getInt("seed", 1);
+  // Without --contexts (or --context), decode runs at the prompt's length.
   Expected<std::vector<int64_t>> contexts =
-      parseList(args->get("contexts", args->get("context", "0")));
+      args->has("contexts") || args->has("context")
+          ? parseList(args->get("contexts", args->get("context")))
+          : Expected<std::vector<int64_t>>(std::vector<int64_t>{});
   for (const Status *st :
        {&prompt.status(), &decode.status(), &threads.status(), &seed.status(),
         &contexts.status()})
@@ -142,9 +145,9 @@ int runBenchCommand(int argc, char **argv) {
                          "--decode not negative\n");
     return 2;
   }
-  std::vector<int64_t> ctxs;
-  for (int64_t c : *contexts)
-    ctxs.push_back(c == 0 ? *prompt : c);
+  std::vector<int64_t> ctxs = *contexts;
+  if (ctxs.empty())
+    ctxs.push_back(*prompt);
   std::sort(ctxs.begin(), ctxs.end());
   ctxs.erase(std::unique(ctxs.begin(), ctxs.end()), ctxs.end());
 
