@@ -14,8 +14,10 @@
 #include "birkhoff/Status.h"
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <span>
+#include <string>
 
 namespace birkhoff::rt {
 
@@ -34,6 +36,17 @@ public:
   virtual Status reset() = 0;
   /// Bytes of per-session state allocated.
   virtual uint64_t stateBytes() const = 0;
+
+  /// While on, run() times every launch (the host: wall time of each kernel
+  /// call; CUDA: events around each launch, launched one by one) and adds it
+  /// here per catalogue kernel: {launches, milliseconds}.
+  bool profiling = false;
+  std::map<std::string, std::pair<int64_t, double>> kernelTimes;
+  void addKernelTime(const std::string &kernel, double ms) {
+    auto &[launches, total] = kernelTimes[kernel];
+    ++launches;
+    total += ms;
+  }
 };
 
 /// The device side of a loaded model (weights, kernels); shared by its

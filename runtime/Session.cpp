@@ -26,12 +26,14 @@ struct Session::Impl {
 Session::Session() : impl_(std::make_unique<Impl>()) {}
 Session::~Session() = default;
 
-Expected<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> model,
-                                                   const SessionOptions &options) {
+Expected<std::unique_ptr<Session>>
+Session::create(std::shared_ptr<const Model> model,
+                const SessionOptions &options) {
   if (!model)
     return invalidArgument("Session::create: no model");
   const rt::Program &prog = model->artifact().program;
-  int64_t capacity = options.maxContext > 0 ? options.maxContext : prog.maxContext;
+  int64_t capacity =
+      options.maxContext > 0 ? options.maxContext : prog.maxContext;
   if (options.maxContext < 0)
     return invalidArgument("Session::create: negative maxContext");
   BK_ASSIGN_OR_RETURN(std::unique_ptr<rt::SessionBackend> backend,
@@ -45,7 +47,8 @@ Expected<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> 
   return session;
 }
 
-Status Session::Impl::runChunk(std::span<const int32_t> tokens, float *logitsOut) {
+Status Session::Impl::runChunk(std::span<const int32_t> tokens,
+                               float *logitsOut) {
   int64_t n = int64_t(tokens.size());
   const rt::EntryDesc *entry = program->entry(n == 1 ? "decode" : "prefill");
   scratchLogits.resize(size_t(program->config.vocabSize));
@@ -56,7 +59,8 @@ Status Session::Impl::runChunk(std::span<const int32_t> tokens, float *logitsOut
   return Status::ok();
 }
 
-Status Session::prefill(std::span<const int32_t> tokens, std::vector<float> *logits) {
+Status Session::prefill(std::span<const int32_t> tokens,
+                        std::vector<float> *logits) {
   Impl &s = *impl_;
   if (!s.broken.isOk())
     return s.broken;
@@ -64,20 +68,23 @@ Status Session::prefill(std::span<const int32_t> tokens, std::vector<float> *log
   for (size_t i = 0; i < tokens.size(); ++i)
     if (tokens[i] < 0 || tokens[i] >= vocab)
       return invalidArgument("token " + std::to_string(i) + " has id " +
-                             std::to_string(tokens[i]) + ", outside the vocabulary [0, " +
+                             std::to_string(tokens[i]) +
+                             ", outside the vocabulary [0, " +
                              std::to_string(vocab) + ")");
   int64_t n = int64_t(tokens.size());
   if (s.position + n > s.capacity)
     return outOfRange("context overflow: the session holds " +
-                      std::to_string(s.position) + " of " + std::to_string(s.capacity) +
+                      std::to_string(s.position) + " of " +
+                      std::to_string(s.capacity) +
                       " tokens and this call adds " + std::to_string(n));
   if (logits)
     logits->resize(size_t(n * vocab));
   int64_t step = s.program->entry("prefill")->maxTokens;
   for (int64_t done = 0; done < n;) {
     int64_t len = std::min(step, n - done);
-    BK_RETURN_IF_ERROR(s.runChunk(tokens.subspan(size_t(done), size_t(len)),
-                                  logits ? logits->data() + done * vocab : nullptr));
+    BK_RETURN_IF_ERROR(
+        s.runChunk(tokens.subspan(size_t(done), size_t(len)),
+                   logits ? logits->data() + done * vocab : nullptr));
     done += len;
   }
   return Status::ok();
@@ -94,13 +101,15 @@ Expected<GenerateResult> Session::generate(std::span<const int32_t> prompt,
                                            const TokenCallback &onToken) {
   if (options.maxNewTokens < 0 || options.temperature < 0.0f ||
       options.topP <= 0.0f || options.topP > 1.0f || options.topK < 0)
-    return invalidArgument("generate: maxNewTokens, temperature and topK must be "
-                           ">= 0 and topP in (0, 1]");
+    return invalidArgument(
+        "generate: maxNewTokens, temperature and topK must be "
+        ">= 0 and topP in (0, 1]");
   if (!prompt.empty())
     BK_RETURN_IF_ERROR(prefill(prompt));
   if (impl_->lastLogits.empty())
-    return invalidArgument("generate: nothing to continue from (empty prompt at "
-                           "position 0)");
+    return invalidArgument(
+        "generate: nothing to continue from (empty prompt at "
+        "position 0)");
   GenerateResult result;
   uint64_t rng = options.seed;
   int32_t eos = impl_->model->info().eosTokenId;
@@ -115,8 +124,8 @@ Expected<GenerateResult> Session::generate(std::span<const int32_t> prompt,
       result.stop = GenerateResult::Stop::Eos;
       break;
     }
-    if (std::find(options.stopTokens.begin(), options.stopTokens.end(), token) !=
-        options.stopTokens.end()) {
+    if (std::find(options.stopTokens.begin(), options.stopTokens.end(),
+                  token) != options.stopTokens.end()) {
       result.stop = GenerateResult::Stop::StopToken;
       break;
     }
@@ -145,5 +154,20 @@ int64_t Session::position() const { return impl_->position; }
 int64_t Session::capacity() const { return impl_->capacity; }
 
 uint64_t Session::stateBytes() const { return impl_->backend->stateBytes(); }
+
+void Session::setProfiling(bool on) { impl_->backend->profiling = on; }
+
+std::vector<KernelTime> Session::kernelTimes() const {
+  std::vector<KernelTime> out;
+  for (const auto &[kernel, t] : impl_->backend->kernelTimes)
+    out.push_back({kernel, t.first, t.second});
+  std::stable_sort(out.begin(), out.end(),
+                   [](const KernelTime &a, const KernelTime &b) {
+                     return a.milliseconds > b.milliseconds;
+                   });
+  return out;
+}
+
+void Session::clearKernelTimes() { impl_->backend->kernelTimes.clear(); }
 
 } // namespace birkhoff

@@ -8,7 +8,7 @@
 #      compile machine by scripts/prepare-gpu-carry.sh with --synth-preset flash
 #      --layers 4: the weights are generated at load time, nothing is carried):
 #      prefill of 8192 tokens, decode at context 4096 and 65536, with CUDA graphs
-#      and without;
+#      and without, and once more with --profile (time per kernel);
 #   4. prints the numbers and writes them under $OUT (default build-gpu/bench).
 #   scripts/gpu-bench.sh [bench args...]
 set -uo pipefail
@@ -42,11 +42,13 @@ echo "## ceilings" >> "$report"
 
 bench_args=("$@")
 [ ${#bench_args[@]} -gt 0 ] || bench_args=(--prompt 8192 --contexts 4096,65536 --decode 64)
-# Without graphs only the decode steps differ: timed at 4096 alone.
+# Without graphs only the decode steps differ: timed at 4096 alone. Then the time per
+# kernel (launched one by one between events) of the same prefill and decode.
 plain_args=(--prompt 512 --contexts 4096 --decode 64 --no-cuda-graphs)
+profile_args=(--prompt 8192 --contexts 4096 --decode 16 --profile)
 for a in .deps/bench/*.bkart; do
   [ -f "$a" ] || { echo "no artifact in .deps/bench: run scripts/prepare-gpu-carry.sh" >> "$report"; break; }
-  for args in "${bench_args[*]}" "${plain_args[*]}"; do
+  for args in "${bench_args[*]}" "${plain_args[*]}" "${profile_args[*]}"; do
     echo "## birkhoff bench $(basename "$a") --device cuda $args" >> "$report"
     # shellcheck disable=SC2086 # the words of $args are the options
     "$build/bin/birkhoff" bench "$a" --device cuda $args >> "$report" 2>&1 ||

@@ -63,6 +63,11 @@ CudaDriverApi::load(const std::vector<std::string> &candidates) {
   BK_RETURN_IF_ERROR(
       bindSymbol(l, "cuGraphExecDestroy", &api->graphExecDestroy));
   BK_RETURN_IF_ERROR(bindSymbol(l, "cuGraphDestroy", &api->graphDestroy));
+  BK_RETURN_IF_ERROR(bindSymbol(l, "cuEventCreate", &api->eventCreate));
+  BK_RETURN_IF_ERROR(bindSymbol(l, "cuEventDestroy_v2", &api->eventDestroy));
+  BK_RETURN_IF_ERROR(bindSymbol(l, "cuEventRecord", &api->eventRecord));
+  BK_RETURN_IF_ERROR(
+      bindSymbol(l, "cuEventElapsedTime_v2", &api->eventElapsedTime));
   BK_RETURN_IF_ERROR(bindSymbol(l, "cuMemGetAllocationGranularity",
                                 &api->memGetAllocationGranularity));
   BK_RETURN_IF_ERROR(

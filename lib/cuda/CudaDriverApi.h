@@ -29,6 +29,7 @@ using CuModule = struct CuModuleOpaque *;
 using CuFunction = struct CuFunctionOpaque *;
 using CuStream = struct CuStreamOpaque *;
 using CuGraph = struct CuGraphOpaque *;
+using CuEvent = struct CuEventOpaque *;
 using CuGraphExec = struct CuGraphExecOpaque *;
 using CuDevicePtr = unsigned long long;
 using CuMemHandle = unsigned long long; // CUmemGenericAllocationHandle
@@ -118,13 +119,18 @@ struct CudaDriverApi {
   CuResult (*graphLaunch)(CuGraphExec exec, CuStream stream) = nullptr;
   CuResult (*graphExecDestroy)(CuGraphExec exec) = nullptr;
   CuResult (*graphDestroy)(CuGraph graph) = nullptr;
+  // Events: per-launch times while a session profiles.
+  CuResult (*eventCreate)(CuEvent *event, unsigned flags) = nullptr;
+  CuResult (*eventDestroy)(CuEvent event) = nullptr;
+  CuResult (*eventRecord)(CuEvent event, CuStream stream) = nullptr;
+  CuResult (*eventElapsedTime)(float *ms, CuEvent start, CuEvent end) = nullptr;
   // Virtual memory: session state reserves its whole capacity as addresses
   // and maps physical pages as the context grows.
   CuResult (*memGetAllocationGranularity)(size_t *granularity,
                                           const CuMemAllocationProp *prop,
                                           int option) = nullptr;
-  CuResult (*memAddressReserve)(CuDevicePtr *ptr, size_t size,
-                                size_t alignment, CuDevicePtr addr,
+  CuResult (*memAddressReserve)(CuDevicePtr *ptr, size_t size, size_t alignment,
+                                CuDevicePtr addr,
                                 unsigned long long flags) = nullptr;
   CuResult (*memAddressFree)(CuDevicePtr ptr, size_t size) = nullptr;
   CuResult (*memCreate)(CuMemHandle *handle, size_t size,

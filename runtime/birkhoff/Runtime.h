@@ -1,4 +1,5 @@
-//===- Runtime.h - The Birkhoff session API ---------------------------------===//
+//===- Runtime.h - The Birkhoff session API
+//---------------------------------===//
 //
 // Load a compiled artifact once, create any number of sessions on it, and feed
 // each session tokens: prefill in one or more calls, decode, or generate with
@@ -40,16 +41,17 @@ class ThreadPool;
 /// What `Model::info` reports about a loaded artifact.
 struct ModelInfo {
   std::string modelName;
-  std::string numerics;   // "reference" | "official"
-  std::string target;     // "host" | "cuda"
+  std::string numerics; // "reference" | "official"
+  std::string target;   // "host" | "cuda"
   int64_t vocabSize = 0;
   int64_t nLayers = 0;
   int64_t maxContext = 0; // default capacity of a session
-  int64_t maxPrefillTokens = 0; // per internal prefill step (longer prompts are split)
+  int64_t maxPrefillTokens =
+      0; // per internal prefill step (longer prompts are split)
   int32_t bosTokenId = 0;
   int32_t eosTokenId = 1;
   uint64_t weightBytes = 0;
-  std::string device;     // where it runs: "host" or "cuda:0 (<GPU name>)"
+  std::string device; // where it runs: "host" or "cuda:0 (<GPU name>)"
 };
 
 struct ModelOptions {
@@ -70,8 +72,8 @@ public:
   /// message naming the file and the problem (truncated, corrupted, wrong
   /// format version, bad tables, an artifact compiled for another target, no
   /// CUDA driver or device, too little device memory).
-  static Expected<std::shared_ptr<const Model>> load(const std::string &path,
-                                                     const ModelOptions &options = {});
+  static Expected<std::shared_ptr<const Model>>
+  load(const std::string &path, const ModelOptions &options = {});
   ~Model();
   const ModelInfo &info() const;
 
@@ -98,11 +100,12 @@ struct GenerateOptions {
   int64_t maxNewTokens = 16;
   /// 0 = greedy (argmax, lowest id on ties). Otherwise softmax(logits / T).
   float temperature = 0.0f;
-  int64_t topK = 0;    // 0 = no top-k filter
-  float topP = 1.0f;   // 1 = no nucleus filter
+  int64_t topK = 0;  // 0 = no top-k filter
+  float topP = 1.0f; // 1 = no nucleus filter
   uint64_t seed = 0;
   bool stopAtEos = true;
-  std::vector<int32_t> stopTokens; // generation ends after emitting one of these
+  std::vector<int32_t>
+      stopTokens; // generation ends after emitting one of these
 };
 
 struct GenerateResult {
@@ -111,20 +114,29 @@ struct GenerateResult {
   Stop stop = Stop::MaxTokens;
 };
 
+/// Time spent in one catalogue kernel while a session was profiling.
+struct KernelTime {
+  std::string kernel;   // e.g. "moe", "linear"
+  int64_t launches = 0; // launches timed
+  double milliseconds = 0;
+};
+
 /// One sequence's state (window ring buffers, compressor tails, compressed KV,
 /// indexer keys) and its position. Not thread-safe.
 class Session {
 public:
   /// The model must outlive nothing: the session holds a reference to it.
-  static Expected<std::unique_ptr<Session>> create(std::shared_ptr<const Model> model,
-                                                   const SessionOptions &options = {});
+  static Expected<std::unique_ptr<Session>>
+  create(std::shared_ptr<const Model> model,
+         const SessionOptions &options = {});
   ~Session();
 
   /// Feeds tokens at the current position. When `logits` is non-null it
   /// receives the logits of every fed token, row-major [tokens.size(), vocab].
   /// Any split of a sequence into calls gives the same logits. Errors: bad
   /// token ids, context overflow (the session is unchanged after an error).
-  Status prefill(std::span<const int32_t> tokens, std::vector<float> *logits = nullptr);
+  Status prefill(std::span<const int32_t> tokens,
+                 std::vector<float> *logits = nullptr);
   /// One token; same as prefill of a single token.
   Status decode(int32_t token, std::vector<float> *logits = nullptr);
   /// Logits of the last token fed ([vocab]); empty before the first call.
@@ -145,6 +157,14 @@ public:
   /// the growing states' memory as the context grows (docs/cuda.md).
   uint64_t stateBytes() const;
 
+  /// Profiling times every launch of the calls that follow (host: the wall
+  /// time of each kernel; CUDA: device events around each launch, with
+  /// decode graphs off, so calls get a little slower). kernelTimes() sums
+  /// them per kernel, slowest first; clearKernelTimes() starts over.
+  void setProfiling(bool on);
+  std::vector<KernelTime> kernelTimes() const;
+  void clearKernelTimes();
+
 private:
   Session();
   struct Impl;
@@ -153,8 +173,8 @@ private:
 
 /// Picks the next token from logits per `options` (greedy or sampled); `rng`
 /// is the caller's state, advanced on each sampled draw.
-int32_t sampleToken(std::span<const float> logits, const GenerateOptions &options,
-                    uint64_t &rng);
+int32_t sampleToken(std::span<const float> logits,
+                    const GenerateOptions &options, uint64_t &rng);
 
 } // namespace birkhoff
 

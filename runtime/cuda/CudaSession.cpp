@@ -51,6 +51,8 @@ public:
     for (cuda::CuGraphExec g : decodeGraphs_)
       if (g)
         api_.graphExecDestroy(g);
+    for (cuda::CuEvent e : events_)
+      api_.eventDestroy(e);
   }
 
   /// Allocates and zeroes everything; fails with OutOfRange when the device
@@ -168,7 +170,7 @@ public:
                                   api_.memcpyHtoDAsync(tokens_, tokens.data(),
                                                        size_t(n) * 4, stream_))
                            .withContext(call));
-    if (model_.decodeGraphs && n == 1) {
+    if (model_.decodeGraphs && n == 1 && !profiling) {
       BK_RETURN_IF_ERROR(replayDecode(e, entry, layout, start, call));
     } else {
       BK_RETURN_IF_ERROR(launchAll(e, entry, layout, n, start, 0, call));
@@ -266,14 +268,48 @@ private:
         args.stateRows[j] = stateRows_[size_t(l.states[j])];
       }
       void *params[] = {&args};
+      if (profiling)
+        BK_RETURN_IF_ERROR(
+            api_.check("cuEventRecord",
+                       api_.eventRecord(eventFor(2 * i), stream_))
+                .withContext(call));
       if (cuda::CuResult r = api_.launchKernel(
               p.function, unsigned(p.grid.gridX(n)), unsigned(p.grid.gridY(n)),
               1, unsigned(p.grid.block), 1, 1, 0, stream_, params, nullptr))
         return api_.error("cuLaunchKernel", r)
             .withContext(call + ": launch " + std::to_string(i) + ", kernel '" +
                          l.kernel + "' of layer " + std::to_string(l.layer));
+      if (profiling)
+        BK_RETURN_IF_ERROR(
+            api_.check("cuEventRecord",
+                       api_.eventRecord(eventFor(2 * i + 1), stream_))
+                .withContext(call));
+    }
+    if (!profiling)
+      return Status::ok();
+    BK_RETURN_IF_ERROR(
+        api_.check("cuStreamSynchronize", api_.streamSynchronize(stream_))
+            .withContext(call));
+    for (size_t i = 0; i < entry.launches.size(); ++i) {
+      float ms = 0;
+      BK_RETURN_IF_ERROR(api_.check("cuEventElapsedTime",
+                                    api_.eventElapsedTime(&ms, events_[2 * i],
+                                                          events_[2 * i + 1]))
+                             .withContext(call));
+      addKernelTime(entry.launches[i].kernel, double(ms));
     }
     return Status::ok();
+  }
+
+  /// The i-th profiling event, created on first use (events_ only grows).
+  cuda::CuEvent eventFor(size_t i) {
+    while (events_.size() <= i) {
+      cuda::CuEvent e = nullptr;
+      if (api_.eventCreate(&e, 0) != 0)
+        return nullptr; // cuEventRecord then reports the failure
+      events_.push_back(e);
+    }
+    return events_[i];
   }
 
   /// A one-token call of entry `e` as a graph replay: the first call
@@ -345,6 +381,7 @@ private:
   uint64_t positionOffset_ = 0; // the position's place in tokens_
   int64_t hostPosition_ = 0;    // the source of its upload
   std::vector<cuda::CuGraphExec> decodeGraphs_; // per entry; null: none yet
+  std::vector<cuda::CuEvent> events_; // profiling: before/after each launch
   int64_t arenaElems_ = 0;
   std::vector<std::pair<int64_t, ArenaLayout>> layouts_;
 };

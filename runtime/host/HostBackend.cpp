@@ -5,6 +5,7 @@
 #include "ThreadPool.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <unistd.h>
 
@@ -49,7 +50,12 @@ public:
     for (const LaunchDesc &launch : entry.launches) {
       args.launch = &launch;
       HostKernelFn fn = findHostKernel(launch.kernel);
+      auto t0 = std::chrono::steady_clock::now();
       Status st = fn(args);
+      if (profiling)
+        addKernelTime(launch.kernel, std::chrono::duration<double, std::milli>(
+                                         std::chrono::steady_clock::now() - t0)
+                                         .count());
       if (!st.isOk())
         return st.withContext("kernel '" + launch.kernel + "' of layer " +
                               std::to_string(launch.layer));

@@ -1,11 +1,13 @@
 //===- SessionTest.cpp - Session API behaviour on a real artifact ---------===//
 #include "GoldenCase.h"
 
+#include "ArtifactLoader.h"
 #include "birkhoff/Runtime.h"
 
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <map>
 
 namespace birkhoff::test {
 namespace {
@@ -16,8 +18,8 @@ protected:
     std::string dir = std::string(BIRKHOFF_GOLDENS_DIR) + "/tiny_quant";
     if (!std::filesystem::exists(dir))
       GTEST_SKIP() << "no golden case at " << dir;
-    std::string path =
-        std::string(BIRKHOFF_BIN_DIR) + "/../golden-artifacts/session-tiny_quant.bkart";
+    std::string path = std::string(BIRKHOFF_BIN_DIR) +
+                       "/../golden-artifacts/session-tiny_quant.bkart";
     Status st = compileArtifact(dir, path, "--max-context 64");
     ASSERT_TRUE(st.isOk()) << st.toString();
     auto m = Model::load(path);
@@ -58,7 +60,8 @@ TEST_F(SessionTest, ContextOverflowAndBadTokensAreErrorsThatChangeNothing) {
   Status st = s->prefill(long_);
   ASSERT_FALSE(st.isOk());
   EXPECT_EQ(st.code(), StatusCode::OutOfRange);
-  EXPECT_NE(st.message().find("context overflow"), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("context overflow"), std::string::npos)
+      << st.message();
   EXPECT_EQ(s->position(), 0);
   std::vector<int32_t> bad = {1, 2, int32_t(model_->info().vocabSize)};
   st = s->prefill(bad);
@@ -101,7 +104,8 @@ TEST_F(SessionTest, GenerateStopsOnStopTokensCallbackAndContext) {
   auto s3 = session();
   g.stopTokens.clear();
   int seen = 0;
-  auto r3 = s3->generate(std::vector<int32_t>{1, 2, 3}, g, [&](int32_t) { return ++seen < 2; });
+  auto r3 = s3->generate(std::vector<int32_t>{1, 2, 3}, g,
+                         [&](int32_t) { return ++seen < 2; });
   ASSERT_TRUE(r3.isOk());
   EXPECT_EQ(r3->stop, GenerateResult::Stop::Callback);
   EXPECT_EQ(r3->tokens.size(), 2u);
@@ -134,6 +138,40 @@ TEST_F(SessionTest, StateGrowsWithContextAsInspectReports) {
   // 2 CSA layers (ratio 4) and 2 HCA layers (ratio 16) of this model grow
   // per token; window and tails are fixed.
   EXPECT_GT(large->stateBytes(), small->stateBytes());
+}
+
+TEST_F(SessionTest, ProfilingCountsEveryLaunchAndChangesNoLogits) {
+  auto plain = session(), profiled = session();
+  profiled->setProfiling(true);
+  std::vector<int32_t> p = {21, 22, 23};
+  std::vector<float> a, b;
+  ASSERT_TRUE(plain->prefill(p, &a).isOk());
+  ASSERT_TRUE(profiled->prefill(p, &b).isOk());
+  EXPECT_EQ(a, b);
+  ASSERT_TRUE(plain->decode(24, &a).isOk());
+  ASSERT_TRUE(profiled->decode(24, &b).isOk());
+  EXPECT_EQ(a, b);
+  EXPECT_TRUE(plain->kernelTimes().empty());
+
+  // One prefill call and one decode call: every launch of both entries once.
+  const rt::Program &prog = model_->artifact().program;
+  std::map<std::string, int64_t> expected;
+  for (const char *entry : {"prefill", "decode"})
+    for (const rt::LaunchDesc &l : prog.entry(entry)->launches)
+      ++expected[l.kernel];
+  std::vector<KernelTime> times = profiled->kernelTimes();
+  ASSERT_EQ(times.size(), expected.size());
+  for (size_t i = 0; i < times.size(); ++i) {
+    EXPECT_EQ(times[i].launches, expected[times[i].kernel]) << times[i].kernel;
+    EXPECT_GE(times[i].milliseconds, 0.0);
+    if (i > 0) // slowest first
+      EXPECT_GE(times[i - 1].milliseconds, times[i].milliseconds);
+  }
+  profiled->clearKernelTimes();
+  EXPECT_TRUE(profiled->kernelTimes().empty());
+  profiled->setProfiling(false);
+  ASSERT_TRUE(profiled->decode(25).isOk());
+  EXPECT_TRUE(profiled->kernelTimes().empty());
 }
 
 } // namespace

@@ -18,8 +18,8 @@
 //===----------------------------------------------------------------------===//
 #include "GoldenCase.h"
 
-#include "birkhoff/Npy.h"
 #include "ArtifactLoader.h"
+#include "birkhoff/Npy.h"
 #include "birkhoff/Runtime.h"
 #include "cuda/CudaDriverApi.h"
 
@@ -263,9 +263,33 @@ TEST(GpuModel, DecodeGraphsReplayBitwise) {
       (*s)->reset();
     }
     EXPECT_EQ(first, again);
+    // A profiling session launches one by one between events: the same
+    // logits, and every launch of the calls counted.
+    auto prof = Session::create(graphs);
+    ASSERT_TRUE(prof.isOk());
+    (*prof)->setProfiling(true);
+    std::vector<float> profiled;
+    for (int i = 0; i < 12; ++i) {
+      std::vector<float> step;
+      ASSERT_TRUE(
+          (*prof)->prefill(std::span(tokens.data() + i, 1), &step).isOk());
+      profiled.insert(profiled.end(), step.begin(), step.end());
+    }
+    EXPECT_EQ(first, profiled);
+    int64_t launches = 0;
+    double ms = 0;
+    for (const KernelTime &k : (*prof)->kernelTimes()) {
+      launches += k.launches;
+      ms += k.milliseconds;
+    }
+    const rt::EntryDesc *decode = graphs->artifact().program.entry("decode");
+    ASSERT_NE(decode, nullptr);
+    EXPECT_EQ(launches, 12 * int64_t(decode->launches.size()));
+    EXPECT_GT(ms, 0.0);
     std::printf("[gpu-model] %s: %zu decode logits, graph replay bitwise "
-                "equal to direct launches\n",
-                name, g.size());
+                "equal to direct launches and to a profiling session "
+                "(%.3f ms in kernels over 12 steps)\n",
+                name, g.size(), ms);
   }
 }
 

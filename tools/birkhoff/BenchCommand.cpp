@@ -95,6 +95,21 @@ Expected<std::vector<int64_t>> parseList(const std::string &text) {
   return out;
 }
 
+/// The per-kernel times a profiling session gathered since the last call,
+/// slowest first, then starts over.
+void printKernelTimes(Session &session, const char *what) {
+  std::vector<KernelTime> times = session.kernelTimes();
+  double total = 0;
+  for (const KernelTime &k : times)
+    total += k.milliseconds;
+  std::printf("profile  %s: %.3f ms in kernels\n", what, total);
+  for (const KernelTime &k : times)
+    std::printf("         %-20s %8lld launches %10.3f ms %5.1f %%\n",
+                k.kernel.c_str(), (long long)k.launches, k.milliseconds,
+                total > 0 ? 100.0 * k.milliseconds / total : 0.0);
+  session.clearKernelTimes();
+}
+
 } // namespace
 
 int runBenchCommand(int argc, char **argv) {
@@ -102,7 +117,7 @@ int runBenchCommand(int argc, char **argv) {
       "usage: birkhoff bench <artifact> [--prompt N] [--contexts N,M,...]\n"
       "         [--decode N] [--threads N] [--seed S] [--device "
       "host|cuda|cuda:N]\n"
-      "         [--no-cuda-graphs]\n"
+      "         [--no-cuda-graphs] [--profile]\n"
       "Times a prefill of --prompt tokens (default 512); then, from a reset\n"
       "session, for each context length (ascending; default: the prompt) "
       "fills\n"
@@ -111,11 +126,14 @@ int runBenchCommand(int argc, char **argv) {
       "bytes a step reads and the matrix FLOPs per token, from the artifact.\n"
       "--device cuda runs an artifact compiled with --target cuda on the GPU\n"
       "(default host); decode steps replay as CUDA graphs unless\n"
-      "--no-cuda-graphs. --context N is --contexts N.\n";
+      "--no-cuda-graphs. --profile adds, after the prefill and each context's\n"
+      "steps, the time per kernel (timed launch by launch, so a little "
+      "slower).\n"
+      "--context N is --contexts N.\n";
   auto args = parseArgs(
       argc, argv,
       {"prompt", "context", "contexts", "decode", "threads", "seed", "device"},
-      {"help", "no-cuda-graphs"});
+      {"help", "no-cuda-graphs", "profile"});
   if (args && args->has("help")) {
     std::fputs(usage, stdout);
     return 0;
@@ -172,6 +190,8 @@ int runBenchCommand(int argc, char **argv) {
                  session.status().toString().c_str());
     return 1;
   }
+  const bool profile = args->has("profile");
+  (*session)->setProfiling(profile);
   const rt::Program &prog = (*model)->artifact().program;
   const rt::EntryDesc *decodeEntry = prog.entry("decode");
   const rt::EntryDesc *prefillEntry = prog.entry("prefill");
@@ -210,6 +230,8 @@ int runBenchCommand(int argc, char **argv) {
               "matrices\n",
               (long long)*prompt, prefillSec, double(*prompt) / prefillSec,
               prefillCost.matrixFlops * double(*prompt) / prefillSec / 1e12);
+  if (profile)
+    printKernelTimes(**session, "prefill");
 
   (*session)->reset();
   for (int64_t ctx : ctxs) {
@@ -229,6 +251,7 @@ int runBenchCommand(int argc, char **argv) {
                   "tokens/s\n",
                   (long long)(ctx - have), (long long)ctx, fillSec,
                   double(ctx - have) / fillSec);
+      (*session)->clearKernelTimes();
     }
     std::vector<double> steps;
     for (int64_t i = 0; i < *decode; ++i) {
@@ -258,6 +281,9 @@ int runBenchCommand(int argc, char **argv) {
                 1e3 * steps.back(), steps.size(), bytes / 1e6,
                 decodeCost.weightBytes / 1e6, stateBytes / 1e6,
                 bytes / median / 1e9);
+    if (profile)
+      printKernelTimes(**session,
+                       ("decode at context " + std::to_string(ctx)).c_str());
   }
   std::printf("state    %llu bytes for %lld tokens of context\n",
               (unsigned long long)(*session)->stateBytes(),
