@@ -51,6 +51,10 @@ Expected<Body> genMoeOfficial(const LaunchReader &r, int64_t dim, int64_t inter,
     // one per 32 tokens of the shared expert, partial outputs in scratch.
     const int64_t maxTok = r.maxTokens();
     const int64_t nsh = std::clamp<int64_t>((maxTok + 31) / 32, 1, 16);
+    // Small entries (decode) run few experts: two clusters per expert, each
+    // half of h, use twice the SMs. Large ones keep the GPU busy already and
+    // would only double the scratch.
+    const int64_t split = maxTok <= 32 && ipr % 256 == 0 ? 2 : 1;
     const int64_t list = maxTok * topk * 4;
     if (smem - sortN * 4 + list > 47 * 1024)
       return unsupported(r.where() + "a " + i(maxTok) +
@@ -63,11 +67,13 @@ Expected<Body> genMoeOfficial(const LaunchReader &r, int64_t dim, int64_t inter,
              dt(routed2) + ", " + dt(shared13) + ", " + dt(shared2) + ", " +
              flag(sharedClamp) + ", " + i(cluster) + ", " + i(kWarps) + ", " +
              i(kTg) + ", " + i(kTile) + ", " + i(kTb) + ", " + i(maxTok) +
-             ", " + i(nsh) + ">(args, " + f32(float(limit)) + ");";
-    b.grid = {0, (experts + nsh) * cluster, 0, 32 * kWarps};
+             ", " + i(nsh) + ", " + i(split) + ">(args, " +
+             f32(float(limit)) + ");";
+    b.grid = {0, (experts + nsh) * split * cluster, 0, 32 * kWarps};
     b.cluster = cluster;
     b.minBlocksPerSm = 1;
-    b.scratchBytes = uint64_t(maxTok) * uint64_t(topk + 1) * uint64_t(dim) * 4 +
+    b.scratchBytes = uint64_t(maxTok) * uint64_t(topk + 1) * uint64_t(split) *
+                         uint64_t(dim) * 4 +
                      uint64_t(maxTok) * 4;
     return b;
   }

@@ -87,6 +87,61 @@ __device__ __forceinline__ void sparseAttentionOfficial(const BkLaunch &a,
     return __uint_as_float((lo8 | (hi8 << 8)) << 16);
   };
 
+  // Σ_d fl(q_d · k_d) in order, as value(k, d) would give it, but with 8-
+  // (entries) or 16-byte (rows) loads: a thread walks a whole key, and byte
+  // loads left the logits latency-bound.
+  auto keyDot = [&](const Key &k) -> float {
+    float dot = 0.0f;
+    auto add = [&](int d, float v) { dot = __fadd_rn(dot, __fmul_rn(q[d], v)); };
+    if (k.row) {
+      if constexpr (D % 4 == 0) {
+        for (int d = 0; d < D; d += 4) {
+          const float4 v = *(const float4 *)(k.row + d);
+          add(d, v.x), add(d + 1, v.y), add(d + 2, v.z), add(d + 3, v.w);
+        }
+      } else {
+        for (int d = 0; d < D; ++d)
+          add(d, k.row[d]);
+      }
+      return dot;
+    }
+    if constexpr (ENTRY % 8 == 0 && R % 4 == 0) {
+      const uint2 *e = (const uint2 *)k.entry;
+      for (int blk = 0; blk < NOPE / 64; ++blk) {
+        const float sc = e8m0ToF32(k.entry[SCALE_OFF + blk]);
+#pragma unroll
+        for (int u = 0; u < 8; ++u) {
+          const uint2 w = e[blk * 8 + u];
+          const int d0 = blk * 64 + u * 8;
+#pragma unroll
+          for (int half = 0; half < 2; ++half) {
+            const unsigned word = half ? w.y : w.x;
+#pragma unroll
+            for (int pr = 0; pr < 2; ++pr) {
+              float lo, hi;
+              e4m3x2ToF32((word >> (16 * pr)) & 0xffffu, lo, hi);
+              const int d = d0 + half * 4 + pr * 2;
+              add(d, off::roundBf16(__fmul_rn(lo, sc)));
+              add(d + 1, off::roundBf16(__fmul_rn(hi, sc)));
+            }
+          }
+        }
+      }
+      for (int u = 0; u < R / 4; ++u) { // 4 bf16 RoPE dims per load
+        const uint2 w = e[NOPE / 8 + u];
+        const int d = NOPE + 4 * u;
+        add(d, __uint_as_float(w.x << 16));
+        add(d + 1, __uint_as_float(w.x & 0xffff0000u));
+        add(d + 2, __uint_as_float(w.y << 16));
+        add(d + 3, __uint_as_float(w.y & 0xffff0000u));
+      }
+    } else {
+      for (int d = 0; d < D; ++d)
+        add(d, value(k, d));
+    }
+    return dot;
+  };
+
   const float *qg = (const float *)a.in[0] + (t * H + h) * D;
   for (int d = threadIdx.x; d < D; d += BLOCK)
     q[d] = qg[d];
@@ -104,12 +159,8 @@ __device__ __forceinline__ void sparseAttentionOfficial(const BkLaunch &a,
     for (int i = threadIdx.x; i < n; i += BLOCK) {
       const Key k = key(c0 + i);
       float s = __int_as_float(0xff800000);
-      if (k.row || k.entry) {
-        float dot = 0.0f;
-        for (int d = 0; d < D; ++d)
-          dot = __fadd_rn(dot, __fmul_rn(q[d], value(k, d)));
-        s = __fmul_rn(dot, scale);
-      }
+      if (k.row || k.entry)
+        s = __fmul_rn(keyDot(k), scale);
       lg[i] = s;
     }
     __syncthreads();

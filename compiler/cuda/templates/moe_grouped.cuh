@@ -5,16 +5,23 @@
 // instead of one after another in one cluster (moe_official.cuh).
 //
 // Arithmetic per expert is moe_official.cuh's (P5 activations, P8/P9 rows,
-// bf16 h and outputs). The experts' bf16 outputs go to device scratch,
-// partial[t][slot][DIM] (slot K: the shared expert); a per-token counter
+// bf16 h and outputs). The experts' outputs go to device scratch,
+// partial[t][slot][g][DIM] (slot K: the shared expert); a per-token counter
 // there tells the last contributor of a token, which sums the token's row in
 // the host's order,
 //   y = bf16( Σ_routed out_e (fp32, ascending expert id) + out_shared ),
-// and resets the counter: the result is bitwise moe_official.cuh's, whatever
-// order the clusters finish in.
+// and resets the counter, whatever order the clusters finish in.
+//
+// G > 1 (small entries such as decode, where the experts of one step leave
+// most SMs idle) splits each expert over G clusters by h: cluster g computes
+// h rows [g·INTER/G, (g+1)·INTER/G) and their share of w2, an unrounded fp32
+// partial; the last contributor forms out_e = bf16(Σ_g partial_g) in g
+// order. That splits w2's fp32 sum in two, so outputs may differ from the
+// host's in the last bit of an fp32 sum before the bf16 rounding; with G = 1
+// the result is bitwise moe_official.cuh's.
 //
 // Scratch (CudaKernel.scratch_bytes, zeroed by the runtime at session start):
-// MAXTOK·(K+1)·DIM floats, then MAXTOK counters (left at zero).
+// MAXTOK·(K+1)·G·DIM floats, then MAXTOK counters (left at zero).
 #pragma once
 #include "bk/cluster.cuh"
 #include "bk/hostmath.cuh"
@@ -24,17 +31,19 @@ namespace bk {
 
 template <int DIM, int INTER, int E, int K, int DT13, int DT2, int DS13,
           int DS2, bool SHARED_CLAMP, int C, int WARPS, int TG, int TILE,
-          int TB, int MAXTOK, int NSH>
+          int TB, int MAXTOK, int NSH, int G>
 __device__ __forceinline__ void moeOfficialGrouped(const BkLaunch &a,
                                                    float limit) {
-  constexpr int IPR = INTER / C;
+  constexpr int HS = INTER / G; // h columns of one of an expert's clusters
+  constexpr int IPR = HS / C;
   constexpr int BLOCK = 32 * WARPS;
   constexpr int NLIST = MAXTOK * K; // a routed expert's slots, at most
   constexpr int SH_TOK = (MAXTOK + NSH - 1) / NSH;
-  static_assert(DIM % 128 == 0 && IPR % 128 == 0, "whole 128-blocks");
+  static_assert(DIM % 128 == 0 && IPR % 128 == 0 && HS == IPR * C,
+                "whole 128-blocks");
   static_assert(TILE <= 32, "a warp counts a tile's tokens");
   constexpr int STAGE_A = TG * DIM + TG * (DIM / 128);
-  constexpr int STAGE_B = TB * INTER + TB * (INTER / 128);
+  constexpr int STAGE_B = TB * HS + TB * (HS / 128);
   constexpr int STAGE = STAGE_A > STAGE_B ? STAGE_A : STAGE_B;
   __shared__ __align__(16) unsigned char stage[STAGE];
   __shared__ __align__(16) float hbuf[TILE][IPR];
@@ -49,9 +58,9 @@ __device__ __forceinline__ void moeOfficialGrouped(const BkLaunch &a,
   auto &xCodes = *reinterpret_cast<unsigned char(*)[TG][DIM]>(stage);
   auto &xScales =
       *reinterpret_cast<unsigned char(*)[TG][DIM / 128]>(stage + TG * DIM);
-  auto &hCodesAll = *reinterpret_cast<unsigned char(*)[TB][INTER]>(stage);
+  auto &hCodesAll = *reinterpret_cast<unsigned char(*)[TB][HS]>(stage);
   auto &hScalesAll =
-      *reinterpret_cast<unsigned char(*)[TB][INTER / 128]>(stage + TB * INTER);
+      *reinterpret_cast<unsigned char(*)[TB][HS / 128]>(stage + TB * HS);
 
   const unsigned rank = clusterRank();
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
@@ -60,9 +69,11 @@ __device__ __forceinline__ void moeOfficialGrouped(const BkLaunch &a,
   const float *wts = (const float *)a.in[2];
   float *y = (float *)a.out[0];
   float *partial = (float *)a.scratch;
-  unsigned *counter = (unsigned *)(partial + (long long)MAXTOK * (K + 1) * DIM);
+  unsigned *counter =
+      (unsigned *)(partial + (long long)MAXTOK * (K + 1) * G * DIM);
   const int S = (int)a.tokens;
-  const int group = blockIdx.x / C;
+  const int group = blockIdx.x / (C * G); // an expert, or a shared range
+  const int sub = blockIdx.x / C % G;     // which h columns of it
   const bool shared = group >= E;
 
   // This cluster's slots, in token order; every block of the cluster builds
@@ -124,7 +135,7 @@ __device__ __forceinline__ void moeOfficialGrouped(const BkLaunch &a,
           xCodes, xScales);
       __syncthreads();
       for (int il = warp; il < IPR; il += WARPS) {
-        const int row = (int)rank * IPR + il;
+        const int row = sub * HS + (int)rank * IPR + il;
         float gs[TG], us[TG];
         if (shared) {
           officialRowDots<DIM, DS13, TG>(W1, S1, row, xCodes, xScales, ng, gs);
@@ -157,13 +168,13 @@ __device__ __forceinline__ void moeOfficialGrouped(const BkLaunch &a,
     for (int tb = 0; tb < nTile; tb += TB) {
       const int nt = min(TB, nTile - tb);
       __syncthreads(); // the stage is free
-      for (int v = threadIdx.x; v < nt * (INTER / 16); v += BLOCK) {
-        const int j = v / (INTER / 16), k = (v % (INTER / 16)) * 16;
+      for (int v = threadIdx.x; v < nt * (HS / 16); v += BLOCK) {
+        const int j = v / (HS / 16), k = (v % (HS / 16)) * 16;
         *(uint4 *)&hCodesAll[j][k] =
             *(const uint4 *)clusterMap(&hcodes[tb + j][k % IPR], k / IPR);
       }
-      for (int v = threadIdx.x; v < nt * (INTER / 128); v += BLOCK) {
-        const int j = v / (INTER / 128), b = v % (INTER / 128);
+      for (int v = threadIdx.x; v < nt * (HS / 128); v += BLOCK) {
+        const int j = v / (HS / 128), b = v % (HS / 128);
         hScalesAll[j][b] =
             *clusterMap(&hscales[tb + j][b % (IPR / 128)], b / (IPR / 128));
       }
@@ -171,17 +182,19 @@ __device__ __forceinline__ void moeOfficialGrouped(const BkLaunch &a,
       for (int nrow = (int)rank * WARPS + warp; nrow < DIM; nrow += C * WARPS) {
         float out[TB];
         if (shared)
-          officialRowDots<INTER, DS2, TB>(W2, S2, nrow, hCodesAll, hScalesAll,
-                                          nt, out);
+          officialRowDots<HS, DS2, TB, INTER, G == 1>(
+              W2, S2, nrow, hCodesAll, hScalesAll, nt, out, sub * HS);
         else
-          officialRowDots<INTER, DT2, TB>(W2, S2, nrow, hCodesAll, hScalesAll,
-                                          nt, out);
+          officialRowDots<HS, DT2, TB, INTER, G == 1>(
+              W2, S2, nrow, hCodesAll, hScalesAll, nt, out, sub * HS);
         if (lane == 0) {
 #pragma unroll
           for (int j = 0; j < TB; ++j)
             if (j < nt)
-              partial[((long long)tileTok[tb + j] * (K + 1) +
-                       tileSlot[tb + j]) *
+              partial[(((long long)tileTok[tb + j] * (K + 1) +
+                        tileSlot[tb + j]) *
+                           G +
+                       sub) *
                           DIM +
                       nrow] = out[j];
         }
@@ -202,6 +215,7 @@ __device__ __forceinline__ void moeOfficialGrouped(const BkLaunch &a,
           const int e = idx[t * K + j];
           expected += e >= 0 && e < E;
         }
+        expected *= G; // each expert's clusters
         if (atomicAdd(&counter[t], 1u) == expected - 1)
           last = t;
       }
@@ -233,16 +247,28 @@ __device__ __forceinline__ void moeOfficialGrouped(const BkLaunch &a,
         counter[t] = 0; // ready for the next call
       }
       __syncthreads();
-      const float *pt = partial + (long long)t * (K + 1) * DIM;
+      const float *pt = partial + (long long)t * (K + 1) * G * DIM;
+      // out_e of a slot: bf16 already when G = 1, else its clusters' fp32
+      // partials added in order and rounded.
+      auto expertOut = [&](int slot, int c) {
+        const float *ps = pt + (long long)slot * G * DIM + c;
+        if constexpr (G == 1)
+          return __ldcg(ps);
+        float v = __ldcg(ps);
+#pragma unroll
+        for (int g = 1; g < G; ++g)
+          v = __fadd_rn(v, __ldcg(ps + g * DIM));
+        return off::roundBf16(v);
+      };
       for (int c = threadIdx.x; c < DIM; c += BLOCK) {
         float sum = 0.0f;
         for (int s = 0; s < K; ++s) {
           const int slot = routedOrder[s];
           if (slot >= 0)
-            sum = __fadd_rn(sum, __ldcg(pt + slot * DIM + c));
+            sum = __fadd_rn(sum, expertOut(slot, c));
         }
         y[(long long)t * DIM + c] =
-            off::roundBf16(__fadd_rn(sum, __ldcg(pt + K * DIM + c)));
+            off::roundBf16(__fadd_rn(sum, expertOut(K, c)));
       }
       __syncthreads(); // routedOrder is reused
     }

@@ -44,14 +44,21 @@ quantizeActs(const Row &row, int ng, unsigned char (&codes)[TG][K],
 }
 
 // P8 / P9: out[j] = the bf16 output of weight row n for the ng quantized
-// tokens, by the calling warp (every lane gets the results).
-template <int K, int DT, int TG>
+// tokens, by the calling warp (every lane gets the results). The K inputs
+// are columns [k0, k0 + K) of rows ROW long (a slice of a wider weight, k0 a
+// multiple of 128); ROUND = false leaves the fp32 sum unrounded, for a caller
+// that adds slices. Each lane loads all of its 128-block's weight chunks
+// before decoding any, so a warp keeps 4 KB (FP8) / 2 KB (FP4) in flight:
+// one row at a time is latency-bound otherwise. The arithmetic and its order
+// do not depend on the loads' order.
+template <int K, int DT, int TG, int ROW = K, bool ROUND = true>
 __device__ __forceinline__ void
 officialRowDots(const unsigned char *W, const unsigned char *S, int n,
                 const unsigned char (&codes)[TG][K],
                 const unsigned char (&actScale)[TG][K / 128], int ng,
-                float (&out)[TG]) {
+                float (&out)[TG], int k0 = 0) {
   static_assert(DT == kF8E4M3 || DT == kFP4, "FP8 or FP4 weights");
+  static_assert(K % 128 == 0 && ROW % 128 == 0 && K <= ROW, "128-blocks");
   constexpr int NB = K / 128;
   constexpr int PER_LANE = (NB + 31) / 32;
   constexpr int Q = DT == kFP4 ? 4 : 1; // results per 128-block
@@ -68,16 +75,23 @@ officialRowDots(const unsigned char *W, const unsigned char *S, int n,
     if (b >= NB)
       continue;
     if constexpr (DT == kF8E4M3) {
+      const uint4 *wrow =
+          (const uint4 *)(W + (long long)n * ROW + k0 + b * 128);
+      uint4 wv[8]; // 16 weights per chunk
+#pragma unroll
+      for (int c = 0; c < 8; ++c)
+        wv[c] = __ldg(wrow + c);
+      constexpr int kScaleCols = ROW / 128;
+      const float sw =
+          e8m0ToF32(__ldg(S + (n / 128) * kScaleCols + k0 / 128 + b));
       float inner[TG];
 #pragma unroll
       for (int j = 0; j < TG; ++j)
         inner[j] = 0.0f;
-#pragma unroll 2
-      for (int c = 0; c < 8; ++c) { // 16 weights per chunk
-        const uint4 wv =
-            __ldg((const uint4 *)(W + (long long)n * K + b * 128 + c * 16));
+#pragma unroll
+      for (int c = 0; c < 8; ++c) {
         float w[16];
-        decodeFp8Chunk(wv, w);
+        decodeFp8Chunk(wv[c], w);
 #pragma unroll
         for (int j = 0; j < TG; ++j) {
           if (j < ng) {
@@ -89,22 +103,27 @@ officialRowDots(const unsigned char *W, const unsigned char *S, int n,
           }
         }
       }
-      constexpr int kScaleCols = K / 128;
-      const float sw = e8m0ToF32(__ldg(S + (n / 128) * kScaleCols + b));
 #pragma unroll
       for (int j = 0; j < TG; ++j)
         if (j < ng)
           part[i][0][j] =
               __fmul_rn(inner[j], __fmul_rn(e8m0ToF32(actScale[j][b]), sw));
     } else {
+      const uint4 *wrow =
+          (const uint4 *)(W + (long long)n * (ROW / 2) + k0 / 2 + b * 64);
+      const unsigned char *srow = S + (long long)n * (ROW / 32) + k0 / 32 + b * 4;
+      uint4 wv[4]; // the act block's four 32-blocks
+      unsigned char sb[4];
 #pragma unroll
-      for (int q = 0; q < 4; ++q) { // the act block's four 32-blocks
-        const uint4 wv = __ldg(
-            (const uint4 *)(W + (long long)n * (K / 2) + b * 64 + q * 16));
+      for (int q = 0; q < 4; ++q) {
+        wv[q] = __ldg(wrow + q);
+        sb[q] = __ldg(srow + q);
+      }
+#pragma unroll
+      for (int q = 0; q < 4; ++q) {
         float w[32];
-        decodeFp4Chunk(wv, w);
-        const float sw =
-            e8m0ToF32(__ldg(S + (long long)n * (K / 32) + b * 4 + q));
+        decodeFp4Chunk(wv[q], w);
+        const float sw = e8m0ToF32(sb[q]);
 #pragma unroll
         for (int j = 0; j < TG; ++j) {
           if (j < ng) {
@@ -141,7 +160,7 @@ officialRowDots(const unsigned char *W, const unsigned char *S, int n,
               __fadd_rn(acc[j], __shfl_sync(0xffffffffu, part[i][q][j], src));
 #pragma unroll
   for (int j = 0; j < TG; ++j)
-    out[j] = off::roundBf16(acc[j]);
+    out[j] = ROUND ? off::roundBf16(acc[j]) : acc[j];
 }
 
 // linear, official, FP8/FP4 weights [N, K]: a warp per output row, WARPS rows

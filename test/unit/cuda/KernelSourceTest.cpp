@@ -85,6 +85,35 @@ TEST(KernelSource, ClusterKernelsDeclareTheirClusters) {
   EXPECT_EQ(plain->source.find("__cluster_dims__"), std::string::npos);
 }
 
+// The official moe of a known entry size runs a cluster per expert (and per
+// 32 tokens of the shared expert); a decode entry splits each expert's h over
+// two clusters, with fp32 partials for each in scratch.
+TEST(KernelSource, GroupedMoeGridsAndScratch) {
+  struct Case {
+    int64_t maxTokens, split, sharedClusters;
+  };
+  for (Case c : {Case{1, 2, 1}, Case{32, 2, 1}, Case{512, 1, 16}}) {
+    CudaLaunchSpec s =
+        moeSpec(4096, 2048, 256, 6, DType::FP4E2M1x2, DType::F8E4M3);
+    s.param("numerics", 1);
+    s.maxTokens = c.maxTokens;
+    auto ks = generateKernelSource(s);
+    ASSERT_TRUE(ks.isOk()) << ks.status().toString();
+    SCOPED_TRACE(c.maxTokens);
+    EXPECT_NE(ks->source.find("moeOfficialGrouped"), std::string::npos);
+    EXPECT_NE(ks->source.find(", " + std::to_string(c.sharedClusters) + ", " +
+                              std::to_string(c.split) + ">(args"),
+              std::string::npos)
+        << ks->source;
+    EXPECT_EQ(ks->cluster, 8);
+    EXPECT_EQ(ks->grid.gridX(1), (256 + c.sharedClusters) * c.split * 8);
+    EXPECT_EQ(ks->grid.gridX(7), ks->grid.gridX(1)); // sized by the entry
+    EXPECT_EQ(ks->scratchBytes,
+              uint64_t(c.maxTokens) * 7 * uint64_t(c.split) * 4096 * 4 +
+                  uint64_t(c.maxTokens) * 4);
+  }
+}
+
 TEST(KernelSource, AttentionGrids) {
   auto att = generateKernelSource(attentionSpec(64, 512, 128, 1, 4, 512));
   ASSERT_TRUE(att.isOk());

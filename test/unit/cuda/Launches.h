@@ -298,6 +298,15 @@ inline std::vector<NamedLaunch> officialLaunches() {
       official(moeSpec(4096, 2048, 256, 6, DType::FP4E2M1x2, DType::F8E4M3)));
   add("moe_golden",
       official(moeSpec(128, 128, 4, 4, DType::FP4E2M1x2, DType::F8E4M3)));
+  // Grouped by expert (entry sizes known): decode splits each expert over
+  // two clusters, a 512-token prefill chunk does not.
+  for (auto [tokens, tag] : {std::pair<int64_t, const char *>{1, "decode"},
+                             {512, "prefill"}}) {
+    CudaLaunchSpec g =
+        official(moeSpec(4096, 2048, 256, 6, DType::FP4E2M1x2, DType::F8E4M3));
+    g.maxTokens = tokens;
+    add(std::string("moe_flash_grouped_") + tag, g);
+  }
   return v;
 }
 
