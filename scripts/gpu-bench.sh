@@ -24,7 +24,7 @@ for d in /usr/local/cuda/lib64 /usr/local/cuda/lib; do
 done
 export PATH="/usr/local/cuda/bin:$PATH"
 {
-  echo "# Birkhoff GPU bench, $(date -u +%Y-%m-%dT%H:%M:%SZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+  echo "# Birkhoff GPU bench, $(date -u +%Y-%m-%dT%H:%M:%SZ), artifacts of commit $(cat .deps/commit 2>/dev/null || echo '?')"
   nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,clocks.max.mem --format=csv 2>&1
 } > "$report"
 start=$(date +%s)

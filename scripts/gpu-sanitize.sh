@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole-model GPU tests (golden cases on the CUDA backend) under compute-sanitizer:
-# memcheck on every case, racecheck and synccheck on the smallest; racecheck on the kernel
-# tests of the cross-block kernels (tensor-core linear, grouped moe). Needs the carried .deps/
+# memcheck on every case, racecheck and synccheck on tiny_dq2 (both profiles), racecheck on
+# the tensor-core linear's kernel tests; each run under a time limit (seconds) of its own. Needs the carried .deps/
 # (scripts/prepare-gpu-carry.sh). Writes $OUT/sanitizer-*.log and prints a summary.
 #   scripts/gpu-sanitize.sh [all|kernels|models]
 set -uo pipefail
@@ -19,21 +19,22 @@ cmake -G Ninja -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DBIRKHOFF_RUNTIME_ON
   cmake --build "$build" -j "$(nproc)" --target gpu_model_tests gpu_kernel_tests > "$out/build.log" 2>&1 ||
   { echo "build failed"; tail -20 "$out/build.log"; exit 1; }
 status=0
-run() { # tool tests filter
-  local log="$out/sanitizer-$1-$2.log"
-  "$sanitizer" --tool "$1" --error-exitcode 99 "$build/tests/$2" --gtest_filter="$3" > "$log" 2>&1
+run() { # seconds tool tests filter
+  local log="$out/sanitizer-$2-$3.log"
+  timeout "$1" "$sanitizer" --tool "$2" --error-exitcode 99 "$build/tests/$3" --gtest_filter="$4" > "$log" 2>&1
   local rc=$?
-  echo "$1 $2 ($3): exit $rc, $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$log" | tail -1)"
+  echo "$2 $3 ($4): exit $rc$([ $rc = 124 ] && echo ' (time limit)'), $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY|SYNCCHECK SUMMARY' "$log" | tail -1), $(grep -cE '^\[       OK \]' "$log") tests passed"
   [ $rc = 0 ] || status=1
 }
 what="${1:-all}"
-if [ "$what" = all ] || [ "$what" = kernels ]; then
-  run racecheck gpu_kernel_tests '*TensorCore*:*Moe*'
-  run synccheck gpu_kernel_tests '*TensorCore*:*Moe*'
-fi
+# The whole-model runs first: every golden case in both profiles (the official
+# ones run the tensor-core linears and the grouped moe of their prefill entries).
 if [ "$what" = all ] || [ "$what" = models ]; then
-  run memcheck gpu_model_tests '*GpuGolden*:*GpuOfficialGolden*:*MiniModel*:*DecodeGraphs*:*StatePages*'
-  run racecheck gpu_model_tests '*GpuGolden*tiny_dq2*'
-  run synccheck gpu_model_tests '*GpuGolden*tiny_dq2*'
+  run 240 memcheck gpu_model_tests '*GpuGolden*:*GpuOfficialGolden*:*MiniModel*:*DecodeGraphs*:*StatePages*'
+  run 120 racecheck gpu_model_tests '*GpuOfficialGolden*tiny_dq2*:*GpuGolden*tiny_dq2*'
+  run 60 synccheck gpu_model_tests '*GpuOfficialGolden*tiny_dq2*'
+fi
+if [ "$what" = all ] || [ "$what" = kernels ]; then
+  run 120 racecheck gpu_kernel_tests '*TensorCore*'
 fi
 exit $status

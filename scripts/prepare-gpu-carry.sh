@@ -78,4 +78,6 @@ if [ ${#packed[@]} -gt 0 ]; then
   tar -C .deps -cf - "${packed[@]}" | xz -T0 -6 > .deps/packed.tar.xz
   (cd .deps && rm -rf "${packed[@]}")
 fi
+# The GPU machine's copy of the tree has no history: record what was packed.
+echo "$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . ':!.deps' || echo '+uncommitted changes')" > .deps/commit
 echo "prepare-gpu-carry: $(du -sh .deps | cut -f1) in $root/.deps"

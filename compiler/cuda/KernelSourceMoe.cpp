@@ -60,6 +60,31 @@ Expected<Body> genMoeOfficial(const LaunchReader &r, int64_t dim, int64_t inter,
       return unsupported(r.where() + "a " + i(maxTok) +
                          "-token entry needs more shared memory for its "
                          "expert lists than a block has");
+    // Entries of many tokens run each expert's tiles of 16 tokens on the
+    // FP8 tensor cores (moe_mma.cuh) where its tiling fits: the rank's h rows
+    // (inter / C) and w2 rows (dim / C) split into 8 warps of whole n8 tiles
+    // inside one 128-row scale block, at most 4 / 8 tiles a warp.
+    const int64_t dout = dim / cluster;
+    const int64_t mmaSmem = list + std::max({ipr * 48, dout * 48, 16 * ipr * 4}) +
+                            16 * 144 + 16 * ipr + 16 * (ipr / 128) + 512;
+    if (maxTok > 32 && dout % 128 == 0 && 128 % (ipr / 8) == 0 &&
+        128 % (dout / 8) == 0 && ipr / 64 <= 4 && dout / 64 <= 8 &&
+        mmaSmem <= 47 * 1024) {
+      Body b;
+      b.include = "bk/moe_mma.cuh";
+      b.call = "bk::moeOfficialGroupedMma<" + i(dim) + ", " + i(inter) + ", " +
+               i(experts) + ", " + i(topk) + ", " + dt(routed13) + ", " +
+               dt(routed2) + ", " + dt(shared13) + ", " + dt(shared2) + ", " +
+               flag(sharedClamp) + ", " + i(cluster) + ", " + i(maxTok) +
+               ", " + i(nsh) + ">(args, " + f32(float(limit)) + ");";
+      b.grid = {0, (experts + nsh) * cluster, 0, 256};
+      b.cluster = cluster;
+      b.minBlocksPerSm = 1;
+      b.scratchBytes =
+          uint64_t(maxTok) * uint64_t(topk + 1) * uint64_t(dim) * 4 +
+          uint64_t(maxTok) * 4;
+      return b;
+    }
     Body b;
     b.include = "bk/moe_grouped.cuh";
     b.call = "bk::moeOfficialGrouped<" + i(dim) + ", " + i(inter) + ", " +

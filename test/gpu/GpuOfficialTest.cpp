@@ -614,12 +614,15 @@ TEST(GpuOfficial, MoeMatchesHost) {
   for (Case c :
        {Case{256, 256, 8, 3, 5, true}, Case{256, 128, 6, 2, 130, false},
         Case{1024, 512, 8, 6, 1, true}, Case{256, 2048, 8, 3, 5, true},
-        Case{1024, 2048, 8, 6, 1, false}}) {
+        Case{1024, 2048, 8, 6, 1, false}, Case{1024, 512, 16, 6, 200, true},
+        Case{2048, 1024, 8, 4, 70, false}}) {
     // The cluster-per-slice kernel (entry size unknown), then the one grouped
     // by expert (moe_grouped.cuh) of an entry of up to 32 tokens (decode-like:
-    // with inter 2048 each expert is split over two clusters) or 256: bitwise
-    // equal to each other unless split (then within w2's fp32 reassociation).
+    // with inter 2048 each expert is split over two clusters) or 256 (tiles on
+    // the tensor cores, moe_mma.cuh): bitwise equal to each other when
+    // neither split nor on tensor cores.
     const bool split = c.inter == 2048 && c.tokens <= 32;
+    const bool mma = c.tokens > 32;
     std::vector<float> sliced;
     for (bool grouped : {false, true}) {
       SCOPED_TRACE("dim " + std::to_string(c.dim) +
@@ -665,14 +668,20 @@ TEST(GpuOfficial, MoeMatchesHost) {
                {"shared_clamp", c.sharedClamp ? 1.0 : 0.0},
                {"numerics", 1}})
         h.param(k, v);
-      EXPECT_EQ(grouped, generateKernelSource(specOf(h))->source.find(
-                             "moeOfficialGrouped") != std::string::npos);
+      const std::string source = generateKernelSource(specOf(h))->source;
+      EXPECT_EQ(grouped,
+                source.find("moeOfficialGrouped") != std::string::npos);
+      EXPECT_EQ(grouped && mma,
+                source.find("moeOfficialGroupedMma") != std::string::npos);
       auto [d, hst] = runBoth(G, h, rt::moeKernel, S, 0);
       if (d.empty())
         continue;
       expectMostlyBitwise(d[0], hst[0], "official moe", 0.97, 2);
       expectNotAllZero(hst[0], "official moe");
-      if (grouped && split)
+      if (grouped && mma)
+        expectMostlyBitwise(d[0], sliced, "tensor-core vs sliced moe", 0.97,
+                            2);
+      else if (grouped && split)
         expectMostlyBitwise(d[0], sliced, "split vs sliced moe", 0.99, 1);
       else if (grouped)
         expectBitwise(d[0], sliced, "grouped vs sliced moe");

@@ -20,6 +20,11 @@
 // host's in the last bit of an fp32 sum before the bf16 rounding; with G = 1
 // the result is bitwise moe_official.cuh's.
 //
+// The frame (moeGroupedFrame: lists, tiles of the list, counting, the sum)
+// is shared by two ways of computing a tile: warp GEMVs (moeTileGemv below,
+// every entry size) and the FP8 tensor cores (moe_mma.cuh, entries of many
+// tokens).
+//
 // Scratch (CudaKernel.scratch_bytes, zeroed by the runtime at session start):
 // MAXTOK·(K+1)·G·DIM floats, then MAXTOK counters (left at zero).
 #pragma once
@@ -29,42 +34,61 @@
 
 namespace bk {
 
-template <int DIM, int INTER, int E, int K, int DT13, int DT2, int DS13,
-          int DS2, bool SHARED_CLAMP, int C, int WARPS, int TG, int TILE,
-          int TB, int MAXTOK, int NSH, int G>
-__device__ __forceinline__ void moeOfficialGrouped(const BkLaunch &a,
-                                                   float limit) {
-  constexpr int HS = INTER / G; // h columns of one of an expert's clusters
-  constexpr int IPR = HS / C;
-  constexpr int BLOCK = 32 * WARPS;
+// One tile of a cluster's list: up to TILE (token, slot) pairs of one expert
+// (or of the shared expert), and where its outputs go.
+struct MoeTile {
+  const float *x;    // [S, DIM] the moe input
+  float *partial;    // scratch rows, see above
+  const int *tok;    // [n] tokens (shared memory)
+  const int *slot;   // [n] their slots, K for the shared expert
+  const float *w;    // [n] routing weights (1 for the shared expert)
+  int n;             // pairs in the tile
+  unsigned rank;     // this block's rank in the cluster
+  int sub;           // which 1/G of h this cluster computes
+  bool shared;       // the shared expert's tile
+  float lim;         // SwiGLU clamp (0: none)
+  const unsigned char *W1, *S1, *W2, *S2, *W3, *S3;
+};
+
+// SwiGLU of one h element as the host computes it: bf16 gate and up
+// (P8/P9 outputs), the clamp, silu(gate)·up, then the routing weight, bf16.
+__device__ __forceinline__ float moeHidden(float gate, float up, float w,
+                                           float lim) {
+  if (lim > 0.0f) {
+    up = fminf(fmaxf(up, -lim), lim);
+    gate = fminf(gate, lim);
+  }
+  const float act = __fmul_rn(hostSilu(gate), up);
+  return off::roundBf16(__fmul_rn(w, act));
+}
+
+// The output row of pair (t, slot) and cluster sub for output column c.
+template <int DIM, int K, int G>
+__device__ __forceinline__ long long moePartialAt(int t, int slot, int sub,
+                                                  int c) {
+  return (((long long)t * (K + 1) + slot) * G + sub) * DIM + c;
+}
+
+// Lists the cluster's pairs, runs `tile(MoeTile)` on every TILE of them
+// (it must write the tile's partial rows; every thread of the cluster calls
+// it), and sums each finished token's row. Block = BLOCK threads.
+template <int DIM, int E, int K, int C, int G, int TILE, int MAXTOK, int NSH,
+          int BLOCK, class TileFn>
+__device__ __forceinline__ void moeGroupedFrame(const BkLaunch &a,
+                                                float limit, bool sharedClamp,
+                                                TileFn &&tile) {
   constexpr int NLIST = MAXTOK * K; // a routed expert's slots, at most
   constexpr int SH_TOK = (MAXTOK + NSH - 1) / NSH;
-  static_assert(DIM % 128 == 0 && IPR % 128 == 0 && HS == IPR * C,
-                "whole 128-blocks");
   static_assert(TILE <= 32, "a warp counts a tile's tokens");
-  constexpr int STAGE_A = TG * DIM + TG * (DIM / 128);
-  constexpr int STAGE_B = TB * HS + TB * (HS / 128);
-  constexpr int STAGE = STAGE_A > STAGE_B ? STAGE_A : STAGE_B;
-  __shared__ __align__(16) unsigned char stage[STAGE];
-  __shared__ __align__(16) float hbuf[TILE][IPR];
-  __shared__ __align__(16) unsigned char hcodes[TILE][IPR];
-  __shared__ unsigned char hscales[TILE][IPR / 128];
   __shared__ unsigned list[NLIST]; // t·(K+1) + slot, ascending
   __shared__ int listLen;
   __shared__ int tileTok[TILE], tileSlot[TILE];
   __shared__ float tileW[TILE];
   __shared__ int lastTok[TILE];
   __shared__ int routedOrder[K];
-  auto &xCodes = *reinterpret_cast<unsigned char(*)[TG][DIM]>(stage);
-  auto &xScales =
-      *reinterpret_cast<unsigned char(*)[TG][DIM / 128]>(stage + TG * DIM);
-  auto &hCodesAll = *reinterpret_cast<unsigned char(*)[TB][HS]>(stage);
-  auto &hScalesAll =
-      *reinterpret_cast<unsigned char(*)[TB][HS / 128]>(stage + TB * HS);
 
   const unsigned rank = clusterRank();
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  const float *x = (const float *)a.in[0];
   const int *idx = (const int *)a.in[1];
   const float *wts = (const float *)a.in[2];
   float *y = (float *)a.out[0];
@@ -103,105 +127,40 @@ __device__ __forceinline__ void moeOfficialGrouped(const BkLaunch &a,
   if (n == 0)
     return;
 
-  const unsigned char *W1 =
-      (const unsigned char *)a.weights[3 * (shared ? E : group)];
-  const unsigned char *S1 =
-      (const unsigned char *)a.scales[3 * (shared ? E : group)];
-  const unsigned char *W2 =
-      (const unsigned char *)a.weights[3 * (shared ? E : group) + 1];
-  const unsigned char *S2 =
-      (const unsigned char *)a.scales[3 * (shared ? E : group) + 1];
-  const unsigned char *W3 =
-      (const unsigned char *)a.weights[3 * (shared ? E : group) + 2];
-  const unsigned char *S3 =
-      (const unsigned char *)a.scales[3 * (shared ? E : group) + 2];
-  const float lim = !shared || SHARED_CLAMP ? limit : 0.0f;
+  const int e = shared ? E : group;
+  MoeTile t;
+  t.x = (const float *)a.in[0];
+  t.partial = partial;
+  t.tok = tileTok;
+  t.slot = tileSlot;
+  t.w = tileW;
+  t.rank = rank;
+  t.sub = sub;
+  t.shared = shared;
+  t.lim = !shared || sharedClamp ? limit : 0.0f;
+  t.W1 = (const unsigned char *)a.weights[3 * e];
+  t.S1 = (const unsigned char *)a.scales[3 * e];
+  t.W2 = (const unsigned char *)a.weights[3 * e + 1];
+  t.S2 = (const unsigned char *)a.scales[3 * e + 1];
+  t.W3 = (const unsigned char *)a.weights[3 * e + 2];
+  t.S3 = (const unsigned char *)a.scales[3 * e + 2];
 
   for (int e0 = 0; e0 < n; e0 += TILE) {
     const int nTile = min(TILE, n - e0);
+    __syncthreads(); // the previous tile's pairs are consumed
     for (int i = threadIdx.x; i < nTile; i += BLOCK) {
       const unsigned code = list[e0 + i];
-      const int t = (int)(code / (K + 1)), slot = (int)(code % (K + 1));
-      tileTok[i] = t;
+      const int tk = (int)(code / (K + 1)), slot = (int)(code % (K + 1));
+      tileTok[i] = tk;
       tileSlot[i] = slot;
-      tileW[i] = slot == K ? 1.0f : wts[t * K + slot];
-    }
-    // Phase A: this rank's h rows, TG tokens quantized at a time.
-    for (int g0 = 0; g0 < nTile; g0 += TG) {
-      const int ng = min(TG, nTile - g0);
-      __syncthreads(); // the stage and the tile's tokens
-      quantizeActs<DIM, TG, WARPS>(
-          [&](int j) { return x + (long long)tileTok[g0 + j] * DIM; }, ng,
-          xCodes, xScales);
-      __syncthreads();
-      for (int il = warp; il < IPR; il += WARPS) {
-        const int row = sub * HS + (int)rank * IPR + il;
-        float gs[TG], us[TG];
-        if (shared) {
-          officialRowDots<DIM, DS13, TG>(W1, S1, row, xCodes, xScales, ng, gs);
-          officialRowDots<DIM, DS13, TG>(W3, S3, row, xCodes, xScales, ng, us);
-        } else {
-          officialRowDots<DIM, DT13, TG>(W1, S1, row, xCodes, xScales, ng, gs);
-          officialRowDots<DIM, DT13, TG>(W3, S3, row, xCodes, xScales, ng, us);
-        }
-        if (lane == 0) {
-#pragma unroll
-          for (int j = 0; j < TG; ++j)
-            if (j < ng) {
-              float gate = gs[j], up = us[j];
-              if (lim > 0.0f) {
-                up = fminf(fmaxf(up, -lim), lim);
-                gate = fminf(gate, lim);
-              }
-              const float act = __fmul_rn(hostSilu(gate), up);
-              hbuf[g0 + j][il] = off::roundBf16(__fmul_rn(tileW[g0 + j], act));
-            }
-        }
-      }
+      tileW[i] = slot == K ? 1.0f : wts[tk * K + slot];
     }
     __syncthreads();
-    // P5 of this rank's h blocks (its IPR rows are whole 128-blocks).
-    quantizeActs<IPR, TILE, WARPS>([&](int j) { return &hbuf[j][0]; }, nTile,
-                                   hcodes, hscales);
-    clusterSync(); // every rank's h codes are readable
-    // Phase B: w2 rows for TB tokens at a time, the codes gathered.
-    for (int tb = 0; tb < nTile; tb += TB) {
-      const int nt = min(TB, nTile - tb);
-      __syncthreads(); // the stage is free
-      for (int v = threadIdx.x; v < nt * (HS / 16); v += BLOCK) {
-        const int j = v / (HS / 16), k = (v % (HS / 16)) * 16;
-        *(uint4 *)&hCodesAll[j][k] =
-            *(const uint4 *)clusterMap(&hcodes[tb + j][k % IPR], k / IPR);
-      }
-      for (int v = threadIdx.x; v < nt * (HS / 128); v += BLOCK) {
-        const int j = v / (HS / 128), b = v % (HS / 128);
-        hScalesAll[j][b] =
-            *clusterMap(&hscales[tb + j][b % (IPR / 128)], b / (IPR / 128));
-      }
-      __syncthreads();
-      for (int nrow = (int)rank * WARPS + warp; nrow < DIM; nrow += C * WARPS) {
-        float out[TB];
-        if (shared)
-          officialRowDots<HS, DS2, TB, INTER, G == 1>(
-              W2, S2, nrow, hCodesAll, hScalesAll, nt, out, sub * HS);
-        else
-          officialRowDots<HS, DT2, TB, INTER, G == 1>(
-              W2, S2, nrow, hCodesAll, hScalesAll, nt, out, sub * HS);
-        if (lane == 0) {
-#pragma unroll
-          for (int j = 0; j < TB; ++j)
-            if (j < nt)
-              partial[(((long long)tileTok[tb + j] * (K + 1) +
-                        tileSlot[tb + j]) *
-                           G +
-                       sub) *
-                          DIM +
-                      nrow] = out[j];
-        }
-      }
-    }
+    t.n = nTile;
+    tile(t);
     // Every rank's rows of the tile are visible device-wide before rank 0
-    // counts the tile's tokens; the barrier also frees hbuf and hcodes.
+    // counts the tile's tokens; the barrier also frees the tile's shared
+    // buffers, which other ranks read.
     __threadfence();
     clusterSync();
     if (rank != 0)
@@ -209,34 +168,34 @@ __device__ __forceinline__ void moeOfficialGrouped(const BkLaunch &a,
     if (warp == 0) {
       int last = -1;
       if (lane < nTile) {
-        const int t = tileTok[lane];
+        const int tk = tileTok[lane];
         unsigned expected = 1; // the shared expert
         for (int j = 0; j < K; ++j) {
-          const int e = idx[t * K + j];
-          expected += e >= 0 && e < E;
+          const int ej = idx[tk * K + j];
+          expected += ej >= 0 && ej < E;
         }
         expected *= G; // each expert's clusters
-        if (atomicAdd(&counter[t], 1u) == expected - 1)
-          last = t;
+        if (atomicAdd(&counter[tk], 1u) == expected - 1)
+          last = tk;
       }
       if (lane < TILE)
         lastTok[lane] = last;
     }
     __syncthreads();
     for (int j = 0; j < nTile; ++j) {
-      const int t = lastTok[j];
-      if (t < 0)
+      const int tk = lastTok[j];
+      if (tk < 0)
         continue;
       __threadfence(); // the other clusters' partial rows
       if (threadIdx.x == 0) {
         // Routed slots by ascending expert id (then slot); invalid ones out.
         int m = 0;
         for (int s = 0; s < K; ++s) {
-          const int e = idx[t * K + s];
-          if (e < 0 || e >= E)
+          const int es = idx[tk * K + s];
+          if (es < 0 || es >= E)
             continue;
           int at = m++;
-          while (at > 0 && idx[t * K + routedOrder[at - 1]] > e) {
+          while (at > 0 && idx[tk * K + routedOrder[at - 1]] > es) {
             routedOrder[at] = routedOrder[at - 1];
             --at;
           }
@@ -244,14 +203,13 @@ __device__ __forceinline__ void moeOfficialGrouped(const BkLaunch &a,
         }
         for (int s = m; s < K; ++s)
           routedOrder[s] = -1;
-        counter[t] = 0; // ready for the next call
+        counter[tk] = 0; // ready for the next call
       }
       __syncthreads();
-      const float *pt = partial + (long long)t * (K + 1) * G * DIM;
       // out_e of a slot: bf16 already when G = 1, else its clusters' fp32
       // partials added in order and rounded.
       auto expertOut = [&](int slot, int c) {
-        const float *ps = pt + (long long)slot * G * DIM + c;
+        const float *ps = partial + moePartialAt<DIM, K, G>(tk, slot, 0, c);
         if constexpr (G == 1)
           return __ldcg(ps);
         float v = __ldcg(ps);
@@ -267,12 +225,119 @@ __device__ __forceinline__ void moeOfficialGrouped(const BkLaunch &a,
           if (slot >= 0)
             sum = __fadd_rn(sum, expertOut(slot, c));
         }
-        y[(long long)t * DIM + c] =
+        y[(long long)tk * DIM + c] =
             off::roundBf16(__fadd_rn(sum, expertOut(K, c)));
       }
       __syncthreads(); // routedOrder is reused
     }
   }
+}
+
+// A tile by warp GEMVs: phase A, each rank's h rows for TG tokens at a time
+// (a warp per row), quantized per 128-block (P5); phase B, after a cluster
+// barrier, the w2 rows of this rank for TB tokens at a time, the tokens' h
+// codes gathered from every rank.
+template <int DIM, int INTER, int K, int DT13, int DT2, int DS13, int DS2,
+          int C, int WARPS, int TG, int TILE, int TB, int G>
+__device__ __forceinline__ void moeTileGemv(const MoeTile &t) {
+  constexpr int HS = INTER / G; // h columns of one of an expert's clusters
+  constexpr int IPR = HS / C;
+  static_assert(DIM % 128 == 0 && IPR % 128 == 0 && HS == IPR * C,
+                "whole 128-blocks");
+  constexpr int STAGE_A = TG * DIM + TG * (DIM / 128);
+  constexpr int STAGE_B = TB * HS + TB * (HS / 128);
+  constexpr int STAGE = STAGE_A > STAGE_B ? STAGE_A : STAGE_B;
+  __shared__ __align__(16) unsigned char stage[STAGE];
+  __shared__ __align__(16) float hbuf[TILE][IPR];
+  __shared__ __align__(16) unsigned char hcodes[TILE][IPR];
+  __shared__ unsigned char hscales[TILE][IPR / 128];
+  auto &xCodes = *reinterpret_cast<unsigned char(*)[TG][DIM]>(stage);
+  auto &xScales =
+      *reinterpret_cast<unsigned char(*)[TG][DIM / 128]>(stage + TG * DIM);
+  auto &hCodesAll = *reinterpret_cast<unsigned char(*)[TB][HS]>(stage);
+  auto &hScalesAll =
+      *reinterpret_cast<unsigned char(*)[TB][HS / 128]>(stage + TB * HS);
+  constexpr int BLOCK = 32 * WARPS;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+
+  for (int g0 = 0; g0 < t.n; g0 += TG) {
+    const int ng = min(TG, t.n - g0);
+    __syncthreads(); // the stage is free
+    quantizeActs<DIM, TG, WARPS>(
+        [&](int j) { return t.x + (long long)t.tok[g0 + j] * DIM; }, ng,
+        xCodes, xScales);
+    __syncthreads();
+    for (int il = warp; il < IPR; il += WARPS) {
+      const int row = t.sub * HS + (int)t.rank * IPR + il;
+      float gs[TG], us[TG];
+      if (t.shared) {
+        officialRowDots<DIM, DS13, TG>(t.W1, t.S1, row, xCodes, xScales, ng,
+                                       gs);
+        officialRowDots<DIM, DS13, TG>(t.W3, t.S3, row, xCodes, xScales, ng,
+                                       us);
+      } else {
+        officialRowDots<DIM, DT13, TG>(t.W1, t.S1, row, xCodes, xScales, ng,
+                                       gs);
+        officialRowDots<DIM, DT13, TG>(t.W3, t.S3, row, xCodes, xScales, ng,
+                                       us);
+      }
+      if (lane == 0) {
+#pragma unroll
+        for (int j = 0; j < TG; ++j)
+          if (j < ng)
+            hbuf[g0 + j][il] = moeHidden(gs[j], us[j], t.w[g0 + j], t.lim);
+      }
+    }
+  }
+  __syncthreads();
+  // P5 of this rank's h blocks (its IPR rows are whole 128-blocks).
+  quantizeActs<IPR, TILE, WARPS>([&](int j) { return &hbuf[j][0]; }, t.n,
+                                 hcodes, hscales);
+  clusterSync(); // every rank's h codes are readable
+  for (int tb = 0; tb < t.n; tb += TB) {
+    const int nt = min(TB, t.n - tb);
+    __syncthreads(); // the stage is free
+    for (int v = threadIdx.x; v < nt * (HS / 16); v += BLOCK) {
+      const int j = v / (HS / 16), k = (v % (HS / 16)) * 16;
+      *(uint4 *)&hCodesAll[j][k] =
+          *(const uint4 *)clusterMap(&hcodes[tb + j][k % IPR], k / IPR);
+    }
+    for (int v = threadIdx.x; v < nt * (HS / 128); v += BLOCK) {
+      const int j = v / (HS / 128), b = v % (HS / 128);
+      hScalesAll[j][b] =
+          *clusterMap(&hscales[tb + j][b % (IPR / 128)], b / (IPR / 128));
+    }
+    __syncthreads();
+    for (int nrow = (int)t.rank * WARPS + warp; nrow < DIM;
+         nrow += C * WARPS) {
+      float out[TB];
+      if (t.shared)
+        officialRowDots<HS, DS2, TB, INTER, G == 1>(
+            t.W2, t.S2, nrow, hCodesAll, hScalesAll, nt, out, t.sub * HS);
+      else
+        officialRowDots<HS, DT2, TB, INTER, G == 1>(
+            t.W2, t.S2, nrow, hCodesAll, hScalesAll, nt, out, t.sub * HS);
+      if (lane == 0) {
+#pragma unroll
+        for (int j = 0; j < TB; ++j)
+          if (j < nt)
+            t.partial[moePartialAt<DIM, K, G>(t.tok[tb + j], t.slot[tb + j],
+                                              t.sub, nrow)] = out[j];
+      }
+    }
+  }
+}
+
+template <int DIM, int INTER, int E, int K, int DT13, int DT2, int DS13,
+          int DS2, bool SHARED_CLAMP, int C, int WARPS, int TG, int TILE,
+          int TB, int MAXTOK, int NSH, int G>
+__device__ __forceinline__ void moeOfficialGrouped(const BkLaunch &a,
+                                                   float limit) {
+  moeGroupedFrame<DIM, E, K, C, G, TILE, MAXTOK, NSH, 32 * WARPS>(
+      a, limit, SHARED_CLAMP, [](const MoeTile &t) {
+        moeTileGemv<DIM, INTER, K, DT13, DT2, DS13, DS2, C, WARPS, TG, TILE,
+                    TB, G>(t);
+      });
 }
 
 } // namespace bk

@@ -92,7 +92,7 @@ TEST(KernelSource, GroupedMoeGridsAndScratch) {
   struct Case {
     int64_t maxTokens, split, sharedClusters;
   };
-  for (Case c : {Case{1, 2, 1}, Case{32, 2, 1}, Case{512, 1, 16}}) {
+  for (Case c : {Case{1, 2, 1}, Case{32, 2, 1}}) {
     CudaLaunchSpec s =
         moeSpec(4096, 2048, 256, 6, DType::FP4E2M1x2, DType::F8E4M3);
     s.param("numerics", 1);
@@ -112,6 +112,31 @@ TEST(KernelSource, GroupedMoeGridsAndScratch) {
               uint64_t(c.maxTokens) * 7 * uint64_t(c.split) * 4096 * 4 +
                   uint64_t(c.maxTokens) * 4);
   }
+}
+
+// Entries of more than 32 tokens run the grouped moe's tiles on the tensor
+// cores (moe_mma.cuh), one cluster per expert and per 32 shared tokens.
+TEST(KernelSource, GroupedMoeOfManyTokensUsesTensorCores) {
+  CudaLaunchSpec s =
+      moeSpec(4096, 2048, 256, 6, DType::FP4E2M1x2, DType::F8E4M3);
+  s.param("numerics", 1);
+  s.maxTokens = 512;
+  auto ks = generateKernelSource(s);
+  ASSERT_TRUE(ks.isOk()) << ks.status().toString();
+  EXPECT_NE(ks->source.find("bk::moeOfficialGroupedMma<4096, 2048, 256, 6,"),
+            std::string::npos)
+      << ks->source;
+  EXPECT_EQ(ks->cluster, 8);
+  EXPECT_EQ(ks->grid.gridX(1), (256 + 16) * 8);
+  EXPECT_EQ(ks->scratchBytes, uint64_t(512) * 7 * 4096 * 4 + 512 * 4);
+  // Experts whose rank rows do not tile into warps keep the GEMV tiles.
+  CudaLaunchSpec odd =
+      moeSpec(384, 128, 8, 2, DType::FP4E2M1x2, DType::F8E4M3);
+  odd.param("numerics", 1);
+  odd.maxTokens = 512;
+  auto gemv = generateKernelSource(odd);
+  ASSERT_TRUE(gemv.isOk()) << gemv.status().toString();
+  EXPECT_NE(gemv->source.find("moeOfficialGrouped<"), std::string::npos);
 }
 
 TEST(KernelSource, AttentionGrids) {
