@@ -45,7 +45,7 @@ bench_args=("$@")
 # Without graphs only the decode steps differ: timed at 4096 alone. Then the time per
 # kernel (launched one by one between events) of the same prefill and decode.
 plain_args=(--prompt 512 --contexts 4096 --decode 64 --no-cuda-graphs)
-profile_args=(--prompt 8192 --contexts 4096 --decode 16 --profile)
+profile_args=(--prompt 2048 --contexts 4096 --decode 16 --profile)
 for a in .deps/bench/*.bkart; do
   [ -f "$a" ] || { echo "no artifact in .deps/bench: run scripts/prepare-gpu-carry.sh" >> "$report"; break; }
   for args in "${bench_args[*]}" "${plain_args[*]}" "${profile_args[*]}"; do

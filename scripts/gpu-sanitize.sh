@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Runs the whole-model GPU tests (golden cases on the CUDA backend) under compute-sanitizer:
-# memcheck on every case, racecheck and synccheck on tiny_dq2 (both profiles), racecheck on
-# the tensor-core linear's kernel tests; each run under a time limit (seconds) of its own. Needs the carried .deps/
+# memcheck on every case, racecheck and synccheck on tiny_dq2 (both profiles); then kernel
+# tests (below); each run under a time limit (seconds) of its own. Needs the carried .deps/
 # (scripts/prepare-gpu-carry.sh). Writes $OUT/sanitizer-*.log and prints a summary.
-#   scripts/gpu-sanitize.sh [all|kernels|models]
+#   scripts/gpu-sanitize.sh [all|kernels|models|race]
 set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -31,10 +31,21 @@ what="${1:-all}"
 # ones run the tensor-core linears and the grouped moe of their prefill entries).
 if [ "$what" = all ] || [ "$what" = models ]; then
   run 240 memcheck gpu_model_tests '*GpuGolden*:*GpuOfficialGolden*:*MiniModel*:*DecodeGraphs*:*StatePages*'
-  run 120 racecheck gpu_model_tests '*GpuOfficialGolden*tiny_dq2*:*GpuGolden*tiny_dq2*'
   run 60 synccheck gpu_model_tests '*GpuOfficialGolden*tiny_dq2*'
 fi
+# racecheck walks every shared-memory access: whole golden cases take longer than a GPU
+# session allows, so it runs over one official prefill and decode step of tiny_dq.
+if [ "$what" = all ] || [ "$what" = models ] || [ "$what" = race ]; then
+  run "${BIRKHOFF_RACECHECK_S:-120}" racecheck gpu_model_tests '*OfficialShortRunIsDeterministic*'
+fi
+# The kernel tests of the cross-block kernels: racecheck on the tensor-core linear and
+# the smallest tensor-core moe case; memcheck on every grouped moe path (by expert, by
+# slot, split, tensor cores).
+if [ "$what" = all ] || [ "$what" = kernels ] || [ "$what" = race ]; then
+  run 60 racecheck gpu_kernel_tests '*MoeOnTensorCores*dim256*'
+fi
 if [ "$what" = all ] || [ "$what" = kernels ]; then
-  run 120 racecheck gpu_kernel_tests '*TensorCore*'
+  run 120 racecheck gpu_kernel_tests '*TensorCoreLinear*'
+  run 150 memcheck gpu_kernel_tests 'GpuOfficial.MoeMatchesHost:*MoeOnTensorCores*dim256*'
 fi
 exit $status

@@ -293,6 +293,28 @@ TEST(GpuModel, DecodeGraphsReplayBitwise) {
   }
 }
 
+// Two sessions of the official tiny_dq artifact compute the same logits bit
+// for bit (no atomics or races decide a result); small enough for
+// compute-sanitizer's racecheck to go through every kernel of a prefill and
+// a decode step (scripts/gpu-sanitize.sh).
+TEST(GpuModel, OfficialShortRunIsDeterministic) {
+  REQUIRE_GPU();
+  Located art = locateGolden("tiny_dq.official", "cuda");
+  if (art.path.empty())
+    GTEST_SKIP() << art.why;
+  auto model = load(art.path, "cuda");
+  ASSERT_TRUE(model);
+  std::vector<int32_t> tokens;
+  for (int i = 0; i < 10; ++i)
+    tokens.push_back(int32_t((i * 37 + 5) % model->info().vocabSize));
+  std::vector<float> a = run(model, tokens, {9, 1});
+  std::vector<float> b = run(model, tokens, {9, 1});
+  ASSERT_FALSE(a.empty());
+  EXPECT_EQ(0, std::memcmp(a.data(), b.data(), a.size() * sizeof(float)));
+  for (float v : a)
+    ASSERT_TRUE(std::isfinite(v)) << "non-finite logit";
+}
+
 // Growing states are reserved for the whole capacity and committed as the
 // context grows: a 1M-token session commits little up front, grows as it
 // decodes, and computes bit for bit what a small session does.

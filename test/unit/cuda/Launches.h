@@ -300,8 +300,8 @@ inline std::vector<NamedLaunch> officialLaunches() {
       official(moeSpec(128, 128, 4, 4, DType::FP4E2M1x2, DType::F8E4M3)));
   // Grouped by expert (entry sizes known): decode splits each expert over
   // two clusters, a 512-token prefill chunk runs its tiles on tensor cores.
-  for (auto [tokens, tag] : {std::pair<int64_t, const char *>{1, "decode"},
-                             {512, "prefill"}}) {
+  for (auto [tokens, tag] :
+       {std::pair<int64_t, const char *>{1, "decode"}, {512, "prefill"}}) {
     CudaLaunchSpec g =
         official(moeSpec(4096, 2048, 256, 6, DType::FP4E2M1x2, DType::F8E4M3));
     g.maxTokens = tokens;
@@ -312,8 +312,8 @@ inline std::vector<NamedLaunch> officialLaunches() {
        {std::tuple<int64_t, int64_t, int64_t, int64_t, const char *>{
             256, 128, 6, 2, "moe_mma_256x128"},
         {2048, 1024, 8, 4, "moe_mma_2048x1024"}}) {
-    CudaLaunchSpec g = official(moeSpec(dim, inter, experts, topk,
-                                        DType::FP4E2M1x2, DType::F8E4M3));
+    CudaLaunchSpec g = official(
+        moeSpec(dim, inter, experts, topk, DType::FP4E2M1x2, DType::F8E4M3));
     g.maxTokens = 256;
     add(tag, g);
   }
