@@ -55,10 +55,6 @@ Expected<Body> genMoeOfficial(const LaunchReader &r, int64_t dim, int64_t inter,
     // half of h, use twice the SMs. Large ones keep the GPU busy already and
     // would only double the scratch.
     const int64_t split = maxTok <= 32 && ipr % 256 == 0 ? 2 : 1;
-    // Fewer slots than experts: a cluster per slot (moe_grouped.cuh's
-    // BY_SLOT), so a decode step launches only clusters with work.
-    const bool bySlot = maxTok * topk < experts;
-    const int64_t routedClusters = bySlot ? maxTok * topk : experts;
     const int64_t list = maxTok * topk * 4;
     if (smem - sortN * 4 + list > 47 * 1024)
       return unsupported(r.where() + "a " + i(maxTok) +
@@ -97,9 +93,9 @@ Expected<Body> genMoeOfficial(const LaunchReader &r, int64_t dim, int64_t inter,
              dt(routed2) + ", " + dt(shared13) + ", " + dt(shared2) + ", " +
              flag(sharedClamp) + ", " + i(cluster) + ", " + i(kWarps) + ", " +
              i(kTg) + ", " + i(kTile) + ", " + i(kTb) + ", " + i(maxTok) +
-             ", " + i(nsh) + ", " + i(split) + ", " + flag(bySlot) +
-             ">(args, " + f32(float(limit)) + ");";
-    b.grid = {0, (routedClusters + nsh) * split * cluster, 0, 32 * kWarps};
+             ", " + i(nsh) + ", " + i(split) + ">(args, " + f32(float(limit)) +
+             ");";
+    b.grid = {0, (experts + nsh) * split * cluster, 0, 32 * kWarps};
     b.cluster = cluster;
     b.minBlocksPerSm = 1;
     b.scratchBytes = uint64_t(maxTok) * uint64_t(topk + 1) * uint64_t(split) *

@@ -20,12 +20,6 @@
 // host's in the last bit of an fp32 sum before the bf16 rounding; with G = 1
 // the result is bitwise moe_official.cuh's.
 //
-// BY_SLOT (entries whose MAXTOK·K slots are fewer than the experts, such as
-// decode): cluster q belongs to slot q instead of expert q, and runs that
-// slot's expert unless an earlier slot of the call chose it too (or the call
-// has no slot q). A decode step then launches 7 busy clusters, not 257 of
-// which 250 would only queue for the SMs the busy ones hold.
-//
 // The frame (moeGroupedFrame: lists, tiles of the list, counting, the sum)
 // is shared by two ways of computing a tile: warp GEMVs (moeTileGemv below,
 // every entry size) and the FP8 tensor cores (moe_mma.cuh, entries of many
@@ -79,7 +73,7 @@ __device__ __forceinline__ long long moePartialAt(int t, int slot, int sub,
 // (it must write the tile's partial rows; every thread of the cluster calls
 // it), and sums each finished token's row. Block = BLOCK threads.
 template <int DIM, int E, int K, int C, int G, int TILE, int MAXTOK, int NSH,
-          int BLOCK, bool BY_SLOT, class TileFn>
+          int BLOCK, class TileFn>
 __device__ __forceinline__ void moeGroupedFrame(const BkLaunch &a,
                                                 float limit, bool sharedClamp,
                                                 TileFn &&tile) {
@@ -102,24 +96,9 @@ __device__ __forceinline__ void moeGroupedFrame(const BkLaunch &a,
   unsigned *counter =
       (unsigned *)(partial + (long long)MAXTOK * (K + 1) * G * DIM);
   const int S = (int)a.tokens;
-  constexpr int ROUTED = BY_SLOT ? MAXTOK * K : E; // clusters (/ G) routed
-  const int q = blockIdx.x / (C * G); // an expert or slot, or a shared range
-  const int sub = blockIdx.x / C % G; // which h columns of it
-  const bool shared = q >= ROUTED;
-  int group = shared ? E + (q - ROUTED) : q; // the expert (E + range: shared)
-  if constexpr (BY_SLOT) {
-    if (!shared) {
-      // The slot's expert, if this call has the slot and no earlier slot
-      // chose it; every block of the cluster decides alike.
-      const int e = q < S * K ? idx[q] : -1;
-      bool first = e >= 0 && e < E;
-      for (int j = 0; first && j < q; ++j)
-        first = idx[j] != e;
-      if (!first)
-        return;
-      group = e;
-    }
-  }
+  const int group = blockIdx.x / (C * G); // an expert, or a shared range
+  const int sub = blockIdx.x / C % G;     // which h columns of it
+  const bool shared = group >= E;
 
   // This cluster's slots, in token order; every block of the cluster builds
   // the same list, so all ranks leave together when it is empty.
@@ -351,10 +330,10 @@ __device__ __forceinline__ void moeTileGemv(const MoeTile &t) {
 
 template <int DIM, int INTER, int E, int K, int DT13, int DT2, int DS13,
           int DS2, bool SHARED_CLAMP, int C, int WARPS, int TG, int TILE,
-          int TB, int MAXTOK, int NSH, int G, bool BY_SLOT>
+          int TB, int MAXTOK, int NSH, int G>
 __device__ __forceinline__ void moeOfficialGrouped(const BkLaunch &a,
                                                    float limit) {
-  moeGroupedFrame<DIM, E, K, C, G, TILE, MAXTOK, NSH, 32 * WARPS, BY_SLOT>(
+  moeGroupedFrame<DIM, E, K, C, G, TILE, MAXTOK, NSH, 32 * WARPS>(
       a, limit, SHARED_CLAMP, [](const MoeTile &t) {
         moeTileGemv<DIM, INTER, K, DT13, DT2, DS13, DS2, C, WARPS, TG, TILE,
                     TB, G>(t);

@@ -309,8 +309,7 @@ template <int DIM, int INTER, int E, int K, int DT13, int DT2, int DS13,
           int DS2, bool SHARED_CLAMP, int C, int MAXTOK, int NSH>
 __device__ __forceinline__ void moeOfficialGroupedMma(const BkLaunch &a,
                                                       float limit) {
-  moeGroupedFrame<DIM, E, K, C, 1, moemma::TM, MAXTOK, NSH, moemma::BLOCK,
-                  false>(
+  moeGroupedFrame<DIM, E, K, C, 1, moemma::TM, MAXTOK, NSH, moemma::BLOCK>(
       a, limit, SHARED_CLAMP, [](const MoeTile &t) {
         moeTileMma<DIM, INTER, K, DT13, DT2, DS13, DS2, C>(t);
       });
