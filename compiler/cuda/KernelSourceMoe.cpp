@@ -60,6 +60,25 @@ Expected<Body> genMoeOfficial(const LaunchReader &r, int64_t dim, int64_t inter,
       return unsupported(r.where() + "a " + i(maxTok) +
                          "-token entry needs more shared memory for its "
                          "expert lists than a block has");
+    // Both grouped kernels take the expert formats, the clamp and the
+    // cluster first; the rest is theirs.
+    const std::string formats =
+        i(dim) + ", " + i(inter) + ", " + i(experts) + ", " + i(topk) + ", " +
+        dt(routed13) + ", " + dt(routed2) + ", " + dt(shared13) + ", " +
+        dt(shared2) + ", " + flag(sharedClamp) + ", " + i(cluster);
+    auto grouped = [&](const char *include, const std::string &call,
+                       int64_t split) {
+      Body b;
+      b.include = include;
+      b.call = call + ">(args, " + f32(float(limit)) + ");";
+      b.grid = {0, (experts + nsh) * split * cluster, 0, 32 * kWarps};
+      b.cluster = cluster;
+      b.minBlocksPerSm = 1;
+      b.scratchBytes = uint64_t(maxTok) * uint64_t(topk + 1) * uint64_t(split) *
+                           uint64_t(dim) * 4 +
+                       uint64_t(maxTok) * 4;
+      return b;
+    };
     // Entries of many tokens run each expert's tiles of 16 tokens on the
     // FP8 tensor cores (moe_mma.cuh) where its tiling fits: the rank's h rows
     // (inter / C) and w2 rows (dim / C) split into 8 warps of whole n8 tiles
@@ -70,38 +89,16 @@ Expected<Body> genMoeOfficial(const LaunchReader &r, int64_t dim, int64_t inter,
                             16 * 144 + 16 * ipr + 16 * (ipr / 128) + 512;
     if (maxTok > 32 && dout % 128 == 0 && 128 % (ipr / 8) == 0 &&
         128 % (dout / 8) == 0 && ipr / 64 <= 4 && dout / 64 <= 8 &&
-        mmaSmem <= 47 * 1024) {
-      Body b;
-      b.include = "bk/moe_mma.cuh";
-      b.call = "bk::moeOfficialGroupedMma<" + i(dim) + ", " + i(inter) + ", " +
-               i(experts) + ", " + i(topk) + ", " + dt(routed13) + ", " +
-               dt(routed2) + ", " + dt(shared13) + ", " + dt(shared2) + ", " +
-               flag(sharedClamp) + ", " + i(cluster) + ", " + i(maxTok) + ", " +
-               i(nsh) + ">(args, " + f32(float(limit)) + ");";
-      b.grid = {0, (experts + nsh) * cluster, 0, 256};
-      b.cluster = cluster;
-      b.minBlocksPerSm = 1;
-      b.scratchBytes =
-          uint64_t(maxTok) * uint64_t(topk + 1) * uint64_t(dim) * 4 +
-          uint64_t(maxTok) * 4;
-      return b;
-    }
-    Body b;
-    b.include = "bk/moe_grouped.cuh";
-    b.call = "bk::moeOfficialGrouped<" + i(dim) + ", " + i(inter) + ", " +
-             i(experts) + ", " + i(topk) + ", " + dt(routed13) + ", " +
-             dt(routed2) + ", " + dt(shared13) + ", " + dt(shared2) + ", " +
-             flag(sharedClamp) + ", " + i(cluster) + ", " + i(kWarps) + ", " +
-             i(kTg) + ", " + i(kTile) + ", " + i(kTb) + ", " + i(maxTok) +
-             ", " + i(nsh) + ", " + i(split) + ">(args, " + f32(float(limit)) +
-             ");";
-    b.grid = {0, (experts + nsh) * split * cluster, 0, 32 * kWarps};
-    b.cluster = cluster;
-    b.minBlocksPerSm = 1;
-    b.scratchBytes = uint64_t(maxTok) * uint64_t(topk + 1) * uint64_t(split) *
-                         uint64_t(dim) * 4 +
-                     uint64_t(maxTok) * 4;
-    return b;
+        mmaSmem <= 47 * 1024)
+      return grouped("bk/moe_mma.cuh",
+                     "bk::moeOfficialGroupedMma<" + formats + ", " + i(maxTok) +
+                         ", " + i(nsh),
+                     1);
+    return grouped("bk/moe_grouped.cuh",
+                   "bk::moeOfficialGrouped<" + formats + ", " + i(kWarps) +
+                       ", " + i(kTg) + ", " + i(kTile) + ", " + i(kTb) + ", " +
+                       i(maxTok) + ", " + i(nsh) + ", " + i(split),
+                   split);
   }
   Body b;
   b.include = "bk/moe_official.cuh";

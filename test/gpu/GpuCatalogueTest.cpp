@@ -249,18 +249,9 @@ TEST(GpuCatalogue, MoeWithinOneBf16Ulp) {
     int x = h.addBuffer(S * c.dim), idx = h.addBuffer(S * K),
         wts = h.addBuffer(S * K), y = h.addBuffer(S * c.dim);
     h.buffers[size_t(x)] = randomFloats(size_t(S * c.dim));
-    std::vector<int32_t> ids(size_t(S * K));
-    std::vector<int32_t> perm(size_t(c.experts));
-    for (int64_t t = 0; t < S; ++t) {
-      std::iota(perm.begin(), perm.end(), 0);
-      std::shuffle(perm.begin(), perm.end(), rng());
-      std::copy(perm.begin(), perm.begin() + K, ids.begin() + t * K);
-    }
-    h.buffers[size_t(idx)] = intWords(ids);
-    std::vector<float> w = randomFloats(size_t(S * K), 0.5f);
-    for (float &v : w)
-      v = std::fabs(v);
-    h.buffers[size_t(wts)] = w;
+    MoeRouting routing = randomMoeRouting(S, K, c.experts);
+    h.buffers[size_t(idx)] = routing.ids;
+    h.buffers[size_t(wts)] = routing.weights;
     h.launch.inputs = {x, idx, wts};
     h.launch.outputs = {y};
     // Small weights keep w1·x and w3·x around the SwiGLU limit.

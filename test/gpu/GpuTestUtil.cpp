@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <numeric>
 
 namespace birkhoff::cuda::gputest {
 namespace {
@@ -295,6 +296,20 @@ std::vector<float> intWords(const std::vector<int32_t> &v) {
   std::vector<float> w(v.size());
   std::memcpy(w.data(), v.data(), v.size() * 4);
   return w;
+}
+
+MoeRouting randomMoeRouting(int64_t S, int64_t K, int64_t E) {
+  std::vector<int32_t> ids(size_t(S * K));
+  std::vector<int32_t> perm(static_cast<size_t>(E));
+  for (int64_t t = 0; t < S; ++t) {
+    std::iota(perm.begin(), perm.end(), 0);
+    std::shuffle(perm.begin(), perm.end(), rng());
+    std::copy(perm.begin(), perm.begin() + K, ids.begin() + t * K);
+  }
+  MoeRouting r{intWords(ids), randomFloats(size_t(S * K), 0.5f)};
+  for (float &v : r.weights)
+    v = std::fabs(v);
+  return r;
 }
 
 uint32_t bits(float f) {

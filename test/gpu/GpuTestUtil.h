@@ -83,6 +83,13 @@ std::vector<uint8_t> randomBytes(size_t n, int lo, int hi,
 std::vector<float> intWords(const std::vector<int32_t> &v);
 uint32_t bits(float f);
 
+/// A moe launch's routing inputs for S tokens: K distinct experts of E per
+/// token in random order (as i32 words) and positive random weights.
+struct MoeRouting {
+  std::vector<float> ids, weights;
+};
+MoeRouting randomMoeRouting(int64_t S, int64_t K, int64_t E);
+
 void expectBitwise(const std::vector<float> &gpuOut,
                    const std::vector<float> &host, const char *what);
 /// |gpu - host| <= `ulps` bf16 ulps of max(|host|, 1e-3 · rms(host)): the

@@ -28,9 +28,9 @@ namespace bk {
 
 namespace moemma {
 
-constexpr int TM = 16;         // tokens per tile: one m16 row block
-constexpr int STEP = 32;       // bytes of a weight row per step
-constexpr int PITCH_B = 48;    // bytes per staged weight row (bank spread)
+constexpr int TM = 16;      // tokens per tile: one m16 row block
+constexpr int STEP = 32;    // bytes of a weight row per step
+constexpr int PITCH_B = 48; // bytes per staged weight row (bank spread)
 constexpr int PITCH_A = 128 + 16;
 constexpr int WARPS = 8;
 constexpr int BLOCK = 32 * WARPS;
@@ -76,13 +76,13 @@ __device__ __forceinline__ void bFragment(const unsigned char *row, int h,
 template <int KD, int DT, int NT, int NROWS, class KbBegin>
 __device__ __forceinline__ void
 gemmRows(const unsigned char *W, const unsigned char *S, int rowBase,
-         unsigned char (&As)[TM][PITCH_A], float (&sa)[TM],
-         unsigned char *Bs, float (&acc)[NT][4], KbBegin &&kbBegin) {
+         unsigned char (&As)[TM][PITCH_A], float (&sa)[TM], unsigned char *Bs,
+         float (&acc)[NT][4], KbBegin &&kbBegin) {
   constexpr int KB = DT == kFP4 ? 2 * STEP : STEP; // K elements per step
   constexpr int NSTEP = KD / KB;
-  constexpr int SUBS = KB / 32;                     // k32 mmas per step
-  constexpr int ROWB = DT == kFP4 ? KD / 2 : KD;    // bytes of a row
-  constexpr int CHUNKS = NROWS * (STEP / 16);       // 16-byte loads a step
+  constexpr int SUBS = KB / 32;                  // k32 mmas per step
+  constexpr int ROWB = DT == kFP4 ? KD / 2 : KD; // bytes of a row
+  constexpr int CHUNKS = NROWS * (STEP / 16);    // 16-byte loads a step
   constexpr int PER_THREAD = (CHUNKS + BLOCK - 1) / BLOCK;
   static_assert(KD % 128 == 0 && 128 % KB == 0, "steps inside 128-blocks");
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
@@ -193,13 +193,7 @@ __device__ __forceinline__ void quantizeRow128(const float *src, bool valid,
   const int lane = threadIdx.x % 32;
   unsigned word = 0, byte = 127;
   if (valid) {
-    const float4 v = *(const float4 *)(src + lane * 4);
-    const float m =
-        fmaxf(fmaxf(fabsf(v.x), fabsf(v.y)), fmaxf(fabsf(v.z), fabsf(v.w)));
-    const float s = off::fp8BlockScale(off::groupAmax<32>(m), &byte);
-    const float inv = __fdiv_rn(1.0f, s);
-    word = off::fp8Code(v.x, inv) | (off::fp8Code(v.y, inv) << 8) |
-           (off::fp8Code(v.z, inv) << 16) | (off::fp8Code(v.w, inv) << 24);
+    word = off::fp8Quantize128(*(const float4 *)(src + lane * 4), &byte);
   }
   *(unsigned *)(codes + lane * 4) = word;
   if (lane == 0)
@@ -237,7 +231,7 @@ __device__ __forceinline__ void moeTileMma(const MoeTile &t) {
   // Phase A: gate (w1), then up (w3), of this rank's h rows (the
   // activations are quantized again for w3: cheap beside its weights).
   float gate[NTA][4], up[NTA][4];
-  auto xBlock = [&](int kb, unsigned char (&A)[TM][PITCH_A], float (&s)[TM]) {
+  auto xBlock = [&](int kb, unsigned char(&A)[TM][PITCH_A], float(&s)[TM]) {
     for (int j = warp; j < TM; j += WARPS)
       moemma::quantizeRow128(
           j < t.n ? t.x + (long long)t.tok[j] * DIM + kb * 128 : nullptr,
@@ -272,7 +266,7 @@ __device__ __forceinline__ void moeTileMma(const MoeTile &t) {
   // Phase B: this rank's w2 rows over the whole h, each 128-block of codes
   // (and its scales) copied from its owner.
   float out[NTB][4];
-  auto hBlock = [&](int kb, unsigned char (&A)[TM][PITCH_A], float (&s)[TM]) {
+  auto hBlock = [&](int kb, unsigned char(&A)[TM][PITCH_A], float(&s)[TM]) {
     const unsigned owner = (unsigned)(kb * 128 / IPR);
     const int col = kb * 128 % IPR;
     for (int v = threadIdx.x; v < TM * 16; v += BLOCK) { // 8 bytes each
@@ -298,8 +292,8 @@ __device__ __forceinline__ void moeTileMma(const MoeTile &t) {
       if (j >= t.n)
         continue;
       const int c = rowB + warp * NTB * 8 + ni * 8 + 2 * tq;
-      *(float2 *)&t.partial[moePartialAt<DIM, K, 1>(t.tok[j], t.slot[j], 0,
-                                                    c)] =
+      *(float2 *)&t
+           .partial[moePartialAt<DIM, K, 1>(t.tok[j], t.slot[j], 0, c)] =
           make_float2(off::roundBf16(out[ni][2 * hh]),
                       off::roundBf16(out[ni][2 * hh + 1]));
     }

@@ -115,6 +115,17 @@ template <int G> __device__ __forceinline__ float groupAmax(float v) {
   return v;
 }
 
+// P5 of one 128-element block by a whole warp, 4 values a lane: the lane's
+// four e4m3 codes (low byte first) and, in `byte`, the block's e8m0 scale.
+__device__ __forceinline__ unsigned fp8Quantize128(float4 v, unsigned *byte) {
+  const float m =
+      fmaxf(fmaxf(fabsf(v.x), fabsf(v.y)), fmaxf(fabsf(v.z), fabsf(v.w)));
+  const float s = fp8BlockScale(groupAmax<32>(m), byte);
+  const float inv = __fdiv_rn(1.0f, s);
+  return fp8Code(v.x, inv) | (fp8Code(v.y, inv) << 8) |
+         (fp8Code(v.z, inv) << 16) | (fp8Code(v.w, inv) << 24);
+}
+
 // PyTorch's MeanOps factor fl(1/n) and rsqrt as 1/sqrtf.
 __device__ __forceinline__ float meanFactor(int n) {
   return __fdiv_rn(1.0f, (float)n);

@@ -86,12 +86,7 @@ __device__ __forceinline__ void linearOfficialMma(const BkLaunch &a) {
       if (j < ns) {
         const float4 v =
             *(const float4 *)(x + (t0 + j) * K + kb * BK + lane * 4);
-        const float m =
-            fmaxf(fmaxf(fabsf(v.x), fabsf(v.y)), fmaxf(fabsf(v.z), fabsf(v.w)));
-        const float s = off::fp8BlockScale(off::groupAmax<32>(m), &byte);
-        const float inv = __fdiv_rn(1.0f, s);
-        word = off::fp8Code(v.x, inv) | (off::fp8Code(v.y, inv) << 8) |
-               (off::fp8Code(v.z, inv) << 16) | (off::fp8Code(v.w, inv) << 24);
+        word = off::fp8Quantize128(v, &byte);
       }
       *(unsigned *)&As[j][lane * 4] = word;
       if (lane == 0)
@@ -140,7 +135,8 @@ __device__ __forceinline__ void linearOfficialMma(const BkLaunch &a) {
     for (int mi = 0; mi < 2; ++mi)
 #pragma unroll
       for (int h = 0; h < 2; ++h) {
-        const float scale = __fmul_rn(actScale[wm * 32 + mi * 16 + g + 8 * h], sw);
+        const float scale =
+            __fmul_rn(actScale[wm * 32 + mi * 16 + g + 8 * h], sw);
 #pragma unroll
         for (int ni = 0; ni < 4; ++ni)
 #pragma unroll

@@ -30,14 +30,8 @@ quantizeActs(const Row &row, int ng, unsigned char (&codes)[TG][K],
   for (int p = warp; p < ng * NB; p += WARPS) {
     const int j = p / NB, b = p % NB;
     const float4 v = *(const float4 *)(row(j) + b * 128 + lane * 4);
-    const float m =
-        fmaxf(fmaxf(fabsf(v.x), fabsf(v.y)), fmaxf(fabsf(v.z), fabsf(v.w)));
     unsigned byte;
-    const float s = off::fp8BlockScale(off::groupAmax<32>(m), &byte);
-    const float inv = __fdiv_rn(1.0f, s);
-    *(unsigned *)&codes[j][b * 128 + lane * 4] =
-        off::fp8Code(v.x, inv) | (off::fp8Code(v.y, inv) << 8) |
-        (off::fp8Code(v.z, inv) << 16) | (off::fp8Code(v.w, inv) << 24);
+    *(unsigned *)&codes[j][b * 128 + lane * 4] = off::fp8Quantize128(v, &byte);
     if (lane == 0)
       scales[j][b] = (unsigned char)byte;
   }
@@ -111,7 +105,8 @@ officialRowDots(const unsigned char *W, const unsigned char *S, int n,
     } else {
       const uint4 *wrow =
           (const uint4 *)(W + (long long)n * (ROW / 2) + k0 / 2 + b * 64);
-      const unsigned char *srow = S + (long long)n * (ROW / 32) + k0 / 32 + b * 4;
+      const unsigned char *srow =
+          S + (long long)n * (ROW / 32) + k0 / 32 + b * 4;
       uint4 wv[4]; // the act block's four 32-blocks
       unsigned char sb[4];
 #pragma unroll
