@@ -37,16 +37,16 @@ namespace bk {
 // One tile of a cluster's list: up to TILE (token, slot) pairs of one expert
 // (or of the shared expert), and where its outputs go.
 struct MoeTile {
-  const float *x;    // [S, DIM] the moe input
-  float *partial;    // scratch rows, see above
-  const int *tok;    // [n] tokens (shared memory)
-  const int *slot;   // [n] their slots, K for the shared expert
-  const float *w;    // [n] routing weights (1 for the shared expert)
-  int n;             // pairs in the tile
-  unsigned rank;     // this block's rank in the cluster
-  int sub;           // which 1/G of h this cluster computes
-  bool shared;       // the shared expert's tile
-  float lim;         // SwiGLU clamp (0: none)
+  const float *x;  // [S, DIM] the moe input
+  float *partial;  // scratch rows, see above
+  const int *tok;  // [n] tokens (shared memory)
+  const int *slot; // [n] their slots, K for the shared expert
+  const float *w;  // [n] routing weights (1 for the shared expert)
+  int n;           // pairs in the tile
+  unsigned rank;   // this block's rank in the cluster
+  int sub;         // which 1/G of h this cluster computes
+  bool shared;     // the shared expert's tile
+  float lim;       // SwiGLU clamp (0: none)
   const unsigned char *W1, *S1, *W2, *S2, *W3, *S3;
 };
 
@@ -74,8 +74,8 @@ __device__ __forceinline__ long long moePartialAt(int t, int slot, int sub,
 // it), and sums each finished token's row. Block = BLOCK threads.
 template <int DIM, int E, int K, int C, int G, int TILE, int MAXTOK, int NSH,
           int BLOCK, class TileFn>
-__device__ __forceinline__ void moeGroupedFrame(const BkLaunch &a,
-                                                float limit, bool sharedClamp,
+__device__ __forceinline__ void moeGroupedFrame(const BkLaunch &a, float limit,
+                                                bool sharedClamp,
                                                 TileFn &&tile) {
   constexpr int NLIST = MAXTOK * K; // a routed expert's slots, at most
   constexpr int SH_TOK = (MAXTOK + NSH - 1) / NSH;
@@ -264,8 +264,8 @@ __device__ __forceinline__ void moeTileGemv(const MoeTile &t) {
     const int ng = min(TG, t.n - g0);
     __syncthreads(); // the stage is free
     quantizeActs<DIM, TG, WARPS>(
-        [&](int j) { return t.x + (long long)t.tok[g0 + j] * DIM; }, ng,
-        xCodes, xScales);
+        [&](int j) { return t.x + (long long)t.tok[g0 + j] * DIM; }, ng, xCodes,
+        xScales);
     __syncthreads();
     for (int il = warp; il < IPR; il += WARPS) {
       const int row = t.sub * HS + (int)t.rank * IPR + il;
@@ -297,19 +297,10 @@ __device__ __forceinline__ void moeTileGemv(const MoeTile &t) {
   for (int tb = 0; tb < t.n; tb += TB) {
     const int nt = min(TB, t.n - tb);
     __syncthreads(); // the stage is free
-    for (int v = threadIdx.x; v < nt * (HS / 16); v += BLOCK) {
-      const int j = v / (HS / 16), k = (v % (HS / 16)) * 16;
-      *(uint4 *)&hCodesAll[j][k] =
-          *(const uint4 *)clusterMap(&hcodes[tb + j][k % IPR], k / IPR);
-    }
-    for (int v = threadIdx.x; v < nt * (HS / 128); v += BLOCK) {
-      const int j = v / (HS / 128), b = v % (HS / 128);
-      hScalesAll[j][b] =
-          *clusterMap(&hscales[tb + j][b % (IPR / 128)], b / (IPR / 128));
-    }
+    gatherClusterCodes<HS, IPR, TILE, TB, BLOCK>(hcodes, hscales, tb, nt,
+                                                 hCodesAll, hScalesAll);
     __syncthreads();
-    for (int nrow = (int)t.rank * WARPS + warp; nrow < DIM;
-         nrow += C * WARPS) {
+    for (int nrow = (int)t.rank * WARPS + warp; nrow < DIM; nrow += C * WARPS) {
       float out[TB];
       if (t.shared)
         officialRowDots<HS, DS2, TB, INTER, G == 1>(
@@ -335,8 +326,8 @@ __device__ __forceinline__ void moeOfficialGrouped(const BkLaunch &a,
                                                    float limit) {
   moeGroupedFrame<DIM, E, K, C, G, TILE, MAXTOK, NSH, 32 * WARPS>(
       a, limit, SHARED_CLAMP, [](const MoeTile &t) {
-        moeTileGemv<DIM, INTER, K, DT13, DT2, DS13, DS2, C, WARPS, TG, TILE,
-                    TB, G>(t);
+        moeTileGemv<DIM, INTER, K, DT13, DT2, DS13, DS2, C, WARPS, TG, TILE, TB,
+                    G>(t);
       });
 }
 

@@ -22,6 +22,7 @@
 // cluster barrier: this rank's DIM/C rows of w2 over K = INTER, each
 // 128-block of h codes copied from the rank that owns it.
 #pragma once
+#include "bk/mma.cuh"
 #include "bk/moe_grouped.cuh"
 
 namespace bk {
@@ -34,15 +35,6 @@ constexpr int PITCH_B = 48; // bytes per staged weight row (bank spread)
 constexpr int PITCH_A = 128 + 16;
 constexpr int WARPS = 8;
 constexpr int BLOCK = 32 * WARPS;
-
-__device__ __forceinline__ void mma(float (&d)[4], const unsigned (&a)[4],
-                                    unsigned b0, unsigned b1) {
-  asm volatile("mma.sync.aligned.m16n8k32.row.col.f32.e4m3.e4m3.f32 "
-               "{%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
-               "{%0, %1, %2, %3};\n"
-               : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
 
 // Four e2m1 codes (element 0 in bits 0-3) as four e4m3 codes (element 0 in
 // byte 0): magnitudes 0, .5, 1, 1.5, 2, 3, 4, 6 are 0x00, 0x30, 0x38, 0x3C,
@@ -153,10 +145,10 @@ gemmRows(const unsigned char *W, const unsigned char *S, int rowBase,
         unsigned b0, b1;
         bFragment<DT>(Bs + (wrow + ni * 8 + g) * PITCH_B, h, tq, b0, b1);
         if constexpr (DT == kF8E4M3) {
-          mma(inner[ni], af, b0, b1);
+          mmaE4m3(inner[ni], af, b0, b1);
         } else {
           float d[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-          mma(d, af, b0, b1);
+          mmaE4m3(d, af, b0, b1);
 #pragma unroll
           for (int e = 0; e < 4; ++e)
             acc[ni][e] = __fadd_rn(

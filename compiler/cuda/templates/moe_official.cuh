@@ -148,16 +148,8 @@ __device__ __forceinline__ void moeOfficial(const BkLaunch &a, float limit) {
       for (int tb = 0; tb < nTile; tb += TB) {
         const int nt = min(TB, nTile - tb);
         __syncthreads(); // the stage is free
-        for (int v = threadIdx.x; v < nt * (INTER / 16); v += BLOCK) {
-          const int j = v / (INTER / 16), k = (v % (INTER / 16)) * 16;
-          *(uint4 *)&hCodesAll[j][k] =
-              *(const uint4 *)clusterMap(&hcodes[tb + j][k % IPR], k / IPR);
-        }
-        for (int v = threadIdx.x; v < nt * (INTER / 128); v += BLOCK) {
-          const int j = v / (INTER / 128), b = v % (INTER / 128);
-          hScalesAll[j][b] =
-              *clusterMap(&hscales[tb + j][b % (IPR / 128)], b / (IPR / 128));
-        }
+        gatherClusterCodes<INTER, IPR, TILE, TB, BLOCK>(hcodes, hscales, tb, nt,
+                                                        hCodesAll, hScalesAll);
         __syncthreads();
         for (int nrow = (int)rank * WARPS + warp; nrow < DIM;
              nrow += C * WARPS) {

@@ -19,6 +19,7 @@
 // Shared rows are padded to 144 bytes so the fragment loads (8 rows x 4
 // words per warp) hit 32 distinct banks.
 #pragma once
+#include "bk/mma.cuh"
 #include "bk/official.cuh"
 
 namespace bk {
@@ -26,15 +27,6 @@ namespace bk {
 namespace gemm {
 
 constexpr int BM = 64, BN = 128, BK = 128, PITCH = BK + 16, THREADS = 256;
-
-__device__ __forceinline__ void mmaE4m3(float (&d)[4], const unsigned (&a)[4],
-                                        unsigned b0, unsigned b1) {
-  asm volatile("mma.sync.aligned.m16n8k32.row.col.f32.e4m3.e4m3.f32 "
-               "{%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
-               "{%0, %1, %2, %3};\n"
-               : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
 
 } // namespace gemm
 

@@ -37,6 +37,28 @@ quantizeActs(const Row &row, int ng, unsigned char (&codes)[TG][K],
   }
 }
 
+// Whole rows of codes that a cluster's ranks hold in slices (rank r: columns
+// [r·IPR, (r+1)·IPR) of `codes`, with one scale byte per 128): rows from..
+// from+n-1 gathered into rows 0..n-1 of `all`/`allScales` (COLS columns), by
+// the whole block, through distributed shared memory.
+template <int COLS, int IPR, int TILE, int ROWS, int BLOCK>
+__device__ __forceinline__ void
+gatherClusterCodes(const unsigned char (&codes)[TILE][IPR],
+                   const unsigned char (&scales)[TILE][IPR / 128], int from,
+                   int n, unsigned char (&all)[ROWS][COLS],
+                   unsigned char (&allScales)[ROWS][COLS / 128]) {
+  for (int v = threadIdx.x; v < n * (COLS / 16); v += BLOCK) {
+    const int j = v / (COLS / 16), k = (v % (COLS / 16)) * 16;
+    *(uint4 *)&all[j][k] =
+        *(const uint4 *)clusterMap(&codes[from + j][k % IPR], k / IPR);
+  }
+  for (int v = threadIdx.x; v < n * (COLS / 128); v += BLOCK) {
+    const int j = v / (COLS / 128), b = v % (COLS / 128);
+    allScales[j][b] =
+        *clusterMap(&scales[from + j][b % (IPR / 128)], b / (IPR / 128));
+  }
+}
+
 // P8 / P9: out[j] = the bf16 output of weight row n for the ng quantized
 // tokens, by the calling warp (every lane gets the results). The K inputs
 // are columns [k0, k0 + K) of rows ROW long (a slice of a wider weight, k0 a

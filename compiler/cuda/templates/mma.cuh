@@ -1,0 +1,19 @@
+// mma.cuh - the FP8 tensor-core instruction the official GEMM tiles use:
+// D += A·B for a 16x32 e4m3 A (row) and 32x8 e4m3 B (col), fp32 C/D
+// (mma.sync m16n8k32, sm_89+). Fragments as in the PTX ISA: a[0..3] rows g,
+// g+8 by k 4tq.. and 16+4tq..; b0/b1 k 4tq.. and 16+4tq.. of column g; d
+// rows g (d0, d1) and g+8 (d2, d3), columns 2tq, 2tq+1.
+#pragma once
+
+namespace bk {
+
+__device__ __forceinline__ void mmaE4m3(float (&d)[4], const unsigned (&a)[4],
+                                        unsigned b0, unsigned b1) {
+  asm volatile("mma.sync.aligned.m16n8k32.row.col.f32.e4m3.e4m3.f32 "
+               "{%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+               "{%0, %1, %2, %3};\n"
+               : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+} // namespace bk
