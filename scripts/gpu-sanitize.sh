@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole-model GPU tests (golden cases on the CUDA backend) under compute-sanitizer:
-# memcheck on every case, racecheck and synccheck on tiny_dq2 (both profiles); then kernel
-# tests (below); each run under a time limit (seconds) of its own. Needs the carried .deps/
+# memcheck on every case, synccheck on tiny_dq2 official, racecheck over one short official
+# run; then kernel tests (below); each run under a time limit (seconds) of its own. Needs the
+# carried .deps/
 # (scripts/prepare-gpu-carry.sh). Writes $OUT/sanitizer-*.log and prints a summary.
 #   scripts/gpu-sanitize.sh [all|kernels|models|race]
 set -uo pipefail
@@ -39,8 +40,8 @@ if [ "$what" = all ] || [ "$what" = models ] || [ "$what" = race ]; then
   run "${BIRKHOFF_RACECHECK_S:-120}" racecheck gpu_model_tests '*OfficialShortRunIsDeterministic*'
 fi
 # The kernel tests of the cross-block kernels: racecheck on the tensor-core linear and
-# the smallest tensor-core moe case; memcheck on every grouped moe path (by expert, by
-# slot, split, tensor cores).
+# the smallest tensor-core moe case; memcheck on every grouped moe path (GEMV tiles, split
+# experts, tensor-core tiles).
 if [ "$what" = all ] || [ "$what" = kernels ] || [ "$what" = race ]; then
   run 60 racecheck gpu_kernel_tests '*MoeOnTensorCores*dim256*'
 fi

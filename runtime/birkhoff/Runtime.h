@@ -1,5 +1,4 @@
-//===- Runtime.h - The Birkhoff session API
-//---------------------------------===//
+//===- Runtime.h - The Birkhoff session API --------------------*- C++ -*-===//
 //
 // Load a compiled artifact once, create any number of sessions on it, and feed
 // each session tokens: prefill in one or more calls, decode, or generate with
@@ -46,8 +45,8 @@ struct ModelInfo {
   int64_t vocabSize = 0;
   int64_t nLayers = 0;
   int64_t maxContext = 0; // default capacity of a session
-  int64_t maxPrefillTokens =
-      0; // per internal prefill step (longer prompts are split)
+  // Tokens per internal prefill step (longer prompts are split).
+  int64_t maxPrefillTokens = 0;
   int32_t bosTokenId = 0;
   int32_t eosTokenId = 1;
   uint64_t weightBytes = 0;
@@ -104,8 +103,8 @@ struct GenerateOptions {
   float topP = 1.0f; // 1 = no nucleus filter
   uint64_t seed = 0;
   bool stopAtEos = true;
-  std::vector<int32_t>
-      stopTokens; // generation ends after emitting one of these
+  // Generation ends after emitting one of these.
+  std::vector<int32_t> stopTokens;
 };
 
 struct GenerateResult {
