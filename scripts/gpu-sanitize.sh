@@ -2,8 +2,8 @@
 # Runs the whole-model GPU tests (golden cases on the CUDA backend) under compute-sanitizer:
 # memcheck on every case, synccheck on tiny_dq2 official, racecheck over one short official
 # run; then kernel tests (below); each run under a time limit (seconds) of its own. Needs the
-# carried .deps/
-# (scripts/prepare-gpu-carry.sh). Writes $OUT/sanitizer-*.log and prints a summary.
+# carried .deps/ (scripts/prepare-gpu-carry.sh). Writes $OUT/sanitizer-*.log and prints a
+# summary.
 #   scripts/gpu-sanitize.sh [all|kernels|models|race]
 set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
