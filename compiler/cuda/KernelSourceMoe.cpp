@@ -67,15 +67,16 @@ Expected<Body> genMoeOfficial(const LaunchReader &r, int64_t dim, int64_t inter,
         dt(routed13) + ", " + dt(routed2) + ", " + dt(shared13) + ", " +
         dt(shared2) + ", " + flag(sharedClamp) + ", " + i(cluster);
     auto grouped = [&](const char *include, const std::string &call,
-                       int64_t split) {
+                       int64_t clustersPerExpert) {
       Body b;
       b.include = include;
       b.call = call + ">(args, " + f32(float(limit)) + ");";
-      b.grid = {0, (experts + nsh) * split * cluster, 0, 32 * kWarps};
+      b.grid = {0, (experts + nsh) * clustersPerExpert * cluster, 0,
+                32 * kWarps};
       b.cluster = cluster;
       b.minBlocksPerSm = 1;
-      b.scratchBytes = uint64_t(maxTok) * uint64_t(topk + 1) * uint64_t(split) *
-                           uint64_t(dim) * 4 +
+      b.scratchBytes = uint64_t(maxTok) * uint64_t(topk + 1) *
+                           uint64_t(clustersPerExpert) * uint64_t(dim) * 4 +
                        uint64_t(maxTok) * 4;
       return b;
     };
