@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Runs the whole-model GPU tests (golden cases on the CUDA backend) under compute-sanitizer:
-# memcheck on every case, synccheck on tiny_dq2 official, racecheck over one short official
-# run; then kernel tests (below); each run under a time limit (seconds) of its own. Needs the
-# carried .deps/ (scripts/prepare-gpu-carry.sh). Writes $OUT/sanitizer-*.log and prints a
-# summary.
+# memcheck on every case, synccheck on tiny_dq2 official, racecheck over a short run of
+# every case and the official cases whole; then kernel tests (below); each run under a
+# time limit (seconds) of its own. Needs the carried .deps/ (scripts/prepare-gpu-carry.sh).
+# Writes $OUT/sanitizer-*.log and prints a summary.
 #   scripts/gpu-sanitize.sh [all|kernels|models|race]
 set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -21,7 +21,7 @@ cmake -G Ninja -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DBIRKHOFF_RUNTIME_ON
   { echo "build failed"; tail -20 "$out/build.log"; exit 1; }
 status=0
 run() { # seconds tool tests filter
-  local log="$out/sanitizer-$2-$3.log"
+  local log="$out/sanitizer-$2-$3-$(printf %s "$4" | tr -c 'A-Za-z0-9_' _ | cut -c1-60).log"
   timeout "$1" "$sanitizer" --tool "$2" --error-exitcode 99 "$build/tests/$3" --gtest_filter="$4" > "$log" 2>&1
   local rc=$?
   echo "$2 $3 ($4): exit $rc$([ $rc = 124 ] && echo ' (time limit)'), $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY|SYNCCHECK SUMMARY' "$log" | tail -1), $(grep -cE '^\[       OK \]' "$log") tests passed"
@@ -34,10 +34,17 @@ if [ "$what" = all ] || [ "$what" = models ]; then
   run 240 memcheck gpu_model_tests '*GpuGolden*:*GpuOfficialGolden*:*MiniModel*:*DecodeGraphs*:*StatePages*'
   run 60 synccheck gpu_model_tests '*GpuOfficialGolden*tiny_dq2*'
 fi
-# racecheck walks every shared-memory access: whole golden cases take longer than a GPU
-# session allows, so it runs over one official prefill and decode step of tiny_dq.
+# racecheck walks every shared-memory access and slows a run some 200 times: a whole
+# reference golden case takes longer than a GPU session allows. So it goes through a short
+# run of every golden case in both profiles (every kernel the case uses, prefill and
+# decode, compression closing at every rate), then the official golden runs whole.
 if [ "$what" = all ] || [ "$what" = models ] || [ "$what" = race ]; then
-  run "${BIRKHOFF_RACECHECK_S:-120}" racecheck gpu_model_tests '*OfficialShortRunIsDeterministic*'
+  for c in tiny_mix tiny_rates tiny_quant tiny_dq tiny_dq2 tiny_dq_official tiny_dq2_official; do
+    run "${BIRKHOFF_RACECHECK_S:-90}" racecheck gpu_model_tests "*GpuShortRun*/$c"
+  done
+  for c in tiny_dq tiny_dq2; do
+    run "${BIRKHOFF_RACECHECK_S:-90}" racecheck gpu_model_tests "*GpuOfficialGolden*/$c"
+  done
 fi
 # The kernel tests of the cross-block kernels: racecheck on the tensor-core linear and
 # the smallest tensor-core moe case; memcheck on every grouped moe path (GEMV tiles, split

@@ -27,6 +27,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -96,8 +97,14 @@ Located locateGolden(const std::string &name, const std::string &target) {
     return {carriedDir() + "/" + file, ""};
 #ifdef BIRKHOFF_HAS_COMPILER
   std::string out = std::string(BIRKHOFF_BIN_DIR) + "/../gpu-artifacts/" + file;
-  Status st = compileArtifact(std::string(BIRKHOFF_GOLDENS_DIR) + "/" + name,
-                              out, "--target " + target);
+  // "<case>.official" is <case> compiled with DeepSeek's numerics.
+  const std::string suffix = ".official";
+  const bool official = name.ends_with(suffix);
+  const std::string source =
+      official ? name.substr(0, name.size() - suffix.size()) : name;
+  Status st = compileArtifact(
+      std::string(BIRKHOFF_GOLDENS_DIR) + "/" + source, out,
+      "--target " + target + (official ? " --numerics official" : ""));
   if (st.isOk())
     return {out, ""};
   if (st.message().find("not yet generated for CUDA") != std::string::npos)
@@ -293,27 +300,49 @@ TEST(GpuModel, DecodeGraphsReplayBitwise) {
   }
 }
 
-// Two sessions of the official tiny_dq artifact compute the same logits bit
-// for bit (no atomics or races decide a result); small enough for
-// compute-sanitizer's racecheck to go through every kernel of a prefill and
-// a decode step (scripts/gpu-sanitize.sh).
-TEST(GpuModel, OfficialShortRunIsDeterministic) {
+// Two sessions of each golden artifact, in both profiles, compute the same
+// logits bit for bit (no atomics or races decide a result). Short enough for
+// compute-sanitizer's racecheck to go through every kernel of each case
+// (scripts/gpu-sanitize.sh): one prefill, then decode steps up to a position
+// where every compression rate of the case (4, 8, 16; 128 for tiny_rates)
+// closes an entry, with more compressed entries than the indexer's top-k where
+// the case's top-k allows it in that length (tiny_mix, tiny_quant, tiny_rates).
+class GpuShortRun : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(GpuShortRun, IsDeterministic) {
   REQUIRE_GPU();
-  Located art = locateGolden("tiny_dq.official", "cuda");
+  const std::string name = GetParam();
+  const bool official = name.ends_with(".official");
+  Located art = locateGolden(name, "cuda");
   if (art.path.empty())
     GTEST_SKIP() << art.why;
   auto model = load(art.path, "cuda");
   ASSERT_TRUE(model);
+  const int length = name == "tiny_rates" ? 256 : 48;
   std::vector<int32_t> tokens;
-  for (int i = 0; i < 10; ++i)
+  for (int i = 0; i < length; ++i)
     tokens.push_back(int32_t((i * 37 + 5) % model->info().vocabSize));
-  std::vector<float> a = run(model, tokens, {9, 1});
-  std::vector<float> b = run(model, tokens, {9, 1});
+  const std::vector<int64_t> calls = {length - 3, 1, 1, 1};
+  std::vector<float> a = run(model, tokens, calls);
+  std::vector<float> b = run(model, tokens, calls);
   ASSERT_FALSE(a.empty());
-  EXPECT_EQ(0, std::memcmp(a.data(), b.data(), a.size() * sizeof(float)));
+  ASSERT_EQ(a.size(), b.size());
+  EXPECT_EQ(0, std::memcmp(a.data(), b.data(), a.size() * sizeof(float)))
+      << name << (official ? " (official)" : "") << ": runs differ";
   for (float v : a)
     ASSERT_TRUE(std::isfinite(v)) << "non-finite logit";
 }
+
+INSTANTIATE_TEST_SUITE_P(Goldens, GpuShortRun,
+                         ::testing::Values("tiny_mix", "tiny_rates",
+                                           "tiny_quant", "tiny_dq", "tiny_dq2",
+                                           "tiny_dq.official",
+                                           "tiny_dq2.official"),
+                         [](const auto &info) {
+                           std::string n = info.param;
+                           std::replace(n.begin(), n.end(), '.', '_');
+                           return n;
+                         });
 
 // Growing states are reserved for the whole capacity and committed as the
 // context grows: a 1M-token session commits little up front, grows as it
