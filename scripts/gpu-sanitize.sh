@@ -4,7 +4,7 @@
 # every case and the official cases whole; then kernel tests (below); each run under a
 # time limit (seconds) of its own. Needs the carried .deps/ (scripts/prepare-gpu-carry.sh).
 # Writes $OUT/sanitizer-*.log and prints a summary.
-#   scripts/gpu-sanitize.sh [all|kernels|models|race]
+#   scripts/gpu-sanitize.sh [all|kernels|models|race|race-whole]
 set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -37,11 +37,15 @@ fi
 # racecheck walks every shared-memory access and slows a run some 200 times: a whole
 # reference golden case takes longer than a GPU session allows. So it goes through a short
 # run of every golden case in both profiles (every kernel the case uses, prefill and
-# decode, compression closing at every rate), then the official golden runs whole.
+# decode, compression closing at every rate; BIRKHOFF_RACECHECK_CASES picks cases,
+# BIRKHOFF_SHORT_RUN_TOKENS shortens the run), and in mode race-whole the official
+# golden runs whole.
 if [ "$what" = all ] || [ "$what" = models ] || [ "$what" = race ]; then
-  for c in tiny_mix tiny_rates tiny_quant tiny_dq tiny_dq2 tiny_dq_official tiny_dq2_official; do
+  for c in ${BIRKHOFF_RACECHECK_CASES:-tiny_mix tiny_rates tiny_quant tiny_dq tiny_dq2 tiny_dq_official tiny_dq2_official}; do
     run "${BIRKHOFF_RACECHECK_S:-90}" racecheck gpu_model_tests "*GpuShortRun*/$c"
   done
+fi
+if [ "$what" = race-whole ]; then
   for c in tiny_dq tiny_dq2; do
     run "${BIRKHOFF_RACECHECK_S:-90}" racecheck gpu_model_tests "*GpuOfficialGolden*/$c"
   done
