@@ -38,7 +38,8 @@ fi
 # reference golden case takes longer than a GPU session allows. So it goes through a short
 # run of every golden case in both profiles (every kernel the case uses, prefill and
 # decode, compression closing at every rate; BIRKHOFF_RACECHECK_CASES picks cases,
-# BIRKHOFF_SHORT_RUN_TOKENS shortens the run), and in mode race-whole the official
+# BIRKHOFF_SHORT_RUN_TOKENS shortens the run, BIRKHOFF_SHORT_RUN_ROUNDS=1 runs it once
+# instead of twice), and in mode race-whole the official
 # golden runs whole.
 if [ "$what" = all ] || [ "$what" = models ] || [ "$what" = race ]; then
   for c in ${BIRKHOFF_RACECHECK_CASES:-tiny_mix tiny_rates tiny_quant tiny_dq tiny_dq2 tiny_dq_official tiny_dq2_official}; do

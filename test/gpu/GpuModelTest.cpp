@@ -337,9 +337,12 @@ TEST_P(GpuShortRun, IsDeterministic) {
     tokens.push_back(int32_t((i * 37 + 5) % model->info().vocabSize));
   const std::vector<int64_t> calls = {length - 3, 1, 1, 1};
   // The first run profiles (kernel by kernel, timed), the second replays
-  // decode graphs: both must agree bit for bit.
+  // decode graphs: both must agree bit for bit. BIRKHOFF_SHORT_RUN_ROUNDS=1
+  // leaves the second out, for a sanitizer run short of time.
+  const char *roundsEnv = std::getenv("BIRKHOFF_SHORT_RUN_ROUNDS");
+  const int rounds = roundsEnv && std::atoi(roundsEnv) == 1 ? 1 : 2;
   std::vector<float> first, second;
-  for (int round = 0; round < 2; ++round) {
+  for (int round = 0; round < rounds; ++round) {
     SessionOptions so;
     so.maxContext = length + 8;
     auto s = Session::create(model, so);
@@ -368,10 +371,12 @@ TEST_P(GpuShortRun, IsDeterministic) {
     }
   }
   ASSERT_FALSE(first.empty());
-  ASSERT_EQ(first.size(), second.size());
-  EXPECT_EQ(
-      0, std::memcmp(first.data(), second.data(), first.size() * sizeof(float)))
-      << name << ": two runs differ";
+  if (rounds == 2) {
+    ASSERT_EQ(first.size(), second.size());
+    EXPECT_EQ(0, std::memcmp(first.data(), second.data(),
+                             first.size() * sizeof(float)))
+        << name << ": two runs differ";
+  }
   for (float v : first)
     ASSERT_TRUE(std::isfinite(v)) << "non-finite logit";
 }
