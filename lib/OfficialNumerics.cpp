@@ -207,11 +207,11 @@ void attendOneHead(std::span<const float> q, std::span<const float *const> keys,
     float prevMax = rowMax;
     for (size_t j = 0; j < count; ++j)
       rowMax = std::max(rowMax, p[j]);
-    float alpha = std::exp(prevMax - rowMax); // 0 on the first chunk
+    float alpha = expF32(prevMax - rowMax); // 0 on the first chunk
     // acc_s = exp(acc_s - max); scores_sum = Σ acc_s (the fp32 values).
     float chunkSum = 0.0f;
     for (size_t j = 0; j < count; ++j) {
-      p[j] = std::exp(p[j] - rowMax);
+      p[j] = expF32(p[j] - rowMax);
       chunkSum += p[j];
     }
     float decayed = sumExp * alpha;
@@ -231,14 +231,14 @@ void attendOneHead(std::span<const float> q, std::span<const float *const> keys,
     }
   }
   // The sink joins the denominator only, after the last chunk.
-  sumExp += std::exp(sink - rowMax);
+  sumExp += expF32(sink - rowMax);
   for (float &v : out)
     v = roundBf16(v / sumExp);
 }
 
 // ---- MoE expert activation -------------------------------------------------
 
-float siluF32(float x) { return x / (1.0f + std::exp(-x)); }
+float siluF32(float x) { return x / (1.0f + expF32(-x)); }
 
 float swigluBf16(float gate, float up, float weight, float limit) {
   if (limit > 0.0f) {

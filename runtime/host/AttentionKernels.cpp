@@ -220,9 +220,9 @@ Status sparseAttentionKernel(const KernelArgs &a) {
         logits[j] = dotF32(qh, keys[j], hd) * scale;
         mx = std::max(mx, logits[j]);
       }
-      float den = std::exp(sinkLogit - mx);
+      float den = expF32(sinkLogit - mx);
       for (size_t j = 0; j < keys.size(); ++j)
-        den += (logits[j] = std::exp(logits[j] - mx));
+        den += (logits[j] = expF32(logits[j] - mx));
       float *oh = o + i * hd;
       std::fill(oh, oh + hd, 0.0f);
       for (size_t j = 0; j < keys.size(); ++j) {

@@ -99,7 +99,7 @@ Status compressorKernel(const KernelArgs &a) {
       visit([&](float score, float) { mx = std::max(mx, score); });
       float den = 0.0f, num = 0.0f;
       visit([&](float score, float value) {
-        float w = std::exp(score - mx);
+        float w = expF32(score - mx);
         den += w;
         num += w * value;
       });

@@ -12,7 +12,7 @@
 namespace birkhoff::rt {
 namespace {
 
-float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
+float sigmoid(float x) { return 1.0f / (1.0f + expF32(-x)); }
 
 /// mix[m] = (fn[m,:] · x) · rsqrt(mean(x²) + eps) for the `rows` mixing rows.
 void hcMix(const WeightDesc &fn, const float *x, int64_t n, float normEps,
@@ -55,7 +55,7 @@ void mhcPreToken(const KernelArgs &a, const float *x, float *u, float *post,
     }
     float sum = 0.0f;
     for (int64_t k = 0; k < hc; ++k)
-      sum += (row[k] = std::exp(row[k] - mx));
+      sum += (row[k] = expF32(row[k] - mx));
     for (int64_t k = 0; k < hc; ++k)
       row[k] = row[k] / sum + hcEps;
   }

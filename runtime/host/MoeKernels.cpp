@@ -15,7 +15,7 @@ namespace {
 
 /// PyTorch's softplus (beta 1, threshold 20) followed by sqrt.
 float sqrtSoftplus(float x) {
-  return std::sqrt(x > 20.0f ? x : std::log1p(std::exp(x)));
+  return std::sqrt(x > 20.0f ? x : log1pF32(expF32(x)));
 }
 
 Status scoresForward(const KernelArgs &a, const WeightDesc &gate, float *scores) {
@@ -73,7 +73,7 @@ Status selectForward(const KernelArgs &a, const float *scores,
   return Status::ok();
 }
 
-float silu(float x) { return x / (1.0f + std::exp(-x)); }
+float silu(float x) { return x / (1.0f + expF32(-x)); }
 
 /// h = silu(min(x·w1ᵀ, L)) · clamp(x·w3ᵀ, ±L); y = h·w2ᵀ, for `n` gathered rows.
 void expertForward(const KernelArgs &a, int weightBase, const float *x,

@@ -8,7 +8,7 @@
 // order: dotF32 logits (lane groups of 8 with the host's partial sums), one
 // max, the denominator summed sequentially from the sink term, probabilities
 // p_j = e_j / den, and o[d] accumulated over the keys in order without FMA.
-// Only exp differs (double-evaluated; glibc's expf is within half an ulp).
+// exp is the host's (hostmath.cuh: double-evaluated on both sides).
 #pragma once
 #include "bk/common.cuh"
 #include "bk/hostmath.cuh"

@@ -1,8 +1,8 @@
-// hostmath.cuh - Transcendental functions rounded like the host kernels'
-// glibc calls: evaluated in double and rounded once to float. glibc's
-// expf/log1pf are within about half an ulp, so the results agree except in
-// rare near-halfway cases; the fp32 arithmetic around them uses explicit
-// _rn intrinsics where the host's expression order matters.
+// hostmath.cuh - Transcendental functions as the host kernels compute them
+// (lib/birkhoff/Numerics.h expF32/log1pF32): evaluated in double and rounded
+// once to float, so the results agree unless the two libraries' doubles
+// straddle a float halfway point; the fp32 arithmetic around them uses
+// explicit _rn intrinsics where the host's expression order matters.
 #pragma once
 
 namespace bk {
