@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Runs the whole-model GPU tests (golden cases on the CUDA backend) under compute-sanitizer:
 # memcheck on every case, synccheck on tiny_dq2 official, racecheck over a short run of
-# every case and the official cases whole; then kernel tests (below); each run under a
-# time limit (seconds) of its own. Needs the carried .deps/ (scripts/prepare-gpu-carry.sh).
-# Writes $OUT/sanitizer-*.log and prints a summary.
+# every case (mode race-whole: the official cases whole); then kernel tests (below); each
+# run under a time limit (seconds) of its own. Needs the carried .deps/
+# (scripts/prepare-gpu-carry.sh). Writes $OUT/sanitizer-*.log and prints a summary.
 #   scripts/gpu-sanitize.sh [all|kernels|models|race|race-whole]
 set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -34,13 +34,13 @@ if [ "$what" = all ] || [ "$what" = models ]; then
   run 240 memcheck gpu_model_tests '*GpuGolden*:*GpuOfficialGolden*:*MiniModel*:*DecodeGraphs*:*StatePages*'
   run 60 synccheck gpu_model_tests '*GpuOfficialGolden*tiny_dq2*'
 fi
-# racecheck walks every shared-memory access and slows a run some 200 times: a whole
-# reference golden case takes longer than a GPU session allows. So it goes through a short
-# run of every golden case in both profiles (every kernel the case uses, prefill and
-# decode, compression closing at every rate; BIRKHOFF_RACECHECK_CASES picks cases,
-# BIRKHOFF_SHORT_RUN_TOKENS shortens the run, BIRKHOFF_SHORT_RUN_ROUNDS=1 runs it once
-# instead of twice), and in mode race-whole the official
-# golden runs whole.
+# racecheck walks every shared-memory access and slows a launch 10^4-10^5 times (H200:
+# 13 s for a decode step of tiny_dq): a whole golden case takes longer than a GPU command
+# may run. So it goes through a short run of every golden case in both profiles (every
+# kernel the case uses, prefill and decode, compression closing at every rate;
+# BIRKHOFF_RACECHECK_CASES picks cases, BIRKHOFF_SHORT_RUN_TOKENS shortens the run,
+# BIRKHOFF_SHORT_RUN_ROUNDS=1 runs it once instead of twice); mode race-whole tries the
+# official golden runs whole.
 if [ "$what" = all ] || [ "$what" = models ] || [ "$what" = race ]; then
   for c in ${BIRKHOFF_RACECHECK_CASES:-tiny_mix tiny_rates tiny_quant tiny_dq tiny_dq2 tiny_dq_official tiny_dq2_official}; do
     run "${BIRKHOFF_RACECHECK_S:-90}" racecheck gpu_model_tests "*GpuShortRun*/$c"
