@@ -490,7 +490,8 @@ INSTANTIATE_TEST_SUITE_P(Goldens, GpuGolden,
 // (test/golden/OfficialGoldenTest.cpp): per official logits file of tiny_dq
 // and tiny_dq2, mean|gpu - hf| / mean|hf| within [0.5, 1.5] x DeepSeek's own
 // runs against HF, and against each of those runs at most 1.5 x their
-// GPU-vs-CPU figure. Artifacts: <case>.official.cuda.bkart.
+// GPU-vs-CPU figure. Artifacts: <case>.official.cuda.bkart, carried or
+// compiled here.
 class GpuOfficialGolden : public ::testing::TestWithParam<std::string> {};
 
 double meanRel(const std::vector<float> &a, const std::vector<float> &b) {
@@ -508,15 +509,17 @@ TEST_P(GpuOfficialGolden, WithinTheBandOfDeepSeeksOwnRuns) {
   std::string dir = std::string(BIRKHOFF_GOLDENS_DIR) + "/" + name;
   if (!fs::exists(dir + "/manifest.json"))
     dir = std::string(BIRKHOFF_SOURCE_DIR) + "/.deps/goldens/" + name;
-  std::string art = carriedDir() + "/" + name + ".official.cuda.bkart";
-  if (!fs::exists(dir + "/manifest.json") || !fs::exists(art))
-    GTEST_SKIP() << "no official artifact or golden data for " << name;
+  if (!fs::exists(dir + "/manifest.json"))
+    GTEST_SKIP() << "no golden data for " << name;
+  Located art = locateGolden(name + ".official", "cuda");
+  if (art.path.empty())
+    GTEST_SKIP() << art.why;
   std::ifstream in(dir + "/manifest.json");
   std::stringstream ss;
   ss << in.rdbuf();
   auto manifest = nlohmann::json::parse(ss.str(), nullptr, false);
   ASSERT_TRUE(manifest.is_object() && manifest.contains("official"));
-  auto gpu = load(art, "cuda");
+  auto gpu = load(art.path, "cuda");
   ASSERT_TRUE(gpu);
   auto floats = [&](const std::string &file) {
     auto a = readNpy(dir + "/" + file);
