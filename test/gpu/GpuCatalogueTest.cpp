@@ -136,13 +136,8 @@ TEST(GpuCatalogue, RouterScoresWithinOneBf16Ulp) {
 /// A hash table [vocab, k] of distinct experts per row.
 int addHashTable(KernelHarness &h, int64_t vocab, int64_t experts,
                  int64_t topk) {
-  std::vector<int64_t> table(size_t(vocab * topk));
-  std::vector<int64_t> ids(static_cast<size_t>(experts));
-  for (int64_t v = 0; v < vocab; ++v) {
-    std::iota(ids.begin(), ids.end(), 0);
-    std::shuffle(ids.begin(), ids.end(), rng());
-    std::copy(ids.begin(), ids.begin() + topk, table.begin() + v * topk);
-  }
+  std::vector<int32_t> rows = distinctPerRow(vocab, experts, topk);
+  std::vector<int64_t> table(rows.begin(), rows.end());
   std::vector<uint8_t> bytes(table.size() * 8);
   std::memcpy(bytes.data(), table.data(), bytes.size());
   return h.addWeightRaw("tid2eid", DType::I64, {vocab, topk}, std::move(bytes));
@@ -244,16 +239,8 @@ TEST(GpuCatalogue, MoeWithinOneBf16Ulp) {
     SCOPED_TRACE("dim " + std::to_string(c.dim) + " E=" +
                  std::to_string(c.experts) + " S=" + std::to_string(c.tokens));
     KernelHarness h;
-    h.launch.kernel = "moe";
     int64_t S = c.tokens, K = c.topk;
-    int x = h.addBuffer(S * c.dim), idx = h.addBuffer(S * K),
-        wts = h.addBuffer(S * K), y = h.addBuffer(S * c.dim);
-    h.buffers[size_t(x)] = randomFloats(size_t(S * c.dim));
-    MoeRouting routing = randomMoeRouting(S, K, c.experts);
-    h.buffers[size_t(idx)] = routing.ids;
-    h.buffers[size_t(wts)] = routing.weights;
-    h.launch.inputs = {x, idx, wts};
-    h.launch.outputs = {y};
+    setMoeActivations(h, S, K, c.experts, randomFloats(size_t(S * c.dim)));
     // Small weights keep w1·x and w3·x around the SwiGLU limit.
     float scale =
         c.routed == DType::F32 || c.routed == DType::BF16 ? 0.1f : 0.05f;

@@ -628,16 +628,8 @@ void runMoeCase(const gputest::Gpu &G, const MoeCase &c,
     rng().seed(uint32_t(c.dim * 131 + c.tokens));
     KernelHarness h;
     h.entryMaxTokens = isGrouped ? c.tokens : 0;
-    h.launch.kernel = "moe";
     int64_t S = c.tokens, K = c.topk;
-    int x = h.addBuffer(S * c.dim), idx = h.addBuffer(S * K),
-        wts = h.addBuffer(S * K), y = h.addBuffer(S * c.dim);
-    h.buffers[size_t(x)] = randomBf16(size_t(S * c.dim));
-    MoeRouting routing = randomMoeRouting(S, K, c.experts);
-    h.buffers[size_t(idx)] = routing.ids;
-    h.buffers[size_t(wts)] = routing.weights;
-    h.launch.inputs = {x, idx, wts};
-    h.launch.outputs = {y};
+    setMoeActivations(h, S, K, c.experts, randomBf16(size_t(S * c.dim)));
     for (int64_t e = 0; e <= c.experts; ++e) {
       bool shared = e == c.experts;
       auto add = shared ? addFp8Weight : addFp4Weight;

@@ -298,18 +298,31 @@ std::vector<float> intWords(const std::vector<int32_t> &v) {
   return w;
 }
 
-MoeRouting randomMoeRouting(int64_t S, int64_t K, int64_t E) {
-  std::vector<int32_t> ids(size_t(S * K));
-  std::vector<int32_t> perm(static_cast<size_t>(E));
-  for (int64_t t = 0; t < S; ++t) {
+std::vector<int32_t> distinctPerRow(int64_t rows, int64_t n, int64_t k) {
+  std::vector<int32_t> out(size_t(rows * k));
+  std::vector<int32_t> perm(static_cast<size_t>(n));
+  for (int64_t r = 0; r < rows; ++r) {
     std::iota(perm.begin(), perm.end(), 0);
     std::shuffle(perm.begin(), perm.end(), rng());
-    std::copy(perm.begin(), perm.begin() + K, ids.begin() + t * K);
+    std::copy(perm.begin(), perm.begin() + k, out.begin() + r * k);
   }
-  MoeRouting r{intWords(ids), randomFloats(size_t(S * K), 0.5f)};
-  for (float &v : r.weights)
+  return out;
+}
+
+void setMoeActivations(KernelHarness &h, int64_t S, int64_t K, int64_t E,
+                       std::vector<float> x) {
+  const int64_t elems = int64_t(x.size());
+  int xb = h.addBuffer(elems), idx = h.addBuffer(S * K),
+      wts = h.addBuffer(S * K), y = h.addBuffer(elems);
+  h.buffers[size_t(xb)] = std::move(x);
+  h.buffers[size_t(idx)] = intWords(distinctPerRow(S, E, K));
+  std::vector<float> weights = randomFloats(size_t(S * K), 0.5f);
+  for (float &v : weights)
     v = std::fabs(v);
-  return r;
+  h.buffers[size_t(wts)] = std::move(weights);
+  h.launch.kernel = "moe";
+  h.launch.inputs = {xb, idx, wts};
+  h.launch.outputs = {y};
 }
 
 uint32_t bits(float f) {

@@ -83,12 +83,15 @@ std::vector<uint8_t> randomBytes(size_t n, int lo, int hi,
 std::vector<float> intWords(const std::vector<int32_t> &v);
 uint32_t bits(float f);
 
-/// A moe launch's routing inputs for S tokens: K distinct experts of E per
-/// token in random order (as i32 words) and positive random weights.
-struct MoeRouting {
-  std::vector<float> ids, weights;
-};
-MoeRouting randomMoeRouting(int64_t S, int64_t K, int64_t E);
+/// K distinct values of [0, n) per row, in random order: [rows, k].
+std::vector<int32_t> distinctPerRow(int64_t rows, int64_t n, int64_t k);
+
+/// Makes `h` a moe launch over the S token rows of `x`: inputs x, K distinct
+/// experts of E per token in random order (i32 words) and positive random
+/// routing weights; output y of x's shape. Weights and parameters are the
+/// caller's.
+void setMoeActivations(KernelHarness &h, int64_t S, int64_t K, int64_t E,
+                       std::vector<float> x);
 
 void expectBitwise(const std::vector<float> &gpuOut,
                    const std::vector<float> &host, const char *what);
