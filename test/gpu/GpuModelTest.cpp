@@ -339,39 +339,32 @@ TEST_P(GpuShortRun, IsDeterministic) {
   // The first run profiles (kernel by kernel, timed), the second replays
   // decode graphs: both must agree bit for bit. BIRKHOFF_SHORT_RUN_ROUNDS=1
   // leaves the second out, for a sanitizer run short of time.
-  const char *roundsEnv = std::getenv("BIRKHOFF_SHORT_RUN_ROUNDS");
-  const int rounds = roundsEnv && std::atoi(roundsEnv) == 1 ? 1 : 2;
-  std::vector<float> first, second;
-  for (int round = 0; round < rounds; ++round) {
-    SessionOptions so;
-    so.maxContext = length + 8;
-    auto s = Session::create(model, so);
-    ASSERT_TRUE(s.isOk()) << s.status().toString();
-    (*s)->setProfiling(round == 0);
-    std::vector<float> &all = round ? second : first, part;
-    size_t done = 0;
-    for (int64_t n : calls) {
-      Status st = (*s)->prefill(
-          std::span<const int32_t>(tokens.data() + done, size_t(n)), &part);
-      ASSERT_TRUE(st.isOk()) << st.toString();
-      all.insert(all.end(), part.begin(), part.end());
-      done += size_t(n);
-      std::printf("[gpu-short] %s: run %d, %lld tokens at %.1f s\n",
-                  name.c_str(), round, (long long)n, since());
-      std::fflush(stdout);
-    }
-    if (round == 0) {
-      std::vector<KernelTime> times = (*s)->kernelTimes();
-      std::sort(times.begin(), times.end(), [](const auto &a, const auto &b) {
-        return a.milliseconds > b.milliseconds;
-      });
-      for (const KernelTime &k : times)
-        std::printf("[gpu-short]   %-24s %5lld launches %10.1f ms\n",
-                    k.kernel.c_str(), (long long)k.launches, k.milliseconds);
-    }
+  SessionOptions so;
+  so.maxContext = length + 8;
+  auto s = Session::create(model, so);
+  ASSERT_TRUE(s.isOk()) << s.status().toString();
+  (*s)->setProfiling(true);
+  std::vector<float> first, part;
+  size_t done = 0;
+  for (int64_t n : calls) {
+    Status st = (*s)->prefill(
+        std::span<const int32_t>(tokens.data() + done, size_t(n)), &part);
+    ASSERT_TRUE(st.isOk()) << st.toString();
+    first.insert(first.end(), part.begin(), part.end());
+    done += size_t(n);
+    std::printf("[gpu-short] %s: profiled run, %lld tokens at %.1f s\n",
+                name.c_str(), (long long)n, since());
+    std::fflush(stdout);
   }
+  for (const KernelTime &k : (*s)->kernelTimes()) // slowest first
+    std::printf("[gpu-short]   %-24s %5lld launches %10.1f ms\n",
+                k.kernel.c_str(), (long long)k.launches, k.milliseconds);
   ASSERT_FALSE(first.empty());
-  if (rounds == 2) {
+  const char *roundsEnv = std::getenv("BIRKHOFF_SHORT_RUN_ROUNDS");
+  if (!roundsEnv || std::atoi(roundsEnv) != 1) {
+    std::vector<float> second = run(model, tokens, calls);
+    std::printf("[gpu-short] %s: graph run done at %.1f s\n", name.c_str(),
+                since());
     ASSERT_EQ(first.size(), second.size());
     EXPECT_EQ(0, std::memcmp(first.data(), second.data(),
                              first.size() * sizeof(float)))
