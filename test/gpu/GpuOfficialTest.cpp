@@ -358,9 +358,7 @@ void expectMostlyBitwise(const std::vector<float> &gpuOut,
                          const std::vector<float> &host, const char *what,
                          double minExact, int ulps) {
   ASSERT_EQ(gpuOut.size(), host.size());
-  size_t exact = 0;
-  for (size_t i = 0; i < host.size(); ++i)
-    exact += bits(gpuOut[i]) == bits(host[i]);
+  const size_t exact = bitwiseEqualCount(gpuOut, host);
   EXPECT_GE(double(exact), minExact * double(host.size()))
       << what << ": " << exact << " of " << host.size() << " bitwise equal";
   expectWithinBf16Ulp(gpuOut, host, what, ulps);
@@ -664,10 +662,8 @@ void runMoeCase(const gputest::Gpu &G, const MoeCase &c,
 }
 
 double bitwiseShare(const std::vector<float> &a, const std::vector<float> &b) {
-  size_t same = 0;
-  for (size_t i = 0; i < a.size(); ++i)
-    same += bits(a[i]) == bits(b[i]);
-  return double(same) / double(std::max<size_t>(1, a.size()));
+  return double(bitwiseEqualCount(a, b)) /
+         double(std::max<size_t>(1, a.size()));
 }
 
 // The GEMV tiles: bitwise the sliced kernel's (hence within its band of the
@@ -723,18 +719,14 @@ TEST_P(GpuOfficialMoeOnTensorCores, MatchesHost) {
         ASSERT_EQ(grouped.size(), sliced.size());
         const double share = bitwiseShare(grouped, sliced);
         EXPECT_GE(share, 0.97);
-        double ss = 0;
-        for (float v : sliced)
-          ss += double(v) * v;
-        const double rms = std::sqrt(ss / double(sliced.size()));
+        const Bf16UlpBand band(sliced, 2);
         size_t outside = 0;
         double worst = 0;
         for (size_t i = 0; i < sliced.size(); ++i) {
-          const double mag = std::max(std::fabs(double(sliced[i])), 1e-3 * rms);
+          outside += !band.within(grouped[i], sliced[i]);
           const double diff = std::fabs(double(grouped[i]) - sliced[i]);
-          outside += !(diff <= 2 * std::ldexp(1.0, std::ilogb(mag) - 7));
-          worst = std::max(
-              worst, diff / std::max(std::fabs(double(sliced[i])), 0.25 * rms));
+          worst = std::max(worst, diff / std::max(std::fabs(double(sliced[i])),
+                                                  0.25 * band.rms()));
         }
         EXPECT_LE(double(outside), 1e-4 * double(sliced.size()));
         EXPECT_LE(worst, 0.5) << "relative to max(|value|, rms / 4)";

@@ -343,22 +343,38 @@ void expectBitwise(const std::vector<float> &gpuOut,
   EXPECT_EQ(bad, 0u) << what;
 }
 
+size_t bitwiseEqualCount(const std::vector<float> &a,
+                         const std::vector<float> &b) {
+  size_t same = 0;
+  for (size_t i = 0; i < a.size() && i < b.size(); ++i)
+    same += bits(a[i]) == bits(b[i]);
+  return same;
+}
+
+Bf16UlpBand::Bf16UlpBand(const std::vector<float> &host, int ulps)
+    : ulps_(ulps) {
+  double ss = 0;
+  for (float v : host)
+    ss += double(v) * v;
+  rms_ = std::sqrt(ss / double(std::max<size_t>(1, host.size())));
+}
+
+double Bf16UlpBand::allowance(float hostValue) const {
+  double mag = std::max(std::fabs(double(hostValue)), 1e-3 * rms_);
+  return ulps_ * std::ldexp(1.0, std::ilogb(mag) - 7);
+}
+
 void expectWithinBf16Ulp(const std::vector<float> &gpuOut,
                          const std::vector<float> &host, const char *what,
                          int ulps) {
   ASSERT_EQ(gpuOut.size(), host.size());
-  double ss = 0;
-  for (float v : host)
-    ss += double(v) * v;
-  double floorMag = 1e-3 * std::sqrt(ss / std::max<size_t>(1, host.size()));
+  const Bf16UlpBand band(host, ulps);
   size_t bad = 0;
-  for (size_t i = 0; i < host.size(); ++i) {
-    double mag = std::max(std::fabs(double(host[i])), floorMag);
-    double ulp = ulps * std::ldexp(1.0, std::ilogb(mag) - 7);
-    if (!(std::fabs(double(gpuOut[i]) - host[i]) <= ulp) && bad++ < 5)
+  for (size_t i = 0; i < host.size(); ++i)
+    if (!band.within(gpuOut[i], host[i]) && bad++ < 5)
       ADD_FAILURE() << what << "[" << i << "]: gpu " << gpuOut[i] << " host "
-                    << host[i] << " (bf16 ulp " << ulp << ")";
-  }
+                    << host[i] << " (bf16 ulp " << band.allowance(host[i])
+                    << ")";
   EXPECT_EQ(bad, 0u) << what;
 }
 
