@@ -35,6 +35,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <sstream>
 
 namespace birkhoff::test {
@@ -155,28 +156,43 @@ std::shared_ptr<const Model> load(const std::string &path,
   return m.isOk() ? m.take() : nullptr;
 }
 
-/// Logits of `tokens` fed to a fresh session in calls of the given sizes.
-std::vector<float> run(const std::shared_ptr<const Model> &model,
-                       const std::vector<int32_t> &tokens,
-                       const std::vector<int64_t> &calls) {
-  SessionOptions so;
-  so.maxContext = int64_t(tokens.size()) + 8;
-  auto s = Session::create(model, so);
-  EXPECT_TRUE(s.isOk()) << s.status().toString();
-  if (!s.isOk())
-    return {};
+/// Logits of `tokens` fed to `s` in calls of the given sizes (empty on an
+/// error); `afterCall(n)` runs after each call of n tokens.
+std::vector<float> feed(Session &s, const std::vector<int32_t> &tokens,
+                        const std::vector<int64_t> &calls,
+                        const std::function<void(int64_t)> &afterCall = {}) {
   std::vector<float> all, part;
   size_t done = 0;
   for (int64_t n : calls) {
-    Status st = (*s)->prefill(
+    Status st = s.prefill(
         std::span<const int32_t>(tokens.data() + done, size_t(n)), &part);
     EXPECT_TRUE(st.isOk()) << st.toString();
     if (!st.isOk())
       return {};
     all.insert(all.end(), part.begin(), part.end());
     done += size_t(n);
+    if (afterCall)
+      afterCall(n);
   }
   return all;
+}
+
+/// A fresh session with room for `tokens` (and a few more).
+std::unique_ptr<Session> sessionFor(const std::shared_ptr<const Model> &model,
+                                    const std::vector<int32_t> &tokens) {
+  SessionOptions so;
+  so.maxContext = int64_t(tokens.size()) + 8;
+  auto s = Session::create(model, so);
+  EXPECT_TRUE(s.isOk()) << s.status().toString();
+  return s.isOk() ? s.take() : nullptr;
+}
+
+/// Logits of `tokens` fed to a fresh session in calls of the given sizes.
+std::vector<float> run(const std::shared_ptr<const Model> &model,
+                       const std::vector<int32_t> &tokens,
+                       const std::vector<int64_t> &calls) {
+  std::unique_ptr<Session> s = sessionFor(model, tokens);
+  return s ? feed(*s, tokens, calls) : std::vector<float>{};
 }
 
 std::vector<int64_t> oneCall(const std::vector<int32_t> &t) {
@@ -339,24 +355,15 @@ TEST_P(GpuShortRun, IsDeterministic) {
   // The first run profiles (kernel by kernel, timed), the second replays
   // decode graphs: both must agree bit for bit. BIRKHOFF_SHORT_RUN_ROUNDS=1
   // leaves the second out, for a sanitizer run short of time.
-  SessionOptions so;
-  so.maxContext = length + 8;
-  auto s = Session::create(model, so);
-  ASSERT_TRUE(s.isOk()) << s.status().toString();
-  (*s)->setProfiling(true);
-  std::vector<float> first, part;
-  size_t done = 0;
-  for (int64_t n : calls) {
-    Status st = (*s)->prefill(
-        std::span<const int32_t>(tokens.data() + done, size_t(n)), &part);
-    ASSERT_TRUE(st.isOk()) << st.toString();
-    first.insert(first.end(), part.begin(), part.end());
-    done += size_t(n);
+  std::unique_ptr<Session> s = sessionFor(model, tokens);
+  ASSERT_TRUE(s);
+  s->setProfiling(true);
+  std::vector<float> first = feed(*s, tokens, calls, [&](int64_t n) {
     std::printf("[gpu-short] %s: profiled run, %lld tokens at %.1f s\n",
                 name.c_str(), (long long)n, since());
     std::fflush(stdout);
-  }
-  for (const KernelTime &k : (*s)->kernelTimes()) // slowest first
+  });
+  for (const KernelTime &k : s->kernelTimes()) // slowest first
     std::printf("[gpu-short]   %-24s %5lld launches %10.1f ms\n",
                 k.kernel.c_str(), (long long)k.launches, k.milliseconds);
   ASSERT_FALSE(first.empty());
