@@ -47,7 +47,14 @@ void rmsNormBf16(std::span<const float> x, std::span<const float> weight,
     float sq = v * v;
     sum += sq;
   }
-  float var = sum * meanFactor(x.size());
+  rmsNormBf16GivenSum(x, sum, weight, eps, out);
+}
+
+void rmsNormBf16GivenSum(std::span<const float> x, float sumSquares,
+                         std::span<const float> weight, float eps,
+                         std::span<float> out) {
+  assert(weight.size() == x.size() && out.size() == x.size() && !x.empty());
+  float var = sumSquares * meanFactor(x.size());
   // torch.rsqrt(var + self.eps): eps (a Python float) enters as fp32.
   float r = rsqrtF32(var + eps);
   for (size_t i = 0; i < x.size(); ++i) {

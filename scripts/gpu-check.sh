@@ -62,6 +62,8 @@ done
 grep -q FAILED "$out/cli.log" 2>/dev/null && status=1
 {
   echo "## gpu_kernel_tests"; grep -E '^\[ *(OK|FAILED|SKIPPED|PASSED) *\]|Failure|gpu |SKIP' "$out/gpu_kernel_tests.log" | head -80
+  echo "## per-op agreement (GPU kernel vs host kernel, identical inputs)"
+  grep -h '^\[gpu\] ' "$out/gpu_kernel_tests.log" | sort | uniq -c | sort -k2 | head -400
   echo "## gpu_model_tests (carried: $(ls .deps/artifacts 2>/dev/null | tr '\n' ' '))"
   grep -E '^\[ *(OK|FAILED|SKIPPED|PASSED) *\]|Failure|gpu-model|Skipped|SKIP' "$out/gpu_model_tests.log" | head -80
   echo "## cuda_codegen_tests (resources at sm_90a)"; grep -E 'resources|PASSED|FAILED' "$out/cuda_codegen_tests.log"

@@ -64,6 +64,11 @@ inline size_t numBlocks(size_t n, size_t block) {
 /// weights as floats (the reference keeps them in fp32). `out` may alias `x`.
 void rmsNormBf16(std::span<const float> x, std::span<const float> weight,
                  float eps, std::span<float> out);
+/// P1 with Σ fl(x²) summed by the caller in another order (mHC sums in its
+/// CUDA block's tree order: runtime/host/MhcKernels.cpp).
+void rmsNormBf16GivenSum(std::span<const float> x, float sumSquares,
+                         std::span<const float> weight, float eps,
+                         std::span<float> out);
 
 // ---- P2: per-head query RMS (no weight), PyTorch bf16 semantics
 // --------------

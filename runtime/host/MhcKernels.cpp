@@ -15,16 +15,16 @@ namespace {
 float sigmoid(float x) { return 1.0f / (1.0f + expF32(-x)); }
 
 /// mix[m] = (fn[m,:] · x) · rsqrt(mean(x²) + eps) for the `rows` mixing rows.
+/// Both sums run in the CUDA block's tree order (blockTreeDot), so the GPU's
+/// mixing weights are these bit for bit in either numerics profile.
 void hcMix(const WeightDesc &fn, const float *x, int64_t n, float normEps,
            int64_t rows, float *mix, std::vector<float> &rowBuf) {
-  float ss = 0.0f;
-  for (int64_t i = 0; i < n; ++i)
-    ss += x[i] * x[i];
+  float ss = blockTreeDot(x, x, n);
   float r = 1.0f / std::sqrt(ss / float(n) + normEps);
   rowBuf.resize(size_t(n));
   for (int64_t m = 0; m < rows; ++m) {
     decodeWeightRow(fn, nullptr, m, 0, n, rowBuf.data());
-    mix[m] = dotF32(rowBuf.data(), x, n) * r;
+    mix[m] = blockTreeDot(rowBuf.data(), x, n) * r;
   }
 }
 
@@ -50,7 +50,8 @@ void mhcPreToken(const KernelArgs &a, const float *x, float *u, float *post,
     float *row = comb + j * hc;
     float mx = -INFINITY;
     for (int64_t k = 0; k < hc; ++k) {
-      row[k] = mix[2 * hc + j * hc + k] * s2 + weightScalar(base, 2 * hc + j * hc + k);
+      row[k] = mix[2 * hc + j * hc + k] * s2 +
+               weightScalar(base, 2 * hc + j * hc + k);
       mx = std::max(mx, row[k]);
     }
     float sum = 0.0f;
@@ -87,27 +88,25 @@ void mhcPreToken(const KernelArgs &a, const float *x, float *u, float *post,
   }
 }
 
-void rmsNormInPlace(float *x, int64_t n, const WeightDesc &w, float eps) {
-  float ss = 0.0f;
-  for (int64_t i = 0; i < n; ++i)
-    ss += x[i] * x[i];
-  float r = 1.0f / std::sqrt(ss / float(n) + eps);
-  for (int64_t i = 0; i < n; ++i)
-    x[i] = weightScalar(w, i) * (x[i] * r);
-}
-
-/// Official profile: the collapsed input is rounded to bf16 (it feeds a bf16
-/// sublayer) and its norm follows P1.
+/// The collapsed input's norm, its Σ u² in the tree order of the CUDA block
+/// that wrote u. Official profile: u is rounded to bf16 first (it feeds a
+/// bf16 sublayer) and the norm is P1.
 void finishCollapsed(const KernelArgs &a, float *u, int64_t dim, bool withNorm,
                      float eps, const std::vector<float> &normWeight) {
-  if (a.official()) {
+  if (a.official())
     for (int64_t i = 0; i < dim; ++i)
       u[i] = roundBf16(u[i]);
-    if (withNorm)
-      official::rmsNormBf16({u, size_t(dim)}, normWeight, eps, {u, size_t(dim)});
-  } else if (withNorm) {
-    rmsNormInPlace(u, dim, a.weight(3), eps);
+  if (!withNorm)
+    return;
+  float ss = blockTreeDot(u, u, dim);
+  if (a.official()) {
+    std::span<float> us(u, size_t(dim));
+    official::rmsNormBf16GivenSum(us, ss, normWeight, eps, us);
+    return;
   }
+  float r = 1.0f / std::sqrt(ss / float(dim) + eps);
+  for (int64_t i = 0; i < dim; ++i)
+    u[i] = normWeight[size_t(i)] * (u[i] * r);
 }
 
 Status mhcPre(const KernelArgs &a, bool withNorm) {
@@ -140,12 +139,15 @@ Status mhcHead(const KernelArgs &a, bool withNorm) {
   if (withNorm)
     normWeight = weightVector(a.weight(3));
   a.pool->parallelFor(a.tokens, [&](int64_t b, int64_t e) {
-    std::vector<float> scratch, mix(static_cast<size_t>(hc)), pre(static_cast<size_t>(hc));
+    std::vector<float> scratch, mix(static_cast<size_t>(hc)),
+        pre(static_cast<size_t>(hc));
     for (int64_t t = b; t < e; ++t) {
       const float *xt = x + t * hc * dim;
       hcMix(fn, xt, hc * dim, normEps, hc, mix.data(), scratch);
       for (int64_t k = 0; k < hc; ++k)
-        pre[k] = sigmoid(mix[k] * weightScalar(scale, 0) + weightScalar(base, k)) + hcEps;
+        pre[k] =
+            sigmoid(mix[k] * weightScalar(scale, 0) + weightScalar(base, k)) +
+            hcEps;
       float *ut = u + t * dim;
       for (int64_t i = 0; i < dim; ++i) {
         float acc = 0.0f;

@@ -15,7 +15,8 @@ void decodeWeightRow(const WeightDesc &w, const WeightDesc *scale, int64_t row,
   int64_t K = w.shape.size() >= 2 ? w.shape[1] : w.shape[0];
   switch (w.dtype) {
   case DType::F32: {
-    const float *src = reinterpret_cast<const float *>(w.data) + row * K + colBegin;
+    const float *src =
+        reinterpret_cast<const float *>(w.data) + row * K + colBegin;
     std::memcpy(out, src, size_t(cols) * 4);
     return;
   }
@@ -78,6 +79,32 @@ float dotF32(const float *a, const float *b, int64_t n) {
          ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail;
 }
 
+float blockTreeDot(const float *a, const float *b, int64_t n) {
+  constexpr int64_t kWarp = 32, kStride = 4 * kBlockTreeLanes;
+  float lanes[kBlockTreeLanes];
+  for (int64_t q = 0; q < kBlockTreeLanes; ++q) {
+    float partial = 0.0f;
+    for (int64_t k = 4 * q; k < n; k += kStride) {
+      float quad = a[k] * b[k];
+      for (int64_t j = 1; j < 4 && k + j < n; ++j)
+        quad += a[k + j] * b[k + j];
+      partial += quad;
+    }
+    lanes[q] = partial;
+  }
+  float total = 0.0f;
+  for (float *warp = lanes; warp != lanes + kBlockTreeLanes; warp += kWarp) {
+    for (int64_t offset = kWarp / 2; offset > 0; offset /= 2) {
+      float next[kWarp];
+      for (int64_t l = 0; l < kWarp; ++l)
+        next[l] = warp[l] + warp[l ^ offset];
+      std::copy(next, next + kWarp, warp);
+    }
+    total += warp[0];
+  }
+  return total;
+}
+
 void linearForwardBlock(const WeightDesc &w, const WeightDesc *scale,
                         int64_t rowBegin, int64_t rows, int64_t colBegin,
                         int64_t cols, const float *x, int64_t tokens,
@@ -122,8 +149,10 @@ void linearForwardOfficial(const WeightDesc &w, const WeightDesc *scale,
   }
   // Quantize every token's activation row once (P5), then run the blocked
   // FP8 x FP8 (P8) or FP8 x FP4 (P9) dot products row by row.
-  int64_t actBlocks = int64_t(official::numBlocks(size_t(K), official::kActQuantBlock));
-  std::vector<uint8_t> codes(size_t(tokens * K)), scales(size_t(tokens * actBlocks));
+  int64_t actBlocks =
+      int64_t(official::numBlocks(size_t(K), official::kActQuantBlock));
+  std::vector<uint8_t> codes(size_t(tokens * K)),
+      scales(size_t(tokens * actBlocks));
   for (int64_t t = 0; t < tokens; ++t)
     official::actQuantFp8Block128(
         std::span<const float>(x + t * xStride, size_t(K)),
@@ -137,7 +166,8 @@ void linearForwardOfficial(const WeightDesc &w, const WeightDesc *scale,
         for (int64_t n = begin; n < end; ++n) {
           for (int64_t t = 0; t < tokens; ++t) {
             std::span<const uint8_t> ac(codes.data() + t * K, size_t(K));
-            std::span<const uint8_t> as(scales.data() + t * actBlocks, size_t(actBlocks));
+            std::span<const uint8_t> as(scales.data() + t * actBlocks,
+                                        size_t(actBlocks));
             float v;
             if (fp8)
               v = official::fp8LinearRow(
@@ -146,8 +176,10 @@ void linearForwardOfficial(const WeightDesc &w, const WeightDesc *scale,
                                            size_t(scaleCols)));
             else
               v = official::fp4LinearRow(
-                  ac, as, std::span<const uint8_t>(w.data + n * (K / 2), size_t(K / 2)),
-                  std::span<const uint8_t>(scale->data + n * scaleCols, size_t(scaleCols)));
+                  ac, as,
+                  std::span<const uint8_t>(w.data + n * (K / 2), size_t(K / 2)),
+                  std::span<const uint8_t>(scale->data + n * scaleCols,
+                                           size_t(scaleCols)));
             y[t * yStride + n] = v;
           }
         }

@@ -1,4 +1,5 @@
-//===- WeightDecode.h - Reading weight rows in any stored format -----------===//
+//===- WeightDecode.h - Reading weight rows in any stored format
+//-----------===//
 //
 // Host kernels never expand a whole quantized weight: they decode one output
 // row at a time into a small per-thread buffer that stays in L1, and use it
@@ -26,6 +27,18 @@ float weightScalar(const WeightDesc &w, int64_t i);
 
 /// Σ_k a[k]·b[k] in fp32 with several partial sums.
 float dotF32(const float *a, const float *b, int64_t n);
+
+/// The lanes of blockTreeDot: the threads of one CUDA block.
+inline constexpr int64_t kBlockTreeLanes = 256;
+
+/// Σ_k a[k]·b[k] in the order a 256-thread CUDA block sums it reading float4s
+/// (compiler/cuda/templates/common.cuh: quadDot, blockTreeSums), so a row-local
+/// reduction over thousands of values is both parallel on the GPU and bitwise
+/// equal to the host. Lane q owns the quads k = 4q + 1024c: it adds each
+/// quad's products left to right, then that to its partial (from 0). The 32
+/// lanes of each warp combine by xor butterfly (offsets 16, 8, 4, 2, 1), and
+/// the 8 warp totals add in order (from 0). No FMA.
+float blockTreeDot(const float *a, const float *b, int64_t n);
 
 /// y[t, n] = Σ_k x[t, k] · W[n, k] for t < tokens, n < N (W: `[N, K]`, any
 /// format). x rows are `xStride` apart, y rows `yStride`. Parallel over N.

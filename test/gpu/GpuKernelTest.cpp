@@ -4,7 +4,7 @@
 // Each test fills a host KernelHarness (test/unit/runtime), runs the launch's
 // generated kernel on the GPU on the same bytes, then the host kernel, and
 // compares: bitwise for the element/row-local kernels (rms_norm, head_rms_norm,
-// rope, embed, mhc_post), within one bf16 ulp of the host value otherwise.
+// rope, embed, mHC), within one bf16 ulp of the host value otherwise.
 // Skips without a CUDA driver or an sm_90 device (the cubins are sm_90a).
 //
 //===----------------------------------------------------------------------===//
@@ -71,27 +71,6 @@ TEST(GpuKernels, EmbedIsBitwise) {
   auto [d, hst] = runBoth(G, h, rt::embedKernel, S, 0);
   if (!d.empty())
     expectBitwise(d[0], hst[0], "embed");
-}
-
-TEST(GpuKernels, MhcPostIsBitwise) {
-  REQUIRE_GPU();
-  KernelHarness h;
-  h.launch.kernel = "mhc_post";
-  int64_t dim = 4096, hc = 4, S = 3;
-  int y = h.addBuffer(S * dim), x = h.addBuffer(S * hc * dim),
-      post = h.addBuffer(S * hc), comb = h.addBuffer(S * hc * hc),
-      out = h.addBuffer(S * hc * dim);
-  h.buffers[size_t(y)] = randomFloats(size_t(S * dim));
-  h.buffers[size_t(x)] = randomFloats(size_t(S * hc * dim));
-  h.buffers[size_t(post)] = randomFloats(size_t(S * hc));
-  h.buffers[size_t(comb)] = randomFloats(size_t(S * hc * hc), 0.3f);
-  h.launch.inputs = {y, x, post, comb};
-  h.launch.outputs = {out};
-  h.param("dim", double(dim));
-  h.param("hc", double(hc));
-  auto [d, hst] = runBoth(G, h, rt::mhcPostKernel, S, 0);
-  if (!d.empty())
-    expectBitwise(d[0], hst[0], "mhc_post");
 }
 
 // Both backends evaluate cos/sin in double and round once, so RoPE is bitwise.
@@ -180,52 +159,87 @@ TEST(GpuKernels, LinearWithinOneBf16Ulp) {
   }
 }
 
-TEST(GpuKernels, MhcWithinOneBf16Ulp) {
+/// Makes `h` an mHC launch over S tokens of hc streams of dim; official
+/// launches get bf16 streams (as the official model keeps them).
+void setUpMhc(KernelHarness &h, const std::string &kernel, int64_t dim,
+              int64_t hc, int64_t S, bool official) {
+  auto values = [&](int64_t n, float scale) {
+    return official ? randomBf16(size_t(n), scale)
+                    : randomFloats(size_t(n), scale);
+  };
+  h.launch.kernel = kernel;
+  h.param("dim", double(dim));
+  h.param("hc", double(hc));
+  h.param("numerics", official ? 1 : 0);
+  if (kernel == "mhc_post") {
+    int y = h.addBuffer(S * dim), x = h.addBuffer(S * hc * dim),
+        post = h.addBuffer(S * hc), comb = h.addBuffer(S * hc * hc);
+    h.buffers[size_t(y)] = values(S * dim, 1.0f);
+    h.buffers[size_t(x)] = values(S * hc * dim, 1.0f);
+    h.buffers[size_t(post)] = randomFloats(size_t(S * hc));
+    h.buffers[size_t(comb)] = randomFloats(size_t(S * hc * hc), 0.3f);
+    h.launch.inputs = {y, x, post, comb};
+    h.launch.outputs = {h.addBuffer(S * hc * dim)};
+    return;
+  }
+  const bool head = kernel.rfind("mhc_head", 0) == 0,
+             norm = kernel.find("_norm") != std::string::npos;
+  const int64_t rows = head ? hc : (2 + hc) * hc;
+  int x = h.addBuffer(S * hc * dim);
+  h.buffers[size_t(x)] = values(S * hc * dim, 1.0f);
+  h.launch.inputs = {x};
+  h.launch.outputs = {h.addBuffer(S * dim)};
+  if (!head) {
+    h.launch.outputs.push_back(h.addBuffer(S * hc));
+    h.launch.outputs.push_back(h.addBuffer(S * hc * hc));
+  }
+  h.launch.weights = {
+      h.addWeightF32("fn", {rows, hc * dim},
+                     randomFloats(size_t(rows * hc * dim), 0.02f)),
+      h.addWeightF32("base", {rows}, randomFloats(size_t(rows), 0.5f)),
+      h.addWeightF32("scale", {head ? 1 : 3},
+                     randomFloats(size_t(head ? 1 : 3), 1.0f))};
+  if (norm)
+    h.launch.weights.push_back(h.addWeightRaw(
+        "norm", DType::BF16, {dim}, bf16Bytes(randomFloats(size_t(dim)))));
+  h.param("hc_eps", 1e-6);
+  h.param("norm_eps", 1e-6);
+  if (!head)
+    h.param("iters", 20);
+  if (norm)
+    h.param("eps", 1e-6);
+}
+
+// Both backends sum the mixing and norm reductions in the same block-tree
+// order and evaluate exp alike, so every mHC output (the collapsed input,
+// post, comb, the next streams) is bitwise, in both profiles. Dim 1001 with
+// 3 streams (3003 values) takes the scalar paths.
+TEST(GpuKernels, MhcIsBitwise) {
   REQUIRE_GPU();
   struct Case {
     const char *kernel;
     rt::HostKernelFn fn;
   };
-  for (Case c : {Case{"mhc_pre", rt::mhcPreKernel},
-                 Case{"mhc_pre_norm", rt::mhcPreNormKernel},
-                 Case{"mhc_head", rt::mhcHeadKernel},
-                 Case{"mhc_head_norm", rt::mhcHeadNormKernel}}) {
-    SCOPED_TRACE(c.kernel);
-    std::string k = c.kernel;
-    bool head = k.rfind("mhc_head", 0) == 0,
-         norm = k.find("_norm") != std::string::npos;
-    int64_t dim = 4096, hc = 4, S = 3, rows = head ? hc : (2 + hc) * hc;
-    KernelHarness h;
-    h.launch.kernel = k;
-    int x = h.addBuffer(S * hc * dim);
-    h.buffers[size_t(x)] = randomFloats(size_t(S * hc * dim));
-    h.launch.inputs = {x};
-    h.launch.outputs = {h.addBuffer(S * dim)};
-    if (!head)
-      h.launch.outputs.push_back(h.addBuffer(S * hc)),
-          h.launch.outputs.push_back(h.addBuffer(S * hc * hc));
-    h.launch.weights = {
-        h.addWeightF32("fn", {rows, hc * dim},
-                       randomFloats(size_t(rows * hc * dim), 0.02f)),
-        h.addWeightF32("base", {rows}, randomFloats(size_t(rows), 0.5f)),
-        h.addWeightF32("scale", {head ? 1 : 3},
-                       randomFloats(size_t(head ? 1 : 3), 1.0f))};
-    if (norm)
-      h.launch.weights.push_back(h.addWeightRaw(
-          "norm", DType::BF16, {dim}, bf16Bytes(randomFloats(size_t(dim)))));
-    h.param("dim", double(dim));
-    h.param("hc", double(hc));
-    h.param("hc_eps", 1e-6);
-    h.param("norm_eps", 1e-6);
-    if (!head)
-      h.param("iters", 20);
-    if (norm)
-      h.param("eps", 1e-6);
-    auto [d, hst] = runBoth(G, h, c.fn, S, 0);
-    for (size_t o = 0; o < d.size(); ++o)
-      expectWithinBf16Ulp(d[o], hst[o],
-                          (k + " output " + std::to_string(o)).c_str());
-  }
+  for (bool official : {false, true})
+    for (auto [dim, hc] : {std::pair<int64_t, int64_t>{4096, 4}, {1001, 3}})
+      for (Case c : {Case{"mhc_pre", rt::mhcPreKernel},
+                     Case{"mhc_pre_norm", rt::mhcPreNormKernel},
+                     Case{"mhc_head", rt::mhcHeadKernel},
+                     Case{"mhc_head_norm", rt::mhcHeadNormKernel},
+                     Case{"mhc_post", rt::mhcPostKernel}}) {
+        const std::string what = std::string(c.kernel) + " dim " +
+                                 std::to_string(dim) +
+                                 (official ? " official" : " reference");
+        SCOPED_TRACE(what);
+        KernelHarness h;
+        setUpMhc(h, c.kernel, dim, hc, 3, official);
+        auto [d, hst] = runBoth(G, h, c.fn, 3, 0);
+        for (size_t o = 0; o < d.size(); ++o) {
+          const std::string out = what + " output " + std::to_string(o);
+          expectBitwise(d[o], hst[o], out.c_str());
+          expectNotAllZero(hst[o], out.c_str());
+        }
+      }
 }
 
 } // namespace

@@ -26,14 +26,6 @@ namespace {
 
 using namespace gputest;
 
-/// Random values already rounded to bf16 (official activations are bf16).
-std::vector<float> randomBf16(size_t n, float scale = 1.0f) {
-  std::vector<float> v = randomFloats(n, scale);
-  for (float &x : v)
-    x = roundBf16(x);
-  return v;
-}
-
 void officialYarn(KernelHarness &h, int64_t rd) {
   for (auto [k, v] : std::initializer_list<std::pair<const char *, double>>{
            {"numerics", 1},
@@ -151,76 +143,6 @@ TEST(GpuOfficial, WindowWriteKvEntriesAreBitwise) {
     auto [d, hst] = runBothFull(G, h, rt::windowWriteKernel, S, start);
     if (!d.states.empty())
       expectBitwise(d.states[0], hst.states[0], "official window ring");
-  }
-}
-
-TEST(GpuOfficial, MhcMatchesHost) {
-  REQUIRE_GPU();
-  struct Case {
-    const char *kernel;
-    rt::HostKernelFn fn;
-  };
-  for (Case c : {Case{"mhc_pre", rt::mhcPreKernel},
-                 Case{"mhc_pre_norm", rt::mhcPreNormKernel},
-                 Case{"mhc_head_norm", rt::mhcHeadNormKernel},
-                 Case{"mhc_post", rt::mhcPostKernel}}) {
-    SCOPED_TRACE(c.kernel);
-    std::string k = c.kernel;
-    bool post = k == "mhc_post", head = k.rfind("mhc_head", 0) == 0,
-         norm = k.find("_norm") != std::string::npos;
-    int64_t dim = 4096, hc = 4, S = 3, rows = head ? hc : (2 + hc) * hc;
-    KernelHarness h;
-    h.launch.kernel = k;
-    h.param("dim", double(dim));
-    h.param("hc", double(hc));
-    h.param("numerics", 1);
-    if (post) {
-      int y = h.addBuffer(S * dim), x = h.addBuffer(S * hc * dim),
-          pst = h.addBuffer(S * hc), comb = h.addBuffer(S * hc * hc),
-          out = h.addBuffer(S * hc * dim);
-      h.buffers[size_t(y)] = randomBf16(size_t(S * dim));
-      h.buffers[size_t(x)] = randomBf16(size_t(S * hc * dim));
-      h.buffers[size_t(pst)] = randomFloats(size_t(S * hc));
-      h.buffers[size_t(comb)] = randomFloats(size_t(S * hc * hc), 0.3f);
-      h.launch.inputs = {y, x, pst, comb};
-      h.launch.outputs = {out};
-      auto [d, hst] = runBoth(G, h, c.fn, S, 0);
-      if (!d.empty())
-        expectBitwise(d[0], hst[0], "official mhc_post");
-      continue;
-    }
-    int x = h.addBuffer(S * hc * dim);
-    h.buffers[size_t(x)] = randomBf16(size_t(S * hc * dim));
-    h.launch.inputs = {x};
-    h.launch.outputs = {h.addBuffer(S * dim)};
-    if (!head)
-      h.launch.outputs.push_back(h.addBuffer(S * hc)),
-          h.launch.outputs.push_back(h.addBuffer(S * hc * hc));
-    h.launch.weights = {
-        h.addWeightF32("fn", {rows, hc * dim},
-                       randomFloats(size_t(rows * hc * dim), 0.02f)),
-        h.addWeightF32("base", {rows}, randomFloats(size_t(rows), 0.5f)),
-        h.addWeightF32("scale", {head ? 1 : 3},
-                       randomFloats(size_t(head ? 1 : 3), 1.0f))};
-    if (norm)
-      h.launch.weights.push_back(h.addWeightRaw(
-          "norm", DType::BF16, {dim}, bf16Bytes(randomFloats(size_t(dim)))));
-    h.param("hc_eps", 1e-6);
-    h.param("norm_eps", 1e-6);
-    if (!head)
-      h.param("iters", 20);
-    if (norm)
-      h.param("eps", 1e-6);
-    auto [d, hst] = runBoth(G, h, c.fn, S, 0);
-    // The collapsed input u is rounded to bf16 before the norm: where the
-    // mixing sums (within fp32 rounding of the host's) put u next to a bf16
-    // rounding boundary, u moves by one bf16 ulp (up to 2^-7 relative) and
-    // the normed, rounded output by up to 3 of its ulps.
-    for (size_t o = 0; o < d.size(); ++o)
-      expectWithinBf16Ulp(
-          d[o], hst[o],
-          ("official " + k + " output " + std::to_string(o)).c_str(),
-          o == 0 && norm ? 3 : 1);
   }
 }
 
@@ -582,11 +504,12 @@ TEST(GpuOfficial, CompressorMatchesHost) {
       // value moves its code by at most one FP8/FP4 step.
       std::vector<float> dv = decodedRows(d.states[1], rows, c.D, rd, keys),
                          hv = decodedRows(hst.states[1], rows, c.D, rd, keys);
-      size_t exact = 0;
-      for (size_t i = 0; i < hv.size(); ++i)
-        exact += bits(dv[i]) == bits(hv[i]);
+      const size_t exact = bitwiseEqualCount(dv, hv);
       EXPECT_GE(double(exact), 0.98 * double(hv.size()))
           << exact << " of " << hv.size() << " entry values bitwise equal";
+      std::printf("[gpu] agreement official compressor entries (D %lld, "
+                  "format %d): %zu of %zu bitwise\n",
+                  (long long)c.D, c.format, exact, hv.size());
       // Any other value within one quantization step of its entry's scale.
       const double step = keys ? 0.34 : 0.13;
       for (int64_t r = 0; r < rows; ++r) {

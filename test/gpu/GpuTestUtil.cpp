@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <numeric>
@@ -272,6 +273,13 @@ std::vector<float> randomFloats(size_t n, float scale) {
   return v;
 }
 
+std::vector<float> randomBf16(size_t n, float scale) {
+  std::vector<float> v = randomFloats(n, scale);
+  for (float &x : v)
+    x = roundBf16(x);
+  return v;
+}
+
 std::vector<uint8_t> bf16Bytes(const std::vector<float> &v) {
   std::vector<uint8_t> b(v.size() * 2);
   for (size_t i = 0; i < v.size(); ++i) {
@@ -341,6 +349,8 @@ void expectBitwise(const std::vector<float> &gpuOut,
                     << std::hex << bits(gpuOut[i]) << ") host " << host[i]
                     << " (0x" << bits(host[i]) << std::dec << ")";
   EXPECT_EQ(bad, 0u) << what;
+  std::printf("[gpu] agreement %s: %zu of %zu bitwise\n", what,
+              host.size() - bad, host.size());
 }
 
 size_t bitwiseEqualCount(const std::vector<float> &a,
@@ -368,14 +378,21 @@ void expectWithinBf16Ulp(const std::vector<float> &gpuOut,
                          const std::vector<float> &host, const char *what,
                          int ulps) {
   ASSERT_EQ(gpuOut.size(), host.size());
-  const Bf16UlpBand band(host, ulps);
+  const Bf16UlpBand band(host, ulps), oneUlp(host, 1);
   size_t bad = 0;
-  for (size_t i = 0; i < host.size(); ++i)
+  double worst = 0;
+  for (size_t i = 0; i < host.size(); ++i) {
+    worst = std::max(worst, std::fabs(double(gpuOut[i]) - host[i]) /
+                                oneUlp.allowance(host[i]));
     if (!band.within(gpuOut[i], host[i]) && bad++ < 5)
       ADD_FAILURE() << what << "[" << i << "]: gpu " << gpuOut[i] << " host "
                     << host[i] << " (bf16 ulp " << band.allowance(host[i])
                     << ")";
+  }
   EXPECT_EQ(bad, 0u) << what;
+  // The per-op report (scripts/gpu-check.sh) collects these lines.
+  std::printf("[gpu] agreement %s: %zu of %zu bitwise, worst %.3g bf16 ulps\n",
+              what, bitwiseEqualCount(gpuOut, host), host.size(), worst);
 }
 
 void expectNotAllZero(const std::vector<float> &v, const char *what) {

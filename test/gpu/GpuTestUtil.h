@@ -77,6 +77,8 @@ runBoth(const Gpu &g, KernelHarness &h, rt::HostKernelFn fn, int64_t tokens,
 
 std::mt19937 &rng();
 std::vector<float> randomFloats(size_t n, float scale = 1.0f);
+/// Random values already rounded to bf16 (official activations are bf16).
+std::vector<float> randomBf16(size_t n, float scale = 1.0f);
 std::vector<uint8_t> bf16Bytes(const std::vector<float> &v);
 std::vector<uint8_t> randomBytes(size_t n, int lo, int hi,
                                  bool avoidFp8Nan = false);

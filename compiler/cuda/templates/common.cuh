@@ -44,13 +44,13 @@ __device__ __forceinline__ void e4m3x2ToF32(unsigned int pair, float &lo,
 // zero-exponent ones as subnormals; one exact multiply restores the scale.
 // Four integer ops and a multiply, no branch (denormals are not flushed).
 __device__ __forceinline__ float e2m1ToF32(unsigned int code) {
-  return __fmul_rn(
-      __uint_as_float(((code & 7u) << 22) | ((code & 8u) << 28)), 0x1p126f);
+  return __fmul_rn(__uint_as_float(((code & 7u) << 22) | ((code & 8u) << 28)),
+                   0x1p126f);
 }
 
 // Element i of a 1-D F32 or BF16 weight (norm weights, mHC fn/base/scale).
-template <int DT> __device__ __forceinline__ float loadScalar(const void *p,
-                                                              long long i) {
+template <int DT>
+__device__ __forceinline__ float loadScalar(const void *p, long long i) {
   static_assert(DT == kF32 || DT == kBF16, "scalar weights are F32 or BF16");
   if constexpr (DT == kF32)
     return __ldg((const float *)p + i);
@@ -59,8 +59,8 @@ template <int DT> __device__ __forceinline__ float loadScalar(const void *p,
 }
 
 // Four consecutive elements [i, i+4) of an F32 or BF16 weight (i % 4 == 0).
-template <int DT> __device__ __forceinline__ float4 loadScalar4(const void *p,
-                                                                long long i) {
+template <int DT>
+__device__ __forceinline__ float4 loadScalar4(const void *p, long long i) {
   if constexpr (DT == kF32) {
     return __ldg((const float4 *)((const float *)p + i));
   } else {
@@ -91,6 +91,45 @@ __device__ __forceinline__ float blockSum(float v, float *scratch) {
   __syncthreads();
   float s = lane < W ? scratch[lane] : 0.0f;
   return warpSum(s);
+}
+
+// The host's blockTreeDot order (runtime/host/WeightDecode.h), which makes
+// a row-local reduction parallel and bitwise equal to the host: thread q of
+// a 256-thread block owns the quads [4q + 1024c, +4) of the row; it adds a
+// quad's products left to right (quadDot), then that to its partial. The
+// partials then combine in blockTreeSums.
+__device__ __forceinline__ float quadDot(float4 a, float4 b) {
+  return __fadd_rn(
+      __fadd_rn(__fadd_rn(__fmul_rn(a.x, b.x), __fmul_rn(a.y, b.y)),
+                __fmul_rn(a.z, b.z)),
+      __fmul_rn(a.w, b.w));
+}
+
+// total[m] = the block's sum of every thread's acc[m], for R sums at once:
+// xor butterfly within each warp (warpSum), then the 8 warp totals in order
+// from 0. `red` holds R·BLOCK/32 floats; total[] is shared.
+template <int R, int BLOCK>
+__device__ __forceinline__ void blockTreeSums(const float (&acc)[R], float *red,
+                                              float *total) {
+  static_assert(BLOCK == 256, "the host's blockTreeDot has 256 lanes");
+  constexpr int W = BLOCK / 32;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  __syncthreads(); // red may still be read by a previous reduction
+#pragma unroll
+  for (int m = 0; m < R; ++m) {
+    const float s = warpSum(acc[m]);
+    if (lane == 0)
+      red[m * W + warp] = s;
+  }
+  __syncthreads();
+  for (int m = threadIdx.x; m < R; m += BLOCK) {
+    float s = 0.0f;
+#pragma unroll
+    for (int w = 0; w < W; ++w)
+      s = __fadd_rn(s, red[m * W + w]);
+    total[m] = s;
+  }
+  __syncthreads();
 }
 
 // 1 / sqrt(ss / n + eps), rounded exactly as the host's

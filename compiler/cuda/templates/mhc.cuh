@@ -2,127 +2,117 @@
 // mhc_pre(+norm), mhc_post, mhc_head(+norm). Inputs are HC streams of DIM.
 #pragma once
 #include "bk/common.cuh"
+#include "bk/hostmath.cuh"
 #include "bk/official.cuh"
 
 namespace bk {
 
-__device__ __forceinline__ float sigmoidF(float x) {
-  return 1.0f / (1.0f + expf(-x));
+// Every mHC kernel follows runtime/host/MhcKernels.cpp operation for
+// operation: the mixing and norm sums in the host's block-tree order
+// (quadDot + blockTreeSums), exp as hostExp, explicit _rn arithmetic (no FMA
+// contraction), so all outputs are bitwise equal to the host's in both
+// numerics profiles.
+
+// 1 / (1 + exp(-x)), as the host's sigmoid.
+__device__ __forceinline__ float hostSigmoid(float x) {
+  return __fdiv_rn(1.0f, __fadd_rn(1.0f, hostExp(-x)));
 }
 
 // mix[m] = (fn[m,:] · x) · rsqrt(mean(x²) + normEps) for m < ROWS over the
 // n = HC·DIM stream values of token t; every thread of the block gets mix[].
-// `red` holds (ROWS + 1) · BLOCK/32 floats.
+// `red` holds (ROWS + 1) · BLOCK/32 floats, `mix` ROWS + 1.
 template <int DIM, int HC, int ROWS, int FNDT, int BLOCK>
 __device__ __forceinline__ void hcMix(const float *x, const void *fn,
                                       float normEps, float *mix, float *red) {
   constexpr long long kN = (long long)HC * DIM;
-  constexpr int W = BLOCK / 32;
   float acc[ROWS + 1];
+  // One pass over x in the tree order: acc[ROWS] is Σ x², acc[m] row m's dot.
 #pragma unroll
   for (int m = 0; m <= ROWS; ++m)
     acc[m] = 0.0f;
-  if constexpr (kN % 4 == 0) {
-    for (long long i = threadIdx.x * 4; i < kN; i += BLOCK * 4) {
-      float4 v = *(const float4 *)(x + i);
-      acc[ROWS] += v.x * v.x + v.y * v.y + v.z * v.z + v.w * v.w;
-#pragma unroll
-      for (int m = 0; m < ROWS; ++m) {
-        float4 f = loadScalar4<FNDT>(fn, m * kN + i);
-        acc[m] += f.x * v.x + f.y * v.y + f.z * v.z + f.w * v.w;
-      }
-    }
-  } else {
-    for (long long i = threadIdx.x; i < kN; i += BLOCK) {
-      float v = x[i];
-      acc[ROWS] += v * v;
+  for (long long i = threadIdx.x * 4; i < kN; i += 1024) {
+    if constexpr (kN % 4 == 0) {
+      const float4 v = *(const float4 *)(x + i);
+      acc[ROWS] = __fadd_rn(acc[ROWS], quadDot(v, v));
 #pragma unroll
       for (int m = 0; m < ROWS; ++m)
-        acc[m] += loadScalar<FNDT>(fn, m * kN + i) * v;
+        acc[m] =
+            __fadd_rn(acc[m], quadDot(loadScalar4<FNDT>(fn, m * kN + i), v));
+    } else {
+      float q[ROWS + 1];
+#pragma unroll
+      for (int m = 0; m <= ROWS; ++m) {
+        const float v = x[i];
+        q[m] = __fmul_rn(m == ROWS ? v : loadScalar<FNDT>(fn, m * kN + i), v);
+      }
+      for (long long j = 1; j < 4 && i + j < kN; ++j) {
+        const float v = x[i + j];
+#pragma unroll
+        for (int m = 0; m <= ROWS; ++m)
+          q[m] = __fadd_rn(
+              q[m],
+              __fmul_rn(m == ROWS ? v : loadScalar<FNDT>(fn, m * kN + i + j),
+                        v));
+      }
+#pragma unroll
+      for (int m = 0; m <= ROWS; ++m)
+        acc[m] = __fadd_rn(acc[m], q[m]);
     }
   }
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-#pragma unroll
-  for (int m = 0; m <= ROWS; ++m) {
-    float s = warpSum(acc[m]);
-    if (lane == 0)
-      red[m * W + warp] = s;
-  }
-  __syncthreads();
-  if (threadIdx.x <= ROWS) {
-    float s = 0.0f;
-    for (int w = 0; w < W; ++w)
-      s += red[threadIdx.x * W + w];
-    red[threadIdx.x * W] = s; // column 0 now holds the total
-  }
-  __syncthreads();
-  const float r = rmsFactor(red[ROWS * W], (float)kN, normEps);
+  blockTreeSums<ROWS + 1, BLOCK>(acc, red, mix);
+  const float r = rmsFactor(mix[ROWS], (float)kN, normEps);
   for (int m = threadIdx.x; m < ROWS; m += BLOCK)
-    mix[m] = red[m * W] * r;
+    mix[m] = __fmul_rn(mix[m], r);
   __syncthreads();
 }
 
-// u = Σ_k pre[k]·x_k, then (NORM) u = w ⊙ u · rsqrt(mean(u²) + eps).
+// u = Σ_k pre[k]·x_k (k in order), then (NORM) u = w ⊙ u · rsqrt(mean(u²) +
+// eps), the sum over the values this thread wrote in the tree order.
 // OFFICIAL: u is rounded to bf16 and the norm is P1 (bf16 output).
+// `red` holds BLOCK/32 floats, `total` one.
 template <int DIM, int HC, bool NORM, int NWDT, int BLOCK,
           bool OFFICIAL = false>
-__device__ __forceinline__ void hcCollapse(const float *x, const float (&pre)[HC],
-                                           float *u, const void *normW,
-                                           float eps, float *scratch) {
-  float ss = 0.0f;
-  if constexpr (DIM % 4 == 0) {
-    for (int i = threadIdx.x * 4; i < DIM; i += BLOCK * 4) {
-      float4 o = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+__device__ __forceinline__ void
+hcCollapse(const float *x, const float (&pre)[HC], float *u, const void *normW,
+           float eps, float *red, float *total) {
+  auto collapse = [&](long long i) {
+    float o = 0.0f;
 #pragma unroll
-      for (int k = 0; k < HC; ++k) {
-        float4 v = *(const float4 *)(x + k * DIM + i);
-        o.x += pre[k] * v.x, o.y += pre[k] * v.y;
-        o.z += pre[k] * v.z, o.w += pre[k] * v.w;
-      }
-      if constexpr (OFFICIAL) {
-        o.x = off::roundBf16(o.x), o.y = off::roundBf16(o.y);
-        o.z = off::roundBf16(o.z), o.w = off::roundBf16(o.w);
-      }
-      ss += o.x * o.x + o.y * o.y + o.z * o.z + o.w * o.w;
+    for (int k = 0; k < HC; ++k)
+      o = __fadd_rn(o, __fmul_rn(pre[k], x[k * DIM + i]));
+    return OFFICIAL ? off::roundBf16(o) : o;
+  };
+  float ss[1] = {0.0f};
+  for (long long i = threadIdx.x * 4; i < DIM; i += 1024) {
+    if constexpr (DIM % 4 == 0) {
+      const float4 o = make_float4(collapse(i), collapse(i + 1),
+                                   collapse(i + 2), collapse(i + 3));
+      ss[0] = __fadd_rn(ss[0], quadDot(o, o));
       *(float4 *)(u + i) = o;
-    }
-  } else {
-    for (int i = threadIdx.x; i < DIM; i += BLOCK) {
-      float o = 0.0f;
-#pragma unroll
-      for (int k = 0; k < HC; ++k)
-        o += pre[k] * x[k * DIM + i];
-      if constexpr (OFFICIAL)
-        o = off::roundBf16(o);
-      ss += o * o;
-      u[i] = o;
+    } else {
+      float quad = 0.0f;
+      for (long long j = 0; j < 4 && i + j < DIM; ++j) {
+        const float o = collapse(i + j);
+        quad = j == 0 ? __fmul_rn(o, o) : __fadd_rn(quad, __fmul_rn(o, o));
+        u[i + j] = o;
+      }
+      ss[0] = __fadd_rn(ss[0], quad);
     }
   }
   if constexpr (NORM) {
-    const float total = blockSum<BLOCK>(ss, scratch);
+    blockTreeSums<1, BLOCK>(ss, red, total);
     // P1: mean = sum · fl(1/n), r = 1 / sqrtf(mean + eps).
-    const float r =
-        OFFICIAL ? off::rsqrtF32(__fadd_rn(__fmul_rn(total, off::meanFactor(DIM)),
-                                           eps))
-                 : rmsFactor(total, (float)DIM, eps);
+    const float r = OFFICIAL
+                        ? off::rsqrtF32(__fadd_rn(
+                              __fmul_rn(total[0], off::meanFactor(DIM)), eps))
+                        : rmsFactor(total[0], (float)DIM, eps);
     // Each thread rescales the elements it wrote itself.
-    if constexpr (DIM % 4 == 0) {
-      for (int i = threadIdx.x * 4; i < DIM; i += BLOCK * 4) {
-        float4 o = *(float4 *)(u + i);
-        float4 g = loadScalar4<NWDT>(normW, i);
-        o.x = g.x * (o.x * r), o.y = g.y * (o.y * r);
-        o.z = g.z * (o.z * r), o.w = g.w * (o.w * r);
-        if constexpr (OFFICIAL) {
-          o.x = off::roundBf16(o.x), o.y = off::roundBf16(o.y);
-          o.z = off::roundBf16(o.z), o.w = off::roundBf16(o.w);
-        }
-        *(float4 *)(u + i) = o;
+    for (long long i = threadIdx.x * 4; i < DIM; i += 1024)
+      for (long long j = 0; j < 4 && i + j < DIM; ++j) {
+        const float o =
+            __fmul_rn(loadScalar<NWDT>(normW, i + j), __fmul_rn(u[i + j], r));
+        u[i + j] = OFFICIAL ? off::roundBf16(o) : o;
       }
-    } else {
-      for (int i = threadIdx.x; i < DIM; i += BLOCK)
-        u[i] = OFFICIAL ? off::roundBf16(loadScalar<NWDT>(normW, i) * (u[i] * r))
-                        : loadScalar<NWDT>(normW, i) * (u[i] * r);
-    }
   }
 }
 
@@ -135,7 +125,7 @@ __device__ __forceinline__ void mhcPre(const BkLaunch &a, float hcEps,
                                        float normEps, float eps) {
   constexpr int ROWS = (2 + HC) * HC;
   __shared__ float red[(ROWS + 1) * (BLOCK / 32)];
-  __shared__ float mix[ROWS];
+  __shared__ float mix[ROWS + 1];
   __shared__ float pre[HC];
   const long long t = blockIdx.x;
   const float *x = (const float *)a.in[0] + t * HC * DIM;
@@ -147,10 +137,13 @@ __device__ __forceinline__ void mhcPre(const BkLaunch &a, float hcEps,
   if (threadIdx.x == 0) {
     const float s0 = loadScalar<SDT>(scale, 0), s1 = loadScalar<SDT>(scale, 1),
                 s2 = loadScalar<SDT>(scale, 2);
+    auto affine = [&](int m, float s) {
+      return __fadd_rn(__fmul_rn(mix[m], s), loadScalar<BDT>(base, m));
+    };
 #pragma unroll
     for (int k = 0; k < HC; ++k) {
-      pre[k] = sigmoidF(mix[k] * s0 + loadScalar<BDT>(base, k)) + hcEps;
-      post[k] = 2.0f * sigmoidF(mix[HC + k] * s1 + loadScalar<BDT>(base, HC + k));
+      pre[k] = __fadd_rn(hostSigmoid(affine(k, s0)), hcEps);
+      post[k] = __fmul_rn(2.0f, hostSigmoid(affine(HC + k, s1)));
     }
     // Row softmax, then alternate column and row normalization (Sinkhorn).
     float c[HC * HC];
@@ -159,17 +152,17 @@ __device__ __forceinline__ void mhcPre(const BkLaunch &a, float hcEps,
       float mx = __uint_as_float(0xff800000u); // -inf
 #pragma unroll
       for (int k = 0; k < HC; ++k) {
-        c[j * HC + k] = mix[2 * HC + j * HC + k] * s2 +
-                        loadScalar<BDT>(base, 2 * HC + j * HC + k);
+        c[j * HC + k] = affine(2 * HC + j * HC + k, s2);
         mx = fmaxf(mx, c[j * HC + k]);
       }
       float sum = 0.0f;
 #pragma unroll
       for (int k = 0; k < HC; ++k)
-        sum += (c[j * HC + k] = expf(c[j * HC + k] - mx));
+        sum = __fadd_rn(sum,
+                        c[j * HC + k] = hostExp(__fsub_rn(c[j * HC + k], mx)));
 #pragma unroll
       for (int k = 0; k < HC; ++k)
-        c[j * HC + k] = c[j * HC + k] / sum + hcEps;
+        c[j * HC + k] = __fadd_rn(__fdiv_rn(c[j * HC + k], sum), hcEps);
     }
 #pragma unroll 1
     for (int it = 0; it < ITERS; ++it) {
@@ -179,10 +172,10 @@ __device__ __forceinline__ void mhcPre(const BkLaunch &a, float hcEps,
           float sum = 0.0f;
 #pragma unroll
           for (int k = 0; k < HC; ++k)
-            sum += c[j * HC + k];
+            sum = __fadd_rn(sum, c[j * HC + k]);
 #pragma unroll
           for (int k = 0; k < HC; ++k)
-            c[j * HC + k] /= sum + hcEps;
+            c[j * HC + k] = __fdiv_rn(c[j * HC + k], __fadd_rn(sum, hcEps));
         }
       }
 #pragma unroll
@@ -190,10 +183,10 @@ __device__ __forceinline__ void mhcPre(const BkLaunch &a, float hcEps,
         float sum = 0.0f;
 #pragma unroll
         for (int j = 0; j < HC; ++j)
-          sum += c[j * HC + k];
+          sum = __fadd_rn(sum, c[j * HC + k]);
 #pragma unroll
         for (int j = 0; j < HC; ++j)
-          c[j * HC + k] /= sum + hcEps;
+          c[j * HC + k] = __fdiv_rn(c[j * HC + k], __fadd_rn(sum, hcEps));
       }
     }
 #pragma unroll
@@ -205,8 +198,8 @@ __device__ __forceinline__ void mhcPre(const BkLaunch &a, float hcEps,
 #pragma unroll
   for (int k = 0; k < HC; ++k)
     preReg[k] = pre[k];
-  hcCollapse<DIM, HC, NORM, NWDT, BLOCK, OFFICIAL>(x, preReg, u,
-                                         NORM ? a.weights[3] : nullptr, eps, red);
+  hcCollapse<DIM, HC, NORM, NWDT, BLOCK, OFFICIAL>(
+      x, preReg, u, NORM ? a.weights[3] : nullptr, eps, red, mix);
 }
 
 // mhc_head / mhc_head_norm: the head collapse (pre weights only, no
@@ -216,7 +209,7 @@ template <int DIM, int HC, bool NORM, int FNDT, int BDT, int SDT, int NWDT,
 __device__ __forceinline__ void mhcHead(const BkLaunch &a, float hcEps,
                                         float normEps, float eps) {
   __shared__ float red[(HC + 1) * (BLOCK / 32)];
-  __shared__ float mix[HC];
+  __shared__ float mix[HC + 1];
   const long long t = blockIdx.x;
   const float *x = (const float *)a.in[0] + t * HC * DIM;
   float *u = (float *)a.out[0] + t * DIM;
@@ -226,9 +219,11 @@ __device__ __forceinline__ void mhcHead(const BkLaunch &a, float hcEps,
   float pre[HC];
 #pragma unroll
   for (int k = 0; k < HC; ++k)
-    pre[k] = sigmoidF(mix[k] * s0 + loadScalar<BDT>(base, k)) + hcEps;
-  hcCollapse<DIM, HC, NORM, NWDT, BLOCK, OFFICIAL>(x, pre, u,
-                                         NORM ? a.weights[3] : nullptr, eps, red);
+    pre[k] = __fadd_rn(
+        hostSigmoid(__fadd_rn(__fmul_rn(mix[k], s0), loadScalar<BDT>(base, k))),
+        hcEps);
+  hcCollapse<DIM, HC, NORM, NWDT, BLOCK, OFFICIAL>(
+      x, pre, u, NORM ? a.weights[3] : nullptr, eps, red, mix);
 }
 
 // x'[k] = post[k]·y + Σ_j C[j][k]·x[j], in the host's order without FMA

@@ -1,10 +1,13 @@
 //===- WeightDecodeTest.cpp - Linear over FP8/FP4/BF16 weights ------------===//
-#include "KernelTestUtil.h"
 #include "host/WeightDecode.h"
+#include "KernelTestUtil.h"
 
 #include "birkhoff/Numerics.h"
 
 #include <gtest/gtest.h>
+
+#include <cmath>
+#include <vector>
 
 namespace birkhoff::test {
 namespace {
@@ -12,7 +15,8 @@ namespace {
 // FP8 e4m3 with one 128x128 block scale per block: W = e4m3(q) * 2^(s-127).
 TEST(WeightDecode, Fp8BlockScales) {
   KernelHarness h;
-  std::vector<uint8_t> q(2 * 256), s = {127, 120}; // scales 1 and 2^-7 for the 2 col blocks
+  std::vector<uint8_t> q(2 * 256),
+      s = {127, 120}; // scales 1 and 2^-7 for the 2 col blocks
   for (size_t i = 0; i < q.size(); ++i)
     q[i] = floatToE4m3(float(int(i % 5) - 2));
   int sc = h.addWeightRaw("w.scale", DType::F8E8M0, {1, 2}, s);
@@ -77,6 +81,38 @@ TEST(WeightDecode, LinearKernelBf16) {
         want += h.buffers[x][size_t(t * 4 + k)] * wv[size_t(n * 4 + k)];
       EXPECT_FLOAT_EQ(h.buffers[y][size_t(t * 3 + n)], want);
     }
+}
+
+// The documented order is what the CUDA block sums in (mHC relies on it to be
+// bitwise): the cases below come out differently in any other order.
+TEST(WeightDecode, BlockTreeDotSumsInTheCudaBlocksOrder) {
+  const float e = 0x1p-24f; // half an ulp of 1: lost when added to 1 alone
+  std::vector<float> ones(2048, 1.0f);
+  // Quads left to right: lane 0 keeps 1 (each e is a tie, to even), lane 1
+  // sums its four e exactly; then 1 + 4e. Sequential gives 1, dotF32 1 + 6e.
+  std::vector<float> a = {1, e, e, e, e, e, e, e};
+  EXPECT_EQ(rt::blockTreeDot(a.data(), ones.data(), 8), 1.0f + 4 * e);
+  EXPECT_EQ(rt::dotF32(a.data(), ones.data(), 8), 1.0f + 6 * e);
+  // Warp totals in order from 0: e (warp 0) + e (warp 1) before the 1 of
+  // warp 7 survives as 1 + 2e.
+  std::vector<float> b(1024, 0.0f);
+  b[0] = e, b[128] = e, b[7 * 128] = 1.0f;
+  EXPECT_EQ(rt::blockTreeDot(b.data(), ones.data(), 1024), 1.0f + 2 * e);
+  // The butterfly pairs lane l with l ^ 16 first: lanes 0 and 16 give 1,
+  // then lanes 1 and 17's 2e joins at offset 1.
+  std::vector<float> c(1024, 0.0f);
+  c[0] = 1.0f, c[64] = e, c[4] = e, c[68] = e;
+  EXPECT_EQ(rt::blockTreeDot(c.data(), ones.data(), 1024), 1.0f + 2 * e);
+  // Past one stride and with a ragged tail, still an fp32-accurate dot.
+  std::vector<float> x(3003), y(3003);
+  for (size_t i = 0; i < x.size(); ++i)
+    x[i] = float(int(i * 37 % 101) - 50) * 0.01f,
+    y[i] = float(int(i * 53 % 89) - 44) * 0.02f;
+  double want = 0;
+  for (size_t i = 0; i < x.size(); ++i)
+    want += double(x[i]) * y[i];
+  EXPECT_NEAR(rt::blockTreeDot(x.data(), y.data(), 3003), want,
+              1e-5 * std::fabs(want) + 1e-4);
 }
 
 } // namespace
