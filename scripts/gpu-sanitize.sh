@@ -4,7 +4,9 @@
 # every case (mode race-whole: the official cases whole); then kernel tests (below); each
 # run under a time limit (seconds) of its own. Needs the carried .deps/
 # (scripts/prepare-gpu-carry.sh). Writes $OUT/sanitizer-*.log and prints a summary.
-#   scripts/gpu-sanitize.sh [all|kernels|models|race|race-whole]
+# Mode runs takes its runs from BIRKHOFF_SANITIZE_RUNS, ';'-separated "seconds tool binary
+# filter" entries, e.g. "60 racecheck gpu_kernel_tests *Mhc*;60 memcheck gpu_kernel_tests *Mhc*".
+#   scripts/gpu-sanitize.sh [all|kernels|models|race|race-whole|runs]
 set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -58,7 +60,15 @@ if [ "$what" = all ] || [ "$what" = kernels ] || [ "$what" = race ]; then
   run 60 racecheck gpu_kernel_tests '*MoeOnTensorCores*dim256*'
 fi
 if [ "$what" = all ] || [ "$what" = kernels ]; then
+  run 60 racecheck gpu_kernel_tests '*Mhc*'
   run 120 racecheck gpu_kernel_tests '*TensorCoreLinear*'
   run 150 memcheck gpu_kernel_tests 'GpuOfficial.MoeMatchesHost:*MoeOnTensorCores*dim256*'
+fi
+if [ "$what" = runs ]; then
+  IFS=';' read -ra runs <<< "${BIRKHOFF_SANITIZE_RUNS:-}"
+  for r in "${runs[@]}"; do
+    read -r secs tool binary filter <<< "$r"
+    run "$secs" "$tool" "$binary" "$filter"
+  done
 fi
 exit $status
