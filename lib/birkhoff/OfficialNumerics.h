@@ -13,10 +13,14 @@
 // given the same inputs. Three things the reference leaves to its hardware
 // cannot be pinned down and are fixed here as follows:
 //  - fp32 reductions (RMS means, dot products, GEMM inner sums, softmax sums)
-//    are summed sequentially in index order; the GPU sums in a tree/MMA order,
-//    so a reduction may differ in its last fp32 bit;
-//  - exp, sqrt, rsqrt, pow, cos and sin are the C library's fp32 functions
-//    (rsqrt = 1/sqrtf); CUDA's may differ by an ulp;
+//    are summed sequentially in index order, and the CUDA kernels follow that
+//    order where they must be bitwise; mHC's long mixing sums instead use a
+//    fixed 256-lane tree order both backends share (runtime/host/WeightDecode.h
+//    blockTreeDot; rmsNormBf16GivenSum takes such a sum); tensor-core inner
+//    sums may differ in their last fp32 bit;
+//  - sqrt, rsqrt, pow, cos and sin are the C library's fp32 functions
+//    (rsqrt = 1/sqrtf); exp and log1p are evaluated in double and rounded
+//    once (Numerics.h), as the CUDA kernels evaluate them;
 //  - no FMA contraction anywhere (the .cpp files forbid it); nvcc contracts by
 //    default, e.g. in the complex multiply of RoPE.
 // After the final bf16 rounding these differences vanish almost always; the
