@@ -9,6 +9,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "GpuTestUtil.h"
+#include "Launches.h"
 
 #include <string>
 
@@ -168,8 +169,13 @@ void setUpMhc(KernelHarness &h, const std::string &kernel, int64_t dim,
                     : randomFloats(size_t(n), scale);
   };
   h.launch.kernel = kernel;
-  h.param("dim", double(dim));
-  h.param("hc", double(hc));
+  if (kernel == "mhc_post") {
+    h.param("dim", double(dim));
+    h.param("hc", double(hc));
+  } else {
+    for (const auto &[key, v] : test::mhcSpec(kernel.c_str(), dim, hc).params)
+      h.param(key, v);
+  }
   h.param("numerics", official ? 1 : 0);
   if (kernel == "mhc_post") {
     int y = h.addBuffer(S * dim), x = h.addBuffer(S * hc * dim),
@@ -202,12 +208,6 @@ void setUpMhc(KernelHarness &h, const std::string &kernel, int64_t dim,
   if (norm)
     h.launch.weights.push_back(h.addWeightRaw(
         "norm", DType::BF16, {dim}, bf16Bytes(randomFloats(size_t(dim)))));
-  h.param("hc_eps", 1e-6);
-  h.param("norm_eps", 1e-6);
-  if (!head)
-    h.param("iters", 20);
-  if (norm)
-    h.param("eps", 1e-6);
 }
 
 // Both backends sum the mixing and norm reductions in the same block-tree
