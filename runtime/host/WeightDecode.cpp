@@ -81,17 +81,17 @@ float dotF32(const float *a, const float *b, int64_t n) {
 
 float blockTreeDot(const float *a, const float *b, int64_t n) {
   constexpr int64_t kWarp = 32, kStride = 4 * kBlockTreeLanes;
-  float lanes[kBlockTreeLanes];
-  for (int64_t q = 0; q < kBlockTreeLanes; ++q) {
-    float partial = 0.0f;
-    for (int64_t k = 4 * q; k < n; k += kStride) {
+  // Stride by stride, so the row is read once in order; each lane's partial
+  // still adds its quads in stride order.
+  float lanes[kBlockTreeLanes] = {};
+  for (int64_t base = 0; base < n; base += kStride)
+    for (int64_t q = 0; q < kBlockTreeLanes && base + 4 * q < n; ++q) {
+      const int64_t k = base + 4 * q;
       float quad = a[k] * b[k];
       for (int64_t j = 1; j < 4 && k + j < n; ++j)
         quad += a[k + j] * b[k + j];
-      partial += quad;
+      lanes[q] += quad;
     }
-    lanes[q] = partial;
-  }
   float total = 0.0f;
   for (float *warp = lanes; warp != lanes + kBlockTreeLanes; warp += kWarp) {
     for (int64_t offset = kWarp / 2; offset > 0; offset /= 2) {
