@@ -15,7 +15,7 @@ build="${BIRKHOFF_GPU_BUILD:-$root/build-gpu}"
 mkdir -p "$out" "$build"
 report="$out/gpu-report.txt"
 {
-  echo "# Birkhoff GPU check, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  echo "# Birkhoff GPU check, $(date -u +%Y-%m-%dT%H:%M:%SZ), artifacts of commit $(cat .deps/commit 2>/dev/null || echo '?')"
   echo "## machine"
   nvidia-smi --query-gpu=name,driver_version,memory.total,compute_cap --format=csv 2>&1 || echo "nvidia-smi failed"
   (ldconfig -p | grep -E 'libcuda\.so\.1|libnvrtc\.so') 2>&1
