@@ -5,8 +5,9 @@
 # run under a time limit (seconds) of its own. Needs the carried .deps/
 # (scripts/prepare-gpu-carry.sh). Writes $OUT/sanitizer-*.log and prints a summary.
 # Mode runs takes its runs from BIRKHOFF_SANITIZE_RUNS, ';'-separated "seconds tool binary
-# filter" entries, e.g. "60 racecheck gpu_kernel_tests *Mhc*;60 memcheck gpu_kernel_tests *Mhc*".
-#   scripts/gpu-sanitize.sh [all|kernels|models|race|race-whole|runs]
+# filter [sanitizer options]" entries, e.g. "60 racecheck gpu_kernel_tests *Mhc*;60 memcheck
+# gpu_kernel_tests *Mhc*".
+#   scripts/gpu-sanitize.sh [all|kernels|models|race|race-whole|race-kernels|runs]
 set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -22,11 +23,15 @@ cmake -G Ninja -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DBIRKHOFF_RUNTIME_ON
   cmake --build "$build" -j "$(nproc)" --target gpu_model_tests gpu_kernel_tests > "$out/build.log" 2>&1 ||
   { echo "build failed"; tail -20 "$out/build.log"; exit 1; }
 status=0
-run() { # seconds tool tests filter
-  local log="$out/sanitizer-$2-$3-$(printf %s "$4" | tr -c 'A-Za-z0-9_' _ | cut -c1-60).log"
-  timeout "$1" "$sanitizer" --tool "$2" --error-exitcode 99 "$build/tests/$3" --gtest_filter="$4" > "$log" 2>&1
+run() { # seconds tool tests filter [more sanitizer options]
+  local secs="$1" tool="$2" tests="$3" filter="$4"
+  shift 4
+  local log="$out/sanitizer-$tool-$tests-$(printf %s "$filter $*" | tr -c 'A-Za-z0-9_' _ | cut -c1-80).log"
+  local start=$SECONDS
+  timeout "$secs" "$sanitizer" --tool "$tool" --error-exitcode 99 "$@" "$build/tests/$tests" --gtest_filter="$filter" > "$log" 2>&1
   local rc=$?
-  echo "$2 $3 ($4): exit $rc$([ $rc = 124 ] && echo ' (time limit)'), $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY|SYNCCHECK SUMMARY' "$log" | tail -1), $(grep -cE '^\[       OK \]' "$log") tests passed"
+  # The time says whether a kernel filter matched anything: instrumented launches are slow.
+  echo "$tool $tests ($filter${*:+ $*}): exit $rc$([ $rc = 124 ] && echo ' (time limit)') after $((SECONDS - start)) s, $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY|SYNCCHECK SUMMARY' "$log" | tail -1), $(grep -cE '^\[       OK \]' "$log") tests passed"
   [ $rc = 0 ] || status=1
 }
 what="${1:-all}"
@@ -64,11 +69,30 @@ if [ "$what" = all ] || [ "$what" = kernels ]; then
   run 120 racecheck gpu_kernel_tests '*TensorCoreLinear*'
   run 150 memcheck gpu_kernel_tests 'GpuOfficial.MoeMatchesHost:*MoeOnTensorCores*dim256*'
 fi
+# racecheck over whole golden runs one kernel family at a time: only that family's launches
+# are instrumented and the others run at full speed, so a whole case can fit a command where
+# racechecking every launch cannot. BIRKHOFF_RACECHECK_CASES (default: the official cases;
+# a reference case is named plainly) and BIRKHOFF_RACECHECK_KERNELS choose what runs.
+if [ "$what" = race-kernels ]; then
+  select=--kernel-name # older sanitizers call it --kernel-regex
+  "$sanitizer" --help 2>&1 | grep -q -- '--kernel-name' || select=--kernel-regex
+  for c in ${BIRKHOFF_RACECHECK_CASES:-tiny_dq_official tiny_dq2_official}; do
+    case "$c" in
+      *_official) test="*GpuOfficialGolden*/${c%_official}" ;;
+      *) test="*GpuGolden*/$c" ;;
+    esac
+    for k in ${BIRKHOFF_RACECHECK_KERNELS:-moe compressor sparse_attention indexer_topk linear_rms_norm grouped_linear linear router mhc_pre_norm mhc_head_norm mhc_post head_rms_norm_rope rope window_write embed}; do
+      # Kernels are named bk_<kernel>_<hash> (bk_linear_ also matches linear_rms_norm).
+      run "${BIRKHOFF_RACECHECK_S:-120}" racecheck gpu_model_tests "$test" "$select" "kns=bk_${k}_"
+    done
+  done
+fi
 if [ "$what" = runs ]; then
   IFS=';' read -ra runs <<< "${BIRKHOFF_SANITIZE_RUNS:-}"
   for r in "${runs[@]}"; do
-    read -r secs tool binary filter <<< "$r"
-    run "$secs" "$tool" "$binary" "$filter"
+    read -r secs tool binary filter options <<< "$r"
+    # shellcheck disable=SC2086 # the options are words
+    run "$secs" "$tool" "$binary" "$filter" $options
   done
 fi
 exit $status
