@@ -26,7 +26,8 @@ Expected<uint64_t> weightBytes(DType dtype, const std::vector<int64_t> &shape) {
   uint64_t n = 1;
   for (int64_t d : shape) {
     if (d < 0 || d > (int64_t(1) << 40))
-      return invalidArgument("dimension " + std::to_string(d) + " out of range");
+      return invalidArgument("dimension " + std::to_string(d) +
+                             " out of range");
     // A generated weight's size is not bounded by the file: keep the
     // element count itself in range.
     if (__builtin_mul_overflow(n, uint64_t(d), &n) || n > (uint64_t(1) << 60))
@@ -91,16 +92,21 @@ Status checkLaunch(const LaunchDesc &l, const EntryDesc &entry,
     return corrupt(where + ": unknown kernel '" + l.kernel + "'");
   auto count = [&](const char *what, size_t n, int lo, int hi) -> Status {
     if (int(n) < lo || (hi >= 0 && int(n) > hi))
-      return corrupt(where + ": kernel '" + l.kernel + "' takes " +
-                     std::to_string(lo) +
-                     (hi == lo ? "" : ".." + (hi < 0 ? std::string("n") : std::to_string(hi))) +
-                     " " + what + ", has " + std::to_string(n));
+      return corrupt(
+          where + ": kernel '" + l.kernel + "' takes " + std::to_string(lo) +
+          (hi == lo ? ""
+                    : ".." + (hi < 0 ? std::string("n") : std::to_string(hi))) +
+          " " + what + ", has " + std::to_string(n));
     return Status::ok();
   };
-  BK_RETURN_IF_ERROR(count("inputs", l.inputs.size(), sig->minInputs, sig->maxInputs));
-  BK_RETURN_IF_ERROR(count("outputs", l.outputs.size(), sig->outputs, sig->outputs));
-  BK_RETURN_IF_ERROR(count("weights", l.weights.size(), sig->minWeights, sig->maxWeights));
-  BK_RETURN_IF_ERROR(count("states", l.states.size(), sig->minStates, sig->maxStates));
+  BK_RETURN_IF_ERROR(
+      count("inputs", l.inputs.size(), sig->minInputs, sig->maxInputs));
+  BK_RETURN_IF_ERROR(
+      count("outputs", l.outputs.size(), sig->outputs, sig->outputs));
+  BK_RETURN_IF_ERROR(
+      count("weights", l.weights.size(), sig->minWeights, sig->maxWeights));
+  BK_RETURN_IF_ERROR(
+      count("states", l.states.size(), sig->minStates, sig->maxStates));
   for (std::string_view key : sig->requiredParams)
     if (!l.params.has(std::string(key)))
       return corrupt(where + ": kernel '" + l.kernel + "' lacks parameter '" +
@@ -116,10 +122,12 @@ Status checkLaunch(const LaunchDesc &l, const EntryDesc &entry,
                      " out of range (" + std::to_string(nb) + " buffers)");
   for (int w : l.weights)
     if (w < -1 || w >= int(prog.weights.size()))
-      return corrupt(where + ": weight index " + std::to_string(w) + " out of range");
+      return corrupt(where + ": weight index " + std::to_string(w) +
+                     " out of range");
   for (int s : l.states)
     if (s < 0 || s >= int(prog.states.size()))
-      return corrupt(where + ": state index " + std::to_string(s) + " out of range");
+      return corrupt(where + ": state index " + std::to_string(s) +
+                     " out of range");
   return Status::ok();
 }
 
@@ -162,10 +170,11 @@ Status readCudaKernel(const fb::CudaKernel *k, CudaKernelDesc &d,
       g.tokensPerY < 0 || g.xPerToken + g.xConst < 1 ||
       g.xPerToken > (int64_t(1) << 31) || g.xConst > (int64_t(1) << 31) ||
       d.cluster < 1 || d.cluster > 16)
-    return corrupt(where + " ('" + d.name + "') has an invalid grid rule (block " +
-                   std::to_string(g.block) + ", x = " + std::to_string(g.xPerToken) +
-                   "·S + " + std::to_string(g.xConst) + ", " +
-                   std::to_string(g.tokensPerY) + " tokens per y)");
+    return corrupt(
+        where + " ('" + d.name + "') has an invalid grid rule (block " +
+        std::to_string(g.block) + ", x = " + std::to_string(g.xPerToken) +
+        "·S + " + std::to_string(g.xConst) + ", " +
+        std::to_string(g.tokensPerY) + " tokens per y)");
   if (g.xPerToken % d.cluster || g.xConst % d.cluster)
     return corrupt(where + " ('" + d.name + "') has clusters of " +
                    std::to_string(d.cluster) +
@@ -186,9 +195,9 @@ Status checkCudaLaunch(const LaunchDesc &l, const EntryDesc &entry,
     return Status::ok();
   }
   if (l.cudaKernel < 0 || l.cudaKernel >= int(prog.cudaKernels.size()))
-    return corrupt(where + ": CUDA kernel index " + std::to_string(l.cudaKernel) +
-                   " out of range (" + std::to_string(prog.cudaKernels.size()) +
-                   " kernels)");
+    return corrupt(where + ": CUDA kernel index " +
+                   std::to_string(l.cudaKernel) + " out of range (" +
+                   std::to_string(prog.cudaKernels.size()) + " kernels)");
   const CudaKernelDesc &k = prog.cudaKernels[size_t(l.cudaKernel)];
   if (k.kernel != l.kernel)
     return corrupt(where + ": '" + l.kernel + "' launch runs CUDA kernel '" +
@@ -269,6 +278,24 @@ double ParamList::f(const std::string &key) const {
   return 0.0; // presence is checked at load time
 }
 
+int logitsTail(const EntryDesc &entry) {
+  static const std::set<std::string> kRowLocal = {"linear", "rms_norm",
+                                                  "mhc_head", "mhc_head_norm"};
+  auto rowLocal = [](const LaunchDesc &l) {
+    return kRowLocal.count(l.kernel) && l.states.empty() &&
+           std::find(l.inputs.begin(), l.inputs.end(), -1) == l.inputs.end();
+  };
+  int begin = int(entry.launches.size());
+  while (begin > 0 && rowLocal(entry.launches[size_t(begin - 1)]))
+    --begin;
+  for (size_t i = size_t(begin); i < entry.launches.size(); ++i) {
+    const std::vector<int> &out = entry.launches[i].outputs;
+    if (std::find(out.begin(), out.end(), entry.logitsBuffer) != out.end())
+      return begin;
+  }
+  return -1;
+}
+
 const EntryDesc *Program::entry(const std::string &name) const {
   for (const EntryDesc &e : entries)
     if (e.name == name)
@@ -283,8 +310,9 @@ Expected<Program> parseArtifact(const uint8_t *data, uint64_t size,
                            " bytes, too short to be an artifact");
   uint32_t fbSize = flatbuffers::ReadScalar<uint32_t>(data);
   if (uint64_t(fbSize) + 4 > size)
-    return bad(origin, "truncated: header says " + std::to_string(fbSize + 4ull) +
-                           " bytes of program, file has " + std::to_string(size));
+    return bad(origin,
+               "truncated: header says " + std::to_string(fbSize + 4ull) +
+                   " bytes of program, file has " + std::to_string(size));
   if (!fb::SizePrefixedArtifactBufferHasIdentifier(data))
     return bad(origin, "not a Birkhoff artifact (file identifier is not '" +
                            std::string(fb::ArtifactIdentifier()) + "')");
@@ -318,9 +346,11 @@ Expected<Program> parseArtifact(const uint8_t *data, uint64_t size,
   uint64_t sectionSize = a->weight_section_size();
   uint64_t expectedOffset = alignUp(uint64_t(fbSize) + 4, 4096);
   if (sectionOffset != expectedOffset)
-    return bad(origin, "weight section offset " + std::to_string(sectionOffset) +
-                           " should be " + std::to_string(expectedOffset));
-  if (sectionOffset + sectionSize > size || sectionOffset + sectionSize < sectionOffset)
+    return bad(origin, "weight section offset " +
+                           std::to_string(sectionOffset) + " should be " +
+                           std::to_string(expectedOffset));
+  if (sectionOffset + sectionSize > size ||
+      sectionOffset + sectionSize < sectionOffset)
     return bad(origin, "truncated: weight section ends at byte " +
                            std::to_string(sectionOffset + sectionSize) +
                            ", file has " + std::to_string(size) + " bytes");
@@ -343,7 +373,8 @@ Expected<Program> parseArtifact(const uint8_t *data, uint64_t size,
         return corrupt(where + ": " + bytes.status().message());
       if (*bytes != w->size())
         return corrupt(where + " holds " + std::to_string(w->size()) +
-                       " bytes, its dtype and shape need " + std::to_string(*bytes));
+                       " bytes, its dtype and shape need " +
+                       std::to_string(*bytes));
       d.size = w->size();
       d.scale = w->scale();
       if (w->generated()) {
@@ -380,7 +411,8 @@ Expected<Program> parseArtifact(const uint8_t *data, uint64_t size,
                      std::to_string(w.scale));
     const WeightDesc &s = prog.weights[w.scale];
     if (s.dtype != DType::F8E8M0 || w.shape.size() != 2 || s.shape.size() != 2)
-      return corrupt(where + ": scale '" + s.name + "' is not a 2-D e8m0 tensor");
+      return corrupt(where + ": scale '" + s.name +
+                     "' is not a 2-D e8m0 tensor");
     int64_t out = w.shape[0], in = w.shape[1];
     std::vector<int64_t> want =
         w.dtype == DType::F8E4M3
@@ -388,9 +420,10 @@ Expected<Program> parseArtifact(const uint8_t *data, uint64_t size,
             : std::vector<int64_t>{out, (in + 31) / 32};
     if (s.shape != want)
       return corrupt(where + ": scale '" + s.name + "' has shape [" +
-                     std::to_string(s.shape[0]) + "," + std::to_string(s.shape[1]) +
-                     "], expected [" + std::to_string(want[0]) + "," +
-                     std::to_string(want[1]) + "]");
+                     std::to_string(s.shape[0]) + "," +
+                     std::to_string(s.shape[1]) + "], expected [" +
+                     std::to_string(want[0]) + "," + std::to_string(want[1]) +
+                     "]");
     BK_RETURN_IF_ERROR(checkGeneratedScale(prog, int(i), scaleOwner, where));
   }
   for (size_t i = 0; i < prog.weights.size(); ++i)
@@ -409,16 +442,18 @@ Expected<Program> parseArtifact(const uint8_t *data, uint64_t size,
       d.bytesPerRow = s->bytes_per_row();
       d.fixedRows = s->fixed_rows();
       d.tokensPerRow = s->tokens_per_row();
-      if (d.bytesPerRow == 0 || d.fixedRows < 0 ||
-          d.tokensPerRow < 0 || d.bytesPerRow > (1u << 30))
-        return corrupt(origin + ": state '" + d.name + "' has an invalid layout");
+      if (d.bytesPerRow == 0 || d.fixedRows < 0 || d.tokensPerRow < 0 ||
+          d.bytesPerRow > (1u << 30))
+        return corrupt(origin + ": state '" + d.name +
+                       "' has an invalid layout");
       prog.states.push_back(std::move(d));
     }
   }
 
   if (a->cuda_kernels()) {
     if (prog.target != "cuda" && a->cuda_kernels()->size() > 0)
-      return bad(origin, "a '" + prog.target + "' artifact carries CUDA kernels");
+      return bad(origin,
+                 "a '" + prog.target + "' artifact carries CUDA kernels");
     int index = 0;
     for (const fb::CudaKernel *k : *a->cuda_kernels()) {
       CudaKernelDesc d;
@@ -449,7 +484,8 @@ Expected<Program> parseArtifact(const uint8_t *data, uint64_t size,
         bd.isInt = b->is_int();
         if (bd.elemsPerToken <= 0 || bd.offsetPerToken < 0 ||
             bd.offsetPerToken + bd.elemsPerToken > d.arenaElemsPerToken)
-          return corrupt(where + ": buffer '" + bd.name + "' lies outside the arena");
+          return corrupt(where + ": buffer '" + bd.name +
+                         "' lies outside the arena");
         d.buffers.push_back(std::move(bd));
       }
     }
@@ -472,7 +508,8 @@ Expected<Program> parseArtifact(const uint8_t *data, uint64_t size,
           ld.states.assign(l->states()->begin(), l->states()->end());
         ld.cudaKernel = l->cuda_kernel();
         std::string lwhere = where + " launch " + std::to_string(index++);
-        BK_RETURN_IF_ERROR(readParams(l->params(), ld.params).withContext(lwhere));
+        BK_RETURN_IF_ERROR(
+            readParams(l->params(), ld.params).withContext(lwhere));
         BK_RETURN_IF_ERROR(checkLaunch(ld, d, prog, lwhere));
         BK_RETURN_IF_ERROR(validateLaunch(prog, d, ld, lwhere));
         BK_RETURN_IF_ERROR(checkCudaLaunch(ld, d, prog, lwhere));
@@ -481,6 +518,7 @@ Expected<Program> parseArtifact(const uint8_t *data, uint64_t size,
     }
     if (d.launches.empty())
       return corrupt(where + " has no launches");
+    d.logitsTailBegin = logitsTail(d);
     prog.entries.push_back(std::move(d));
   }
   if (!prog.entry("prefill") || !prog.entry("decode"))

@@ -1,4 +1,5 @@
-//===- Program.h - A loaded artifact in plain C++ form ---------------------===//
+//===- Program.h - A loaded artifact in plain C++ form
+//---------------------===//
 //
 // The loader turns the artifact's flatbuffer into these structs once; the
 // executor and the kernels read only them (and the mapped weight bytes).
@@ -77,7 +78,18 @@ struct EntryDesc {
   int64_t arenaElemsPerToken = 0;
   int logitsBuffer = -1;
   std::vector<LaunchDesc> launches;
+  /// The first of the trailing launches that compute the logits row by row
+  /// (the final mHC collapse, norm, LM head), or -1: a call that wants only
+  /// its last token's logits runs these on that token alone. Derived at
+  /// load (logitsTail), not stored in the artifact.
+  int logitsTailBegin = -1;
 };
+
+/// Where `entry`'s logits tail begins: the longest run of launches at its end
+/// whose kernels map each token's rows to that token's rows (linear, rms_norm,
+/// mhc_head, mhc_head_norm; no state, no token ids) and that writes the
+/// logits buffer; -1 if there is none.
+int logitsTail(const EntryDesc &entry);
 
 struct StateDesc {
   std::string name;
@@ -107,7 +119,7 @@ struct CudaKernelDesc {
   uint64_t cubinSize = 0;
   int registers = 0, spillBytes = 0, stackBytes = 0, sharedBytes = 0;
   cuda::GridRule grid;
-  int cluster = 1; // blocks per cluster along x (informative)
+  int cluster = 1;           // blocks per cluster along x (informative)
   uint64_t scratchBytes = 0; // device scratch per session (BkLaunch::scratch)
 };
 

@@ -32,6 +32,7 @@ public:
     }
     arena_.assign(size_t(arenaElems), 0.0f);
     bufferPtrs_.resize(maxBuffers);
+    lastRowPtrs_.resize(maxBuffers);
   }
 
   Status run(const EntryDesc &entry, std::span<const int32_t> tokens,
@@ -47,7 +48,23 @@ public:
     args.buffers = bufferPtrs_.data();
     args.states = states_.data();
     args.pool = pool_.get();
-    for (const LaunchDesc &launch : entry.launches) {
+    // Without a request for every token's logits, the logits tail runs on
+    // the last token alone: its rows of every buffer (the kernels of the
+    // tail are row-local, so those rows come out the same).
+    const size_t tail = !allLogits && n > 1 && entry.logitsTailBegin >= 0
+                            ? size_t(entry.logitsTailBegin)
+                            : entry.launches.size();
+    for (size_t i = 0; i < entry.launches.size(); ++i) {
+      const LaunchDesc &launch = entry.launches[i];
+      if (i == tail) {
+        for (size_t b = 0; b < entry.buffers.size(); ++b)
+          lastRowPtrs_[b] =
+              bufferPtrs_[b] + (n - 1) * entry.buffers[b].elemsPerToken;
+        args.buffers = lastRowPtrs_.data();
+        args.tokens = 1;
+        args.start = start + n - 1;
+        args.tokenIds = tokens.data() + n - 1;
+      }
       args.launch = &launch;
       HostKernelFn fn = findHostKernel(launch.kernel);
       const auto t0 = profiling ? std::chrono::steady_clock::now()
@@ -90,6 +107,7 @@ private:
   std::vector<StateView> states_;
   std::vector<float> arena_;
   std::vector<float *> bufferPtrs_;
+  std::vector<float *> lastRowPtrs_; // the last token's rows (logits tail)
 };
 
 class HostBackend : public ModelBackend {

@@ -174,5 +174,60 @@ TEST_F(SessionTest, ProfilingCountsEveryLaunchAndChangesNoLogits) {
   EXPECT_TRUE(profiled->kernelTimes().empty());
 }
 
+// Without a request for every token's logits, a call runs the logits tail
+// (final mHC collapse and norm, LM head) on its last token only; the last
+// logits and the state it leaves are bitwise those of the full call.
+TEST_F(SessionTest, PrefillWithoutLogitsRunsTheHeadOnTheLastTokenOnly) {
+  const rt::Program &prog = model_->artifact().program;
+  const rt::EntryDesc &prefill = *prog.entry("prefill");
+  ASSERT_GE(prefill.logitsTailBegin, 0);
+  std::vector<std::string> tail;
+  for (size_t i = size_t(prefill.logitsTailBegin); i < prefill.launches.size();
+       ++i)
+    tail.push_back(prefill.launches[i].kernel);
+  EXPECT_EQ(tail, (std::vector<std::string>{"mhc_head_norm", "linear"}));
+
+  auto full = session(), last = session();
+  std::vector<int32_t> p = {31, 32, 33, 34, 35, 36, 37};
+  std::vector<float> all;
+  ASSERT_TRUE(full->prefill(p, &all).isOk());
+  ASSERT_TRUE(last->prefill(p).isOk());
+  const size_t vocab = size_t(prog.config.vocabSize);
+  std::vector<float> fullLast(full->lastLogits().begin(),
+                              full->lastLogits().end()),
+      lastOnly(last->lastLogits().begin(), last->lastLogits().end());
+  EXPECT_EQ(fullLast, std::vector<float>(all.end() - long(vocab), all.end()));
+  EXPECT_EQ(lastOnly, fullLast);
+  std::vector<float> a, b;
+  ASSERT_TRUE(full->decode(38, &a).isOk());
+  ASSERT_TRUE(last->decode(38, &b).isOk());
+  EXPECT_EQ(a, b);
+}
+
+// The tail is the run of row-local launches at the end that writes the
+// logits; anything else (state, token ids, another kernel) ends it.
+TEST(LogitsTail, IsTheRowLocalRunThatWritesTheLogits) {
+  rt::EntryDesc e;
+  e.logitsBuffer = 3;
+  auto launch = [](const char *kernel, std::vector<int> in,
+                   std::vector<int> out, std::vector<int> states = {}) {
+    rt::LaunchDesc l;
+    l.kernel = kernel;
+    l.inputs = std::move(in);
+    l.outputs = std::move(out);
+    l.states = std::move(states);
+    return l;
+  };
+  e.launches = {launch("embed", {-1}, {0}), launch("mhc_post", {0}, {1}),
+                launch("mhc_head_norm", {1}, {2}), launch("linear", {2}, {3})};
+  EXPECT_EQ(rt::logitsTail(e), 2);
+  e.launches[1] = launch("linear", {0}, {1}, {0}); // a state: not row-local
+  EXPECT_EQ(rt::logitsTail(e), 2);
+  e.launches[1] = launch("rms_norm", {0}, {1});
+  EXPECT_EQ(rt::logitsTail(e), 1); // up to the token ids' embed
+  e.launches.back().outputs = {4}; // the run does not write the logits
+  EXPECT_EQ(rt::logitsTail(e), -1);
+}
+
 } // namespace
 } // namespace birkhoff::test
