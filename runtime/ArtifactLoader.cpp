@@ -533,7 +533,7 @@ Expected<LoadedArtifact> loadArtifact(const std::string &path) {
   auto shared = std::make_shared<MappedFile>(std::move(file));
   BK_ASSIGN_OR_RETURN(Program prog,
                       parseArtifact(shared->data(), shared->size(), path));
-  return LoadedArtifact{std::move(shared), std::move(prog)};
+  return LoadedArtifact{std::move(shared), std::move(prog), nullptr};
 }
 
 } // namespace birkhoff::rt
