@@ -27,25 +27,34 @@ void decodeWeightRow(const WeightDesc &w, const WeightDesc *scale, int64_t row,
       out[k] = bf16ToFloat(src[k]);
     return;
   }
+  // The quantized formats go scale block by scale block, so each block's
+  // scale is decoded once; the values are exact either way.
   case DType::F8E4M3: {
-    const uint8_t *src = w.data + row * K + colBegin;
-    int64_t scaleCols = scale->shape[1];
-    const uint8_t *srow = scale->data + (row / 128) * scaleCols;
-    for (int64_t k = 0; k < cols; ++k) {
-      int64_t col = colBegin + k;
-      out[k] = e4m3ToFloat(src[k]) * e8m0ToFloat(srow[col / 128]);
+    const uint8_t *src = w.data + row * K;
+    const uint8_t *srow = scale->data + (row / 128) * scale->shape[1];
+    for (int64_t col = colBegin, end = colBegin + cols; col < end;) {
+      const int64_t blockEnd = std::min(end, (col / 128 + 1) * 128);
+      const float s = e8m0ToFloat(srow[col / 128]);
+      for (; col < blockEnd; ++col)
+        *out++ = e4m3ToFloat(src[col]) * s;
     }
     return;
   }
   case DType::FP4E2M1x2: {
     const uint8_t *src = w.data + row * (K / 2);
-    int64_t scaleCols = scale->shape[1];
-    const uint8_t *srow = scale->data + row * scaleCols;
-    for (int64_t k = 0; k < cols; ++k) {
-      int64_t col = colBegin + k;
-      uint8_t byte = src[col / 2];
-      uint8_t code = (col & 1) ? (byte >> 4) : (byte & 15);
-      out[k] = e2m1ToFloat(code) * e8m0ToFloat(srow[col / 32]);
+    const uint8_t *srow = scale->data + row * scale->shape[1];
+    for (int64_t col = colBegin, end = colBegin + cols; col < end;) {
+      const int64_t blockEnd = std::min(end, (col / 32 + 1) * 32);
+      const float s = e8m0ToFloat(srow[col / 32]);
+      if (col & 1) // a slice that starts on a high nibble
+        *out++ = e2m1ToFloat(src[col++ / 2] >> 4) * s;
+      for (; col + 1 < blockEnd; col += 2) {
+        const uint8_t byte = src[col / 2];
+        *out++ = e2m1ToFloat(byte & 15) * s;
+        *out++ = e2m1ToFloat(byte >> 4) * s;
+      }
+      if (col < blockEnd) // a slice that ends on a low nibble
+        *out++ = e2m1ToFloat(src[col++ / 2] & 15) * s;
     }
     return;
   }

@@ -54,6 +54,46 @@ TEST(WeightDecode, Fp4PackedLowNibbleFirst) {
   }
 }
 
+// Any slice of a row (odd starts and ends, across scale blocks) decodes to
+// the same values as the whole row, in both quantized formats.
+TEST(WeightDecode, SlicesMatchTheWholeRow) {
+  KernelHarness h;
+  const int64_t K = 320;
+  std::vector<uint8_t> fp4(2 * K / 2), fp8(2 * K), s4(2 * (K / 32)), s8(3);
+  for (size_t i = 0; i < fp4.size(); ++i)
+    fp4[i] = uint8_t(i * 37 + 11);
+  for (size_t i = 0; i < fp8.size(); ++i)
+    fp8[i] = uint8_t((i * 53 + 5) % 0x7e); // positive, no NaN
+  for (size_t i = 0; i < s4.size(); ++i)
+    s4[i] = uint8_t(120 + i % 9);
+  s8 = {126, 129, 127};
+  int sc4 = h.addWeightRaw("w4.scale", DType::F8E8M0, {2, K / 32}, s4);
+  int w4 = h.addWeightRaw("w4", DType::FP4E2M1x2, {2, K}, fp4, sc4);
+  int sc8 = h.addWeightRaw("w8.scale", DType::F8E8M0, {1, 3}, s8);
+  int w8 = h.addWeightRaw("w8", DType::F8E4M3, {2, K}, fp8, sc8);
+  for (auto [w, sc] : {std::pair{w4, sc4}, std::pair{w8, sc8}}) {
+    rt::WeightDesc wd = h.program.weights[w], sd = h.program.weights[sc];
+    wd.data = h.weightBytes[w].data();
+    sd.data = h.weightBytes[sc].data();
+    SCOPED_TRACE(wd.name);
+    std::vector<float> whole(K), part(K);
+    rt::decodeWeightRow(wd, &sd, 1, 0, K, whole.data());
+    EXPECT_NE(whole[1], 0.0f);
+    for (auto [begin, n] : {std::pair<int64_t, int64_t>{0, K},
+                            {1, 1},
+                            {1, 32},
+                            {31, 3},
+                            {33, 200},
+                            {127, 130},
+                            {301, 19}}) {
+      rt::decodeWeightRow(wd, &sd, 1, begin, n, part.data());
+      for (int64_t k = 0; k < n; ++k)
+        ASSERT_EQ(part[size_t(k)], whole[size_t(begin + k)])
+            << "slice at " << begin << " + " << k;
+    }
+  }
+}
+
 // The linear kernel over a BF16 weight equals the fp32 matrix product.
 TEST(WeightDecode, LinearKernelBf16) {
   KernelHarness h;
