@@ -183,19 +183,31 @@ Expected<Body> genMhc(const LaunchReader &r, bool head, bool norm) {
   b.include = "bk/mhc.cuh";
   std::string eps3 =
       f32(float(hcEps)) + ", " + f32(float(normEps)) + ", " + f32(float(eps));
+  // Small entries (decode): a cluster of blocks per token splits the mixing
+  // rows, so the ROWS·hc·dim fp32 weights are not read by one SM alone.
+  int64_t cluster = 1;
+  if (r.maxTokens() > 0 && r.maxTokens() <= 32)
+    for (int64_t c : {8, 6, 4, 3, 2})
+      if (rows % c == 0) {
+        cluster = c;
+        break;
+      }
   // Official numerics: bf16 collapsed input and P1 norm (reference sources
-  // keep their text, and so their entry names).
-  std::string official = isOfficial(r) ? ", true" : "";
+  // of one block per token keep their text, and so their entry names).
+  std::string tail = cluster > 1 ? flag(isOfficial(r)) + ", " + i(cluster)
+                                 : (isOfficial(r) ? "true" : "");
+  if (!tail.empty())
+    tail = ", " + tail;
   if (head)
     b.call = "bk::mhcHead<" + i(dim) + ", " + i(hc) + ", " + flag(norm) + ", " +
              dt(fn) + ", " + dt(base) + ", " + dt(scale) + ", " + dt(nw) +
-             ", " + i(kBlock) + official + ">(args, " + eps3 + ");";
+             ", " + i(kBlock) + tail + ">(args, " + eps3 + ");";
   else
     b.call = "bk::mhcPre<" + i(dim) + ", " + i(hc) + ", " + i(iters) + ", " +
              flag(norm) + ", " + dt(fn) + ", " + dt(base) + ", " + dt(scale) +
-             ", " + dt(nw) + ", " + i(kBlock) + official + ">(args, " + eps3 +
-             ");";
-  b.grid = {1, 0, 0, kBlock};
+             ", " + dt(nw) + ", " + i(kBlock) + tail + ">(args, " + eps3 + ");";
+  b.grid = {cluster, 0, 0, kBlock};
+  b.cluster = int(cluster);
   b.minBlocksPerSm = 3; // <= 85 registers: (2+hc)·hc mixing sums per thread
   return b;
 }

@@ -71,8 +71,10 @@ Expected<Body> genMoeOfficial(const LaunchReader &r, int64_t dim, int64_t inter,
       Body b;
       b.include = include;
       b.call = call + ">(args, " + f32(float(limit)) + ");";
-      b.grid = {0, (experts + nsh) * clustersPerExpert * cluster, 0,
-                32 * kWarps};
+      // A one-token entry (decode) launches a cluster group per slot, not
+      // per expert: its K + 1 experts are all it runs.
+      const int64_t groups = (maxTok == 1 ? topk : experts) + nsh;
+      b.grid = {0, groups * clustersPerExpert * cluster, 0, 32 * kWarps};
       b.cluster = cluster;
       b.minBlocksPerSm = 1;
       b.scratchBytes = uint64_t(maxTok) * uint64_t(topk + 1) *

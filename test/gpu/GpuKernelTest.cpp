@@ -212,8 +212,9 @@ void setUpMhc(KernelHarness &h, const std::string &kernel, int64_t dim,
 
 // Both backends sum the mixing and norm reductions in the same block-tree
 // order and evaluate exp alike, so every mHC output (the collapsed input,
-// post, comb, the next streams) is bitwise, in both profiles. Dim 1001 with
-// 3 streams (3003 values) takes the scalar paths.
+// post, comb, the next streams) is bitwise, in both profiles, whether a
+// block or a cluster of blocks (entries of up to 32 tokens) mixes a token.
+// Dim 1001 with 3 streams (3003 values) takes the scalar paths.
 TEST(GpuKernels, MhcIsBitwise) {
   REQUIRE_GPU();
   struct Case {
@@ -222,24 +223,27 @@ TEST(GpuKernels, MhcIsBitwise) {
   };
   for (bool official : {false, true})
     for (auto [dim, hc] : {std::pair<int64_t, int64_t>{4096, 4}, {1001, 3}})
-      for (Case c : {Case{"mhc_pre", rt::mhcPreKernel},
-                     Case{"mhc_pre_norm", rt::mhcPreNormKernel},
-                     Case{"mhc_head", rt::mhcHeadKernel},
-                     Case{"mhc_head_norm", rt::mhcHeadNormKernel},
-                     Case{"mhc_post", rt::mhcPostKernel}}) {
-        const std::string what = std::string(c.kernel) + " dim " +
-                                 std::to_string(dim) +
-                                 (official ? " official" : " reference");
-        SCOPED_TRACE(what);
-        KernelHarness h;
-        setUpMhc(h, c.kernel, dim, hc, 3, official);
-        auto [d, hst] = runBoth(G, h, c.fn, 3, 0);
-        for (size_t o = 0; o < d.size(); ++o) {
-          const std::string out = what + " output " + std::to_string(o);
-          expectBitwise(d[o], hst[o], out.c_str());
-          expectNotAllZero(hst[o], out.c_str());
+      for (int64_t entry : {0, 3})
+        for (Case c : {Case{"mhc_pre", rt::mhcPreKernel},
+                       Case{"mhc_pre_norm", rt::mhcPreNormKernel},
+                       Case{"mhc_head", rt::mhcHeadKernel},
+                       Case{"mhc_head_norm", rt::mhcHeadNormKernel},
+                       Case{"mhc_post", rt::mhcPostKernel}}) {
+          const std::string what = std::string(c.kernel) + " dim " +
+                                   std::to_string(dim) +
+                                   (official ? " official" : " reference") +
+                                   (entry ? " (cluster per token)" : "");
+          SCOPED_TRACE(what);
+          KernelHarness h;
+          h.entryMaxTokens = entry;
+          setUpMhc(h, c.kernel, dim, hc, 3, official);
+          auto [d, hst] = runBoth(G, h, c.fn, 3, 0);
+          for (size_t o = 0; o < d.size(); ++o) {
+            const std::string out = what + " output " + std::to_string(o);
+            expectBitwise(d[o], hst[o], out.c_str());
+            expectNotAllZero(hst[o], out.c_str());
+          }
         }
-      }
 }
 
 } // namespace

@@ -20,6 +20,17 @@ __device__ __forceinline__ void clusterSync() {
                    : "memory");
 }
 
+// clusterSync in two halves, for a block that writes into another's shared
+// memory before any barrier: arrive early (no ordering), then wait before
+// the first remote access, which is when every block of the cluster is
+// known to have started.
+__device__ __forceinline__ void clusterArrive() {
+  asm volatile("barrier.cluster.arrive.relaxed.aligned;" ::: "memory");
+}
+__device__ __forceinline__ void clusterWait() {
+  asm volatile("barrier.cluster.wait.aligned;" ::: "memory");
+}
+
 // `p` (a shared variable of this block) as the same variable of block `rank`
 // of the cluster; ordinary loads and stores through it reach that block.
 template <typename T>

@@ -1,6 +1,7 @@
 // mhc.cuh - Manifold-constrained hyper-connections (V4_SPEC §3.2):
 // mhc_pre(+norm), mhc_post, mhc_head(+norm). Inputs are HC streams of DIM.
 #pragma once
+#include "bk/cluster.cuh"
 #include "bk/common.cuh"
 #include "bk/hostmath.cuh"
 #include "bk/official.cuh"
@@ -19,51 +20,76 @@ __device__ __forceinline__ float hostSigmoid(float x) {
 }
 
 // mix[m] = (fn[m,:] · x) · rsqrt(mean(x²) + normEps) for m < ROWS over the
-// n = HC·DIM stream values of token t; every thread of the block gets mix[].
-// `red` holds (ROWS + 1) · BLOCK/32 floats, `mix` ROWS + 1.
-template <int DIM, int HC, int ROWS, int FNDT, int BLOCK>
-__device__ __forceinline__ void hcMix(const float *x, const void *fn,
-                                      float normEps, float *mix, float *red) {
+// n = HC·DIM stream values of token t. C > 1 (small entries such as decode,
+// where one block would read the ROWS·n weights alone): a cluster of C
+// blocks per token, rank r summing rows r, r + C, ... and every rank Σ x²,
+// each row in the same tree order as one block would, so the result does
+// not depend on C. The totals land in rank 0's `mix` (ROWS + 1 floats), the
+// only rank that goes on: returns whether this block does. `red` holds
+// (ROWS/C + 1) · BLOCK/32 floats, `local` ROWS/C + 1.
+template <int DIM, int HC, int ROWS, int FNDT, int BLOCK, int C>
+__device__ __forceinline__ bool hcMix(const float *x, const void *fn,
+                                      float normEps, float *mix, float *red,
+                                      float *local) {
+  static_assert(ROWS % C == 0,
+                "whole rows per rank (checked by the generator)");
   constexpr long long kN = (long long)HC * DIM;
-  float acc[ROWS + 1];
-  // One pass over x in the tree order: acc[ROWS] is Σ x², acc[m] row m's dot.
+  constexpr int R = ROWS / C; // rows of this rank; acc[R] is Σ x²
+  const unsigned rank = C > 1 ? clusterRank() : 0;
+  if constexpr (C > 1)
+    clusterArrive(); // waited for before writing into rank 0
+  float acc[R + 1];
 #pragma unroll
-  for (int m = 0; m <= ROWS; ++m)
-    acc[m] = 0.0f;
+  for (int r = 0; r <= R; ++r)
+    acc[r] = 0.0f;
+  auto row = [&](int r) { return (long long)(r * C + (int)rank) * kN; };
+  // One pass over x in the tree order.
   for (long long i = threadIdx.x * 4; i < kN; i += 1024) {
     if constexpr (kN % 4 == 0) {
       const float4 v = *(const float4 *)(x + i);
-      acc[ROWS] = __fadd_rn(acc[ROWS], quadDot(v, v));
+      acc[R] = __fadd_rn(acc[R], quadDot(v, v));
 #pragma unroll
-      for (int m = 0; m < ROWS; ++m)
-        acc[m] =
-            __fadd_rn(acc[m], quadDot(loadScalar4<FNDT>(fn, m * kN + i), v));
+      for (int r = 0; r < R; ++r)
+        acc[r] =
+            __fadd_rn(acc[r], quadDot(loadScalar4<FNDT>(fn, row(r) + i), v));
     } else {
-      float q[ROWS + 1];
+      float q[R + 1];
 #pragma unroll
-      for (int m = 0; m <= ROWS; ++m) {
+      for (int r = 0; r <= R; ++r) {
         const float v = x[i];
-        q[m] = __fmul_rn(m == ROWS ? v : loadScalar<FNDT>(fn, m * kN + i), v);
+        q[r] = __fmul_rn(r == R ? v : loadScalar<FNDT>(fn, row(r) + i), v);
       }
       for (long long j = 1; j < 4 && i + j < kN; ++j) {
         const float v = x[i + j];
 #pragma unroll
-        for (int m = 0; m <= ROWS; ++m)
-          q[m] = __fadd_rn(
-              q[m],
-              __fmul_rn(m == ROWS ? v : loadScalar<FNDT>(fn, m * kN + i + j),
-                        v));
+        for (int r = 0; r <= R; ++r)
+          q[r] = __fadd_rn(
+              q[r],
+              __fmul_rn(r == R ? v : loadScalar<FNDT>(fn, row(r) + i + j), v));
       }
 #pragma unroll
-      for (int m = 0; m <= ROWS; ++m)
-        acc[m] = __fadd_rn(acc[m], q[m]);
+      for (int r = 0; r <= R; ++r)
+        acc[r] = __fadd_rn(acc[r], q[r]);
     }
   }
-  blockTreeSums<ROWS + 1, BLOCK>(acc, red, mix);
-  const float r = rmsFactor(mix[ROWS], (float)kN, normEps);
+  if constexpr (C == 1) {
+    blockTreeSums<R + 1, BLOCK>(acc, red, mix);
+  } else {
+    blockTreeSums<R + 1, BLOCK>(acc, red, local);
+    clusterWait(); // rank 0 has started
+    for (int r = threadIdx.x; r < R; r += BLOCK)
+      *clusterMap(&mix[r * C + (int)rank], 0) = local[r];
+    if (rank == 0 && threadIdx.x == 0)
+      mix[ROWS] = local[R];
+    clusterSync(); // every rank's rows are in rank 0's mix
+    if (rank != 0)
+      return false;
+  }
+  const float f = rmsFactor(mix[ROWS], (float)kN, normEps);
   for (int m = threadIdx.x; m < ROWS; m += BLOCK)
-    mix[m] = __fmul_rn(mix[m], r);
+    mix[m] = __fmul_rn(mix[m], f);
   __syncthreads();
+  return true;
 }
 
 // u = Σ_k pre[k]·x_k (k in order), then (NORM) u = w ⊙ u · rsqrt(mean(u²) +
@@ -116,24 +142,26 @@ hcCollapse(const float *x, const float (&pre)[HC], float *u, const void *normW,
   }
 }
 
-// mhc_pre / mhc_pre_norm: one block per token. Weights: fn [(2+HC)·HC, HC·DIM],
-// base [(2+HC)·HC], scale [3], (norm [DIM]). Outputs u[DIM], post[HC],
-// comb[HC·HC] (comb[j·HC + k] = C[j][k]).
+// mhc_pre / mhc_pre_norm: one block per token, or a cluster of C (hcMix).
+// Weights: fn [(2+HC)·HC, HC·DIM], base [(2+HC)·HC], scale [3], (norm
+// [DIM]). Outputs u[DIM], post[HC], comb[HC·HC] (comb[j·HC + k] = C[j][k]).
 template <int DIM, int HC, int ITERS, bool NORM, int FNDT, int BDT, int SDT,
-          int NWDT, int BLOCK, bool OFFICIAL = false>
+          int NWDT, int BLOCK, bool OFFICIAL = false, int C = 1>
 __device__ __forceinline__ void mhcPre(const BkLaunch &a, float hcEps,
                                        float normEps, float eps) {
   constexpr int ROWS = (2 + HC) * HC;
-  __shared__ float red[(ROWS + 1) * (BLOCK / 32)];
+  __shared__ float red[(ROWS / C + 1) * (BLOCK / 32)];
   __shared__ float mix[ROWS + 1];
+  __shared__ float local[ROWS / C + 1];
   __shared__ float pre[HC];
-  const long long t = blockIdx.x;
+  const long long t = blockIdx.x / C;
   const float *x = (const float *)a.in[0] + t * HC * DIM;
   float *u = (float *)a.out[0] + t * DIM;
   float *post = (float *)a.out[1] + t * HC;
   float *comb = (float *)a.out[2] + t * HC * HC;
   const void *fn = a.weights[0], *base = a.weights[1], *scale = a.weights[2];
-  hcMix<DIM, HC, ROWS, FNDT, BLOCK>(x, fn, normEps, mix, red);
+  if (!hcMix<DIM, HC, ROWS, FNDT, BLOCK, C>(x, fn, normEps, mix, red, local))
+    return;
   if (threadIdx.x == 0) {
     const float s0 = loadScalar<SDT>(scale, 0), s1 = loadScalar<SDT>(scale, 1),
                 s2 = loadScalar<SDT>(scale, 2);
@@ -205,16 +233,18 @@ __device__ __forceinline__ void mhcPre(const BkLaunch &a, float hcEps,
 // mhc_head / mhc_head_norm: the head collapse (pre weights only, no
 // Sinkhorn). Weights: fn [HC, HC·DIM], base [HC], scale [>=1], (norm [DIM]).
 template <int DIM, int HC, bool NORM, int FNDT, int BDT, int SDT, int NWDT,
-          int BLOCK, bool OFFICIAL = false>
+          int BLOCK, bool OFFICIAL = false, int C = 1>
 __device__ __forceinline__ void mhcHead(const BkLaunch &a, float hcEps,
                                         float normEps, float eps) {
-  __shared__ float red[(HC + 1) * (BLOCK / 32)];
+  __shared__ float red[(HC / C + 1) * (BLOCK / 32)];
   __shared__ float mix[HC + 1];
-  const long long t = blockIdx.x;
+  __shared__ float local[HC / C + 1];
+  const long long t = blockIdx.x / C;
   const float *x = (const float *)a.in[0] + t * HC * DIM;
   float *u = (float *)a.out[0] + t * DIM;
   const void *fn = a.weights[0], *base = a.weights[1], *scale = a.weights[2];
-  hcMix<DIM, HC, HC, FNDT, BLOCK>(x, fn, normEps, mix, red);
+  if (!hcMix<DIM, HC, HC, FNDT, BLOCK, C>(x, fn, normEps, mix, red, local))
+    return;
   const float s0 = loadScalar<SDT>(scale, 0);
   float pre[HC];
 #pragma unroll

@@ -2,7 +2,9 @@
 // thread block cluster per routed expert (and NSH for the shared expert's
 // tokens), each running only its expert's tokens, so a call reads every
 // weight it needs once and the experts of a decode step run side by side
-// instead of one after another in one cluster (moe_official.cuh).
+// instead of one after another in one cluster (moe_official.cuh). A
+// one-token entry (decode) launches one cluster per routed slot instead of
+// per expert, so none of its clusters is idle.
 //
 // Arithmetic per expert is moe_official.cuh's (P5 activations, P8/P9 rows,
 // bf16 h and outputs). The experts' outputs go to device scratch,
@@ -96,18 +98,35 @@ __device__ __forceinline__ void moeGroupedFrame(const BkLaunch &a, float limit,
   unsigned *counter =
       (unsigned *)(partial + (long long)MAXTOK * (K + 1) * G * DIM);
   const int S = (int)a.tokens;
-  const int group = blockIdx.x / (C * G); // an expert, or a shared range
-  const int sub = blockIdx.x / C % G;     // which h columns of it
-  const bool shared = group >= E;
+  // Clusters in groups of G: one per expert and NSH for the shared one's
+  // token ranges; a one-token entry (decode) has one per slot instead, so
+  // its K + 1 experts are all the clusters it launches.
+  constexpr bool kPerSlot = MAXTOK == 1;
+  constexpr int kRoutedGroups = kPerSlot ? K : E;
+  const int cl = blockIdx.x / (C * G);
+  const int sub = blockIdx.x / C % G; // which h columns of it
+  const bool shared = cl >= kRoutedGroups;
+  // The routed expert, or -1 for none (an invalid id runs nowhere, as the
+  // per-expert grid never lists it).
+  int group = cl;
+  if (kPerSlot && !shared) {
+    const int id = S > 0 ? idx[cl] : -1;
+    group = id >= 0 && id < E ? id : -1;
+  }
 
   // This cluster's slots, in token order; every block of the cluster builds
   // the same list, so all ranks leave together when it is empty.
   if (shared) {
-    const int t0 = (group - E) * SH_TOK, t1 = min(S, t0 + SH_TOK);
+    const int t0 = (cl - kRoutedGroups) * SH_TOK, t1 = min(S, t0 + SH_TOK);
     for (int t = t0 + threadIdx.x; t < t1; t += BLOCK)
       list[t - t0] = (unsigned)(t * (K + 1) + K);
     if (threadIdx.x == 0)
       listLen = max(0, t1 - t0);
+  } else if (kPerSlot) {
+    if (threadIdx.x == 0) {
+      list[0] = (unsigned)cl; // token 0, slot cl
+      listLen = group >= 0 ? 1 : 0;
+    }
   } else if (warp == 0) {
     int n = 0;
     for (int base = 0; base < S * K; base += 32) {

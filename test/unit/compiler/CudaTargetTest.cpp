@@ -240,10 +240,13 @@ TEST_F(MiniModel, HostArtifactRunsAndRefusesTheCudaDevice) {
   EXPECT_EQ(unknown.status().code(), StatusCode::InvalidArgument);
 }
 
-/// The generator's view of a loaded launch (what the compiler gave it).
-cuda::CudaLaunchSpec specOf(const rt::Program &p, const rt::LaunchDesc &l) {
+/// The generator's view of a loaded launch of entry `e` (what the compiler
+/// gave it).
+cuda::CudaLaunchSpec specOf(const rt::Program &p, const rt::EntryDesc &e,
+                            const rt::LaunchDesc &l) {
   cuda::CudaLaunchSpec s;
   s.kernel = l.kernel;
+  s.maxTokens = e.maxTokens;
   s.params = l.params.entries();
   for (int w : l.weights)
     s.weight(p.weights[size_t(w)].dtype, p.weights[size_t(w)].shape);
@@ -293,7 +296,7 @@ TEST_F(MiniModel, CudaArtifactCarriesOneVerifiedCubinPerSpecialization) {
       const rt::CudaKernelDesc &k = p.cudaKernels[size_t(l.cudaKernel)];
       EXPECT_EQ(k.kernel, l.kernel);
       // The stored kernel is the one the generator makes for this launch.
-      auto source = cuda::generateKernelSource(specOf(p, l));
+      auto source = cuda::generateKernelSource(specOf(p, e, l));
       ASSERT_TRUE(source.isOk()) << source.status().toString();
       EXPECT_EQ(source->entry, k.name);
       EXPECT_TRUE(source->grid == k.grid);

@@ -106,7 +106,10 @@ TEST(KernelSource, GroupedMoeGridsAndScratch) {
               std::string::npos)
         << ks->source;
     EXPECT_EQ(ks->cluster, 8);
-    EXPECT_EQ(ks->grid.gridX(1), (c.experts + c.sharedClusters) * c.split * 8);
+    // A one-token entry (decode): a cluster group per slot (top-6), not per
+    // expert.
+    const int64_t routed = c.maxTokens == 1 ? 6 : c.experts;
+    EXPECT_EQ(ks->grid.gridX(1), (routed + c.sharedClusters) * c.split * 8);
     EXPECT_EQ(ks->grid.gridX(7), ks->grid.gridX(1)); // sized by the entry
     EXPECT_EQ(ks->scratchBytes,
               uint64_t(c.maxTokens) * 7 * uint64_t(c.split) * 4096 * 4 +

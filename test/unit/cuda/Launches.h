@@ -239,8 +239,12 @@ inline std::vector<NamedLaunch> officialLaunches() {
   ww.param("window", 128);
   ww.param("head_dim", 512);
   add("window_write_flash", official(ww, {{"kv_format", 1}, {"rope_dim", 64}}));
-  for (const char *k : {"mhc_pre_norm", "mhc_head_norm"})
+  for (const char *k : {"mhc_pre_norm", "mhc_head_norm"}) {
     add(std::string(k) + "_flash", official(mhcSpec(k, 4096, 4)));
+    CudaLaunchSpec decode = official(mhcSpec(k, 4096, 4));
+    decode.maxTokens = 1; // a cluster per token
+    add(std::string(k) + "_flash_decode", decode);
+  }
   CudaLaunchSpec p;
   p.kernel = "mhc_post";
   p.param("dim", 4096);
