@@ -173,7 +173,12 @@ public:
     if (model_.decodeGraphs && n == 1 && !profiling) {
       BK_RETURN_IF_ERROR(replayDecode(e, entry, layout, start, call));
     } else {
-      BK_RETURN_IF_ERROR(launchAll(e, entry, layout, n, start, 0, call));
+      // Without a request for every token's logits, the logits tail runs on
+      // the last token alone (host backend: the same rule).
+      const size_t tail = !allLogits && n > 1 && entry.logitsTailBegin >= 0
+                              ? size_t(entry.logitsTailBegin)
+                              : entry.launches.size();
+      BK_RETURN_IF_ERROR(launchAll(e, entry, layout, n, start, 0, call, tail));
     }
     auto buffer = [&](int b) -> CuDevicePtr {
       return b < 0 ? tokens_ : arena_ + uint64_t(layout.offsets[size_t(b)]) * 4;
@@ -239,23 +244,33 @@ private:
 
   /// Launches every kernel of entry `e` for `n` tokens on the stream; with
   /// `startAt` set, kernels read the position from that device address.
+  /// Launches from `tailFrom` on (the logits tail) run on the last token
+  /// alone: its rows of every buffer.
   Status launchAll(size_t e, const EntryDesc &entry, const ArenaLayout &layout,
                    int64_t n, int64_t start, CuDevicePtr startAt,
-                   const std::string &call) {
+                   const std::string &call, size_t tailFrom = SIZE_MAX) {
+    int64_t row = 0; // the first token the launch runs on
     auto buffer = [&](int b) -> CuDevicePtr {
-      return b < 0 ? tokens_ : arena_ + uint64_t(layout.offsets[size_t(b)]) * 4;
+      if (b < 0)
+        return tokens_ + uint64_t(row) * 4;
+      return arena_ + (uint64_t(layout.offsets[size_t(b)]) +
+                       uint64_t(row * entry.buffers[size_t(b)].elemsPerToken)) *
+                          4;
     };
     const std::vector<PreparedLaunch> &prepared = model_.launches[e];
     for (size_t i = 0; i < entry.launches.size(); ++i) {
       const LaunchDesc &l = entry.launches[i];
       const PreparedLaunch &p = prepared[i];
+      if (i == tailFrom)
+        row = n - 1;
+      const int64_t tokens = n - row;
       cuda::BkLaunch args;
-      args.tokens = n;
-      args.start = start;
+      args.tokens = tokens;
+      args.start = start + row;
       args.startAt = reinterpret_cast<const int64_t *>(startAt);
       if (p.scratchBytes > 0)
         args.scratch = reinterpret_cast<void *>(scratch_);
-      args.tokenIds = reinterpret_cast<const int32_t *>(tokens_);
+      args.tokenIds = reinterpret_cast<const int32_t *>(buffer(-1));
       for (size_t j = 0; j < l.inputs.size(); ++j)
         args.in[j] = reinterpret_cast<const void *>(buffer(l.inputs[j]));
       for (size_t j = 0; j < l.outputs.size(); ++j)
@@ -274,8 +289,9 @@ private:
                        api_.eventRecord(eventFor(2 * i), stream_))
                 .withContext(call));
       if (cuda::CuResult r = api_.launchKernel(
-              p.function, unsigned(p.grid.gridX(n)), unsigned(p.grid.gridY(n)),
-              1, unsigned(p.grid.block), 1, 1, 0, stream_, params, nullptr))
+              p.function, unsigned(p.grid.gridX(tokens)),
+              unsigned(p.grid.gridY(tokens)), 1, unsigned(p.grid.block), 1, 1,
+              0, stream_, params, nullptr))
         return api_.error("cuLaunchKernel", r)
             .withContext(call + ": launch " + std::to_string(i) + ", kernel '" +
                          l.kernel + "' of layer " + std::to_string(l.layer));

@@ -241,6 +241,15 @@ TEST(GpuModel, MiniModelMatchesTheHostBackend) {
   EXPECT_EQ((*s)->position(), 0);
   ASSERT_TRUE((*s)->prefill(std::span(tokens.data(), 9), &again).isOk());
   EXPECT_EQ(first, again);
+
+  // Without a request for every token's logits, the logits tail runs on the
+  // last token alone: the same last logits, bit for bit.
+  (*s)->reset();
+  ASSERT_TRUE((*s)->prefill(std::span(tokens.data(), 9)).isOk());
+  const std::span<const float> last = (*s)->lastLogits();
+  const size_t vocab = size_t(gpu->info().vocabSize);
+  ASSERT_EQ(last.size(), vocab);
+  EXPECT_TRUE(std::equal(last.begin(), last.end(), first.end() - long(vocab)));
 }
 
 // Decode steps replayed from a captured CUDA graph (the default) give the
