@@ -193,21 +193,46 @@ void decodeFp4Key(std::span<const uint8_t> bytes, std::span<float> key) {
 // ---- P8 / P9
 // ------------------------------------------------------------------
 
+namespace {
+
+template <class Product>
+float orderedSum(size_t begin, size_t end, const Product &product) {
+  float sum = 0.0f;
+  for (size_t i = begin; i < end; ++i)
+    sum += product(i);
+  return sum;
+}
+
+// The products of e4m3 and e4m3/e2m1 codes are multiples of 2^-18 below
+// 2^17.6, so a double holds every partial sum of up to 2^11 of them exactly:
+// the result is the exact sum, rounded once.
+template <class Product>
+float exactSum(size_t begin, size_t end, const Product &product) {
+  double sum = 0.0;
+  for (size_t i = begin; i < end; ++i)
+    sum += double(product(i));
+  return float(sum);
+}
+
+} // namespace
+
 float fp8LinearRow(std::span<const uint8_t> actCodes,
                    std::span<const uint8_t> actScales,
                    std::span<const uint8_t> wCodes,
-                   std::span<const uint8_t> wScales) {
+                   std::span<const uint8_t> wScales, InnerSum innerSum) {
   size_t k = actCodes.size();
   assert(wCodes.size() == k &&
          actScales.size() == numBlocks(k, kActQuantBlock) &&
          wScales.size() == numBlocks(k, kActQuantBlock));
   float acc = 0.0f; // C_local_accum
   forEachBlock(k, kActQuantBlock, [&](size_t begin, size_t len, size_t b) {
-    float inner = 0.0f; // C_local: one 128-wide K step of the MMA
-    for (size_t i = begin; i < begin + len; ++i) {
-      float prod = e4m3ToFloat(actCodes[i]) * e4m3ToFloat(wCodes[i]);
-      inner += prod;
-    }
+    auto product = [&](size_t i) {
+      return e4m3ToFloat(actCodes[i]) * e4m3ToFloat(wCodes[i]);
+    };
+    // C_local: one 128-wide K step of the MMA.
+    float inner = innerSum == InnerSum::Exact
+                      ? exactSum(begin, begin + len, product)
+                      : orderedSum(begin, begin + len, product);
     // Scale_C = scales_a · Scale_B; C_local_accum += C_local · Scale_C.
     float scale = e8m0ToFloat(actScales[b]) * e8m0ToFloat(wScales[b]);
     float scaled = inner * scale;
@@ -219,21 +244,22 @@ float fp8LinearRow(std::span<const uint8_t> actCodes,
 float fp4LinearRow(std::span<const uint8_t> actCodes,
                    std::span<const uint8_t> actScales,
                    std::span<const uint8_t> wPacked,
-                   std::span<const uint8_t> wScales) {
+                   std::span<const uint8_t> wScales, InnerSum innerSum) {
   size_t k = actCodes.size();
   assert(wPacked.size() == numBlocks(k, 2) &&
          actScales.size() == numBlocks(k, kActQuantBlock) &&
          wScales.size() == numBlocks(k, kFp4Block));
   float acc = 0.0f;
   forEachBlock(k, kFp4Block, [&](size_t begin, size_t len, size_t b) {
-    float inner = 0.0f;
-    for (size_t i = begin; i < begin + len; ++i) {
+    auto product = [&](size_t i) {
       uint8_t code =
           (i % 2 == 0) ? (wPacked[i / 2] & 0xfu) : (wPacked[i / 2] >> 4);
       // The kernel casts e2m1 → fp32 → e4m3 (exact) and runs an FP8 MMA.
-      float prod = e4m3ToFloat(actCodes[i]) * e2m1ToFloat(code);
-      inner += prod;
-    }
+      return e4m3ToFloat(actCodes[i]) * e2m1ToFloat(code);
+    };
+    float inner = innerSum == InnerSum::Exact
+                      ? exactSum(begin, begin + len, product)
+                      : orderedSum(begin, begin + len, product);
     // C_local · scale_a[k/4] · scale_b[k], evaluated left to right.
     float withAct = inner * e8m0ToFloat(actScales[b / 4]);
     float scaled = withAct * e8m0ToFloat(wScales[b]);

@@ -232,6 +232,14 @@ inline size_t fp4KeyBytes(size_t dim) { return dim / 2 + dim / kFp4Block; }
 void encodeFp4Key(std::span<const float> key, std::span<uint8_t> bytes);
 void decodeFp4Key(std::span<const uint8_t> bytes, std::span<float> key);
 
+// ---- P8 / P9: how a block's inner sum is formed ---------------------------
+/// Ordered: the products (each exact in fp32) summed in k order in fp32, as a
+/// CUDA-core GEMV does. Exact: the exact sum (formed in double, where every
+/// partial sum of these products is exact) rounded once to fp32, which
+/// integer tensor cores reproduce bit for bit; the moe's experts use it, so
+/// its tensor-core and GEMV kernels agree with the host bitwise.
+enum class InnerSum { Ordered, Exact };
+
 // ---- P8: FP8 GEMM, one output element
 // ----------------------------------------
 /// y = bf16( Σ_kb fl(inner_kb · fl(sa[kb] · sw[kb])) ), inner_kb = Σ_{k∈kb}
@@ -244,7 +252,8 @@ void decodeFp4Key(std::span<const uint8_t> bytes, std::span<float> key);
 float fp8LinearRow(std::span<const uint8_t> actCodes,
                    std::span<const uint8_t> actScales,
                    std::span<const uint8_t> wCodes,
-                   std::span<const uint8_t> wScales);
+                   std::span<const uint8_t> wScales,
+                   InnerSum inner = InnerSum::Ordered);
 
 // ---- P9: FP4 GEMM (W4A8), one output element -------------------------------
 /// y = bf16( Σ_kb32 fl(fl(inner · sa[kb32/4]) · sw[kb32]) ), inner = Σ_{k∈kb32}
@@ -255,7 +264,8 @@ float fp8LinearRow(std::span<const uint8_t> actCodes,
 float fp4LinearRow(std::span<const uint8_t> actCodes,
                    std::span<const uint8_t> actScales,
                    std::span<const uint8_t> wPacked,
-                   std::span<const uint8_t> wScales);
+                   std::span<const uint8_t> wScales,
+                   InnerSum inner = InnerSum::Ordered);
 
 // ---- P10: Hadamard rotation
 // ---------------------------------------------------

@@ -105,14 +105,18 @@ void expertForwardOfficial(const KernelArgs &a, int weightBase, const float *x,
   const WeightDesc &w1 = a.weight(weightBase), &w2 = a.weight(weightBase + 1),
                    &w3 = a.weight(weightBase + 2);
   std::vector<float> g(size_t(n * inter)), u(size_t(n * inter));
-  linearForwardOfficial(w1, a.scaleOf(w1), x, n, dim, g.data(), inter, true, *a.pool);
-  linearForwardOfficial(w3, a.scaleOf(w3), x, n, dim, u.data(), inter, true, *a.pool);
+  constexpr auto kExact = official::InnerSum::Exact;
+  linearForwardOfficial(w1, a.scaleOf(w1), x, n, dim, g.data(), inter, true,
+                        *a.pool, kExact);
+  linearForwardOfficial(w3, a.scaleOf(w3), x, n, dim, u.data(), inter, true,
+                        *a.pool, kExact);
   for (int64_t r = 0; r < n; ++r)
     official::swigluRowBf16({g.data() + r * inter, size_t(inter)},
                             {u.data() + r * inter, size_t(inter)},
                             rowWeights ? rowWeights[r] : 1.0f, limit,
                             {g.data() + r * inter, size_t(inter)});
-  linearForwardOfficial(w2, a.scaleOf(w2), g.data(), n, inter, y, dim, true, *a.pool);
+  linearForwardOfficial(w2, a.scaleOf(w2), g.data(), n, inter, y, dim, true,
+                        *a.pool, kExact);
 }
 
 /// Official combination: fp32 sum of the routed experts' bf16 outputs in

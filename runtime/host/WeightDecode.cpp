@@ -145,7 +145,7 @@ void linearForward(const WeightDesc &w, const WeightDesc *scale, const float *x,
 void linearForwardOfficial(const WeightDesc &w, const WeightDesc *scale,
                            const float *x, int64_t tokens, int64_t xStride,
                            float *y, int64_t yStride, bool roundOutput,
-                           ThreadPool &pool) {
+                           ThreadPool &pool, official::InnerSum inner) {
   int64_t N = w.shape[0], K = w.shape[1];
   bool fp8 = w.dtype == DType::F8E4M3, fp4 = w.dtype == DType::FP4E2M1x2;
   if (!fp8 && !fp4) {
@@ -182,13 +182,15 @@ void linearForwardOfficial(const WeightDesc &w, const WeightDesc *scale,
               v = official::fp8LinearRow(
                   ac, as, std::span<const uint8_t>(w.data + n * K, size_t(K)),
                   std::span<const uint8_t>(scale->data + (n / 128) * scaleCols,
-                                           size_t(scaleCols)));
+                                           size_t(scaleCols)),
+                  inner);
             else
               v = official::fp4LinearRow(
                   ac, as,
                   std::span<const uint8_t>(w.data + n * (K / 2), size_t(K / 2)),
                   std::span<const uint8_t>(scale->data + n * scaleCols,
-                                           size_t(scaleCols)));
+                                           size_t(scaleCols)),
+                  inner);
             y[t * yStride + n] = v;
           }
         }

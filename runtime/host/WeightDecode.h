@@ -11,6 +11,7 @@
 
 #include "../Program.h"
 #include "ThreadPool.h"
+#include "birkhoff/OfficialNumerics.h"
 
 #include <cstdint>
 #include <vector>
@@ -57,10 +58,13 @@ void linearForwardBlock(const WeightDesc &w, const WeightDesc *scale,
 /// The official profile's linear (V4_SPEC P5, P8, P9, P11): FP8 and FP4
 /// weights take FP8-quantized activations (128-blocks) and give bf16 outputs;
 /// BF16/F32 weights accumulate in fp32 and round to bf16 when `roundOutput`.
-void linearForwardOfficial(const WeightDesc &w, const WeightDesc *scale,
-                           const float *x, int64_t tokens, int64_t xStride,
-                           float *y, int64_t yStride, bool roundOutput,
-                           ThreadPool &pool);
+/// `inner`: how the FP8/FP4 blocks' inner sums are formed (the moe's experts
+/// take them exact).
+void linearForwardOfficial(
+    const WeightDesc &w, const WeightDesc *scale, const float *x,
+    int64_t tokens, int64_t xStride, float *y, int64_t yStride,
+    bool roundOutput, ThreadPool &pool,
+    official::InnerSum inner = official::InnerSum::Ordered);
 
 /// A 1-D weight decoded to floats (norm weights, sinks, biases).
 std::vector<float> weightVector(const WeightDesc &w);

@@ -290,15 +290,15 @@ __device__ __forceinline__ void moeTileGemv(const MoeTile &t) {
       const int row = t.sub * HS + (int)t.rank * IPR + il;
       float gs[TG], us[TG];
       if (t.shared) {
-        officialRowDots<DIM, DS13, TG>(t.W1, t.S1, row, xCodes, xScales, ng,
-                                       gs);
-        officialRowDots<DIM, DS13, TG>(t.W3, t.S3, row, xCodes, xScales, ng,
-                                       us);
+        officialRowDots<DIM, DS13, TG, DIM, true, true>(t.W1, t.S1, row, xCodes,
+                                                        xScales, ng, gs);
+        officialRowDots<DIM, DS13, TG, DIM, true, true>(t.W3, t.S3, row, xCodes,
+                                                        xScales, ng, us);
       } else {
-        officialRowDots<DIM, DT13, TG>(t.W1, t.S1, row, xCodes, xScales, ng,
-                                       gs);
-        officialRowDots<DIM, DT13, TG>(t.W3, t.S3, row, xCodes, xScales, ng,
-                                       us);
+        officialRowDots<DIM, DT13, TG, DIM, true, true>(t.W1, t.S1, row, xCodes,
+                                                        xScales, ng, gs);
+        officialRowDots<DIM, DT13, TG, DIM, true, true>(t.W3, t.S3, row, xCodes,
+                                                        xScales, ng, us);
       }
       if (lane == 0) {
 #pragma unroll
@@ -322,10 +322,10 @@ __device__ __forceinline__ void moeTileGemv(const MoeTile &t) {
     for (int nrow = (int)t.rank * WARPS + warp; nrow < DIM; nrow += C * WARPS) {
       float out[TB];
       if (t.shared)
-        officialRowDots<HS, DS2, TB, INTER, G == 1>(
+        officialRowDots<HS, DS2, TB, INTER, G == 1, true>(
             t.W2, t.S2, nrow, hCodesAll, hScalesAll, nt, out, t.sub * HS);
       else
-        officialRowDots<HS, DT2, TB, INTER, G == 1>(
+        officialRowDots<HS, DT2, TB, INTER, G == 1, true>(
             t.W2, t.S2, nrow, hCodesAll, hScalesAll, nt, out, t.sub * HS);
       if (lane == 0) {
 #pragma unroll

@@ -113,15 +113,15 @@ __device__ __forceinline__ void moeOfficial(const BkLaunch &a, float limit) {
           const int row = (int)rank * IPR + il;
           float gs[TG], us[TG];
           if (shared) {
-            officialRowDots<DIM, DS13, TG>(W1, S1, row, xCodes, xScales, ng,
-                                           gs);
-            officialRowDots<DIM, DS13, TG>(W3, S3, row, xCodes, xScales, ng,
-                                           us);
+            officialRowDots<DIM, DS13, TG, DIM, true, true>(W1, S1, row, xCodes,
+                                                            xScales, ng, gs);
+            officialRowDots<DIM, DS13, TG, DIM, true, true>(W3, S3, row, xCodes,
+                                                            xScales, ng, us);
           } else {
-            officialRowDots<DIM, DT13, TG>(W1, S1, row, xCodes, xScales, ng,
-                                           gs);
-            officialRowDots<DIM, DT13, TG>(W3, S3, row, xCodes, xScales, ng,
-                                           us);
+            officialRowDots<DIM, DT13, TG, DIM, true, true>(W1, S1, row, xCodes,
+                                                            xScales, ng, gs);
+            officialRowDots<DIM, DT13, TG, DIM, true, true>(W3, S3, row, xCodes,
+                                                            xScales, ng, us);
           }
           if (lane == 0) {
 #pragma unroll
@@ -155,11 +155,11 @@ __device__ __forceinline__ void moeOfficial(const BkLaunch &a, float limit) {
              nrow += C * WARPS) {
           float out[TB];
           if (shared)
-            officialRowDots<INTER, DS2, TB>(W2, S2, nrow, hCodesAll, hScalesAll,
-                                            nt, out);
+            officialRowDots<INTER, DS2, TB, INTER, true, true>(
+                W2, S2, nrow, hCodesAll, hScalesAll, nt, out);
           else
-            officialRowDots<INTER, DT2, TB>(W2, S2, nrow, hCodesAll, hScalesAll,
-                                            nt, out);
+            officialRowDots<INTER, DT2, TB, INTER, true, true>(
+                W2, S2, nrow, hCodesAll, hScalesAll, nt, out);
           if (lane == 0) {
 #pragma unroll
             for (int j = 0; j < TB; ++j)

@@ -69,7 +69,12 @@ gatherClusterCodes(const unsigned char (&codes)[TILE][IPR],
 // holding all eight chunks took 80 instead of 62 registers, fewer blocks per
 // SM, and made the FP8 GEMVs of a decode step 10-17 % slower (H200). The
 // arithmetic and its order do not depend on the loads' order.
-template <int K, int DT, int TG, int ROW = K, bool ROUND = true>
+// EXACT: the inner sums exact, rounded once (InnerSum::Exact, the moe's
+// experts): FP8 products summed in double, FP4 products four at a time in
+// fp32 (four of them sum exactly: multiples of 2^-10 below 2^13.4), then in
+// double.
+template <int K, int DT, int TG, int ROW = K, bool ROUND = true,
+          bool EXACT = false>
 __device__ __forceinline__ void
 officialRowDots(const unsigned char *W, const unsigned char *S, int n,
                 const unsigned char (&codes)[TG][K],
@@ -99,9 +104,12 @@ officialRowDots(const unsigned char *W, const unsigned char *S, int n,
       const float sw =
           e8m0ToF32(__ldg(S + (n / 128) * kScaleCols + k0 / 128 + b));
       float inner[TG];
+      double exact[TG];
 #pragma unroll
-      for (int j = 0; j < TG; ++j)
+      for (int j = 0; j < TG; ++j) {
         inner[j] = 0.0f;
+        exact[j] = 0.0;
+      }
 #pragma unroll 2
       for (int c = 0; c < 8; ++c) { // 16 weights per chunk
         float w[16];
@@ -112,8 +120,12 @@ officialRowDots(const unsigned char *W, const unsigned char *S, int n,
             float xa[16];
             decodeFp8Chunk(*(const uint4 *)&codes[j][b * 128 + c * 16], xa);
 #pragma unroll
-            for (int e = 0; e < 16; ++e) // exact products: fma == mul+add
-              inner[j] = __fmaf_rn(xa[e], w[e], inner[j]);
+            for (int e = 0; e < 16; ++e) { // exact products: fma == mul+add
+              if constexpr (EXACT)
+                exact[j] += (double)__fmul_rn(xa[e], w[e]);
+              else
+                inner[j] = __fmaf_rn(xa[e], w[e], inner[j]);
+            }
           }
         }
       }
@@ -121,7 +133,8 @@ officialRowDots(const unsigned char *W, const unsigned char *S, int n,
       for (int j = 0; j < TG; ++j)
         if (j < ng)
           part[i][0][j] =
-              __fmul_rn(inner[j], __fmul_rn(e8m0ToF32(actScale[j][b]), sw));
+              __fmul_rn(EXACT ? __double2float_rn(exact[j]) : inner[j],
+                        __fmul_rn(e8m0ToF32(actScale[j][b]), sw));
     } else {
       const uint4 *wrow =
           (const uint4 *)(W + (long long)n * (ROW / 2) + k0 / 2 + b * 64);
@@ -143,15 +156,29 @@ officialRowDots(const unsigned char *W, const unsigned char *S, int n,
         for (int j = 0; j < TG; ++j) {
           if (j < ng) {
             float inner = 0.0f;
+            double exact = 0.0;
 #pragma unroll
             for (int h = 0; h < 2; ++h) {
               float xa[16];
               decodeFp8Chunk(
                   *(const uint4 *)&codes[j][b * 128 + q * 32 + h * 16], xa);
 #pragma unroll
-              for (int e = 0; e < 16; ++e)
-                inner = __fmaf_rn(xa[e], w[h * 16 + e], inner);
+              for (int e = 0; e < 16; e += 4) {
+                if constexpr (EXACT) {
+                  float four = __fmul_rn(xa[e], w[h * 16 + e]);
+#pragma unroll
+                  for (int f = 1; f < 4; ++f)
+                    four = __fmaf_rn(xa[e + f], w[h * 16 + e + f], four);
+                  exact += (double)four;
+                } else {
+#pragma unroll
+                  for (int f = 0; f < 4; ++f)
+                    inner = __fmaf_rn(xa[e + f], w[h * 16 + e + f], inner);
+                }
+              }
             }
+            if constexpr (EXACT)
+              inner = __double2float_rn(exact);
             part[i][q][j] =
                 __fmul_rn(__fmul_rn(inner, e8m0ToF32(actScale[j][b])), sw);
           }

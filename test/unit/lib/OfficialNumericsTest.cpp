@@ -498,6 +498,36 @@ TEST(OfficialFp4Linear, ActivationScalePerFourWeightBlocks) {
   EXPECT_EQ(fp4LinearRow(a, sa, packed, sw), 640.0f);
 }
 
+// InnerSum::Exact rounds the block's exact sum once; the ordered fp32 sum
+// drops products below half an ulp of the running sum. Each case puts the
+// difference across a bf16 tie of the output.
+TEST(OfficialExactInnerSum, Fp8BlockKeepsTheSmallProducts) {
+  // 256·256 + 256·1 = 65792 (a bf16 tie between 65536 and 66048), then 126
+  // products of 2^-8: half an fp32 ulp each, so the ordered sum stays at the
+  // tie (→ 65536, the even one); the exact 65792.49 rounds up to 66048.
+  std::vector<uint8_t> a(128, 0x02), w(128, 0x38);
+  a[0] = w[0] = a[1] = 0x78; // 256
+  w[1] = 0x38;               // 1
+  std::array<uint8_t, 1> sa = {127}, sw = {127};
+  EXPECT_EQ(fp8LinearRow(a, sa, w, sw), 65536.0f);
+  EXPECT_EQ(fp8LinearRow(a, sa, w, sw, InnerSum::Exact), 66048.0f);
+}
+
+TEST(OfficialExactInnerSum, Fp4BlockKeepsTheSmallProducts) {
+  // 7·(448·6) + 16·4 = 18880 (a bf16 tie between 18816 and 18944), then 24
+  // products of −2^-10: half an fp32 ulp each, so the ordered sum stays at
+  // the tie (→ 18944, the even one); the exact 18879.98 rounds down.
+  std::vector<uint8_t> a(32, 0x01), packed(16, 0x99); // 2^-9 · −0.5
+  for (size_t i = 0; i < 7; ++i)
+    a[i] = 0x7e;                            // 448
+  a[7] = 0x58;                              // 16
+  packed[0] = packed[1] = packed[2] = 0x77; // 6, 6
+  packed[3] = 0x67;                         // element 6: 6, element 7: 4
+  std::array<uint8_t, 1> sa = {127}, sw = {127};
+  EXPECT_EQ(fp4LinearRow(a, sa, packed, sw), 18944.0f);
+  EXPECT_EQ(fp4LinearRow(a, sa, packed, sw, InnerSum::Exact), 18816.0f);
+}
+
 // ---- P10 --------------------------------------------------------------------
 
 TEST(OfficialHadamard, HandChecked) {
