@@ -1,26 +1,31 @@
 // moe_mma.cuh - a tile of the grouped official moe (moe_grouped.cuh) on the
-// FP8 tensor cores, for entries of many tokens (prefill chunks): up to 16 of
-// an expert's tokens are one m16 row block of mma.sync.m16n8k32 e4m3.
+// integer tensor cores, for entries of many tokens (prefill chunks): up to 16
+// of an expert's tokens are one m16 row block of mma.sync.m16n8k32 s8.
 //
-// The arithmetic is the GEMV tile's (V4_SPEC P5, P8, P9): activations and h
-// are quantized exactly as there (the same codes and scales), and
+// The arithmetic is the GEMV tile's (V4_SPEC P5, P8, P9 with exact inner
+// sums, InnerSum::Exact): activations and h are quantized exactly as there
+// (the same codes and scales), and
 //   FP8 weights: acc += fl(inner_kb · fl(sa_kb · sw_kb)), inner over 128,
 //   FP4 weights: acc += fl(fl(inner_kb32 · sa_kb) · sw_kb32),
-// in K order, so only the inner sums (tensor-core summation of exact
-// products) can differ from the host's sequential fp32 sums: outputs agree
-// within a bf16 ulp, mostly bitwise (as official_gemm.cuh). FP4 weights stay
-// packed in memory and shared memory; each B fragment's four e2m1 codes
-// become e4m3 codes in registers (one byte permute: e2m1 values are exact in
-// e4m3).
+// in K order, inner = the exact sum of the block's products rounded once to
+// fp32, so outputs are bitwise the host's. The exact sums come from integer
+// MMAs: an e4m3 code times 2^9 is an integer below 2^18, taken as three
+// signed 7-bit planes; an e2m1 code times 2 is an s8. FP4 blocks take three
+// MMAs (one per activation plane), FP8 blocks nine (plane by plane), in s32,
+// which cannot overflow: |Σ| ≤ 32·229376·12 < 2^31 for FP4, each plane pair
+// ≤ 128·127² for FP8 (combined in 64 bits). FP4 weights stay packed in
+// memory and shared memory; each B fragment's four codes become s8 values
+// in registers (two byte permutes). A NaN code (0x7f) is not representable
+// and reads as 480: P5 only makes one from a NaN activation.
 //
 // Phase A: each rank's IPR h rows of w1 and w3, 8 warps of IPR/8 rows each,
 // K = DIM streamed 32 bytes per row per step (32 FP8 / 64 FP4 elements),
 // the next step's weights loaded into registers while this one multiplies;
-// the activations of a 128-block quantized into shared memory when the step
-// enters it. The SwiGLU epilogue writes bf16 h into shared memory, which is
-// quantized per 128-block (P5) into this rank's h codes. Phase B, after a
-// cluster barrier: this rank's DIM/C rows of w2 over K = INTER, each
-// 128-block of h codes copied from the rank that owns it.
+// the activations of a 128-block quantized into shared memory (as planes)
+// when the step enters it. The SwiGLU epilogue writes bf16 h into shared
+// memory, which is quantized per 128-block (P5) into this rank's h codes.
+// Phase B, after a cluster barrier: this rank's DIM/C rows of w2 over
+// K = INTER, each 128-block of h codes copied from the rank that owns it.
 #pragma once
 #include "bk/mma.cuh"
 #include "bk/moe_grouped.cuh"
@@ -35,41 +40,65 @@ constexpr int PITCH_B = 48; // bytes per staged weight row (bank spread)
 constexpr int PITCH_A = 128 + 16;
 constexpr int WARPS = 8;
 constexpr int BLOCK = 32 * WARPS;
+constexpr int PLANES = 3;
 
-// Four e2m1 codes (element 0 in bits 0-3) as four e4m3 codes (element 0 in
-// byte 0): magnitudes 0, .5, 1, 1.5, 2, 3, 4, 6 are 0x00, 0x30, 0x38, 0x3C,
-// 0x40, 0x44, 0x48, 0x4C; the sign moves from bit 3 to bit 7.
-__device__ __forceinline__ unsigned e2m1x4ToE4m3x4(unsigned v) {
-  const unsigned mag = __byte_perm(0x3C383000u, 0x4C484440u, v & 0x7777u);
-  const unsigned spread = (v & 0xFu) | ((v & 0xF0u) << 4) |
-                          ((v & 0xF00u) << 8) | ((v & 0xF000u) << 12);
-  return mag | ((spread & 0x08080808u) << 4);
-}
+// The A tile of a 128-block: PLANES signed 7-bit planes of each code.
+using APlanes = signed char[PLANES][TM][PITCH_A];
 
-// The B fragment (b0: k = 4tq..4tq+3, b1: k = 16+4tq..) of k32 sub-step h of
-// a staged row (STEP bytes: 32 FP8 or 64 FP4 elements).
-template <int DT>
-__device__ __forceinline__ void bFragment(const unsigned char *row, int h,
-                                          int tq, unsigned &b0, unsigned &b1) {
-  if constexpr (DT == kF8E4M3) {
-    b0 = *(const unsigned *)(row + tq * 4);
-    b1 = *(const unsigned *)(row + 16 + tq * 4);
-  } else {
-    b0 = e2m1x4ToE4m3x4(*(const unsigned short *)(row + h * 16 + tq * 2));
-    b1 = e2m1x4ToE4m3x4(*(const unsigned short *)(row + h * 16 + 8 + tq * 2));
+// Four e4m3 codes (element 0 in byte 0) as their values times 2^9, split
+// into planes: v = p0 + 2^7·p1 + 2^14·p2 (subnormals: v = m; normals:
+// v = (8 + m) << (e - 1)), each plane's byte signed as the code.
+__device__ __forceinline__ void e4m3x4ToPlanes(unsigned codes,
+                                               unsigned (&p)[PLANES]) {
+#pragma unroll
+  for (int i = 0; i < PLANES; ++i)
+    p[i] = 0u;
+#pragma unroll
+  for (int b = 0; b < 4; ++b) {
+    const unsigned c = (codes >> (8 * b)) & 0xffu;
+    const unsigned e = (c >> 3) & 15u, m = c & 7u;
+    const unsigned v = e != 0u ? (8u | m) << (e - 1u) : m;
+#pragma unroll
+    for (int i = 0; i < PLANES; ++i) {
+      const unsigned q = (v >> (7 * i)) & 127u;
+      p[i] |= ((c & 0x80u) != 0u ? (0u - q) & 0xffu : q) << (8 * b);
+    }
   }
 }
 
+// Four e2m1 codes (element 0 in bits 0-3) as four s8 values of twice their
+// value (element 0 in byte 0): magnitudes 0, 1, 2, 3, 4, 6, 8, 12, negated
+// where bit 3 is set.
+__device__ __forceinline__ unsigned e2m1x4ToS8x4(unsigned v) {
+  const unsigned sel = v & 0x7777u;
+  const unsigned pos = __byte_perm(0x03020100u, 0x0C080604u, sel);
+  const unsigned neg = __byte_perm(0xFDFEFF00u, 0xF4F8FAFCu, sel);
+  const unsigned spread = (v & 0xFu) | ((v & 0xF0u) << 4) |
+                          ((v & 0xF00u) << 8) | ((v & 0xF000u) << 12);
+  const unsigned mask = ((spread >> 3) & 0x01010101u) * 0xFFu;
+  return (pos & ~mask) | (neg & mask);
+}
+
+// Writes four codes of row j, columns k.. of the A tile as planes.
+__device__ __forceinline__ void storePlanes(APlanes &A, int j, int k,
+                                            unsigned codes) {
+  unsigned p[PLANES];
+  e4m3x4ToPlanes(codes, p);
+#pragma unroll
+  for (int i = 0; i < PLANES; ++i)
+    *(unsigned *)&A[i][j][k] = p[i];
+}
+
 // acc[ni] (+)= rows [n0 + 8ni, +8) of W (rows of KD elements) against the
-// 16 quantized token rows of A, over K = KD. `kbBegin(kb, As, sa)` fills the
-// A tile and its scales when a 128-block begins (all threads call it, then
-// the block synchronizes). NT n8 tiles per warp; the block stages NROWS rows
-// (all warps' rows, n0 = 0 .. NROWS) per step.
+// 16 quantized token rows of A, over K = KD. `kbBegin(kb, A, sa)` fills the
+// A planes and their scales when a 128-block begins (all threads call it,
+// then the block synchronizes). NT n8 tiles per warp; the block stages
+// NROWS rows (all warps' rows, n0 = 0 .. NROWS) per step.
 template <int KD, int DT, int NT, int NROWS, class KbBegin>
 __device__ __forceinline__ void
 gemmRows(const unsigned char *W, const unsigned char *S, int rowBase,
-         unsigned char (&As)[TM][PITCH_A], float (&sa)[TM], unsigned char *Bs,
-         float (&acc)[NT][4], KbBegin &&kbBegin) {
+         APlanes &A, float (&sa)[TM], unsigned char *Bs, float (&acc)[NT][4],
+         KbBegin &&kbBegin) {
   constexpr int KB = DT == kFP4 ? 2 * STEP : STEP; // K elements per step
   constexpr int NSTEP = KD / KB;
   constexpr int SUBS = KB / 32;                  // k32 mmas per step
@@ -81,12 +110,16 @@ gemmRows(const unsigned char *W, const unsigned char *S, int rowBase,
   const int g = lane / 4, tq = lane % 4;
   const int wrow = warp * NT * 8; // this warp's first staged row
 
-  float inner[NT][4]; // FP8: the 128-block's inner sums
+  // FP8: the 128-block's exact inner sums, in units of 2^-18.
+  long long exact[DT == kF8E4M3 ? NT : 1][4];
 #pragma unroll
   for (int ni = 0; ni < NT; ++ni)
 #pragma unroll
-    for (int e = 0; e < 4; ++e)
-      inner[ni][e] = acc[ni][e] = 0.0f;
+    for (int e = 0; e < 4; ++e) {
+      acc[ni][e] = 0.0f;
+      if constexpr (DT == kF8E4M3)
+        exact[ni][e] = 0;
+    }
 
   uint4 wv[PER_THREAD];
   auto load = [&](int step) {
@@ -104,7 +137,7 @@ gemmRows(const unsigned char *W, const unsigned char *S, int rowBase,
   for (int step = 0; step < NSTEP; ++step) {
     const int k0 = step * KB, kb = k0 / 128;
     if (k0 % 128 == 0) {
-      kbBegin(kb, As, sa);
+      kbBegin(kb, A, sa);
     }
 #pragma unroll
     for (int i = 0; i < PER_THREAD; ++i) {
@@ -135,25 +168,52 @@ gemmRows(const unsigned char *W, const unsigned char *S, int rowBase,
 #pragma unroll
     for (int h = 0; h < SUBS; ++h) {
       const int ka = k0 % 128 + h * 32 + tq * 4;
-      unsigned af[4];
-      af[0] = *(const unsigned *)&As[g][ka];
-      af[1] = *(const unsigned *)&As[g + 8][ka];
-      af[2] = *(const unsigned *)&As[g][ka + 16];
-      af[3] = *(const unsigned *)&As[g + 8][ka + 16];
+      unsigned af[PLANES][4];
+#pragma unroll
+      for (int i = 0; i < PLANES; ++i) {
+        af[i][0] = *(const unsigned *)&A[i][g][ka];
+        af[i][1] = *(const unsigned *)&A[i][g + 8][ka];
+        af[i][2] = *(const unsigned *)&A[i][g][ka + 16];
+        af[i][3] = *(const unsigned *)&A[i][g + 8][ka + 16];
+      }
 #pragma unroll
       for (int ni = 0; ni < NT; ++ni) {
-        unsigned b0, b1;
-        bFragment<DT>(Bs + (wrow + ni * 8 + g) * PITCH_B, h, tq, b0, b1);
+        const unsigned char *row = Bs + (wrow + ni * 8 + g) * PITCH_B;
         if constexpr (DT == kF8E4M3) {
-          mmaE4m3(inner[ni], af, b0, b1);
-        } else {
-          float d[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-          mmaE4m3(d, af, b0, b1);
+          unsigned b0[PLANES], b1[PLANES];
+          e4m3x4ToPlanes(*(const unsigned *)(row + tq * 4), b0);
+          e4m3x4ToPlanes(*(const unsigned *)(row + 16 + tq * 4), b1);
+          // Plane pairs (i, j) by shift i + j, each shift's sum added to
+          // the 64-bit total before the next (fewer live registers).
 #pragma unroll
-          for (int e = 0; e < 4; ++e)
+          for (int s = 0; s < 2 * PLANES - 1; ++s) {
+            int d[4] = {0, 0, 0, 0};
+#pragma unroll
+            for (int i = 0; i < PLANES; ++i)
+              if (s - i >= 0 && s - i < PLANES)
+                mmaS8(d, af[i], b0[s - i], b1[s - i]);
+#pragma unroll
+            for (int e = 0; e < 4; ++e)
+              exact[ni][e] += (long long)d[e] << (7 * s);
+          }
+        } else {
+          const unsigned b0 =
+              e2m1x4ToS8x4(*(const unsigned short *)(row + h * 16 + tq * 2));
+          const unsigned b1 = e2m1x4ToS8x4(
+              *(const unsigned short *)(row + h * 16 + 8 + tq * 2));
+          int d[PLANES][4] = {};
+#pragma unroll
+          for (int i = 0; i < PLANES; ++i)
+            mmaS8(d[i], af[i], b0, b1);
+#pragma unroll
+          for (int e = 0; e < 4; ++e) {
+            // Units of 2^-10 (codes · 2^9 times weights · 2).
+            const int sum = d[0][e] + (d[1][e] << 7) + (d[2][e] << 14);
+            const float inner = __fmul_rn(__int2float_rn(sum), 0x1p-10f);
             acc[ni][e] = __fadd_rn(
-                acc[ni][e], __fmul_rn(__fmul_rn(d[e], sa[g + 8 * (e >> 1)]),
+                acc[ni][e], __fmul_rn(__fmul_rn(inner, sa[g + 8 * (e >> 1)]),
                                       sw4[ni][e & 1][h]));
+          }
         }
       }
     }
@@ -166,10 +226,12 @@ gemmRows(const unsigned char *W, const unsigned char *S, int rowBase,
         for (int ni = 0; ni < NT; ++ni)
 #pragma unroll
           for (int e = 0; e < 4; ++e) {
+            const float inner =
+                __fmul_rn(__ll2float_rn(exact[ni][e]), 0x1p-18f);
             acc[ni][e] = __fadd_rn(
                 acc[ni][e],
-                __fmul_rn(inner[ni][e], __fmul_rn(sa[g + 8 * (e >> 1)], sw)));
-            inner[ni][e] = 0.0f;
+                __fmul_rn(inner, __fmul_rn(sa[g + 8 * (e >> 1)], sw)));
+            exact[ni][e] = 0;
           }
       }
     }
@@ -177,19 +239,44 @@ gemmRows(const unsigned char *W, const unsigned char *S, int rowBase,
   }
 }
 
-// P5 of one token row's 128-block b of `src` (K floats) into codes/scale,
-// by one warp; rows past the tile are zero codes with scale 1.
-__device__ __forceinline__ void quantizeRow128(const float *src, bool valid,
-                                               unsigned char *codes,
-                                               float &scale) {
+// P5 of one token row's 128-block b of `src` (K floats) into row j of the
+// A planes and its scale, by one warp; rows past the tile are zero codes
+// with scale 1.
+__device__ __forceinline__ void
+quantizeRow128(const float *src, bool valid, APlanes &A, int j, float &scale) {
   const int lane = threadIdx.x % 32;
   unsigned word = 0, byte = 127;
   if (valid) {
     word = off::fp8Quantize128(*(const float4 *)(src + lane * 4), &byte);
   }
-  *(unsigned *)(codes + lane * 4) = word;
+  storePlanes(A, j, lane * 4, word);
   if (lane == 0)
     scale = e8m0ToF32(byte);
+}
+
+// Phase B's rows [base, base + NROWS) of w2 for the tile's tokens, into
+// their partial rows (bf16, as the host's expert output).
+template <int DIM, int INTER, int K, int DT, int NT, int NROWS, class HBlock>
+__device__ __forceinline__ void w2Rows(const MoeTile &t, int base, APlanes &A,
+                                       float (&sa)[TM], unsigned char *stage,
+                                       HBlock &hBlock) {
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int g = lane / 4, tq = lane % 4;
+  float out[NT][4];
+  gemmRows<INTER, DT, NT, NROWS>(t.W2, t.S2, base, A, sa, stage, out, hBlock);
+#pragma unroll
+  for (int ni = 0; ni < NT; ++ni)
+#pragma unroll
+    for (int hh = 0; hh < 2; ++hh) {
+      const int j = g + 8 * hh;
+      if (j >= t.n)
+        continue;
+      const int c = base + warp * NT * 8 + ni * 8 + 2 * tq;
+      *(float2 *)&t
+           .partial[moePartialAt<DIM, K, 1>(t.tok[j], t.slot[j], 0, c)] =
+          make_float2(off::roundBf16(out[ni][2 * hh]),
+                      off::roundBf16(out[ni][2 * hh + 1]));
+    }
 }
 
 } // namespace moemma
@@ -211,7 +298,7 @@ __device__ __forceinline__ void moeTileMma(const MoeTile &t) {
                             ? (STAGE_A > STAGE_H ? STAGE_A : STAGE_H)
                             : (STAGE_B > STAGE_H ? STAGE_B : STAGE_H);
   __shared__ __align__(16) unsigned char stage[STAGE];
-  __shared__ __align__(16) unsigned char As[TM][PITCH_A];
+  __shared__ __align__(16) APlanes As;
   __shared__ float sa[TM];
   __shared__ __align__(16) unsigned char hcodes[TM][IPR];
   __shared__ unsigned char hscales[TM][IPR / 128];
@@ -223,11 +310,11 @@ __device__ __forceinline__ void moeTileMma(const MoeTile &t) {
   // Phase A: gate (w1), then up (w3), of this rank's h rows (the
   // activations are quantized again for w3: cheap beside its weights).
   float gate[NTA][4], up[NTA][4];
-  auto xBlock = [&](int kb, unsigned char(&A)[TM][PITCH_A], float(&s)[TM]) {
+  auto xBlock = [&](int kb, APlanes &A, float(&s)[TM]) {
     for (int j = warp; j < TM; j += WARPS)
       moemma::quantizeRow128(
           j < t.n ? t.x + (long long)t.tok[j] * DIM + kb * 128 : nullptr,
-          j < t.n, &A[j][0], s[j]);
+          j < t.n, A, j, s[j]);
     __syncthreads();
   };
   if (t.shared) {
@@ -257,38 +344,30 @@ __device__ __forceinline__ void moeTileMma(const MoeTile &t) {
 
   // Phase B: this rank's w2 rows over the whole h, each 128-block of codes
   // (and its scales) copied from its owner.
-  float out[NTB][4];
-  auto hBlock = [&](int kb, unsigned char(&A)[TM][PITCH_A], float(&s)[TM]) {
+  auto hBlock = [&](int kb, APlanes &A, float(&s)[TM]) {
     const unsigned owner = (unsigned)(kb * 128 / IPR);
     const int col = kb * 128 % IPR;
-    for (int v = threadIdx.x; v < TM * 16; v += BLOCK) { // 8 bytes each
-      const int j = v / 16, k = (v % 16) * 8;
-      *(uint2 *)&A[j][k] =
-          *(const uint2 *)clusterMap(&hcodes[j][col + k], owner);
+    for (int v = threadIdx.x; v < TM * 32; v += BLOCK) { // 4 codes each
+      const int j = v / 32, k = (v % 32) * 4;
+      storePlanes(A, j, k,
+                  *(const unsigned *)clusterMap(&hcodes[j][col + k], owner));
     }
     for (int j = threadIdx.x; j < TM; j += BLOCK)
       s[j] = e8m0ToF32(*clusterMap(&hscales[j][col / 128], owner));
     __syncthreads();
   };
-  if (t.shared)
-    gemmRows<INTER, DS2, NTB, DOUT>(t.W2, t.S2, rowB, As, sa, stage, out,
-                                    hBlock);
-  else
-    gemmRows<INTER, DT2, NTB, DOUT>(t.W2, t.S2, rowB, As, sa, stage, out,
-                                    hBlock);
-#pragma unroll
-  for (int ni = 0; ni < NTB; ++ni)
-#pragma unroll
-    for (int hh = 0; hh < 2; ++hh) {
-      const int j = g + 8 * hh;
-      if (j >= t.n)
-        continue;
-      const int c = rowB + warp * NTB * 8 + ni * 8 + 2 * tq;
-      *(float2 *)&t
-           .partial[moePartialAt<DIM, K, 1>(t.tok[j], t.slot[j], 0, c)] =
-          make_float2(off::roundBf16(out[ni][2 * hh]),
-                      off::roundBf16(out[ni][2 * hh + 1]));
-    }
+  // FP8 w2 rows keep a 64-bit exact sum per output beside its accumulator:
+  // more than 4 n8 tiles a warp would spill, so they take two passes over
+  // h, half the rows each.
+  if (t.shared) {
+    constexpr int H = DS2 == kF8E4M3 && NTB > 4 ? 2 : 1;
+    for (int half = 0; half < H; ++half)
+      moemma::w2Rows<DIM, INTER, K, DS2, NTB / H, DOUT / H>(
+          t, rowB + half * (DOUT / H), As, sa, stage, hBlock);
+  } else {
+    moemma::w2Rows<DIM, INTER, K, DT2, NTB, DOUT>(t, rowB, As, sa, stage,
+                                                  hBlock);
+  }
 }
 
 template <int DIM, int INTER, int E, int K, int DT13, int DT2, int DS13,
