@@ -7,7 +7,7 @@
 # Mode runs takes its runs from BIRKHOFF_SANITIZE_RUNS, ';'-separated "seconds tool binary
 # filter [sanitizer options]" entries, e.g. "60 racecheck gpu_kernel_tests *Mhc*;60 memcheck
 # gpu_kernel_tests *Mhc*".
-#   scripts/gpu-sanitize.sh [all|kernels|models|race|race-whole|race-kernels|runs]
+#   scripts/gpu-sanitize.sh [all|kernels|models|race|race-whole|runs]
 set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -62,31 +62,16 @@ fi
 # the smallest tensor-core moe case; memcheck on every grouped moe path (GEMV tiles, split
 # experts, tensor-core tiles).
 if [ "$what" = all ] || [ "$what" = kernels ] || [ "$what" = race ]; then
-  run 60 racecheck gpu_kernel_tests '*MoeOnTensorCores*dim256*'
+  run 90 racecheck gpu_kernel_tests '*MoeOnTensorCores*dim256*'
 fi
 if [ "$what" = all ] || [ "$what" = kernels ]; then
   run 60 racecheck gpu_kernel_tests '*Mhc*'
   run 120 racecheck gpu_kernel_tests '*TensorCoreLinear*'
   run 150 memcheck gpu_kernel_tests 'GpuOfficial.MoeMatchesHost:*MoeOnTensorCores*dim256*'
 fi
-# racecheck over whole golden runs one kernel family at a time: only that family's launches
-# are instrumented and the others run at full speed, so a whole case can fit a command where
-# racechecking every launch cannot. BIRKHOFF_RACECHECK_CASES (default: the official cases;
-# a reference case is named plainly) and BIRKHOFF_RACECHECK_KERNELS choose what runs.
-if [ "$what" = race-kernels ]; then
-  select=--kernel-name # older sanitizers call it --kernel-regex
-  "$sanitizer" --help 2>&1 | grep -q -- '--kernel-name' || select=--kernel-regex
-  for c in ${BIRKHOFF_RACECHECK_CASES:-tiny_dq_official tiny_dq2_official}; do
-    case "$c" in
-      *_official) test="*GpuOfficialGolden*/${c%_official}" ;;
-      *) test="*GpuGolden*/$c" ;;
-    esac
-    for k in ${BIRKHOFF_RACECHECK_KERNELS:-moe compressor sparse_attention indexer_topk linear_rms_norm grouped_linear linear router mhc_pre_norm mhc_head_norm mhc_post head_rms_norm_rope rope window_write embed}; do
-      # Kernels are named bk_<kernel>_<hash> (bk_linear_ also matches linear_rms_norm).
-      run "${BIRKHOFF_RACECHECK_S:-120}" racecheck gpu_model_tests "$test" "$select" "kns=bk_${k}_"
-    done
-  done
-fi
+# (Instrumenting one kernel family of a whole golden run, --kernel-name kns=bk_<kernel>_,
+# stopped inside compute-sanitizer on the H200 for every family tried: "failed to handle a
+# hardware exception", docs/cuda.md. The short runs above are what racecheck covers.)
 if [ "$what" = runs ]; then
   IFS=';' read -ra runs <<< "${BIRKHOFF_SANITIZE_RUNS:-}"
   for r in "${runs[@]}"; do
