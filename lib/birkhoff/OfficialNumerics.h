@@ -248,7 +248,8 @@ enum class InnerSum { Ordered, Exact };
 /// fp8_gemm's separate per-block "promotion" accumulator.
 /// actCodes/wCodes: K e4m3 codes; actScales: numBlocks(K,128) e8m0 bytes of
 /// the activation row; wScales: the weight scale grid's row n/128
-/// (numBlocks(K,128) bytes). Returns the bf16-rounded output.
+/// (numBlocks(K,128) bytes). `inner` says how inner_kb is summed. Returns the
+/// bf16-rounded output.
 float fp8LinearRow(std::span<const uint8_t> actCodes,
                    std::span<const uint8_t> actScales,
                    std::span<const uint8_t> wCodes,
@@ -260,7 +261,8 @@ float fp8LinearRow(std::span<const uint8_t> actCodes,
 /// e4m3(qa[k])·e2m1(w[k]) in fp32 (exact products), fp32 accumulation in kb32
 /// order (fp4_gemm multiplies by the activation scale, then the weight scale).
 /// wPacked: numBlocks(K,2) bytes, element 2k in the low nibble;
-/// wScales: numBlocks(K,32) e8m0 bytes; actScales: numBlocks(K,128).
+/// wScales: numBlocks(K,32) e8m0 bytes; actScales: numBlocks(K,128). `inner`
+/// says how inner is summed.
 float fp4LinearRow(std::span<const uint8_t> actCodes,
                    std::span<const uint8_t> actScales,
                    std::span<const uint8_t> wPacked,
