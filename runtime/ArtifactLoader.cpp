@@ -296,6 +296,13 @@ int logitsTail(const EntryDesc &entry) {
   return -1;
 }
 
+size_t lastTokenLaunchesFrom(const EntryDesc &entry, int64_t tokens,
+                             bool allLogits) {
+  return !allLogits && tokens > 1 && entry.logitsTailBegin >= 0
+             ? size_t(entry.logitsTailBegin)
+             : entry.launches.size();
+}
+
 const EntryDesc *Program::entry(const std::string &name) const {
   for (const EntryDesc &e : entries)
     if (e.name == name)

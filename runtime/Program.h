@@ -1,5 +1,4 @@
-//===- Program.h - A loaded artifact in plain C++ form
-//---------------------===//
+//===- Program.h - A loaded artifact in plain C++ form --------------------===//
 //
 // The loader turns the artifact's flatbuffer into these structs once; the
 // executor and the kernels read only them (and the mapped weight bytes).
@@ -90,6 +89,12 @@ struct EntryDesc {
 /// mhc_head, mhc_head_norm; no state, no token ids) and that writes the
 /// logits buffer; -1 if there is none.
 int logitsTail(const EntryDesc &entry);
+
+/// The first launch a call of `tokens` tokens runs on its last token alone:
+/// the logits tail when the call does not want every token's logits, else
+/// launches.size() (every launch runs on every token). Both backends use it.
+size_t lastTokenLaunchesFrom(const EntryDesc &entry, int64_t tokens,
+                             bool allLogits);
 
 struct StateDesc {
   std::string name;

@@ -174,10 +174,8 @@ public:
       BK_RETURN_IF_ERROR(replayDecode(e, entry, layout, start, call));
     } else {
       // Without a request for every token's logits, the logits tail runs on
-      // the last token alone (host backend: the same rule).
-      const size_t tail = !allLogits && n > 1 && entry.logitsTailBegin >= 0
-                              ? size_t(entry.logitsTailBegin)
-                              : entry.launches.size();
+      // the last token alone, as on the host backend.
+      const size_t tail = lastTokenLaunchesFrom(entry, n, allLogits != nullptr);
       BK_RETURN_IF_ERROR(launchAll(e, entry, layout, n, start, 0, call, tail));
     }
     auto buffer = [&](int b) -> CuDevicePtr {

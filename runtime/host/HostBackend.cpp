@@ -51,9 +51,7 @@ public:
     // Without a request for every token's logits, the logits tail runs on
     // the last token alone: its rows of every buffer (the kernels of the
     // tail are row-local, so those rows come out the same).
-    const size_t tail = !allLogits && n > 1 && entry.logitsTailBegin >= 0
-                            ? size_t(entry.logitsTailBegin)
-                            : entry.launches.size();
+    const size_t tail = lastTokenLaunchesFrom(entry, n, allLogits != nullptr);
     for (size_t i = 0; i < entry.launches.size(); ++i) {
       const LaunchDesc &launch = entry.launches[i];
       if (i == tail) {

@@ -1,5 +1,4 @@
-//===- WeightDecode.h - Reading weight rows in any stored format
-//-----------===//
+//===- WeightDecode.h - Reading weight rows in any stored format ----------===//
 //
 // Host kernels never expand a whole quantized weight: they decode one output
 // row at a time into a small per-thread buffer that stays in L1, and use it
