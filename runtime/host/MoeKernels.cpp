@@ -73,8 +73,6 @@ Status selectForward(const KernelArgs &a, const float *scores,
   return Status::ok();
 }
 
-float silu(float x) { return x / (1.0f + expF32(-x)); }
-
 /// h = silu(min(x·w1ᵀ, L)) · clamp(x·w3ᵀ, ±L); y = h·w2ᵀ, for `n` gathered rows.
 void expertForward(const KernelArgs &a, int weightBase, const float *x,
                    int64_t n, float *y, bool clamp) {
@@ -91,7 +89,7 @@ void expertForward(const KernelArgs &a, int weightBase, const float *x,
       gi = std::min(gi, limit);
       ui = std::clamp(ui, -limit, limit);
     }
-    g[i] = silu(gi) * ui;
+    g[i] = official::siluF32(gi) * ui;
   }
   linearForward(w2, a.scaleOf(w2), g.data(), n, inter, y, dim, *a.pool);
 }
