@@ -621,12 +621,11 @@ TEST_P(GpuOfficialMoeOnTensorCores, MatchesHost) {
       [&](const std::vector<float> &grouped, const std::vector<float> &sliced,
           const std::string &source) {
         EXPECT_NE(source.find("moeOfficialGroupedMma"), std::string::npos);
-        expectBitwise(grouped, sliced, "tensor-core vs sliced moe");
-        std::printf("[gpu] tensor-core moe dim %lld inter %lld S=%lld: %.4f%% "
-                    "of %zu outputs bitwise equal to the sliced kernel "
-                    "(= host)\n",
-                    (long long)c.dim, (long long)c.inter, (long long)c.tokens,
-                    100.0 * bitwiseShare(grouped, sliced), sliced.size());
+        const std::string what = "tensor-core vs sliced moe, dim " +
+                                 std::to_string(c.dim) + " inter " +
+                                 std::to_string(c.inter) +
+                                 " S=" + std::to_string(c.tokens);
+        expectBitwise(grouped, sliced, what.c_str());
       });
 }
 

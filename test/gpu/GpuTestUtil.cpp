@@ -361,18 +361,31 @@ size_t bitwiseEqualCount(const std::vector<float> &a,
   return same;
 }
 
-Bf16UlpBand::Bf16UlpBand(const std::vector<float> &host, int ulps)
-    : ulps_(ulps) {
-  double ss = 0;
-  for (float v : host)
-    ss += double(v) * v;
-  rms_ = std::sqrt(ss / double(std::max<size_t>(1, host.size())));
-}
+namespace {
 
-double Bf16UlpBand::allowance(float hostValue) const {
-  double mag = std::max(std::fabs(double(hostValue)), 1e-3 * rms_);
-  return ulps_ * std::ldexp(1.0, std::ilogb(mag) - 7);
-}
+// The allowance of expectWithinBf16Ulp for each host value.
+class Bf16UlpBand {
+public:
+  Bf16UlpBand(const std::vector<float> &host, int ulps) : ulps_(ulps) {
+    double ss = 0;
+    for (float v : host)
+      ss += double(v) * v;
+    rms_ = std::sqrt(ss / double(std::max<size_t>(1, host.size())));
+  }
+  double allowance(float hostValue) const {
+    double mag = std::max(std::fabs(double(hostValue)), 1e-3 * rms_);
+    return ulps_ * std::ldexp(1.0, std::ilogb(mag) - 7);
+  }
+  bool within(float gpuValue, float hostValue) const {
+    return std::fabs(double(gpuValue) - hostValue) <= allowance(hostValue);
+  }
+
+private:
+  double rms_;
+  int ulps_;
+};
+
+} // namespace
 
 void expectWithinBf16Ulp(const std::vector<float> &gpuOut,
                          const std::vector<float> &host, const char *what,

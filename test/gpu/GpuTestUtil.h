@@ -16,7 +16,6 @@
 
 #include <gtest/gtest.h>
 
-#include <cmath>
 #include <cstdint>
 #include <random>
 #include <vector>
@@ -101,23 +100,9 @@ void expectBitwise(const std::vector<float> &gpuOut,
 /// How many values of `a` equal those of `b` bit for bit (same sizes).
 size_t bitwiseEqualCount(const std::vector<float> &a,
                          const std::vector<float> &b);
-/// The allowed |gpu - host| of a host result: `ulps` bf16 ulps of
-/// max(|host value|, 1e-3 · rms(host)). The floor keeps heavily cancelled
-/// (near-zero) sums from demanding more than fp32 reassociation can give.
-class Bf16UlpBand {
-public:
-  Bf16UlpBand(const std::vector<float> &host, int ulps);
-  double rms() const { return rms_; }
-  double allowance(float hostValue) const;
-  bool within(float gpuValue, float hostValue) const {
-    return std::fabs(double(gpuValue) - hostValue) <= allowance(hostValue);
-  }
-
-private:
-  double rms_;
-  int ulps_;
-};
-/// Every value within its Bf16UlpBand.
+/// |gpu - host| <= `ulps` bf16 ulps of max(|host|, 1e-3 · rms(host)) for
+/// every value: the floor keeps heavily cancelled (near-zero) sums from
+/// demanding more than fp32 reassociation can give.
 void expectWithinBf16Ulp(const std::vector<float> &gpuOut,
                          const std::vector<float> &host, const char *what,
                          int ulps = 1);
