@@ -244,9 +244,9 @@ Status Writer::build(uint64_t sectionOffset,
   std::vector<flatbuffers::Offset<fb::State>> states;
   for (bk::StateOp s : states_)
     states.push_back(fb::CreateState(
-        fbb, fbb.CreateString(s.getSymName().str()), int32_t(s.getLayerAttr().getInt()),
-        fbb.CreateString(s.getKind().str()), uint64_t(s.getBytesPerRow()),
-        s.getFixedRows(), s.getTokensPerRow()));
+        fbb, fbb.CreateString(s.getSymName().str()),
+        int32_t(s.getLayerAttr().getInt()), fbb.CreateString(s.getKind().str()),
+        uint64_t(s.getBytesPerRow()), s.getFixedRows(), s.getTokensPerRow()));
   const CudaProgram *cuda = options_.cuda;
   if ((options_.target == "cuda") != (cuda != nullptr))
     return internalError("artifact: target '" + options_.target +
@@ -299,19 +299,24 @@ Status Writer::build(uint64_t sectionOffset,
         ss.push_back(stateIndex_.lookup(n));
       }
       int32_t cudaKernel = -1;
+      flatbuffers::Offset<flatbuffers::Vector<int32_t>> cudaThen = 0;
       if (cuda) {
-        auto it = cuda->launchKernel.find(l.getOperation());
-        if (it == cuda->launchKernel.end())
+        auto it = cuda->launchKernels.find(l.getOperation());
+        if (it == cuda->launchKernels.end() || it->second.empty())
           return internalError("artifact: a '" + l.getKernel().str() +
                                "' launch of @" + fn.getName().str() +
                                " has no CUDA kernel");
-        cudaKernel = int32_t(it->second);
+        cudaKernel = int32_t(it->second.front());
+        if (it->second.size() > 1)
+          cudaThen = fbb.CreateVector(
+              std::vector<int32_t>(it->second.begin() + 1, it->second.end()));
       }
       launches.push_back(fb::CreateLaunch(
-          fbb, fbb.CreateString(l.getKernel().str()), int32_t(l.getLayerAttr().getInt()),
-          fbb.CreateVector(ins), fbb.CreateVector(outs), fbb.CreateVector(ws),
-          fbb.CreateVector(ss), buildParams(fbb, l.getParams()),
-          buildParams(fbb, l.getScheduleAttr()), cudaKernel));
+          fbb, fbb.CreateString(l.getKernel().str()),
+          int32_t(l.getLayerAttr().getInt()), fbb.CreateVector(ins),
+          fbb.CreateVector(outs), fbb.CreateVector(ws), fbb.CreateVector(ss),
+          buildParams(fbb, l.getParams()),
+          buildParams(fbb, l.getScheduleAttr()), cudaKernel, cudaThen));
       ++launches_;
     }
     entries.push_back(fb::CreateEntryPoint(

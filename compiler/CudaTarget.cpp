@@ -144,24 +144,30 @@ Expected<CudaProgram> compileCudaProgram(Operation *bkModule,
       failure = source.status().withContext(where);
       return;
     }
-    auto [it, inserted] =
-        bySource.try_emplace(source->source, int(program.kernels.size()));
-    if (inserted) {
-      CudaKernelImage k;
-      k.name = source->entry;
-      k.kernel = spec->kernel;
-      k.arch = options.arch;
-      k.source = source->source;
-      k.grid = source->grid;
-      k.cluster = source->cluster;
-      k.scratchBytes = source->scratchBytes;
-      program.kernels.push_back(std::move(k));
-    } else if (program.kernels[size_t(it->second)].name != source->entry) {
-      failure = internalError(where + ": one source, two entry names");
-      return;
-    }
-    ++program.kernels[size_t(it->second)].launches;
-    program.launchKernel[l.getOperation()] = it->second;
+    std::vector<int> &kernels = program.launchKernels[l.getOperation()];
+    auto add = [&](const cuda::KernelSource &ks) {
+      auto [it, inserted] =
+          bySource.try_emplace(ks.source, int(program.kernels.size()));
+      if (inserted) {
+        CudaKernelImage k;
+        k.name = ks.entry;
+        k.kernel = spec->kernel;
+        k.arch = options.arch;
+        k.source = ks.source;
+        k.grid = ks.grid;
+        k.cluster = ks.cluster;
+        k.scratchBytes = ks.scratchBytes;
+        program.kernels.push_back(std::move(k));
+      } else if (program.kernels[size_t(it->second)].name != ks.entry) {
+        failure = internalError(where + ": one source, two entry names");
+        return;
+      }
+      ++program.kernels[size_t(it->second)].launches;
+      kernels.push_back(it->second);
+    };
+    add(*source);
+    for (const cuda::KernelSource &next : source->then)
+      add(next);
   });
   if (!failure.isOk())
     return failure;
@@ -229,14 +235,14 @@ Status dumpCudaKernels(const CudaProgram &program, const std::string &dir) {
     BK_RETURN_IF_ERROR(
         writeFile(base.string() + ".cubin", k.cubin.data(), k.cubin.size()));
     char line[512];
-    std::snprintf(
-        line, sizeof line,
-        "%s %s %s %d %d %d %d %d %lld %lld %lld %d %llu %d %zu\n",
-        k.name.c_str(), k.kernel.c_str(), k.arch.c_str(), k.registers,
-        k.spillBytes, k.stackBytes, k.sharedBytes, k.grid.block,
-        (long long)k.grid.xPerToken, (long long)k.grid.xConst,
-        (long long)k.grid.tokensPerY, k.cluster,
-        (unsigned long long)k.scratchBytes, k.launches, k.cubin.size());
+    std::snprintf(line, sizeof line,
+                  "%s %s %s %d %d %d %d %d %lld %lld %lld %d %llu %d %zu\n",
+                  k.name.c_str(), k.kernel.c_str(), k.arch.c_str(), k.registers,
+                  k.spillBytes, k.stackBytes, k.sharedBytes, k.grid.block,
+                  (long long)k.grid.xPerToken, (long long)k.grid.xConst,
+                  (long long)k.grid.tokensPerY, k.cluster,
+                  (unsigned long long)k.scratchBytes, k.launches,
+                  k.cubin.size());
     table += line;
   }
   fs::path resources = fs::path(dir) / "resources.txt";

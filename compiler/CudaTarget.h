@@ -43,16 +43,17 @@ struct CudaKernelImage {
   std::string ptx;
   int registers = 0, spillBytes = 0, stackBytes = 0, sharedBytes = 0;
   cuda::GridRule grid;
-  int cluster = 1;  // blocks per thread block cluster (informative)
+  int cluster = 1;           // blocks per thread block cluster (informative)
   uint64_t scratchBytes = 0; // device scratch per session (BkLaunch::scratch)
-  int launches = 0; // launches of the module that run it
+  int launches = 0;          // launches of the module that run it
 };
 
-/// The kernels of a module and, per bk.launch operation, the index of the
-/// kernel it runs.
+/// The kernels of a module and, per bk.launch operation, the indices of the
+/// kernels it runs, in order (one, or several for an op lowered to several
+/// kernels: KernelSource::then).
 struct CudaProgram {
   std::vector<CudaKernelImage> kernels;
-  std::map<const mlir::Operation *, int> launchKernel;
+  std::map<const mlir::Operation *, std::vector<int>> launchKernels;
 };
 
 /// Catalogue kernels the module launches that the CUDA code generator does

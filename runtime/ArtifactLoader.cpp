@@ -182,32 +182,39 @@ Status readCudaKernel(const fb::CudaKernel *k, CudaKernelDesc &d,
   return Status::ok();
 }
 
-/// The launch's CUDA kernel reference: present exactly for target "cuda", in
-/// range, of the launch's kernel, and with a grid the driver accepts at the
+/// The launch's CUDA kernel references: present exactly for target "cuda", in
+/// range, of the launch's kernel, and with grids the driver accepts at the
 /// entry's largest call.
 Status checkCudaLaunch(const LaunchDesc &l, const EntryDesc &entry,
                        const Program &prog, const std::string &where) {
   if (prog.target != "cuda") {
-    if (l.cudaKernel != -1)
+    if (l.cudaKernel != -1 || !l.cudaThen.empty())
       return corrupt(where + ": a '" + prog.target +
                      "' artifact's launch names CUDA kernel " +
                      std::to_string(l.cudaKernel));
     return Status::ok();
   }
-  if (l.cudaKernel < 0 || l.cudaKernel >= int(prog.cudaKernels.size()))
-    return corrupt(where + ": CUDA kernel index " +
-                   std::to_string(l.cudaKernel) + " out of range (" +
-                   std::to_string(prog.cudaKernels.size()) + " kernels)");
-  const CudaKernelDesc &k = prog.cudaKernels[size_t(l.cudaKernel)];
-  if (k.kernel != l.kernel)
-    return corrupt(where + ": '" + l.kernel + "' launch runs CUDA kernel '" +
-                   k.name + "', which implements '" + k.kernel + "'");
-  int64_t s = entry.maxTokens;
-  if (k.grid.gridX(s) > (int64_t(1) << 31) - 1 || k.grid.gridY(s) > 65535)
-    return corrupt(where + ": CUDA kernel '" + k.name + "' needs a grid of " +
-                   std::to_string(k.grid.gridX(s)) + " x " +
-                   std::to_string(k.grid.gridY(s)) + " blocks at " +
-                   std::to_string(s) + " tokens, beyond the device limits");
+  std::vector<int> kernels = {l.cudaKernel};
+  kernels.insert(kernels.end(), l.cudaThen.begin(), l.cudaThen.end());
+  if (kernels.size() > 8)
+    return corrupt(where + ": " + std::to_string(kernels.size()) +
+                   " CUDA kernels for one launch (at most 8)");
+  for (int index : kernels) {
+    if (index < 0 || index >= int(prog.cudaKernels.size()))
+      return corrupt(where + ": CUDA kernel index " + std::to_string(index) +
+                     " out of range (" +
+                     std::to_string(prog.cudaKernels.size()) + " kernels)");
+    const CudaKernelDesc &k = prog.cudaKernels[size_t(index)];
+    if (k.kernel != l.kernel)
+      return corrupt(where + ": '" + l.kernel + "' launch runs CUDA kernel '" +
+                     k.name + "', which implements '" + k.kernel + "'");
+    int64_t s = entry.maxTokens;
+    if (k.grid.gridX(s) > (int64_t(1) << 31) - 1 || k.grid.gridY(s) > 65535)
+      return corrupt(where + ": CUDA kernel '" + k.name + "' needs a grid of " +
+                     std::to_string(k.grid.gridX(s)) + " x " +
+                     std::to_string(k.grid.gridY(s)) + " blocks at " +
+                     std::to_string(s) + " tokens, beyond the device limits");
+  }
   return Status::ok();
 }
 
@@ -514,6 +521,8 @@ Expected<Program> parseArtifact(const uint8_t *data, uint64_t size,
         if (l->states())
           ld.states.assign(l->states()->begin(), l->states()->end());
         ld.cudaKernel = l->cuda_kernel();
+        if (l->cuda_then())
+          ld.cudaThen.assign(l->cuda_then()->begin(), l->cuda_then()->end());
         std::string lwhere = where + " launch " + std::to_string(index++);
         BK_RETURN_IF_ERROR(
             readParams(l->params(), ld.params).withContext(lwhere));

@@ -68,6 +68,9 @@ struct LaunchDesc {
   std::vector<int> states;
   ParamList params;
   int cudaKernel = -1; // target "cuda": index into Program::cudaKernels
+  /// Target "cuda": kernels run after cudaKernel, in order, with the same
+  /// arguments (an op lowered to several kernels).
+  std::vector<int> cudaThen;
 };
 
 struct EntryDesc {

@@ -260,6 +260,32 @@ uint64_t fnv1a(std::string_view s) {
   return h;
 }
 
+/// One kernel's source: its body in an extern "C" entry named after the
+/// kernel and a hash of the text, so identical kernels share one name.
+KernelSource sourceOf(const std::string &kernelName, const Body &body) {
+  std::string kernel = "#include \"bk/abi.cuh\"\n#include \"" + body.include +
+                       "\"\n\n" + body.constants;
+  std::string signature = "(const BkLaunch args) {\n  " + body.call + "\n}\n";
+  char hash[17];
+  std::snprintf(hash, sizeof hash, "%016" PRIx64, fnv1a(kernel + signature));
+  KernelSource ks;
+  ks.entry = "bk_" + kernelName + "_" + hash;
+  // A compile-time cluster shape: plain cuLaunchKernel launches then form
+  // clusters of `cluster` consecutive blocks along x.
+  std::string clusterDims =
+      body.cluster > 1
+          ? "__cluster_dims__(" + std::to_string(body.cluster) + ", 1, 1) "
+          : "";
+  ks.source = "// Birkhoff CUDA kernel: " + kernelName + " (generated)\n" +
+              kernel + "\nextern \"C\" __global__ void " + clusterDims +
+              "__launch_bounds__(" + std::to_string(body.grid.block) + ", " +
+              std::to_string(body.minBlocksPerSm) + ") " + ks.entry + signature;
+  ks.grid = body.grid;
+  ks.cluster = body.cluster;
+  ks.scratchBytes = body.scratchBytes;
+  return ks;
+}
+
 } // namespace
 
 std::vector<std::string_view> cudaGeneratedKernels() {
@@ -292,26 +318,12 @@ Expected<KernelSource> generateKernelSource(const CudaLaunchSpec &spec,
     gen = official;
   }
   BK_ASSIGN_OR_RETURN(Body body, gen(reader, opts));
-  std::string kernel = "#include \"bk/abi.cuh\"\n#include \"" + body.include +
-                       "\"\n\n" + body.constants;
-  std::string signature = "(const BkLaunch args) {\n  " + body.call + "\n}\n";
-  char hash[17];
-  std::snprintf(hash, sizeof hash, "%016" PRIx64, fnv1a(kernel + signature));
-  KernelSource ks;
-  ks.entry = "bk_" + spec.kernel + "_" + hash;
-  // A compile-time cluster shape: plain cuLaunchKernel launches then form
-  // clusters of `cluster` consecutive blocks along x.
-  std::string clusterDims =
-      body.cluster > 1
-          ? "__cluster_dims__(" + std::to_string(body.cluster) + ", 1, 1) "
-          : "";
-  ks.source = "// Birkhoff CUDA kernel: " + spec.kernel + " (generated)\n" +
-              kernel + "\nextern \"C\" __global__ void " + clusterDims +
-              "__launch_bounds__(" + std::to_string(body.grid.block) + ", " +
-              std::to_string(body.minBlocksPerSm) + ") " + ks.entry + signature;
-  ks.grid = body.grid;
-  ks.cluster = body.cluster;
-  ks.scratchBytes = body.scratchBytes;
+  KernelSource ks = sourceOf(spec.kernel, body);
+  for (const Body &next : body.then) {
+    if (!next.then.empty())
+      return internalError(reader.where() + "a follow-up kernel has its own");
+    ks.then.push_back(sourceOf(spec.kernel, next));
+  }
   return ks;
 }
 

@@ -61,10 +61,16 @@ struct KernelSource {
   // Device scratch bytes the kernel needs per session (BkLaunch::scratch);
   // 0: none.
   uint64_t scratchBytes = 0;
+  // The kernels that run after this one, in order, with the same launch
+  // arguments: a launch that lowers to several kernels (a GEMV over the whole
+  // GPU, then the step that needs all of its outputs). Each has its own
+  // entry, grid and cluster; they share the launch's scratch.
+  std::vector<KernelSource> then;
 };
 
-/// The source of `spec`'s launch. Unsupported kernels (and the official
-/// numerics profile) give Unsupported "... not yet generated for CUDA".
+/// The source of `spec`'s launch: its first kernel, the others in `then`.
+/// Unsupported kernels (and the official numerics profile) give Unsupported
+/// "... not yet generated for CUDA".
 Expected<KernelSource>
 generateKernelSource(const CudaLaunchSpec &spec,
                      const CudaCodegenOptions &opts = {});

@@ -136,6 +136,9 @@ struct Body {
   int cluster = 1;
   // Device scratch the kernel needs (BkLaunch::scratch), in bytes.
   uint64_t scratchBytes = 0;
+  // Kernels that run after this one with the same arguments
+  // (KernelSource::then); their own `then` must be empty.
+  std::vector<Body> then;
 };
 
 /// True for a launch of the `official` numerics profile (numerics = 1).

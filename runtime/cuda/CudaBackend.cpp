@@ -261,9 +261,16 @@ makeCudaBackend(const Program &prog, int ordinal, const std::string &origin,
       if (l.cudaKernel < 0 || l.cudaKernel >= int(functions.size()))
         return corrupt(where(lwhere + " has no CUDA kernel"));
       PreparedLaunch p;
-      p.function = functions[size_t(l.cudaKernel)];
-      p.grid = prog.cudaKernels[size_t(l.cudaKernel)].grid;
-      p.scratchBytes = prog.cudaKernels[size_t(l.cudaKernel)].scratchBytes;
+      std::vector<int> kernels = {l.cudaKernel};
+      kernels.insert(kernels.end(), l.cudaThen.begin(), l.cudaThen.end());
+      for (int k : kernels) {
+        if (k < 0 || k >= int(functions.size()))
+          return corrupt(
+              where(lwhere + " names no CUDA kernel " + std::to_string(k)));
+        const CudaKernelDesc &desc = prog.cudaKernels[size_t(k)];
+        p.kernels.push_back({functions[size_t(k)], desc.grid});
+        p.scratchBytes = std::max(p.scratchBytes, desc.scratchBytes);
+      }
       m.launches[e].push_back(p);
       size_t weightsAt = tables.size();
       for (int w : l.weights)

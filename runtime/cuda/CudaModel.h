@@ -17,13 +17,19 @@
 
 namespace birkhoff::rt {
 
-/// What a session needs to launch one launch of an entry.
-struct PreparedLaunch {
+/// One kernel of a launch.
+struct PreparedKernel {
   cuda::CuFunction function = nullptr;
   cuda::GridRule grid;
+};
+
+/// What a session needs to launch one launch of an entry: its kernels, run
+/// in order with the same arguments.
+struct PreparedLaunch {
+  std::vector<PreparedKernel> kernels;
   cuda::CuDevicePtr weights = 0; // device array: data pointer per weight
   cuda::CuDevicePtr scales = 0;  // device array: scale pointer per weight
-  uint64_t scratchBytes = 0;     // the kernel's BkLaunch::scratch need
+  uint64_t scratchBytes = 0;     // the kernels' BkLaunch::scratch need
 };
 
 class CudaModel : public ModelBackend {

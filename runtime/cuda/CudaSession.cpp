@@ -286,13 +286,15 @@ private:
             api_.check("cuEventRecord",
                        api_.eventRecord(eventFor(2 * i), stream_))
                 .withContext(call));
-      if (cuda::CuResult r = api_.launchKernel(
-              p.function, unsigned(p.grid.gridX(tokens)),
-              unsigned(p.grid.gridY(tokens)), 1, unsigned(p.grid.block), 1, 1,
-              0, stream_, params, nullptr))
-        return api_.error("cuLaunchKernel", r)
-            .withContext(call + ": launch " + std::to_string(i) + ", kernel '" +
-                         l.kernel + "' of layer " + std::to_string(l.layer));
+      for (const PreparedKernel &k : p.kernels)
+        if (cuda::CuResult r = api_.launchKernel(
+                k.function, unsigned(k.grid.gridX(tokens)),
+                unsigned(k.grid.gridY(tokens)), 1, unsigned(k.grid.block), 1, 1,
+                0, stream_, params, nullptr))
+          return api_.error("cuLaunchKernel", r)
+              .withContext(call + ": launch " + std::to_string(i) +
+                           ", kernel '" + l.kernel + "' of layer " +
+                           std::to_string(l.layer));
       if (profiling)
         BK_RETURN_IF_ERROR(
             api_.check("cuEventRecord",

@@ -105,19 +105,32 @@ Expected<LaunchResult> launchOnGpu(const Gpu &g, const KernelHarness &h,
                                    double *msPerLaunch) {
   const CudaDriverApi &api = *g.api;
   BK_ASSIGN_OR_RETURN(KernelSource ks, generateKernelSource(specOf(h)));
-  BK_ASSIGN_OR_RETURN(CompiledKernel k, compileCudaSource(ks.source, ks.entry));
-  CuModule module = nullptr;
-  BK_RETURN_IF_ERROR(api.check("cuModuleLoadData",
-                               api.moduleLoadData(&module, k.cubin.data())));
-  struct Unload {
+  // The launch's kernels in order (KernelSource::then), one module each.
+  std::vector<const KernelSource *> sources = {&ks};
+  for (const KernelSource &next : ks.then)
+    sources.push_back(&next);
+  struct Modules {
     const CudaDriverApi &api;
-    CuModule m;
-    ~Unload() { api.moduleUnload(m); }
-  } unload{api, module};
-  CuFunction fn = nullptr;
-  BK_RETURN_IF_ERROR(
-      api.check("cuModuleGetFunction",
-                api.moduleGetFunction(&fn, module, ks.entry.c_str())));
+    std::vector<CuModule> m;
+    ~Modules() {
+      for (CuModule x : m)
+        api.moduleUnload(x);
+    }
+  } modules{api, {}};
+  std::vector<std::pair<CuFunction, GridRule>> fns;
+  for (const KernelSource *src : sources) {
+    BK_ASSIGN_OR_RETURN(CompiledKernel k,
+                        compileCudaSource(src->source, src->entry));
+    CuModule module = nullptr;
+    BK_RETURN_IF_ERROR(api.check("cuModuleLoadData",
+                                 api.moduleLoadData(&module, k.cubin.data())));
+    modules.m.push_back(module);
+    CuFunction fn = nullptr;
+    BK_RETURN_IF_ERROR(
+        api.check("cuModuleGetFunction",
+                  api.moduleGetFunction(&fn, module, src->entry.c_str())));
+    fns.push_back({fn, src->grid});
+  }
   DeviceMemory mem{&api, {}};
   BkLaunch L;
   L.tokens = tokens;
@@ -172,27 +185,30 @@ Expected<LaunchResult> launchOnGpu(const Gpu &g, const KernelHarness &h,
     L.stateRows[i] = h.stateShapes[size_t(s)].first;
     states.push_back(p);
   }
-  if (ks.scratchBytes > 0) { // zeroed, as a session's scratch starts
-    std::vector<uint8_t> zeros(size_t(ks.scratchBytes), 0);
+  uint64_t scratchBytes = 0;
+  for (const KernelSource *src : sources)
+    scratchBytes = std::max(scratchBytes, src->scratchBytes);
+  if (scratchBytes > 0) { // zeroed, as a session's scratch starts
+    std::vector<uint8_t> zeros(size_t(scratchBytes), 0);
     BK_ASSIGN_OR_RETURN(CuDevicePtr p, mem.upload(zeros.data(), zeros.size()));
     L.scratch = reinterpret_cast<void *>(p);
   }
   void *params[] = {&L};
-  const GridRule &gr = ks.grid;
-  BK_RETURN_IF_ERROR(api.check("cuLaunchKernel",
-                               api.launchKernel(fn, unsigned(gr.gridX(tokens)),
-                                                unsigned(gr.gridY(tokens)), 1,
-                                                unsigned(gr.block), 1, 1, 0,
-                                                nullptr, params, nullptr)));
-  BK_RETURN_IF_ERROR(api.check("cuCtxSynchronize", api.ctxSynchronize()));
-  if (reps > 0 && msPerLaunch) {
-    auto t0 = std::chrono::steady_clock::now();
-    for (int r = 0; r < reps; ++r)
+  auto launchAll = [&]() -> Status {
+    for (const auto &[fn, gr] : fns)
       BK_RETURN_IF_ERROR(api.check(
           "cuLaunchKernel",
           api.launchKernel(fn, unsigned(gr.gridX(tokens)),
                            unsigned(gr.gridY(tokens)), 1, unsigned(gr.block), 1,
                            1, 0, nullptr, params, nullptr)));
+    return Status::ok();
+  };
+  BK_RETURN_IF_ERROR(launchAll());
+  BK_RETURN_IF_ERROR(api.check("cuCtxSynchronize", api.ctxSynchronize()));
+  if (reps > 0 && msPerLaunch) {
+    auto t0 = std::chrono::steady_clock::now();
+    for (int r = 0; r < reps; ++r)
+      BK_RETURN_IF_ERROR(launchAll());
     BK_RETURN_IF_ERROR(api.check("cuCtxSynchronize", api.ctxSynchronize()));
     *msPerLaunch = std::chrono::duration<double, std::milli>(
                        std::chrono::steady_clock::now() - t0)

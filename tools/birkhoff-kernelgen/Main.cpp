@@ -7,7 +7,8 @@
 //
 // Prints the generated source (default), the PTX, or one line of resources
 // ("entry=... grid=... registers=N spill_stores=N spill_loads=N stack=N
-// smem=N cubin_bytes=N scratch=N") for a launch of a catalogue kernel.
+// smem=N cubin_bytes=N scratch=N") for a launch of a catalogue kernel; a
+// launch of several kernels prints each in turn.
 //
 //===----------------------------------------------------------------------===//
 #include "CudaCompiler.h"
@@ -16,6 +17,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 using namespace birkhoff;
 using namespace birkhoff::cuda;
@@ -107,29 +109,37 @@ int main(int argc, char **argv) {
     std::fprintf(stderr, "error: %s\n", ks.status().toString().c_str());
     return 1;
   }
-  if (emit == "source") {
-    std::fputs(ks->source.c_str(), stdout);
-    return 0;
+  // A launch may lower to several kernels (KernelSource::then): each is
+  // printed in order.
+  std::vector<const KernelSource *> kernels = {&*ks};
+  for (const KernelSource &next : ks->then)
+    kernels.push_back(&next);
+  for (const KernelSource *src : kernels) {
+    if (emit == "source") {
+      std::fputs(src->source.c_str(), stdout);
+      continue;
+    }
+    Expected<CompiledKernel> k =
+        compileCudaSource(src->source, src->entry, arch);
+    if (!k) {
+      std::fprintf(stderr, "error: %s\n", k.status().toString().c_str());
+      return 1;
+    }
+    if (emit == "ptx") {
+      std::fputs(k->ptx.c_str(), stdout);
+      continue;
+    }
+    const GridRule &g = src->grid;
+    std::printf(
+        "entry=%s grid.x=%lld*S+%lld grid.y=%s block=%d registers=%d "
+        "spill_stores=%d spill_loads=%d stack=%d smem=%d cubin_bytes=%zu "
+        "scratch=%llu\n",
+        src->entry.c_str(), (long long)g.xPerToken, (long long)g.xConst,
+        g.tokensPerY ? ("ceil(S/" + std::to_string(g.tokensPerY) + ")").c_str()
+                     : "1",
+        g.block, k->registers, k->spillStoreBytes, k->spillLoadBytes,
+        k->stackBytes, k->sharedBytes, k->cubin.size(),
+        (unsigned long long)src->scratchBytes);
   }
-  Expected<CompiledKernel> k = compileCudaSource(ks->source, ks->entry, arch);
-  if (!k) {
-    std::fprintf(stderr, "error: %s\n", k.status().toString().c_str());
-    return 1;
-  }
-  if (emit == "ptx") {
-    std::fputs(k->ptx.c_str(), stdout);
-    return 0;
-  }
-  const GridRule &g = ks->grid;
-  std::printf(
-      "entry=%s grid.x=%lld*S+%lld grid.y=%s block=%d registers=%d "
-      "spill_stores=%d spill_loads=%d stack=%d smem=%d cubin_bytes=%zu "
-      "scratch=%llu\n",
-      ks->entry.c_str(), (long long)g.xPerToken, (long long)g.xConst,
-      g.tokensPerY ? ("ceil(S/" + std::to_string(g.tokensPerY) + ")").c_str()
-                   : "1",
-      g.block, k->registers, k->spillStoreBytes, k->spillLoadBytes,
-      k->stackBytes, k->sharedBytes, k->cubin.size(),
-      (unsigned long long)ks->scratchBytes);
   return 0;
 }

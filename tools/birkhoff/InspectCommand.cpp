@@ -1,6 +1,6 @@
 //===- InspectCommand.cpp - `birkhoff inspect`: what an artifact holds ----===//
-#include "ArtifactLoader.h"
 #include "Args.h"
+#include "ArtifactLoader.h"
 #include "Commands.h"
 #include "WeightGeneration.h"
 
@@ -33,26 +33,30 @@ int runInspectCommand(int argc, char **argv) {
   }
   auto context = args->getInt("context", 0);
   if (!context) {
-    std::fprintf(stderr, "birkhoff inspect: %s\n", context.status().message().c_str());
+    std::fprintf(stderr, "birkhoff inspect: %s\n",
+                 context.status().message().c_str());
     return 2;
   }
   auto loaded = rt::loadArtifact(args->positional[0]);
   if (!loaded) {
-    std::fprintf(stderr, "birkhoff inspect: %s\n", loaded.status().toString().c_str());
+    std::fprintf(stderr, "birkhoff inspect: %s\n",
+                 loaded.status().toString().c_str());
     return 1;
   }
   const rt::Program &p = loaded->program;
   const rt::ConfigDesc &c = p.config;
-  std::printf("artifact   %s (format %u, %llu bytes)\n", args->positional[0].c_str(),
-              p.formatVersion, (unsigned long long)loaded->file->size());
+  std::printf("artifact   %s (format %u, %llu bytes)\n",
+              args->positional[0].c_str(), p.formatVersion,
+              (unsigned long long)loaded->file->size());
   std::printf("producer   %s\nmodel      %s\nnumerics   %s\ntarget     %s\n",
               p.producer.c_str(), p.modelName.c_str(), p.numerics.c_str(),
               p.target.c_str());
   std::printf("config     vocab %lld, dim %lld, layers %lld, heads %lld x %lld "
               "(rope %lld), window %lld, hc %lld, experts %lld (top %lld)\n",
               (long long)c.vocabSize, (long long)c.dim, (long long)c.nLayers,
-              (long long)c.nHeads, (long long)c.headDim, (long long)c.ropeHeadDim,
-              (long long)c.windowSize, (long long)c.hcMult, (long long)c.nRoutedExperts,
+              (long long)c.nHeads, (long long)c.headDim,
+              (long long)c.ropeHeadDim, (long long)c.windowSize,
+              (long long)c.hcMult, (long long)c.nRoutedExperts,
               (long long)c.nActivatedExperts);
   std::printf("layers    ");
   for (size_t l = 0; l < c.layerKinds.size(); ++l) {
@@ -65,11 +69,17 @@ int runInspectCommand(int argc, char **argv) {
   std::printf("\n\nentry points\n");
   for (const rt::EntryDesc &e : p.entries) {
     std::map<std::string, int> counts;
-    for (const rt::LaunchDesc &l : e.launches)
+    size_t cudaKernels = 0; // an op may lower to several kernels
+    for (const rt::LaunchDesc &l : e.launches) {
       ++counts[l.kernel];
-    std::printf("  %-8s max %d tokens, %zu launches, %zu buffers, arena %lld floats/token\n",
-                e.name.c_str(), e.maxTokens, e.launches.size(), e.buffers.size(),
-                (long long)e.arenaElemsPerToken);
+      cudaKernels += l.cudaKernel >= 0 ? 1 + l.cudaThen.size() : 0;
+    }
+    std::printf("  %-8s max %d tokens, %zu launches, %zu buffers, arena %lld "
+                "floats/token\n",
+                e.name.c_str(), e.maxTokens, e.launches.size(),
+                e.buffers.size(), (long long)e.arenaElemsPerToken);
+    if (cudaKernels > 0)
+      std::printf("           %zu CUDA kernels a call\n", cudaKernels);
     for (const auto &[kernel, n] : counts)
       std::printf("    %-20s x%d\n", kernel.c_str(), n);
     if (args->has("launches"))
@@ -95,7 +105,8 @@ int runInspectCommand(int argc, char **argv) {
       std::printf("  %-20s x%d\n", kernel.c_str(), n);
     if (args->has("launches"))
       for (const rt::CudaKernelDesc &k : p.cudaKernels)
-        std::printf("    %s: %d registers, %d spill bytes, %d stack, %d smem; block %d, "
+        std::printf("    %s: %d registers, %d spill bytes, %d stack, %d smem; "
+                    "block %d, "
                     "grid.x %lld*S+%lld, grid.y %s%lld\n",
                     k.name.c_str(), k.registers, k.spillBytes, k.stackBytes,
                     k.sharedBytes, k.grid.block, (long long)k.grid.xPerToken,
@@ -153,11 +164,13 @@ int runInspectCommand(int argc, char **argv) {
   uint64_t atCtx = 0;
   for (const rt::StateDesc &s : p.states)
     atCtx += s.bytesFor(ctx);
-  std::printf("\nstate      %zu buffers per session: %llu bytes fixed + %.1f bytes per "
-              "token of context\n",
-              p.states.size(), (unsigned long long)fixed, perToken);
+  std::printf(
+      "\nstate      %zu buffers per session: %llu bytes fixed + %.1f bytes per "
+      "token of context\n",
+      p.states.size(), (unsigned long long)fixed, perToken);
   std::printf("           %llu bytes at %lld tokens (default context %lld)\n",
-              (unsigned long long)atCtx, (long long)ctx, (long long)p.maxContext);
+              (unsigned long long)atCtx, (long long)ctx,
+              (long long)p.maxContext);
   return 0;
 }
 
