@@ -46,10 +46,43 @@ Expected<Body> genMoeOfficial(const LaunchReader &r, int64_t dim, int64_t inter,
   if (smem > 47 * 1024)
     return unsupported(r.where() + "dim " + i(dim) + " and inter " + i(inter) +
                        " need more shared memory than a block has");
-  if (r.maxTokens() > 0) {
+  const int64_t maxTok = r.maxTokens();
+  // Entries of very few tokens (decode): moe_decode.cuh's two kernels over
+  // the whole GPU. Each token reads its own experts' weights, which pays only
+  // while the tokens of a call rarely share experts.
+  constexpr int64_t kDecodeMaxTokens = 4;
+  constexpr int kDecodeWarps = 8, kHiddenRows = 32, kDownRows = 8;
+  const int64_t nb = inter / 128;
+  const int64_t perSlot =
+      5 * inter + (nb + 15) / 16 * 16 + 4 * ((nb + 3) / 4 * 4);
+  const int64_t downSmem = (topk + 1) * (inter + nb) + 4 * topk;
+  if (maxTok > 0 && maxTok <= kDecodeMaxTokens && dim % kDownRows == 0 &&
+      downSmem <= 47 * 1024) {
+    Body hidden;
+    hidden.include = "bk/moe_decode.cuh";
+    hidden.call = "bk::moeDecodeHidden<" + i(dim) + ", " + i(inter) + ", " +
+                  i(experts) + ", " + i(topk) + ", " + dt(routed13) + ", " +
+                  dt(shared13) + ", " + flag(sharedClamp) + ", " +
+                  i(kDecodeWarps) + ", " + i(kHiddenRows) + ">(args, " +
+                  f32(float(limit)) + ");";
+    hidden.grid = {(topk + 1) * (inter / kHiddenRows), 0, 0, 32 * kDecodeWarps};
+    hidden.minBlocksPerSm = 2;
+    hidden.scratchBytes = uint64_t(maxTok * (topk + 1) * perSlot);
+    Body down;
+    down.include = "bk/moe_decode.cuh";
+    down.call = "bk::moeDecodeDown<" + i(dim) + ", " + i(inter) + ", " +
+                i(experts) + ", " + i(topk) + ", " + dt(routed2) + ", " +
+                dt(shared2) + ", " + i(kDecodeWarps) + ", " + i(kDownRows) +
+                ">(args);";
+    down.grid = {dim / kDownRows, 0, 0, 32 * kDecodeWarps};
+    down.minBlocksPerSm = 3;
+    down.scratchBytes = hidden.scratchBytes;
+    hidden.then.push_back(std::move(down));
+    return hidden;
+  }
+  if (maxTok > 0) {
     // Grouped by expert (moe_grouped.cuh): a cluster per routed expert and
     // one per 32 tokens of the shared expert, partial outputs in scratch.
-    const int64_t maxTok = r.maxTokens();
     const int64_t nsh = std::clamp<int64_t>((maxTok + 31) / 32, 1, 16);
     // Small entries (decode) run few experts: two clusters per expert, each
     // half of h, use twice the SMs. Large ones keep the GPU busy already and

@@ -179,6 +179,25 @@ Expected<Body> genLinearRmsNormOfficial(const LaunchReader &r,
                        " is not a multiple of the 128-blocks of the FP8 "
                        "activation quantization (or too large)");
   constexpr int kCluster = 8, kWarps = 8, kTokensPerY = 32;
+  if (r.maxTokens() > 0 && r.maxTokens() <= kTokensPerY) {
+    // Few tokens (decode): one cluster would stream the weights through 8
+    // SMs. Two kernels instead: the official linear over the whole GPU, then
+    // P1 in place, a block per token; the same arithmetic in the same order.
+    Body b;
+    b.include = "bk/official_linear.cuh";
+    b.call = "bk::linearOfficial<" + i(in) + ", " + i(out) + ", " + dt(w) +
+             ", " + i(kWarps) + ", " + i(tg) + ", " + i(kTokensPerY) +
+             ">(args);";
+    b.grid = {0, (out + kWarps - 1) / kWarps, kTokensPerY, 32 * kWarps};
+    b.minBlocksPerSm = 2;
+    Body norm;
+    norm.include = "bk/official_rows.cuh";
+    norm.call = "bk::rmsNormRowsOfficial<" + i(out) + ", " + dt(nw) + ", " +
+                i(kBlock) + ">(args, " + f32(float(eps)) + ");";
+    norm.grid = {1, 0, 0, kBlock};
+    b.then.push_back(std::move(norm));
+    return b;
+  }
   Body b;
   b.include = "bk/official_linear.cuh";
   b.call = "bk::linearRmsNormOfficial<" + i(in) + ", " + i(out) + ", " + dt(w) +

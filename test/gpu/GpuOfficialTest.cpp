@@ -156,10 +156,13 @@ struct OfficialLinearCase {
   DType dtype;
   int64_t in, out, tokens;
   bool round, norm;
+  int64_t entryTokens = 0; // the entry's max tokens (0: unknown)
 };
 
 // FP8/FP4 weights: P5 + P8/P9 in the host's order, bitwise. BF16: fp32
-// accumulation (within rounding), rounded to bf16 when asked.
+// accumulation (within rounding), rounded to bf16 when asked. linear_rms_norm
+// of a decode entry runs as two kernels (the linear over the whole GPU, then
+// the norm), of other entries as one cluster kernel: bitwise either way.
 TEST(GpuOfficial, LinearMatchesHost) {
   REQUIRE_GPU();
   for (OfficialLinearCase c :
@@ -170,11 +173,16 @@ TEST(GpuOfficial, LinearMatchesHost) {
         OfficialLinearCase{DType::BF16, 4096, 300, 3, false, false},
         OfficialLinearCase{DType::BF16, 512, 64, 3, true, false},
         OfficialLinearCase{DType::F8E4M3, 4096, 1024, 3, true, true},
-        OfficialLinearCase{DType::F8E4M3, 4096, 512, 40, true, true}}) {
+        OfficialLinearCase{DType::F8E4M3, 4096, 512, 40, true, true},
+        OfficialLinearCase{DType::F8E4M3, 4096, 1024, 1, true, true, 1},
+        OfficialLinearCase{DType::F8E4M3, 4096, 512, 1, true, true, 1},
+        OfficialLinearCase{DType::FP4E2M1x2, 2048, 384, 3, true, true, 4}}) {
     SCOPED_TRACE(std::string(dtypeName(c.dtype)) + " " + std::to_string(c.in) +
                  "->" + std::to_string(c.out) +
-                 " S=" + std::to_string(c.tokens) + (c.norm ? " +norm" : ""));
+                 " S=" + std::to_string(c.tokens) + (c.norm ? " +norm" : "") +
+                 " entry " + std::to_string(c.entryTokens));
     KernelHarness h;
+    h.entryMaxTokens = c.entryTokens;
     h.launch.kernel = c.norm ? "linear_rms_norm" : "linear";
     int x = h.addBuffer(c.tokens * c.in), y = h.addBuffer(c.tokens * c.out);
     h.buffers[size_t(x)] = randomBf16(size_t(c.tokens * c.in));
@@ -517,7 +525,8 @@ struct MoeCase {
 };
 
 /// Runs the cluster-per-slice moe (entry size unknown) and then the one
-/// grouped by expert (moe_grouped.cuh) of an entry of `c.tokens` tokens on
+/// of an entry of `c.tokens` tokens (grouped by expert, moe_grouped.cuh, or
+/// the decode kernels of moe_decode.cuh up to 4 tokens) on
 /// the same random weights and inputs, each against the host; `grouped`
 /// checks the grouped result against the sliced one.
 void runMoeCase(const gputest::Gpu &G, const MoeCase &c,
@@ -554,7 +563,8 @@ void runMoeCase(const gputest::Gpu &G, const MoeCase &c,
       h.param(k, v);
     const std::string source = generateKernelSource(specOf(h))->source;
     EXPECT_EQ(isGrouped,
-              source.find("moeOfficialGrouped") != std::string::npos);
+              source.find("moeOfficialGrouped") != std::string::npos ||
+                  source.find("moeDecodeHidden") != std::string::npos);
     auto [d, hst] = runBoth(G, h, rt::moeKernel, S, 0);
     if (d.empty())
       return;
@@ -574,9 +584,10 @@ double bitwiseShare(const std::vector<float> &a, const std::vector<float> &b) {
 }
 
 // The GEMV tiles: bitwise the sliced kernel's (hence within its band of the
-// host), except where an expert is split over two clusters by h (decode at
-// inter 2048), which reassociates w2's fp32 sum. Dim 384 splits into no whole
-// n8 tiles per warp: its 40-token entry keeps the GEMV tiles.
+// host), except where an expert is split over two clusters by h (entries of
+// 5 to 32 tokens at inter 2048), which reassociates w2's fp32 sum. Entries of
+// up to 4 tokens run moe_decode.cuh's kernels: bitwise. Dim 384 splits into
+// no whole n8 tiles per warp: its 40-token entry keeps the GEMV tiles.
 TEST(GpuOfficial, MoeMatchesHost) {
   REQUIRE_GPU();
   for (MoeCase c :
@@ -584,13 +595,18 @@ TEST(GpuOfficial, MoeMatchesHost) {
         MoeCase{256, 2048, 8, 3, 5, true}, MoeCase{1024, 2048, 8, 6, 1, false},
         MoeCase{1024, 2048, 64, 6, 1, true},
         MoeCase{256, 2048, 64, 6, 3, false}, MoeCase{256, 512, 64, 6, 7, true},
-        MoeCase{384, 128, 8, 2, 40, true}}) {
-    const bool split = c.inter == 2048;
+        MoeCase{384, 128, 8, 2, 40, true}, MoeCase{4096, 2048, 8, 6, 1, true},
+        MoeCase{384, 256, 16, 4, 4, false},
+        MoeCase{256, 2048, 16, 6, 9, true}}) {
+    const bool decode = c.tokens <= 4;
+    const bool split = c.inter == 2048 && !decode;
     runMoeCase(
         G, c,
         [&](const std::vector<float> &grouped, const std::vector<float> &sliced,
             const std::string &source) {
           EXPECT_EQ(source.find("moeOfficialGroupedMma"), std::string::npos);
+          EXPECT_EQ(decode,
+                    source.find("moeDecodeHidden") != std::string::npos);
           if (split)
             expectMostlyBitwise(grouped, sliced, "split vs sliced moe", 0.99,
                                 1);
@@ -616,17 +632,17 @@ class GpuOfficialMoeOnTensorCores : public ::testing::TestWithParam<MoeCase> {};
 TEST_P(GpuOfficialMoeOnTensorCores, MatchesHost) {
   REQUIRE_GPU();
   const MoeCase c = GetParam();
-  runMoeCase(
-      G, c,
-      [&](const std::vector<float> &grouped, const std::vector<float> &sliced,
-          const std::string &source) {
-        EXPECT_NE(source.find("moeOfficialGroupedMma"), std::string::npos);
-        const std::string what = "tensor-core vs sliced moe, dim " +
-                                 std::to_string(c.dim) + " inter " +
-                                 std::to_string(c.inter) +
-                                 " S=" + std::to_string(c.tokens);
-        expectBitwise(grouped, sliced, what.c_str());
-      });
+  runMoeCase(G, c,
+             [&](const std::vector<float> &grouped,
+                 const std::vector<float> &sliced, const std::string &source) {
+               EXPECT_NE(source.find("moeOfficialGroupedMma"),
+                         std::string::npos);
+               const std::string what = "tensor-core vs sliced moe, dim " +
+                                        std::to_string(c.dim) + " inter " +
+                                        std::to_string(c.inter) +
+                                        " S=" + std::to_string(c.tokens);
+               expectBitwise(grouped, sliced, what.c_str());
+             });
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, GpuOfficialMoeOnTensorCores,

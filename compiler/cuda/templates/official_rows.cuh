@@ -26,6 +26,23 @@ __device__ __forceinline__ void rmsNormOfficial(const BkLaunch &a, float eps) {
         __fmul_rn(loadScalar<WDT>(a.weights[0], i), __fmul_rn(x[i], r)));
 }
 
+// P1 in place on the output rows with weight 1: linear_rms_norm's second
+// kernel (the first, linearOfficial, writes the bf16 rows over the whole
+// GPU). Block per token; the same arithmetic as rmsNormOfficial.
+template <int N, int WDT, int BLOCK>
+__device__ __forceinline__ void rmsNormRowsOfficial(const BkLaunch &a,
+                                                    float eps) {
+  __shared__ float factor;
+  float *y = (float *)a.out[0] + (long long)blockIdx.x * N;
+  if (threadIdx.x == 0)
+    factor = off::rmsFactorP1(y, N, eps);
+  __syncthreads();
+  const float r = factor;
+  for (int i = threadIdx.x; i < N; i += BLOCK)
+    y[i] = off::roundBf16(
+        __fmul_rn(loadScalar<WDT>(a.weights[1], i), __fmul_rn(y[i], r)));
+}
+
 // A head of D values held by a warp, lane l owning the EPL = D/32
 // consecutive values [l·EPL, (l+1)·EPL).
 template <int D> struct WarpHead {

@@ -85,14 +85,14 @@ TEST(KernelSource, ClusterKernelsDeclareTheirClusters) {
   EXPECT_EQ(plain->source.find("__cluster_dims__"), std::string::npos);
 }
 
-// The official moe of a known entry size runs a cluster per expert (and per
-// 32 tokens of the shared expert); a decode entry splits each expert's h over
+// The official moe of a known entry size (5 to 32 tokens) runs a cluster per
+// expert (and per 32 tokens of the shared expert), each expert's h split over
 // two clusters, with fp32 partials for each in scratch.
 TEST(KernelSource, GroupedMoeGridsAndScratch) {
   struct Case {
     int64_t experts, maxTokens, split, sharedClusters;
   };
-  for (Case c : {Case{256, 1, 2, 1}, Case{256, 32, 2, 1}, Case{16, 8, 2, 1}}) {
+  for (Case c : {Case{256, 5, 2, 1}, Case{256, 32, 2, 1}, Case{16, 8, 2, 1}}) {
     CudaLaunchSpec s =
         moeSpec(4096, 2048, c.experts, 6, DType::FP4E2M1x2, DType::F8E4M3);
     s.param("numerics", 1);
@@ -106,15 +106,78 @@ TEST(KernelSource, GroupedMoeGridsAndScratch) {
               std::string::npos)
         << ks->source;
     EXPECT_EQ(ks->cluster, 8);
-    // A one-token entry (decode): a cluster group per slot (top-6), not per
-    // expert.
-    const int64_t routed = c.maxTokens == 1 ? 6 : c.experts;
-    EXPECT_EQ(ks->grid.gridX(1), (routed + c.sharedClusters) * c.split * 8);
+    EXPECT_TRUE(ks->then.empty());
+    EXPECT_EQ(ks->grid.gridX(1), (c.experts + c.sharedClusters) * c.split * 8);
     EXPECT_EQ(ks->grid.gridX(7), ks->grid.gridX(1)); // sized by the entry
     EXPECT_EQ(ks->scratchBytes,
               uint64_t(c.maxTokens) * 7 * uint64_t(c.split) * 4096 * 4 +
                   uint64_t(c.maxTokens) * 4);
   }
+}
+
+// Entries of up to 4 tokens (decode) run two kernels over the whole GPU
+// (moe_decode.cuh): a block per (token, slot, 32 rows of h), then a block per
+// (token, 8 output rows); no clusters; h, its codes, scales and counters in
+// scratch per token and slot.
+TEST(KernelSource, DecodeMoeIsTwoKernels) {
+  for (int64_t maxTokens : {1, 4}) {
+    SCOPED_TRACE(maxTokens);
+    CudaLaunchSpec s =
+        moeSpec(4096, 2048, 256, 6, DType::FP4E2M1x2, DType::F8E4M3);
+    s.param("numerics", 1);
+    s.maxTokens = maxTokens;
+    auto ks = generateKernelSource(s);
+    ASSERT_TRUE(ks.isOk()) << ks.status().toString();
+    EXPECT_NE(ks->source.find("bk::moeDecodeHidden<4096, 2048, 256, 6, 4, 2, "
+                              "true, 8, 32>(args"),
+              std::string::npos)
+        << ks->source;
+    ASSERT_EQ(ks->then.size(), 1u);
+    const KernelSource &down = ks->then[0];
+    EXPECT_NE(
+        down.source.find("bk::moeDecodeDown<4096, 2048, 256, 6, 4, 2, 8, 8>"),
+        std::string::npos)
+        << down.source;
+    EXPECT_EQ(ks->cluster, 1);
+    EXPECT_EQ(down.cluster, 1);
+    EXPECT_EQ(ks->grid.gridX(3), 3 * 7 * (2048 / 32));
+    EXPECT_EQ(down.grid.gridX(3), 3 * (4096 / 8));
+    // Per token and slot: h floats, codes, 16 scale bytes, 16 counters.
+    const uint64_t perSlot = 5 * 2048 + 16 + 64;
+    EXPECT_EQ(ks->scratchBytes, uint64_t(maxTokens) * 7 * perSlot);
+    EXPECT_EQ(down.scratchBytes, ks->scratchBytes);
+  }
+}
+
+// The official linear_rms_norm of a decode entry is the official linear over
+// the whole GPU, then the norm a block per token; other entries keep one
+// cluster per 32-token slice.
+TEST(KernelSource, DecodeLinearRmsNormIsTwoKernels) {
+  CudaLaunchSpec s;
+  s.kernel = "linear_rms_norm";
+  s.param("in_features", 4096);
+  s.param("out_features", 1024);
+  s.param("eps", 1e-6);
+  s.param("numerics", 1);
+  s.weight(DType::F8E4M3, {1024, 4096});
+  s.weight(DType::BF16, {1024});
+  s.maxTokens = 1;
+  auto ks = generateKernelSource(s);
+  ASSERT_TRUE(ks.isOk()) << ks.status().toString();
+  EXPECT_NE(ks->source.find("bk::linearOfficial<4096, 1024,"),
+            std::string::npos);
+  EXPECT_EQ(ks->cluster, 1);
+  EXPECT_EQ(ks->grid.gridX(1), 1024 / 8);
+  ASSERT_EQ(ks->then.size(), 1u);
+  EXPECT_NE(ks->then[0].source.find("bk::rmsNormRowsOfficial<1024, 1, 256>"),
+            std::string::npos)
+      << ks->then[0].source;
+  EXPECT_EQ(ks->then[0].grid.gridX(5), 5);
+  s.maxTokens = 512;
+  auto prefill = generateKernelSource(s);
+  ASSERT_TRUE(prefill.isOk());
+  EXPECT_TRUE(prefill->then.empty());
+  EXPECT_EQ(prefill->cluster, 8);
 }
 
 // Entries of more than 32 tokens run the grouped moe's tiles on the tensor

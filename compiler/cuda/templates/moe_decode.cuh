@@ -1,0 +1,279 @@
+// moe_decode.cuh - moe in the `official` numerics for entries of few tokens
+// (decode), as two kernels that each spread over the whole GPU:
+//
+//   moeDecodeHidden: a block per (token, slot, RB rows of h); slot K is the
+//     shared expert. Its warps compute h rows = the bf16 SwiGLU of the
+//     official w1/w3 rows (P5 activations, P8/P9 with exact inner sums), the
+//     routing weight inside, into scratch; the last of the 128/RB blocks of a
+//     128-row block (a per-block counter in scratch) quantizes those 128
+//     values (P5) into FP8 codes and a scale byte for w2, and resets the
+//     counter.
+//   moeDecodeDown: a block per (token, RPB output rows); a warp per output
+//     row runs w2 of every routed expert in ascending expert id, then the
+//     shared one, and writes y = bf16(Σ_routed out_e + out_shared).
+//
+// The arithmetic and its order are moe_grouped.cuh's with G = 1 (and so the
+// host's, runtime/host/MoeKernels.cpp): each result is made by one warp in a
+// fixed order whatever else the call holds. A slot naming no valid expert is
+// skipped, as the host and the other moe kernels do.
+//
+// Scratch per token and slot (K + 1 slots): INTER h floats, INTER codes,
+// INTER/128 scale bytes and INTER/128 counters (left at zero), each padded
+// to 16 bytes (KernelSourceMoe.cpp sizes it the same way).
+#pragma once
+#include "bk/moe_grouped.cuh"
+
+namespace bk {
+
+template <int INTER> struct MoeDecodeScratch {
+  static constexpr int NB = INTER / 128;
+  static constexpr int SCALES = (NB + 15) / 16 * 16;
+  static constexpr int COUNTERS = (NB + 3) / 4 * 4;
+  static constexpr long long PER_SLOT =
+      4LL * INTER + INTER + SCALES + 4LL * COUNTERS; // a multiple of 16
+  static_assert(INTER % 128 == 0, "whole 128-blocks of h");
+  unsigned char *base;
+  __device__ float *h(long long ts) const {
+    return (float *)(base + ts * PER_SLOT);
+  }
+  __device__ unsigned char *codes(long long ts) const {
+    return base + ts * PER_SLOT + 4LL * INTER;
+  }
+  __device__ unsigned char *scales(long long ts) const {
+    return codes(ts) + INTER;
+  }
+  __device__ unsigned *counters(long long ts) const {
+    return (unsigned *)(scales(ts) + SCALES);
+  }
+};
+
+// officialRowDots<K, DT, 1, ROW, true, true> for one token, with fewer live
+// registers (that one holds a whole FP4 block decoded: 201 registers): the
+// bf16 output of weight row n, exact inner sums rounded once, the outer sum
+// in block order. The same arithmetic in the same order, so the same bits.
+// codes/scales: the token's P5 activation codes and scale bytes (K of them,
+// K / 128), in shared memory. Every lane gets the result.
+template <int K, int DT, int ROW = K>
+__device__ __noinline__ float
+exactRowDot(const unsigned char *W, const unsigned char *S, int n,
+            const unsigned char *codes, const unsigned char *scales) {
+  static_assert(DT == kF8E4M3 || DT == kFP4, "FP8 or FP4 weights");
+  static_assert(K % 128 == 0 && ROW % 128 == 0 && K <= ROW, "128-blocks");
+  constexpr int NB = K / 128;
+  constexpr int PER_LANE = (NB + 31) / 32;
+  constexpr int Q = DT == kFP4 ? 4 : 1; // results per 128-block
+  const int lane = threadIdx.x % 32;
+  float part[PER_LANE][Q];
+#pragma unroll
+  for (int i = 0; i < PER_LANE; ++i) {
+    const int b = lane + 32 * i;
+#pragma unroll
+    for (int q = 0; q < Q; ++q)
+      part[i][q] = 0.0f;
+    if (b >= NB)
+      continue;
+    const float sa = e8m0ToF32(scales[b]);
+    if constexpr (DT == kF8E4M3) {
+      const uint4 *wrow = (const uint4 *)(W + (long long)n * ROW + b * 128);
+      const float sw = e8m0ToF32(__ldg(S + (n / 128) * (ROW / 128) + b));
+      uint4 wv[8];
+#pragma unroll
+      for (int c = 0; c < 8; ++c)
+        wv[c] = __ldg(wrow + c);
+      double exact = 0.0;
+#pragma unroll
+      for (int c = 0; c < 8; ++c) {
+        float w[16], xa[16];
+        decodeFp8Chunk(wv[c], w);
+        decodeFp8Chunk(*(const uint4 *)(codes + b * 128 + c * 16), xa);
+#pragma unroll
+        for (int e = 0; e < 16; ++e) // exact products
+          exact += (double)__fmul_rn(xa[e], w[e]);
+      }
+      part[i][0] = __fmul_rn(__double2float_rn(exact), __fmul_rn(sa, sw));
+    } else {
+      const uint4 *wrow =
+          (const uint4 *)(W + (long long)n * (ROW / 2) + b * 64);
+      const unsigned char *srow = S + (long long)n * (ROW / 32) + b * 4;
+      uint4 wv[4];
+      unsigned char sb[4];
+#pragma unroll
+      for (int q = 0; q < 4; ++q) {
+        wv[q] = __ldg(wrow + q);
+        sb[q] = __ldg(srow + q);
+      }
+#pragma unroll
+      for (int q = 0; q < 4; ++q) {
+        const unsigned word[4] = {wv[q].x, wv[q].y, wv[q].z, wv[q].w};
+        double exact = 0.0;
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {
+          float xa[16];
+          decodeFp8Chunk(*(const uint4 *)(codes + b * 128 + q * 32 + h * 16),
+                         xa);
+          // Four products at a time in fp32 (exact: multiples of 2^-10
+          // below 2^13.4), then in double: officialRowDots' order.
+#pragma unroll
+          for (int g = 0; g < 4; ++g) {
+            const unsigned u = word[2 * h + g / 2] >> (16 * (g % 2));
+            float four = __fmul_rn(xa[4 * g], e2m1ToF32(u & 15u));
+#pragma unroll
+            for (int f = 1; f < 4; ++f)
+              four = __fmaf_rn(xa[4 * g + f], e2m1ToF32((u >> (4 * f)) & 15u),
+                               four);
+            exact += (double)four;
+          }
+        }
+        part[i][q] = __fmul_rn(__fmul_rn(__double2float_rn(exact), sa),
+                               e8m0ToF32(sb[q]));
+      }
+    }
+  }
+  // The outer sum in block order: block b's results live in lane b % 32.
+  float acc = 0.0f;
+#pragma unroll
+  for (int i = 0; i < PER_LANE; ++i)
+    for (int src = 0; src < 32 && src + 32 * i < NB; ++src)
+#pragma unroll
+      for (int q = 0; q < Q; ++q)
+        acc = __fadd_rn(acc, __shfl_sync(0xffffffffu, part[i][q], src));
+  return off::roundBf16(acc);
+}
+
+template <int DIM, int INTER, int E, int K, int DT13, int DS13,
+          bool SHARED_CLAMP, int WARPS, int RB>
+__device__ __forceinline__ void moeDecodeHidden(const BkLaunch &a,
+                                                float limit) {
+  static_assert(DIM % 128 == 0 && 128 % RB == 0 && RB % WARPS == 0,
+                "RB rows of h split over the warps, 128 / RB blocks a scale "
+                "block");
+  constexpr int NHB = INTER / RB;
+  constexpr int PER_TOKEN = (K + 1) * NHB;
+  __shared__ __align__(16) unsigned char xCodes[1][DIM];
+  __shared__ unsigned char xScales[1][DIM / 128];
+  __shared__ bool last;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const long long t = blockIdx.x / PER_TOKEN;
+  const int slot = blockIdx.x % PER_TOKEN / NHB;
+  const int hb = blockIdx.x % NHB;
+  const bool shared = slot == K;
+  const int *idx = (const int *)a.in[1];
+  const float *wts = (const float *)a.in[2];
+  int e = E;
+  float w = 1.0f;
+  if (!shared) {
+    e = idx[t * K + slot];
+    if (e < 0 || e >= E)
+      return;
+    w = wts[t * K + slot];
+  }
+  const float lim = !shared || SHARED_CLAMP ? limit : 0.0f;
+  const MoeDecodeScratch<INTER> sc{(unsigned char *)a.scratch};
+  const long long ts = t * (K + 1) + slot;
+
+  quantizeActs<DIM, 1, WARPS>(
+      [&](int) { return (const float *)a.in[0] + t * DIM; }, 1, xCodes,
+      xScales);
+  __syncthreads();
+  const unsigned char *W1 = (const unsigned char *)a.weights[3 * e];
+  const unsigned char *S1 = (const unsigned char *)a.scales[3 * e];
+  const unsigned char *W3 = (const unsigned char *)a.weights[3 * e + 2];
+  const unsigned char *S3 = (const unsigned char *)a.scales[3 * e + 2];
+  float *h = sc.h(ts);
+  for (int r = warp; r < RB; r += WARPS) {
+    const int row = hb * RB + r;
+    float g, u;
+    if (shared) {
+      g = exactRowDot<DIM, DS13>(W1, S1, row, xCodes[0], xScales[0]);
+      u = exactRowDot<DIM, DS13>(W3, S3, row, xCodes[0], xScales[0]);
+    } else {
+      g = exactRowDot<DIM, DT13>(W1, S1, row, xCodes[0], xScales[0]);
+      u = exactRowDot<DIM, DT13>(W3, S3, row, xCodes[0], xScales[0]);
+    }
+    if (lane == 0)
+      h[row] = moeHidden(g, u, w, lim);
+  }
+  // The last block of a 128-row block quantizes it (P5): the others' rows
+  // are visible device-wide before the counter says so.
+  const int qb = hb * RB / 128;
+  __threadfence();
+  __syncthreads();
+  if (threadIdx.x == 0)
+    last = atomicAdd(&sc.counters(ts)[qb], 1u) == 128 / RB - 1;
+  __syncthreads();
+  if (!last || warp != 0)
+    return;
+  __threadfence();
+  const float4 v = __ldcg((const float4 *)(h + qb * 128) + lane);
+  unsigned byte;
+  const unsigned codes = off::fp8Quantize128(v, &byte);
+  *(unsigned *)(sc.codes(ts) + qb * 128 + lane * 4) = codes;
+  if (lane == 0) {
+    sc.scales(ts)[qb] = (unsigned char)byte;
+    sc.counters(ts)[qb] = 0; // ready for the next call
+  }
+}
+
+template <int DIM, int INTER, int E, int K, int DT2, int DS2, int WARPS,
+          int RPB>
+__device__ __forceinline__ void moeDecodeDown(const BkLaunch &a) {
+  static_assert(DIM % RPB == 0, "whole row blocks");
+  constexpr int PER_TOKEN = DIM / RPB;
+  constexpr int BLOCK = 32 * WARPS;
+  __shared__ __align__(16) unsigned char hCodes[K + 1][INTER];
+  __shared__ unsigned char hScales[K + 1][INTER / 128];
+  __shared__ int order[K]; // routed slots by ascending expert id, -1 after
+  const int warp = threadIdx.x / 32;
+  const long long t = blockIdx.x / PER_TOKEN;
+  const int n0 = blockIdx.x % PER_TOKEN * RPB;
+  const int *idx = (const int *)a.in[1] + t * K;
+  const MoeDecodeScratch<INTER> sc{(unsigned char *)a.scratch};
+
+  if (threadIdx.x == 0) {
+    int m = 0;
+    for (int s = 0; s < K; ++s) {
+      const int es = idx[s];
+      if (es < 0 || es >= E)
+        continue;
+      int at = m++;
+      while (at > 0 && idx[order[at - 1]] > es) {
+        order[at] = order[at - 1];
+        --at;
+      }
+      order[at] = s;
+    }
+    for (int s = m; s < K; ++s)
+      order[s] = -1;
+  }
+  // Every slot's h codes (an invalid slot's are never read).
+  for (int v = threadIdx.x; v < (K + 1) * (INTER / 16); v += BLOCK) {
+    const int s = v / (INTER / 16), c = v % (INTER / 16) * 16;
+    *(uint4 *)&hCodes[s][c] = *(const uint4 *)(sc.codes(t * (K + 1) + s) + c);
+  }
+  for (int v = threadIdx.x; v < (K + 1) * (INTER / 128); v += BLOCK) {
+    const int s = v / (INTER / 128), b = v % (INTER / 128);
+    hScales[s][b] = sc.scales(t * (K + 1) + s)[b];
+  }
+  __syncthreads();
+  float *y = (float *)a.out[0] + t * DIM;
+  for (int n = n0 + warp; n < n0 + RPB; n += WARPS) {
+    float sum = 0.0f;
+    for (int j = 0; j < K; ++j) {
+      const int s = order[j];
+      if (s < 0)
+        break;
+      const int e = idx[s];
+      sum = __fadd_rn(sum, exactRowDot<INTER, DT2>(
+                               (const unsigned char *)a.weights[3 * e + 1],
+                               (const unsigned char *)a.scales[3 * e + 1], n,
+                               hCodes[s], hScales[s]));
+    }
+    const float shared = exactRowDot<INTER, DS2>(
+        (const unsigned char *)a.weights[3 * E + 1],
+        (const unsigned char *)a.scales[3 * E + 1], n, hCodes[K], hScales[K]);
+    if (threadIdx.x % 32 == 0)
+      y[n] = off::roundBf16(__fadd_rn(sum, shared));
+  }
+}
+
+} // namespace bk
