@@ -9,7 +9,8 @@
 #                                                       yet goes to .deps/artifacts/MISSING.txt)
 #   .deps/goldens/<case>/{manifest.json,*.npy}          (the goldens' reference logits)
 #   .deps/bench/flash4.official.cuda.bkart            (scripts/gpu-bench.sh: 4 layers of
-#                                                       V4-Flash, weights generated at load)
+#                                                       V4-Flash, weights generated at load;
+#                                                       plus $BIRKHOFF_BENCH_EXTRA's artifacts)
 # The artifacts, bench and goldens folders are then packed into .deps/packed.tar.xz.
 # Run on the compile machine (flatc, libflatbuffers-dev, nlohmann-json3-dev; NVRTC and a full
 # build with the compiler in $BIRKHOFF_BUILD, default build/, for the artifacts), then carry
@@ -67,6 +68,11 @@ else
   mkdir -p .deps/bench
   "$tool" compile --synth-preset flash --layers 4 --target cuda --numerics official \
     -o .deps/bench/flash4.official.cuda.bkart || rm -f .deps/bench/flash4.official.cuda.bkart
+  # Artifacts to bench beside it in the same run, e.g. the same model compiled by an
+  # earlier commit (a baseline): BIRKHOFF_BENCH_EXTRA="a.bkart b.bkart".
+  for extra in ${BIRKHOFF_BENCH_EXTRA:-}; do
+    cp "$extra" .deps/bench/ || exit 1
+  done
   ls -la .deps/artifacts
 fi
 # A carry holds 64 MiB with the working tree: the artifacts (mostly cubins) and
