@@ -4,7 +4,7 @@
 #   .deps/include/flatbuffers, .deps/include/nlohmann   (headers)
 #   .deps/generated/artifact_generated.h               (flatc output of lib/schema/artifact.fbs)
 #   .deps/artifacts/mini.{host,cuda}.bkart             (test/gpu's mini model, make_mini_artifacts)
-#   .deps/artifacts/<case>.{host,cuda}.bkart           (each golden case, `birkhoff compile`,
+#   .deps/artifacts/<case>[.official].{host,cuda}.bkart (each golden case, `birkhoff compile`,
 #                                                       once --target cuda compiles it; why not
 #                                                       yet goes to .deps/artifacts/MISSING.txt)
 #   .deps/goldens/<case>/{manifest.json,*.npy}          (the goldens' reference logits)
@@ -55,6 +55,10 @@ else
       "$tool" compile "$src" -o ".deps/artifacts/$case.official.cuda.bkart" --target cuda \
         --numerics official 2>> ".deps/artifacts/$case.log" ||
         rm -f ".deps/artifacts/$case.official.cuda.bkart"
+      [ -f ".deps/artifacts/$case.official.cuda.bkart" ] &&
+        { "$tool" compile "$src" -o ".deps/artifacts/$case.official.host.bkart" \
+            --numerics official 2>> ".deps/artifacts/$case.log" ||
+          rm -f ".deps/artifacts/$case.official.host.bkart"; }
       rm -f ".deps/artifacts/$case.log"
     else
       rm -f ".deps/artifacts/$case.cuda.bkart"

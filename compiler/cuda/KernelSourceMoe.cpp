@@ -47,14 +47,15 @@ Expected<Body> genMoeOfficial(const LaunchReader &r, int64_t dim, int64_t inter,
     return unsupported(r.where() + "dim " + i(dim) + " and inter " + i(inter) +
                        " need more shared memory than a block has");
   const int64_t maxTok = r.maxTokens();
-  // Entries of very few tokens (decode): moe_decode.cuh's two kernels over
-  // the whole GPU. Each token reads its own experts' weights, which pays only
-  // while the tokens of a call rarely share experts.
+  // Entries of very few tokens (decode): moe_decode.cuh's kernels, whose
+  // weight streams spread over the whole GPU. Each token reads its own
+  // experts' weights, which pays only while the tokens of a call rarely
+  // share experts.
   constexpr int64_t kDecodeMaxTokens = 4;
   constexpr int kDecodeWarps = 8, kHiddenRows = 32, kDownRows = 8;
   const int64_t nb = inter / 128;
-  const int64_t perSlot =
-      5 * inter + (nb + 15) / 16 * 16 + 4 * ((nb + 3) / 4 * 4);
+  // Scratch per token and slot: h floats, codes, scale bytes padded to 16.
+  const int64_t perSlot = 5 * inter + (nb + 15) / 16 * 16;
   const int64_t downSmem = (topk + 1) * (inter + nb) + 4 * topk;
   if (maxTok > 0 && maxTok <= kDecodeMaxTokens && dim % kDownRows == 0 &&
       downSmem <= 47 * 1024) {
@@ -68,6 +69,12 @@ Expected<Body> genMoeOfficial(const LaunchReader &r, int64_t dim, int64_t inter,
     hidden.grid = {(topk + 1) * (inter / kHiddenRows), 0, 0, 32 * kDecodeWarps};
     hidden.minBlocksPerSm = 2;
     hidden.scratchBytes = uint64_t(maxTok * (topk + 1) * perSlot);
+    Body quantize;
+    quantize.include = "bk/moe_decode.cuh";
+    quantize.call = "bk::moeDecodeQuantize<" + i(inter) + ", " + i(experts) +
+                    ", " + i(topk) + ", " + i(kDecodeWarps) + ">(args);";
+    quantize.grid = {topk + 1, 0, 0, 32 * kDecodeWarps};
+    quantize.scratchBytes = hidden.scratchBytes;
     Body down;
     down.include = "bk/moe_decode.cuh";
     down.call = "bk::moeDecodeDown<" + i(dim) + ", " + i(inter) + ", " +
@@ -77,6 +84,7 @@ Expected<Body> genMoeOfficial(const LaunchReader &r, int64_t dim, int64_t inter,
     down.grid = {dim / kDownRows, 0, 0, 32 * kDecodeWarps};
     down.minBlocksPerSm = 3;
     down.scratchBytes = hidden.scratchBytes;
+    hidden.then.push_back(std::move(quantize));
     hidden.then.push_back(std::move(down));
     return hidden;
   }

@@ -36,6 +36,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <numeric>
 #include <sstream>
 
 namespace birkhoff::test {
@@ -558,6 +559,42 @@ TEST_P(GpuOfficialGolden, WithinTheBandOfDeepSeeksOwnRuns) {
     EXPECT_LE(vsGpu, 1.5 * refGpuCpu);
     EXPECT_LE(vsCpu, 1.5 * refGpuCpu);
   }
+
+  // Decode steps (the one-token entry's kernels, after a prefill of the
+  // other entry) against the host backend's official kernels fed the same
+  // calls: the two differ only where the GPU's fp32 sums run in another
+  // order (tensor-core and BF16 linears, within a bf16 ulp per kernel).
+  Located hostArt = locateGolden(name + ".official", "host");
+  if (hostArt.path.empty()) {
+    std::printf("[gpu-official] %s: no host artifact (%s); decode comparison "
+                "skipped\n",
+                name.c_str(), hostArt.why.c_str());
+    return;
+  }
+  auto host = load(hostArt.path, "host");
+  ASSERT_TRUE(host);
+  auto tokens = readNpy(
+      dir + "/" +
+      manifest["official"]["files"].back()["tokens"].get<std::string>());
+  ASSERT_TRUE(tokens.isOk());
+  std::vector<int32_t> ids;
+  for (int64_t v : tokens->asInt64())
+    ids.push_back(int32_t(v));
+  const int64_t prompt = std::min<int64_t>(int64_t(ids.size()) - 1, 5);
+  std::vector<int64_t> calls = {prompt};
+  for (size_t i = size_t(prompt); i < ids.size() && i < size_t(prompt) + 24;
+       ++i)
+    calls.push_back(1);
+  ids.resize(size_t(std::accumulate(calls.begin(), calls.end(), int64_t(0))));
+  std::vector<float> g = run(gpu, ids, calls), h = run(host, ids, calls);
+  ASSERT_EQ(g.size(), h.size());
+  for (float v : g)
+    ASSERT_TRUE(std::isfinite(v)) << "non-finite decode logit";
+  const double rel = meanRel(g, h);
+  std::printf("[gpu-official] %s: a %lld-token prefill and %zu decode steps, "
+              "gpu vs host mean-rel %.3e\n",
+              name.c_str(), (long long)prompt, calls.size() - 1, rel);
+  EXPECT_LE(rel, 1e-2) << "decode steps drift from the host's";
 }
 
 INSTANTIATE_TEST_SUITE_P(Goldens, GpuOfficialGolden,

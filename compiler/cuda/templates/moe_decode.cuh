@@ -1,13 +1,13 @@
 // moe_decode.cuh - moe in the `official` numerics for entries of few tokens
-// (decode), as two kernels that each spread over the whole GPU:
+// (decode), as three kernels, the two that stream weights spread over the
+// whole GPU:
 //
 //   moeDecodeHidden: a block per (token, slot, RB rows of h); slot K is the
 //     shared expert. Its warps compute h rows = the bf16 SwiGLU of the
 //     official w1/w3 rows (P5 activations, P8/P9 with exact inner sums), the
-//     routing weight inside, into scratch; the last of the 128/RB blocks of a
-//     128-row block (a per-block counter in scratch) quantizes those 128
-//     values (P5) into FP8 codes and a scale byte for w2, and resets the
-//     counter.
+//     routing weight inside, into scratch.
+//   moeDecodeQuantize: a block per (token, slot): P5 of its h, 128 values at
+//     a time, into FP8 codes and scale bytes for w2.
 //   moeDecodeDown: a block per (token, RPB output rows); a warp per output
 //     row runs w2 of every routed expert in ascending expert id, then the
 //     shared one, and writes y = bf16(Σ_routed out_e + out_shared).
@@ -15,11 +15,12 @@
 // The arithmetic and its order are moe_grouped.cuh's with G = 1 (and so the
 // host's, runtime/host/MoeKernels.cpp): each result is made by one warp in a
 // fixed order whatever else the call holds. A slot naming no valid expert is
-// skipped, as the host and the other moe kernels do.
+// skipped, as the host and the other moe kernels do. The kernels pass h
+// through scratch and leave nothing there that a later launch relies on (the
+// session's scratch is shared by all launches).
 //
-// Scratch per token and slot (K + 1 slots): INTER h floats, INTER codes,
-// INTER/128 scale bytes and INTER/128 counters (left at zero), each padded
-// to 16 bytes (KernelSourceMoe.cpp sizes it the same way).
+// Scratch per token and slot (K + 1 slots): INTER h floats, INTER codes and
+// INTER/128 scale bytes padded to 16 (KernelSourceMoe.cpp sizes it alike).
 #pragma once
 #include "bk/moe_grouped.cuh"
 
@@ -28,9 +29,8 @@ namespace bk {
 template <int INTER> struct MoeDecodeScratch {
   static constexpr int NB = INTER / 128;
   static constexpr int SCALES = (NB + 15) / 16 * 16;
-  static constexpr int COUNTERS = (NB + 3) / 4 * 4;
   static constexpr long long PER_SLOT =
-      4LL * INTER + INTER + SCALES + 4LL * COUNTERS; // a multiple of 16
+      4LL * INTER + INTER + SCALES; // a multiple of 16
   static_assert(INTER % 128 == 0, "whole 128-blocks of h");
   unsigned char *base;
   __device__ float *h(long long ts) const {
@@ -41,9 +41,6 @@ template <int INTER> struct MoeDecodeScratch {
   }
   __device__ unsigned char *scales(long long ts) const {
     return codes(ts) + INTER;
-  }
-  __device__ unsigned *counters(long long ts) const {
-    return (unsigned *)(scales(ts) + SCALES);
   }
 };
 
@@ -144,14 +141,12 @@ template <int DIM, int INTER, int E, int K, int DT13, int DS13,
           bool SHARED_CLAMP, int WARPS, int RB>
 __device__ __forceinline__ void moeDecodeHidden(const BkLaunch &a,
                                                 float limit) {
-  static_assert(DIM % 128 == 0 && 128 % RB == 0 && RB % WARPS == 0,
-                "RB rows of h split over the warps, 128 / RB blocks a scale "
-                "block");
+  static_assert(DIM % 128 == 0 && INTER % RB == 0 && RB % WARPS == 0,
+                "RB rows of h split over the warps");
   constexpr int NHB = INTER / RB;
   constexpr int PER_TOKEN = (K + 1) * NHB;
   __shared__ __align__(16) unsigned char xCodes[1][DIM];
   __shared__ unsigned char xScales[1][DIM / 128];
-  __shared__ bool last;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const long long t = blockIdx.x / PER_TOKEN;
   const int slot = blockIdx.x % PER_TOKEN / NHB;
@@ -193,24 +188,26 @@ __device__ __forceinline__ void moeDecodeHidden(const BkLaunch &a,
     if (lane == 0)
       h[row] = moeHidden(g, u, w, lim);
   }
-  // The last block of a 128-row block quantizes it (P5): the others' rows
-  // are visible device-wide before the counter says so.
-  const int qb = hb * RB / 128;
-  __threadfence();
-  __syncthreads();
-  if (threadIdx.x == 0)
-    last = atomicAdd(&sc.counters(ts)[qb], 1u) == 128 / RB - 1;
-  __syncthreads();
-  if (!last || warp != 0)
-    return;
-  __threadfence();
-  const float4 v = __ldcg((const float4 *)(h + qb * 128) + lane);
-  unsigned byte;
-  const unsigned codes = off::fp8Quantize128(v, &byte);
-  *(unsigned *)(sc.codes(ts) + qb * 128 + lane * 4) = codes;
-  if (lane == 0) {
-    sc.scales(ts)[qb] = (unsigned char)byte;
-    sc.counters(ts)[qb] = 0; // ready for the next call
+}
+
+template <int INTER, int E, int K, int WARPS>
+__device__ __forceinline__ void moeDecodeQuantize(const BkLaunch &a) {
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const long long ts = blockIdx.x; // token · (K + 1) + slot
+  const int slot = (int)(ts % (K + 1));
+  if (slot < K) {
+    const int e = ((const int *)a.in[1])[ts / (K + 1) * K + slot];
+    if (e < 0 || e >= E)
+      return;
+  }
+  const MoeDecodeScratch<INTER> sc{(unsigned char *)a.scratch};
+  for (int b = warp; b < INTER / 128; b += WARPS) {
+    const float4 v = *((const float4 *)(sc.h(ts) + b * 128) + lane);
+    unsigned byte;
+    const unsigned codes = off::fp8Quantize128(v, &byte);
+    *(unsigned *)(sc.codes(ts) + b * 128 + lane * 4) = codes;
+    if (lane == 0)
+      sc.scales(ts)[b] = (unsigned char)byte;
   }
 }
 

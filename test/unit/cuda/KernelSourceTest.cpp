@@ -115,11 +115,11 @@ TEST(KernelSource, GroupedMoeGridsAndScratch) {
   }
 }
 
-// Entries of up to 4 tokens (decode) run two kernels over the whole GPU
-// (moe_decode.cuh): a block per (token, slot, 32 rows of h), then a block per
-// (token, 8 output rows); no clusters; h, its codes, scales and counters in
+// Entries of up to 4 tokens (decode) run three kernels (moe_decode.cuh): a
+// block per (token, slot, 32 rows of h), per (token, slot) to quantize h,
+// then per (token, 8 output rows); no clusters; h, its codes and scales in
 // scratch per token and slot.
-TEST(KernelSource, DecodeMoeIsTwoKernels) {
+TEST(KernelSource, DecodeMoeIsThreeKernels) {
   for (int64_t maxTokens : {1, 4}) {
     SCOPED_TRACE(maxTokens);
     CudaLaunchSpec s =
@@ -132,8 +132,12 @@ TEST(KernelSource, DecodeMoeIsTwoKernels) {
                               "true, 8, 32>(args"),
               std::string::npos)
         << ks->source;
-    ASSERT_EQ(ks->then.size(), 1u);
-    const KernelSource &down = ks->then[0];
+    ASSERT_EQ(ks->then.size(), 2u);
+    const KernelSource &quantize = ks->then[0], &down = ks->then[1];
+    EXPECT_NE(quantize.source.find("bk::moeDecodeQuantize<2048, 256, 6, 8>"),
+              std::string::npos)
+        << quantize.source;
+    EXPECT_EQ(quantize.grid.gridX(3), 3 * 7);
     EXPECT_NE(
         down.source.find("bk::moeDecodeDown<4096, 2048, 256, 6, 4, 2, 8, 8>"),
         std::string::npos)
@@ -142,8 +146,8 @@ TEST(KernelSource, DecodeMoeIsTwoKernels) {
     EXPECT_EQ(down.cluster, 1);
     EXPECT_EQ(ks->grid.gridX(3), 3 * 7 * (2048 / 32));
     EXPECT_EQ(down.grid.gridX(3), 3 * (4096 / 8));
-    // Per token and slot: h floats, codes, 16 scale bytes, 16 counters.
-    const uint64_t perSlot = 5 * 2048 + 16 + 64;
+    // Per token and slot: h floats, codes, 16 scale bytes.
+    const uint64_t perSlot = 5 * 2048 + 16;
     EXPECT_EQ(ks->scratchBytes, uint64_t(maxTokens) * 7 * perSlot);
     EXPECT_EQ(down.scratchBytes, ks->scratchBytes);
   }
