@@ -277,11 +277,11 @@ FailureOr<int64_t> FuncLowering::afterRope(Operation *rope) {
     return 0;
   int64_t mode = 0;
   for (OpOperand &use : rope->getResult(0).getUses()) {
-    StringRef user = use.getOwner()->getName().getStringRef();
+    Operation *user = use.getOwner();
     int64_t m = 0;
-    if (user == "v4.sparse_attention" && use.getOperandNumber() == 1)
+    if (isa<v4::SparseAttentionOp>(user) && use.getOperandNumber() == 1)
       m = 1;
-    else if (user == "v4.indexer_topk" && use.getOperandNumber() == 0)
+    else if (isa<v4::IndexerTopkOp>(user) && use.getOperandNumber() == 0)
       m = 2;
     if (m && mode && m != mode)
       return rope->emitError("v4-lower-to-kernels: a rope result cannot be "
@@ -304,7 +304,6 @@ FailureOr<v4::RopeOp> FuncLowering::quantizingRope(Operation *user, Value v,
 LogicalResult FuncLowering::lowerOp(Operation *op) {
   if (done_.contains(op))
     return success();
-  StringRef name = op->getName().getStringRef();
   layer_ = layerOf(op);
   const int64_t L = layer_;
   auto need = [&](std::optional<int64_t> v,
@@ -336,21 +335,20 @@ LogicalResult FuncLowering::lowerOp(Operation *op) {
     return failure();                                                          \
   SmallVector<Value> var = *var##OrErr;
 
-  BK_INS(inBufs, op->getOperands().take_front(name == "v4.sparse_attention" ||
-                                                      name == "v4.indexer_topk"
-                                                  ? 2
-                                                  : op->getNumOperands()));
+  BK_INS(inBufs, op->getOperands().take_front(
+                     isa<v4::SparseAttentionOp, v4::IndexerTopkOp>(op)
+                         ? 2
+                         : op->getNumOperands()));
   auto res = [&](unsigned i) { return op->getResult(i); };
   auto dimOf = [&](Value v) { return elemsPerToken(v.getType()); };
 
-  if (name == "v4.embed") {
+  if (isa<v4::EmbedOp>(op)) {
     BK_WEIGHT(w, "weight");
     // embed + mhc_expand are one kernel: embed writes every stream.
     Value result = res(0);
     int64_t hc = 1;
     if (result.hasOneUse() &&
-        result.getUsers().begin()->getName().getStringRef() ==
-            "v4.mhc_expand") {
+        isa<v4::MhcExpandOp>(*result.getUsers().begin())) {
       Operation *expand = *result.getUsers().begin();
       hc = getInt(expand, "hc").value_or(1);
       result = expand->getResult(0);
@@ -363,12 +361,12 @@ LogicalResult FuncLowering::lowerOp(Operation *op) {
     launch(p, inBufs, {o}, {w}, {}, L);
     return success();
   }
-  if (name == "v4.mhc_expand") {
+  if (isa<v4::MhcExpandOp>(op)) {
     // An expand whose input is not an embed: the catalogue has no copy kernel.
     return op->emitError(
         "v4-lower-to-kernels: mhc_expand must follow v4.embed");
   }
-  if (name == "v4.mhc_pre" || name == "v4.mhc_pre_norm") {
+  if (isa<v4::MhcPreOp, v4::MhcPreNormOp>(op)) {
     BK_WEIGHT(fn, "fn");
     BK_WEIGHT(base, "base");
     BK_WEIGHT(scale, "scale");
@@ -386,7 +384,7 @@ LogicalResult FuncLowering::lowerOp(Operation *op) {
     };
     Value u = out(res(0), "u"), post = out(res(1), "post"),
           comb = out(res(2), "comb");
-    if (name == "v4.mhc_pre_norm") {
+    if (isa<v4::MhcPreNormOp>(op)) {
       BK_WEIGHT(norm, "norm");
       BK_FLOAT(eps, "eps");
       ws.push_back(norm);
@@ -401,7 +399,7 @@ LogicalResult FuncLowering::lowerOp(Operation *op) {
     }
     return success();
   }
-  if (name == "v4.mhc_post") {
+  if (isa<v4::MhcPostOp>(op)) {
     Value o = out(res(0), "x");
     MhcPostParams p;
     p.dim = dimOf(op->getOperand(0));
@@ -409,7 +407,7 @@ LogicalResult FuncLowering::lowerOp(Operation *op) {
     launch(p, inBufs, {o}, {}, {}, L);
     return success();
   }
-  if (name == "v4.mhc_head" || name == "v4.mhc_head_norm") {
+  if (isa<v4::MhcHeadOp, v4::MhcHeadNormOp>(op)) {
     BK_WEIGHT(fn, "fn");
     BK_WEIGHT(base, "base");
     BK_WEIGHT(scale, "scale");
@@ -424,7 +422,7 @@ LogicalResult FuncLowering::lowerOp(Operation *op) {
       p.normEps = normEps;
     };
     Value o = out(res(0), "u");
-    if (name == "v4.mhc_head_norm") {
+    if (isa<v4::MhcHeadNormOp>(op)) {
       BK_WEIGHT(norm, "norm");
       BK_FLOAT(eps, "eps");
       ws.push_back(norm);
@@ -439,7 +437,7 @@ LogicalResult FuncLowering::lowerOp(Operation *op) {
     }
     return success();
   }
-  if (name == "v4.rms_norm") {
+  if (isa<v4::RmsNormOp>(op)) {
     BK_WEIGHT(w, "weight");
     BK_FLOAT(eps, "eps");
     Value o = out(res(0), "norm");
@@ -449,7 +447,7 @@ LogicalResult FuncLowering::lowerOp(Operation *op) {
     launch(p, inBufs, {o}, {w}, {}, L);
     return success();
   }
-  if (name == "v4.linear" || name == "v4.linear_rms_norm") {
+  if (isa<v4::LinearOp, v4::LinearRmsNormOp>(op)) {
     BK_WEIGHT(w, "weight");
     SmallVector<Attribute> ws = {w};
     auto fill = [&](auto &p) {
@@ -459,7 +457,7 @@ LogicalResult FuncLowering::lowerOp(Operation *op) {
       // logits stay fp32.
       p.roundOutput = official_ && res(0) != returned_;
     };
-    if (name == "v4.linear_rms_norm") {
+    if (isa<v4::LinearRmsNormOp>(op)) {
       BK_WEIGHT(norm, "norm");
       BK_FLOAT(eps, "eps");
       ws.push_back(norm);
@@ -474,7 +472,7 @@ LogicalResult FuncLowering::lowerOp(Operation *op) {
     }
     return success();
   }
-  if (name == "v4.head_rms_norm") {
+  if (isa<v4::HeadRmsNormOp>(op)) {
     BK_INT(heads, "heads");
     BK_FLOAT(eps, "eps");
     Value o = out(res(0), "q");
@@ -485,7 +483,7 @@ LogicalResult FuncLowering::lowerOp(Operation *op) {
     launch(p, inBufs, {o}, {}, {}, L);
     return success();
   }
-  if (name == "v4.rope" || name == "v4.head_rms_norm_rope") {
+  if (isa<v4::RopeOp, v4::HeadRmsNormRopeOp>(op)) {
     BK_INT(heads, "heads");
     BK_INT(headDim, "head_dim");
     auto rope = dyn_cast_or_null<v4::RopeAttr>(op->getAttr("rope"));
@@ -497,7 +495,7 @@ LogicalResult FuncLowering::lowerOp(Operation *op) {
       setRope(p, rope);
     };
     Value o = out(res(0), "rope");
-    if (name == "v4.head_rms_norm_rope") {
+    if (isa<v4::HeadRmsNormRopeOp>(op)) {
       BK_FLOAT(eps, "eps");
       HeadRmsNormRopeParams p;
       fill(p);
@@ -517,7 +515,7 @@ LogicalResult FuncLowering::lowerOp(Operation *op) {
     }
     return success();
   }
-  if (name == "v4.compressor") {
+  if (isa<v4::CompressorOp>(op)) {
     BK_WEIGHT(wkv, "wkv");
     BK_WEIGHT(wgate, "wgate");
     BK_WEIGHT(ape, "ape");
@@ -561,7 +559,7 @@ LogicalResult FuncLowering::lowerOp(Operation *op) {
     launch(p, inBufs, {}, {wkv, wgate, ape, norm}, {tail, ents}, L);
     return success();
   }
-  if (name == "v4.indexer_topk") {
+  if (isa<v4::IndexerTopkOp>(op)) {
     BK_INT(heads, "heads");
     BK_INT(headDim, "head_dim");
     BK_INT(topk, "topk");
@@ -586,7 +584,7 @@ LogicalResult FuncLowering::lowerOp(Operation *op) {
     launch(p, inBufs, {o}, {}, {ents->second}, L);
     return success();
   }
-  if (name == "v4.sparse_attention") {
+  if (isa<v4::SparseAttentionOp>(op)) {
     BK_WEIGHT(sink, "sink");
     BK_INT(heads, "heads");
     BK_INT(headDim, "head_dim");
@@ -660,7 +658,7 @@ LogicalResult FuncLowering::lowerOp(Operation *op) {
     launch(ring, {inBufs[1]}, {}, {}, {states[0]}, L);
     return success();
   }
-  if (name == "v4.grouped_linear") {
+  if (isa<v4::GroupedLinearOp>(op)) {
     BK_WEIGHT(w, "weight");
     BK_INT(groups, "groups");
     Value o = out(res(0), "grouped");
@@ -671,7 +669,7 @@ LogicalResult FuncLowering::lowerOp(Operation *op) {
     launch(p, inBufs, {o}, {w}, {}, L);
     return success();
   }
-  if (name == "v4.router_scores") {
+  if (isa<v4::RouterScoresOp>(op)) {
     BK_WEIGHT(gate, "gate");
     Value o = out(res(0), "scores");
     RouterScoresParams p;
@@ -680,8 +678,8 @@ LogicalResult FuncLowering::lowerOp(Operation *op) {
     launch(p, inBufs, {o}, {gate}, {}, L);
     return success();
   }
-  if (name == "v4.route_select" || name == "v4.router") {
-    bool fused = name == "v4.router";
+  if (isa<v4::RouteSelectOp, v4::RouterOp>(op)) {
+    bool fused = isa<v4::RouterOp>(op);
     BK_INT(topk, "topk");
     BK_FLOAT(routeScale, "route_scale");
     bool hash = op->hasAttr("tid2eid");
@@ -713,7 +711,7 @@ LogicalResult FuncLowering::lowerOp(Operation *op) {
     }
     return success();
   }
-  if (name == "v4.moe") {
+  if (isa<v4::MoeOp>(op)) {
     BK_INT(inter, "inter");
     BK_FLOAT(limit, "swiglu_limit");
     auto experts = dyn_cast_or_null<ArrayAttr>(op->getAttr("experts"));
@@ -744,7 +742,8 @@ LogicalResult FuncLowering::lowerOp(Operation *op) {
     launch(p, inBufs, {o}, ws, {}, L);
     return success();
   }
-  return op->emitError("v4-lower-to-kernels: no kernel for '") << name << "'";
+  return op->emitError("v4-lower-to-kernels: no kernel for '")
+         << op->getName() << "'";
 #undef BK_INT
 #undef BK_FLOAT
 #undef BK_WEIGHT
