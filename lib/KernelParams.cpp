@@ -68,6 +68,16 @@ Expected<std::vector<double>> checkedValues(const KernelSignature &sig,
       return paramError(sig, sig.params[i].key, "is missing");
     values[i] = sig.params[i].defaultValue;
   }
+  // An official-only parameter means nothing in the reference profile: one
+  // set there is a compiler bug, not a choice.
+  const ParamInfo *numerics = sig.findParam("numerics");
+  bool official =
+      numerics && values[size_t(numerics - sig.params.data())] == 1.0;
+  for (size_t i = 0; i < sig.params.size() && !official; ++i)
+    if (sig.params[i].officialOnly && values[i] != sig.params[i].defaultValue)
+      return paramError(sig, sig.params[i].key,
+                        "= " + numberText(values[i]) +
+                            " is official-only (needs numerics = 1)");
   return values;
 }
 

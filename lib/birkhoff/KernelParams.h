@@ -67,8 +67,9 @@ using ParamPair = std::pair<std::string, double>;
 
 /// Decodes the (key, value) pairs of a launch of `id`. Fails, naming the
 /// kernel and the key, on a missing required parameter, an unknown or
-/// repeated key, an Int that is not an exact integer and a Bool that is not 0
-/// or 1. Absent optional parameters take their defaults.
+/// repeated key, an Int that is not an exact integer, a Bool that is not 0
+/// or 1, and an official-only parameter set to other than its default
+/// without numerics = 1. Absent optional parameters take their defaults.
 Expected<KernelParams> decodeParams(KernelId id,
                                     std::span<const ParamPair> pairs);
 template <typename P>

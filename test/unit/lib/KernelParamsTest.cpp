@@ -195,6 +195,18 @@ TEST(KernelParams, ErrorsNameTheKernelAndTheKey) {
   // Integers must be exact and within int64_t.
   EXPECT_EQ(decodeError(KernelId::MhcPost, {{"dim", 1e19}, {"hc", 4}}),
             "kernel 'mhc_post': parameter 'dim' = 1e+19 is not an integer");
+  // Official-only parameters need the official profile (at their default
+  // they are harmless).
+  EXPECT_EQ(decodeError(KernelId::Linear, {{"in_features", 64},
+                                           {"out_features", 8},
+                                           {"round_output", 1}}),
+            "kernel 'linear': parameter 'round_output' = 1 is official-only "
+            "(needs numerics = 1)");
+  EXPECT_TRUE(decodeParams(KernelId::Linear,
+                           std::vector<ParamPair>{{"in_features", 64},
+                                                  {"out_features", 8},
+                                                  {"round_output", 0}})
+                  .isOk());
   // Reals take any value (LaunchValidation checks their ranges).
   EXPECT_TRUE(decodeParams(KernelId::RmsNorm,
                            std::vector<ParamPair>{{"n", 8}, {"eps", 1e-6}})

@@ -90,6 +90,15 @@ func.func @f(%a: !bk.buffer, %b: !bk.buffer) {
 
 // -----
 
+bk.weight @w {dtype = "f32", shape = array<i64: 4, 4>}
+func.func @f(%a: !bk.buffer, %b: !bk.buffer) {
+  // expected-error @+1 {{BK-8: kernel 'linear': parameter 'round_output' = 1 is official-only (needs numerics = 1)}}
+  bk.launch "linear" ins(%a) outs(%b) weights([@w]) states([]) params({in_features = 4 : i64, out_features = 4 : i64, round_output = 1 : i64})
+  return
+}
+
+// -----
+
 func.func @f(%a: !bk.buffer, %b: !bk.buffer) {
   // expected-error @+1 {{BK-9: @nope is not a bk.weight}}
   bk.launch "linear" ins(%a) outs(%b) weights([@nope]) states([]) params({in_features = 4 : i64, out_features = 4 : i64})
