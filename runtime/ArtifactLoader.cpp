@@ -6,7 +6,6 @@
 #include "birkhoff/schema/artifact_generated.h"
 
 #include <algorithm>
-#include <set>
 #include <span>
 
 namespace birkhoff::rt {
