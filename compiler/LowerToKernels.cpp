@@ -1,7 +1,9 @@
 //===- LowerToKernels.cpp - v4 ops to bk kernel launches ------------------===//
 //
 // One v4 op becomes one launch of docs/kernels.md with the catalogue's
-// input/output/weight/state order and parameter names; two exceptions keep
+// input/output/weight/state order; its parameters are the kernel's params
+// struct (birkhoff/KernelParams.h), encoded, so no key is spelled here. Two
+// exceptions keep
 // the program minimal: `embed` + `mhc_expand` are one `embed` launch, and
 // `sparse_attention` is followed by the `window_write` of its kv.
 //
@@ -9,7 +11,7 @@
 // `numerics = 1` and the official-only parameters of docs/kernels.md
 // ("The `official` numerics profile"); state rows then hold the deployment
 // formats (FP8 KV entries, FP4 indexer keys). In the reference profile those
-// parameters are absent (the kernels read absent as 0) and rows are f32.
+// parameters are absent (they decode to their defaults, 0) and rows are f32.
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/OpAccess.h"
@@ -18,6 +20,7 @@
 #include "kernel/BkDialect.h"
 #include "v4/V4Ops.h"
 
+#include "birkhoff/KernelParams.h"
 #include "birkhoff/OfficialNumerics.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -111,16 +114,22 @@ private:
     }
     return r;
   }
-  void launch(StringRef kernel, ValueRange inputs, ValueRange outputs,
+  /// A launch of `P`'s kernel with params `p` (`numerics` set from the
+  /// profile).
+  template <typename P>
+  void launch(P p, ValueRange inputs, ValueRange outputs,
               ArrayRef<Attribute> weights, ArrayRef<Attribute> states,
-              SmallVector<NamedAttribute> params, int64_t layer);
-  NamedAttribute pi(StringRef k, int64_t v) {
-    return b_.getNamedAttr(k, b_.getI64IntegerAttr(v));
+              int64_t layer);
+  /// Copies `rope` into the rope fields of `p` (KernelParams.h, RopeSpec).
+  template <typename P> static void setRope(P &p, v4::RopeAttr rope) {
+    p.ropeDim = rope.getDim();
+    p.theta = rope.getThetaValue();
+    p.yarn = rope.getYarn();
+    p.ropeFactor = rope.getFactorValue();
+    p.originalSeqLen = rope.getOriginal();
+    p.betaFast = rope.getBetaFastValue();
+    p.betaSlow = rope.getBetaSlowValue();
   }
-  NamedAttribute pf(StringRef k, double v) {
-    return b_.getNamedAttr(k, b_.getF64FloatAttr(v));
-  }
-  void addRope(SmallVector<NamedAttribute> &p, Attribute rope);
   FlatSymbolRefAttr state(int64_t layer, StringRef kind, int64_t bytesPerRow,
                           int64_t fixedRows, int64_t tokensPerRow);
   FailureOr<FlatSymbolRefAttr> weight(Operation *op, StringRef attr);
@@ -169,27 +178,25 @@ Value FuncLowering::alloc(Value v, StringRef label) {
   return a.getResult();
 }
 
-void FuncLowering::launch(StringRef kernel, ValueRange inputs,
-                          ValueRange outputs, ArrayRef<Attribute> weights,
-                          ArrayRef<Attribute> states,
-                          SmallVector<NamedAttribute> params, int64_t layer) {
-  if (official_)
-    params.push_back(pi("numerics", 1));
-  bk::LaunchOp::create(b_, b_.getUnknownLoc(), b_.getStringAttr(kernel), inputs,
-                       outputs, b_.getArrayAttr(weights),
-                       b_.getArrayAttr(states), b_.getDictionaryAttr(params),
-                       DictionaryAttr(), b_.getI64IntegerAttr(layer));
-}
-
-void FuncLowering::addRope(SmallVector<NamedAttribute> &p, Attribute attr) {
-  auto rope = cast<v4::RopeAttr>(attr);
-  p.push_back(pi("rope_dim", rope.getDim()));
-  p.push_back(pf("theta", rope.getThetaValue()));
-  p.push_back(pi("yarn", rope.getYarn() ? 1 : 0));
-  p.push_back(pf("rope_factor", rope.getFactorValue()));
-  p.push_back(pi("original_seq_len", rope.getOriginal()));
-  p.push_back(pf("beta_fast", rope.getBetaFastValue()));
-  p.push_back(pf("beta_slow", rope.getBetaSlowValue()));
+template <typename P>
+void FuncLowering::launch(P p, ValueRange inputs, ValueRange outputs,
+                          ArrayRef<Attribute> weights,
+                          ArrayRef<Attribute> states, int64_t layer) {
+  p.numerics = official_ ? 1 : 0;
+  SmallVector<NamedAttribute> params;
+  for (const EncodedParam &e : encodeParams(KernelParams(p))) {
+    Attribute value = e.type == ParamType::Real
+                          ? Attribute(b_.getF64FloatAttr(e.value))
+                          : Attribute(b_.getI64IntegerAttr(int64_t(e.value)));
+    params.push_back(
+        b_.getNamedAttr(StringRef(e.key.data(), e.key.size()), value));
+  }
+  bk::LaunchOp::create(
+      b_, b_.getUnknownLoc(),
+      b_.getStringAttr(StringRef(P::kName.data(), P::kName.size())), inputs,
+      outputs, b_.getArrayAttr(weights), b_.getArrayAttr(states),
+      b_.getDictionaryAttr(params), DictionaryAttr(),
+      b_.getI64IntegerAttr(layer));
 }
 
 FlatSymbolRefAttr FuncLowering::state(int64_t layer, StringRef kind,
@@ -270,11 +277,11 @@ FailureOr<int64_t> FuncLowering::afterRope(Operation *rope) {
     return 0;
   int64_t mode = 0;
   for (OpOperand &use : rope->getResult(0).getUses()) {
-    StringRef user = use.getOwner()->getName().getStringRef();
+    Operation *user = use.getOwner();
     int64_t m = 0;
-    if (user == "v4.sparse_attention" && use.getOperandNumber() == 1)
+    if (isa<v4::SparseAttentionOp>(user) && use.getOperandNumber() == 1)
       m = 1;
-    else if (user == "v4.indexer_topk" && use.getOperandNumber() == 0)
+    else if (isa<v4::IndexerTopkOp>(user) && use.getOperandNumber() == 0)
       m = 2;
     if (m && mode && m != mode)
       return rope->emitError("v4-lower-to-kernels: a rope result cannot be "
@@ -297,7 +304,6 @@ FailureOr<v4::RopeOp> FuncLowering::quantizingRope(Operation *user, Value v,
 LogicalResult FuncLowering::lowerOp(Operation *op) {
   if (done_.contains(op))
     return success();
-  StringRef name = op->getName().getStringRef();
   layer_ = layerOf(op);
   const int64_t L = layer_;
   auto need = [&](std::optional<int64_t> v,
@@ -329,37 +335,38 @@ LogicalResult FuncLowering::lowerOp(Operation *op) {
     return failure();                                                          \
   SmallVector<Value> var = *var##OrErr;
 
-  BK_INS(inBufs, op->getOperands().take_front(name == "v4.sparse_attention" ||
-                                                      name == "v4.indexer_topk"
-                                                  ? 2
-                                                  : op->getNumOperands()));
+  BK_INS(inBufs, op->getOperands().take_front(
+                     isa<v4::SparseAttentionOp, v4::IndexerTopkOp>(op)
+                         ? 2
+                         : op->getNumOperands()));
   auto res = [&](unsigned i) { return op->getResult(i); };
   auto dimOf = [&](Value v) { return elemsPerToken(v.getType()); };
 
-  if (name == "v4.embed") {
+  if (isa<v4::EmbedOp>(op)) {
     BK_WEIGHT(w, "weight");
     // embed + mhc_expand are one kernel: embed writes every stream.
     Value result = res(0);
     int64_t hc = 1;
     if (result.hasOneUse() &&
-        result.getUsers().begin()->getName().getStringRef() ==
-            "v4.mhc_expand") {
+        isa<v4::MhcExpandOp>(*result.getUsers().begin())) {
       Operation *expand = *result.getUsers().begin();
       hc = getInt(expand, "hc").value_or(1);
       result = expand->getResult(0);
       done_.insert(expand);
     }
     Value o = out(result, "x");
-    launch("embed", inBufs, {o}, {w}, {},
-           {pi("dim", dimOf(res(0))), pi("hc", hc)}, L);
+    EmbedParams p;
+    p.dim = dimOf(res(0));
+    p.hc = hc;
+    launch(p, inBufs, {o}, {w}, {}, L);
     return success();
   }
-  if (name == "v4.mhc_expand") {
+  if (isa<v4::MhcExpandOp>(op)) {
     // An expand whose input is not an embed: the catalogue has no copy kernel.
     return op->emitError(
         "v4-lower-to-kernels: mhc_expand must follow v4.embed");
   }
-  if (name == "v4.mhc_pre" || name == "v4.mhc_pre_norm") {
+  if (isa<v4::MhcPreOp, v4::MhcPreNormOp>(op)) {
     BK_WEIGHT(fn, "fn");
     BK_WEIGHT(base, "base");
     BK_WEIGHT(scale, "scale");
@@ -368,31 +375,39 @@ LogicalResult FuncLowering::lowerOp(Operation *op) {
     BK_FLOAT(normEps, "norm_eps");
     int64_t hc = dimOf(res(1));
     SmallVector<Attribute> ws = {fn, base, scale};
-    SmallVector<NamedAttribute> p = {pi("dim", dimOf(res(0))), pi("hc", hc),
-                                     pi("iters", iters), pf("hc_eps", hcEps),
-                                     pf("norm_eps", normEps)};
-    bool fused = name == "v4.mhc_pre_norm";
-    if (fused) {
+    auto fill = [&](auto &p) {
+      p.dim = dimOf(res(0));
+      p.hc = hc;
+      p.iters = iters;
+      p.hcEps = hcEps;
+      p.normEps = normEps;
+    };
+    Value u = out(res(0), "u"), post = out(res(1), "post"),
+          comb = out(res(2), "comb");
+    if (isa<v4::MhcPreNormOp>(op)) {
       BK_WEIGHT(norm, "norm");
       BK_FLOAT(eps, "eps");
       ws.push_back(norm);
-      p.push_back(pf("eps", eps));
+      MhcPreNormParams p;
+      fill(p);
+      p.eps = eps;
+      launch(p, inBufs, {u, post, comb}, ws, {}, L);
+    } else {
+      MhcPreParams p;
+      fill(p);
+      launch(p, inBufs, {u, post, comb}, ws, {}, L);
     }
-    Value u = out(res(0), "u"), post = out(res(1), "post"),
-          comb = out(res(2), "comb");
-    launch(fused ? "mhc_pre_norm" : "mhc_pre", inBufs, {u, post, comb}, ws, {},
-           p, L);
     return success();
   }
-  if (name == "v4.mhc_post") {
+  if (isa<v4::MhcPostOp>(op)) {
     Value o = out(res(0), "x");
-    launch("mhc_post", inBufs, {o}, {}, {},
-           {pi("dim", dimOf(op->getOperand(0))),
-            pi("hc", dimOf(op->getOperand(2)))},
-           L);
+    MhcPostParams p;
+    p.dim = dimOf(op->getOperand(0));
+    p.hc = dimOf(op->getOperand(2));
+    launch(p, inBufs, {o}, {}, {}, L);
     return success();
   }
-  if (name == "v4.mhc_head" || name == "v4.mhc_head_norm") {
+  if (isa<v4::MhcHeadOp, v4::MhcHeadNormOp>(op)) {
     BK_WEIGHT(fn, "fn");
     BK_WEIGHT(base, "base");
     BK_WEIGHT(scale, "scale");
@@ -400,86 +415,107 @@ LogicalResult FuncLowering::lowerOp(Operation *op) {
     BK_FLOAT(normEps, "norm_eps");
     auto streams = cast<RankedTensorType>(op->getOperand(0).getType());
     SmallVector<Attribute> ws = {fn, base, scale};
-    SmallVector<NamedAttribute> p = {
-        pi("dim", dimOf(res(0))), pi("hc", streams.getDimSize(1)),
-        pf("hc_eps", hcEps), pf("norm_eps", normEps)};
-    bool fused = name == "v4.mhc_head_norm";
-    if (fused) {
+    auto fill = [&](auto &p) {
+      p.dim = dimOf(res(0));
+      p.hc = streams.getDimSize(1);
+      p.hcEps = hcEps;
+      p.normEps = normEps;
+    };
+    Value o = out(res(0), "u");
+    if (isa<v4::MhcHeadNormOp>(op)) {
       BK_WEIGHT(norm, "norm");
       BK_FLOAT(eps, "eps");
       ws.push_back(norm);
-      p.push_back(pf("eps", eps));
+      MhcHeadNormParams p;
+      fill(p);
+      p.eps = eps;
+      launch(p, inBufs, {o}, ws, {}, L);
+    } else {
+      MhcHeadParams p;
+      fill(p);
+      launch(p, inBufs, {o}, ws, {}, L);
     }
-    Value o = out(res(0), "u");
-    launch(fused ? "mhc_head_norm" : "mhc_head", inBufs, {o}, ws, {}, p, L);
     return success();
   }
-  if (name == "v4.rms_norm") {
+  if (isa<v4::RmsNormOp>(op)) {
     BK_WEIGHT(w, "weight");
     BK_FLOAT(eps, "eps");
     Value o = out(res(0), "norm");
-    launch("rms_norm", inBufs, {o}, {w}, {},
-           {pi("n", dimOf(res(0))), pf("eps", eps)}, L);
+    RmsNormParams p;
+    p.n = dimOf(res(0));
+    p.eps = eps;
+    launch(p, inBufs, {o}, {w}, {}, L);
     return success();
   }
-  if (name == "v4.linear" || name == "v4.linear_rms_norm") {
+  if (isa<v4::LinearOp, v4::LinearRmsNormOp>(op)) {
     BK_WEIGHT(w, "weight");
     SmallVector<Attribute> ws = {w};
-    SmallVector<NamedAttribute> p = {
-        pi("in_features", dimOf(op->getOperand(0))),
-        pi("out_features", dimOf(res(0)))};
-    bool fused = name == "v4.linear_rms_norm";
-    if (fused) {
+    auto fill = [&](auto &p) {
+      p.inFeatures = dimOf(op->getOperand(0));
+      p.outFeatures = dimOf(res(0));
+      // Every linear rounds its output to bf16 except the LM head, whose
+      // logits stay fp32.
+      p.roundOutput = official_ && res(0) != returned_;
+    };
+    if (isa<v4::LinearRmsNormOp>(op)) {
       BK_WEIGHT(norm, "norm");
       BK_FLOAT(eps, "eps");
       ws.push_back(norm);
-      p.push_back(pf("eps", eps));
+      LinearRmsNormParams p;
+      fill(p);
+      p.eps = eps;
+      launch(p, inBufs, {out(res(0), "linear_norm")}, ws, {}, L);
+    } else {
+      LinearParams p;
+      fill(p);
+      launch(p, inBufs, {out(res(0), "linear")}, ws, {}, L);
     }
-    // Every linear rounds its output to bf16 except the LM head, whose
-    // logits stay fp32.
-    if (official_)
-      p.push_back(pi("round_output", res(0) == returned_ ? 0 : 1));
-    Value o = out(res(0), fused ? "linear_norm" : "linear");
-    launch(fused ? "linear_rms_norm" : "linear", inBufs, {o}, ws, {}, p, L);
     return success();
   }
-  if (name == "v4.head_rms_norm") {
+  if (isa<v4::HeadRmsNormOp>(op)) {
     BK_INT(heads, "heads");
     BK_FLOAT(eps, "eps");
     Value o = out(res(0), "q");
-    launch("head_rms_norm", inBufs, {o}, {}, {},
-           {pi("heads", heads), pi("head_dim", dimOf(res(0)) / heads),
-            pf("eps", eps)},
-           L);
+    HeadRmsNormParams p;
+    p.heads = heads;
+    p.headDim = dimOf(res(0)) / heads;
+    p.eps = eps;
+    launch(p, inBufs, {o}, {}, {}, L);
     return success();
   }
-  if (name == "v4.rope" || name == "v4.head_rms_norm_rope") {
+  if (isa<v4::RopeOp, v4::HeadRmsNormRopeOp>(op)) {
     BK_INT(heads, "heads");
     BK_INT(headDim, "head_dim");
-    Attribute rope = op->getAttr("rope");
-    if (!isa_and_nonnull<v4::RopeAttr>(rope))
+    auto rope = dyn_cast_or_null<v4::RopeAttr>(op->getAttr("rope"));
+    if (!rope)
       return op->emitError("v4-lower-to-kernels: missing rope attribute");
-    SmallVector<NamedAttribute> p = {pi("heads", heads),
-                                     pi("head_dim", headDim)};
-    bool fused = name == "v4.head_rms_norm_rope";
-    if (fused) {
+    auto fill = [&](auto &p) {
+      p.heads = heads;
+      p.headDim = headDim;
+      setRope(p, rope);
+    };
+    Value o = out(res(0), "rope");
+    if (isa<v4::HeadRmsNormRopeOp>(op)) {
       BK_FLOAT(eps, "eps");
-      p.push_back(pf("eps", eps));
+      HeadRmsNormRopeParams p;
+      fill(p);
+      p.eps = eps;
+      launch(p, inBufs, {o}, {}, {}, L);
     } else {
-      p.push_back(pi("inverse", op->hasAttr("inverse") ? 1 : 0));
+      RopeParams p;
+      fill(p);
+      p.inverse = op->hasAttr("inverse");
       if (official_) {
         FailureOr<int64_t> mode = afterRope(op);
         if (failed(mode))
           return failure();
-        p.push_back(pi("after_rope", *mode));
+        p.afterRope = *mode;
       }
+      launch(p, inBufs, {o}, {}, {}, L);
     }
-    addRope(p, rope);
-    Value o = out(res(0), "rope");
-    launch(fused ? "head_rms_norm_rope" : "rope", inBufs, {o}, {}, {}, p, L);
     return success();
   }
-  if (name == "v4.compressor") {
+  if (isa<v4::CompressorOp>(op)) {
     BK_WEIGHT(wkv, "wkv");
     BK_WEIGHT(wgate, "wgate");
     BK_WEIGHT(ape, "ape");
@@ -511,17 +547,19 @@ LogicalResult FuncLowering::lowerOp(Operation *op) {
     FlatSymbolRefAttr ents = state(L, indexer ? "index_entries" : "kv_entries",
                                    *entryBytes, 0, ratio);
     entries_[res(0)] = ents;
-    SmallVector<NamedAttribute> p = {
-        pi("dim", dimOf(op->getOperand(0))), pi("head_dim", dc),
-        pi("ratio", ratio), pi("overlap", overlap ? 1 : 0), pf("eps", eps)};
+    CompressorParams p;
+    p.dim = dimOf(op->getOperand(0));
+    p.headDim = dc;
+    p.ratio = ratio;
+    p.overlap = overlap;
+    p.eps = eps;
     if (official_)
-      p.push_back(pi("entry_format", indexer ? 2 : 1));
-    addRope(p, rope);
-    launch("compressor", inBufs, {}, {wkv, wgate, ape, norm}, {tail, ents}, p,
-           L);
+      p.entryFormat = indexer ? 2 : 1;
+    setRope(p, rope);
+    launch(p, inBufs, {}, {wkv, wgate, ape, norm}, {tail, ents}, L);
     return success();
   }
-  if (name == "v4.indexer_topk") {
+  if (isa<v4::IndexerTopkOp>(op)) {
     BK_INT(heads, "heads");
     BK_INT(headDim, "head_dim");
     BK_INT(topk, "topk");
@@ -530,21 +568,23 @@ LogicalResult FuncLowering::lowerOp(Operation *op) {
     if (ents == entries_.end())
       return op->emitError(
           "v4-lower-to-kernels: indexer keys come from no compressor");
-    SmallVector<NamedAttribute> p = {pi("heads", heads),
-                                     pi("head_dim", headDim), pi("topk", topk),
-                                     pi("ratio", ratio)};
+    IndexerTopkParams p;
+    p.heads = heads;
+    p.headDim = headDim;
+    p.topk = topk;
+    p.ratio = ratio;
     if (official_) {
       // The queries were Hadamard-rotated and FP4-simulated by their rope
       // (after_rope = 2); the keys are stored as FP4 codes + scales.
       if (failed(quantizingRope(op, op->getOperand(0), "indexer queries")))
         return failure();
-      p.push_back(pi("key_format", 1));
+      p.keyFormat = 1;
     }
     Value o = out(res(0), "topk");
-    launch("indexer_topk", inBufs, {o}, {}, {ents->second}, p, L);
+    launch(p, inBufs, {o}, {}, {ents->second}, L);
     return success();
   }
-  if (name == "v4.sparse_attention") {
+  if (isa<v4::SparseAttentionOp>(op)) {
     BK_WEIGHT(sink, "sink");
     BK_INT(heads, "heads");
     BK_INT(headDim, "head_dim");
@@ -598,41 +638,48 @@ LogicalResult FuncLowering::lowerOp(Operation *op) {
                  "v4-lower-to-kernels: sparse_attention operands do not "
                  "match its kind '")
              << *kind << "'";
-    SmallVector<NamedAttribute> p = {
-        pi("heads", heads), pi("head_dim", headDim), pi("window", window),
-        pi("mode", mode),   pi("ratio", ratio),      pi("topk", topk)};
-    SmallVector<NamedAttribute> ringParams = {pi("window", window),
-                                              pi("head_dim", headDim)};
-    if (official_)
-      for (auto *params : {&p, &ringParams})
-        params->append({pi("kv_format", 1), pi("rope_dim", ropeDim)});
+    SparseAttentionParams p;
+    p.heads = heads;
+    p.headDim = headDim;
+    p.window = window;
+    p.mode = mode;
+    p.ratio = ratio;
+    p.topk = topk;
+    WindowWriteParams ring;
+    ring.window = window;
+    ring.headDim = headDim;
+    if (official_) {
+      p.kvFormat = ring.kvFormat = 1;
+      p.ropeDim = ring.ropeDim = ropeDim;
+    }
     Value o = out(res(0), "attn");
-    launch("sparse_attention", inputs, {o}, {sink}, states, p, L);
+    launch(p, inputs, {o}, {sink}, states, L);
     // The ring is written after attention read the previous tokens.
-    launch("window_write", {inBufs[1]}, {}, {}, {states[0]}, ringParams, L);
+    launch(ring, {inBufs[1]}, {}, {}, {states[0]}, L);
     return success();
   }
-  if (name == "v4.grouped_linear") {
+  if (isa<v4::GroupedLinearOp>(op)) {
     BK_WEIGHT(w, "weight");
     BK_INT(groups, "groups");
     Value o = out(res(0), "grouped");
-    launch("grouped_linear", inBufs, {o}, {w}, {},
-           {pi("groups", groups),
-            pi("in_per_group", dimOf(op->getOperand(0)) / groups),
-            pi("out_per_group", dimOf(res(0)) / groups)},
-           L);
+    GroupedLinearParams p;
+    p.groups = groups;
+    p.inPerGroup = dimOf(op->getOperand(0)) / groups;
+    p.outPerGroup = dimOf(res(0)) / groups;
+    launch(p, inBufs, {o}, {w}, {}, L);
     return success();
   }
-  if (name == "v4.router_scores") {
+  if (isa<v4::RouterScoresOp>(op)) {
     BK_WEIGHT(gate, "gate");
     Value o = out(res(0), "scores");
-    launch("router_scores", inBufs, {o}, {gate}, {},
-           {pi("dim", dimOf(op->getOperand(0))), pi("experts", dimOf(res(0)))},
-           L);
+    RouterScoresParams p;
+    p.dim = dimOf(op->getOperand(0));
+    p.experts = dimOf(res(0));
+    launch(p, inBufs, {o}, {gate}, {}, L);
     return success();
   }
-  if (name == "v4.route_select" || name == "v4.router") {
-    bool fused = name == "v4.router";
+  if (isa<v4::RouteSelectOp, v4::RouterOp>(op)) {
+    bool fused = isa<v4::RouterOp>(op);
     BK_INT(topk, "topk");
     BK_FLOAT(routeScale, "route_scale");
     bool hash = op->hasAttr("tid2eid");
@@ -640,28 +687,31 @@ LogicalResult FuncLowering::lowerOp(Operation *op) {
       return op->emitError(
           "v4-lower-to-kernels: routing needs exactly one of bias, tid2eid");
     BK_WEIGHT(table, hash ? "tid2eid" : "bias");
-    SmallVector<Attribute> ws;
-    SmallVector<NamedAttribute> p;
-    int64_t experts;
+    auto fill = [&](auto &p, int64_t experts) {
+      p.experts = experts;
+      p.topk = topk;
+      p.routeScale = routeScale;
+      p.hash = hash;
+    };
     if (fused) {
       BK_WEIGHT(gate, "gate");
       FailureOr<v4::WeightOp> g = weightOp(op, gate.getValue());
       if (failed(g))
         return failure();
-      experts = g->getType().getShape()[0];
-      ws.push_back(gate);
-      p.push_back(pi("dim", dimOf(op->getOperand(0))));
+      RouterParams p;
+      fill(p, g->getType().getShape()[0]);
+      p.dim = dimOf(op->getOperand(0));
+      Value idx = out(res(0), "idx"), wts = out(res(1), "wts");
+      launch(p, inBufs, {idx, wts}, {gate, table}, {}, L);
     } else {
-      experts = dimOf(op->getOperand(0));
+      RouteSelectParams p;
+      fill(p, dimOf(op->getOperand(0)));
+      Value idx = out(res(0), "idx"), wts = out(res(1), "wts");
+      launch(p, inBufs, {idx, wts}, {table}, {}, L);
     }
-    ws.push_back(table);
-    p.append({pi("experts", experts), pi("topk", topk),
-              pf("route_scale", routeScale), pi("hash", hash ? 1 : 0)});
-    Value idx = out(res(0), "idx"), wts = out(res(1), "wts");
-    launch(fused ? "router" : "route_select", inBufs, {idx, wts}, ws, {}, p, L);
     return success();
   }
-  if (name == "v4.moe") {
+  if (isa<v4::MoeOp>(op)) {
     BK_INT(inter, "inter");
     BK_FLOAT(limit, "swiglu_limit");
     auto experts = dyn_cast_or_null<ArrayAttr>(op->getAttr("experts"));
@@ -682,15 +732,18 @@ LogicalResult FuncLowering::lowerOp(Operation *op) {
           failed(weightOp(op, cast<FlatSymbolRefAttr>(w).getValue())))
         return failure();
     Value o = out(res(0), "moe");
-    launch("moe", inBufs, {o}, ws, {},
-           {pi("dim", dimOf(res(0))), pi("inter", inter),
-            pi("experts", int64_t(experts.size())),
-            pi("topk", dimOf(op->getOperand(1))), pf("swiglu_limit", limit),
-            pi("shared_clamp", op->hasAttr("shared_clamp") ? 1 : 0)},
-           L);
+    MoeParams p;
+    p.dim = dimOf(res(0));
+    p.inter = inter;
+    p.experts = int64_t(experts.size());
+    p.topk = dimOf(op->getOperand(1));
+    p.swigluLimit = limit;
+    p.sharedClamp = op->hasAttr("shared_clamp");
+    launch(p, inBufs, {o}, ws, {}, L);
     return success();
   }
-  return op->emitError("v4-lower-to-kernels: no kernel for '") << name << "'";
+  return op->emitError("v4-lower-to-kernels: no kernel for '")
+         << op->getName() << "'";
 #undef BK_INT
 #undef BK_FLOAT
 #undef BK_WEIGHT

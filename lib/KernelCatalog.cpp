@@ -2,63 +2,73 @@
 #include "birkhoff/KernelCatalog.h"
 
 #include <array>
+#include <cassert>
 
 namespace birkhoff {
 namespace {
 
-using P = std::string_view;
+#define BK_REQUIRED_Required true
+#define BK_REQUIRED_Optional false
+#define BK_OFFICIAL_Official true
+#define BK_OFFICIAL_Any false
 
-constexpr P kEmbed[] = {"dim", "hc"};
-constexpr P kMhcPre[] = {"dim", "hc", "iters", "hc_eps", "norm_eps"};
-constexpr P kMhcPreNorm[] = {"dim", "hc", "iters", "hc_eps", "norm_eps", "eps"};
-constexpr P kMhcPost[] = {"dim", "hc"};
-constexpr P kMhcHead[] = {"dim", "hc", "hc_eps", "norm_eps"};
-constexpr P kMhcHeadNorm[] = {"dim", "hc", "hc_eps", "norm_eps", "eps"};
-constexpr P kRmsNorm[] = {"n", "eps"};
-constexpr P kLinear[] = {"in_features", "out_features"};
-constexpr P kLinearNorm[] = {"in_features", "out_features", "eps"};
-constexpr P kHeadRms[] = {"heads", "head_dim", "eps"};
-constexpr P kRopeOp[] = {"heads", "head_dim", "inverse", "rope_dim", "theta", "yarn",
-                         "rope_factor", "original_seq_len", "beta_fast", "beta_slow"};
-constexpr P kHeadRmsRope[] = {"heads", "head_dim", "eps", "rope_dim", "theta", "yarn",
-                              "rope_factor", "original_seq_len", "beta_fast", "beta_slow"};
-constexpr P kCompressor[] = {"dim", "head_dim", "ratio", "overlap", "eps", "rope_dim", "theta",
-                             "yarn", "rope_factor", "original_seq_len", "beta_fast",
-                             "beta_slow"};
-constexpr P kIndexer[] = {"heads", "head_dim", "topk", "ratio"};
-constexpr P kAttention[] = {"heads", "head_dim", "window", "mode", "ratio", "topk"};
-constexpr P kWindowWrite[] = {"window", "head_dim"};
-constexpr P kGrouped[] = {"groups", "in_per_group", "out_per_group"};
-constexpr P kRouterScores[] = {"dim", "experts"};
-constexpr P kRouteSelect[] = {"experts", "topk", "route_scale", "hash"};
-constexpr P kRouter[] = {"dim", "experts", "topk", "route_scale", "hash"};
-constexpr P kMoe[] = {"dim", "inter", "experts", "topk", "swiglu_limit", "shared_clamp"};
+// One ParamInfo array per kernel.
+#define BK_KERNEL(Id, ...) constexpr ParamInfo k##Id##Params[] = {
+#define BK_PARAM(Id, field, key, Type, Presence, dflt, Profile)                \
+  {key,                                                                        \
+   #field,                                                                     \
+   ParamType::Type,                                                            \
+   BK_REQUIRED_##Presence,                                                     \
+   double(dflt),                                                               \
+   BK_OFFICIAL_##Profile},
+#define BK_KERNEL_END(Id)                                                      \
+  }                                                                            \
+  ;
+#include "birkhoff/Kernels.def"
 
-const std::array<KernelSignature, 21> kCatalog = {{
-    {"embed", 1, 1, 1, 1, 1, 0, 0, kEmbed},
-    {"mhc_pre", 1, 1, 3, 3, 3, 0, 0, kMhcPre},
-    {"mhc_pre_norm", 1, 1, 3, 4, 4, 0, 0, kMhcPreNorm},
-    {"mhc_post", 4, 4, 1, 0, 0, 0, 0, kMhcPost},
-    {"mhc_head", 1, 1, 1, 3, 3, 0, 0, kMhcHead},
-    {"mhc_head_norm", 1, 1, 1, 4, 4, 0, 0, kMhcHeadNorm},
-    {"rms_norm", 1, 1, 1, 1, 1, 0, 0, kRmsNorm},
-    {"linear", 1, 1, 1, 1, 1, 0, 0, kLinear},
-    {"linear_rms_norm", 1, 1, 1, 2, 2, 0, 0, kLinearNorm},
-    {"head_rms_norm", 1, 1, 1, 0, 0, 0, 0, kHeadRms},
-    {"rope", 1, 1, 1, 0, 0, 0, 0, kRopeOp},
-    {"head_rms_norm_rope", 1, 1, 1, 0, 0, 0, 0, kHeadRmsRope},
-    {"compressor", 1, 1, 0, 4, 4, 2, 2, kCompressor},
-    {"indexer_topk", 2, 2, 1, 0, 0, 1, 1, kIndexer},
-    {"sparse_attention", 2, 3, 1, 1, 1, 1, 2, kAttention},
-    {"window_write", 1, 1, 0, 0, 0, 1, 1, kWindowWrite},
-    {"grouped_linear", 1, 1, 1, 1, 1, 0, 0, kGrouped},
-    {"router_scores", 1, 1, 1, 1, 1, 0, 0, kRouterScores},
-    {"route_select", 2, 2, 2, 1, 1, 0, 0, kRouteSelect},
-    {"router", 2, 2, 2, 2, 2, 0, 0, kRouter},
-    {"moe", 3, 3, 1, 3, -1, 0, 0, kMoe},
+// One array of required keys per kernel (every kernel has one at least).
+#define BK_KEY_IF_Required(key) key,
+#define BK_KEY_IF_Optional(key)
+#define BK_KERNEL(Id, ...) constexpr std::string_view k##Id##Required[] = {
+#define BK_PARAM(Id, field, key, Type, Presence, dflt, Profile)                \
+  BK_KEY_IF_##Presence(key)
+#define BK_KERNEL_END(Id)                                                      \
+  }                                                                            \
+  ;
+#include "birkhoff/Kernels.def"
+#undef BK_KEY_IF_Required
+#undef BK_KEY_IF_Optional
+
+// clang-format off
+constexpr std::array<KernelSignature, kNumKernels> kCatalog = {{
+#define BK_KERNEL(Id, camel, name, minIn, maxIn, outs, minW, maxW, minS, maxS) \
+  {KernelId::Id, name, minIn, maxIn, outs, minW, maxW, minS, maxS,             \
+   k##Id##Params, k##Id##Required},
+#include "birkhoff/Kernels.def"
 }};
+// clang-format on
+static_assert(
+    [] {
+      for (size_t i = 0; i < kCatalog.size(); ++i)
+        if (size_t(kCatalog[i].id) != i)
+          return false;
+      return true;
+    }(),
+    "kCatalog is indexed by KernelId");
+
+#undef BK_REQUIRED_Required
+#undef BK_REQUIRED_Optional
+#undef BK_OFFICIAL_Official
+#undef BK_OFFICIAL_Any
 
 } // namespace
+
+const ParamInfo *KernelSignature::findParam(std::string_view key) const {
+  for (const ParamInfo &p : params)
+    if (p.key == key)
+      return &p;
+  return nullptr;
+}
 
 std::span<const KernelSignature> kernelCatalog() { return kCatalog; }
 
@@ -68,5 +78,18 @@ const KernelSignature *findKernel(std::string_view name) {
       return &k;
   return nullptr;
 }
+
+const KernelSignature &kernelSignature(KernelId id) {
+  assert(size_t(id) < kCatalog.size() && "not a catalogue kernel");
+  return kCatalog[size_t(id)];
+}
+
+std::optional<KernelId> kernelIdByName(std::string_view name) {
+  if (const KernelSignature *k = findKernel(name))
+    return k->id;
+  return std::nullopt;
+}
+
+std::string_view kernelName(KernelId id) { return kernelSignature(id).name; }
 
 } // namespace birkhoff

@@ -6,7 +6,7 @@
 #include "birkhoff/schema/artifact_generated.h"
 
 #include <algorithm>
-#include <set>
+#include <span>
 
 namespace birkhoff::rt {
 namespace {
@@ -70,7 +70,7 @@ Status readConfig(const fb::ModelConfig *c, ConfigDesc &out,
 }
 
 Status readParams(const flatbuffers::Vector<flatbuffers::Offset<fb::Param>> *ps,
-                  ParamList &out) {
+                  std::vector<ParamPair> &out) {
   if (!ps)
     return Status::ok();
   for (const fb::Param *p : *ps) {
@@ -80,16 +80,20 @@ Status readParams(const flatbuffers::Vector<flatbuffers::Offset<fb::Param>> *ps,
     double v = p->f();
     if (v == 0.0 && p->i() != 0)
       v = double(p->i());
-    out.set(str(p->key()), v);
+    out.emplace_back(str(p->key()), v);
   }
   return Status::ok();
 }
 
-Status checkLaunch(const LaunchDesc &l, const EntryDesc &entry,
-                   const Program &prog, const std::string &where) {
+/// Checks the launch against its kernel's signature and decodes its params
+/// into `l.id` and `l.params`.
+Status checkLaunch(LaunchDesc &l, std::span<const ParamPair> params,
+                   const EntryDesc &entry, const Program &prog,
+                   const std::string &where) {
   const KernelSignature *sig = findKernel(l.kernel);
   if (!sig)
     return corrupt(where + ": unknown kernel '" + l.kernel + "'");
+  l.id = sig->id;
   auto count = [&](const char *what, size_t n, int lo, int hi) -> Status {
     if (int(n) < lo || (hi >= 0 && int(n) > hi))
       return corrupt(
@@ -107,10 +111,10 @@ Status checkLaunch(const LaunchDesc &l, const EntryDesc &entry,
       count("weights", l.weights.size(), sig->minWeights, sig->maxWeights));
   BK_RETURN_IF_ERROR(
       count("states", l.states.size(), sig->minStates, sig->maxStates));
-  for (std::string_view key : sig->requiredParams)
-    if (!l.params.has(std::string(key)))
-      return corrupt(where + ": kernel '" + l.kernel + "' lacks parameter '" +
-                     std::string(key) + "'");
+  Expected<KernelParams> decoded = decodeParams(sig->id, params);
+  if (!decoded)
+    return corrupt(where + ": " + decoded.status().message());
+  l.params = decoded.take();
   int nb = int(entry.buffers.size());
   for (int b : l.inputs)
     if (b < -1 || b >= nb)
@@ -273,23 +277,11 @@ Status checkGeneratedScale(const Program &prog, int i,
 
 } // namespace
 
-bool ParamList::has(const std::string &key) const {
-  return std::any_of(entries_.begin(), entries_.end(),
-                     [&](const auto &e) { return e.first == key; });
-}
-
-double ParamList::f(const std::string &key) const {
-  for (const auto &e : entries_)
-    if (e.first == key)
-      return e.second;
-  return 0.0; // presence is checked at load time
-}
-
 int logitsTail(const EntryDesc &entry) {
-  static const std::set<std::string> kRowLocal = {"linear", "rms_norm",
-                                                  "mhc_head", "mhc_head_norm"};
   auto rowLocal = [](const LaunchDesc &l) {
-    return kRowLocal.count(l.kernel) && l.states.empty() &&
+    bool rowKernel = l.id == KernelId::Linear || l.id == KernelId::RmsNorm ||
+                     l.id == KernelId::MhcHead || l.id == KernelId::MhcHeadNorm;
+    return rowKernel && l.states.empty() &&
            std::find(l.inputs.begin(), l.inputs.end(), -1) == l.inputs.end();
   };
   int begin = int(entry.launches.size());
@@ -524,9 +516,9 @@ Expected<Program> parseArtifact(const uint8_t *data, uint64_t size,
         if (l->cuda_then())
           ld.cudaThen.assign(l->cuda_then()->begin(), l->cuda_then()->end());
         std::string lwhere = where + " launch " + std::to_string(index++);
-        BK_RETURN_IF_ERROR(
-            readParams(l->params(), ld.params).withContext(lwhere));
-        BK_RETURN_IF_ERROR(checkLaunch(ld, d, prog, lwhere));
+        std::vector<ParamPair> params;
+        BK_RETURN_IF_ERROR(readParams(l->params(), params).withContext(lwhere));
+        BK_RETURN_IF_ERROR(checkLaunch(ld, params, d, prog, lwhere));
         BK_RETURN_IF_ERROR(validateLaunch(prog, d, ld, lwhere));
         BK_RETURN_IF_ERROR(checkCudaLaunch(ld, d, prog, lwhere));
         d.launches.push_back(std::move(ld));

@@ -4,6 +4,8 @@
 #include "birkhoff/OfficialNumerics.h"
 
 #include <string>
+#include <type_traits>
+#include <variant>
 #include <vector>
 
 namespace birkhoff::rt {
@@ -35,23 +37,23 @@ public:
     return false;
   }
 
-  int64_t param(const char *key, int64_t lo, int64_t hi) {
-    int64_t v = l_.params.i(key);
-    if (v < lo || v > hi || double(v) != l_.params.f(key)) {
-      fail(std::string("parameter ") + key + " = " + std::to_string(l_.params.f(key)) +
+  /// `value` of integer parameter `key` if it lies in [lo, hi], else lo
+  /// (after recording the failure).
+  int64_t param(const char *key, int64_t value, int64_t lo, int64_t hi) {
+    if (value < lo || value > hi) {
+      fail(std::string("parameter ") + key + " = " + std::to_string(value) +
            " outside [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
       return lo;
     }
-    return v;
+    return value;
   }
-  double real(const char *key, double lo, double hi) {
-    double v = l_.params.f(key);
-    if (!(v >= lo && v <= hi)) {
-      fail(std::string("parameter ") + key + " = " + std::to_string(v) +
+  double real(const char *key, double value, double lo, double hi) {
+    if (!(value >= lo && value <= hi)) {
+      fail(std::string("parameter ") + key + " = " + std::to_string(value) +
            " is out of range");
       return lo;
     }
-    return v;
+    return value;
   }
 
   bool input(int i, int64_t elems, bool isInt = false) {
@@ -114,11 +116,11 @@ public:
     return true;
   }
 
-  /// Bytes of one stored KV / key row in the format selected by param `key`
-  /// (0: f32; `fp4Format`: FP4 key; any other: FP8 KV entry).
-  int64_t rowBytes(const char *key, int64_t maxFormat, int64_t dim, int64_t ropeDim,
-                   int64_t fp4Format) {
-    int64_t format = param(key, 0, maxFormat);
+  /// Bytes of one stored KV / key row in the format `value` of param `key`
+  /// selects (0: f32; `fp4Format`: FP4 key; any other: FP8 KV entry).
+  int64_t rowBytes(const char *key, int64_t value, int64_t maxFormat,
+                   int64_t dim, int64_t ropeDim, int64_t fp4Format) {
+    int64_t format = param(key, value, 0, maxFormat);
     if (format == 0)
       return 4 * dim;
     if (format == fp4Format) {
@@ -152,18 +154,265 @@ private:
 
 constexpr int64_t kMaxDim = int64_t(1) << 24;
 
-void checkRopeParams(Checker &c, int64_t headDim) {
-  int64_t r = c.param("rope_dim", 0, headDim);
-  if (r % 2)
+void checkRope(Checker &c, const RopeSpec &r, int64_t headDim) {
+  int64_t dim = c.param("rope_dim", r.ropeDim, 0, headDim);
+  if (dim % 2)
     c.fail("rope_dim must be even");
-  c.real("theta", 1.0, 1e12);
-  int64_t yarn = c.param("yarn", 0, 1);
-  if (yarn) {
-    c.real("rope_factor", 1e-6, 1e9);
-    c.real("original_seq_len", 1.0, 1e12);
-    c.real("beta_fast", 1e-6, 1e6);
-    c.real("beta_slow", 1e-6, 1e6);
+  c.real("theta", r.theta, 1.0, 1e12);
+  if (r.yarn) {
+    c.real("rope_factor", r.ropeFactor, 1e-6, 1e9);
+    c.param("original_seq_len", r.originalSeqLen, 1, int64_t(1e12));
+    c.real("beta_fast", r.betaFast, 1e-6, 1e6);
+    c.real("beta_slow", r.betaSlow, 1e-6, 1e6);
   }
+}
+
+/// Weights and buffers of mhc_pre and mhc_pre_norm.
+template <typename P> void checkMhcPre(Checker &c, const P &p) {
+  int64_t dim = c.param("dim", p.dim, 1, kMaxDim),
+          hc = c.param("hc", p.hc, 1, 64);
+  c.param("iters", p.iters, 1, 1000);
+  c.real("hc_eps", p.hcEps, 0, 1);
+  c.real("norm_eps", p.normEps, 0, 1);
+  c.input(0, hc * dim) && c.output(0, dim) && c.output(1, hc) &&
+      c.output(2, hc * hc);
+  c.matrix(0, (2 + hc) * hc, hc * dim) && c.vector(1, (2 + hc) * hc) &&
+      c.vector(2, 3);
+  if constexpr (std::is_same_v<P, MhcPreNormParams>) {
+    c.real("eps", p.eps, 0, 1);
+    c.vector(3, dim);
+  }
+}
+
+/// Weights and buffers of mhc_head and mhc_head_norm.
+template <typename P> void checkMhcHead(Checker &c, const P &p) {
+  int64_t dim = c.param("dim", p.dim, 1, kMaxDim),
+          hc = c.param("hc", p.hc, 1, 64);
+  c.real("hc_eps", p.hcEps, 0, 1);
+  c.real("norm_eps", p.normEps, 0, 1);
+  c.input(0, hc * dim) && c.output(0, dim);
+  c.matrix(0, hc, hc * dim) && c.vector(1, hc) && c.vector(2, 1);
+  if constexpr (std::is_same_v<P, MhcHeadNormParams>) {
+    c.real("eps", p.eps, 0, 1);
+    c.vector(3, dim);
+  }
+}
+
+template <typename P> void checkLinear(Checker &c, const P &p) {
+  int64_t in = c.param("in_features", p.inFeatures, 1, kMaxDim),
+          out = c.param("out_features", p.outFeatures, 1, kMaxDim);
+  c.input(0, in) && c.output(0, out) && c.matrix(0, out, in);
+  if constexpr (std::is_same_v<P, LinearRmsNormParams>) {
+    c.real("eps", p.eps, 0, 1);
+    c.vector(1, out);
+  }
+}
+
+/// head_rms_norm, rope and head_rms_norm_rope.
+template <typename P> void checkHeads(Checker &c, const P &p) {
+  int64_t heads = c.param("heads", p.heads, 1, kMaxDim),
+          hd = c.param("head_dim", p.headDim, 1, kMaxDim);
+  c.input(0, heads * hd) && c.output(0, heads * hd);
+  if constexpr (!std::is_same_v<P, RopeParams>)
+    c.real("eps", p.eps, 0, 1);
+  if constexpr (!std::is_same_v<P, HeadRmsNormParams>)
+    checkRope(c, ropeSpecOf(p), hd);
+  if constexpr (std::is_same_v<P, RopeParams>)
+    c.param("after_rope", p.afterRope, 0, 2);
+}
+
+/// Routing of route_select and router (after router's scores).
+template <typename P> void checkRouting(Checker &c, const P &p) {
+  constexpr bool fused = std::is_same_v<P, RouterParams>;
+  int64_t experts = c.param("experts", p.experts, 1, 1 << 16),
+          topk = c.param("topk", p.topk, 1, experts);
+  c.real("route_scale", p.routeScale, -1e6, 1e6);
+  if constexpr (!fused)
+    c.input(0, experts);
+  c.input(1, 1, true) && c.output(0, topk, true) && c.output(1, topk);
+  int table = fused ? 1 : 0;
+  if (p.hash) {
+    const WeightDesc *w = c.weight(table);
+    if (w &&
+        (w->dtype != DType::I64 || w->shape.size() != 2 || w->shape[1] != topk))
+      c.fail("hash table '" + w->name + "' must be i64 [vocab, " +
+             std::to_string(topk) + "]");
+    // A generated table's entries are known before they exist.
+    else if (w && w->generated && w->recipe.range > experts)
+      c.fail("hash table '" + w->name + "' is generated from experts [0, " +
+             std::to_string(w->recipe.range) + "), the layer has " +
+             std::to_string(experts));
+  } else {
+    c.vector(table, experts);
+  }
+}
+
+void check(Checker &c, const Program &, const LaunchDesc &,
+           const EmbedParams &e) {
+  int64_t dim = c.param("dim", e.dim, 1, kMaxDim),
+          hc = c.param("hc", e.hc, 1, 64);
+  c.input(0, 1, true) && c.output(0, hc * dim);
+  const WeightDesc *w = c.weight(0);
+  if (w && (w->shape.size() != 2 || w->shape[1] != dim ||
+            (w->dtype != DType::F32 && w->dtype != DType::BF16)))
+    c.fail("embedding '" + w->name +
+           "' must be an f32/bf16 [vocab, dim] table");
+}
+void check(Checker &c, const Program &, const LaunchDesc &,
+           const MhcPreParams &p) {
+  checkMhcPre(c, p);
+}
+void check(Checker &c, const Program &, const LaunchDesc &,
+           const MhcPreNormParams &p) {
+  checkMhcPre(c, p);
+}
+void check(Checker &c, const Program &, const LaunchDesc &,
+           const MhcPostParams &p) {
+  int64_t dim = c.param("dim", p.dim, 1, kMaxDim),
+          hc = c.param("hc", p.hc, 1, 64);
+  c.input(0, dim) && c.input(1, hc * dim) && c.input(2, hc) &&
+      c.input(3, hc * hc) && c.output(0, hc * dim);
+}
+void check(Checker &c, const Program &, const LaunchDesc &,
+           const MhcHeadParams &p) {
+  checkMhcHead(c, p);
+}
+void check(Checker &c, const Program &, const LaunchDesc &,
+           const MhcHeadNormParams &p) {
+  checkMhcHead(c, p);
+}
+void check(Checker &c, const Program &, const LaunchDesc &,
+           const RmsNormParams &p) {
+  int64_t n = c.param("n", p.n, 1, kMaxDim);
+  c.real("eps", p.eps, 0, 1);
+  c.input(0, n) && c.output(0, n) && c.vector(0, n);
+}
+void check(Checker &c, const Program &, const LaunchDesc &,
+           const LinearParams &p) {
+  checkLinear(c, p);
+}
+void check(Checker &c, const Program &, const LaunchDesc &,
+           const LinearRmsNormParams &p) {
+  checkLinear(c, p);
+}
+void check(Checker &c, const Program &, const LaunchDesc &,
+           const HeadRmsNormParams &p) {
+  checkHeads(c, p);
+}
+void check(Checker &c, const Program &, const LaunchDesc &,
+           const RopeParams &p) {
+  checkHeads(c, p);
+}
+void check(Checker &c, const Program &, const LaunchDesc &,
+           const HeadRmsNormRopeParams &p) {
+  checkHeads(c, p);
+}
+void check(Checker &c, const Program &, const LaunchDesc &,
+           const CompressorParams &p) {
+  int64_t dim = c.param("dim", p.dim, 1, kMaxDim),
+          D = c.param("head_dim", p.headDim, 1, kMaxDim);
+  int64_t m = c.param("ratio", p.ratio, 1, 1 << 20);
+  c.real("eps", p.eps, 0, 1);
+  checkRope(c, ropeSpecOf(p), D);
+  int64_t width = (p.overlap ? 2 : 1) * D;
+  c.input(0, dim) && c.matrix(0, width, dim) && c.matrix(1, width, dim) &&
+      c.matrix(2, m, width) && c.vector(3, D);
+  int64_t entryBytes =
+      c.rowBytes("entry_format", p.entryFormat, 2, D, p.ropeDim, 2);
+  c.state(0, 8 * width, (p.overlap ? 2 : 1) * m, 0) &&
+      c.state(1, entryBytes, 0, m);
+}
+void check(Checker &c, const Program &, const LaunchDesc &,
+           const IndexerTopkParams &p) {
+  int64_t heads = c.param("heads", p.heads, 1, kMaxDim),
+          hd = c.param("head_dim", p.headDim, 1, kMaxDim);
+  int64_t topk = c.param("topk", p.topk, 1, kMaxDim),
+          m = c.param("ratio", p.ratio, 1, 1 << 20);
+  int64_t keyBytes = c.rowBytes("key_format", p.keyFormat, 1, hd, 0, 1);
+  c.input(0, heads * hd) && c.input(1, heads) && c.output(0, topk, true) &&
+      c.state(0, keyBytes, 0, m);
+}
+void check(Checker &c, const Program &prog, const LaunchDesc &l,
+           const SparseAttentionParams &p) {
+  int64_t heads = c.param("heads", p.heads, 1, kMaxDim),
+          hd = c.param("head_dim", p.headDim, 1, kMaxDim);
+  int64_t window = c.param("window", p.window, 1, 1 << 20),
+          mode = c.param("mode", p.mode, 0, 2);
+  int64_t ratio = c.param("ratio", p.ratio, mode ? 1 : 0, 1 << 20);
+  int64_t topk = c.param("topk", p.topk, mode == 1 ? 1 : 0, kMaxDim);
+  int64_t kvBytes = c.rowBytes("kv_format", p.kvFormat, 1, hd, p.ropeDim, -1);
+  c.input(0, heads * hd) && c.input(1, hd) && c.output(0, heads * hd) &&
+      c.vector(0, heads);
+  if (int(l.inputs.size()) != (mode == 1 ? 3 : 2) ||
+      int(l.states.size()) != (mode ? 2 : 1))
+    c.fail("attention mode " + std::to_string(mode) +
+           " needs a top-k input exactly for CSA and entries for CSA/HCA");
+  else {
+    if (mode == 1)
+      c.input(2, topk, true);
+    const StateDesc &ring = prog.states[size_t(l.states[0])];
+    if (ring.fixedRows != window)
+      c.fail("window state '" + ring.name + "' has " +
+             std::to_string(ring.fixedRows) + " rows for a window of " +
+             std::to_string(window));
+    c.state(0, kvBytes, window, 0);
+    if (mode)
+      c.state(1, kvBytes, 0, ratio);
+  }
+}
+void check(Checker &c, const Program &prog, const LaunchDesc &l,
+           const WindowWriteParams &p) {
+  int64_t window = c.param("window", p.window, 1, 1 << 20),
+          hd = c.param("head_dim", p.headDim, 1, kMaxDim);
+  int64_t kvBytes = c.rowBytes("kv_format", p.kvFormat, 1, hd, p.ropeDim, -1);
+  c.input(0, hd) && c.state(0, kvBytes, window, 0);
+  if (c.ok() && prog.states[size_t(l.states[0])].fixedRows != window)
+    c.fail("window state rows differ from the window");
+}
+void check(Checker &c, const Program &, const LaunchDesc &,
+           const GroupedLinearParams &p) {
+  int64_t g = c.param("groups", p.groups, 1, 4096),
+          in = c.param("in_per_group", p.inPerGroup, 1, kMaxDim),
+          out = c.param("out_per_group", p.outPerGroup, 1, kMaxDim);
+  c.input(0, g * in) && c.output(0, g * out) && c.matrix(0, g * out, in);
+}
+void check(Checker &c, const Program &, const LaunchDesc &,
+           const RouterScoresParams &p) {
+  int64_t dim = c.param("dim", p.dim, 1, kMaxDim),
+          experts = c.param("experts", p.experts, 1, 1 << 16);
+  c.input(0, dim) && c.matrix(0, experts, dim);
+  c.output(0, experts);
+}
+void check(Checker &c, const Program &, const LaunchDesc &,
+           const RouteSelectParams &p) {
+  checkRouting(c, p);
+}
+void check(Checker &c, const Program &, const LaunchDesc &,
+           const RouterParams &p) {
+  int64_t dim = c.param("dim", p.dim, 1, kMaxDim),
+          experts = c.param("experts", p.experts, 1, 1 << 16);
+  c.input(0, dim) && c.matrix(0, experts, dim);
+  if (c.ok())
+    checkRouting(c, p);
+}
+void check(Checker &c, const Program &, const LaunchDesc &l,
+           const MoeParams &p) {
+  int64_t dim = c.param("dim", p.dim, 1, kMaxDim),
+          inter = c.param("inter", p.inter, 1, kMaxDim);
+  int64_t experts = c.param("experts", p.experts, 1, 1 << 16),
+          topk = c.param("topk", p.topk, 1, experts);
+  c.real("swiglu_limit", p.swigluLimit, 0, 1e30);
+  c.input(0, dim) && c.input(1, topk, true) && c.input(2, topk) &&
+      c.output(0, dim);
+  if (int64_t(l.weights.size()) != 3 * (experts + 1))
+    c.fail("needs 3 weights per expert and 3 for the shared expert");
+  for (int64_t e = 0; c.ok() && e <= experts; ++e)
+    c.matrix(int(3 * e), inter, dim) && c.matrix(int(3 * e + 1), dim, inter) &&
+        c.matrix(int(3 * e + 2), inter, dim);
+}
+void check(Checker &c, const Program &, const LaunchDesc &,
+           const std::monostate &) {
+  c.fail("parameters were not decoded");
 }
 
 } // namespace
@@ -171,145 +420,8 @@ void checkRopeParams(Checker &c, int64_t headDim) {
 Status validateLaunch(const Program &p, const EntryDesc &e, const LaunchDesc &l,
                       const std::string &where) {
   Checker c(p, e, l);
-  const std::string &k = l.kernel;
-  if (k == "embed") {
-    int64_t dim = c.param("dim", 1, kMaxDim), hc = c.param("hc", 1, 64);
-    c.input(0, 1, true) && c.output(0, hc * dim);
-    const WeightDesc *w = c.weight(0);
-    if (w && (w->shape.size() != 2 || w->shape[1] != dim ||
-              (w->dtype != DType::F32 && w->dtype != DType::BF16)))
-      c.fail("embedding '" + w->name + "' must be an f32/bf16 [vocab, dim] table");
-  } else if (k == "mhc_pre" || k == "mhc_pre_norm") {
-    int64_t dim = c.param("dim", 1, kMaxDim), hc = c.param("hc", 1, 64);
-    c.param("iters", 1, 1000);
-    c.real("hc_eps", 0, 1);
-    c.real("norm_eps", 0, 1);
-    c.input(0, hc * dim) && c.output(0, dim) && c.output(1, hc) && c.output(2, hc * hc);
-    c.matrix(0, (2 + hc) * hc, hc * dim) && c.vector(1, (2 + hc) * hc) && c.vector(2, 3);
-    if (k == "mhc_pre_norm") {
-      c.real("eps", 0, 1);
-      c.vector(3, dim);
-    }
-  } else if (k == "mhc_post") {
-    int64_t dim = c.param("dim", 1, kMaxDim), hc = c.param("hc", 1, 64);
-    c.input(0, dim) && c.input(1, hc * dim) && c.input(2, hc) && c.input(3, hc * hc) &&
-        c.output(0, hc * dim);
-  } else if (k == "mhc_head" || k == "mhc_head_norm") {
-    int64_t dim = c.param("dim", 1, kMaxDim), hc = c.param("hc", 1, 64);
-    c.real("hc_eps", 0, 1);
-    c.real("norm_eps", 0, 1);
-    c.input(0, hc * dim) && c.output(0, dim);
-    c.matrix(0, hc, hc * dim) && c.vector(1, hc) && c.vector(2, 1);
-    if (k == "mhc_head_norm") {
-      c.real("eps", 0, 1);
-      c.vector(3, dim);
-    }
-  } else if (k == "rms_norm") {
-    int64_t n = c.param("n", 1, kMaxDim);
-    c.real("eps", 0, 1);
-    c.input(0, n) && c.output(0, n) && c.vector(0, n);
-  } else if (k == "linear" || k == "linear_rms_norm") {
-    int64_t in = c.param("in_features", 1, kMaxDim), out = c.param("out_features", 1, kMaxDim);
-    c.input(0, in) && c.output(0, out) && c.matrix(0, out, in);
-    if (k == "linear_rms_norm") {
-      c.real("eps", 0, 1);
-      c.vector(1, out);
-    }
-  } else if (k == "head_rms_norm" || k == "rope" || k == "head_rms_norm_rope") {
-    int64_t heads = c.param("heads", 1, kMaxDim), hd = c.param("head_dim", 1, kMaxDim);
-    c.input(0, heads * hd) && c.output(0, heads * hd);
-    if (k != "rope")
-      c.real("eps", 0, 1);
-    if (k != "head_rms_norm")
-      checkRopeParams(c, hd);
-    if (k == "rope")
-      c.param("inverse", 0, 1);
-  } else if (k == "compressor") {
-    int64_t dim = c.param("dim", 1, kMaxDim), D = c.param("head_dim", 1, kMaxDim);
-    int64_t m = c.param("ratio", 1, 1 << 20), overlap = c.param("overlap", 0, 1);
-    c.real("eps", 0, 1);
-    checkRopeParams(c, D);
-    int64_t width = (overlap ? 2 : 1) * D;
-    c.input(0, dim) && c.matrix(0, width, dim) && c.matrix(1, width, dim) &&
-        c.matrix(2, m, width) && c.vector(3, D);
-    int64_t entryBytes = c.rowBytes("entry_format", 2, D, l.params.i("rope_dim"), 2);
-    c.state(0, 8 * width, (overlap ? 2 : 1) * m, 0) && c.state(1, entryBytes, 0, m);
-  } else if (k == "indexer_topk") {
-    int64_t heads = c.param("heads", 1, kMaxDim), hd = c.param("head_dim", 1, kMaxDim);
-    int64_t topk = c.param("topk", 1, kMaxDim), m = c.param("ratio", 1, 1 << 20);
-    int64_t keyBytes = c.rowBytes("key_format", 1, hd, 0, 1);
-    c.input(0, heads * hd) && c.input(1, heads) && c.output(0, topk, true) &&
-        c.state(0, keyBytes, 0, m);
-  } else if (k == "sparse_attention") {
-    int64_t heads = c.param("heads", 1, kMaxDim), hd = c.param("head_dim", 1, kMaxDim);
-    int64_t window = c.param("window", 1, 1 << 20), mode = c.param("mode", 0, 2);
-    int64_t ratio = c.param("ratio", mode ? 1 : 0, 1 << 20);
-    int64_t topk = c.param("topk", mode == 1 ? 1 : 0, kMaxDim);
-    int64_t kvBytes = c.rowBytes("kv_format", 1, hd, l.params.i("rope_dim"), -1);
-    c.input(0, heads * hd) && c.input(1, hd) && c.output(0, heads * hd) &&
-        c.vector(0, heads);
-    if (int(l.inputs.size()) != (mode == 1 ? 3 : 2) || int(l.states.size()) != (mode ? 2 : 1))
-      c.fail("attention mode " + std::to_string(mode) +
-             " needs a top-k input exactly for CSA and entries for CSA/HCA");
-    else {
-      if (mode == 1)
-        c.input(2, topk, true);
-      const StateDesc &ring = p.states[size_t(l.states[0])];
-      if (ring.fixedRows != window)
-        c.fail("window state '" + ring.name + "' has " + std::to_string(ring.fixedRows) +
-               " rows for a window of " + std::to_string(window));
-      c.state(0, kvBytes, window, 0);
-      if (mode)
-        c.state(1, kvBytes, 0, ratio);
-    }
-  } else if (k == "window_write") {
-    int64_t window = c.param("window", 1, 1 << 20), hd = c.param("head_dim", 1, kMaxDim);
-    int64_t kvBytes = c.rowBytes("kv_format", 1, hd, l.params.i("rope_dim"), -1);
-    c.input(0, hd) && c.state(0, kvBytes, window, 0);
-    if (c.ok() && p.states[size_t(l.states[0])].fixedRows != window)
-      c.fail("window state rows differ from the window");
-  } else if (k == "grouped_linear") {
-    int64_t g = c.param("groups", 1, 4096), in = c.param("in_per_group", 1, kMaxDim),
-            out = c.param("out_per_group", 1, kMaxDim);
-    c.input(0, g * in) && c.output(0, g * out) && c.matrix(0, g * out, in);
-  } else if (k == "router_scores" || k == "router") {
-    int64_t dim = c.param("dim", 1, kMaxDim), experts = c.param("experts", 1, 1 << 16);
-    c.input(0, dim) && c.matrix(0, experts, dim);
-    if (k == "router_scores")
-      c.output(0, experts);
-  }
-  if (c.ok() && (k == "route_select" || k == "router")) {
-    int64_t experts = c.param("experts", 1, 1 << 16), topk = c.param("topk", 1, experts);
-    int64_t hash = c.param("hash", 0, 1);
-    c.real("route_scale", -1e6, 1e6);
-    if (k == "route_select")
-      c.input(0, experts);
-    c.input(1, 1, true) && c.output(0, topk, true) && c.output(1, topk);
-    int table = k == "router" ? 1 : 0;
-    if (hash) {
-      const WeightDesc *w = c.weight(table);
-      if (w && (w->dtype != DType::I64 || w->shape.size() != 2 || w->shape[1] != topk))
-        c.fail("hash table '" + w->name + "' must be i64 [vocab, " + std::to_string(topk) + "]");
-      // A generated table's entries are known before they exist.
-      else if (w && w->generated && w->recipe.range > experts)
-        c.fail("hash table '" + w->name + "' is generated from experts [0, " +
-               std::to_string(w->recipe.range) + "), the layer has " +
-               std::to_string(experts));
-    } else {
-      c.vector(table, experts);
-    }
-  } else if (k == "moe") {
-    int64_t dim = c.param("dim", 1, kMaxDim), inter = c.param("inter", 1, kMaxDim);
-    int64_t experts = c.param("experts", 1, 1 << 16), topk = c.param("topk", 1, experts);
-    c.real("swiglu_limit", 0, 1e30);
-    c.param("shared_clamp", 0, 1);
-    c.input(0, dim) && c.input(1, topk, true) && c.input(2, topk) && c.output(0, dim);
-    if (int64_t(l.weights.size()) != 3 * (experts + 1))
-      c.fail("needs 3 weights per expert and 3 for the shared expert");
-    for (int64_t e = 0; c.ok() && e <= experts; ++e)
-      c.matrix(int(3 * e), inter, dim) && c.matrix(int(3 * e + 1), dim, inter) &&
-          c.matrix(int(3 * e + 2), inter, dim);
-  }
+  c.param("numerics", numericsOf(l.params), 0, 1);
+  std::visit([&](const auto &params) { check(c, p, l, params); }, l.params);
   Status st = c.status();
   return st.isOk() ? st : st.withContext(where);
 }

@@ -8,6 +8,7 @@
 #define BIRKHOFF_RUNTIME_PROGRAM_H
 
 #include "birkhoff/DType.h"
+#include "birkhoff/KernelParams.h"
 #include "birkhoff/WeightSynthesis.h"
 #include "cuda/LaunchAbi.h"
 
@@ -42,31 +43,17 @@ struct BufferDesc {
   bool isInt = false;
 };
 
-/// Launch parameters as (key, value) pairs; integers are exact in a double.
-class ParamList {
-public:
-  void set(std::string key, double value) {
-    entries_.emplace_back(std::move(key), value);
-  }
-  bool has(const std::string &key) const;
-  double f(const std::string &key) const;
-  int64_t i(const std::string &key) const { return int64_t(f(key)); }
-  const std::vector<std::pair<std::string, double>> &entries() const {
-    return entries_;
-  }
-
-private:
-  std::vector<std::pair<std::string, double>> entries_;
-};
-
 struct LaunchDesc {
-  std::string kernel;
+  KernelId id = KernelId::Embed;
+  std::string kernel; // kernelName(id), for messages
   int layer = -1;
   std::vector<int> inputs; // -1: the call's token ids
   std::vector<int> outputs;
   std::vector<int> weights; // -1: absent optional weight
   std::vector<int> states;
-  ParamList params;
+  /// Decoded and checked at load time (ArtifactLoader): holds the params
+  /// struct of `id`.
+  KernelParams params;
   int cudaKernel = -1; // target "cuda": index into Program::cudaKernels
   /// Target "cuda": kernels run after cudaKernel, in order, with the same
   /// arguments (an op lowered to several kernels).

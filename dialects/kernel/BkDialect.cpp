@@ -7,6 +7,7 @@
 
 #include "birkhoff/DType.h"
 #include "birkhoff/KernelCatalog.h"
+#include "birkhoff/KernelParams.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
@@ -82,8 +83,9 @@ LogicalResult AllocOp::verify() {
 }
 
 // BK-6: the kernel is in the catalogue; BK-7: buffer, weight and state counts
-// are within its signature; BK-8: its required params are present and are
-// integers or floats.
+// are within its signature; BK-8: its params are those of its Kernels.def
+// entry: integers or floats, every required one present, no unknown key,
+// integers (and 0/1 flags) for Int and Bool params.
 LogicalResult LaunchOp::verify() {
   const birkhoff::KernelSignature *sig =
       birkhoff::findKernel(getKernel().str());
@@ -106,17 +108,27 @@ LogicalResult LaunchOp::verify() {
     return emitOpError("BK-7: '")
            << getKernel() << "' takes " << sig->minStates << ".."
            << sig->maxStates << " states, got " << nS;
-  DictionaryAttr params = getParams();
-  for (std::string_view key : sig->requiredParams) {
-    Attribute value = params.get(StringRef(key.data(), key.size()));
-    if (!value)
-      return emitOpError("BK-8: '") << getKernel() << "' needs param '"
-                                    << StringRef(key.data(), key.size()) << "'";
-  }
-  for (NamedAttribute p : params)
-    if (!isa<IntegerAttr, FloatAttr>(p.getValue()))
+  std::vector<birkhoff::ParamPair> pairs;
+  for (NamedAttribute p : getParams()) {
+    StringRef key = p.getName().getValue();
+    if (auto i = dyn_cast<IntegerAttr>(p.getValue())) {
+      pairs.emplace_back(key.str(), double(i.getInt()));
+    } else if (auto f = dyn_cast<FloatAttr>(p.getValue())) {
+      const birkhoff::ParamInfo *info =
+          sig->findParam(std::string_view(key.data(), key.size()));
+      if (info && info->type != birkhoff::ParamType::Real)
+        return emitOpError("BK-8: param '") << key << "' of '" << getKernel()
+                                            << "' must be an integer attribute";
+      pairs.emplace_back(key.str(), f.getValueAsDouble());
+    } else {
       return emitOpError("BK-8: param '")
-             << p.getName().getValue() << "' must be an integer or a float";
+             << key << "' must be an integer or a float";
+    }
+  }
+  birkhoff::Expected<birkhoff::KernelParams> decoded =
+      birkhoff::decodeParams(sig->id, pairs);
+  if (!decoded)
+    return emitOpError("BK-8: ") << decoded.status().message();
   return success();
 }
 

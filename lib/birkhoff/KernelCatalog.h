@@ -2,31 +2,73 @@
 //
 // The contract between the compiler (which emits launches) and the runtime
 // backends (which implement them); docs/kernels.md gives the semantics. Both
-// sides check launches against this table.
+// sides check launches against this table. Everything here is derived from
+// Kernels.def, the one declaration of every kernel; KernelParams.h adds the
+// typed parameters.
 //
 //===----------------------------------------------------------------------===//
 #ifndef BIRKHOFF_KERNELCATALOG_H
 #define BIRKHOFF_KERNELCATALOG_H
 
+#include <cstddef>
+#include <cstdint>
+#include <optional>
 #include <span>
 #include <string_view>
 
 namespace birkhoff {
 
+/// One value per catalogue kernel, in Kernels.def order.
+enum class KernelId : uint8_t {
+#define BK_KERNEL(Id, ...) Id,
+#include "birkhoff/Kernels.def"
+};
+
+inline constexpr size_t kNumKernels = 0
+#define BK_KERNEL(...) +1
+#include "birkhoff/Kernels.def"
+    ;
+
+/// How a parameter's value (a double in the artifact) is read.
+enum class ParamType : uint8_t {
+  Int,  // int64_t; the value must be an exact integer
+  Real, // double
+  Bool, // 0 or 1
+};
+
+struct ParamInfo {
+  std::string_view key;   // as stored in the artifact and the bk.launch
+  std::string_view field; // the C++ field of the kernel's params struct
+  ParamType type;
+  bool required;
+  double defaultValue; // the value of an absent optional parameter
+  /// Only the official numerics profile writes it (docs/kernels.md).
+  bool officialOnly;
+};
+
 struct KernelSignature {
+  KernelId id;
   std::string_view name;
-  int minInputs, maxInputs;   // buffers (the token ids count as one)
+  int minInputs, maxInputs; // buffers (the token ids count as one)
   int outputs;
   int minWeights, maxWeights; // -1 maxWeights: any number (moe)
   int minStates, maxStates;
-  /// Parameters every launch of this kernel must carry.
+  /// Every parameter a launch of this kernel may carry, in declaration order.
+  std::span<const ParamInfo> params;
+  /// The keys of the required ones, in the same order.
   std::span<const std::string_view> requiredParams;
+
+  /// The parameter `key`, or nullptr when the kernel has none of that name.
+  const ParamInfo *findParam(std::string_view key) const;
 };
 
-/// All kernels, in no particular order.
+/// All kernels, in KernelId order.
 std::span<const KernelSignature> kernelCatalog();
 /// The signature of `name`, or nullptr when no such kernel exists.
 const KernelSignature *findKernel(std::string_view name);
+const KernelSignature &kernelSignature(KernelId id);
+std::optional<KernelId> kernelIdByName(std::string_view name);
+std::string_view kernelName(KernelId id);
 
 } // namespace birkhoff
 

@@ -36,9 +36,8 @@ void selectTopk(const std::vector<float> &scores, int64_t topk,
 /// bf16 (the einsum's output), ReLU, bf16 products with the weights, an fp32
 /// sum over heads rounded to bf16. Scores are therefore often tied; ties keep
 /// the lower entry index.
-Status indexerTopkOfficial(const KernelArgs &a) {
-  int64_t heads = a.pi("heads"), hd = a.pi("head_dim"), topk = a.pi("topk"),
-          m = a.pi("ratio");
+Status indexerTopkOfficial(const KernelArgs &a, const IndexerTopkParams &p) {
+  int64_t heads = p.heads, hd = p.headDim, topk = p.topk, m = p.ratio;
   const float *q = a.in(0), *w = a.in(1);
   const StateView &keys = a.state(0);
   int32_t *out = a.outInt(0);
@@ -76,11 +75,10 @@ Status indexerTopkOfficial(const KernelArgs &a) {
 
 } // namespace
 
-Status indexerTopkKernel(const KernelArgs &a) {
-  if (a.official())
-    return indexerTopkOfficial(a);
-  int64_t heads = a.pi("heads"), hd = a.pi("head_dim"), topk = a.pi("topk"),
-          m = a.pi("ratio");
+Status indexerTopkKernel(const KernelArgs &a, const IndexerTopkParams &p) {
+  if (p.official())
+    return indexerTopkOfficial(a, p);
+  int64_t heads = p.heads, hd = p.headDim, topk = p.topk, m = p.ratio;
   const float *q = a.in(0), *w = a.in(1);
   const StateView &keys = a.state(0);
   int32_t *out = a.outInt(0);
@@ -114,10 +112,12 @@ namespace {
 /// as FP8 KV entries; the key list is the kernel's (window slots oldest first,
 /// -1 for slots not yet filled, then the compressed list) so the online
 /// softmax sees the same chunks, and P is rounded to bf16 before P·V.
-Status sparseAttentionOfficial(const KernelArgs &a) {
-  int64_t heads = a.pi("heads"), hd = a.pi("head_dim"), window = a.pi("window"),
-          mode = a.pi("mode"), ratio = a.pi("ratio"), topk = a.pi("topk");
-  auto layout = official::KvEntryLayout::make(size_t(hd), size_t(a.pi("rope_dim")));
+Status sparseAttentionOfficial(const KernelArgs &a,
+                               const SparseAttentionParams &params) {
+  int64_t heads = params.heads, hd = params.headDim, window = params.window,
+          mode = params.mode, ratio = params.ratio, topk = params.topk;
+  auto layout =
+      official::KvEntryLayout::make(size_t(hd), size_t(params.ropeDim));
   if (!layout.isOk())
     return layout.status();
   const float *q = a.in(0), *kv = a.in(1);
@@ -178,11 +178,12 @@ Status sparseAttentionOfficial(const KernelArgs &a) {
 
 } // namespace
 
-Status sparseAttentionKernel(const KernelArgs &a) {
-  if (a.official())
-    return sparseAttentionOfficial(a);
-  int64_t heads = a.pi("heads"), hd = a.pi("head_dim"), window = a.pi("window"),
-          mode = a.pi("mode"), ratio = a.pi("ratio"), topk = a.pi("topk");
+Status sparseAttentionKernel(const KernelArgs &a,
+                             const SparseAttentionParams &params) {
+  if (params.official())
+    return sparseAttentionOfficial(a, params);
+  int64_t heads = params.heads, hd = params.headDim, window = params.window,
+          mode = params.mode, ratio = params.ratio, topk = params.topk;
   const float *q = a.in(0), *kv = a.in(1);
   const int32_t *sel = mode == 1 ? a.inInt(2) : nullptr;
   const StateView &ring = a.state(0);
@@ -236,12 +237,12 @@ Status sparseAttentionKernel(const KernelArgs &a) {
   return Status::ok();
 }
 
-Status windowWriteKernel(const KernelArgs &a) {
-  int64_t window = a.pi("window"), hd = a.pi("head_dim");
+Status windowWriteKernel(const KernelArgs &a, const WindowWriteParams &p) {
+  int64_t window = p.window, hd = p.headDim;
   const StateView &ring = a.state(0);
   const float *kv = a.in(0);
-  if (a.official()) {
-    auto layout = official::KvEntryLayout::make(size_t(hd), size_t(a.pi("rope_dim")));
+  if (p.official()) {
+    auto layout = official::KvEntryLayout::make(size_t(hd), size_t(p.ropeDim));
     if (!layout.isOk())
       return layout.status();
     for (int64_t t = std::max<int64_t>(0, a.tokens - window); t < a.tokens; ++t)

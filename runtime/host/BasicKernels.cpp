@@ -34,8 +34,8 @@ Status checkVocab(const KernelArgs &a, int64_t vocab) {
 
 } // namespace
 
-Status embedKernel(const KernelArgs &a) {
-  int64_t dim = a.pi("dim"), hc = a.pi("hc");
+Status embedKernel(const KernelArgs &a, const EmbedParams &p) {
+  int64_t dim = p.dim, hc = p.hc;
   const WeightDesc &table = a.weight(0);
   BK_RETURN_IF_ERROR(checkVocab(a, table.shape[0]));
   float *x = a.out(0);
@@ -50,13 +50,13 @@ Status embedKernel(const KernelArgs &a) {
   return Status::ok();
 }
 
-Status rmsNormKernel(const KernelArgs &a) {
-  int64_t n = a.pi("n");
-  float eps = float(a.pf("eps"));
+Status rmsNormKernel(const KernelArgs &a, const RmsNormParams &p) {
+  int64_t n = p.n;
+  float eps = float(p.eps);
   const WeightDesc &w = a.weight(0);
   const float *x = a.in(0);
   float *y = a.out(0);
-  if (a.official()) {
+  if (p.official()) {
     std::vector<float> weight = weightVector(w);
     a.pool->parallelFor(a.tokens, [&](int64_t b, int64_t e) {
       for (int64_t t = b; t < e; ++t)
@@ -71,12 +71,12 @@ Status rmsNormKernel(const KernelArgs &a) {
   return Status::ok();
 }
 
-Status headRmsNormKernel(const KernelArgs &a) {
-  int64_t heads = a.pi("heads"), hd = a.pi("head_dim");
-  float eps = float(a.pf("eps"));
+Status headRmsNormKernel(const KernelArgs &a, const HeadRmsNormParams &p) {
+  int64_t heads = p.heads, hd = p.headDim;
+  float eps = float(p.eps);
   const float *x = a.in(0);
   float *y = a.out(0);
-  bool official = a.official();
+  bool official = p.official();
   a.pool->parallelFor(a.tokens * heads, [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) {
       if (official) {
@@ -91,23 +91,26 @@ Status headRmsNormKernel(const KernelArgs &a) {
 }
 
 namespace {
+/// The params rope and head_rms_norm_rope share.
+struct RopeHeads {
+  int64_t heads = 0, headDim = 0;
+  RopeSpec rope;
+  bool normFirst = false; // head_rms_norm_rope
+  float eps = 0;          // of the norm
+  bool inverse = false;
+  int64_t afterRope = 0; // rope, official profile
+  bool official = false;
+};
+
 /// The official profile's RoPE (P3, bf16 results), with the per-head query RMS
 /// (P2) first or a quantization step after (P6 on the KV path; P10 + P7 on the
 /// indexer queries) as the launch asks.
-Status ropeHeadsOfficial(const KernelArgs &a, bool normFirst) {
-  int64_t heads = a.pi("heads"), hd = a.pi("head_dim");
-  bool inverse = normFirst ? false : a.pi("inverse") != 0;
-  int64_t afterRope = normFirst ? 0 : a.pi("after_rope");
-  float eps = normFirst ? float(a.pf("eps")) : 0.0f;
-  official::RopeParams rp;
-  rp.ropeDim = size_t(a.pi("rope_dim"));
-  rp.theta = a.pf("theta");
-  if (a.pi("yarn")) {
-    rp.originalSeqLen = a.pf("original_seq_len");
-    rp.factor = a.pf("rope_factor");
-    rp.betaFast = a.pf("beta_fast");
-    rp.betaSlow = a.pf("beta_slow");
-  }
+Status ropeHeadsOfficial(const KernelArgs &a, const RopeHeads &c) {
+  int64_t heads = c.heads, hd = c.headDim;
+  bool normFirst = c.normFirst, inverse = c.inverse;
+  int64_t afterRope = c.afterRope;
+  float eps = c.eps;
+  official::RopeParams rp = officialRopeParams(c.rope);
   size_t half = rp.ropeDim / 2, rd = rp.ropeDim;
   std::vector<float> invFreq(half);
   official::ropeInvFreq(rp, invFreq);
@@ -143,13 +146,13 @@ Status ropeHeadsOfficial(const KernelArgs &a, bool normFirst) {
 
 /// RoPE on the trailing rope dims of each head (optionally after a per-head
 /// unweighted RMS norm), at the token's own position.
-Status ropeHeads(const KernelArgs &a, bool normFirst) {
-  if (a.official())
-    return ropeHeadsOfficial(a, normFirst);
-  int64_t heads = a.pi("heads"), hd = a.pi("head_dim");
-  bool inverse = normFirst ? false : a.pi("inverse") != 0;
-  float eps = normFirst ? float(a.pf("eps")) : 0.0f;
-  RopeTable rope = RopeTable::fromParams(a);
+Status ropeHeads(const KernelArgs &a, const RopeHeads &c) {
+  if (c.official)
+    return ropeHeadsOfficial(a, c);
+  int64_t heads = c.heads, hd = c.headDim;
+  bool normFirst = c.normFirst, inverse = c.inverse;
+  float eps = c.eps;
+  RopeTable rope = RopeTable::fromParams(c.rope);
   if (rope.ropeDim > hd || rope.ropeDim % 2)
     return invalidArgument("rope_dim " + std::to_string(rope.ropeDim) +
                            " does not fit head_dim " + std::to_string(hd));
@@ -171,30 +174,59 @@ Status ropeHeads(const KernelArgs &a, bool normFirst) {
 }
 } // namespace
 
-Status ropeKernel(const KernelArgs &a) { return ropeHeads(a, false); }
-Status headRmsNormRopeKernel(const KernelArgs &a) { return ropeHeads(a, true); }
+Status ropeKernel(const KernelArgs &a, const RopeParams &p) {
+  RopeHeads c;
+  c.heads = p.heads;
+  c.headDim = p.headDim;
+  c.rope = ropeSpecOf(p);
+  c.inverse = p.inverse;
+  c.afterRope = p.afterRope;
+  c.official = p.official();
+  return ropeHeads(a, c);
+}
 
-Status linearKernel(const KernelArgs &a) {
+Status headRmsNormRopeKernel(const KernelArgs &a,
+                             const HeadRmsNormRopeParams &p) {
+  RopeHeads c;
+  c.heads = p.heads;
+  c.headDim = p.headDim;
+  c.rope = ropeSpecOf(p);
+  c.normFirst = true;
+  c.eps = float(p.eps);
+  c.official = p.official();
+  return ropeHeads(a, c);
+}
+
+namespace {
+/// b = a·Wᵀ (W = weight 0), rounded to bf16 in the official profile when
+/// `roundOutput`.
+Status linearForwardLaunch(const KernelArgs &a, int64_t in, int64_t out,
+                           bool roundOutput) {
   const WeightDesc &w = a.weight(0);
-  int64_t in = a.pi("in_features"), out = a.pi("out_features");
   if (w.shape.size() != 2 || w.shape[0] != out || w.shape[1] != in)
     return invalidArgument("linear '" + w.name + "' does not match " +
                            std::to_string(out) + "x" + std::to_string(in));
   if (a.official())
     linearForwardOfficial(w, a.scaleOf(w), a.in(0), a.tokens, in, a.out(0), out,
-                          a.pi("round_output") != 0, *a.pool);
+                          roundOutput, *a.pool);
   else
     linearForward(w, a.scaleOf(w), a.in(0), a.tokens, in, a.out(0), out, *a.pool);
   return Status::ok();
 }
+} // namespace
 
-Status linearRmsNormKernel(const KernelArgs &a) {
-  BK_RETURN_IF_ERROR(linearKernel(a));
-  int64_t out = a.pi("out_features");
-  float eps = float(a.pf("eps"));
+Status linearKernel(const KernelArgs &a, const LinearParams &p) {
+  return linearForwardLaunch(a, p.inFeatures, p.outFeatures, p.roundOutput);
+}
+
+Status linearRmsNormKernel(const KernelArgs &a, const LinearRmsNormParams &p) {
+  BK_RETURN_IF_ERROR(
+      linearForwardLaunch(a, p.inFeatures, p.outFeatures, p.roundOutput));
+  int64_t out = p.outFeatures;
+  float eps = float(p.eps);
   const WeightDesc &norm = a.weight(1);
   float *y = a.out(0);
-  if (a.official()) {
+  if (p.official()) {
     std::vector<float> weight = weightVector(norm);
     for (int64_t t = 0; t < a.tokens; ++t)
       official::rmsNormBf16({y + t * out, size_t(out)}, weight, eps,
@@ -208,9 +240,8 @@ Status linearRmsNormKernel(const KernelArgs &a) {
   return Status::ok();
 }
 
-Status groupedLinearKernel(const KernelArgs &a) {
-  int64_t groups = a.pi("groups"), inPer = a.pi("in_per_group"),
-          outPer = a.pi("out_per_group");
+Status groupedLinearKernel(const KernelArgs &a, const GroupedLinearParams &p) {
+  int64_t groups = p.groups, inPer = p.inPerGroup, outPer = p.outPerGroup;
   const WeightDesc &w = a.weight(0);
   if (w.shape.size() != 2 || w.shape[0] != groups * outPer || w.shape[1] != inPer)
     return invalidArgument("grouped projection '" + w.name +
@@ -221,7 +252,7 @@ Status groupedLinearKernel(const KernelArgs &a) {
                        a.out(0) + g * outPer, groups * outPer, *a.pool);
   // Official: wo_a is dequantized to bf16 (exact) and applied as a bf16 einsum
   // (fp32 accumulation, bf16 output); no FP8 activation quantization.
-  if (a.official()) {
+  if (p.official()) {
     float *y = a.out(0);
     for (int64_t i = 0; i < a.tokens * groups * outPer; ++i)
       y[i] = roundBf16(y[i]);

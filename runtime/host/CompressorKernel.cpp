@@ -19,10 +19,10 @@
 
 namespace birkhoff::rt {
 
-Status compressorKernel(const KernelArgs &a) {
-  int64_t dim = a.pi("dim"), D = a.pi("head_dim"), m = a.pi("ratio");
-  bool overlap = a.pi("overlap") != 0;
-  float eps = float(a.pf("eps"));
+Status compressorKernel(const KernelArgs &a, const CompressorParams &params) {
+  int64_t dim = params.dim, D = params.headDim, m = params.ratio;
+  bool overlap = params.overlap;
+  float eps = float(params.eps);
   int64_t coff = overlap ? 2 : 1, width = coff * D;
   const WeightDesc &wkv = a.weight(0), &wgate = a.weight(1), &ape = a.weight(2),
                    &norm = a.weight(3);
@@ -32,24 +32,16 @@ Status compressorKernel(const KernelArgs &a) {
     return internalError("compressor state of layer " +
                          std::to_string(a.launch->layer) +
                          " does not match its parameters");
-  RopeTable rope = RopeTable::fromParams(a);
+  RopeTable rope = RopeTable::fromParams(ropeSpecOf(params));
   // Official profile (entry_format 1 or 2): entries are rounded to bf16 before
   // their norm (P1), rotated in bf16 (P3) and stored packed: FP8 KV entries
   // for the main compressor, Hadamard + FP4 keys for the indexer's.
-  int64_t format = a.official() ? a.pi("entry_format") : 0;
+  int64_t format = params.official() ? params.entryFormat : 0;
   std::vector<float> normWeight, invFreq, cs, sn;
   std::optional<official::KvEntryLayout> layout;
   if (format != 0) {
     normWeight = weightVector(norm);
-    official::RopeParams rp;
-    rp.ropeDim = size_t(rope.ropeDim);
-    rp.theta = a.pf("theta");
-    if (a.pi("yarn")) {
-      rp.originalSeqLen = a.pf("original_seq_len");
-      rp.factor = a.pf("rope_factor");
-      rp.betaFast = a.pf("beta_fast");
-      rp.betaSlow = a.pf("beta_slow");
-    }
+    official::RopeParams rp = officialRopeParams(ropeSpecOf(params));
     invFreq.resize(rp.ropeDim / 2);
     cs.resize(rp.ropeDim / 2);
     sn.resize(rp.ropeDim / 2);

@@ -64,7 +64,7 @@ public:
         args.tokenIds = tokens.data() + n - 1;
       }
       args.launch = &launch;
-      HostKernelFn fn = findHostKernel(launch.kernel);
+      HostKernelFn fn = hostKernel(launch.id);
       const auto t0 = profiling ? std::chrono::steady_clock::now()
                                 : std::chrono::steady_clock::time_point{};
       Status st = fn(args);
@@ -146,11 +146,9 @@ private:
 Expected<std::unique_ptr<ModelBackend>>
 makeHostBackend(const Program &program, int numThreads,
                 const std::string &origin) {
-  for (const EntryDesc &e : program.entries)
-    for (const LaunchDesc &l : e.launches)
-      if (!findHostKernel(l.kernel))
-        return unsupported(origin + ": the host backend has no kernel '" +
-                           l.kernel + "'");
+  // Every catalogue kernel has a host implementation (HostKernels.h).
+  (void)program;
+  (void)origin;
   return std::unique_ptr<ModelBackend>(
       std::make_unique<HostBackend>(numThreads));
 }

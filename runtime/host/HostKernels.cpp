@@ -1,40 +1,28 @@
-//===- HostKernels.cpp - Name to implementation ---------------------------===//
+//===- HostKernels.cpp - Kernel id to implementation ----------------------===//
 #include "HostKernels.h"
 
-namespace birkhoff::rt {
+#include <array>
 
-HostKernelFn findHostKernel(std::string_view name) {
-  struct Entry {
-    std::string_view name;
-    HostKernelFn fn;
-  };
-  static const Entry kTable[] = {
-      {"embed", embedKernel},
-      {"mhc_pre", mhcPreKernel},
-      {"mhc_pre_norm", mhcPreNormKernel},
-      {"mhc_post", mhcPostKernel},
-      {"mhc_head", mhcHeadKernel},
-      {"mhc_head_norm", mhcHeadNormKernel},
-      {"rms_norm", rmsNormKernel},
-      {"linear", linearKernel},
-      {"linear_rms_norm", linearRmsNormKernel},
-      {"head_rms_norm", headRmsNormKernel},
-      {"rope", ropeKernel},
-      {"head_rms_norm_rope", headRmsNormRopeKernel},
-      {"compressor", compressorKernel},
-      {"indexer_topk", indexerTopkKernel},
-      {"sparse_attention", sparseAttentionKernel},
-      {"window_write", windowWriteKernel},
-      {"grouped_linear", groupedLinearKernel},
-      {"router_scores", routerScoresKernel},
-      {"route_select", routeSelectKernel},
-      {"router", routerKernel},
-      {"moe", moeKernel},
-  };
-  for (const Entry &e : kTable)
-    if (e.name == name)
-      return e.fn;
-  return nullptr;
-}
+namespace birkhoff::rt {
+namespace {
+
+// run<Id>: the launch's params as kernel Id's struct, then its host kernel.
+#define BK_KERNEL(Id, camel, name, ...)                                        \
+  Status run##Id(const KernelArgs &a) {                                        \
+    const auto *p = std::get_if<Id##Params>(&a.launch->params);                \
+    if (!p)                                                                    \
+      return internalError("launch of '" name "' has no decoded params");      \
+    return camel##Kernel(a, *p);                                               \
+  }
+#include "birkhoff/Kernels.def"
+
+constexpr std::array<HostKernelFn, kNumKernels> kHostKernels = {
+#define BK_KERNEL(Id, ...) run##Id,
+#include "birkhoff/Kernels.def"
+};
+
+} // namespace
+
+HostKernelFn hostKernel(KernelId id) { return kHostKernels[size_t(id)]; }
 
 } // namespace birkhoff::rt

@@ -10,6 +10,7 @@
 
 #include "../Program.h"
 #include "ThreadPool.h"
+#include "birkhoff/KernelParams.h"
 #include "birkhoff/Status.h"
 
 #include <cstdint>
@@ -58,39 +59,23 @@ struct KernelArgs {
     return w.scale >= 0 ? &program->weights[w.scale] : nullptr;
   }
   const StateView &state(int i) const { return states[launch->states[i]]; }
-  int64_t pi(const char *key) const { return launch->params.i(key); }
   /// DeepSeek's inference numerics (docs/kernels.md, "official" profile).
-  bool official() const { return launch->params.i("numerics") == 1; }
-  double pf(const char *key) const { return launch->params.f(key); }
+  bool official() const { return numericsOf(launch->params) == 1; }
 };
 
+/// Runs the launch's kernel on the params decoded at load time.
 using HostKernelFn = Status (*)(const KernelArgs &);
 
-/// The implementation of a catalogue kernel, or nullptr.
-HostKernelFn findHostKernel(std::string_view name);
+/// The host implementation of catalogue kernel `id`.
+HostKernelFn hostKernel(KernelId id);
 
-// Kernel entry points, grouped by file.
-Status embedKernel(const KernelArgs &a);
-Status mhcPreKernel(const KernelArgs &a);
-Status mhcPreNormKernel(const KernelArgs &a);
-Status mhcPostKernel(const KernelArgs &a);
-Status mhcHeadKernel(const KernelArgs &a);
-Status mhcHeadNormKernel(const KernelArgs &a);
-Status rmsNormKernel(const KernelArgs &a);
-Status headRmsNormKernel(const KernelArgs &a);
-Status ropeKernel(const KernelArgs &a);
-Status headRmsNormRopeKernel(const KernelArgs &a);
-Status linearKernel(const KernelArgs &a);
-Status linearRmsNormKernel(const KernelArgs &a);
-Status groupedLinearKernel(const KernelArgs &a);
-Status compressorKernel(const KernelArgs &a);
-Status indexerTopkKernel(const KernelArgs &a);
-Status sparseAttentionKernel(const KernelArgs &a);
-Status windowWriteKernel(const KernelArgs &a);
-Status routerScoresKernel(const KernelArgs &a);
-Status routeSelectKernel(const KernelArgs &a);
-Status routerKernel(const KernelArgs &a);
-Status moeKernel(const KernelArgs &a);
+// One entry point per catalogue kernel (Kernels.def), taking its typed params:
+// `Status linearKernel(const KernelArgs &, const LinearParams &)`, ... Every
+// one is called from the table of hostKernel, so a kernel without a host
+// implementation does not link.
+#define BK_KERNEL(Id, camel, ...)                                              \
+  Status camel##Kernel(const KernelArgs &a, const Id##Params &p);
+#include "birkhoff/Kernels.def"
 
 } // namespace birkhoff::rt
 

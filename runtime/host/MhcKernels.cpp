@@ -28,11 +28,20 @@ void hcMix(const WeightDesc &fn, const float *x, int64_t n, float normEps,
   }
 }
 
+/// The params mhc_pre/mhc_head and their fused-norm forms share.
+struct MhcConfig {
+  int64_t dim = 0, hc = 0, iters = 0;
+  float hcEps = 0, normEps = 0;
+  bool withNorm = false;
+  float eps = 0; // of the fused norm
+};
+
 /// Computes pre/post/comb for one token and collapses the streams into u.
-void mhcPreToken(const KernelArgs &a, const float *x, float *u, float *post,
-                 float *comb, std::vector<float> &scratch) {
-  int64_t dim = a.pi("dim"), hc = a.pi("hc"), iters = a.pi("iters");
-  float hcEps = float(a.pf("hc_eps")), normEps = float(a.pf("norm_eps"));
+void mhcPreToken(const KernelArgs &a, const MhcConfig &c, const float *x,
+                 float *u, float *post, float *comb,
+                 std::vector<float> &scratch) {
+  int64_t dim = c.dim, hc = c.hc, iters = c.iters;
+  float hcEps = c.hcEps, normEps = c.normEps;
   const WeightDesc &fn = a.weight(0), &base = a.weight(1), &scale = a.weight(2);
   int64_t rows = (2 + hc) * hc;
   std::vector<float> mix(static_cast<size_t>(rows));
@@ -109,18 +118,19 @@ void finishCollapsed(const KernelArgs &a, float *u, int64_t dim, bool withNorm,
     u[i] = normWeight[size_t(i)] * (u[i] * r);
 }
 
-Status mhcPre(const KernelArgs &a, bool withNorm) {
-  int64_t dim = a.pi("dim"), hc = a.pi("hc");
+Status mhcPre(const KernelArgs &a, const MhcConfig &c) {
+  int64_t dim = c.dim, hc = c.hc;
   const float *x = a.in(0);
   float *u = a.out(0), *post = a.out(1), *comb = a.out(2);
-  float eps = withNorm ? float(a.pf("eps")) : 0.0f;
+  bool withNorm = c.withNorm;
+  float eps = c.eps;
   std::vector<float> normWeight;
   if (withNorm)
     normWeight = weightVector(a.weight(3));
   a.pool->parallelFor(a.tokens, [&](int64_t b, int64_t e) {
     std::vector<float> scratch;
     for (int64_t t = b; t < e; ++t) {
-      mhcPreToken(a, x + t * hc * dim, u + t * dim, post + t * hc,
+      mhcPreToken(a, c, x + t * hc * dim, u + t * dim, post + t * hc,
                   comb + t * hc * hc, scratch);
       finishCollapsed(a, u + t * dim, dim, withNorm, eps, normWeight);
     }
@@ -128,10 +138,11 @@ Status mhcPre(const KernelArgs &a, bool withNorm) {
   return Status::ok();
 }
 
-Status mhcHead(const KernelArgs &a, bool withNorm) {
-  int64_t dim = a.pi("dim"), hc = a.pi("hc");
-  float hcEps = float(a.pf("hc_eps")), normEps = float(a.pf("norm_eps"));
-  float eps = withNorm ? float(a.pf("eps")) : 0.0f;
+Status mhcHead(const KernelArgs &a, const MhcConfig &c) {
+  int64_t dim = c.dim, hc = c.hc;
+  float hcEps = c.hcEps, normEps = c.normEps;
+  bool withNorm = c.withNorm;
+  float eps = c.eps;
   const WeightDesc &fn = a.weight(0), &base = a.weight(1), &scale = a.weight(2);
   const float *x = a.in(0);
   float *u = a.out(0);
@@ -163,16 +174,26 @@ Status mhcHead(const KernelArgs &a, bool withNorm) {
 
 } // namespace
 
-Status mhcPreKernel(const KernelArgs &a) { return mhcPre(a, false); }
-Status mhcPreNormKernel(const KernelArgs &a) { return mhcPre(a, true); }
-Status mhcHeadKernel(const KernelArgs &a) { return mhcHead(a, false); }
-Status mhcHeadNormKernel(const KernelArgs &a) { return mhcHead(a, true); }
+Status mhcPreKernel(const KernelArgs &a, const MhcPreParams &p) {
+  return mhcPre(a, {p.dim, p.hc, p.iters, float(p.hcEps), float(p.normEps)});
+}
+Status mhcPreNormKernel(const KernelArgs &a, const MhcPreNormParams &p) {
+  return mhcPre(a, {p.dim, p.hc, p.iters, float(p.hcEps), float(p.normEps),
+                    true, float(p.eps)});
+}
+Status mhcHeadKernel(const KernelArgs &a, const MhcHeadParams &p) {
+  return mhcHead(a, {p.dim, p.hc, 0, float(p.hcEps), float(p.normEps)});
+}
+Status mhcHeadNormKernel(const KernelArgs &a, const MhcHeadNormParams &p) {
+  return mhcHead(a, {p.dim, p.hc, 0, float(p.hcEps), float(p.normEps), true,
+                     float(p.eps)});
+}
 
-Status mhcPostKernel(const KernelArgs &a) {
-  int64_t dim = a.pi("dim"), hc = a.pi("hc");
+Status mhcPostKernel(const KernelArgs &a, const MhcPostParams &p) {
+  int64_t dim = p.dim, hc = p.hc;
   const float *y = a.in(0), *x = a.in(1), *post = a.in(2), *comb = a.in(3);
   float *out = a.out(0);
-  bool official = a.official(); // streams stay bf16 between sublayers
+  bool official = p.official(); // streams stay bf16 between sublayers
   a.pool->parallelFor(a.tokens, [&](int64_t b, int64_t e) {
     for (int64_t t = b; t < e; ++t) {
       const float *xt = x + t * hc * dim, *yt = y + t * dim;

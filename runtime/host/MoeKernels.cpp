@@ -18,8 +18,8 @@ float sqrtSoftplus(float x) {
   return std::sqrt(x > 20.0f ? x : log1pF32(expF32(x)));
 }
 
-Status scoresForward(const KernelArgs &a, const WeightDesc &gate, float *scores) {
-  int64_t dim = a.pi("dim"), experts = a.pi("experts");
+Status scoresForward(const KernelArgs &a, int64_t dim, int64_t experts,
+                     const WeightDesc &gate, float *scores) {
   if (gate.shape.size() != 2 || gate.shape[0] != experts || gate.shape[1] != dim)
     return invalidArgument("router gate '" + gate.name + "' does not match");
   linearForward(gate, a.scaleOf(gate), a.in(0), a.tokens, dim, scores, experts,
@@ -29,13 +29,20 @@ Status scoresForward(const KernelArgs &a, const WeightDesc &gate, float *scores)
   return Status::ok();
 }
 
+/// The params route_select and router share.
+struct Routing {
+  int64_t experts = 0, topk = 0;
+  bool hash = false;
+  double routeScale = 0;
+};
+
 /// Chooses experts (hash table or biased top-k) and their normalized weights.
-Status selectForward(const KernelArgs &a, const float *scores,
+Status selectForward(const KernelArgs &a, const Routing &r, const float *scores,
                      const int32_t *tokenIds, const WeightDesc &table,
                      int32_t *idx, float *wts) {
-  int64_t experts = a.pi("experts"), topk = a.pi("topk");
-  bool hash = a.pi("hash") != 0;
-  float routeScale = float(a.pf("route_scale"));
+  int64_t experts = r.experts, topk = r.topk;
+  bool hash = r.hash;
+  float routeScale = float(r.routeScale);
   std::vector<int32_t> order(static_cast<size_t>(experts));
   std::vector<float> biased(static_cast<size_t>(experts));
   for (int64_t t = 0; t < a.tokens; ++t) {
@@ -74,10 +81,10 @@ Status selectForward(const KernelArgs &a, const float *scores,
 }
 
 /// h = silu(min(x·w1ᵀ, L)) · clamp(x·w3ᵀ, ±L); y = h·w2ᵀ, for `n` gathered rows.
-void expertForward(const KernelArgs &a, int weightBase, const float *x,
-                   int64_t n, float *y, bool clamp) {
-  int64_t dim = a.pi("dim"), inter = a.pi("inter");
-  float limit = float(a.pf("swiglu_limit"));
+void expertForward(const KernelArgs &a, const MoeParams &p, int weightBase,
+                   const float *x, int64_t n, float *y, bool clamp) {
+  int64_t dim = p.dim, inter = p.inter;
+  float limit = float(p.swigluLimit);
   const WeightDesc &w1 = a.weight(weightBase), &w2 = a.weight(weightBase + 1),
                    &w3 = a.weight(weightBase + 2);
   std::vector<float> g(static_cast<size_t>(n * inter)), u(static_cast<size_t>(n * inter));
@@ -97,9 +104,10 @@ void expertForward(const KernelArgs &a, int weightBase, const float *x,
 /// Official expert (V4_SPEC §3.7): bf16 w1/w3 outputs through FP8-activation
 /// GEMMs, h = bf16(weight · silu(min(g, L)) · clamp(u, ±L)) with the routing
 /// weight applied before w2, and a bf16 w2 output. `limit` <= 0: no clamp.
-void expertForwardOfficial(const KernelArgs &a, int weightBase, const float *x,
-                           int64_t n, const float *rowWeights, float limit, float *y) {
-  int64_t dim = a.pi("dim"), inter = a.pi("inter");
+void expertForwardOfficial(const KernelArgs &a, const MoeParams &p,
+                           int weightBase, const float *x, int64_t n,
+                           const float *rowWeights, float limit, float *y) {
+  int64_t dim = p.dim, inter = p.inter;
   const WeightDesc &w1 = a.weight(weightBase), &w2 = a.weight(weightBase + 1),
                    &w3 = a.weight(weightBase + 2);
   std::vector<float> g(size_t(n * inter)), u(size_t(n * inter));
@@ -119,10 +127,10 @@ void expertForwardOfficial(const KernelArgs &a, int weightBase, const float *x,
 
 /// Official combination: fp32 sum of the routed experts' bf16 outputs in
 /// ascending expert id, then the shared expert, rounded to bf16 once.
-Status moeOfficial(const KernelArgs &a) {
-  int64_t dim = a.pi("dim"), experts = a.pi("experts"), topk = a.pi("topk");
-  float limit = float(a.pf("swiglu_limit"));
-  float sharedLimit = a.pi("shared_clamp") ? limit : 0.0f;
+Status moeOfficial(const KernelArgs &a, const MoeParams &p) {
+  int64_t dim = p.dim, experts = p.experts, topk = p.topk;
+  float limit = float(p.swigluLimit);
+  float sharedLimit = p.sharedClamp ? limit : 0.0f;
   const float *x = a.in(0), *wts = a.in(2);
   const int32_t *idx = a.inInt(1);
   float *y = a.out(0);
@@ -149,14 +157,15 @@ Status moeOfficial(const KernelArgs &a) {
                 gathered.begin() + r * dim);
       rowWeights[size_t(r)] = rows[r].second;
     }
-    expertForwardOfficial(a, int(3 * e), gathered.data(), n, rowWeights.data(), limit,
-                          out.data());
+    expertForwardOfficial(a, p, int(3 * e), gathered.data(), n,
+                          rowWeights.data(), limit, out.data());
     for (int64_t r = 0; r < n; ++r)
       for (int64_t i = 0; i < dim; ++i)
         y[rows[r].first * dim + i] += out[size_t(r * dim + i)];
   }
   out.resize(size_t(a.tokens * dim));
-  expertForwardOfficial(a, int(3 * experts), x, a.tokens, nullptr, sharedLimit, out.data());
+  expertForwardOfficial(a, p, int(3 * experts), x, a.tokens, nullptr,
+                        sharedLimit, out.data());
   for (int64_t i = 0; i < a.tokens * dim; ++i)
     y[i] = roundBf16(y[i] + out[size_t(i)]);
   return Status::ok();
@@ -164,35 +173,38 @@ Status moeOfficial(const KernelArgs &a) {
 
 } // namespace
 
-Status routerScoresKernel(const KernelArgs &a) {
-  return scoresForward(a, a.weight(0), a.out(0));
+Status routerScoresKernel(const KernelArgs &a, const RouterScoresParams &p) {
+  return scoresForward(a, p.dim, p.experts, a.weight(0), a.out(0));
 }
 
-Status routeSelectKernel(const KernelArgs &a) {
-  return selectForward(a, a.in(0), a.inInt(1), a.weight(0), a.outInt(0), a.out(1));
+Status routeSelectKernel(const KernelArgs &a, const RouteSelectParams &p) {
+  return selectForward(a, {p.experts, p.topk, p.hash, p.routeScale}, a.in(0),
+                       a.inInt(1), a.weight(0), a.outInt(0), a.out(1));
 }
 
-Status routerKernel(const KernelArgs &a) {
-  std::vector<float> scores(static_cast<size_t>(a.tokens * a.pi("experts")));
-  BK_RETURN_IF_ERROR(scoresForward(a, a.weight(0), scores.data()));
-  return selectForward(a, scores.data(), a.inInt(1), a.weight(1), a.outInt(0),
+Status routerKernel(const KernelArgs &a, const RouterParams &p) {
+  std::vector<float> scores(static_cast<size_t>(a.tokens * p.experts));
+  BK_RETURN_IF_ERROR(
+      scoresForward(a, p.dim, p.experts, a.weight(0), scores.data()));
+  return selectForward(a, {p.experts, p.topk, p.hash, p.routeScale},
+                       scores.data(), a.inInt(1), a.weight(1), a.outInt(0),
                        a.out(1));
 }
 
-Status moeKernel(const KernelArgs &a) {
-  int64_t dim = a.pi("dim"), experts = a.pi("experts"), topk = a.pi("topk");
-  bool sharedClamp = a.pi("shared_clamp") != 0;
+Status moeKernel(const KernelArgs &a, const MoeParams &p) {
+  int64_t dim = p.dim, experts = p.experts, topk = p.topk;
+  bool sharedClamp = p.sharedClamp;
   if (int64_t(a.launch->weights.size()) != 3 * (experts + 1))
     return internalError("moe launch has the wrong number of expert weights");
-  if (a.official())
-    return moeOfficial(a);
+  if (p.official())
+    return moeOfficial(a, p);
   const float *x = a.in(0), *wts = a.in(2);
   const int32_t *idx = a.inInt(1);
   float *y = a.out(0);
 
   // The shared expert sees every token; routed experts see the tokens routed
   // to them, gathered so each expert's weights are read once per call.
-  expertForward(a, int(3 * experts), x, a.tokens, y, sharedClamp);
+  expertForward(a, p, int(3 * experts), x, a.tokens, y, sharedClamp);
   std::vector<std::vector<std::pair<int64_t, float>>> routed(static_cast<size_t>(experts));
   for (int64_t t = 0; t < a.tokens; ++t)
     for (int64_t j = 0; j < topk; ++j) {
@@ -212,7 +224,7 @@ Status moeKernel(const KernelArgs &a) {
     for (int64_t r = 0; r < n; ++r)
       std::copy(x + rows[r].first * dim, x + (rows[r].first + 1) * dim,
                 gathered.begin() + r * dim);
-    expertForward(a, int(3 * e), gathered.data(), n, out.data(), true);
+    expertForward(a, p, int(3 * e), gathered.data(), n, out.data(), true);
     for (int64_t r = 0; r < n; ++r) {
       float *yt = y + rows[r].first * dim;
       for (int64_t i = 0; i < dim; ++i)

@@ -6,24 +6,24 @@
 
 namespace birkhoff::rt {
 
-RopeTable RopeTable::fromParams(const KernelArgs &a) {
+RopeTable RopeTable::fromParams(const RopeSpec &r) {
   RopeTable t;
-  t.ropeDim = a.pi("rope_dim");
-  float base = float(a.pf("theta"));
+  t.ropeDim = r.ropeDim;
+  float base = float(r.theta);
   int64_t half = t.ropeDim / 2;
   t.invFreq.resize(size_t(half));
   for (int64_t i = 0; i < half; ++i)
     t.invFreq[i] = 1.0f / std::pow(base, float(2 * i) / float(t.ropeDim));
-  if (a.pi("yarn")) {
-    double factor = a.pf("rope_factor");
-    double original = a.pf("original_seq_len");
+  if (r.yarn) {
+    double factor = r.ropeFactor;
+    double original = double(r.originalSeqLen);
     double dim = double(t.ropeDim);
     auto correctionDim = [&](double rotations) {
       return dim * std::log(original / (rotations * 2.0 * M_PI)) /
              (2.0 * std::log(double(base)));
     };
-    double low = std::max(std::floor(correctionDim(a.pf("beta_fast"))), 0.0);
-    double high = std::min(std::ceil(correctionDim(a.pf("beta_slow"))), dim - 1);
+    double low = std::max(std::floor(correctionDim(r.betaFast)), 0.0);
+    double high = std::min(std::ceil(correctionDim(r.betaSlow)), dim - 1);
     if (low == high)
       high += 0.001;
     for (int64_t i = 0; i < half; ++i) {
@@ -51,6 +51,19 @@ void RopeTable::apply(float *x, int64_t position, bool inverse) const {
     x[2 * i] = x0 * c - x1 * s;
     x[2 * i + 1] = x1 * c + x0 * s;
   }
+}
+
+official::RopeParams officialRopeParams(const RopeSpec &r) {
+  official::RopeParams rp;
+  rp.ropeDim = size_t(r.ropeDim);
+  rp.theta = r.theta;
+  if (r.yarn) {
+    rp.originalSeqLen = double(r.originalSeqLen);
+    rp.factor = r.ropeFactor;
+    rp.betaFast = r.betaFast;
+    rp.betaSlow = r.betaSlow;
+  }
+  return rp;
 }
 
 } // namespace birkhoff::rt

@@ -3,6 +3,7 @@
 #define BIRKHOFF_RUNTIME_HOST_ROPE_H
 
 #include "HostKernels.h"
+#include "birkhoff/OfficialNumerics.h"
 
 #include <vector>
 
@@ -14,10 +15,13 @@ struct RopeTable {
   int64_t ropeDim = 0;
   std::vector<float> invFreq; // ropeDim / 2 entries
 
-  static RopeTable fromParams(const KernelArgs &a);
+  static RopeTable fromParams(const RopeSpec &r);
   /// Rotates the interleaved pairs of x[0..ropeDim) by position p (or by -p).
   void apply(float *x, int64_t position, bool inverse) const;
 };
+
+/// The official profile's RoPE parameters (OfficialNumerics.h) of `r`.
+official::RopeParams officialRopeParams(const RopeSpec &r);
 
 } // namespace birkhoff::rt
 

@@ -213,6 +213,7 @@ TEST(LogitsTail, IsTheRowLocalRunThatWritesTheLogits) {
                    std::vector<int> out, std::vector<int> states = {}) {
     rt::LaunchDesc l;
     l.kernel = kernel;
+    l.id = *kernelIdByName(kernel);
     l.inputs = std::move(in);
     l.outputs = std::move(out);
     l.states = std::move(states);

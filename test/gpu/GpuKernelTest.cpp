@@ -219,7 +219,7 @@ TEST(GpuKernels, MhcIsBitwise) {
   REQUIRE_GPU();
   struct Case {
     const char *kernel;
-    rt::HostKernelFn fn;
+    HostKernelRef fn;
   };
   for (bool official : {false, true})
     for (auto [dim, hc] : {std::pair<int64_t, int64_t>{4096, 4}, {1001, 3}})

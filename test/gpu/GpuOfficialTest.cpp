@@ -117,7 +117,9 @@ TEST(GpuOfficial, RopeIsBitwise) {
     }
     officialYarn(h, c.rd);
     auto [d, hst] =
-        runBoth(G, h, c.normFirst ? rt::headRmsNormRopeKernel : rt::ropeKernel,
+        runBoth(G, h,
+                c.normFirst ? HostKernelRef(rt::headRmsNormRopeKernel)
+                            : HostKernelRef(rt::ropeKernel),
                 S, start);
     if (!d.empty())
       expectBitwise(d[0], hst[0], "official rope");
@@ -206,8 +208,10 @@ TEST(GpuOfficial, LinearMatchesHost) {
                          bf16Bytes(randomFloats(size_t(c.out)))));
       h.param("eps", 1e-6);
     }
-    auto [d, hst] = runBoth(
-        G, h, c.norm ? rt::linearRmsNormKernel : rt::linearKernel, c.tokens, 0);
+    auto [d, hst] = runBoth(G, h,
+                            c.norm ? HostKernelRef(rt::linearRmsNormKernel)
+                                   : HostKernelRef(rt::linearKernel),
+                            c.tokens, 0);
     if (d.empty())
       continue;
     if (c.dtype == DType::BF16)

@@ -87,7 +87,7 @@ Expected<Gpu> gpu() {
 CudaLaunchSpec specOf(const KernelHarness &h) {
   CudaLaunchSpec s;
   s.kernel = h.launch.kernel;
-  s.params = h.launch.params.entries();
+  s.params = h.params;
   s.maxTokens = h.entryMaxTokens;
   for (int w : h.launch.weights) {
     const rt::WeightDesc &d = h.program.weights[size_t(w)];
@@ -253,8 +253,8 @@ runOnGpu(const Gpu &g, const KernelHarness &h, int64_t tokens, int64_t start) {
 }
 
 std::pair<LaunchResult, LaunchResult>
-runBothFull(const Gpu &g, KernelHarness &h, rt::HostKernelFn fn, int64_t tokens,
-            int64_t start) {
+runBothFull(const Gpu &g, KernelHarness &h, const HostKernelRef &fn,
+            int64_t tokens, int64_t start) {
   auto dev = runLaunchOnGpu(g, h, tokens, start);
   EXPECT_TRUE(dev.isOk()) << dev.status().toString();
   if (!dev)
@@ -270,7 +270,7 @@ runBothFull(const Gpu &g, KernelHarness &h, rt::HostKernelFn fn, int64_t tokens,
 }
 
 std::pair<std::vector<std::vector<float>>, std::vector<std::vector<float>>>
-runBoth(const Gpu &g, KernelHarness &h, rt::HostKernelFn fn, int64_t tokens,
+runBoth(const Gpu &g, KernelHarness &h, const HostKernelRef &fn, int64_t tokens,
         int64_t start) {
   auto [d, hst] = runBothFull(g, h, fn, tokens, start);
   return {std::move(d.outputs), std::move(hst.outputs)};

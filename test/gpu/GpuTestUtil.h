@@ -22,6 +22,7 @@
 
 namespace birkhoff::cuda::gputest {
 
+using birkhoff::test::HostKernelRef;
 using birkhoff::test::KernelHarness;
 
 struct Gpu {
@@ -67,11 +68,11 @@ runOnGpu(const Gpu &g, const KernelHarness &h, int64_t tokens, int64_t start);
 /// following call starts from the host's state); {gpu, host}. Failures are
 /// reported through gtest and give empty results.
 std::pair<LaunchResult, LaunchResult>
-runBothFull(const Gpu &g, KernelHarness &h, rt::HostKernelFn fn, int64_t tokens,
-            int64_t start);
+runBothFull(const Gpu &g, KernelHarness &h, const HostKernelRef &fn,
+            int64_t tokens, int64_t start);
 /// Outputs only: {gpu outputs, host outputs}.
 std::pair<std::vector<std::vector<float>>, std::vector<std::vector<float>>>
-runBoth(const Gpu &g, KernelHarness &h, rt::HostKernelFn fn, int64_t tokens,
+runBoth(const Gpu &g, KernelHarness &h, const HostKernelRef &fn, int64_t tokens,
         int64_t start);
 
 std::mt19937 &rng();

@@ -50,7 +50,7 @@ TokenCost tokenCost(const rt::Program &prog, const rt::EntryDesc &entry) {
     return n;
   };
   for (const rt::LaunchDesc &l : entry.launches) {
-    if (l.kernel == "embed") {
+    if (l.id == KernelId::Embed) {
       // One row of the table per token.
       for (int w : l.weights)
         if (w >= 0) {
@@ -63,9 +63,9 @@ TokenCost tokenCost(const rt::Program &prog, const rt::EntryDesc &entry) {
     // uses top-k of the routed ones.
     double routedShare = 1;
     size_t routed = 0;
-    if (l.kernel == "moe" && l.params.has("experts") && l.params.has("topk")) {
-      routed = size_t(3 * l.params.i("experts"));
-      routedShare = double(l.params.i("topk")) / double(l.params.i("experts"));
+    if (const auto *moe = std::get_if<MoeParams>(&l.params)) {
+      routed = size_t(3 * moe->experts);
+      routedShare = double(moe->topk) / double(moe->experts);
     }
     for (size_t i = 0; i < l.weights.size(); ++i) {
       int w = l.weights[i];

@@ -85,7 +85,7 @@ int runInspectCommand(int argc, char **argv) {
     if (args->has("launches"))
       for (const rt::LaunchDesc &l : e.launches) {
         std::printf("      [L%d] %s", l.layer, l.kernel.c_str());
-        for (const auto &[k, v] : l.params.entries())
+        for (const auto &[k, v] : encodeParamPairs(l.params))
           std::printf(" %s=%g", k.c_str(), v);
         std::printf("\n");
       }

@@ -247,7 +247,7 @@ cuda::CudaLaunchSpec specOf(const rt::Program &p, const rt::EntryDesc &e,
   cuda::CudaLaunchSpec s;
   s.kernel = l.kernel;
   s.maxTokens = e.maxTokens;
-  s.params = l.params.entries();
+  s.params = encodeParamPairs(l.params);
   for (int w : l.weights)
     s.weight(p.weights[size_t(w)].dtype, p.weights[size_t(w)].shape);
   return s;

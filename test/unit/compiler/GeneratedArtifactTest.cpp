@@ -149,6 +149,53 @@ void expectRefused(const std::vector<uint8_t> &bytes,
         << "lacks '" << part << "': " << p.status().message();
 }
 
+/// The `in_features` param of the first linear launch of @decode, and that
+/// launch's index.
+const fb::Param *firstLinearInFeatures(const std::vector<uint8_t> &bytes,
+                                       int &index) {
+  const fb::Artifact *a = fb::GetSizePrefixedArtifact(bytes.data());
+  for (const fb::EntryPoint *e : *a->entries()) {
+    if (e->name()->str() != "decode")
+      continue;
+    index = 0;
+    for (const fb::Launch *l : *e->launches()) {
+      if (l->kernel()->str() == "linear")
+        for (const fb::Param *p : *l->params())
+          if (p->key()->str() == "in_features")
+            return p;
+      ++index;
+    }
+  }
+  return nullptr;
+}
+
+// Launch params are decoded at load time against Kernels.def: a bad one is a
+// load error naming the entry, the launch, the kernel and the key.
+TEST_F(GeneratedArtifact, BadLaunchParamsAreRefusedNamingTheLaunch) {
+  const std::vector<uint8_t> intact = read(generatedPath());
+  std::vector<uint8_t> b = intact;
+  int index = -1;
+  const fb::Param *p = firstLinearInFeatures(b, index);
+  ASSERT_NE(p, nullptr);
+  std::string launch = "entry 'decode' launch " + std::to_string(index);
+  double fractional = 64.5;
+  const uint8_t *f =
+      reinterpret_cast<const flatbuffers::Table *>(p)->GetAddressOf(
+          fb::Param::VT_F);
+  ASSERT_NE(f, nullptr);
+  std::memcpy(const_cast<uint8_t *>(f), &fractional, sizeof fractional);
+  expectRefused(b, {launch, "kernel 'linear'",
+                    "parameter 'in_features' = 64.5 is not an integer"});
+
+  b = intact;
+  p = firstLinearInFeatures(b, index);
+  ASSERT_NE(p, nullptr);
+  const_cast<char *>(p->key()->c_str())[0] = 'x';
+  expectRefused(b, {launch, "kernel 'linear'",
+                    "parameter 'xn_features' is not a parameter of this "
+                    "kernel"});
+}
+
 TEST_F(GeneratedArtifact, CorruptRecipesAreRefused) {
   const std::vector<uint8_t> intact = read(generatedPath());
   ASSERT_TRUE(

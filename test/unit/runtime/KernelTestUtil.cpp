@@ -40,7 +40,21 @@ int KernelHarness::addStateBytes(int64_t rows, int64_t rowBytes) {
   return int(stateData.size() - 1);
 }
 
-Status KernelHarness::run(rt::HostKernelFn fn, int64_t tokens, int64_t start) {
+void KernelHarness::param(const std::string &key, double v) {
+  for (auto &[k, value] : params)
+    if (k == key) {
+      value = v;
+      return;
+    }
+  params.emplace_back(key, v);
+}
+
+Status KernelHarness::run(const HostKernelRef &fn, int64_t tokens,
+                          int64_t start) {
+  launch.id = fn.id;
+  if (launch.kernel.empty())
+    launch.kernel = std::string(kernelName(fn.id));
+  BK_ASSIGN_OR_RETURN(launch.params, decodeParams(fn.id, params));
   for (size_t i = 0; i < program.weights.size(); ++i) {
     program.weights[i].data = weightBytes[i].data();
     program.weights[i].size = weightBytes[i].size();
@@ -61,7 +75,7 @@ Status KernelHarness::run(rt::HostKernelFn fn, int64_t tokens, int64_t start) {
   a.buffers = bufferPtrs.data();
   a.states = states.data();
   a.pool = &pool;
-  return fn(a);
+  return fn.call(a);
 }
 
 } // namespace birkhoff::test

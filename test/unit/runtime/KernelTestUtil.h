@@ -4,13 +4,28 @@
 
 #include "host/HostKernels.h"
 
+#include <functional>
 #include <string>
 #include <vector>
 
 namespace birkhoff::test {
 
+/// A host kernel entry point (`rt::linearKernel`, ...) with the kernel its
+/// params struct belongs to.
+struct HostKernelRef {
+  KernelId id;
+  std::function<Status(const rt::KernelArgs &)> call;
+
+  template <typename P>
+  HostKernelRef(Status (*fn)(const rt::KernelArgs &, const P &))
+      : id(P::kId), call([fn](const rt::KernelArgs &a) {
+          return fn(a, std::get<P>(a.launch->params));
+        }) {}
+};
+
 /// Owns everything a KernelArgs points to: weights (as f32 or raw bytes),
-/// buffers, states, params.
+/// buffers, states, params (as the artifact's (key, value) pairs, decoded
+/// into launch.params by run()).
 struct KernelHarness {
   rt::Program program;
   rt::LaunchDesc launch;
@@ -36,9 +51,12 @@ struct KernelHarness {
   uint8_t *stateBytes(int s, int64_t row) {
     return reinterpret_cast<uint8_t *>(stateData[size_t(s)].data()) + row * stateShapes[size_t(s)].second;
   }
-  void param(const std::string &key, double v) { launch.params.set(key, v); }
-  /// Runs the launch on `tokens` tokens from position `start`.
-  Status run(rt::HostKernelFn fn, int64_t tokens, int64_t start);
+  std::vector<ParamPair> params;
+  /// Sets param `key` (again: replaces its value).
+  void param(const std::string &key, double v);
+  /// Decodes `params` for `fn`'s kernel (a bad param is the error) and runs
+  /// the launch on `tokens` tokens from position `start`.
+  Status run(const HostKernelRef &fn, int64_t tokens, int64_t start);
 };
 
 } // namespace birkhoff::test

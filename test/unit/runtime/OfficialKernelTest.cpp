@@ -197,17 +197,25 @@ TEST(OfficialKernels, MhcPreNormEqualsPreThenNorm) {
     h.launch.outputs = {u, post, comb};
     h.launch.weights = {wf, wb, ws};
     for (auto [k, v] : std::initializer_list<std::pair<const char *, double>>{
-             {"numerics", 1}, {"dim", double(dim)}, {"hc", double(hc)}, {"iters", 20},
-             {"hc_eps", 1e-6}, {"norm_eps", 1e-6}, {"eps", 1e-6}})
+             {"numerics", 1},
+             {"dim", double(dim)},
+             {"hc", double(hc)},
+             {"iters", 20},
+             {"hc_eps", 1e-6},
+             {"norm_eps", 1e-6}})
       h.param(k, v);
-    if (fused)
+    if (fused) {
+      h.param("eps", 1e-6);
       h.launch.weights.push_back(h.addWeightF32("norm", {dim}, bf16Random(size_t(dim), 43, 0.1f)));
+    }
     return u;
   };
   KernelHarness fused, plain;
   int uf = setup(fused, true), up = setup(plain, false);
-  ASSERT_TRUE(fused.run(rt::mhcPreNormKernel, 1, 0).isOk());
-  ASSERT_TRUE(plain.run(rt::mhcPreKernel, 1, 0).isOk());
+  Status st = fused.run(rt::mhcPreNormKernel, 1, 0);
+  ASSERT_TRUE(st.isOk()) << st.toString();
+  st = plain.run(rt::mhcPreKernel, 1, 0);
+  ASSERT_TRUE(st.isOk()) << st.toString();
   std::vector<float> want = plain.buffers[up];
   official::rmsNormBf16(want, bf16Random(64, 43, 0.1f), 1e-6f, want);
   EXPECT_EQ(want, fused.buffers[uf]);
@@ -229,15 +237,18 @@ TEST(OfficialKernels, LinearRmsNormEqualsLinearThenNorm) {
     h.param("round_output", 1);
     h.param("in_features", K);
     h.param("out_features", N);
-    h.param("eps", 1e-6);
-    if (fused)
+    if (fused) {
+      h.param("eps", 1e-6);
       h.launch.weights.push_back(h.addWeightF32("norm", {N}, bf16Random(size_t(N), 52, 0.1f)));
+    }
     return y;
   };
   KernelHarness fused, plain;
   int yf = setup(fused, true), yp = setup(plain, false);
-  ASSERT_TRUE(fused.run(rt::linearRmsNormKernel, 2, 0).isOk());
-  ASSERT_TRUE(plain.run(rt::linearKernel, 2, 0).isOk());
+  Status st = fused.run(rt::linearRmsNormKernel, 2, 0);
+  ASSERT_TRUE(st.isOk()) << st.toString();
+  st = plain.run(rt::linearKernel, 2, 0);
+  ASSERT_TRUE(st.isOk()) << st.toString();
   std::vector<float> norm = bf16Random(64, 52, 0.1f);
   for (int t = 0; t < 2; ++t) {
     std::span<float> row(plain.buffers[yp].data() + t * 64, 64);
@@ -251,11 +262,13 @@ TEST(OfficialKernels, RouterEqualsScoresThenSelect) {
   int E = 8, D = 32, K = 2;
   std::vector<float> gate = bf16Random(size_t(E * D), 60, 0.3f), bias = bf16Random(size_t(E), 61, 0.1f);
   std::vector<float> xs = bf16Random(size_t(3 * D), 62);
-  auto params = [&](KernelHarness &h) {
+  // The parameters each of the three kernels takes (Kernels.def).
+  auto params = [&](KernelHarness &h, KernelId id) {
     for (auto [k, v] : std::initializer_list<std::pair<const char *, double>>{
              {"numerics", 1}, {"dim", double(D)}, {"experts", double(E)}, {"topk", double(K)},
              {"route_scale", 1.5}, {"hash", 0}})
-      h.param(k, v);
+      if (kernelSignature(id).findParam(k))
+        h.param(k, v);
   };
   KernelHarness fused;
   int g = fused.addWeightF32("gate", {E, D}, gate), b = fused.addWeightF32("bias", {E}, bias);
@@ -265,8 +278,9 @@ TEST(OfficialKernels, RouterEqualsScoresThenSelect) {
   fused.launch.outputs = {idx, wts};
   fused.launch.weights = {g, b};
   fused.tokenIds = {0, 1, 2};
-  params(fused);
-  ASSERT_TRUE(fused.run(rt::routerKernel, 3, 0).isOk());
+  params(fused, KernelId::Router);
+  Status st = fused.run(rt::routerKernel, 3, 0);
+  ASSERT_TRUE(st.isOk()) << st.toString();
 
   KernelHarness scores, select;
   int g2 = scores.addWeightF32("gate", {E, D}, gate);
@@ -275,8 +289,9 @@ TEST(OfficialKernels, RouterEqualsScoresThenSelect) {
   scores.launch.inputs = {x2};
   scores.launch.outputs = {s2};
   scores.launch.weights = {g2};
-  params(scores);
-  ASSERT_TRUE(scores.run(rt::routerScoresKernel, 3, 0).isOk());
+  params(scores, KernelId::RouterScores);
+  st = scores.run(rt::routerScoresKernel, 3, 0);
+  ASSERT_TRUE(st.isOk()) << st.toString();
   int b3 = select.addWeightF32("bias", {E}, bias);
   int s3 = select.addBuffer(3 * E), idx3 = select.addBuffer(3 * K), wts3 = select.addBuffer(3 * K);
   select.buffers[s3] = scores.buffers[s2];
@@ -284,8 +299,9 @@ TEST(OfficialKernels, RouterEqualsScoresThenSelect) {
   select.launch.outputs = {idx3, wts3};
   select.launch.weights = {b3};
   select.tokenIds = {0, 1, 2};
-  params(select);
-  ASSERT_TRUE(select.run(rt::routeSelectKernel, 3, 0).isOk());
+  params(select, KernelId::RouteSelect);
+  st = select.run(rt::routeSelectKernel, 3, 0);
+  ASSERT_TRUE(st.isOk()) << st.toString();
   EXPECT_EQ(0, std::memcmp(fused.buffers[idx].data(), select.buffers[idx3].data(), 3 * K * 4));
   EXPECT_EQ(fused.buffers[wts], select.buffers[wts3]);
 }

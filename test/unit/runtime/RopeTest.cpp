@@ -10,17 +10,15 @@ namespace birkhoff::test {
 namespace {
 
 rt::RopeTable table(bool yarn, double theta, double factor, double original) {
-  KernelHarness h;
-  h.param("rope_dim", 64);
-  h.param("theta", theta);
-  h.param("yarn", yarn ? 1 : 0);
-  h.param("rope_factor", factor);
-  h.param("original_seq_len", original);
-  h.param("beta_fast", 32);
-  h.param("beta_slow", 1);
-  rt::KernelArgs a;
-  a.launch = &h.launch;
-  return rt::RopeTable::fromParams(a);
+  RopeSpec r;
+  r.ropeDim = 64;
+  r.theta = theta;
+  r.yarn = yarn;
+  r.ropeFactor = factor;
+  r.originalSeqLen = int64_t(original);
+  r.betaFast = 32;
+  r.betaSlow = 1;
+  return rt::RopeTable::fromParams(r);
 }
 
 // Flash's compressed layers: pairs 0..15 keep their frequency, 25..31 are

@@ -47,7 +47,7 @@ func.func @f(%a: !bk.buffer, %b: !bk.buffer) {
 
 bk.weight @w {dtype = "f32", shape = array<i64: 4, 4>}
 func.func @f(%a: !bk.buffer, %b: !bk.buffer) {
-  // expected-error @+1 {{BK-8: 'linear' needs param 'out_features'}}
+  // expected-error @+1 {{BK-8: kernel 'linear': parameter 'out_features' is missing}}
   bk.launch "linear" ins(%a) outs(%b) weights([@w]) states([]) params({in_features = 4 : i64})
   return
 }
@@ -58,6 +58,42 @@ bk.weight @w {dtype = "f32", shape = array<i64: 4, 4>}
 func.func @f(%a: !bk.buffer, %b: !bk.buffer) {
   // expected-error @+1 {{BK-8: param 'kind' must be an integer or a float}}
   bk.launch "linear" ins(%a) outs(%b) weights([@w]) states([]) params({in_features = 4 : i64, out_features = 4 : i64, kind = "x"})
+  return
+}
+
+// -----
+
+bk.weight @w {dtype = "f32", shape = array<i64: 4, 4>}
+func.func @f(%a: !bk.buffer, %b: !bk.buffer) {
+  // expected-error @+1 {{BK-8: kernel 'linear': parameter 'bias' is not a parameter of this kernel}}
+  bk.launch "linear" ins(%a) outs(%b) weights([@w]) states([]) params({in_features = 4 : i64, out_features = 4 : i64, bias = 1 : i64})
+  return
+}
+
+// -----
+
+bk.weight @w {dtype = "f32", shape = array<i64: 4, 4>}
+func.func @f(%a: !bk.buffer, %b: !bk.buffer) {
+  // expected-error @+1 {{BK-8: param 'in_features' of 'linear' must be an integer attribute}}
+  bk.launch "linear" ins(%a) outs(%b) weights([@w]) states([]) params({in_features = 4.5 : f64, out_features = 4 : i64})
+  return
+}
+
+// -----
+
+bk.weight @w {dtype = "f32", shape = array<i64: 4, 4>}
+func.func @f(%a: !bk.buffer, %b: !bk.buffer) {
+  // expected-error @+1 {{BK-8: kernel 'linear': parameter 'round_output' = 2 is not 0 or 1}}
+  bk.launch "linear" ins(%a) outs(%b) weights([@w]) states([]) params({in_features = 4 : i64, out_features = 4 : i64, numerics = 1 : i64, round_output = 2 : i64})
+  return
+}
+
+// -----
+
+bk.weight @w {dtype = "f32", shape = array<i64: 4, 4>}
+func.func @f(%a: !bk.buffer, %b: !bk.buffer) {
+  // expected-error @+1 {{BK-8: kernel 'linear': parameter 'round_output' = 1 is official-only (needs numerics = 1)}}
+  bk.launch "linear" ins(%a) outs(%b) weights([@w]) states([]) params({in_features = 4 : i64, out_features = 4 : i64, round_output = 1 : i64})
   return
 }
 
