@@ -8,7 +8,7 @@
 #      kernel by kernel (--no-cuda-graphs), under ncu with the launch window of the second
 #      decode step (the launches per step come from `birkhoff inspect`);
 #   3. writes $OUT/profile-report.txt (compact table, slowest first) and the raw CSVs.
-#   scripts/gpu-profile.sh [ncu extra args]
+#   [BIRKHOFF_PROFILE_ARTIFACTS="a.bkart ..."] scripts/gpu-profile.sh [ncu extra args]
 set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -37,7 +37,7 @@ fi
 grep -E '^(device|read_bandwidth)' "$out/ceilings.txt" >> "$report"
 read_gbs=$(awk '/^read_bandwidth_gbs/ {print $2}' "$out/ceilings.txt")
 
-for a in .deps/bench/*.bkart; do
+for a in ${BIRKHOFF_PROFILE_ARTIFACTS:-.deps/bench/*.bkart}; do
   [ -f "$a" ] || continue
   name=$(basename "$a" .bkart)
   # Launches per call of each entry (prefill of 4 tokens, then decode steps).
