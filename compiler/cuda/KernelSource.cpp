@@ -183,6 +183,27 @@ Expected<Body> genMhc(const LaunchReader &r, bool head, bool norm) {
   b.include = "bk/mhc.cuh";
   std::string eps3 =
       f32(float(hcEps)) + ", " + f32(float(normEps)) + ", " + f32(float(eps));
+  // Entries of very few tokens (decode), mhc_pre(_norm): a block per mixing
+  // row (and one for Σ x²) per token, then a block per token goes on from
+  // the sums in scratch (mhcMixRow): the weights spread over rows + 1 SMs.
+  constexpr int64_t kSplitMaxTokens = 4;
+  if (!head && r.maxTokens() > 0 && r.maxTokens() <= kSplitMaxTokens) {
+    b.call = "bk::mhcMixRow<" + i(dim) + ", " + i(hc) + ", " + dt(fn) + ", " +
+             i(kBlock) + ">(args);";
+    b.grid = {rows + 1, 0, 0, kBlock};
+    b.scratchBytes = uint64_t(r.maxTokens() * (rows + 1) * 4);
+    Body rest;
+    rest.include = "bk/mhc.cuh";
+    rest.call = "bk::mhcPre<" + i(dim) + ", " + i(hc) + ", " + i(iters) + ", " +
+                flag(norm) + ", " + dt(fn) + ", " + dt(base) + ", " +
+                dt(scale) + ", " + dt(nw) + ", " + i(kBlock) + ", " +
+                flag(isOfficial(r)) + ", 1, true>(args, " + eps3 + ");";
+    rest.grid = {1, 0, 0, kBlock};
+    rest.scratchBytes = b.scratchBytes;
+    rest.minBlocksPerSm = 3;
+    b.then.push_back(std::move(rest));
+    return b;
+  }
   // Small entries (decode): a cluster of blocks per token splits the mixing
   // rows, so the ROWS·hc·dim fp32 weights are not read by one SM alone.
   int64_t cluster = 1;

@@ -213,7 +213,8 @@ void setUpMhc(KernelHarness &h, const std::string &kernel, int64_t dim,
 // Both backends sum the mixing and norm reductions in the same block-tree
 // order and evaluate exp alike, so every mHC output (the collapsed input,
 // post, comb, the next streams) is bitwise, in both profiles, whether a
-// block or a cluster of blocks (entries of up to 32 tokens) mixes a token.
+// block, a cluster of blocks (entries of up to 32 tokens) or, for mhc_pre of
+// entries of up to 4 tokens, a block per mixing row mixes a token.
 // Dim 1001 with 3 streams (3003 values) takes the scalar paths.
 TEST(GpuKernels, MhcIsBitwise) {
   REQUIRE_GPU();
@@ -223,7 +224,7 @@ TEST(GpuKernels, MhcIsBitwise) {
   };
   for (bool official : {false, true})
     for (auto [dim, hc] : {std::pair<int64_t, int64_t>{4096, 4}, {1001, 3}})
-      for (int64_t entry : {0, 3})
+      for (int64_t entry : {0, 3, 16})
         for (Case c : {Case{"mhc_pre", rt::mhcPreKernel},
                        Case{"mhc_pre_norm", rt::mhcPreNormKernel},
                        Case{"mhc_head", rt::mhcHeadKernel},
@@ -232,7 +233,9 @@ TEST(GpuKernels, MhcIsBitwise) {
           const std::string what = std::string(c.kernel) + " dim " +
                                    std::to_string(dim) +
                                    (official ? " official" : " reference") +
-                                   (entry ? " (cluster per token)" : "");
+                                   (entry == 3   ? " (split per row)"
+                                    : entry != 0 ? " (cluster per token)"
+                                                 : "");
           SCOPED_TRACE(what);
           KernelHarness h;
           h.entryMaxTokens = entry;

@@ -92,6 +92,59 @@ __device__ __forceinline__ bool hcMix(const float *x, const void *fn,
   return true;
 }
 
+// mhc_pre(_norm) of entries of few tokens (decode), first kernel: block
+// (t, m) sums mixing row m of token t (m = ROWS: Σ x²) in the tree order
+// hcMix uses, so each sum has the bits one block would give it, into scratch
+// [t][ROWS + 1]; a block per row spreads the ROWS·HC·DIM weights over ROWS+1
+// SMs instead of the 8 of a cluster. mhcPre<..., SPLIT = true> goes on from
+// there, a block per token.
+template <int DIM, int HC, int FNDT, int BLOCK>
+__device__ __forceinline__ void mhcMixRow(const BkLaunch &a) {
+  constexpr int ROWS = (2 + HC) * HC;
+  constexpr long long kN = (long long)HC * DIM;
+  __shared__ float red[BLOCK / 32];
+  __shared__ float total[1];
+  const long long t = blockIdx.x / (ROWS + 1);
+  const int m = blockIdx.x % (ROWS + 1);
+  const float *x = (const float *)a.in[0] + t * kN;
+  const void *fn = a.weights[0];
+  const bool squares = m == ROWS;
+  const long long row = (long long)m * kN;
+  float acc[1] = {0.0f};
+  for (long long i = threadIdx.x * 4; i < kN; i += 1024) {
+    if constexpr (kN % 4 == 0) {
+      const float4 v = *(const float4 *)(x + i);
+      acc[0] = __fadd_rn(
+          acc[0], quadDot(squares ? v : loadScalar4<FNDT>(fn, row + i), v));
+    } else {
+      float q = __fmul_rn(squares ? x[i] : loadScalar<FNDT>(fn, row + i), x[i]);
+      for (long long j = 1; j < 4 && i + j < kN; ++j) {
+        const float v = x[i + j];
+        q = __fadd_rn(
+            q, __fmul_rn(squares ? v : loadScalar<FNDT>(fn, row + i + j), v));
+      }
+      acc[0] = __fadd_rn(acc[0], q);
+    }
+  }
+  blockTreeSums<1, BLOCK>(acc, red, total);
+  if (threadIdx.x == 0)
+    ((float *)a.scratch)[t * (ROWS + 1) + m] = total[0];
+}
+
+// hcMix's result from mhcMixRow's sums in scratch.
+template <int DIM, int HC, int ROWS, int BLOCK>
+__device__ __forceinline__ void hcMixFromScratch(const float *sums,
+                                                 float normEps, float *mix) {
+  for (int m = threadIdx.x; m <= ROWS; m += BLOCK)
+    mix[m] = sums[m];
+  __syncthreads();
+  const float f = rmsFactor(mix[ROWS], (float)((long long)HC * DIM), normEps);
+  __syncthreads();
+  for (int m = threadIdx.x; m < ROWS; m += BLOCK)
+    mix[m] = __fmul_rn(mix[m], f);
+  __syncthreads();
+}
+
 // u = Σ_k pre[k]·x_k (k in order), then (NORM) u = w ⊙ u · rsqrt(mean(u²) +
 // eps), the sum over the values this thread wrote in the tree order.
 // OFFICIAL: u is rounded to bf16 and the norm is P1 (bf16 output).
@@ -145,8 +198,11 @@ hcCollapse(const float *x, const float (&pre)[HC], float *u, const void *normW,
 // mhc_pre / mhc_pre_norm: one block per token, or a cluster of C (hcMix).
 // Weights: fn [(2+HC)·HC, HC·DIM], base [(2+HC)·HC], scale [3], (norm
 // [DIM]). Outputs u[DIM], post[HC], comb[HC·HC] (comb[j·HC + k] = C[j][k]).
+// SPLIT: the mixing sums come from mhcMixRow's kernel (scratch); a block per
+// token.
 template <int DIM, int HC, int ITERS, bool NORM, int FNDT, int BDT, int SDT,
-          int NWDT, int BLOCK, bool OFFICIAL = false, int C = 1>
+          int NWDT, int BLOCK, bool OFFICIAL = false, int C = 1,
+          bool SPLIT = false>
 __device__ __forceinline__ void mhcPre(const BkLaunch &a, float hcEps,
                                        float normEps, float eps) {
   constexpr int ROWS = (2 + HC) * HC;
@@ -160,7 +216,11 @@ __device__ __forceinline__ void mhcPre(const BkLaunch &a, float hcEps,
   float *post = (float *)a.out[1] + t * HC;
   float *comb = (float *)a.out[2] + t * HC * HC;
   const void *fn = a.weights[0], *base = a.weights[1], *scale = a.weights[2];
-  if (!hcMix<DIM, HC, ROWS, FNDT, BLOCK, C>(x, fn, normEps, mix, red, local))
+  if constexpr (SPLIT)
+    hcMixFromScratch<DIM, HC, ROWS, BLOCK>(
+        (const float *)a.scratch + t * (ROWS + 1), normEps, mix);
+  else if (!hcMix<DIM, HC, ROWS, FNDT, BLOCK, C>(x, fn, normEps, mix, red,
+                                                 local))
     return;
   if (threadIdx.x == 0) {
     const float s0 = loadScalar<SDT>(scale, 0), s1 = loadScalar<SDT>(scale, 1),

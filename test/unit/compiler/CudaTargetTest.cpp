@@ -260,18 +260,20 @@ TEST_F(MiniModel, CudaArtifactCarriesOneVerifiedCubinPerSpecialization) {
       writeMiniArtifact(dir_.path(), path("mini.cuda.bkart"), "cuda");
   ASSERT_TRUE(written.isOk()) << written.status().toString();
   // Ten distinct specializations (three linears of different formats), each
-  // run by the same launch of @prefill and @decode.
-  ASSERT_EQ(written->cuda.kernels.size(), 10u);
+  // run by the same launch of @prefill and @decode, but for mhc_pre_norm:
+  // @decode's (one token) lowers to two kernels of its own (a block per
+  // mixing row, then a block per token).
+  ASSERT_EQ(written->cuda.kernels.size(), 12u);
   for (const CudaKernelImage &k : written->cuda.kernels)
-    EXPECT_EQ(k.launches, 2) << k.name;
-  EXPECT_EQ(written->stats.cudaKernels, 10u);
+    EXPECT_EQ(k.launches, k.kernel == "mhc_pre_norm" ? 1 : 2) << k.name;
+  EXPECT_EQ(written->stats.cudaKernels, 12u);
 
   Expected<rt::LoadedArtifact> loaded =
       rt::loadArtifact(path("mini.cuda.bkart"));
   ASSERT_TRUE(loaded.isOk()) << loaded.status().toString();
   const rt::Program &p = loaded->program;
   EXPECT_EQ(p.target, "cuda");
-  ASSERT_EQ(p.cudaKernels.size(), 10u);
+  ASSERT_EQ(p.cudaKernels.size(), 12u);
   std::set<std::string> kinds;
   for (const rt::CudaKernelDesc &k : p.cudaKernels) {
     SCOPED_TRACE(k.name);
@@ -300,6 +302,12 @@ TEST_F(MiniModel, CudaArtifactCarriesOneVerifiedCubinPerSpecialization) {
       ASSERT_TRUE(source.isOk()) << source.status().toString();
       EXPECT_EQ(source->entry, k.name);
       EXPECT_TRUE(source->grid == k.grid);
+      ASSERT_EQ(source->then.size(), l.cudaThen.size());
+      for (size_t j = 0; j < l.cudaThen.size(); ++j) {
+        const rt::CudaKernelDesc &next = p.cudaKernels[size_t(l.cudaThen[j])];
+        EXPECT_EQ(source->then[j].entry, next.name);
+        EXPECT_TRUE(source->then[j].grid == next.grid);
+      }
     }
 
   // PTX is left out unless asked for.
@@ -328,7 +336,7 @@ TEST_F(MiniModel, CudaArtifactCarriesOneVerifiedCubinPerSpecialization) {
   int rows = 0;
   while (std::getline(table, line))
     rows += line.empty() || line[0] == '#' ? 0 : 1;
-  EXPECT_EQ(rows, 10);
+  EXPECT_EQ(rows, 12);
   for (const CudaKernelImage &k : written->cuda.kernels) {
     EXPECT_EQ(std::filesystem::file_size(dump + "/" + k.name + ".cubin"),
               k.cubin.size());
