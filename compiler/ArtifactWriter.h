@@ -2,7 +2,7 @@
 //-*-===//
 //
 // Writes lib/schema/artifact.fbs: the size-prefixed flatbuffer ("BKA1",
-// format_version 2), zero padding to a 4096-byte boundary, then the weight
+// format_version 3), zero padding to a 4096-byte boundary, then the weight
 // section. Weight bytes are streamed from the checkpoint's memory maps into
 // the file, 64-byte aligned, one tensor at a time; or, for a model generated
 // at load time, only each weight's recipe is written.
@@ -55,7 +55,7 @@ struct ArtifactStats {
   uint64_t generatedWeights = 0, generatedBytes = 0;
 };
 
-inline constexpr uint32_t kArtifactFormatVersion = 2;
+inline constexpr uint32_t kArtifactFormatVersion = 3;
 
 /// Writes the artifact of `bkModule` (a ModuleOp after the lowering
 /// pipeline) to `path`. Stored: the weights that launches reference and

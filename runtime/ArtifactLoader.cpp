@@ -331,10 +331,12 @@ Expected<Program> parseArtifact(const uint8_t *data, uint64_t size,
 
   Program prog;
   prog.formatVersion = a->format_version();
-  if (prog.formatVersion != kArtifactFormatVersion)
+  if (prog.formatVersion < kOldestArtifactFormatVersion ||
+      prog.formatVersion > kArtifactFormatVersion)
     return unsupported(origin + ": artifact format version " +
                        std::to_string(prog.formatVersion) +
-                       ", this runtime reads version " +
+                       ", this runtime reads versions " +
+                       std::to_string(kOldestArtifactFormatVersion) + " to " +
                        std::to_string(kArtifactFormatVersion) +
                        "; recompile it with this release");
   prog.producer = str(a->producer());

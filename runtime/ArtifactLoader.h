@@ -20,8 +20,11 @@ struct LoadedArtifact {
   std::shared_ptr<void> generated;
 };
 
-/// The format version this runtime reads.
-inline constexpr uint32_t kArtifactFormatVersion = 2;
+/// The format versions this runtime reads: 3 added Launch.cuda_then (a
+/// launch of several CUDA kernels), which a version-2 reader would ignore;
+/// a version-2 artifact has none and reads as before.
+inline constexpr uint32_t kArtifactFormatVersion = 3;
+inline constexpr uint32_t kOldestArtifactFormatVersion = 2;
 
 /// Maps `path`, runs the flatbuffers verifier, then the semantic checks
 /// (version, weight ranges and sizes, scales, generator recipes, kernels and
