@@ -12,6 +12,8 @@
 
 #include "birkhoff/OfficialNumerics.h"
 
+#include <optional>
+
 namespace birkhoff::cuda::detail {
 namespace {
 
@@ -123,6 +125,36 @@ int64_t quantizedTokens(int64_t k) {
 // linear; below, a 64-token tile would be mostly padding.
 constexpr int64_t kMmaMinTokens = 16;
 
+/// Entries of at most this many tokens (decode) read the weights once per
+/// token: official_decode.cuh's linear, every weight byte of a lane loaded
+/// before any is decoded.
+constexpr int64_t kDecodeMaxTokens = 4;
+
+/// official_decode.cuh's linear for a decode entry, or nothing when the
+/// entry is larger or a lane would hold more than 16 weight chunks.
+std::optional<Body> linearDecodeBody(const LaunchReader &r, int64_t in,
+                                     int64_t out, DType w) {
+  if (r.maxTokens() < 1 || r.maxTokens() > kDecodeMaxTokens ||
+      (w != DType::F8E4M3 && w != DType::FP4E2M1x2))
+    return std::nullopt;
+  const int64_t blocks = in / 128;
+  int64_t lpr = 32; // lanes per row: a power of two dividing the blocks
+  while (lpr > 1 && blocks % lpr)
+    lpr /= 2;
+  const int64_t chunks = (w == DType::F8E4M3 ? 8 : 4) * (blocks / lpr);
+  if (chunks > 16)
+    return std::nullopt;
+  constexpr int kWarps = 4;
+  const int64_t rows = kWarps * 32 / lpr;
+  Body b;
+  b.include = "bk/official_decode.cuh";
+  b.call = "bk::linearOfficialDecode<" + i(in) + ", " + i(out) + ", " + dt(w) +
+           ", " + i(kWarps) + ", " + i(lpr) + ">(args);";
+  b.grid = {0, (out + rows - 1) / rows, 1, 32 * kWarps};
+  b.minBlocksPerSm = 4;
+  return b;
+}
+
 Expected<Body> genLinearOfficial(const LaunchReader &r,
                                  const CudaCodegenOptions &) {
   BK_ASSIGN_OR_RETURN(int64_t in, r.integer("in_features"));
@@ -149,6 +181,8 @@ Expected<Body> genLinearOfficial(const LaunchReader &r,
     return unsupported(r.where() + "in_features " + i(in) +
                        " is not a multiple of the 128-blocks of the FP8 "
                        "activation quantization (or too large)");
+  if (std::optional<Body> d = linearDecodeBody(r, in, out, w))
+    return *d;
   if (w == DType::F8E4M3 && r.maxTokens() >= kMmaMinTokens) {
     // Calls of many tokens: the FP8 tensor cores (official_gemm.cuh).
     b.include = "bk/official_gemm.cuh";
@@ -184,12 +218,16 @@ Expected<Body> genLinearRmsNormOfficial(const LaunchReader &r,
     // SMs. Two kernels instead: the official linear over the whole GPU, then
     // P1 in place, a block per token; the same arithmetic in the same order.
     Body b;
-    b.include = "bk/official_linear.cuh";
-    b.call = "bk::linearOfficial<" + i(in) + ", " + i(out) + ", " + dt(w) +
-             ", " + i(kWarps) + ", " + i(tg) + ", " + i(kTokensPerY) +
-             ">(args);";
-    b.grid = {0, (out + kWarps - 1) / kWarps, kTokensPerY, 32 * kWarps};
-    b.minBlocksPerSm = 2;
+    if (std::optional<Body> d = linearDecodeBody(r, in, out, w)) {
+      b = std::move(*d);
+    } else {
+      b.include = "bk/official_linear.cuh";
+      b.call = "bk::linearOfficial<" + i(in) + ", " + i(out) + ", " + dt(w) +
+               ", " + i(kWarps) + ", " + i(tg) + ", " + i(kTokensPerY) +
+               ">(args);";
+      b.grid = {0, (out + kWarps - 1) / kWarps, kTokensPerY, 32 * kWarps};
+      b.minBlocksPerSm = 2;
+    }
     Body norm;
     norm.include = "bk/official_rows.cuh";
     norm.call = "bk::rmsNormRowsOfficial<" + i(out) + ", " + dt(nw) + ", " +

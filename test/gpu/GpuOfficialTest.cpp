@@ -162,9 +162,11 @@ struct OfficialLinearCase {
 };
 
 // FP8/FP4 weights: P5 + P8/P9 in the host's order, bitwise. BF16: fp32
-// accumulation (within rounding), rounded to bf16 when asked. linear_rms_norm
-// of a decode entry runs as two kernels (the linear over the whole GPU, then
-// the norm), of other entries as one cluster kernel: bitwise either way.
+// accumulation (within rounding), rounded to bf16 when asked. Decode entries
+// (up to 4 tokens) take official_decode.cuh's linear (narrow rows share a
+// warp; rows past N recompute the last); their linear_rms_norm is that
+// linear, then the norm; other entries' linear_rms_norm is one cluster
+// kernel: bitwise every way.
 TEST(GpuOfficial, LinearMatchesHost) {
   REQUIRE_GPU();
   for (OfficialLinearCase c :
@@ -176,6 +178,10 @@ TEST(GpuOfficial, LinearMatchesHost) {
         OfficialLinearCase{DType::BF16, 512, 64, 3, true, false},
         OfficialLinearCase{DType::F8E4M3, 4096, 1024, 3, true, true},
         OfficialLinearCase{DType::F8E4M3, 4096, 512, 40, true, true},
+        OfficialLinearCase{DType::F8E4M3, 1024, 4096, 1, true, false, 1},
+        OfficialLinearCase{DType::F8E4M3, 8192, 300, 3, true, false, 4},
+        OfficialLinearCase{DType::FP4E2M1x2, 2048, 512, 2, true, false, 2},
+        OfficialLinearCase{DType::F8E4M3, 384, 100, 1, true, false, 1},
         OfficialLinearCase{DType::F8E4M3, 4096, 1024, 1, true, true, 1},
         OfficialLinearCase{DType::F8E4M3, 4096, 512, 1, true, true, 1},
         OfficialLinearCase{DType::FP4E2M1x2, 2048, 384, 3, true, true, 4}}) {

@@ -153,7 +153,7 @@ TEST(KernelSource, DecodeMoeIsThreeKernels) {
   }
 }
 
-// The official linear_rms_norm of a decode entry is the official linear over
+// The official linear_rms_norm of a decode entry is the decode linear over
 // the whole GPU, then the norm a block per token; other entries keep one
 // cluster per 32-token slice.
 TEST(KernelSource, DecodeLinearRmsNormIsTwoKernels) {
@@ -168,10 +168,11 @@ TEST(KernelSource, DecodeLinearRmsNormIsTwoKernels) {
   s.maxTokens = 1;
   auto ks = generateKernelSource(s);
   ASSERT_TRUE(ks.isOk()) << ks.status().toString();
-  EXPECT_NE(ks->source.find("bk::linearOfficial<4096, 1024,"),
-            std::string::npos);
+  EXPECT_NE(ks->source.find("bk::linearOfficialDecode<4096, 1024, 2, 4, 32>"),
+            std::string::npos)
+      << ks->source;
   EXPECT_EQ(ks->cluster, 1);
-  EXPECT_EQ(ks->grid.gridX(1), 1024 / 8);
+  EXPECT_EQ(ks->grid.gridX(1), 1024 / 4);
   ASSERT_EQ(ks->then.size(), 1u);
   EXPECT_NE(ks->then[0].source.find("bk::rmsNormRowsOfficial<1024, 1, 256>"),
             std::string::npos)
@@ -182,6 +183,45 @@ TEST(KernelSource, DecodeLinearRmsNormIsTwoKernels) {
   ASSERT_TRUE(prefill.isOk());
   EXPECT_TRUE(prefill->then.empty());
   EXPECT_EQ(prefill->cluster, 8);
+}
+
+// The official FP8/FP4 linear of a decode entry: a lane group per row as
+// wide as the row's 128-blocks allow (a power of two up to 32), 4 warps a
+// block, a token per grid.y; rows whose lanes would hold more than 16 weight
+// chunks keep the general kernel.
+TEST(KernelSource, DecodeLinearGroupsLanesPerRow) {
+  struct Case {
+    int64_t in, out;
+    DType w;
+    const char *call;
+    int64_t blocks;
+  };
+  for (Case c :
+       {Case{4096, 1024, DType::F8E4M3, "<4096, 1024, 2, 4, 32>", 256},
+        Case{1024, 32768, DType::F8E4M3, "<1024, 32768, 2, 4, 8>", 2048},
+        Case{8192, 4096, DType::F8E4M3, "<8192, 4096, 2, 4, 32>", 1024},
+        Case{2048, 4096, DType::FP4E2M1x2, "<2048, 4096, 4, 4, 16>", 512}}) {
+    SCOPED_TRACE(c.call);
+    CudaLaunchSpec s = linearSpec(c.in, c.out, c.w);
+    s.param("numerics", 1);
+    s.param("round_output", 1);
+    s.maxTokens = 1;
+    auto ks = generateKernelSource(s);
+    ASSERT_TRUE(ks.isOk()) << ks.status().toString();
+    EXPECT_NE(ks->source.find(std::string("linearOfficialDecode") + c.call),
+              std::string::npos)
+        << ks->source;
+    EXPECT_EQ(ks->grid.gridX(1), c.blocks);
+    EXPECT_EQ(ks->grid.gridY(3), 3);
+  }
+  // 7168 inputs: 56 blocks, 8 lanes a row, 7 blocks of 8 FP8 chunks a lane.
+  CudaLaunchSpec wide = linearSpec(7168, 1024, DType::F8E4M3);
+  wide.param("numerics", 1);
+  wide.param("round_output", 1);
+  wide.maxTokens = 1;
+  auto ks = generateKernelSource(wide);
+  ASSERT_TRUE(ks.isOk()) << ks.status().toString();
+  EXPECT_NE(ks->source.find("bk::linearOfficial<7168"), std::string::npos);
 }
 
 // Entries of more than 32 tokens run the grouped moe's tiles on the tensor
