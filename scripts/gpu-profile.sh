@@ -75,20 +75,28 @@ def val(r, n, scale=1.0):
     try: return float(r[col[n]].replace(',', '')) * scale
     except (KeyError, ValueError): return 0.0
 ceiling = float(sys.argv[2] or 0)
-lines, total_t, total_b = [], 0.0, 0.0
+lines, total_t, total_b, by_kernel = [], 0.0, 0.0, {}
 for i, r in enumerate(data):
     t = val(r, 'gpu__time_duration.sum')  # ns
     b = val(r, 'dram__bytes_read.sum') + val(r, 'dram__bytes_write.sum')
     total_t += t; total_b += b
     name = r[col['Kernel Name']].split('(')[0]
-    grid = r[col.get('launch__grid_size', 0)] if 'launch__grid_size' in col else '?'
-    regs = r[col.get('launch__registers_per_thread', 0)] if 'launch__registers_per_thread' in col else '?'
+    grid = r[col['launch__grid_size']] if 'launch__grid_size' in col else '?'
+    regs = r[col['launch__registers_per_thread']] if 'launch__registers_per_thread' in col else '?'
+    k = by_kernel.setdefault(name, [0, 0.0, 0.0, grid, regs])
+    k[0] += 1; k[1] += t; k[2] += b
     gbs = b / t if t else 0
     lines.append((t, f"{i:3d} {name[:44]:44s} {t/1e3:9.2f} us {b/1e6:9.3f} MB {gbs:8.1f} GB/s "
                      f"{100*gbs/ceiling if ceiling else 0:5.1f} % grid {grid:>6s} regs {regs}"))
 print(f"launches {len(data)}  kernel time {total_t/1e3:.1f} us  DRAM {total_b/1e6:.1f} MB  "
       f"{total_b/total_t if total_t else 0:.1f} GB/s (read ceiling {ceiling:.0f} GB/s)")
-for _, l in sorted(lines, key=lambda x: -x[0]):
+print("by kernel, slowest first: launches, time, DRAM bytes, bandwidth, share of the ceiling")
+for name, (n, t, b, grid, regs) in sorted(by_kernel.items(), key=lambda x: -x[1][1]):
+    gbs = b / t if t else 0
+    print(f"    {name[:44]:44s} x{n:<3d} {t/1e3:9.1f} us {b/1e6:9.2f} MB {gbs:8.1f} GB/s "
+          f"{100*gbs/ceiling if ceiling else 0:5.1f} % grid {grid:>6s} regs {regs}")
+print("the 30 slowest launches (index in the step)")
+for _, l in sorted(lines, key=lambda x: -x[0])[:30]:
     print(l)
 EOF
 done

@@ -594,7 +594,8 @@ TEST_P(GpuOfficialGolden, WithinTheBandOfDeepSeeksOwnRuns) {
   std::printf("[gpu-official] %s: a %lld-token prefill and %zu decode steps, "
               "gpu vs host mean-rel %.3e\n",
               name.c_str(), (long long)prompt, calls.size() - 1, rel);
-  EXPECT_LE(rel, 1e-2) << "decode steps drift from the host's";
+  // Measured 4.8e-8 (tiny_dq) and 4.7e-8 (tiny_dq2) on an H100.
+  EXPECT_LE(rel, 1e-5) << "decode steps drift from the host's";
 }
 
 INSTANTIATE_TEST_SUITE_P(Goldens, GpuOfficialGolden,
