@@ -222,65 +222,73 @@ __device__ __forceinline__ void mhcPre(const BkLaunch &a, float hcEps,
   else if (!hcMix<DIM, HC, ROWS, FNDT, BLOCK, C>(x, fn, normEps, mix, red,
                                                  local))
     return;
-  if (threadIdx.x == 0) {
-    const float s0 = loadScalar<SDT>(scale, 0), s1 = loadScalar<SDT>(scale, 1),
-                s2 = loadScalar<SDT>(scale, 2);
-    auto affine = [&](int m, float s) {
-      return __fadd_rn(__fmul_rn(mix[m], s), loadScalar<BDT>(base, m));
-    };
+  // Sigmoids, the row softmax and Sinkhorn's alternating normalizations: a
+  // thread per element of comb (and per pre/post weight), each doing the
+  // host's operations on it in the host's order, the row and column sums
+  // read from shared memory in index order by every thread of the row or
+  // column; so the results are the one-thread loop's bits without its
+  // 2·ITERS·HC² dependent divisions.
+  __shared__ float cs[HC * HC];
+  constexpr int NC = HC * HC;
+  static_assert(NC <= BLOCK, "a thread per element of comb");
+  const int tid = threadIdx.x;
+  const int j = tid / HC, k = tid % HC;
+  const float s0 = loadScalar<SDT>(scale, 0), s1 = loadScalar<SDT>(scale, 1),
+              s2 = loadScalar<SDT>(scale, 2);
+  auto affine = [&](int m, float sc) {
+    return __fadd_rn(__fmul_rn(mix[m], sc), loadScalar<BDT>(base, m));
+  };
+  if (tid < HC) {
+    pre[tid] = __fadd_rn(hostSigmoid(affine(tid, s0)), hcEps);
+    post[tid] = __fmul_rn(2.0f, hostSigmoid(affine(HC + tid, s1)));
+  }
+  if (tid < NC)
+    cs[tid] = affine(2 * HC + tid, s2);
+  __syncthreads();
+  // The row softmax: max, exponentials, their sum in order, then + hcEps.
+  float v = 0.0f;
+  if (tid < NC) {
+    float mx = __uint_as_float(0xff800000u); // -inf
 #pragma unroll
-    for (int k = 0; k < HC; ++k) {
-      pre[k] = __fadd_rn(hostSigmoid(affine(k, s0)), hcEps);
-      post[k] = __fmul_rn(2.0f, hostSigmoid(affine(HC + k, s1)));
-    }
-    // Row softmax, then alternate column and row normalization (Sinkhorn).
-    float c[HC * HC];
+    for (int kk = 0; kk < HC; ++kk)
+      mx = fmaxf(mx, cs[j * HC + kk]);
+    v = hostExp(__fsub_rn(cs[tid], mx));
+  }
+  __syncthreads();
+  if (tid < NC)
+    cs[tid] = v;
+  __syncthreads();
+  if (tid < NC) {
+    float sum = 0.0f;
 #pragma unroll
-    for (int j = 0; j < HC; ++j) {
-      float mx = __uint_as_float(0xff800000u); // -inf
-#pragma unroll
-      for (int k = 0; k < HC; ++k) {
-        c[j * HC + k] = affine(2 * HC + j * HC + k, s2);
-        mx = fmaxf(mx, c[j * HC + k]);
-      }
-      float sum = 0.0f;
-#pragma unroll
-      for (int k = 0; k < HC; ++k)
-        sum = __fadd_rn(sum,
-                        c[j * HC + k] = hostExp(__fsub_rn(c[j * HC + k], mx)));
-#pragma unroll
-      for (int k = 0; k < HC; ++k)
-        c[j * HC + k] = __fadd_rn(__fdiv_rn(c[j * HC + k], sum), hcEps);
-    }
+    for (int kk = 0; kk < HC; ++kk)
+      sum = __fadd_rn(sum, cs[j * HC + kk]);
+    v = __fadd_rn(__fdiv_rn(cs[tid], sum), hcEps);
+  }
+  __syncthreads();
+  if (tid < NC)
+    cs[tid] = v;
+  __syncthreads();
+  // Sinkhorn: rows (after the first iteration), then columns.
 #pragma unroll 1
-    for (int it = 0; it < ITERS; ++it) {
-      if (it > 0) {
-#pragma unroll
-        for (int j = 0; j < HC; ++j) {
-          float sum = 0.0f;
-#pragma unroll
-          for (int k = 0; k < HC; ++k)
-            sum = __fadd_rn(sum, c[j * HC + k]);
-#pragma unroll
-          for (int k = 0; k < HC; ++k)
-            c[j * HC + k] = __fdiv_rn(c[j * HC + k], __fadd_rn(sum, hcEps));
-        }
-      }
-#pragma unroll
-      for (int k = 0; k < HC; ++k) {
+  for (int it = 0; it < ITERS; ++it) {
+#pragma unroll 1
+    for (int pass = it > 0 ? 0 : 1; pass < 2; ++pass) {
+      if (tid < NC) {
         float sum = 0.0f;
 #pragma unroll
-        for (int j = 0; j < HC; ++j)
-          sum = __fadd_rn(sum, c[j * HC + k]);
-#pragma unroll
-        for (int j = 0; j < HC; ++j)
-          c[j * HC + k] = __fdiv_rn(c[j * HC + k], __fadd_rn(sum, hcEps));
+        for (int i = 0; i < HC; ++i)
+          sum = __fadd_rn(sum, pass == 0 ? cs[j * HC + i] : cs[i * HC + k]);
+        v = __fdiv_rn(cs[tid], __fadd_rn(sum, hcEps));
       }
+      __syncthreads();
+      if (tid < NC)
+        cs[tid] = v;
+      __syncthreads();
     }
-#pragma unroll
-    for (int i = 0; i < HC * HC; ++i)
-      comb[i] = c[i];
   }
+  if (tid < NC)
+    comb[tid] = cs[tid];
   __syncthreads();
   float preReg[HC];
 #pragma unroll

@@ -27,20 +27,29 @@ __device__ __forceinline__ void rmsNormOfficial(const BkLaunch &a, float eps) {
 }
 
 // P1 in place on the output rows with weight 1: linear_rms_norm's second
-// kernel (the first, linearOfficial, writes the bf16 rows over the whole
-// GPU). Block per token; the same arithmetic as rmsNormOfficial.
+// kernel (the first, the official linear, writes the bf16 rows over the whole
+// GPU). Block per token; the same arithmetic as rmsNormOfficial. The row is
+// staged in shared memory by the block first, so the one-thread sequential
+// sum (the host's order) waits on shared-memory loads, not global ones.
 template <int N, int WDT, int BLOCK>
 __device__ __forceinline__ void rmsNormRowsOfficial(const BkLaunch &a,
                                                     float eps) {
+  constexpr bool kStage = N * 4 <= 16 * 1024;
+  __shared__ __align__(16) float row[kStage ? N : 1];
   __shared__ float factor;
   float *y = (float *)a.out[0] + (long long)blockIdx.x * N;
+  if constexpr (kStage) {
+    for (int i = threadIdx.x; i < N; i += BLOCK)
+      row[i] = y[i];
+    __syncthreads();
+  }
   if (threadIdx.x == 0)
-    factor = off::rmsFactorP1(y, N, eps);
+    factor = off::rmsFactorP1(kStage ? row : y, N, eps);
   __syncthreads();
   const float r = factor;
   for (int i = threadIdx.x; i < N; i += BLOCK)
-    y[i] = off::roundBf16(
-        __fmul_rn(loadScalar<WDT>(a.weights[1], i), __fmul_rn(y[i], r)));
+    y[i] = off::roundBf16(__fmul_rn(loadScalar<WDT>(a.weights[1], i),
+                                    __fmul_rn(kStage ? row[i] : y[i], r)));
 }
 
 // A head of D values held by a warp, lane l owning the EPL = D/32
