@@ -52,12 +52,18 @@ Expected<Body> genMoeOfficial(const LaunchReader &r, int64_t dim, int64_t inter,
   // experts' weights, which pays only while the tokens of a call rarely
   // share experts.
   constexpr int64_t kDecodeMaxTokens = 4;
-  constexpr int kDecodeWarps = 8, kHiddenRows = 32, kDownRows = 8;
+  constexpr int kDecodeWarps = 8, kHiddenRows = 32;
+  // w2 rows: a group of lanes per row as wide as its 128-blocks allow (a
+  // power of two up to 32), so no lane idles at inter 2048.
+  int64_t downLanes = 32;
+  while (downLanes > 1 && (inter / 128) % downLanes)
+    downLanes /= 2;
+  const int64_t downRows = kDecodeWarps * 32 / downLanes;
   const int64_t nb = inter / 128;
   // Scratch per token and slot: h floats, codes, scale bytes padded to 16.
   const int64_t perSlot = 5 * inter + (nb + 15) / 16 * 16;
   const int64_t downSmem = (topk + 1) * (inter + nb) + 4 * topk;
-  if (maxTok > 0 && maxTok <= kDecodeMaxTokens && dim % kDownRows == 0 &&
+  if (maxTok > 0 && maxTok <= kDecodeMaxTokens && dim % downRows == 0 &&
       downSmem <= 47 * 1024) {
     Body hidden;
     hidden.include = "bk/moe_decode.cuh";
@@ -67,7 +73,7 @@ Expected<Body> genMoeOfficial(const LaunchReader &r, int64_t dim, int64_t inter,
                   i(kDecodeWarps) + ", " + i(kHiddenRows) + ">(args, " +
                   f32(float(limit)) + ");";
     hidden.grid = {(topk + 1) * (inter / kHiddenRows), 0, 0, 32 * kDecodeWarps};
-    hidden.minBlocksPerSm = 2;
+    hidden.minBlocksPerSm = 3;
     hidden.scratchBytes = uint64_t(maxTok * (topk + 1) * perSlot);
     Body quantize;
     quantize.include = "bk/moe_decode.cuh";
@@ -79,9 +85,9 @@ Expected<Body> genMoeOfficial(const LaunchReader &r, int64_t dim, int64_t inter,
     down.include = "bk/moe_decode.cuh";
     down.call = "bk::moeDecodeDown<" + i(dim) + ", " + i(inter) + ", " +
                 i(experts) + ", " + i(topk) + ", " + dt(routed2) + ", " +
-                dt(shared2) + ", " + i(kDecodeWarps) + ", " + i(kDownRows) +
+                dt(shared2) + ", " + i(kDecodeWarps) + ", " + i(downLanes) +
                 ">(args);";
-    down.grid = {dim / kDownRows, 0, 0, 32 * kDecodeWarps};
+    down.grid = {dim / downRows, 0, 0, 32 * kDecodeWarps};
     down.minBlocksPerSm = 3;
     down.scratchBytes = hidden.scratchBytes;
     hidden.then.push_back(std::move(quantize));

@@ -8,15 +8,16 @@
 //     routing weight inside, into scratch.
 //   moeDecodeQuantize: a block per (token, slot): P5 of its h, 128 values at
 //     a time, into FP8 codes and scale bytes for w2.
-//   moeDecodeDown: a block per (token, RPB output rows); a warp per output
-//     row runs w2 of every routed expert in ascending expert id, then the
-//     shared one, and writes y = bf16(Σ_routed out_e + out_shared).
+//   moeDecodeDown: a block per (token, RPB output rows); a group of LPR lanes
+//     per output row (as many as the row's 128-blocks, up to 32) runs w2 of
+//     every routed expert in ascending expert id, then the shared one, and
+//     writes y = bf16(Σ_routed out_e + out_shared).
 //
 // The arithmetic and its order are moe_grouped.cuh's with G = 1 (and so the
-// host's, runtime/host/MoeKernels.cpp): each result is made by one warp in a
-// fixed order whatever else the call holds. A slot naming no valid expert is
-// skipped, as the host and the other moe kernels do. The kernels pass h
-// through scratch and leave nothing there that a later launch relies on (the
+// host's, runtime/host/MoeKernels.cpp): each result is made by one lane
+// group in a fixed order whatever else the call holds. A slot naming no valid
+// expert is skipped, as the host and the other moe kernels do. The kernels pass
+// h through scratch and leave nothing there that a later launch relies on (the
 // session's scratch is shared by all launches).
 //
 // Scratch per token and slot (K + 1 slots): INTER h floats, INTER codes and
@@ -49,21 +50,23 @@ template <int INTER> struct MoeDecodeScratch {
 // bf16 output of weight row n, exact inner sums rounded once, the outer sum
 // in block order. The same arithmetic in the same order, so the same bits.
 // codes/scales: the token's P5 activation codes and scale bytes (K of them,
-// K / 128), in shared memory. Every lane gets the result.
-template <int K, int DT, int ROW = K>
+// K / 128), in shared memory. A group of LPR lanes computes the row (lane l
+// of it owns the 128-blocks l, l + LPR, ...); every lane of it gets the
+// result.
+template <int K, int DT, int LPR = 32, int ROW = K>
 __device__ __noinline__ float
 exactRowDot(const unsigned char *W, const unsigned char *S, int n,
             const unsigned char *codes, const unsigned char *scales) {
   static_assert(DT == kF8E4M3 || DT == kFP4, "FP8 or FP4 weights");
   static_assert(K % 128 == 0 && ROW % 128 == 0 && K <= ROW, "128-blocks");
   constexpr int NB = K / 128;
-  constexpr int PER_LANE = (NB + 31) / 32;
+  constexpr int PER_LANE = (NB + LPR - 1) / LPR;
   constexpr int Q = DT == kFP4 ? 4 : 1; // results per 128-block
-  const int lane = threadIdx.x % 32;
+  const int lane = threadIdx.x % LPR;
   float part[PER_LANE][Q];
 #pragma unroll
   for (int i = 0; i < PER_LANE; ++i) {
-    const int b = lane + 32 * i;
+    const int b = lane + LPR * i;
 #pragma unroll
     for (int q = 0; q < Q; ++q)
       part[i][q] = 0.0f;
@@ -99,9 +102,15 @@ exactRowDot(const unsigned char *W, const unsigned char *S, int n,
         wv[q] = __ldg(wrow + q);
         sb[q] = __ldg(srow + q);
       }
-#pragma unroll
+      // One 32-block at a time (unrolled, the compiler hoists every decode
+      // of the four and needs 122 registers).
+#pragma unroll 1
       for (int q = 0; q < 4; ++q) {
-        const unsigned word[4] = {wv[q].x, wv[q].y, wv[q].z, wv[q].w};
+        const uint4 wq = q == 0   ? wv[0]
+                         : q == 1 ? wv[1]
+                         : q == 2 ? wv[2]
+                                  : wv[3];
+        const unsigned word[4] = {wq.x, wq.y, wq.z, wq.w};
         double exact = 0.0;
 #pragma unroll
         for (int h = 0; h < 2; ++h) {
@@ -121,19 +130,28 @@ exactRowDot(const unsigned char *W, const unsigned char *S, int n,
             exact += (double)four;
           }
         }
-        part[i][q] = __fmul_rn(__fmul_rn(__double2float_rn(exact), sa),
-                               e8m0ToF32(sb[q]));
+        const unsigned char sq = q == 0   ? sb[0]
+                                 : q == 1 ? sb[1]
+                                 : q == 2 ? sb[2]
+                                          : sb[3];
+        const float pq =
+            __fmul_rn(__fmul_rn(__double2float_rn(exact), sa), e8m0ToF32(sq));
+#pragma unroll
+        for (int r = 0; r < Q; ++r)
+          if (r == q)
+            part[i][r] = pq;
       }
     }
   }
-  // The outer sum in block order: block b's results live in lane b % 32.
+  // The outer sum in block order: block b's results live in group lane
+  // b % LPR.
   float acc = 0.0f;
 #pragma unroll
   for (int i = 0; i < PER_LANE; ++i)
-    for (int src = 0; src < 32 && src + 32 * i < NB; ++src)
+    for (int src = 0; src < LPR && src + LPR * i < NB; ++src)
 #pragma unroll
       for (int q = 0; q < Q; ++q)
-        acc = __fadd_rn(acc, __shfl_sync(0xffffffffu, part[i][q], src));
+        acc = __fadd_rn(acc, __shfl_sync(0xffffffffu, part[i][q], src, LPR));
   return off::roundBf16(acc);
 }
 
@@ -212,15 +230,15 @@ __device__ __forceinline__ void moeDecodeQuantize(const BkLaunch &a) {
 }
 
 template <int DIM, int INTER, int E, int K, int DT2, int DS2, int WARPS,
-          int RPB>
+          int LPR>
 __device__ __forceinline__ void moeDecodeDown(const BkLaunch &a) {
+  constexpr int RPB = WARPS * 32 / LPR; // a row per group of LPR lanes
   static_assert(DIM % RPB == 0, "whole row blocks");
   constexpr int PER_TOKEN = DIM / RPB;
   constexpr int BLOCK = 32 * WARPS;
   __shared__ __align__(16) unsigned char hCodes[K + 1][INTER];
   __shared__ unsigned char hScales[K + 1][INTER / 128];
   __shared__ int order[K]; // routed slots by ascending expert id, -1 after
-  const int warp = threadIdx.x / 32;
   const long long t = blockIdx.x / PER_TOKEN;
   const int n0 = blockIdx.x % PER_TOKEN * RPB;
   const int *idx = (const int *)a.in[1] + t * K;
@@ -253,22 +271,23 @@ __device__ __forceinline__ void moeDecodeDown(const BkLaunch &a) {
   }
   __syncthreads();
   float *y = (float *)a.out[0] + t * DIM;
-  for (int n = n0 + warp; n < n0 + RPB; n += WARPS) {
+  {
+    const int n = n0 + (int)threadIdx.x / LPR;
     float sum = 0.0f;
     for (int j = 0; j < K; ++j) {
       const int s = order[j];
       if (s < 0)
         break;
       const int e = idx[s];
-      sum = __fadd_rn(sum, exactRowDot<INTER, DT2>(
+      sum = __fadd_rn(sum, exactRowDot<INTER, DT2, LPR>(
                                (const unsigned char *)a.weights[3 * e + 1],
                                (const unsigned char *)a.scales[3 * e + 1], n,
                                hCodes[s], hScales[s]));
     }
-    const float shared = exactRowDot<INTER, DS2>(
+    const float shared = exactRowDot<INTER, DS2, LPR>(
         (const unsigned char *)a.weights[3 * E + 1],
         (const unsigned char *)a.scales[3 * E + 1], n, hCodes[K], hScales[K]);
-    if (threadIdx.x % 32 == 0)
+    if (threadIdx.x % LPR == 0)
       y[n] = off::roundBf16(__fadd_rn(sum, shared));
   }
 }

@@ -117,7 +117,8 @@ TEST(KernelSource, GroupedMoeGridsAndScratch) {
 
 // Entries of up to 4 tokens (decode) run three kernels (moe_decode.cuh): a
 // block per (token, slot, 32 rows of h), per (token, slot) to quantize h,
-// then per (token, 8 output rows); no clusters; h, its codes and scales in
+// then per (token, 16 output rows: 16 lanes a row at inter 2048); no
+// clusters; h, its codes and scales in
 // scratch per token and slot.
 TEST(KernelSource, DecodeMoeIsThreeKernels) {
   for (int64_t maxTokens : {1, 4}) {
@@ -139,13 +140,13 @@ TEST(KernelSource, DecodeMoeIsThreeKernels) {
         << quantize.source;
     EXPECT_EQ(quantize.grid.gridX(3), 3 * 7);
     EXPECT_NE(
-        down.source.find("bk::moeDecodeDown<4096, 2048, 256, 6, 4, 2, 8, 8>"),
+        down.source.find("bk::moeDecodeDown<4096, 2048, 256, 6, 4, 2, 8, 16>"),
         std::string::npos)
         << down.source;
     EXPECT_EQ(ks->cluster, 1);
     EXPECT_EQ(down.cluster, 1);
     EXPECT_EQ(ks->grid.gridX(3), 3 * 7 * (2048 / 32));
-    EXPECT_EQ(down.grid.gridX(3), 3 * (4096 / 8));
+    EXPECT_EQ(down.grid.gridX(3), 3 * (4096 / 16)); // 16 lanes a row
     // Per token and slot: h floats, codes, 16 scale bytes.
     const uint64_t perSlot = 5 * 2048 + 16;
     EXPECT_EQ(ks->scratchBytes, uint64_t(maxTokens) * 7 * perSlot);
