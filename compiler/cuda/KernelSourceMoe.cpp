@@ -58,6 +58,10 @@ Expected<Body> genMoeOfficial(const LaunchReader &r, int64_t dim, int64_t inter,
   int64_t downLanes = 32;
   while (downLanes > 1 && (inter / 128) % downLanes)
     downLanes /= 2;
+  // A block's rows must tile dim: wider groups (fewer rows) where they
+  // would not (dim 128 with inter 128: 2 lanes, 128 rows a block).
+  while (downLanes < 32 && dim % (kDecodeWarps * 32 / downLanes))
+    downLanes *= 2;
   const int64_t downRows = kDecodeWarps * 32 / downLanes;
   const int64_t nb = inter / 128;
   // Scratch per token and slot: h floats, codes, scale bytes padded to 16.

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <map>
 #include <set>
 
 namespace birkhoff::rt {
@@ -246,6 +247,7 @@ makeCudaBackend(const Program &prog, int ordinal, const std::string &origin,
   // device block for all launches; never an empty array).
   std::vector<uint64_t> tables;
   std::vector<std::vector<std::pair<size_t, size_t>>> tableAt;
+  std::map<int, uint64_t> scratchAt; // first kernel -> its scratch region
   for (size_t e = 0; e < prog.entries.size(); ++e) {
     const EntryDesc &entry = prog.entries[e];
     m.launches.emplace_back();
@@ -270,6 +272,12 @@ makeCudaBackend(const Program &prog, int ordinal, const std::string &origin,
         const CudaKernelDesc &desc = prog.cudaKernels[size_t(k)];
         p.kernels.push_back({functions[size_t(k)], desc.grid});
         p.scratchBytes = std::max(p.scratchBytes, desc.scratchBytes);
+      }
+      if (p.scratchBytes > 0) {
+        auto [at, added] = scratchAt.try_emplace(l.cudaKernel, m.scratchBytes);
+        if (added)
+          m.scratchBytes += (p.scratchBytes + 255) / 256 * 256;
+        p.scratchOffset = at->second;
       }
       m.launches[e].push_back(p);
       size_t weightsAt = tables.size();

@@ -30,6 +30,7 @@ struct PreparedLaunch {
   cuda::CuDevicePtr weights = 0; // device array: data pointer per weight
   cuda::CuDevicePtr scales = 0;  // device array: scale pointer per weight
   uint64_t scratchBytes = 0;     // the kernels' BkLaunch::scratch need
+  uint64_t scratchOffset = 0;    // where its region starts in the scratch
 };
 
 class CudaModel : public ModelBackend {
@@ -58,6 +59,11 @@ public:
   uint64_t weightBytes = 0;
   cuda::CuDevicePtr launchTables = 0; // the pointer arrays of all launches
   std::vector<std::vector<PreparedLaunch>> launches; // [entry][launch]
+  /// A session's kernel scratch: one region per distinct first kernel of a
+  /// launch, shared by that kernel's launches in turn (stream-ordered), so
+  /// what a kernel keeps there between calls (the grouped moe's counters,
+  /// left at zero) no other kernel writes over.
+  uint64_t scratchBytes = 0;
   bool decodeGraphs = true; // replay one-token calls as CUDA graphs
 };
 

@@ -90,11 +90,8 @@ public:
     // The ids, then the position (8-byte aligned) graphs read.
     positionOffset_ = (uint64_t(maxTokens) * 4 + 7) / 8 * 8;
     uint64_t tokenBytes = positionOffset_ + 8;
-    // One scratch block, shared by the launches in turn (stream-ordered).
-    uint64_t scratchBytes = 0;
-    for (const std::vector<PreparedLaunch> &entry : model_.launches)
-      for (const PreparedLaunch &p : entry)
-        scratchBytes = std::max(scratchBytes, p.scratchBytes);
+    // One scratch block, a region per kernel (CudaModel::scratchBytes).
+    const uint64_t scratchBytes = model_.scratchBytes;
     uint64_t total = fixedBytes_ + arenaBytes + tokenBytes + scratchBytes;
     BK_ASSIGN_OR_RETURN(uint64_t freeBytes, model_.freeMemory());
     if (total > freeBytes)
@@ -267,7 +264,7 @@ private:
       args.start = start + row;
       args.startAt = reinterpret_cast<const int64_t *>(startAt);
       if (p.scratchBytes > 0)
-        args.scratch = reinterpret_cast<void *>(scratch_);
+        args.scratch = reinterpret_cast<void *>(scratch_ + p.scratchOffset);
       args.tokenIds = reinterpret_cast<const int32_t *>(buffer(-1));
       for (size_t j = 0; j < l.inputs.size(); ++j)
         args.in[j] = reinterpret_cast<const void *>(buffer(l.inputs[j]));

@@ -606,8 +606,8 @@ TEST(GpuOfficial, MoeMatchesHost) {
         MoeCase{1024, 2048, 64, 6, 1, true},
         MoeCase{256, 2048, 64, 6, 3, false}, MoeCase{256, 512, 64, 6, 7, true},
         MoeCase{384, 128, 8, 2, 40, true}, MoeCase{4096, 2048, 8, 6, 1, true},
-        MoeCase{384, 256, 16, 4, 4, false},
-        MoeCase{256, 2048, 16, 6, 9, true}}) {
+        MoeCase{384, 256, 16, 4, 4, false}, MoeCase{256, 2048, 16, 6, 9, true},
+        MoeCase{128, 128, 4, 4, 1, true}}) {
     const bool decode = c.tokens <= 4;
     const bool split = c.inter == 2048 && !decode;
     runMoeCase(

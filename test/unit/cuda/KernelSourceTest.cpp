@@ -154,6 +154,32 @@ TEST(KernelSource, DecodeMoeIsThreeKernels) {
   }
 }
 
+// The decode moe's w2 lane groups are as wide as the rows' 128-blocks allow,
+// and wider where a block's rows would not tile dim (the tiny goldens' dim
+// 128 and inter 128: 2 lanes, 128 rows a block).
+TEST(KernelSource, DecodeMoeRowsTileDim) {
+  struct Case {
+    int64_t dim, inter;
+    const char *lanes;
+    int64_t blocks;
+  };
+  for (Case c :
+       {Case{128, 128, ", 8, 2>(args)", 1}, Case{384, 256, ", 8, 2>(args)", 3},
+        Case{1024, 512, ", 8, 4>(args)", 16}}) {
+    SCOPED_TRACE(c.dim);
+    CudaLaunchSpec s =
+        moeSpec(c.dim, c.inter, 4, 4, DType::FP4E2M1x2, DType::F8E4M3);
+    s.param("numerics", 1);
+    s.maxTokens = 1;
+    auto ks = generateKernelSource(s);
+    ASSERT_TRUE(ks.isOk()) << ks.status().toString();
+    ASSERT_EQ(ks->then.size(), 2u);
+    EXPECT_NE(ks->then[1].source.find(c.lanes), std::string::npos)
+        << ks->then[1].source;
+    EXPECT_EQ(ks->then[1].grid.gridX(1), c.blocks);
+  }
+}
+
 // The official linear_rms_norm of a decode entry is the decode linear over
 // the whole GPU, then the norm a block per token; other entries keep one
 // cluster per 32-token slice.
