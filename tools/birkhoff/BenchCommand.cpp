@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <map>
 #include <sstream>
 #include <vector>
 
@@ -32,6 +33,11 @@ double seconds(std::chrono::steady_clock::time_point t0) {
 struct TokenCost {
   double weightBytes = 0; // weights + scales one token reads
   double matrixFlops = 0; // 2 · (weight elements one token multiplies)
+  // Per catalogue kernel: the weight bytes its launches of one call read
+  // for one token, and how many launches a call makes.
+  std::map<std::string, double> bytesByKernel;
+  std::map<std::string, int64_t> launchesByKernel;
+  int64_t cudaKernels = 0; // kernels a call runs (an op may lower to several)
 };
 
 TokenCost tokenCost(const rt::Program &prog, const rt::EntryDesc &entry) {
@@ -50,12 +56,20 @@ TokenCost tokenCost(const rt::Program &prog, const rt::EntryDesc &entry) {
     return n;
   };
   for (const rt::LaunchDesc &l : entry.launches) {
+    const std::string kernel(kernelName(l.id));
+    ++c.launchesByKernel[kernel];
+    if (l.cudaKernel >= 0)
+      c.cudaKernels += 1 + int64_t(l.cudaThen.size());
+    double &kernelBytes = c.bytesByKernel[kernel];
     if (l.id == KernelId::Embed) {
       // One row of the table per token.
       for (int w : l.weights)
         if (w >= 0) {
           const rt::WeightDesc &d = prog.weights[size_t(w)];
-          c.weightBytes += bytes(w) / double(std::max<int64_t>(d.shape[0], 1));
+          const double row =
+              bytes(w) / double(std::max<int64_t>(d.shape[0], 1));
+          c.weightBytes += row;
+          kernelBytes += row;
         }
       continue;
     }
@@ -73,6 +87,7 @@ TokenCost tokenCost(const rt::Program &prog, const rt::EntryDesc &entry) {
         continue;
       double share = i < routed ? routedShare : 1.0;
       c.weightBytes += share * bytes(w);
+      kernelBytes += share * bytes(w);
       if (prog.weights[size_t(w)].shape.size() == 2)
         c.matrixFlops += share * 2.0 * elements(w);
     }
@@ -96,17 +111,30 @@ Expected<std::vector<int64_t>> parseList(const std::string &text) {
 }
 
 /// The per-kernel times a profiling session gathered since the last call,
-/// slowest first, then starts over.
-void printKernelTimes(Session &session, const char *what) {
+/// slowest first, then starts over. With `decode` (the costs of one-token
+/// calls), each kernel's weight bytes per step and the rate it read them at.
+void printKernelTimes(Session &session, const char *what,
+                      const TokenCost *decode = nullptr) {
   std::vector<KernelTime> times = session.kernelTimes();
   double total = 0;
   for (const KernelTime &k : times)
     total += k.milliseconds;
   std::printf("profile  %s: %.3f ms in kernels\n", what, total);
-  for (const KernelTime &k : times)
-    std::printf("         %-20s %8lld launches %10.3f ms %5.1f %%\n",
+  for (const KernelTime &k : times) {
+    std::printf("         %-20s %8lld launches %10.3f ms %5.1f %%",
                 k.kernel.c_str(), (long long)k.launches, k.milliseconds,
                 total > 0 ? 100.0 * k.milliseconds / total : 0.0);
+    auto perStep = decode ? decode->launchesByKernel.find(k.kernel)
+                          : std::map<std::string, int64_t>::const_iterator();
+    if (decode && perStep != decode->launchesByKernel.end() &&
+        perStep->second > 0 && k.milliseconds > 0) {
+      const double steps = double(k.launches) / double(perStep->second);
+      const double bytes = decode->bytesByKernel.at(k.kernel);
+      std::printf("  %9.2f MB/step %8.1f GB/s", bytes / 1e6,
+                  bytes * steps / (k.milliseconds / 1e3) / 1e9);
+    }
+    std::printf("\n");
+  }
   session.clearKernelTimes();
 }
 
@@ -215,6 +243,13 @@ int runBenchCommand(int argc, char **argv) {
                   ? std::to_string(prog.config.nActivatedExperts).c_str()
                   : "k",
               prefillCost.matrixFlops / 1e9);
+  if (decodeEntry)
+    std::printf(
+        "launches %zu per decode step%s\n", decodeEntry->launches.size(),
+        decodeCost.cudaKernels > 0
+            ? (" (" + std::to_string(decodeCost.cudaKernels) + " CUDA kernels)")
+                  .c_str()
+            : "");
 
   std::vector<int32_t> tokens(static_cast<size_t>(*prompt));
   for (auto &t : tokens)
@@ -283,7 +318,8 @@ int runBenchCommand(int argc, char **argv) {
                 bytes / median / 1e9);
     if (profile)
       printKernelTimes(**session,
-                       ("decode at context " + std::to_string(ctx)).c_str());
+                       ("decode at context " + std::to_string(ctx)).c_str(),
+                       &decodeCost);
   }
   std::printf("state    %llu bytes for %lld tokens of context\n",
               (unsigned long long)(*session)->stateBytes(),
