@@ -25,18 +25,20 @@ using namespace mlir;
 namespace birkhoff {
 namespace {
 
-/// The launch as the CUDA generator sees it: the same params the artifact
-/// stores (integers and reals as doubles) and its weights' formats.
+/// The launch as the CUDA generator sees it: its params decoded as the
+/// runtime decodes the artifact's (the bk.launch verifier checked them) and
+/// its weights' formats.
 Expected<cuda::CudaLaunchSpec> launchSpec(bk::LaunchOp launch,
                                           SymbolTable &symbols) {
-  cuda::CudaLaunchSpec spec;
-  spec.kernel = launch.getKernel().str();
+  std::vector<ParamPair> pairs;
   for (NamedAttribute a : launch.getParams()) {
     if (auto i = dyn_cast<IntegerAttr>(a.getValue()))
-      spec.param(a.getName().str(), double(i.getInt()));
+      pairs.emplace_back(a.getName().str(), double(i.getInt()));
     else if (auto f = dyn_cast<FloatAttr>(a.getValue()))
-      spec.param(a.getName().str(), f.getValueAsDouble());
+      pairs.emplace_back(a.getName().str(), f.getValueAsDouble());
   }
+  BK_ASSIGN_OR_RETURN(cuda::CudaLaunchSpec spec,
+                      cuda::launchSpecOf(launch.getKernel().str(), pairs));
   for (Attribute w : launch.getWeights()) {
     StringRef name = cast<FlatSymbolRefAttr>(w).getValue();
     auto op = symbols.lookup<bk::WeightOp>(name);
@@ -151,7 +153,7 @@ Expected<CudaProgram> compileCudaProgram(Operation *bkModule,
       if (inserted) {
         CudaKernelImage k;
         k.name = ks.entry;
-        k.kernel = spec->kernel;
+        k.kernel = std::string(kernelName(spec->kernel()));
         k.arch = options.arch;
         k.source = ks.source;
         k.grid = ks.grid;

@@ -7,27 +7,25 @@
 #include <climits>
 #include <cmath>
 #include <cstdio>
-#include <functional>
-#include <map>
+#include <iterator>
+#include <optional>
 
 namespace birkhoff::cuda {
 namespace detail {
 
-Expected<std::vector<float>> ropeInvFreq(const LaunchReader &r,
-                                         int64_t ropeDim) {
-  BK_ASSIGN_OR_RETURN(double theta, r.num("theta"));
-  BK_ASSIGN_OR_RETURN(int64_t yarn, r.integer("yarn", 0, 1));
-  float base = float(theta);
+std::vector<float> ropeInvFreq(const RopeSpec &rope) {
+  const int64_t ropeDim = rope.ropeDim;
+  float base = float(rope.theta);
   int64_t half = ropeDim / 2;
   std::vector<float> inv(static_cast<size_t>(half));
   for (int64_t k = 0; k < half; ++k)
     inv[size_t(k)] = 1.0f / std::pow(base, float(2 * k) / float(ropeDim));
-  if (!yarn)
+  if (!rope.yarn)
     return inv;
-  BK_ASSIGN_OR_RETURN(double factor, r.num("rope_factor"));
-  BK_ASSIGN_OR_RETURN(double original, r.num("original_seq_len"));
-  BK_ASSIGN_OR_RETURN(double betaFast, r.num("beta_fast"));
-  BK_ASSIGN_OR_RETURN(double betaSlow, r.num("beta_slow"));
+  double factor = rope.ropeFactor;
+  double original = double(rope.originalSeqLen);
+  double betaFast = rope.betaFast;
+  double betaSlow = rope.betaSlow;
   double dim = double(ropeDim);
   auto correctionDim = [&](double rotations) {
     return dim * std::log(original / (rotations * 2.0 * M_PI)) /
@@ -58,17 +56,10 @@ std::string invFreqConstant(const std::string &name,
   return c + "};\n";
 }
 
-} // namespace detail
-
-using namespace detail;
-namespace {
-
-using Generator = std::function<Expected<Body>(const LaunchReader &,
-                                               const CudaCodegenOptions &)>;
-
-Expected<Body> genEmbed(const LaunchReader &r, const CudaCodegenOptions &) {
-  BK_ASSIGN_OR_RETURN(int64_t dim, r.integer("dim"));
-  BK_ASSIGN_OR_RETURN(int64_t hc, r.integer("hc", 1, 64));
+Expected<Body> genEmbed(const EmbedParams &p, const LaunchReader &r,
+                        const CudaCodegenOptions &) {
+  BK_ASSIGN_OR_RETURN(int64_t dim, r.range(p, p.dim));
+  BK_ASSIGN_OR_RETURN(int64_t hc, r.range(p, p.hc, 1, 64));
   BK_ASSIGN_OR_RETURN(DType w, r.weight(0, {DType::F32, DType::BF16}));
   const auto &shapes = r.spec().weightShapes;
   if (shapes.empty() || shapes[0].size() != 2 || shapes[0][1] != dim)
@@ -84,56 +75,56 @@ Expected<Body> genEmbed(const LaunchReader &r, const CudaCodegenOptions &) {
   return b;
 }
 
-Expected<Body> genRmsNorm(const LaunchReader &r, const CudaCodegenOptions &o) {
-  BK_ASSIGN_OR_RETURN(int64_t n, r.integer("n"));
-  BK_ASSIGN_OR_RETURN(double eps, r.num("eps"));
+Expected<Body> genRmsNorm(const RmsNormParams &p, const LaunchReader &r,
+                          const CudaCodegenOptions &o) {
+  BK_ASSIGN_OR_RETURN(int64_t n, r.range(p, p.n));
   BK_ASSIGN_OR_RETURN(DType w, r.weight(0, {DType::F32, DType::BF16}));
   BK_RETURN_IF_ERROR(r.shape(0, {n}));
   Body b;
   b.include = "bk/norm.cuh";
   b.call = "bk::rmsNorm<" + i(n) + ", " + dt(w) + ", " + i(kBlock) + ", " +
-           flag(o.hostOrderReductions) + ">(args, " + f32(float(eps)) + ");";
+           flag(o.hostOrderReductions) + ">(args, " + f32(float(p.eps)) + ");";
   b.grid = {1, 0, 0, kBlock};
   return b;
 }
 
-Expected<Body> genHeadRmsNorm(const LaunchReader &r,
+Expected<Body> genHeadRmsNorm(const HeadRmsNormParams &p, const LaunchReader &r,
                               const CudaCodegenOptions &o) {
-  BK_ASSIGN_OR_RETURN(int64_t heads, r.integer("heads"));
-  BK_ASSIGN_OR_RETURN(int64_t hd, r.integer("head_dim"));
-  BK_ASSIGN_OR_RETURN(double eps, r.num("eps"));
+  BK_ASSIGN_OR_RETURN(int64_t heads, r.range(p, p.heads));
+  BK_ASSIGN_OR_RETURN(int64_t hd, r.range(p, p.headDim));
   constexpr int kHeadsPerBlock = 4;
   Body b;
   b.include = "bk/norm.cuh";
   b.call = "bk::headRmsNorm<" + i(heads) + ", " + i(hd) + ", " +
            i(kHeadsPerBlock) + ", " + flag(o.hostOrderReductions) + ">(args, " +
-           f32(float(eps)) + ");";
+           f32(float(p.eps)) + ");";
   b.grid = {(heads + kHeadsPerBlock - 1) / kHeadsPerBlock, 0, 0,
             32 * kHeadsPerBlock};
   return b;
 }
 
-Expected<Body> genRope(const LaunchReader &r, const CudaCodegenOptions &) {
-  BK_ASSIGN_OR_RETURN(int64_t heads, r.integer("heads"));
-  BK_ASSIGN_OR_RETURN(int64_t hd, r.integer("head_dim"));
-  BK_ASSIGN_OR_RETURN(int64_t rd, r.integer("rope_dim", 0));
-  BK_ASSIGN_OR_RETURN(int64_t inverse, r.integer("inverse", 0, 1));
+Expected<Body> genRope(const RopeParams &p, const LaunchReader &r,
+                       const CudaCodegenOptions &) {
+  BK_ASSIGN_OR_RETURN(int64_t heads, r.range(p, p.heads));
+  BK_ASSIGN_OR_RETURN(int64_t hd, r.range(p, p.headDim));
+  BK_ASSIGN_OR_RETURN(int64_t rd, r.range(p, p.ropeDim, 0));
   if (rd > hd || rd % 2)
     return invalidArgument(r.where() + "rope_dim " + i(rd) +
                            " does not fit head_dim " + i(hd));
-  BK_ASSIGN_OR_RETURN(std::vector<float> inv, ropeInvFreq(r, rd));
+  std::vector<float> inv = ropeInvFreq(ropeSpecOf(p));
   Body b;
   b.include = "bk/rope.cuh";
   b.constants = invFreqConstant("bk_inv_freq", inv);
   b.call = "bk::rope<" + i(heads) + ", " + i(hd) + ", " + i(rd) + ", " +
-           flag(inverse != 0) + ", " + i(kBlock) + ">(args, bk_inv_freq);";
+           flag(p.inverse) + ", " + i(kBlock) + ">(args, bk_inv_freq);";
   b.grid = {1, 0, 0, kBlock};
   return b;
 }
 
-Expected<Body> genLinear(const LaunchReader &r, const CudaCodegenOptions &) {
-  BK_ASSIGN_OR_RETURN(int64_t in, r.integer("in_features"));
-  BK_ASSIGN_OR_RETURN(int64_t out, r.integer("out_features"));
+Expected<Body> genLinear(const LinearParams &p, const LaunchReader &r,
+                         const CudaCodegenOptions &) {
+  BK_ASSIGN_OR_RETURN(int64_t in, r.range(p, p.inFeatures));
+  BK_ASSIGN_OR_RETURN(int64_t out, r.range(p, p.outFeatures));
   BK_ASSIGN_OR_RETURN(DType w, r.weight(0, {DType::F32, DType::BF16,
                                             DType::F8E4M3, DType::FP4E2M1x2}));
   BK_RETURN_IF_ERROR(r.shape(0, {out, in}));
@@ -151,21 +142,35 @@ Expected<Body> genLinear(const LaunchReader &r, const CudaCodegenOptions &) {
   return b;
 }
 
-Expected<Body> genMhc(const LaunchReader &r, bool head, bool norm) {
-  BK_ASSIGN_OR_RETURN(int64_t dim, r.integer("dim"));
-  BK_ASSIGN_OR_RETURN(int64_t hc, r.integer("hc", 1, 8));
-  BK_ASSIGN_OR_RETURN(double hcEps, r.num("hc_eps"));
-  BK_ASSIGN_OR_RETURN(double normEps, r.num("norm_eps"));
-  double eps = 0.0;
-  if (norm) {
-    BK_ASSIGN_OR_RETURN(double e, r.num("eps"));
-    eps = e;
+namespace {
+
+/// The params of mhc_pre, mhc_pre_norm, mhc_head and mhc_head_norm.
+struct Mhc {
+  int64_t dim = 0, hc = 0, iters = 0;
+  double hcEps = 0, normEps = 0, eps = 0;
+  bool official = false;
+};
+
+/// The mhc kernels' params, range-checked (iters only where there is one,
+/// eps only with the norm).
+template <typename P> Expected<Mhc> mhcOf(const P &p, const LaunchReader &r) {
+  Mhc m;
+  BK_ASSIGN_OR_RETURN(m.dim, r.range(p, p.dim));
+  BK_ASSIGN_OR_RETURN(m.hc, r.range(p, p.hc, 1, 8));
+  m.hcEps = p.hcEps;
+  m.normEps = p.normEps;
+  if constexpr (requires { p.eps; })
+    m.eps = p.eps;
+  if constexpr (requires { p.iters; }) {
+    BK_ASSIGN_OR_RETURN(m.iters, r.range(p, p.iters, 1, 1000));
   }
-  int64_t iters = 0;
-  if (!head) {
-    BK_ASSIGN_OR_RETURN(int64_t it, r.integer("iters", 1, 1000));
-    iters = it;
-  }
+  m.official = p.official();
+  return m;
+}
+
+Expected<Body> genMhc(const Mhc &m, const LaunchReader &r, bool head,
+                      bool norm) {
+  const int64_t dim = m.dim, hc = m.hc, iters = m.iters;
   std::initializer_list<DType> small = {DType::F32, DType::BF16};
   BK_ASSIGN_OR_RETURN(DType fn, r.weight(0, small));
   BK_ASSIGN_OR_RETURN(DType base, r.weight(1, small));
@@ -181,8 +186,8 @@ Expected<Body> genMhc(const LaunchReader &r, bool head, bool norm) {
   BK_RETURN_IF_ERROR(r.shape(1, {rows}));
   Body b;
   b.include = "bk/mhc.cuh";
-  std::string eps3 =
-      f32(float(hcEps)) + ", " + f32(float(normEps)) + ", " + f32(float(eps));
+  std::string eps3 = f32(float(m.hcEps)) + ", " + f32(float(m.normEps)) + ", " +
+                     f32(float(m.eps));
   // Entries of very few tokens (decode), mhc_pre(_norm): a block per mixing
   // row (and one for Σ x²) per token, then a block per token goes on from
   // the sums in scratch (mhcMixRow): the weights spread over rows + 1 SMs.
@@ -197,7 +202,7 @@ Expected<Body> genMhc(const LaunchReader &r, bool head, bool norm) {
     rest.call = "bk::mhcPre<" + i(dim) + ", " + i(hc) + ", " + i(iters) + ", " +
                 flag(norm) + ", " + dt(fn) + ", " + dt(base) + ", " +
                 dt(scale) + ", " + dt(nw) + ", " + i(kBlock) + ", " +
-                flag(isOfficial(r)) + ", 1, true>(args, " + eps3 + ");";
+                flag(m.official) + ", 1, true>(args, " + eps3 + ");";
     rest.grid = {1, 0, 0, kBlock};
     rest.scratchBytes = b.scratchBytes;
     rest.minBlocksPerSm = 3;
@@ -215,8 +220,8 @@ Expected<Body> genMhc(const LaunchReader &r, bool head, bool norm) {
       }
   // Official numerics: bf16 collapsed input and P1 norm (reference sources
   // of one block per token keep their text, and so their entry names).
-  std::string tail = cluster > 1 ? flag(isOfficial(r)) + ", " + i(cluster)
-                                 : (isOfficial(r) ? "true" : "");
+  std::string tail = cluster > 1 ? flag(m.official) + ", " + i(cluster)
+                                 : (m.official ? "true" : "");
   if (!tail.empty())
     tail = ", " + tail;
   if (head)
@@ -233,45 +238,145 @@ Expected<Body> genMhc(const LaunchReader &r, bool head, bool norm) {
   return b;
 }
 
-Expected<Body> genMhcPost(const LaunchReader &r, const CudaCodegenOptions &) {
-  BK_ASSIGN_OR_RETURN(int64_t dim, r.integer("dim"));
-  BK_ASSIGN_OR_RETURN(int64_t hc, r.integer("hc", 1, 8));
+} // namespace
+
+Expected<Body> genMhcPre(const MhcPreParams &p, const LaunchReader &r,
+                         const CudaCodegenOptions &) {
+  BK_ASSIGN_OR_RETURN(Mhc m, mhcOf(p, r));
+  return genMhc(m, r, /*head=*/false, /*norm=*/false);
+}
+Expected<Body> genMhcPreNorm(const MhcPreNormParams &p, const LaunchReader &r,
+                             const CudaCodegenOptions &) {
+  BK_ASSIGN_OR_RETURN(Mhc m, mhcOf(p, r));
+  return genMhc(m, r, /*head=*/false, /*norm=*/true);
+}
+Expected<Body> genMhcHead(const MhcHeadParams &p, const LaunchReader &r,
+                          const CudaCodegenOptions &) {
+  BK_ASSIGN_OR_RETURN(Mhc m, mhcOf(p, r));
+  return genMhc(m, r, /*head=*/true, /*norm=*/false);
+}
+Expected<Body> genMhcHeadNorm(const MhcHeadNormParams &p, const LaunchReader &r,
+                              const CudaCodegenOptions &) {
+  BK_ASSIGN_OR_RETURN(Mhc m, mhcOf(p, r));
+  return genMhc(m, r, /*head=*/true, /*norm=*/true);
+}
+
+Expected<Body> genMhcPost(const MhcPostParams &p, const LaunchReader &r,
+                          const CudaCodegenOptions &) {
+  BK_ASSIGN_OR_RETURN(int64_t dim, r.range(p, p.dim));
+  BK_ASSIGN_OR_RETURN(int64_t hc, r.range(p, p.hc, 1, 8));
   Body b;
   b.include = "bk/mhc.cuh";
   // Official numerics: the streams stay bf16.
   b.call = "bk::mhcPost<" + i(dim) + ", " + i(hc) + ", " + i(kBlock) +
-           (isOfficial(r) ? ", true" : "") + ">(args);";
+           (p.official() ? ", true" : "") + ">(args);";
   b.grid = {(dim + 4 * kBlock - 1) / (4 * kBlock), 0, 0, kBlock};
   return b;
 }
 
-const std::map<std::string_view, Generator> &generators() {
-  static const std::map<std::string_view, Generator> table = {
-      {"embed", genEmbed},
-      {"rms_norm", genRmsNorm},
-      {"head_rms_norm", genHeadRmsNorm},
-      {"rope", genRope},
-      {"linear", genLinear},
-      {"mhc_pre", [](auto &r, auto &) { return genMhc(r, false, false); }},
-      {"mhc_pre_norm", [](auto &r, auto &) { return genMhc(r, false, true); }},
-      {"mhc_head", [](auto &r, auto &) { return genMhc(r, true, false); }},
-      {"mhc_head_norm", [](auto &r, auto &) { return genMhc(r, true, true); }},
-      {"mhc_post", genMhcPost},
-      // The rest of the catalogue (KernelSourceInternal.h).
-      {"linear_rms_norm", genLinearRmsNorm},
-      {"grouped_linear", genGroupedLinear},
-      {"router_scores", genRouterScores},
-      {"route_select", genRouteSelect},
-      {"router", genRouter},
-      {"moe", genMoe},
-      {"compressor", genCompressor},
-      {"head_rms_norm_rope", genHeadRmsNormRope},
-      {"indexer_topk", genIndexerTopk},
-      {"sparse_attention", genSparseAttention},
-      {"window_write", genWindowWrite},
-  };
-  return table;
+} // namespace detail
+
+using namespace detail;
+namespace {
+
+/// A generator with its kernel's params struct taken out of the variant.
+using AnyGenerator = Expected<Body> (*)(const KernelParams &,
+                                        const LaunchReader &,
+                                        const CudaCodegenOptions &);
+template <typename P, Generator<P> G>
+Expected<Body> callTyped(const KernelParams &p, const LaunchReader &r,
+                         const CudaCodegenOptions &o) {
+  return G(std::get<P>(p), r, o);
 }
+template <typename P, Generator<P> G> constexpr AnyGenerator anyGenerator() {
+  if constexpr (G == nullptr)
+    return nullptr;
+  else
+    return &callTyped<P, G>;
+}
+
+/// Kernel P's CUDA generators: specialized below for every kernel of
+/// Kernels.def (the table instantiates it for each, so a kernel left out does
+/// not compile). A kernel without a CUDA generator says so with
+/// BK_CUDA_NOT_GENERATED.
+template <typename P> struct CudaGenerators;
+
+#define BK_CUDA_GENERATORS(Id, referenceGen, officialKind, officialGen)        \
+  template <> struct CudaGenerators<Id##Params> {                              \
+    static constexpr Generator<Id##Params> reference = referenceGen;           \
+    static constexpr CudaOfficialGenerator official =                          \
+        CudaOfficialGenerator::officialKind;                                   \
+    static constexpr Generator<Id##Params> own = officialGen;                  \
+  };
+/// Kernel Id has one generator for both profiles: the numerics are the same,
+/// or the generator reads `official()` itself.
+#define BK_CUDA_BOTH_PROFILES(Id, gen)                                         \
+  BK_CUDA_GENERATORS(Id, gen, Reference, nullptr)
+/// Kernel Id's official profile has a generator of its own.
+#define BK_CUDA_OWN_OFFICIAL(Id, gen, officialGen)                             \
+  BK_CUDA_GENERATORS(Id, gen, Own, officialGen)
+/// Kernel Id's official profile is not generated for CUDA.
+#define BK_CUDA_REFERENCE_ONLY(Id, gen)                                        \
+  BK_CUDA_GENERATORS(Id, gen, None, nullptr)
+/// Kernel Id is not generated for CUDA (--target host runs it).
+#define BK_CUDA_NOT_GENERATED(Id) BK_CUDA_GENERATORS(Id, nullptr, None, nullptr)
+
+// Same numerics in both profiles (embed copies, routing is fp32 in the
+// reference code too), or a generator that reads `numerics` itself.
+BK_CUDA_BOTH_PROFILES(Embed, genEmbed)
+BK_CUDA_BOTH_PROFILES(MhcPre, genMhcPre)
+BK_CUDA_BOTH_PROFILES(MhcPreNorm, genMhcPreNorm)
+BK_CUDA_BOTH_PROFILES(MhcPost, genMhcPost)
+BK_CUDA_BOTH_PROFILES(MhcHead, genMhcHead)
+BK_CUDA_BOTH_PROFILES(MhcHeadNorm, genMhcHeadNorm)
+BK_CUDA_BOTH_PROFILES(Compressor, genCompressor)
+BK_CUDA_BOTH_PROFILES(IndexerTopk, genIndexerTopk)
+BK_CUDA_BOTH_PROFILES(SparseAttention, genSparseAttention)
+BK_CUDA_BOTH_PROFILES(GroupedLinear, genGroupedLinear)
+BK_CUDA_BOTH_PROFILES(RouterScores, genRouterScores)
+BK_CUDA_BOTH_PROFILES(RouteSelect, genRouteSelect)
+BK_CUDA_BOTH_PROFILES(Router, genRouter)
+BK_CUDA_BOTH_PROFILES(Moe, genMoe)
+// The official profile's own kernels (KernelSourceOfficial.cpp).
+BK_CUDA_OWN_OFFICIAL(RmsNorm, genRmsNorm, genRmsNormOfficial)
+BK_CUDA_OWN_OFFICIAL(Linear, genLinear, genLinearOfficial)
+BK_CUDA_OWN_OFFICIAL(LinearRmsNorm, genLinearRmsNorm, genLinearRmsNormOfficial)
+BK_CUDA_OWN_OFFICIAL(HeadRmsNorm, genHeadRmsNorm, genHeadRmsNormOfficial)
+BK_CUDA_OWN_OFFICIAL(Rope, genRope, genRopeOfficial)
+BK_CUDA_OWN_OFFICIAL(HeadRmsNormRope, genHeadRmsNormRope,
+                     genHeadRmsNormRopeOfficial)
+BK_CUDA_OWN_OFFICIAL(WindowWrite, genWindowWrite, genWindowWriteOfficial)
+
+#undef BK_CUDA_GENERATORS
+#undef BK_CUDA_BOTH_PROFILES
+#undef BK_CUDA_OWN_OFFICIAL
+#undef BK_CUDA_REFERENCE_ONLY
+#undef BK_CUDA_NOT_GENERATED
+
+struct GeneratorEntry {
+  AnyGenerator reference; // nullptr: not generated for CUDA
+  CudaOfficialGenerator official;
+  AnyGenerator own; // the official generator when official == Own
+};
+
+template <typename P> constexpr GeneratorEntry entryOf() {
+  using G = CudaGenerators<P>;
+  static_assert((G::official == CudaOfficialGenerator::Own) ==
+                    (G::own != nullptr),
+                "an Own official profile needs its generator, and only it");
+  static_assert(G::reference != nullptr ||
+                    G::official == CudaOfficialGenerator::None,
+                "a kernel without a generator has no official one either");
+  return {anyGenerator<P, G::reference>(), G::official,
+          anyGenerator<P, G::own>()};
+}
+
+/// Every catalogue kernel's generators, indexed by KernelId.
+constexpr GeneratorEntry kGenerators[] = {
+#define BK_KERNEL(Id, ...) entryOf<Id##Params>(),
+#include "birkhoff/Kernels.def"
+};
+static_assert(std::size(kGenerators) == kNumKernels);
 
 /// FNV-1a, for stable entry names.
 uint64_t fnv1a(std::string_view s) {
@@ -309,41 +414,71 @@ KernelSource sourceOf(const std::string &kernelName, const Body &body) {
 
 } // namespace
 
+Expected<CudaLaunchSpec> launchSpecOf(std::string_view kernel,
+                                      std::span<const ParamPair> pairs) {
+  std::optional<KernelId> id = kernelIdByName(kernel);
+  if (!id)
+    return invalidArgument("unknown kernel '" + std::string(kernel) + "'");
+  CudaLaunchSpec spec;
+  BK_ASSIGN_OR_RETURN(spec.params, decodeParams(*id, pairs));
+  return spec;
+}
+
+CudaKernelSupport cudaKernelSupport(KernelId id) {
+  const GeneratorEntry &e = kGenerators[size_t(id)];
+  return {e.reference != nullptr, e.official};
+}
+
 std::vector<std::string_view> cudaGeneratedKernels() {
   std::vector<std::string_view> names;
-  for (const auto &[name, gen] : generators())
-    names.push_back(name);
+  for (size_t k = 0; k < kNumKernels; ++k)
+    if (kGenerators[k].reference)
+      names.push_back(kernelName(KernelId(k)));
   return names;
 }
 
 Expected<KernelSource> generateKernelSource(const CudaLaunchSpec &spec,
                                             const CudaCodegenOptions &opts) {
+  if (spec.params.index() == 0)
+    return invalidArgument("CUDA launch without decoded params");
   LaunchReader reader(spec);
-  auto it = generators().find(spec.kernel);
-  if (it == generators().end())
-    return unsupported("kernel '" + spec.kernel +
-                       "' is not yet generated for CUDA");
-  double numerics = reader.numOr("numerics", 0);
+  const KernelId id = spec.kernel();
+  const std::string name(kernelName(id));
+  const GeneratorEntry &entry = kGenerators[size_t(id)];
+  if (!entry.reference)
+    return unsupported("kernel '" + name + "' is not yet generated for CUDA");
+  // The decode checked every value's type; the generators also need finite
+  // reals and a known profile.
+  for (const EncodedParam &e : encodeParams(spec.params))
+    if (e.type == ParamType::Real && !std::isfinite(e.value))
+      return invalidArgument(reader.where() + "parameter '" +
+                             std::string(e.key) + "' is not finite");
+  const int64_t numerics = numericsOf(spec.params);
   if (numerics != 0 && numerics != 1)
     return invalidArgument(reader.where() + "parameter 'numerics' = " +
                            std::to_string(numerics) + " is not 0 or 1");
   // The official profile (KernelSourceOfficial.cpp): a kernel's own official
   // generator, or the reference one where it handles both profiles.
-  Generator gen = it->second;
-  if (numerics == 1 && !officialUsesReferenceGenerator(spec.kernel)) {
-    GeneratorFn official = officialGenerator(spec.kernel);
-    if (!official)
+  AnyGenerator gen = entry.reference;
+  if (numerics == 1) {
+    switch (entry.official) {
+    case CudaOfficialGenerator::Reference:
+      break;
+    case CudaOfficialGenerator::Own:
+      gen = entry.own;
+      break;
+    case CudaOfficialGenerator::None:
       return unsupported(
           reader.where() +
           "the official numerics profile is not yet generated for CUDA");
-    gen = official;
+    }
   }
-  BK_ASSIGN_OR_RETURN(Body body, gen(reader, opts));
-  KernelSource ks = sourceOf(spec.kernel, body);
+  BK_ASSIGN_OR_RETURN(Body body, gen(spec.params, reader, opts));
+  KernelSource ks = sourceOf(name, body);
   for (const Body &next : body.then) {
     if (!next.then.empty())
       return internalError(reader.where() + "a follow-up kernel has its own");
-    ks.then.push_back(sourceOf(spec.kernel, next));
+    ks.then.push_back(sourceOf(name, next));
   }
   return ks;
 }

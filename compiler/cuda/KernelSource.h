@@ -11,9 +11,11 @@
 #define BIRKHOFF_COMPILER_CUDA_KERNELSOURCE_H
 
 #include "birkhoff/DType.h"
+#include "birkhoff/KernelParams.h"
 #include "birkhoff/Status.h"
 #include "cuda/LaunchAbi.h"
 
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -21,12 +23,12 @@
 
 namespace birkhoff::cuda {
 
-/// What the generator needs of one launch: the catalogue kernel, its params
-/// (docs/kernels.md) and its weights' formats (launch order; an absent
-/// optional weight is any dtype with an empty shape).
+/// What the generator needs of one launch: the catalogue kernel's decoded
+/// params (KernelParams.h; the variant's alternative names the kernel) and its
+/// weights' formats (launch order; an absent optional weight is any dtype with
+/// an empty shape).
 struct CudaLaunchSpec {
-  std::string kernel;
-  std::vector<std::pair<std::string, double>> params;
+  KernelParams params;
   std::vector<DType> weightDTypes;
   std::vector<std::vector<int64_t>> weightShapes; // logical shapes
   /// Tokens per call of the launch's entry (bk.max_tokens; 0: unknown).
@@ -34,14 +36,23 @@ struct CudaLaunchSpec {
   /// one-token entry (decode) keeps the GEMV kernels.
   int64_t maxTokens = 0;
 
-  void param(std::string key, double v) {
-    params.emplace_back(std::move(key), v);
-  }
+  CudaLaunchSpec() = default;
+  /// A launch with `p` (a kernel's params struct, e.g. LinearParams).
+  explicit CudaLaunchSpec(KernelParams p) : params(std::move(p)) {}
+
+  /// The launch's kernel; `params` must hold a kernel's struct.
+  KernelId kernel() const { return kernelIdOf(params); }
   void weight(DType t, std::vector<int64_t> shape) {
     weightDTypes.push_back(t);
     weightShapes.push_back(std::move(shape));
   }
 };
+
+/// A spec of a launch of `kernel` whose params are the artifact's (key,
+/// value) pairs, decoded as the runtime decodes them (decodeParams: a missing,
+/// unknown, repeated or ill-typed parameter is a named error).
+Expected<CudaLaunchSpec> launchSpecOf(std::string_view kernel,
+                                      std::span<const ParamPair> pairs);
 
 struct CudaCodegenOptions {
   /// Norm reductions in the host kernels' sequential order, making rms_norm
@@ -69,13 +80,30 @@ struct KernelSource {
 };
 
 /// The source of `spec`'s launch: its first kernel, the others in `then`.
-/// Unsupported kernels (and the official numerics profile) give Unsupported
-/// "... not yet generated for CUDA".
+/// Kernels without a CUDA generator (and official launches of kernels whose
+/// official numerics are not generated) give Unsupported "... not yet
+/// generated for CUDA".
 Expected<KernelSource>
 generateKernelSource(const CudaLaunchSpec &spec,
                      const CudaCodegenOptions &opts = {});
 
-/// Kernels generateKernelSource handles (for the reference profile).
+/// How a kernel's launches of the official numerics profile (numerics = 1)
+/// are generated.
+enum class CudaOfficialGenerator : uint8_t {
+  Reference, // the reference generator (same numerics, or it reads the flag)
+  Own,       // a generator of its own (KernelSourceOfficial.cpp)
+  None,      // not generated: Unsupported
+};
+/// What the CUDA generator does for kernel `id` (one entry per catalogue
+/// kernel, KernelSource.cpp).
+struct CudaKernelSupport {
+  bool generated = false; // false: no CUDA generator at all
+  CudaOfficialGenerator official = CudaOfficialGenerator::None;
+};
+CudaKernelSupport cudaKernelSupport(KernelId id);
+
+/// Kernels generateKernelSource handles (for the reference profile), in
+/// catalogue order.
 std::vector<std::string_view> cudaGeneratedKernels();
 
 } // namespace birkhoff::cuda

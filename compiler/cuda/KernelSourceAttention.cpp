@@ -11,16 +11,17 @@
 
 namespace birkhoff::cuda::detail {
 
-Expected<Body> genHeadRmsNormRope(const LaunchReader &r,
+Expected<Body> genHeadRmsNormRope(const HeadRmsNormRopeParams &p,
+                                  const LaunchReader &r,
                                   const CudaCodegenOptions &o) {
-  BK_ASSIGN_OR_RETURN(int64_t heads, r.integer("heads"));
-  BK_ASSIGN_OR_RETURN(int64_t hd, r.integer("head_dim"));
-  BK_ASSIGN_OR_RETURN(double eps, r.num("eps"));
-  BK_ASSIGN_OR_RETURN(int64_t rd, r.integer("rope_dim", 0));
+  BK_ASSIGN_OR_RETURN(int64_t heads, r.range(p, p.heads));
+  BK_ASSIGN_OR_RETURN(int64_t hd, r.range(p, p.headDim));
+  const double eps = p.eps;
+  BK_ASSIGN_OR_RETURN(int64_t rd, r.range(p, p.ropeDim, 0));
   if (rd > hd || rd % 2)
     return invalidArgument(r.where() + "rope_dim " + i(rd) +
                            " does not fit head_dim " + i(hd));
-  BK_ASSIGN_OR_RETURN(std::vector<float> inv, ropeInvFreq(r, rd));
+  std::vector<float> inv = ropeInvFreq(ropeSpecOf(p));
   constexpr int kHeadsPerBlock = 4;
   Body b;
   b.include = "bk/norm_rope.cuh";
@@ -33,18 +34,17 @@ Expected<Body> genHeadRmsNormRope(const LaunchReader &r,
   return b;
 }
 
-Expected<Body> genIndexerTopk(const LaunchReader &r,
+Expected<Body> genIndexerTopk(const IndexerTopkParams &p, const LaunchReader &r,
                               const CudaCodegenOptions &) {
-  BK_ASSIGN_OR_RETURN(int64_t heads, r.integer("heads", 1, 4096));
-  BK_ASSIGN_OR_RETURN(int64_t hd, r.integer("head_dim", 1, 1 << 16));
-  BK_ASSIGN_OR_RETURN(int64_t topk, r.integer("topk", 1, 1 << 16));
-  BK_ASSIGN_OR_RETURN(int64_t ratio, r.integer("ratio", 1, 1 << 20));
+  BK_ASSIGN_OR_RETURN(int64_t heads, r.range(p, p.heads, 1, 4096));
+  BK_ASSIGN_OR_RETURN(int64_t hd, r.range(p, p.headDim, 1, 1 << 16));
+  BK_ASSIGN_OR_RETURN(int64_t topk, r.range(p, p.topk, 1, 1 << 16));
+  BK_ASSIGN_OR_RETURN(int64_t ratio, r.range(p, p.ratio, 1, 1 << 20));
   // Official numerics store the keys as FP4 (key_format 1), the reference
   // profile as f32 rows.
-  const bool official = isOfficial(r);
-  if (int64_t(r.numOr("key_format", 0)) != (official ? 1 : 0))
-    return unsupported(r.where() + "key_format " +
-                       i(int64_t(r.numOr("key_format", 0))) +
+  const bool official = p.official();
+  if (p.keyFormat != (official ? 1 : 0))
+    return unsupported(r.where() + "key_format " + i(p.keyFormat) +
                        " is not generated in this numerics profile");
   if (official && hd % 32)
     return invalidArgument(r.where() + "FP4 keys need head_dim " + i(hd) +
@@ -80,31 +80,32 @@ Expected<Body> genIndexerTopk(const LaunchReader &r,
   return b;
 }
 
-Expected<Body> genSparseAttention(const LaunchReader &r,
+Expected<Body> genSparseAttention(const SparseAttentionParams &p,
+                                  const LaunchReader &r,
                                   const CudaCodegenOptions &) {
-  BK_ASSIGN_OR_RETURN(int64_t heads, r.integer("heads"));
-  BK_ASSIGN_OR_RETURN(int64_t hd, r.integer("head_dim", 1, 4096));
-  BK_ASSIGN_OR_RETURN(int64_t window, r.integer("window"));
-  BK_ASSIGN_OR_RETURN(int64_t mode, r.integer("mode", 0, 2));
+  BK_ASSIGN_OR_RETURN(int64_t heads, r.range(p, p.heads));
+  BK_ASSIGN_OR_RETURN(int64_t hd, r.range(p, p.headDim, 1, 4096));
+  BK_ASSIGN_OR_RETURN(int64_t window, r.range(p, p.window));
+  BK_ASSIGN_OR_RETURN(int64_t mode, r.range(p, p.mode, 0, 2));
   int64_t ratio = 0, topk = 0;
   if (mode == 2) {
-    BK_ASSIGN_OR_RETURN(ratio, r.integer("ratio", 1, 1 << 20));
+    BK_ASSIGN_OR_RETURN(ratio, r.range(p, p.ratio, 1, 1 << 20));
   } else if (mode == 1) {
-    BK_ASSIGN_OR_RETURN(topk, r.integer("topk", 1, 1 << 16));
+    BK_ASSIGN_OR_RETURN(topk, r.range(p, p.topk, 1, 1 << 16));
   }
   BK_ASSIGN_OR_RETURN(DType sink, r.weight(0, {DType::F32, DType::BF16}));
   BK_RETURN_IF_ERROR(r.shape(0, {heads}));
-  if (isOfficial(r)) {
+  if (p.official()) {
     // KV entries in the ring and the compressed state (kv_format 1).
-    BK_ASSIGN_OR_RETURN(int64_t format, r.integer("kv_format", 0, 1));
-    BK_ASSIGN_OR_RETURN(int64_t rd, r.integer("rope_dim", 0));
+    BK_ASSIGN_OR_RETURN(int64_t format, r.range(p, p.kvFormat, 0, 1));
+    BK_ASSIGN_OR_RETURN(int64_t rd, r.range(p, p.ropeDim, 0));
     if (format != 1)
       return unsupported(r.where() + "official attention reads KV entries "
                                      "(kv_format 1)");
     BK_ASSIGN_OR_RETURN(official::KvEntryLayout layout,
                         official::KvEntryLayout::make(size_t(hd), size_t(rd)));
     if (mode == 1) { // the top-k indices are bounded by the emitted entries
-      BK_ASSIGN_OR_RETURN(ratio, r.integer("ratio", 1, 1 << 20));
+      BK_ASSIGN_OR_RETURN(ratio, r.range(p, p.ratio, 1, 1 << 20));
     }
     constexpr int kCap = 2048; // logits kept at once (8 KiB)
     Body b;
@@ -117,7 +118,7 @@ Expected<Body> genSparseAttention(const LaunchReader &r,
     b.grid = {heads, 0, 0, kBlock};
     return b;
   }
-  if (int64_t(r.numOr("kv_format", 0)) != 0)
+  if (p.kvFormat != 0)
     return unsupported(r.where() +
                        "KV entries (kv_format 1) belong to the official "
                        "numerics profile");
@@ -132,11 +133,11 @@ Expected<Body> genSparseAttention(const LaunchReader &r,
   return b;
 }
 
-Expected<Body> genWindowWrite(const LaunchReader &r,
+Expected<Body> genWindowWrite(const WindowWriteParams &p, const LaunchReader &r,
                               const CudaCodegenOptions &) {
-  BK_ASSIGN_OR_RETURN(int64_t window, r.integer("window"));
-  BK_ASSIGN_OR_RETURN(int64_t hd, r.integer("head_dim"));
-  if (int64_t(r.numOr("kv_format", 0)) != 0)
+  BK_ASSIGN_OR_RETURN(int64_t window, r.range(p, p.window));
+  BK_ASSIGN_OR_RETURN(int64_t hd, r.range(p, p.headDim));
+  if (p.kvFormat != 0)
     return unsupported(r.where() + "FP8 KV entries are not yet generated");
   constexpr int kThreads = 128;
   Body b;

@@ -11,24 +11,24 @@
 
 namespace birkhoff::cuda::detail {
 
-Expected<Body> genCompressor(const LaunchReader &r,
+Expected<Body> genCompressor(const CompressorParams &p, const LaunchReader &r,
                              const CudaCodegenOptions &) {
-  BK_ASSIGN_OR_RETURN(int64_t dim, r.integer("dim"));
-  BK_ASSIGN_OR_RETURN(int64_t hd, r.integer("head_dim"));
-  BK_ASSIGN_OR_RETURN(int64_t ratio, r.integer("ratio", 1, 1 << 20));
-  BK_ASSIGN_OR_RETURN(int64_t overlap, r.integer("overlap", 0, 1));
-  BK_ASSIGN_OR_RETURN(double eps, r.num("eps"));
-  BK_ASSIGN_OR_RETURN(int64_t rd, r.integer("rope_dim", 0));
+  BK_ASSIGN_OR_RETURN(int64_t dim, r.range(p, p.dim));
+  BK_ASSIGN_OR_RETURN(int64_t hd, r.range(p, p.headDim));
+  BK_ASSIGN_OR_RETURN(int64_t ratio, r.range(p, p.ratio, 1, 1 << 20));
+  const bool overlap = p.overlap;
+  const double eps = p.eps;
+  BK_ASSIGN_OR_RETURN(int64_t rd, r.range(p, p.ropeDim, 0));
   if (rd > hd || rd % 2 || hd % 2)
     return invalidArgument(r.where() + "rope_dim " + i(rd) +
                            " does not split head_dim " + i(hd) +
                            " into RoPE pairs");
   // Official numerics: entries stored as KV entries (entry_format 1) or FP4
   // indexer keys (2), the profile's own RoPE frequencies.
-  const bool official = isOfficial(r);
+  const bool official = p.official();
   int64_t format = 0, entryBytes = 0;
   if (official) {
-    BK_ASSIGN_OR_RETURN(format, r.integer("entry_format", 1, 2));
+    BK_ASSIGN_OR_RETURN(format, r.range(p, p.entryFormat, 1, 2));
     int64_t epl = hd / 32;
     if (format == 1) {
       BK_ASSIGN_OR_RETURN(
@@ -44,16 +44,12 @@ Expected<Body> genCompressor(const LaunchReader &r,
                            " (a power of two from 64 to 1024 is generated)");
       entryBytes = int64_t(official::fp4KeyBytes(size_t(hd)));
     }
-  } else if (int64_t(r.numOr("entry_format", 0)) != 0) {
+  } else if (p.entryFormat != 0) {
     return unsupported(r.where() + "entry_format belongs to the official "
                                    "numerics profile");
   }
-  std::vector<float> inv;
-  if (official) {
-    BK_ASSIGN_OR_RETURN(inv, officialInvFreq(r, rd));
-  } else {
-    BK_ASSIGN_OR_RETURN(inv, ropeInvFreq(r, rd));
-  }
+  const std::vector<float> inv =
+      official ? officialInvFreq(ropeSpecOf(p)) : ropeInvFreq(ropeSpecOf(p));
   const std::initializer_list<DType> matrices = {
       DType::F32, DType::BF16, DType::F8E4M3, DType::FP4E2M1x2};
   BK_ASSIGN_OR_RETURN(DType wkv, r.weight(0, matrices));
@@ -96,7 +92,7 @@ Expected<Body> genCompressor(const LaunchReader &r,
   b.include = "bk/compressor.cuh";
   b.constants = invFreqConstant("bk_inv_freq", inv);
   b.call = "bk::compressor<" + i(dim) + ", " + i(hd) + ", " + i(ratio) + ", " +
-           flag(overlap != 0) + ", " + i(rd) + ", " + dt(wkv) + ", " + dt(ape) +
+           flag(overlap) + ", " + i(rd) + ", " + dt(wkv) + ", " + dt(ape) +
            ", " + dt(norm) + ", " + i(cluster) + ", " + i(kWarps) + ", " +
            i(tg) + ", " + i(tile) + ", " + i(kClusterPrefetch) +
            (official ? ", " + i(format) + ", " + i(entryBytes) : "") +

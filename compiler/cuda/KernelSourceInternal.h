@@ -1,9 +1,10 @@
 //===- KernelSourceInternal.h - Shared pieces of the kernel generators ----===//
 //
 // The generators of compiler/cuda/KernelSource*.cpp: a checked reader of one
-// launch's params and weights, the generated body of a kernel, literal
-// formatting, and the per-kernel generator entry points that
-// generateKernelSource dispatches to. Not part of the public API.
+// launch's weights (and range checks of its typed params), the generated body
+// of a kernel, literal formatting, and the per-kernel generators, each taking
+// its kernel's params struct (KernelParams.h), that generateKernelSource
+// dispatches to. Not part of the public API.
 //
 //===----------------------------------------------------------------------===//
 #ifndef BIRKHOFF_COMPILER_CUDA_KERNELSOURCEINTERNAL_H
@@ -35,40 +36,38 @@ inline int64_t stagedTokens(int64_t k, int64_t budget = 40 * 1024) {
   return std::min<int64_t>(4, budget / (4 * k));
 }
 
-/// Typed, checked access to one launch's params and weights; errors name the
-/// kernel and the key.
+/// The artifact key of field `f` of `p` (a reference into `p`), for
+/// messages: generators read the typed fields and name them by their keys.
+#define BK_KERNEL(Id, ...)                                                     \
+  inline std::string_view paramKey(const Id##Params &p, const void *f) {
+#define BK_PARAM(Id, field, key, ...)                                          \
+  if (static_cast<const void *>(&p.field) == f)                                \
+    return key;
+#define BK_KERNEL_END(Id)                                                      \
+  return "?";                                                                  \
+  }
+#include "birkhoff/Kernels.def"
+
+/// Checked access to one launch's weights, and range checks of its typed
+/// params (decoded before any generator runs); errors name the kernel and
+/// the key.
 class LaunchReader {
 public:
   explicit LaunchReader(const CudaLaunchSpec &s) : spec_(s) {}
 
-  Expected<double> num(const char *key) const {
-    for (const auto &[k, v] : spec_.params)
-      if (k == key) {
-        if (!std::isfinite(v))
-          return invalidArgument(where() + "parameter '" + key +
-                                 "' is not finite");
-        return v;
-      }
-    return notFound(where() + "has no parameter '" + key + "'");
-  }
-  Expected<int64_t> integer(const char *key, int64_t min = 1,
-                            int64_t max = INT_MAX) const {
-    BK_ASSIGN_OR_RETURN(double v, num(key));
-    if (v != std::floor(v) || v < double(min) || v > double(max))
-      return invalidArgument(where() + "parameter '" + key +
-                             "' = " + std::to_string(v) +
-                             " is not an integer in [" + std::to_string(min) +
-                             ", " + std::to_string(max) + "]");
-    return int64_t(v);
+  /// Field `v` of `p`, which must lie in [min, max].
+  template <typename P>
+  Expected<int64_t> range(const P &p, const int64_t &v, int64_t min = 1,
+                          int64_t max = INT_MAX) const {
+    if (v < min || v > max)
+      return invalidArgument(
+          where() + "parameter '" + std::string(paramKey(p, &v)) +
+          "' = " + std::to_string(v) + " is not in [" + std::to_string(min) +
+          ", " + std::to_string(max) + "]");
+    return v;
   }
   /// Tokens per call of the launch's entry (0: unknown).
   int64_t maxTokens() const { return spec_.maxTokens; }
-  double numOr(const char *key, double fallback) const {
-    for (const auto &[k, v] : spec_.params)
-      if (k == key)
-        return v;
-    return fallback;
-  }
   /// dtype of launch weight i, which must be one of `allowed`.
   Expected<DType> weight(size_t i, std::initializer_list<DType> allowed) const {
     if (i >= spec_.weightDTypes.size())
@@ -103,7 +102,7 @@ public:
                                          : std::vector<int64_t>{};
   }
   std::string where() const {
-    return "CUDA launch of '" + spec_.kernel + "': ";
+    return "CUDA launch of '" + std::string(kernelName(spec_.kernel())) + "': ";
   }
   const CudaLaunchSpec &spec() const { return spec_; }
 
@@ -141,54 +140,62 @@ struct Body {
   std::vector<Body> then;
 };
 
-/// True for a launch of the `official` numerics profile (numerics = 1).
-inline bool isOfficial(const LaunchReader &r) {
-  return r.numOr("numerics", 0) == 1;
-}
-
-using GeneratorFn = Expected<Body> (*)(const LaunchReader &,
-                                       const CudaCodegenOptions &);
-/// Official profile: kernels whose reference generator also handles
-/// numerics = 1 (the same numerics, or a flag it reads itself).
-bool officialUsesReferenceGenerator(std::string_view kernel);
-/// Official profile: the kernel's own generator, or nullptr when its official
-/// numerics are not generated (KernelSourceOfficial.cpp).
-GeneratorFn officialGenerator(std::string_view kernel);
+/// A generator of kernel P's launches.
+template <typename P>
+using Generator = Expected<Body> (*)(const P &, const LaunchReader &,
+                                     const CudaCodegenOptions &);
 
 /// The inverse frequencies exactly as runtime/host/Rope.cpp computes them
 /// (same float/double expressions, same libm calls): generated kernels embed
 /// the bits, so the device rotates by the host's angles.
-Expected<std::vector<float>> ropeInvFreq(const LaunchReader &r,
-                                         int64_t ropeDim);
+std::vector<float> ropeInvFreq(const RopeSpec &rope);
 /// The official profile's frequencies (lib/birkhoff/OfficialNumerics
 /// ropeInvFreq: its own fp32 YaRN ramp) for the launch's rope params.
-Expected<std::vector<float>> officialInvFreq(const LaunchReader &r,
-                                             int64_t ropeDim);
+std::vector<float> officialInvFreq(const RopeSpec &rope);
 /// `__constant__ float <name>[]` holding `inv` (one 0 when empty).
 std::string invFreqConstant(const std::string &name,
                             const std::vector<float> &inv);
 
-// Generators of the kernels beyond the foundation (one file per family).
+// The generators, one per kernel and profile; KernelSource.cpp's table says
+// which kernel uses which.
+#define BK_GENERATOR(name, P)                                                  \
+  Expected<Body> name(const P &, const LaunchReader &,                         \
+                      const CudaCodegenOptions &);
+// KernelSource.cpp
+BK_GENERATOR(genEmbed, EmbedParams)
+BK_GENERATOR(genRmsNorm, RmsNormParams)
+BK_GENERATOR(genHeadRmsNorm, HeadRmsNormParams)
+BK_GENERATOR(genRope, RopeParams)
+BK_GENERATOR(genLinear, LinearParams)
+BK_GENERATOR(genMhcPre, MhcPreParams)
+BK_GENERATOR(genMhcPreNorm, MhcPreNormParams)
+BK_GENERATOR(genMhcHead, MhcHeadParams)
+BK_GENERATOR(genMhcHeadNorm, MhcHeadNormParams)
+BK_GENERATOR(genMhcPost, MhcPostParams)
 // KernelSourceProjections.cpp
-Expected<Body> genLinearRmsNorm(const LaunchReader &,
-                                const CudaCodegenOptions &);
-Expected<Body> genGroupedLinear(const LaunchReader &,
-                                const CudaCodegenOptions &);
-Expected<Body> genRouterScores(const LaunchReader &,
-                               const CudaCodegenOptions &);
-Expected<Body> genRouteSelect(const LaunchReader &, const CudaCodegenOptions &);
-Expected<Body> genRouter(const LaunchReader &, const CudaCodegenOptions &);
-// KernelSourceMoe.cpp
-Expected<Body> genMoe(const LaunchReader &, const CudaCodegenOptions &);
-// KernelSourceCompressor.cpp
-Expected<Body> genCompressor(const LaunchReader &, const CudaCodegenOptions &);
+BK_GENERATOR(genLinearRmsNorm, LinearRmsNormParams)
+BK_GENERATOR(genGroupedLinear, GroupedLinearParams)
+BK_GENERATOR(genRouterScores, RouterScoresParams)
+BK_GENERATOR(genRouteSelect, RouteSelectParams)
+BK_GENERATOR(genRouter, RouterParams)
+// KernelSourceMoe.cpp (both profiles)
+BK_GENERATOR(genMoe, MoeParams)
+// KernelSourceCompressor.cpp (both profiles)
+BK_GENERATOR(genCompressor, CompressorParams)
 // KernelSourceAttention.cpp
-Expected<Body> genHeadRmsNormRope(const LaunchReader &,
-                                  const CudaCodegenOptions &);
-Expected<Body> genIndexerTopk(const LaunchReader &, const CudaCodegenOptions &);
-Expected<Body> genSparseAttention(const LaunchReader &,
-                                  const CudaCodegenOptions &);
-Expected<Body> genWindowWrite(const LaunchReader &, const CudaCodegenOptions &);
+BK_GENERATOR(genHeadRmsNormRope, HeadRmsNormRopeParams)
+BK_GENERATOR(genIndexerTopk, IndexerTopkParams)
+BK_GENERATOR(genSparseAttention, SparseAttentionParams)
+BK_GENERATOR(genWindowWrite, WindowWriteParams)
+// KernelSourceOfficial.cpp: the official profile's own generators.
+BK_GENERATOR(genRmsNormOfficial, RmsNormParams)
+BK_GENERATOR(genHeadRmsNormOfficial, HeadRmsNormParams)
+BK_GENERATOR(genRopeOfficial, RopeParams)
+BK_GENERATOR(genHeadRmsNormRopeOfficial, HeadRmsNormRopeParams)
+BK_GENERATOR(genWindowWriteOfficial, WindowWriteParams)
+BK_GENERATOR(genLinearOfficial, LinearParams)
+BK_GENERATOR(genLinearRmsNormOfficial, LinearRmsNormParams)
+#undef BK_GENERATOR
 
 } // namespace birkhoff::cuda::detail
 

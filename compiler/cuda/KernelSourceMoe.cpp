@@ -170,13 +170,14 @@ Expected<Body> genMoeOfficial(const LaunchReader &r, int64_t dim, int64_t inter,
 
 } // namespace
 
-Expected<Body> genMoe(const LaunchReader &r, const CudaCodegenOptions &) {
-  BK_ASSIGN_OR_RETURN(int64_t dim, r.integer("dim"));
-  BK_ASSIGN_OR_RETURN(int64_t inter, r.integer("inter"));
-  BK_ASSIGN_OR_RETURN(int64_t experts, r.integer("experts", 1, 4096));
-  BK_ASSIGN_OR_RETURN(int64_t topk, r.integer("topk", 1, 64));
-  BK_ASSIGN_OR_RETURN(double limit, r.num("swiglu_limit"));
-  BK_ASSIGN_OR_RETURN(int64_t sharedClamp, r.integer("shared_clamp", 0, 1));
+Expected<Body> genMoe(const MoeParams &p, const LaunchReader &r,
+                      const CudaCodegenOptions &) {
+  BK_ASSIGN_OR_RETURN(int64_t dim, r.range(p, p.dim));
+  BK_ASSIGN_OR_RETURN(int64_t inter, r.range(p, p.inter));
+  BK_ASSIGN_OR_RETURN(int64_t experts, r.range(p, p.experts, 1, 4096));
+  BK_ASSIGN_OR_RETURN(int64_t topk, r.range(p, p.topk, 1, 64));
+  const double limit = p.swigluLimit;
+  const bool sharedClamp = p.sharedClamp;
   size_t nw = r.spec().weightDTypes.size();
   if (int64_t(nw) != 3 * (experts + 1))
     return invalidArgument(r.where() + "has " + i(int64_t(nw)) +
@@ -213,8 +214,8 @@ Expected<Body> genMoe(const LaunchReader &r, const CudaCodegenOptions &) {
     if (t == DType::FP4E2M1x2 && (dim % 32 || inter % 32))
       return invalidArgument(r.where() + "FP4 experts need dim and inter in "
                                          "whole 32-blocks");
-  if (isOfficial(r))
-    return genMoeOfficial(r, dim, inter, experts, topk, limit, sharedClamp != 0,
+  if (p.official())
+    return genMoeOfficial(r, dim, inter, experts, topk, limit, sharedClamp,
                           routed13, routed2, shared13, shared2);
   // Cluster: h rows split over the ranks in float4s.
   int cluster = 0;
@@ -247,9 +248,9 @@ Expected<Body> genMoe(const LaunchReader &r, const CudaCodegenOptions &) {
   b.include = "bk/moe.cuh";
   b.call = "bk::moe<" + i(dim) + ", " + i(inter) + ", " + i(experts) + ", " +
            i(topk) + ", " + dt(routed13) + ", " + dt(routed2) + ", " +
-           dt(shared13) + ", " + dt(shared2) + ", " + flag(sharedClamp != 0) +
-           ", " + i(cluster) + ", " + i(kWarps) + ", " + i(tg) + ", " +
-           i(kTile) + ", " + i(tb) + ", " + i(tpy) + ", " + i(sortN) + ", " +
+           dt(shared13) + ", " + dt(shared2) + ", " + flag(sharedClamp) + ", " +
+           i(cluster) + ", " + i(kWarps) + ", " + i(tg) + ", " + i(kTile) +
+           ", " + i(tb) + ", " + i(tpy) + ", " + i(sortN) + ", " +
            i(kClusterPrefetch) + ">(args, " + f32(float(limit)) + ");";
   b.grid = {0, cluster, tpy, 32 * kWarps};
   b.cluster = cluster;

@@ -13,16 +13,19 @@
 #include "birkhoff/OfficialNumerics.h"
 
 #include <optional>
+#include <type_traits>
 
 namespace birkhoff::cuda::detail {
 namespace {
 
 constexpr int kHeadsPerBlock = 4;
 
-Expected<Body> genRmsNormOfficial(const LaunchReader &r,
+} // namespace
+
+Expected<Body> genRmsNormOfficial(const RmsNormParams &p, const LaunchReader &r,
                                   const CudaCodegenOptions &) {
-  BK_ASSIGN_OR_RETURN(int64_t n, r.integer("n"));
-  BK_ASSIGN_OR_RETURN(double eps, r.num("eps"));
+  BK_ASSIGN_OR_RETURN(int64_t n, r.range(p, p.n));
+  const double eps = p.eps;
   BK_ASSIGN_OR_RETURN(DType w, r.weight(0, {DType::F32, DType::BF16}));
   BK_RETURN_IF_ERROR(r.shape(0, {n}));
   Body b;
@@ -33,11 +36,12 @@ Expected<Body> genRmsNormOfficial(const LaunchReader &r,
   return b;
 }
 
-Expected<Body> genHeadRmsNormOfficial(const LaunchReader &r,
+Expected<Body> genHeadRmsNormOfficial(const HeadRmsNormParams &p,
+                                      const LaunchReader &r,
                                       const CudaCodegenOptions &) {
-  BK_ASSIGN_OR_RETURN(int64_t heads, r.integer("heads"));
-  BK_ASSIGN_OR_RETURN(int64_t hd, r.integer("head_dim"));
-  BK_ASSIGN_OR_RETURN(double eps, r.num("eps"));
+  BK_ASSIGN_OR_RETURN(int64_t heads, r.range(p, p.heads));
+  BK_ASSIGN_OR_RETURN(int64_t hd, r.range(p, p.headDim));
+  const double eps = p.eps;
   Body b;
   b.include = "bk/official_rows.cuh";
   b.call = "bk::headRmsNormOfficial<" + i(heads) + ", " + i(hd) + ", " +
@@ -47,18 +51,23 @@ Expected<Body> genHeadRmsNormOfficial(const LaunchReader &r,
   return b;
 }
 
+namespace {
+
 /// rope (normFirst false) and head_rms_norm_rope (true), official.
-Expected<Body> genRopeOfficial(const LaunchReader &r, bool normFirst) {
-  BK_ASSIGN_OR_RETURN(int64_t heads, r.integer("heads"));
-  BK_ASSIGN_OR_RETURN(int64_t hd, r.integer("head_dim", 1, 1 << 14));
-  BK_ASSIGN_OR_RETURN(int64_t rd, r.integer("rope_dim", 0));
-  int64_t inverse = 0, after = 0;
+template <typename P>
+Expected<Body> ropeOfficial(const P &p, const LaunchReader &r) {
+  constexpr bool normFirst = std::is_same_v<P, HeadRmsNormRopeParams>;
+  BK_ASSIGN_OR_RETURN(int64_t heads, r.range(p, p.heads));
+  BK_ASSIGN_OR_RETURN(int64_t hd, r.range(p, p.headDim, 1, 1 << 14));
+  BK_ASSIGN_OR_RETURN(int64_t rd, r.range(p, p.ropeDim, 0));
+  bool inverse = false;
+  int64_t after = 0;
   double eps = 0;
-  if (normFirst) {
-    BK_ASSIGN_OR_RETURN(eps, r.num("eps"));
+  if constexpr (normFirst) {
+    eps = p.eps;
   } else {
-    BK_ASSIGN_OR_RETURN(inverse, r.integer("inverse", 0, 1));
-    BK_ASSIGN_OR_RETURN(after, r.integer("after_rope", 0, 2));
+    inverse = p.inverse;
+    BK_ASSIGN_OR_RETURN(after, r.range(p, p.afterRope, 0, 2));
   }
   if (rd > hd || rd % 2)
     return invalidArgument(r.where() + "rope_dim " + i(rd) +
@@ -79,26 +88,40 @@ Expected<Body> genRopeOfficial(const LaunchReader &r, bool normFirst) {
     return invalidArgument(r.where() +
                            "Hadamard rotation needs a power-of-two head, not " +
                            i(hd));
-  BK_ASSIGN_OR_RETURN(std::vector<float> inv, officialInvFreq(r, rd));
+  std::vector<float> inv = officialInvFreq(ropeSpecOf(p));
   Body b;
   b.include = "bk/official_rows.cuh";
   b.constants = invFreqConstant("bk_inv_freq", inv);
   float hadamardScale = float(std::pow(double(hd), -0.5));
   b.call = "bk::ropeOfficial<" + i(heads) + ", " + i(hd) + ", " + i(rd) + ", " +
-           flag(inverse != 0) + ", " + flag(normFirst) + ", " + i(after) +
-           ", " + i(kHeadsPerBlock) + ">(args, " + f32(float(eps)) +
+           flag(inverse) + ", " + flag(normFirst) + ", " + i(after) + ", " +
+           i(kHeadsPerBlock) + ">(args, " + f32(float(eps)) +
            ", bk_inv_freq, " + f32(hadamardScale) + ");";
   b.grid = {(heads + kHeadsPerBlock - 1) / kHeadsPerBlock, 0, 0,
             32 * kHeadsPerBlock};
   return b;
 }
 
-Expected<Body> genWindowWriteOfficial(const LaunchReader &r,
+} // namespace
+
+Expected<Body> genRopeOfficial(const RopeParams &p, const LaunchReader &r,
+                               const CudaCodegenOptions &) {
+  return ropeOfficial(p, r);
+}
+
+Expected<Body> genHeadRmsNormRopeOfficial(const HeadRmsNormRopeParams &p,
+                                          const LaunchReader &r,
+                                          const CudaCodegenOptions &) {
+  return ropeOfficial(p, r);
+}
+
+Expected<Body> genWindowWriteOfficial(const WindowWriteParams &p,
+                                      const LaunchReader &r,
                                       const CudaCodegenOptions &) {
-  BK_ASSIGN_OR_RETURN(int64_t window, r.integer("window"));
-  BK_ASSIGN_OR_RETURN(int64_t hd, r.integer("head_dim"));
-  BK_ASSIGN_OR_RETURN(int64_t format, r.integer("kv_format", 0, 1));
-  BK_ASSIGN_OR_RETURN(int64_t rd, r.integer("rope_dim", 0));
+  BK_ASSIGN_OR_RETURN(int64_t window, r.range(p, p.window));
+  BK_ASSIGN_OR_RETURN(int64_t hd, r.range(p, p.headDim));
+  BK_ASSIGN_OR_RETURN(int64_t format, r.range(p, p.kvFormat, 0, 1));
+  BK_ASSIGN_OR_RETURN(int64_t rd, r.range(p, p.ropeDim, 0));
   if (format != 1)
     return unsupported(r.where() +
                        "official window rings hold KV entries (kv_format 1)");
@@ -115,6 +138,8 @@ Expected<Body> genWindowWriteOfficial(const LaunchReader &r,
   b.grid = {0, 1, 4, 128};
   return b;
 }
+
+namespace {
 
 /// Activation rows quantized at once (their FP8 codes in shared memory).
 int64_t quantizedTokens(int64_t k) {
@@ -155,11 +180,13 @@ std::optional<Body> linearDecodeBody(const LaunchReader &r, int64_t in,
   return b;
 }
 
-Expected<Body> genLinearOfficial(const LaunchReader &r,
+} // namespace
+
+Expected<Body> genLinearOfficial(const LinearParams &p, const LaunchReader &r,
                                  const CudaCodegenOptions &) {
-  BK_ASSIGN_OR_RETURN(int64_t in, r.integer("in_features"));
-  BK_ASSIGN_OR_RETURN(int64_t out, r.integer("out_features"));
-  BK_ASSIGN_OR_RETURN(int64_t round, r.integer("round_output", 0, 1));
+  BK_ASSIGN_OR_RETURN(int64_t in, r.range(p, p.inFeatures));
+  BK_ASSIGN_OR_RETURN(int64_t out, r.range(p, p.outFeatures));
+  const bool round = p.roundOutput;
   BK_ASSIGN_OR_RETURN(DType w, r.weight(0, {DType::F32, DType::BF16,
                                             DType::F8E4M3, DType::FP4E2M1x2}));
   BK_RETURN_IF_ERROR(r.shape(0, {out, in}));
@@ -171,8 +198,8 @@ Expected<Body> genLinearOfficial(const LaunchReader &r,
     // reference GEMV (one group) with its rounding flag.
     b.include = "bk/projections.cuh";
     b.call = "bk::groupedLinear<1, " + i(in) + ", " + i(out) + ", " + dt(w) +
-             ", " + i(kWarps) + ", 4, " + i(kTokensPerY) + ", " +
-             flag(round != 0) + ">(args);";
+             ", " + i(kWarps) + ", 4, " + i(kTokensPerY) + ", " + flag(round) +
+             ">(args);";
     b.minBlocksPerSm = 3;
     return b;
   }
@@ -198,11 +225,12 @@ Expected<Body> genLinearOfficial(const LaunchReader &r,
   return b;
 }
 
-Expected<Body> genLinearRmsNormOfficial(const LaunchReader &r,
+Expected<Body> genLinearRmsNormOfficial(const LinearRmsNormParams &p,
+                                        const LaunchReader &r,
                                         const CudaCodegenOptions &) {
-  BK_ASSIGN_OR_RETURN(int64_t in, r.integer("in_features"));
-  BK_ASSIGN_OR_RETURN(int64_t out, r.integer("out_features"));
-  BK_ASSIGN_OR_RETURN(double eps, r.num("eps"));
+  BK_ASSIGN_OR_RETURN(int64_t in, r.range(p, p.inFeatures));
+  BK_ASSIGN_OR_RETURN(int64_t out, r.range(p, p.outFeatures));
+  const double eps = p.eps;
   BK_ASSIGN_OR_RETURN(DType w, r.weight(0, {DType::F8E4M3, DType::FP4E2M1x2}));
   BK_ASSIGN_OR_RETURN(DType nw, r.weight(1, {DType::F32, DType::BF16}));
   BK_RETURN_IF_ERROR(r.shape(0, {out, in}));
@@ -247,63 +275,20 @@ Expected<Body> genLinearRmsNormOfficial(const LaunchReader &r,
   return b;
 }
 
-} // namespace
-
-Expected<std::vector<float>> officialInvFreq(const LaunchReader &r,
-                                             int64_t ropeDim) {
+std::vector<float> officialInvFreq(const RopeSpec &rope) {
   official::RopeParams p;
-  p.ropeDim = size_t(ropeDim);
-  BK_ASSIGN_OR_RETURN(p.theta, r.num("theta"));
-  BK_ASSIGN_OR_RETURN(int64_t yarn, r.integer("yarn", 0, 1));
-  if (yarn) {
-    BK_ASSIGN_OR_RETURN(p.originalSeqLen, r.num("original_seq_len"));
-    BK_ASSIGN_OR_RETURN(p.factor, r.num("rope_factor"));
-    BK_ASSIGN_OR_RETURN(p.betaFast, r.num("beta_fast"));
-    BK_ASSIGN_OR_RETURN(p.betaSlow, r.num("beta_slow"));
+  p.ropeDim = size_t(rope.ropeDim);
+  p.theta = rope.theta;
+  if (rope.yarn) {
+    p.originalSeqLen = double(rope.originalSeqLen);
+    p.factor = rope.ropeFactor;
+    p.betaFast = rope.betaFast;
+    p.betaSlow = rope.betaSlow;
   }
-  std::vector<float> inv(size_t(ropeDim / 2));
-  if (ropeDim >= 2)
+  std::vector<float> inv(size_t(rope.ropeDim / 2));
+  if (rope.ropeDim >= 2)
     official::ropeInvFreq(p, inv);
   return inv;
-}
-
-bool officialUsesReferenceGenerator(std::string_view kernel) {
-  // Same numerics in both profiles (embed copies, routing is fp32 in the
-  // reference code too), or a generator that reads `numerics` itself.
-  static constexpr std::string_view kSame[] = {
-      "embed",        "router_scores",
-      "route_select", "router",
-      "mhc_pre",      "mhc_pre_norm",
-      "mhc_head",     "mhc_head_norm",
-      "mhc_post",     "grouped_linear",
-      "indexer_topk", "sparse_attention",
-      "compressor",   "moe"};
-  for (std::string_view k : kSame)
-    if (k == kernel)
-      return true;
-  return false;
-}
-
-GeneratorFn officialGenerator(std::string_view kernel) {
-  if (kernel == "rms_norm")
-    return genRmsNormOfficial;
-  if (kernel == "head_rms_norm")
-    return genHeadRmsNormOfficial;
-  if (kernel == "rope")
-    return [](const LaunchReader &r, const CudaCodegenOptions &) {
-      return genRopeOfficial(r, false);
-    };
-  if (kernel == "head_rms_norm_rope")
-    return [](const LaunchReader &r, const CudaCodegenOptions &) {
-      return genRopeOfficial(r, true);
-    };
-  if (kernel == "window_write")
-    return genWindowWriteOfficial;
-  if (kernel == "linear")
-    return genLinearOfficial;
-  if (kernel == "linear_rms_norm")
-    return genLinearRmsNormOfficial;
-  return nullptr;
 }
 
 } // namespace birkhoff::cuda::detail

@@ -27,11 +27,12 @@ Status checkFp4(const LaunchReader &r, DType t, int64_t k, const char *what) {
 
 } // namespace
 
-Expected<Body> genLinearRmsNorm(const LaunchReader &r,
+Expected<Body> genLinearRmsNorm(const LinearRmsNormParams &p,
+                                const LaunchReader &r,
                                 const CudaCodegenOptions &) {
-  BK_ASSIGN_OR_RETURN(int64_t in, r.integer("in_features"));
-  BK_ASSIGN_OR_RETURN(int64_t out, r.integer("out_features"));
-  BK_ASSIGN_OR_RETURN(double eps, r.num("eps"));
+  BK_ASSIGN_OR_RETURN(int64_t in, r.range(p, p.inFeatures));
+  BK_ASSIGN_OR_RETURN(int64_t out, r.range(p, p.outFeatures));
+  const double eps = p.eps;
   BK_ASSIGN_OR_RETURN(DType w, r.weight(0, kMatrixTypes));
   BK_ASSIGN_OR_RETURN(DType nw, r.weight(1, {DType::F32, DType::BF16}));
   BK_RETURN_IF_ERROR(r.shape(0, {out, in}));
@@ -53,11 +54,12 @@ Expected<Body> genLinearRmsNorm(const LaunchReader &r,
   return b;
 }
 
-Expected<Body> genGroupedLinear(const LaunchReader &r,
+Expected<Body> genGroupedLinear(const GroupedLinearParams &p,
+                                const LaunchReader &r,
                                 const CudaCodegenOptions &) {
-  BK_ASSIGN_OR_RETURN(int64_t groups, r.integer("groups"));
-  BK_ASSIGN_OR_RETURN(int64_t inPer, r.integer("in_per_group"));
-  BK_ASSIGN_OR_RETURN(int64_t outPer, r.integer("out_per_group"));
+  BK_ASSIGN_OR_RETURN(int64_t groups, r.range(p, p.groups));
+  BK_ASSIGN_OR_RETURN(int64_t inPer, r.range(p, p.inPerGroup));
+  BK_ASSIGN_OR_RETURN(int64_t outPer, r.range(p, p.outPerGroup));
   BK_ASSIGN_OR_RETURN(DType w, r.weight(0, kMatrixTypes));
   if (groups * outPer > INT_MAX || groups * inPer > INT_MAX)
     return invalidArgument(r.where() + "groups are too large");
@@ -69,17 +71,18 @@ Expected<Body> genGroupedLinear(const LaunchReader &r,
            i(outPer) + ", " + dt(w) + ", " + i(kWarps) + ", " + i(kTokenTile) +
            ", " + i(kTokensPerY) +
            // Official: wo_a dequantized to bf16, fp32 einsum, bf16 output.
-           (isOfficial(r) ? ", true" : "") + ">(args);";
+           (p.official() ? ", true" : "") + ">(args);";
   b.grid = {0, (groups * outPer + kWarps - 1) / kWarps, kTokensPerY,
             32 * kWarps};
   b.minBlocksPerSm = 3;
   return b;
 }
 
-Expected<Body> genRouterScores(const LaunchReader &r,
+Expected<Body> genRouterScores(const RouterScoresParams &p,
+                               const LaunchReader &r,
                                const CudaCodegenOptions &) {
-  BK_ASSIGN_OR_RETURN(int64_t dim, r.integer("dim"));
-  BK_ASSIGN_OR_RETURN(int64_t experts, r.integer("experts"));
+  BK_ASSIGN_OR_RETURN(int64_t dim, r.range(p, p.dim));
+  BK_ASSIGN_OR_RETURN(int64_t experts, r.range(p, p.experts));
   BK_ASSIGN_OR_RETURN(DType w, r.weight(0, kMatrixTypes));
   BK_RETURN_IF_ERROR(r.shape(0, {experts, dim}));
   BK_RETURN_IF_ERROR(checkFp4(r, w, dim, "dim"));
@@ -111,16 +114,17 @@ struct Routing {
   }
 };
 
-Expected<Routing> routing(const LaunchReader &r, size_t table) {
+/// route_select's or router's routing.
+template <typename P>
+Expected<Routing> routing(const P &p, const LaunchReader &r, size_t table) {
   Routing o;
-  BK_ASSIGN_OR_RETURN(o.experts, r.integer("experts", 1, 1024));
-  BK_ASSIGN_OR_RETURN(o.topk, r.integer("topk", 1, 32));
-  BK_ASSIGN_OR_RETURN(o.routeScale, r.num("route_scale"));
-  BK_ASSIGN_OR_RETURN(int64_t hash, r.integer("hash", 0, 1));
+  BK_ASSIGN_OR_RETURN(o.experts, r.range(p, p.experts, 1, 1024));
+  BK_ASSIGN_OR_RETURN(o.topk, r.range(p, p.topk, 1, 32));
+  o.routeScale = p.routeScale;
   if (o.topk > o.experts)
     return invalidArgument(r.where() + "topk " + i(o.topk) + " exceeds the " +
                            i(o.experts) + " experts");
-  o.hash = hash != 0;
+  o.hash = p.hash;
   if (o.hash) {
     BK_ASSIGN_OR_RETURN(o.table, r.weight(table, {DType::I64, DType::I32}));
     std::vector<int64_t> s = r.shapeOf(table);
@@ -138,9 +142,9 @@ Expected<Routing> routing(const LaunchReader &r, size_t table) {
 
 } // namespace
 
-Expected<Body> genRouteSelect(const LaunchReader &r,
+Expected<Body> genRouteSelect(const RouteSelectParams &p, const LaunchReader &r,
                               const CudaCodegenOptions &) {
-  BK_ASSIGN_OR_RETURN(Routing ro, routing(r, 0));
+  BK_ASSIGN_OR_RETURN(Routing ro, routing(p, r, 0));
   Body b;
   b.include = "bk/router.cuh";
   b.call = "bk::routeSelect<" + ro.shape() + ", " + ro.tableArgs() + ", " +
@@ -149,9 +153,10 @@ Expected<Body> genRouteSelect(const LaunchReader &r,
   return b;
 }
 
-Expected<Body> genRouter(const LaunchReader &r, const CudaCodegenOptions &) {
-  BK_ASSIGN_OR_RETURN(int64_t dim, r.integer("dim"));
-  BK_ASSIGN_OR_RETURN(Routing ro, routing(r, 1));
+Expected<Body> genRouter(const RouterParams &p, const LaunchReader &r,
+                         const CudaCodegenOptions &) {
+  BK_ASSIGN_OR_RETURN(int64_t dim, r.range(p, p.dim));
+  BK_ASSIGN_OR_RETURN(Routing ro, routing(p, r, 1));
   BK_ASSIGN_OR_RETURN(DType g, r.weight(0, kMatrixTypes));
   BK_RETURN_IF_ERROR(r.shape(0, {ro.experts, dim}));
   BK_RETURN_IF_ERROR(checkFp4(r, g, dim, "dim"));

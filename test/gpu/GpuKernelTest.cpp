@@ -173,7 +173,8 @@ void setUpMhc(KernelHarness &h, const std::string &kernel, int64_t dim,
     h.param("dim", double(dim));
     h.param("hc", double(hc));
   } else {
-    for (const auto &[key, v] : test::mhcSpec(kernel.c_str(), dim, hc).params)
+    for (const auto &[key, v] :
+         encodeParamPairs(test::mhcSpec(kernel.c_str(), dim, hc).params))
       h.param(key, v);
   }
   h.param("numerics", official ? 1 : 0);

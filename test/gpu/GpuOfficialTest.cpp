@@ -252,7 +252,9 @@ TEST(GpuOfficial, TensorCoreLinearWithinOneBf16Ulp) {
     h.param("out_features", double(c.out));
     h.param("numerics", 1);
     h.param("round_output", 1);
-    ASSERT_NE(generateKernelSource(specOf(h))->source.find("linearOfficialMma"),
+    auto spec = specOf(h);
+    ASSERT_TRUE(spec.isOk()) << spec.status().toString();
+    ASSERT_NE(generateKernelSource(*spec)->source.find("linearOfficialMma"),
               std::string::npos);
     auto [d, hst] = runBoth(G, h, rt::linearKernel, c.tokens, 0);
     if (d.empty())
@@ -571,7 +573,9 @@ void runMoeCase(const gputest::Gpu &G, const MoeCase &c,
              {"shared_clamp", c.sharedClamp ? 1.0 : 0.0},
              {"numerics", 1}})
       h.param(k, v);
-    const std::string source = generateKernelSource(specOf(h))->source;
+    auto spec = specOf(h);
+    ASSERT_TRUE(spec.isOk()) << spec.status().toString();
+    const std::string source = generateKernelSource(*spec)->source;
     EXPECT_EQ(isGrouped,
               source.find("moeOfficialGrouped") != std::string::npos ||
                   source.find("moeDecodeHidden") != std::string::npos);

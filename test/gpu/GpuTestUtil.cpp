@@ -84,10 +84,9 @@ Expected<Gpu> gpu() {
   return g;
 }
 
-CudaLaunchSpec specOf(const KernelHarness &h) {
-  CudaLaunchSpec s;
-  s.kernel = h.launch.kernel;
-  s.params = h.params;
+Expected<CudaLaunchSpec> specOf(const KernelHarness &h) {
+  BK_ASSIGN_OR_RETURN(CudaLaunchSpec s,
+                      launchSpecOf(h.launch.kernel, h.params));
   s.maxTokens = h.entryMaxTokens;
   for (int w : h.launch.weights) {
     const rt::WeightDesc &d = h.program.weights[size_t(w)];
@@ -104,7 +103,8 @@ Expected<LaunchResult> launchOnGpu(const Gpu &g, const KernelHarness &h,
                                    int64_t tokens, int64_t start, int reps,
                                    double *msPerLaunch) {
   const CudaDriverApi &api = *g.api;
-  BK_ASSIGN_OR_RETURN(KernelSource ks, generateKernelSource(specOf(h)));
+  BK_ASSIGN_OR_RETURN(CudaLaunchSpec spec, specOf(h));
+  BK_ASSIGN_OR_RETURN(KernelSource ks, generateKernelSource(spec));
   // The launch's kernels in order (KernelSource::then), one module each.
   std::vector<const KernelSource *> sources = {&ks};
   for (const KernelSource &next : ks.then)

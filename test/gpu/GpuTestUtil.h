@@ -42,8 +42,9 @@ Expected<Gpu> gpu();
   ASSERT_TRUE(                                                                 \
       G.api->check("cuCtxSetCurrent", G.api->ctxSetCurrent(G.ctx)).isOk())
 
-/// The launch spec of the harness's launch (params, weight formats/shapes).
-CudaLaunchSpec specOf(const KernelHarness &h);
+/// The launch spec of the harness's launch: its params decoded as the runtime
+/// decodes them (a bad one is the error), its weights' formats and shapes.
+Expected<CudaLaunchSpec> specOf(const KernelHarness &h);
 
 /// What a launch left: its output buffers and its state buffers (launch
 /// order), as f32 words (integer outputs keep their bits).

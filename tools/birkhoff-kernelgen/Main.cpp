@@ -64,8 +64,10 @@ bool parseWeight(const std::string &text, CudaLaunchSpec &spec) {
 int main(int argc, char **argv) {
   if (argc < 2)
     return usage();
+  // Weights and the entry size first; the params are decoded at the end, as
+  // the runtime decodes an artifact's (a bad one is decodeParams' error).
   CudaLaunchSpec spec;
-  spec.kernel = argv[1];
+  std::vector<ParamPair> params;
   std::string emit = "source", arch = "sm_90a";
   CudaCodegenOptions opts;
   for (int a = 2; a < argc; ++a) {
@@ -97,13 +99,19 @@ int main(int argc, char **argv) {
         std::fprintf(stderr, "error: bad parameter value '%s'\n", arg.c_str());
         return 2;
       }
-      spec.param(arg.substr(0, eq), v);
+      params.emplace_back(arg.substr(0, eq), v);
     } else {
       return usage();
     }
   }
   if (emit != "source" && emit != "ptx" && emit != "resources")
     return usage();
+  Expected<CudaLaunchSpec> decoded = launchSpecOf(argv[1], params);
+  if (!decoded) {
+    std::fprintf(stderr, "error: %s\n", decoded.status().toString().c_str());
+    return 1;
+  }
+  spec.params = std::move(decoded->params);
   Expected<KernelSource> ks = generateKernelSource(spec, opts);
   if (!ks) {
     std::fprintf(stderr, "error: %s\n", ks.status().toString().c_str());

@@ -245,9 +245,8 @@ TEST_F(MiniModel, HostArtifactRunsAndRefusesTheCudaDevice) {
 cuda::CudaLaunchSpec specOf(const rt::Program &p, const rt::EntryDesc &e,
                             const rt::LaunchDesc &l) {
   cuda::CudaLaunchSpec s;
-  s.kernel = l.kernel;
+  s.params = l.params;
   s.maxTokens = e.maxTokens;
-  s.params = encodeParamPairs(l.params);
   for (int w : l.weights)
     s.weight(p.weights[size_t(w)].dtype, p.weights[size_t(w)].shape);
   return s;

@@ -38,13 +38,14 @@ TEST_P(CudaCompile, CompilesWithoutSpills) {
               l.name.c_str(), k->registers, k->spillStoreBytes,
               k->spillLoadBytes, k->stackBytes, k->sharedBytes);
   // Vector-friendly GEMV shapes read weights and activations in 16 bytes.
-  const bool gemv =
-      l.spec.kernel == "linear" ||
-      (l.name.find("flash") != std::string::npos &&
-       (l.spec.kernel == "linear_rms_norm" ||
-        l.spec.kernel == "grouped_linear" || l.spec.kernel == "router_scores" ||
-        l.spec.kernel == "router" || l.spec.kernel == "moe" ||
-        l.spec.kernel == "compressor"));
+  const bool gemv = l.spec.kernel() == KernelId::Linear ||
+                    (l.name.find("flash") != std::string::npos &&
+                     (l.spec.kernel() == KernelId::LinearRmsNorm ||
+                      l.spec.kernel() == KernelId::GroupedLinear ||
+                      l.spec.kernel() == KernelId::RouterScores ||
+                      l.spec.kernel() == KernelId::Router ||
+                      l.spec.kernel() == KernelId::Moe ||
+                      l.spec.kernel() == KernelId::Compressor));
   if (gemv && l.name.find("odd") == std::string::npos) {
     EXPECT_TRUE(std::regex_search(
         k->ptx, std::regex(R"(ld\.global\.nc\.v4\.(u32|b32|f32))")))

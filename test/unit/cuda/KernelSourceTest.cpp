@@ -10,6 +10,8 @@
 namespace birkhoff::cuda::test {
 namespace {
 
+const auto roundOutput = [](LinearParams &p) { p.roundOutput = true; };
+
 TEST(KernelSource, EveryRepresentativeLaunchGenerates) {
   std::set<std::string> entries;
   for (const NamedLaunch &l : representativeLaunches()) {
@@ -44,11 +46,7 @@ TEST(KernelSource, GridRules) {
   EXPECT_EQ(lin->grid.gridY(1), 1);
   EXPECT_EQ(lin->grid.gridY(33), 2);
   EXPECT_EQ(lin->grid.block, 256);
-  CudaLaunchSpec post;
-  post.kernel = "mhc_post";
-  post.param("dim", 4096);
-  post.param("hc", 4);
-  auto p = generateKernelSource(post);
+  auto p = generateKernelSource(mhcPostSpec(4096, 4));
   ASSERT_TRUE(p.isOk());
   EXPECT_EQ(p->grid.gridX(3), 12); // 4 slices of 1024 per token
 }
@@ -69,7 +67,7 @@ TEST(KernelSource, ClusterKernelsDeclareTheirClusters) {
         Case{indexerSpec(64, 128, 512, 4), 8, 8, 40, 1}}) {
     auto ks = generateKernelSource(c.spec);
     ASSERT_TRUE(ks.isOk()) << ks.status().toString();
-    SCOPED_TRACE(c.spec.kernel);
+    SCOPED_TRACE(kernelName(c.spec.kernel()));
     EXPECT_EQ(ks->cluster, c.cluster);
     EXPECT_NE(ks->source.find("__cluster_dims__(" + std::to_string(c.cluster) +
                               ", 1, 1)"),
@@ -93,9 +91,8 @@ TEST(KernelSource, GroupedMoeGridsAndScratch) {
     int64_t experts, maxTokens, split, sharedClusters;
   };
   for (Case c : {Case{256, 5, 2, 1}, Case{256, 32, 2, 1}, Case{16, 8, 2, 1}}) {
-    CudaLaunchSpec s =
-        moeSpec(4096, 2048, c.experts, 6, DType::FP4E2M1x2, DType::F8E4M3);
-    s.param("numerics", 1);
+    CudaLaunchSpec s = official(
+        moeSpec(4096, 2048, c.experts, 6, DType::FP4E2M1x2, DType::F8E4M3));
     s.maxTokens = c.maxTokens;
     auto ks = generateKernelSource(s);
     ASSERT_TRUE(ks.isOk()) << ks.status().toString();
@@ -124,8 +121,7 @@ TEST(KernelSource, DecodeMoeIsThreeKernels) {
   for (int64_t maxTokens : {1, 4}) {
     SCOPED_TRACE(maxTokens);
     CudaLaunchSpec s =
-        moeSpec(4096, 2048, 256, 6, DType::FP4E2M1x2, DType::F8E4M3);
-    s.param("numerics", 1);
+        official(moeSpec(4096, 2048, 256, 6, DType::FP4E2M1x2, DType::F8E4M3));
     s.maxTokens = maxTokens;
     auto ks = generateKernelSource(s);
     ASSERT_TRUE(ks.isOk()) << ks.status().toString();
@@ -184,14 +180,7 @@ TEST(KernelSource, DecodeMoeRowsTileDim) {
 // the whole GPU, then the norm a block per token; other entries keep one
 // cluster per 32-token slice.
 TEST(KernelSource, DecodeLinearRmsNormIsTwoKernels) {
-  CudaLaunchSpec s;
-  s.kernel = "linear_rms_norm";
-  s.param("in_features", 4096);
-  s.param("out_features", 1024);
-  s.param("eps", 1e-6);
-  s.param("numerics", 1);
-  s.weight(DType::F8E4M3, {1024, 4096});
-  s.weight(DType::BF16, {1024});
+  CudaLaunchSpec s = official(linearNormSpec(4096, 1024, DType::F8E4M3));
   s.maxTokens = 1;
   auto ks = generateKernelSource(s);
   ASSERT_TRUE(ks.isOk()) << ks.status().toString();
@@ -229,9 +218,7 @@ TEST(KernelSource, DecodeLinearGroupsLanesPerRow) {
         Case{8192, 4096, DType::F8E4M3, "<8192, 4096, 2, 4, 32>", 1024},
         Case{2048, 4096, DType::FP4E2M1x2, "<2048, 4096, 4, 4, 16>", 512}}) {
     SCOPED_TRACE(c.call);
-    CudaLaunchSpec s = linearSpec(c.in, c.out, c.w);
-    s.param("numerics", 1);
-    s.param("round_output", 1);
+    CudaLaunchSpec s = official(linearSpec(c.in, c.out, c.w), roundOutput);
     s.maxTokens = 1;
     auto ks = generateKernelSource(s);
     ASSERT_TRUE(ks.isOk()) << ks.status().toString();
@@ -242,9 +229,8 @@ TEST(KernelSource, DecodeLinearGroupsLanesPerRow) {
     EXPECT_EQ(ks->grid.gridY(3), 3);
   }
   // 7168 inputs: 56 blocks, 8 lanes a row, 7 blocks of 8 FP8 chunks a lane.
-  CudaLaunchSpec wide = linearSpec(7168, 1024, DType::F8E4M3);
-  wide.param("numerics", 1);
-  wide.param("round_output", 1);
+  CudaLaunchSpec wide =
+      official(linearSpec(7168, 1024, DType::F8E4M3), roundOutput);
   wide.maxTokens = 1;
   auto ks = generateKernelSource(wide);
   ASSERT_TRUE(ks.isOk()) << ks.status().toString();
@@ -255,8 +241,7 @@ TEST(KernelSource, DecodeLinearGroupsLanesPerRow) {
 // cores (moe_mma.cuh), one cluster per expert and per 32 shared tokens.
 TEST(KernelSource, GroupedMoeOfManyTokensUsesTensorCores) {
   CudaLaunchSpec s =
-      moeSpec(4096, 2048, 256, 6, DType::FP4E2M1x2, DType::F8E4M3);
-  s.param("numerics", 1);
+      official(moeSpec(4096, 2048, 256, 6, DType::FP4E2M1x2, DType::F8E4M3));
   s.maxTokens = 512;
   auto ks = generateKernelSource(s);
   ASSERT_TRUE(ks.isOk()) << ks.status().toString();
@@ -267,8 +252,8 @@ TEST(KernelSource, GroupedMoeOfManyTokensUsesTensorCores) {
   EXPECT_EQ(ks->grid.gridX(1), (256 + 16) * 8);
   EXPECT_EQ(ks->scratchBytes, uint64_t(512) * 7 * 4096 * 4 + 512 * 4);
   // Experts whose rank rows do not tile into warps keep the GEMV tiles.
-  CudaLaunchSpec odd = moeSpec(384, 128, 8, 2, DType::FP4E2M1x2, DType::F8E4M3);
-  odd.param("numerics", 1);
+  CudaLaunchSpec odd =
+      official(moeSpec(384, 128, 8, 2, DType::FP4E2M1x2, DType::F8E4M3));
   odd.maxTokens = 512;
   auto gemv = generateKernelSource(odd);
   ASSERT_TRUE(gemv.isOk()) << gemv.status().toString();
@@ -279,11 +264,7 @@ TEST(KernelSource, AttentionGrids) {
   auto att = generateKernelSource(attentionSpec(64, 512, 128, 1, 4, 512));
   ASSERT_TRUE(att.isOk());
   EXPECT_EQ(att->grid.gridX(3), 3 * 64); // a block per (token, head)
-  CudaLaunchSpec ww;
-  ww.kernel = "window_write";
-  ww.param("window", 128);
-  ww.param("head_dim", 512);
-  auto w = generateKernelSource(ww);
+  auto w = generateKernelSource(windowWriteSpec(128, 512));
   ASSERT_TRUE(w.isOk());
   EXPECT_EQ(w->grid.gridX(7), 7);
 }
@@ -311,8 +292,9 @@ TEST(KernelSource, CatalogueLaunchErrorsAreNamed) {
   CudaLaunchSpec comp = compressorSpec(4096, 512, 4, true, 63);
   EXPECT_FALSE(generateKernelSource(comp).isOk());
 
-  CudaLaunchSpec fp8kv = attentionSpec(64, 512, 128, 1, 4, 512);
-  fp8kv.param("kv_format", 1);
+  // Built directly (the decode would refuse an official-only param here).
+  CudaLaunchSpec fp8kv = with(attentionSpec(64, 512, 128, 1, 4, 512),
+                              [](SparseAttentionParams &p) { p.kvFormat = 1; });
   EXPECT_EQ(generateKernelSource(fp8kv).status().code(),
             StatusCode::Unsupported);
 
@@ -346,14 +328,33 @@ TEST(KernelSource, RopeEmbedsHostFrequencies) {
       << ks->source;
 }
 
-TEST(KernelSource, UnsupportedKernelsSaySo) {
-  CudaLaunchSpec s;
-  s.kernel = "no_such_kernel";
-  auto ks = generateKernelSource(s);
-  ASSERT_FALSE(ks.isOk());
-  EXPECT_EQ(ks.status().code(), StatusCode::Unsupported);
-  EXPECT_NE(ks.status().message().find("not yet generated for CUDA"),
+TEST(KernelSource, UnknownKernelsAndUndecodedSpecsAreRefused) {
+  auto unknown = launchSpecOf("no_such_kernel", std::vector<ParamPair>{});
+  ASSERT_FALSE(unknown.isOk());
+  EXPECT_NE(unknown.status().message().find("unknown kernel 'no_such_kernel'"),
             std::string::npos);
+  auto none = generateKernelSource(CudaLaunchSpec());
+  ASSERT_FALSE(none.isOk());
+  EXPECT_EQ(none.status().code(), StatusCode::InvalidArgument);
+}
+
+// One entry per catalogue kernel says what is generated: every kernel has a
+// reference generator, and cudaGeneratedKernels lists exactly those.
+TEST(KernelSource, GeneratorTableCoversTheCatalogue) {
+  std::vector<std::string_view> names = cudaGeneratedKernels();
+  size_t generated = 0;
+  for (const KernelSignature &sig : kernelCatalog()) {
+    CudaKernelSupport support = cudaKernelSupport(sig.id);
+    bool listed =
+        std::find(names.begin(), names.end(), sig.name) != names.end();
+    EXPECT_EQ(support.generated, listed) << sig.name;
+    generated += support.generated ? 1 : 0;
+  }
+  EXPECT_EQ(generated, names.size());
+  EXPECT_EQ(cudaKernelSupport(KernelId::Linear).official,
+            CudaOfficialGenerator::Own);
+  EXPECT_EQ(cudaKernelSupport(KernelId::Embed).official,
+            CudaOfficialGenerator::Reference);
 }
 
 TEST(KernelSource, OfficialLaunchesOutsideTheGeneratedFormatsAreUnsupported) {
@@ -361,14 +362,15 @@ TEST(KernelSource, OfficialLaunchesOutsideTheGeneratedFormatsAreUnsupported) {
   for (CudaLaunchSpec s :
        {official(moeSpec(128, 128, 4, 2, DType::BF16, DType::BF16)),
         official(attentionSpec(64, 512, 128, 1, 4, 512),
-                 {{"kv_format", 0}, {"rope_dim", 64}}),
+                 [](SparseAttentionParams &p) { p.ropeDim = 64; }),
         official(indexerSpec(64, 128, 512, 4))}) {
     auto ks = generateKernelSource(s);
-    ASSERT_FALSE(ks.isOk()) << s.kernel;
-    EXPECT_EQ(ks.status().code(), StatusCode::Unsupported) << s.kernel;
+    ASSERT_FALSE(ks.isOk()) << kernelName(s.kernel());
+    EXPECT_EQ(ks.status().code(), StatusCode::Unsupported)
+        << kernelName(s.kernel());
   }
-  CudaLaunchSpec bad = linearSpec(64, 8, DType::F8E4M3);
-  bad.param("numerics", 2);
+  CudaLaunchSpec bad = with(linearSpec(64, 8, DType::F8E4M3),
+                            [](LinearParams &p) { p.numerics = 2; });
   EXPECT_EQ(generateKernelSource(bad).status().code(),
             StatusCode::InvalidArgument);
 }
@@ -377,33 +379,23 @@ TEST(KernelSource, OfficialLaunchesHaveTheirOwnKernels) {
   // Same launch, other profile: other source, other entry.
   CudaLaunchSpec ref = linearSpec(4096, 1024, DType::F8E4M3);
   auto a = generateKernelSource(ref);
-  auto b = generateKernelSource(official(ref, {{"round_output", 1}}));
+  auto b = generateKernelSource(official(ref, roundOutput));
   ASSERT_TRUE(a.isOk() && b.isOk()) << b.status().toString();
   EXPECT_NE(a->entry, b->entry);
   EXPECT_NE(b->source.find("bk::linearOfficial<"), std::string::npos);
   // FP8 activation blocks need whole 128-blocks.
   auto c = generateKernelSource(
-      official(linearSpec(64, 8, DType::F8E4M3), {{"round_output", 1}}));
+      official(linearSpec(64, 8, DType::F8E4M3), roundOutput));
   ASSERT_FALSE(c.isOk());
   EXPECT_NE(c.status().message().find("128-blocks"), std::string::npos);
   // Kernels whose numerics do not change keep the reference kernel.
-  CudaLaunchSpec e;
-  e.kernel = "embed";
-  e.param("dim", 64);
-  e.param("hc", 4);
-  e.weight(DType::BF16, {10, 64});
+  CudaLaunchSpec e = embedSpec(64, 4, 10);
   auto r1 = generateKernelSource(e), r2 = generateKernelSource(official(e));
   ASSERT_TRUE(r1.isOk() && r2.isOk());
   EXPECT_EQ(r1->source, r2->source);
 }
 
 TEST(KernelSource, BadLaunchesAreNamedErrors) {
-  CudaLaunchSpec missing = linearSpec(64, 8, DType::BF16);
-  missing.params.pop_back();
-  auto a = generateKernelSource(missing);
-  ASSERT_FALSE(a.isOk());
-  EXPECT_NE(a.status().message().find("out_features"), std::string::npos);
-
   CudaLaunchSpec shape = linearSpec(64, 8, DType::BF16);
   shape.weightShapes[0] = {8, 65};
   auto b = generateKernelSource(shape);
@@ -415,12 +407,71 @@ TEST(KernelSource, BadLaunchesAreNamedErrors) {
   ASSERT_FALSE(c.isOk());
   EXPECT_EQ(c.status().code(), StatusCode::Unsupported);
 
-  CudaLaunchSpec frac = linearSpec(64, 8, DType::BF16);
-  frac.params[0].second = 64.5;
-  EXPECT_FALSE(generateKernelSource(frac).isOk());
-
   CudaLaunchSpec fp4 = linearSpec(48, 8, DType::FP4E2M1x2);
   EXPECT_FALSE(generateKernelSource(fp4).isOk());
+
+  // The generators' range checks name the kernel and the key.
+  auto hc = generateKernelSource(mhcPostSpec(4096, 9));
+  ASSERT_FALSE(hc.isOk());
+  EXPECT_NE(hc.status().message().find(
+                "CUDA launch of 'mhc_post': parameter 'hc' = 9 is not in "
+                "[1, 8]"),
+            std::string::npos)
+      << hc.status().toString();
+  auto after =
+      generateKernelSource(official(ropeSpec(1, 512, 64, true, false),
+                                    [](RopeParams &p) { p.afterRope = 3; }));
+  ASSERT_FALSE(after.isOk());
+  EXPECT_NE(after.status().message().find("parameter 'after_rope' = 3"),
+            std::string::npos)
+      << after.status().toString();
+  auto eps = generateKernelSource(
+      with(rmsNormSpec(64), [](RmsNormParams &p) { p.eps = NAN; }));
+  ASSERT_FALSE(eps.isOk());
+  EXPECT_NE(eps.status().message().find("parameter 'eps' is not finite"),
+            std::string::npos)
+      << eps.status().toString();
+}
+
+// Specs built from the artifact's (key, value) pairs go through the
+// runtime's decode: a missing, unknown or fractional param is its named
+// error, before any generator runs.
+TEST(KernelSource, PairsAreDecodedWithNamedErrors) {
+  std::vector<ParamPair> pairs = {{"in_features", 64}, {"out_features", 8}};
+  auto ok = launchSpecOf("linear", pairs);
+  ASSERT_TRUE(ok.isOk()) << ok.status().toString();
+  EXPECT_EQ(ok->kernel(), KernelId::Linear);
+  EXPECT_EQ(std::get<LinearParams>(ok->params).outFeatures, 8);
+
+  auto missing =
+      launchSpecOf("linear", std::vector<ParamPair>{{"in_features", 64}});
+  ASSERT_FALSE(missing.isOk());
+  EXPECT_EQ(missing.status().message(),
+            "kernel 'linear': parameter 'out_features' is missing");
+
+  std::vector<ParamPair> unknown = pairs;
+  unknown.emplace_back("in_featurs", 64);
+  auto u = launchSpecOf("linear", unknown);
+  ASSERT_FALSE(u.isOk());
+  EXPECT_EQ(u.status().message(),
+            "kernel 'linear': parameter 'in_featurs' is not a parameter of "
+            "this kernel");
+
+  auto frac =
+      launchSpecOf("linear", std::vector<ParamPair>{{"in_features", 64.5},
+                                                    {"out_features", 8}});
+  ASSERT_FALSE(frac.isOk());
+  EXPECT_EQ(frac.status().message(),
+            "kernel 'linear': parameter 'in_features' = 64.5 is not an "
+            "integer");
+
+  // An official-only param without numerics = 1.
+  auto ref =
+      launchSpecOf("linear", std::vector<ParamPair>{{"in_features", 64},
+                                                    {"out_features", 8},
+                                                    {"round_output", 1}});
+  ASSERT_FALSE(ref.isOk());
+  EXPECT_NE(ref.status().message().find("official-only"), std::string::npos);
 }
 
 } // namespace

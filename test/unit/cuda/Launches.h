@@ -9,9 +9,13 @@
 
 #include "KernelSource.h"
 
+#include <gtest/gtest.h>
+
 #include <ostream>
 #include <string>
 #include <tuple>
+#include <type_traits>
+#include <variant>
 #include <vector>
 
 namespace birkhoff::cuda::test {
@@ -23,47 +27,124 @@ struct NamedLaunch {
 // GoogleTest prints parameters with this instead of their bytes.
 inline void PrintTo(const NamedLaunch &l, std::ostream *os) { *os << l.name; }
 
+/// `s` with its params edited by `edit`, which takes the params struct of
+/// the spec's kernel (`[](RopeParams &p) { p.afterRope = 1; }`).
+template <typename F> CudaLaunchSpec with(CudaLaunchSpec s, F edit) {
+  bool edited = false;
+  std::visit(
+      [&](auto &p) {
+        if constexpr (std::is_invocable_v<F &, decltype(p)>) {
+          edit(p);
+          edited = true;
+        }
+      },
+      s.params);
+  if (!edited)
+    ADD_FAILURE() << "with(): the edit does not take this kernel's params";
+  return s;
+}
+
 inline CudaLaunchSpec linearSpec(int64_t in, int64_t out, DType t) {
-  CudaLaunchSpec s;
-  s.kernel = "linear";
-  s.param("in_features", double(in));
-  s.param("out_features", double(out));
+  LinearParams p;
+  p.inFeatures = in;
+  p.outFeatures = out;
+  CudaLaunchSpec s(p);
   s.weight(t, {out, in});
   return s;
 }
 
+/// The RoPE fields of rope, head_rms_norm_rope and compressor.
+template <typename P> void ropeParams(P &p, int64_t rd, bool yarn) {
+  p.ropeDim = rd;
+  p.theta = yarn ? 160000 : 10000;
+  p.yarn = yarn;
+  p.ropeFactor = 16;
+  p.originalSeqLen = 65536;
+  p.betaFast = 32;
+  p.betaSlow = 1;
+}
+
 inline CudaLaunchSpec ropeSpec(int64_t heads, int64_t hd, int64_t rd, bool yarn,
                                bool inverse) {
-  CudaLaunchSpec s;
-  s.kernel = "rope";
-  s.param("heads", double(heads));
-  s.param("head_dim", double(hd));
-  s.param("rope_dim", double(rd));
-  s.param("inverse", inverse ? 1 : 0);
-  s.param("theta", yarn ? 160000 : 10000);
-  s.param("yarn", yarn ? 1 : 0);
-  s.param("rope_factor", 16);
-  s.param("original_seq_len", 65536);
-  s.param("beta_fast", 32);
-  s.param("beta_slow", 1);
+  RopeParams p;
+  p.heads = heads;
+  p.headDim = hd;
+  p.inverse = inverse;
+  ropeParams(p, rd, yarn);
+  return CudaLaunchSpec(p);
+}
+
+inline CudaLaunchSpec headRmsNormRopeSpec(int64_t heads, int64_t hd, int64_t rd,
+                                          bool yarn) {
+  HeadRmsNormRopeParams p;
+  p.heads = heads;
+  p.headDim = hd;
+  p.eps = 1e-6;
+  ropeParams(p, rd, yarn);
+  return CudaLaunchSpec(p);
+}
+
+inline CudaLaunchSpec rmsNormSpec(int64_t n, DType t = DType::BF16) {
+  RmsNormParams p;
+  p.n = n;
+  p.eps = 1e-6;
+  CudaLaunchSpec s(p);
+  s.weight(t, {n});
   return s;
 }
 
+inline CudaLaunchSpec headRmsNormSpec(int64_t heads, int64_t hd) {
+  HeadRmsNormParams p;
+  p.heads = heads;
+  p.headDim = hd;
+  p.eps = 1e-6;
+  return CudaLaunchSpec(p);
+}
+
+inline CudaLaunchSpec mhcPostSpec(int64_t dim, int64_t hc) {
+  MhcPostParams p;
+  p.dim = dim;
+  p.hc = hc;
+  return CudaLaunchSpec(p);
+}
+
+inline CudaLaunchSpec windowWriteSpec(int64_t window, int64_t hd) {
+  WindowWriteParams p;
+  p.window = window;
+  p.headDim = hd;
+  return CudaLaunchSpec(p);
+}
+
+inline CudaLaunchSpec embedSpec(int64_t dim, int64_t hc, int64_t vocab,
+                                DType t = DType::BF16) {
+  EmbedParams p;
+  p.dim = dim;
+  p.hc = hc;
+  CudaLaunchSpec s(p);
+  s.weight(t, {vocab, dim});
+  return s;
+}
+
+/// mhc_pre, mhc_pre_norm, mhc_head or mhc_head_norm.
 inline CudaLaunchSpec mhcSpec(const char *kernel, int64_t dim, int64_t hc,
                               DType normType = DType::BF16) {
   std::string k = kernel;
   bool head = k.rfind("mhc_head", 0) == 0;
   bool norm = k.size() > 5 && k.substr(k.size() - 5) == "_norm";
-  CudaLaunchSpec s;
-  s.kernel = k;
-  s.param("dim", double(dim));
-  s.param("hc", double(hc));
-  s.param("hc_eps", 1e-6);
-  s.param("norm_eps", 1e-6);
-  if (!head)
-    s.param("iters", 20);
-  if (norm)
-    s.param("eps", 1e-6);
+  auto fill = [&](auto p) {
+    p.dim = dim;
+    p.hc = hc;
+    p.hcEps = 1e-6;
+    p.normEps = 1e-6;
+    if constexpr (requires { p.iters; })
+      p.iters = 20;
+    if constexpr (requires { p.eps; })
+      p.eps = 1e-6;
+    return CudaLaunchSpec(p);
+  };
+  CudaLaunchSpec s =
+      head ? (norm ? fill(MhcHeadNormParams{}) : fill(MhcHeadParams{}))
+           : (norm ? fill(MhcPreNormParams{}) : fill(MhcPreParams{}));
   int64_t rows = head ? hc : (2 + hc) * hc;
   s.weight(DType::F32, {rows, hc * dim});
   s.weight(DType::F32, {rows});
@@ -73,31 +154,24 @@ inline CudaLaunchSpec mhcSpec(const char *kernel, int64_t dim, int64_t hc,
   return s;
 }
 
-inline void ropeParams(CudaLaunchSpec &s, int64_t rd, bool yarn) {
-  s.param("rope_dim", double(rd));
-  s.param("theta", yarn ? 160000 : 10000);
-  s.param("yarn", yarn ? 1 : 0);
-  s.param("rope_factor", 16);
-  s.param("original_seq_len", 65536);
-  s.param("beta_fast", 32);
-  s.param("beta_slow", 1);
-}
-
 inline CudaLaunchSpec linearNormSpec(int64_t in, int64_t out, DType t) {
-  CudaLaunchSpec s = linearSpec(in, out, t);
-  s.kernel = "linear_rms_norm";
-  s.param("eps", 1e-6);
+  LinearRmsNormParams p;
+  p.inFeatures = in;
+  p.outFeatures = out;
+  p.eps = 1e-6;
+  CudaLaunchSpec s(p);
+  s.weight(t, {out, in});
   s.weight(DType::BF16, {out});
   return s;
 }
 
 inline CudaLaunchSpec groupedSpec(int64_t groups, int64_t in, int64_t out,
                                   DType t) {
-  CudaLaunchSpec s;
-  s.kernel = "grouped_linear";
-  s.param("groups", double(groups));
-  s.param("in_per_group", double(in));
-  s.param("out_per_group", double(out));
+  GroupedLinearParams p;
+  p.groups = groups;
+  p.inPerGroup = in;
+  p.outPerGroup = out;
+  CudaLaunchSpec s(p);
   s.weight(t, {groups * out, in});
   return s;
 }
@@ -107,19 +181,26 @@ inline CudaLaunchSpec routingSpec(const char *kernel, int64_t dim,
                                   int64_t experts, int64_t topk, bool hash,
                                   int64_t vocab = 129280,
                                   DType gate = DType::BF16) {
-  CudaLaunchSpec s;
-  s.kernel = kernel;
   std::string k = kernel;
-  if (k != "route_select")
-    s.param("dim", double(dim));
-  s.param("experts", double(experts));
   if (k == "router_scores") {
+    RouterScoresParams p;
+    p.dim = dim;
+    p.experts = experts;
+    CudaLaunchSpec s(p);
     s.weight(gate, {experts, dim});
     return s;
   }
-  s.param("topk", double(topk));
-  s.param("route_scale", 1.5);
-  s.param("hash", hash ? 1 : 0);
+  auto fill = [&](auto p) {
+    if constexpr (requires { p.dim; })
+      p.dim = dim;
+    p.experts = experts;
+    p.topk = topk;
+    p.routeScale = 1.5;
+    p.hash = hash;
+    return CudaLaunchSpec(p);
+  };
+  CudaLaunchSpec s =
+      k == "router" ? fill(RouterParams{}) : fill(RouteSelectParams{});
   if (k == "router")
     s.weight(gate, {experts, dim});
   if (hash)
@@ -131,14 +212,14 @@ inline CudaLaunchSpec routingSpec(const char *kernel, int64_t dim,
 
 inline CudaLaunchSpec moeSpec(int64_t dim, int64_t inter, int64_t experts,
                               int64_t topk, DType routed, DType shared) {
-  CudaLaunchSpec s;
-  s.kernel = "moe";
-  s.param("dim", double(dim));
-  s.param("inter", double(inter));
-  s.param("experts", double(experts));
-  s.param("topk", double(topk));
-  s.param("swiglu_limit", 10.0);
-  s.param("shared_clamp", 1);
+  MoeParams p;
+  p.dim = dim;
+  p.inter = inter;
+  p.experts = experts;
+  p.topk = topk;
+  p.swigluLimit = 10.0;
+  p.sharedClamp = true;
+  CudaLaunchSpec s(p);
   for (int64_t e = 0; e <= experts; ++e) {
     DType t = e == experts ? shared : routed;
     s.weight(t, {inter, dim});
@@ -150,14 +231,14 @@ inline CudaLaunchSpec moeSpec(int64_t dim, int64_t inter, int64_t experts,
 
 inline CudaLaunchSpec compressorSpec(int64_t dim, int64_t hd, int64_t ratio,
                                      bool overlap, int64_t rd) {
-  CudaLaunchSpec s;
-  s.kernel = "compressor";
-  s.param("dim", double(dim));
-  s.param("head_dim", double(hd));
-  s.param("ratio", double(ratio));
-  s.param("overlap", overlap ? 1 : 0);
-  s.param("eps", 1e-6);
-  ropeParams(s, rd, true);
+  CompressorParams p;
+  p.dim = dim;
+  p.headDim = hd;
+  p.ratio = ratio;
+  p.overlap = overlap;
+  p.eps = 1e-6;
+  ropeParams(p, rd, true);
+  CudaLaunchSpec s(p);
   int64_t width = (overlap ? 2 : 1) * hd;
   s.weight(DType::BF16, {width, dim});
   s.weight(DType::BF16, {width, dim});
@@ -168,37 +249,41 @@ inline CudaLaunchSpec compressorSpec(int64_t dim, int64_t hd, int64_t ratio,
 
 inline CudaLaunchSpec indexerSpec(int64_t heads, int64_t hd, int64_t topk,
                                   int64_t ratio) {
-  CudaLaunchSpec s;
-  s.kernel = "indexer_topk";
-  s.param("heads", double(heads));
-  s.param("head_dim", double(hd));
-  s.param("topk", double(topk));
-  s.param("ratio", double(ratio));
-  return s;
+  IndexerTopkParams p;
+  p.heads = heads;
+  p.headDim = hd;
+  p.topk = topk;
+  p.ratio = ratio;
+  return CudaLaunchSpec(p);
 }
 
 inline CudaLaunchSpec attentionSpec(int64_t heads, int64_t hd, int64_t window,
                                     int64_t mode, int64_t ratio, int64_t topk) {
-  CudaLaunchSpec s;
-  s.kernel = "sparse_attention";
-  s.param("heads", double(heads));
-  s.param("head_dim", double(hd));
-  s.param("window", double(window));
-  s.param("mode", double(mode));
-  s.param("ratio", double(ratio));
-  s.param("topk", double(topk));
+  SparseAttentionParams p;
+  p.heads = heads;
+  p.headDim = hd;
+  p.window = window;
+  p.mode = mode;
+  p.ratio = ratio;
+  p.topk = topk;
+  CudaLaunchSpec s(p);
   s.weight(DType::F32, {heads});
   return s;
 }
 
-/// `s` in the official numerics profile, with its official-only params.
-inline CudaLaunchSpec
-official(CudaLaunchSpec s,
-         std::initializer_list<std::pair<const char *, double>> extra = {}) {
-  s.param("numerics", 1);
-  for (auto [k, v] : extra)
-    s.param(k, v);
+/// `s` in the official numerics profile (numerics = 1).
+inline CudaLaunchSpec official(CudaLaunchSpec s) {
+  std::visit(
+      [](auto &p) {
+        if constexpr (requires { p.numerics; })
+          p.numerics = 1;
+      },
+      s.params);
   return s;
+}
+/// `s` in the official profile with its official-only params set by `edit`.
+template <typename F> CudaLaunchSpec official(CudaLaunchSpec s, F edit) {
+  return with(official(std::move(s)), edit);
 }
 
 /// Launches of the official profile (numerics = 1) that are generated.
@@ -207,97 +292,82 @@ inline std::vector<NamedLaunch> officialLaunches() {
   auto add = [&](std::string n, CudaLaunchSpec s) {
     v.push_back({"official_" + std::move(n), std::move(s)});
   };
-  CudaLaunchSpec r;
-  r.kernel = "rms_norm";
-  r.param("n", 4096);
-  r.param("eps", 1e-6);
-  r.weight(DType::BF16, {4096});
-  add("rms_norm_flash", official(r));
-  CudaLaunchSpec hn;
-  hn.kernel = "head_rms_norm";
-  hn.param("heads", 64);
-  hn.param("head_dim", 512);
-  hn.param("eps", 1e-6);
-  add("head_rms_norm_flash", official(hn));
-  add("rope_flash_q",
-      official(ropeSpec(64, 512, 64, true, false), {{"after_rope", 0}}));
-  add("rope_flash_kv_fp8",
-      official(ropeSpec(1, 512, 64, true, false), {{"after_rope", 1}}));
-  add("rope_flash_indexer_q",
-      official(ropeSpec(64, 128, 64, true, false), {{"after_rope", 2}}));
-  add("rope_flash_o_inverse",
-      official(ropeSpec(64, 512, 64, true, true), {{"after_rope", 0}}));
-  CudaLaunchSpec hnr;
-  hnr.kernel = "head_rms_norm_rope";
-  hnr.param("heads", 64);
-  hnr.param("head_dim", 512);
-  hnr.param("eps", 1e-6);
-  ropeParams(hnr, 64, false);
-  add("head_rms_norm_rope_flash", official(hnr));
-  CudaLaunchSpec ww;
-  ww.kernel = "window_write";
-  ww.param("window", 128);
-  ww.param("head_dim", 512);
-  add("window_write_flash", official(ww, {{"kv_format", 1}, {"rope_dim", 64}}));
+  add("rms_norm_flash", official(rmsNormSpec(4096)));
+  add("head_rms_norm_flash", official(headRmsNormSpec(64, 512)));
+  add("rope_flash_q", official(ropeSpec(64, 512, 64, true, false),
+                               [](RopeParams &p) { p.afterRope = 0; }));
+  add("rope_flash_kv_fp8", official(ropeSpec(1, 512, 64, true, false),
+                                    [](RopeParams &p) { p.afterRope = 1; }));
+  add("rope_flash_indexer_q", official(ropeSpec(64, 128, 64, true, false),
+                                       [](RopeParams &p) { p.afterRope = 2; }));
+  add("rope_flash_o_inverse", official(ropeSpec(64, 512, 64, true, true),
+                                       [](RopeParams &p) { p.afterRope = 0; }));
+  add("head_rms_norm_rope_flash",
+      official(headRmsNormRopeSpec(64, 512, 64, false)));
+  auto kvEntries = [](WindowWriteParams &p) {
+    p.kvFormat = 1;
+    p.ropeDim = 64;
+  };
+  add("window_write_flash", official(windowWriteSpec(128, 512), kvEntries));
   for (const char *k : {"mhc_pre_norm", "mhc_head_norm"}) {
     add(std::string(k) + "_flash", official(mhcSpec(k, 4096, 4)));
     CudaLaunchSpec decode = official(mhcSpec(k, 4096, 4));
     decode.maxTokens = 1; // a cluster per token
     add(std::string(k) + "_flash_decode", decode);
   }
-  CudaLaunchSpec p;
-  p.kernel = "mhc_post";
-  p.param("dim", 4096);
-  p.param("hc", 4);
-  add("mhc_post_flash", official(p));
+  add("mhc_post_flash", official(mhcPostSpec(4096, 4)));
   add("grouped_linear_flash_wo_a",
       official(groupedSpec(8, 4096, 1024, DType::F8E4M3)));
   add("linear_fp8_flash_q_a",
-      official(linearSpec(4096, 1024, DType::F8E4M3), {{"round_output", 1}}));
+      official(linearSpec(4096, 1024, DType::F8E4M3),
+               [](LinearParams &p) { p.roundOutput = true; }));
   add("linear_fp8_flash_wo_b",
-      official(linearSpec(8192, 4096, DType::F8E4M3), {{"round_output", 1}}));
+      official(linearSpec(8192, 4096, DType::F8E4M3),
+               [](LinearParams &p) { p.roundOutput = true; }));
   add("linear_fp4_flash_expert_w2",
       official(linearSpec(2048, 4096, DType::FP4E2M1x2),
-               {{"round_output", 1}}));
+               [](LinearParams &p) { p.roundOutput = true; }));
   add("linear_bf16_flash_head",
-      official(linearSpec(4096, 1024, DType::BF16), {{"round_output", 0}}));
+      official(linearSpec(4096, 1024, DType::BF16),
+               [](LinearParams &p) { p.roundOutput = false; }));
   add("linear_rms_norm_fp8_flash_q_a",
       official(linearNormSpec(4096, 1024, DType::F8E4M3)));
   // tiny_dq's shapes (head 128 with 64 RoPE dims, indexer heads of 64).
-  add("rope_golden_kv_fp8",
-      official(ropeSpec(1, 128, 64, true, false), {{"after_rope", 1}}));
+  add("rope_golden_kv_fp8", official(ropeSpec(1, 128, 64, true, false),
+                                     [](RopeParams &p) { p.afterRope = 1; }));
   add("rope_golden_indexer_q",
-      official(ropeSpec(16, 64, 64, true, false), {{"after_rope", 2}}));
-  add("window_write_golden", official(
-                                 [] {
-                                   CudaLaunchSpec w;
-                                   w.kernel = "window_write";
-                                   w.param("window", 8);
-                                   w.param("head_dim", 128);
-                                   return w;
-                                 }(),
-                                 {{"kv_format", 1}, {"rope_dim", 64}}));
+      official(ropeSpec(16, 64, 64, true, false),
+               [](RopeParams &p) { p.afterRope = 2; }));
+  add("window_write_golden", official(windowWriteSpec(8, 128), kvEntries));
   add("linear_fp4_golden_expert",
-      official(linearSpec(128, 128, DType::FP4E2M1x2), {{"round_output", 1}}));
+      official(linearSpec(128, 128, DType::FP4E2M1x2),
+               [](LinearParams &p) { p.roundOutput = true; }));
   // The stateful kernels: KV entries, FP4 indexer keys, FP8/FP4 experts.
   add("compressor_flash_csa_kv",
-      official(compressorSpec(4096, 512, 4, true, 64), {{"entry_format", 1}}));
+      official(compressorSpec(4096, 512, 4, true, 64),
+               [](CompressorParams &p) { p.entryFormat = 1; }));
   add("compressor_flash_hca_kv",
       official(compressorSpec(4096, 512, 128, false, 64),
-               {{"entry_format", 1}}));
+               [](CompressorParams &p) { p.entryFormat = 1; }));
   add("compressor_flash_indexer_keys",
-      official(compressorSpec(4096, 128, 4, true, 64), {{"entry_format", 2}}));
+      official(compressorSpec(4096, 128, 4, true, 64),
+               [](CompressorParams &p) { p.entryFormat = 2; }));
   add("compressor_golden_indexer_keys",
-      official(compressorSpec(128, 64, 4, true, 64), {{"entry_format", 2}}));
+      official(compressorSpec(128, 64, 4, true, 64),
+               [](CompressorParams &p) { p.entryFormat = 2; }));
   add("indexer_topk_flash",
-      official(indexerSpec(64, 128, 512, 4), {{"key_format", 1}}));
+      official(indexerSpec(64, 128, 512, 4),
+               [](IndexerTopkParams &p) { p.keyFormat = 1; }));
   for (auto [mode, ratio, topk, tag] :
        {std::tuple<int, int, int, const char *>{0, 0, 0, "window"},
         {1, 4, 512, "csa"},
         {2, 128, 0, "hca"}})
     add(std::string("sparse_attention_flash_") + tag,
         official(attentionSpec(64, 512, 128, mode, ratio, topk),
-                 {{"kv_format", 1}, {"rope_dim", 64}}));
+                 [](SparseAttentionParams &p) {
+                   p.kvFormat = 1;
+                   p.ropeDim = 64;
+                 }));
   add("moe_flash",
       official(moeSpec(4096, 2048, 256, 6, DType::FP4E2M1x2, DType::F8E4M3)));
   add("moe_golden",
@@ -359,20 +429,8 @@ inline std::vector<NamedLaunch> catalogueLaunches() {
   add("compressor_flash_hca", compressorSpec(4096, 512, 128, false, 64));
   add("compressor_flash_indexer", compressorSpec(4096, 128, 4, true, 64));
   add("compressor_tiny", compressorSpec(24, 8, 2, true, 4));
-  CudaLaunchSpec hnr;
-  hnr.kernel = "head_rms_norm_rope";
-  hnr.param("heads", 64);
-  hnr.param("head_dim", 512);
-  hnr.param("eps", 1e-6);
-  ropeParams(hnr, 64, false);
-  add("head_rms_norm_rope_flash", hnr);
-  CudaLaunchSpec hnr2;
-  hnr2.kernel = "head_rms_norm_rope";
-  hnr2.param("heads", 3);
-  hnr2.param("head_dim", 10);
-  hnr2.param("eps", 1e-6);
-  ropeParams(hnr2, 4, true);
-  add("head_rms_norm_rope_odd", hnr2);
+  add("head_rms_norm_rope_flash", headRmsNormRopeSpec(64, 512, 64, false));
+  add("head_rms_norm_rope_odd", headRmsNormRopeSpec(3, 10, 4, true));
   add("indexer_topk_flash", indexerSpec(64, 128, 512, 4));
   add("indexer_topk_pro_topk", indexerSpec(64, 128, 1024, 4));
   add("indexer_topk_tiny", indexerSpec(2, 12, 3, 2));
@@ -390,14 +448,8 @@ inline std::vector<NamedLaunch> catalogueLaunches() {
   add("sparse_attention_golden_hca", attentionSpec(2, 64, 128, 2, 16, 0));
   add("linear_rms_norm_golden", linearNormSpec(128, 64, DType::F8E4M3));
   add("router_golden_hash", routingSpec("router", 128, 8, 2, true, 512));
-  CudaLaunchSpec ww;
-  ww.kernel = "window_write";
-  ww.param("window", 128);
-  ww.param("head_dim", 512);
-  add("window_write_flash", ww);
-  CudaLaunchSpec ww2 = ww;
-  ww2.params = {{"window", 3}, {"head_dim", 10}};
-  add("window_write_odd", ww2);
+  add("window_write_flash", windowWriteSpec(128, 512));
+  add("window_write_odd", windowWriteSpec(3, 10));
   for (NamedLaunch &l : officialLaunches())
     v.push_back(std::move(l));
   return v;
@@ -410,26 +462,13 @@ inline std::vector<NamedLaunch> representativeLaunches() {
   };
   for (auto [dim, tag] :
        {std::pair<int64_t, const char *>{4096, "flash"}, {24, "tiny"}}) {
-    CudaLaunchSpec e;
-    e.kernel = "embed";
-    e.param("dim", double(dim));
-    e.param("hc", 4);
-    e.weight(DType::BF16, {dim == 4096 ? 129280 : 97, dim});
-    add(std::string("embed_") + tag, e);
-    CudaLaunchSpec r;
-    r.kernel = "rms_norm";
-    r.param("n", double(dim));
-    r.param("eps", 1e-6);
-    r.weight(DType::BF16, {dim});
-    add(std::string("rms_norm_") + tag, r);
+    add(std::string("embed_") + tag,
+        embedSpec(dim, 4, dim == 4096 ? 129280 : 97));
+    add(std::string("rms_norm_") + tag, rmsNormSpec(dim));
     for (const char *k :
          {"mhc_pre", "mhc_pre_norm", "mhc_head", "mhc_head_norm"})
       add(std::string(k) + "_" + tag, mhcSpec(k, dim, 4));
-    CudaLaunchSpec p;
-    p.kernel = "mhc_post";
-    p.param("dim", double(dim));
-    p.param("hc", 4);
-    add(std::string("mhc_post_") + tag, p);
+    add(std::string("mhc_post_") + tag, mhcPostSpec(dim, 4));
   }
   add("linear_fp8_flash_q_a", linearSpec(4096, 1024, DType::F8E4M3));
   add("linear_fp8_flash_wkv", linearSpec(4096, 512, DType::F8E4M3));
@@ -441,15 +480,8 @@ inline std::vector<NamedLaunch> representativeLaunches() {
   add("linear_fp4_tiny", linearSpec(64, 24, DType::FP4E2M1x2));
   add("linear_bf16_odd", linearSpec(30, 7, DType::BF16));
   add("linear_f32_odd", linearSpec(13, 5, DType::F32));
-  CudaLaunchSpec hn;
-  hn.kernel = "head_rms_norm";
-  hn.param("heads", 64);
-  hn.param("head_dim", 512);
-  hn.param("eps", 1e-6);
-  add("head_rms_norm_flash", hn);
-  CudaLaunchSpec hn2 = hn;
-  hn2.params = {{"heads", 3}, {"head_dim", 10}, {"eps", 1e-6}};
-  add("head_rms_norm_tiny", hn2);
+  add("head_rms_norm_flash", headRmsNormSpec(64, 512));
+  add("head_rms_norm_tiny", headRmsNormSpec(3, 10));
   add("rope_flash_q_yarn", ropeSpec(64, 512, 64, true, false));
   add("rope_flash_o_inverse", ropeSpec(64, 512, 64, true, true));
   add("rope_tiny_plain", ropeSpec(2, 8, 4, false, false));
