@@ -163,9 +163,8 @@ TEST(KernelSource, DecodeMoeRowsTileDim) {
        {Case{128, 128, ", 8, 2>(args)", 1}, Case{384, 256, ", 8, 2>(args)", 3},
         Case{1024, 512, ", 8, 4>(args)", 16}}) {
     SCOPED_TRACE(c.dim);
-    CudaLaunchSpec s =
-        moeSpec(c.dim, c.inter, 4, 4, DType::FP4E2M1x2, DType::F8E4M3);
-    s.param("numerics", 1);
+    CudaLaunchSpec s = official(
+        moeSpec(c.dim, c.inter, 4, 4, DType::FP4E2M1x2, DType::F8E4M3));
     s.maxTokens = 1;
     auto ks = generateKernelSource(s);
     ASSERT_TRUE(ks.isOk()) << ks.status().toString();
