@@ -1,0 +1,52 @@
+// tokref.mjs - reference token ids from Hugging Face `tokenizers` (the Rust
+// library, through its Node.js bindings: the npm package `tokenizers`).
+//
+// The Node twin of ../shared/tools/tokref.py for machines without Python's
+// `tokenizers`. Writes, for every text of a corpus, the ids with
+// add_special_tokens=false and the ids decoded (skip_special_tokens=false);
+// with --bench it times single-thread encoding like tokref.py --bench.
+//
+// Setup, outside the repository:
+//   mkdir -p /tmp/tokref && cd /tmp/tokref && npm init -y && npm install tokenizers
+// Usage:
+//   NODE_PATH=/tmp/tokref/node_modules RAYON_NUM_THREADS=1 \
+//     node tools/tokref.mjs TOKENIZER_JSON CORPUS_JSON OUT_JSON [--bench]
+import { createRequire } from 'node:module';
+import fs from 'node:fs';
+import path from 'node:path';
+
+process.env.RAYON_NUM_THREADS = '1';
+process.env.TOKENIZERS_PARALLELISM = 'false';
+const require = createRequire(path.join(process.env.NODE_PATH || process.cwd(), 'x'));
+let mod;
+try {
+  mod = require('tokenizers');
+} catch {
+  mod = createRequire(import.meta.url)('tokenizers');
+}
+const { Tokenizer } = mod;
+const version = JSON.parse(fs.readFileSync(require.resolve('tokenizers/package.json'), 'utf8')).version;
+
+const [tokPath, corpusPath, outPath] = process.argv.slice(2);
+const tok = Tokenizer.fromFile(tokPath);
+const texts = JSON.parse(fs.readFileSync(corpusPath, 'utf8'));
+const cases = [];
+for (const text of texts) {
+  const ids = (await tok.encode(text, null, { addSpecialTokens: false })).getIds();
+  const decoded = await tok.decode(ids, false);
+  cases.push({ ids, decoded });
+}
+fs.writeFileSync(outPath, JSON.stringify({ tokenizers: `npm tokenizers ${version}`, cases }) + '\n');
+console.log(`${cases.length} cases, ${cases.reduce((n, c) => n + c.ids.length, 0)} ids; npm tokenizers ${version}`);
+
+if (process.argv.includes('--bench')) {
+  let big = texts.join('\n');
+  big = big.repeat(Math.max(1, Math.floor((8 << 20) / Buffer.byteLength(big))));
+  const n = Buffer.byteLength(big);
+  for (let i = 0; i < 2; ++i) await tok.encode(big.slice(0, 100000), null, { addSpecialTokens: false });
+  const t0 = process.hrtime.bigint();
+  const ids = (await tok.encode(big, null, { addSpecialTokens: false })).getIds();
+  const dt = Number(process.hrtime.bigint() - t0) / 1e9;
+  console.log(`HF tokenizers (npm) single call, 1 thread: ${(n / 1e6).toFixed(1)} MB in ${dt.toFixed(3)} s = ` +
+              `${(n / dt / 1e6).toFixed(2)} MB/s, ${(ids.length / dt / 1e6).toFixed(2)} M tokens/s`);
+}
