@@ -49,4 +49,14 @@ if (process.argv.includes('--bench')) {
   const dt = Number(process.hrtime.bigint() - t0) / 1e9;
   console.log(`HF tokenizers (npm) single call, 1 thread: ${(n / 1e6).toFixed(1)} MB in ${dt.toFixed(3)} s = ` +
               `${(n / dt / 1e6).toFixed(2)} MB/s, ${(ids.length / dt / 1e6).toFixed(2)} M tokens/s`);
+  // The lines one call each, as a server sees requests (tokref.py uses
+  // encode_batch on one thread; here each call also pays the Node binding).
+  const lines = big.split('\n').filter((l) => l.length).slice(0, 20000);
+  const nb = lines.reduce((a, l) => a + Buffer.byteLength(l), 0);
+  let count = 0;
+  const t1 = process.hrtime.bigint();
+  for (const l of lines) count += (await tok.encode(l, null, { addSpecialTokens: false })).getIds().length;
+  const dt1 = Number(process.hrtime.bigint() - t1) / 1e9;
+  console.log(`HF tokenizers (npm) ${lines.length} lines one call each, 1 thread: ` +
+              `${(nb / dt1 / 1e6).toFixed(2)} MB/s, ${(count / dt1 / 1e6).toFixed(2)} M tokens/s`);
 }
