@@ -722,7 +722,10 @@ Expected<std::vector<int32_t>> Tokenizer::encode(std::string_view text,
     impl.cacheIds.insert(impl.cacheIds.end(), ids.begin() + before, ids.end());
   };
 
+  Status matchError;
   auto preTokenize = [&](size_t b, size_t e) {
+    if (!matchError.isOk())
+      return;
     pieces.assign(1, {b, e});
     for (const SplitRegex &re : impl.splits) {
       next.clear();
@@ -732,8 +735,17 @@ Expected<std::vector<int32_t>> Tokenizer::encode(std::string_view text,
         while (at <= len) {
           int rc = pcre2_match(re.code.get(), subject, len, at,
                                PCRE2_NO_UTF_CHECK, md.get(), nullptr);
-          if (rc < 0)
+          if (rc == PCRE2_ERROR_NOMATCH)
             break;
+          if (rc < 0) { // a PCRE2 limit: never a silently different split
+            PCRE2_UCHAR buf[256];
+            pcre2_get_error_message(rc, buf, sizeof(buf));
+            matchError = internalError(
+                "pre-tokenizer pattern '" + re.source + "' failed on a " +
+                std::to_string(len) + "-byte piece at byte " +
+                std::to_string(pb + at) + ": " + reinterpret_cast<char *>(buf));
+            return;
+          }
           PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md.get());
           size_t ms = ov[0], me = ov[1];
           if (me == ms) { // empty match: step over one character
@@ -766,6 +778,8 @@ Expected<std::vector<int32_t>> Tokenizer::encode(std::string_view text,
                    [&](int32_t id) { ids.push_back(id); });
       },
       [&](int32_t id) { ids.push_back(id); });
+  if (!matchError.isOk())
+    return matchError;
   return ids;
 }
 

@@ -13,6 +13,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <random>
+#include <thread>
 
 using namespace birkhoff;
 using json = nlohmann::json;
@@ -160,6 +162,64 @@ TEST(TokenizerTest, DeepSeekInvalidIdsAndText) {
   ASSERT_FALSE(e);
   EXPECT_EQ(e.status().code(), StatusCode::InvalidArgument);
   EXPECT_NE(e.status().message().find("byte 3"), std::string::npos);
+}
+
+// Any valid text decodes back to itself, and threads encoding at once (one
+// holds the word cache, the others go without) agree with one thread.
+TEST(TokenizerTest, DeepSeekRoundTripsRandomTextOnThreads) {
+  REQUIRE_DEEPSEEK();
+  const char32_t pool[] = {' ',    '\t',   '\n',    '\r',    'a',    'Z',
+                           '7',    '.',    '\'',    '<',     0xA0,   0x301,
+                           0x4E2D, 0x30A2, 0x3000,  0x1F600, 0x200D, 0x180E,
+                           0xFF5C, 0x2581, 0x10FFFF};
+  std::mt19937 rng(7);
+  std::vector<std::string> texts;
+  for (int t = 0; t < 64; ++t) {
+    std::string s;
+    int n = int(rng() % 200);
+    for (int i = 0; i < n; ++i) {
+      char32_t cp = rng() % 4 ? pool[rng() % std::size(pool)]
+                              : char32_t(0x20 + rng() % 0x2000);
+      if (cp >= 0xD800 && cp < 0xE000)
+        cp = 'x';
+      if (cp < 0x80)
+        s += char(cp);
+      else if (cp < 0x800)
+        s += char(0xC0 | (cp >> 6)), s += char(0x80 | (cp & 0x3F));
+      else if (cp < 0x10000)
+        s += char(0xE0 | (cp >> 12)), s += char(0x80 | ((cp >> 6) & 0x3F)),
+            s += char(0x80 | (cp & 0x3F));
+      else
+        s += char(0xF0 | (cp >> 18)), s += char(0x80 | ((cp >> 12) & 0x3F)),
+            s += char(0x80 | ((cp >> 6) & 0x3F)), s += char(0x80 | (cp & 0x3F));
+    }
+    if (t % 8 == 0)
+      s += "<｜User｜>" + s + "<｜end▁of▁sentence｜>";
+    texts.push_back(s);
+  }
+  std::vector<std::vector<int32_t>> want;
+  for (const std::string &s : texts) {
+    auto ids = tok->encode(s);
+    ASSERT_TRUE(ids) << ids.status().toString();
+    auto back = tok->decode(*ids);
+    ASSERT_TRUE(back);
+    EXPECT_EQ(*back, s);
+    want.push_back(*ids);
+  }
+  std::vector<std::thread> threads;
+  std::vector<int> mismatches(4, 0);
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      for (int rep = 0; rep < 20; ++rep)
+        for (size_t i = 0; i < texts.size(); ++i) {
+          auto ids = tok->encode(texts[i]);
+          mismatches[t] += !ids || *ids != want[i];
+        }
+    });
+  for (std::thread &th : threads)
+    th.join();
+  for (int m : mismatches)
+    EXPECT_EQ(m, 0);
 }
 
 TEST(TokenizerTest, Utf8Lossy) {
