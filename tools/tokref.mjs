@@ -59,4 +59,11 @@ if (process.argv.includes('--bench')) {
   const dt1 = Number(process.hrtime.bigint() - t1) / 1e9;
   console.log(`HF tokenizers (npm) ${lines.length} lines one call each, 1 thread: ` +
               `${(nb / dt1 / 1e6).toFixed(2)} MB/s, ${(count / dt1 / 1e6).toFixed(2)} M tokens/s`);
+  // encodeBatch of the same lines, as tokref.py does (RAYON_NUM_THREADS=1).
+  const t2 = process.hrtime.bigint();
+  const batch = await tok.encodeBatch(lines, { addSpecialTokens: false });
+  const dt2 = Number(process.hrtime.bigint() - t2) / 1e9;
+  const nbatch = batch.reduce((a, e) => a + e.getIds().length, 0);
+  console.log(`HF tokenizers (npm) encodeBatch of ${lines.length} lines, 1 thread: ` +
+              `${(nb / dt2 / 1e6).toFixed(2)} MB/s, ${(nbatch / dt2 / 1e6).toFixed(2)} M tokens/s`);
 }
