@@ -378,9 +378,9 @@ Status addSplit(Tokenizer::Impl &impl, const std::string &pattern,
   std::string source = literal ? pattern : rewriteForPcre2(pattern);
   int err = 0;
   PCRE2_SIZE errOffset = 0;
-  uint32_t options = PCRE2_UTF | PCRE2_UCP | PCRE2_NO_UTF_CHECK;
-  if (literal)
-    options |= PCRE2_LITERAL;
+  // PCRE2_LITERAL refuses PCRE2_UCP (which only matters to classes).
+  uint32_t options =
+      PCRE2_UTF | PCRE2_NO_UTF_CHECK | (literal ? PCRE2_LITERAL : PCRE2_UCP);
   pcre2_code *code =
       pcre2_compile(reinterpret_cast<PCRE2_SPTR>(source.data()), source.size(),
                     options, &err, &errOffset, nullptr);

@@ -341,6 +341,17 @@ TEST(TokenizerTest, TinyMergesByRank) {
   EXPECT_EQ(t.vocabSize(), 261);
 }
 
+TEST(TokenizerTest, TinyStringPatternIsLiteral) {
+  json j = tinyTokenizer();
+  j["pre_tokenizer"]["pretokenizers"][1]["pattern"] = {{"String", "b."}};
+  auto tok = Tokenizer::fromJson(j.dump());
+  ASSERT_TRUE(tok) << tok.status().toString();
+  using V = std::vector<int32_t>;
+  // "ab.c" -> "a", "b.", "c": no merge "a b" across the split.
+  EXPECT_EQ(encodeTiny(**tok, "ab.c"), (V{'a', 'b', '.', 'c'}));
+  EXPECT_EQ(encodeTiny(**tok, "abxc"), (V{256, 'x', 'c'}));
+}
+
 Status loadError(const json &j) {
   auto tok = Tokenizer::fromJson(j.dump());
   return tok ? Status::ok() : tok.status();
