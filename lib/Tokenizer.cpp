@@ -54,6 +54,31 @@ char32_t nextChar(std::string_view s, size_t &i) {
   return cp;
 }
 
+// What a UTF-8 lead byte asks of the bytes after it (Unicode's table of
+// well-formed sequences): `need` continuation bytes, the first in [lo, hi],
+// the others in [0x80, 0xBF]; need 0 for a byte that starts no sequence.
+struct Utf8Lead {
+  size_t need = 0;
+  unsigned char lo = 0x80, hi = 0xBF;
+};
+Utf8Lead utf8Lead(unsigned char c) {
+  if (c >= 0xC2 && c <= 0xDF)
+    return {1};
+  if (c == 0xE0)
+    return {2, 0xA0};
+  if ((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF)
+    return {2};
+  if (c == 0xED)
+    return {2, 0x80, 0x9F};
+  if (c == 0xF0)
+    return {3, 0x90};
+  if (c >= 0xF1 && c <= 0xF3)
+    return {3};
+  if (c == 0xF4)
+    return {3, 0x80, 0x8F};
+  return {};
+}
+
 // Length of the valid UTF-8 prefix of `s` (== s.size() when all valid).
 size_t validUtf8Prefix(std::string_view s) {
   size_t i = 0, n = s.size();
@@ -63,24 +88,11 @@ size_t validUtf8Prefix(std::string_view s) {
       ++i;
       continue;
     }
-    size_t need;
-    unsigned char lo = 0x80, hi = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF)
-      need = 1;
-    else if (c == 0xE0)
-      need = 2, lo = 0xA0;
-    else if ((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF)
-      need = 2;
-    else if (c == 0xED)
-      need = 2, hi = 0x9F;
-    else if (c == 0xF0)
-      need = 3, lo = 0x90;
-    else if (c >= 0xF1 && c <= 0xF3)
-      need = 3;
-    else if (c == 0xF4)
-      need = 3, hi = 0x8F;
-    else
+    const Utf8Lead l = utf8Lead(c);
+    if (l.need == 0)
       return i;
+    const size_t need = l.need;
+    const unsigned char lo = l.lo, hi = l.hi;
     if (i + need >= n)
       return i;
     for (size_t k = 1; k <= need; ++k) {
@@ -845,22 +857,9 @@ size_t appendUtf8Lossy(std::string_view s, std::string &out, bool final) {
       break;
     // s[i] starts an invalid or incomplete sequence: find its maximal subpart.
     unsigned char c = s[i];
-    size_t need = 0;
-    unsigned char lo = 0x80, hi = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF)
-      need = 1;
-    else if (c == 0xE0)
-      need = 2, lo = 0xA0;
-    else if ((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF)
-      need = 2;
-    else if (c == 0xED)
-      need = 2, hi = 0x9F;
-    else if (c == 0xF0)
-      need = 3, lo = 0x90;
-    else if (c >= 0xF1 && c <= 0xF3)
-      need = 3;
-    else if (c == 0xF4)
-      need = 3, hi = 0x8F;
+    const Utf8Lead l = utf8Lead(c);
+    const size_t need = l.need;
+    const unsigned char lo = l.lo, hi = l.hi;
     size_t k = 1;
     while (k <= need && i + k < n) {
       unsigned char d = s[i + k];
