@@ -291,6 +291,7 @@ struct Tokenizer::Impl {
   std::unordered_map<std::string, int32_t, StringHash, std::equal_to<>>
       tokenIds;
   size_t maxPatternMatch = 0;
+  size_t addedCount = 0;
 
   // Word cache: piece bytes -> span of `cacheIds`.
   mutable std::mutex cacheMutex;
@@ -648,6 +649,7 @@ Tokenizer::fromJson(std::string_view text) {
     impl->idBytes[id] = tokenToBytes(tok);
     impl->idKnown[id] = 1;
   }
+  impl->addedCount = added.size();
   for (const Added &a : added) {
     impl->idBytes[a.id] = tokenToBytes(a.content);
     impl->idKnown[a.id] = 1;
@@ -808,6 +810,13 @@ Expected<std::string> Tokenizer::decode(std::span<const int32_t> ids,
 }
 
 int32_t Tokenizer::vocabSize() const { return int32_t(impl_->idBytes.size()); }
+
+size_t Tokenizer::addedTokenCount() const { return impl_->addedCount; }
+
+size_t Tokenizer::specialTokenCount() const {
+  return size_t(
+      std::count(impl_->idSpecial.begin(), impl_->idSpecial.end(), uint8_t(1)));
+}
 
 std::optional<int32_t> Tokenizer::tokenToId(std::string_view token) const {
   auto it = impl_->tokenIds.find(token);

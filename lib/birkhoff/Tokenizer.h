@@ -59,6 +59,10 @@ public:
 
   /// One more than the largest id (vocabulary and added tokens).
   int32_t vocabSize() const;
+  /// How many added tokens the file declares (special or not).
+  size_t addedTokenCount() const;
+  /// How many ids are special added tokens.
+  size_t specialTokenCount() const;
   /// The id of a vocabulary entry or added token, by its content.
   std::optional<int32_t> tokenToId(std::string_view token) const;
   /// Whether `id` is an added token marked special.
