@@ -1,13 +1,44 @@
 //===- TokenizeCommand.cpp - `birkhoff tokenize`: text <-> token ids ------===//
 #include "Args.h"
+#include "ArtifactLoader.h"
 #include "Commands.h"
 #include "birkhoff/Tokenizer.h"
 
 #include <cstdio>
 #include <fstream>
+#include <memory>
 #include <sstream>
+#include <string_view>
 
 namespace birkhoff::tools {
+namespace {
+
+/// Whether `path` starts like an artifact (size prefix, root offset, "BKA1").
+bool looksLikeArtifact(const std::string &path) {
+  std::ifstream in(path, std::ios::binary);
+  char head[12] = {};
+  if (!in.read(head, sizeof(head)))
+    return false;
+  return std::string_view(head + 8, 4) == "BKA1";
+}
+
+/// The tokenizer of a tokenizer.json file or of an artifact (loaded without
+/// generating its weights).
+Expected<std::shared_ptr<const Tokenizer>>
+loadTokenizer(const std::string &path) {
+  if (!looksLikeArtifact(path)) {
+    BK_ASSIGN_OR_RETURN(std::unique_ptr<Tokenizer> tok,
+                        Tokenizer::fromJsonFile(path));
+    return std::shared_ptr<const Tokenizer>(std::move(tok));
+  }
+  BK_ASSIGN_OR_RETURN(rt::LoadedArtifact artifact, rt::loadArtifact(path));
+  if (!artifact.program.tokenizer)
+    return unsupported(path + ": the artifact has no tokenizer (it takes and "
+                              "gives token ids only)");
+  return artifact.program.tokenizer;
+}
+
+} // namespace
 
 int runTokenizeCommand(int argc, char **argv) {
   auto args = parseArgs(argc, argv, {"text", "file", "decode"},
@@ -17,11 +48,12 @@ int runTokenizeCommand(int argc, char **argv) {
       "[--json]\n"
       "       birkhoff tokenize <tokenizer.json> --decode ID,ID,... "
       "[--skip-special]\n"
+      "       (or an artifact in place of <tokenizer.json>)\n"
       "Encodes text with a Hugging Face tokenizer.json (byte-level BPE of\n"
-      "DeepSeek's kind) and prints the ids, comma-separated or as a JSON list\n"
-      "with --json; added tokens written in the text become their ids. With\n"
-      "--decode prints the text of the ids (--skip-special leaves out special\n"
-      "tokens).\n";
+      "DeepSeek's kind), or the one an artifact carries, and prints the ids,\n"
+      "comma-separated or as a JSON list with --json; added tokens written in\n"
+      "the text become their ids. With --decode prints the text of the ids\n"
+      "(--skip-special leaves out special tokens).\n";
   if (args && args->has("help")) {
     std::fputs(usage, stdout);
     return 0;
@@ -33,7 +65,7 @@ int runTokenizeCommand(int argc, char **argv) {
     std::fputs(usage, stderr);
     return 2;
   }
-  auto tok = Tokenizer::fromJsonFile(args->positional[0]);
+  auto tok = loadTokenizer(args->positional[0]);
   if (!tok) {
     std::fprintf(stderr, "birkhoff tokenize: %s\n",
                  tok.status().toString().c_str());
