@@ -14,3 +14,21 @@ endif()
 find_path(FLATBUFFERS_INCLUDE flatbuffers/flatbuffers.h
           HINTS ${CMAKE_SOURCE_DIR}/.deps/include REQUIRED)
 find_program(FLATC_EXECUTABLE flatc)
+
+# PCRE2 (the tokenizer's pre-tokenizer regexes): Debian's libpcre2-dev through pkg-config, or,
+# where it is not installed (the GPU machine), a carried .deps/include/pcre2.h with the system's
+# libpcre2-8.so.0 (scripts/prepare-gpu-carry.sh copies the header).
+add_library(birkhoff_pcre2 INTERFACE)
+find_package(PkgConfig QUIET)
+if(PKG_CONFIG_FOUND)
+  pkg_check_modules(PCRE2 QUIET IMPORTED_TARGET libpcre2-8)
+endif()
+if(PCRE2_FOUND)
+  target_link_libraries(birkhoff_pcre2 INTERFACE PkgConfig::PCRE2)
+else()
+  find_path(PCRE2_INCLUDE pcre2.h HINTS ${CMAKE_SOURCE_DIR}/.deps/include REQUIRED)
+  find_library(PCRE2_LIBRARY NAMES pcre2-8 libpcre2-8.so.0 REQUIRED)
+  message(STATUS "PCRE2: ${PCRE2_INCLUDE}/pcre2.h with ${PCRE2_LIBRARY}")
+  target_include_directories(birkhoff_pcre2 SYSTEM INTERFACE ${PCRE2_INCLUDE})
+  target_link_libraries(birkhoff_pcre2 INTERFACE ${PCRE2_LIBRARY})
+endif()

@@ -351,7 +351,10 @@ Status Writer::build(uint64_t sectionOffset,
       fbb.CreateString(options_.target), buildConfig(fbb, config_),
       fbb.CreateVector(weights), fbb.CreateVector(states),
       fbb.CreateVector(entries), sectionOffset, sectionSize_,
-      options_.maxContext, cudaKernels);
+      options_.maxContext, cudaKernels,
+      options_.tokenizerJson.empty()
+          ? flatbuffers::Offset<flatbuffers::String>()
+          : fbb.CreateString(options_.tokenizerJson));
   fbb.FinishSizePrefixed(root, fb::ArtifactIdentifier());
   return Status::ok();
 }

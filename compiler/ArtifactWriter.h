@@ -43,6 +43,9 @@ struct ArtifactOptions {
   /// carry BlockScale), with offset 0, and the weight section is empty. The
   /// checkpoint then needs no bytes (Checkpoint::declared).
   const std::map<std::string, WeightRecipe> *generated = nullptr;
+  /// The text of a tokenizer.json to store (Artifact.tokenizer_json); empty:
+  /// none. The writer stores it as is (the compile command checks it).
+  std::string tokenizerJson;
 };
 
 struct ArtifactStats {

@@ -3,6 +3,7 @@
 
 #include "LaunchValidation.h"
 #include "birkhoff/KernelCatalog.h"
+#include "birkhoff/Tokenizer.h"
 #include "birkhoff/schema/artifact_generated.h"
 
 #include <algorithm>
@@ -535,6 +536,19 @@ Expected<Program> parseArtifact(const uint8_t *data, uint64_t size,
     return bad(origin, "artifact lacks the 'prefill' or 'decode' entry point");
   if (prog.maxContext <= 0)
     return bad(origin, "artifact has a non-positive default context");
+  if (const flatbuffers::String *json = a->tokenizer_json()) {
+    Expected<std::unique_ptr<Tokenizer>> tok =
+        Tokenizer::fromJson(std::string_view(json->c_str(), json->size()));
+    if (!tok)
+      return bad(origin,
+                 "stored tokenizer does not load: " + tok.status().toString());
+    if ((*tok)->vocabSize() > prog.config.vocabSize)
+      return bad(origin, "stored tokenizer has ids up to " +
+                             std::to_string((*tok)->vocabSize() - 1) +
+                             ", beyond the model's vocab_size " +
+                             std::to_string(prog.config.vocabSize));
+    prog.tokenizer = std::shared_ptr<const Tokenizer>(tok.take());
+  }
   return prog;
 }
 

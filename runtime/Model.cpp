@@ -3,6 +3,7 @@
 #include "Backend.h"
 #include "WeightGeneration.h"
 #include "birkhoff/Runtime.h"
+#include "birkhoff/Tokenizer.h"
 #include "cuda/CudaBackend.h"
 #include "host/HostBackend.h"
 
@@ -23,6 +24,62 @@ const ModelInfo &Model::info() const { return impl_->info; }
 const rt::LoadedArtifact &Model::artifact() const { return impl_->artifact; }
 const ModelOptions &Model::options() const { return impl_->options; }
 const rt::ModelBackend &Model::backend() const { return *impl_->backend; }
+
+namespace {
+
+Status noTokenizer(const ModelInfo &info) {
+  return unsupported("model '" + info.modelName +
+                     "' has no tokenizer: the artifact takes and gives token "
+                     "ids only (compile it from a checkpoint with a "
+                     "tokenizer.json, or with --tokenizer FILE)");
+}
+
+} // namespace
+
+bool Model::hasTokenizer() const {
+  return impl_->artifact.program.tokenizer != nullptr;
+}
+
+Expected<std::vector<int32_t>> Model::encode(std::string_view text) const {
+  const Tokenizer *tok = impl_->artifact.program.tokenizer.get();
+  if (!tok)
+    return noTokenizer(impl_->info);
+  return tok->encode(text);
+}
+
+Expected<std::string> Model::decode(std::span<const int32_t> ids,
+                                    bool skipSpecial) const {
+  const Tokenizer *tok = impl_->artifact.program.tokenizer.get();
+  if (!tok)
+    return noTokenizer(impl_->info);
+  return tok->decode(ids, skipSpecial);
+}
+
+struct TextDecoder::Impl {
+  std::shared_ptr<const Tokenizer> tokenizer;
+  std::optional<Tokenizer::IncrementalDecoder> decoder;
+};
+
+TextDecoder::TextDecoder() : impl_(std::make_unique<Impl>()) {}
+TextDecoder::~TextDecoder() = default;
+
+Expected<std::unique_ptr<TextDecoder>> TextDecoder::create(const Model &model,
+                                                           bool skipSpecial) {
+  const std::shared_ptr<const Tokenizer> &tok =
+      model.artifact().program.tokenizer;
+  if (!tok)
+    return noTokenizer(model.info());
+  std::unique_ptr<TextDecoder> d(new TextDecoder());
+  d->impl_->tokenizer = tok;
+  d->impl_->decoder.emplace(*tok, skipSpecial);
+  return d;
+}
+
+Expected<std::string> TextDecoder::push(int32_t id) {
+  return impl_->decoder->push(id);
+}
+
+std::string TextDecoder::finish() { return impl_->decoder->finish(); }
 
 namespace {
 

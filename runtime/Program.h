@@ -13,9 +13,14 @@
 #include "cuda/LaunchAbi.h"
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
+
+namespace birkhoff {
+class Tokenizer;
+} // namespace birkhoff
 
 namespace birkhoff::rt {
 
@@ -140,6 +145,9 @@ struct Program {
   uint64_t weightSectionSize = 0;
   /// Bytes of the weights generated at load time (not in the file).
   uint64_t generatedBytes = 0;
+  /// The stored tokenizer (Artifact.tokenizer_json), parsed once at load;
+  /// null when the artifact has none.
+  std::shared_ptr<const Tokenizer> tokenizer;
 
   const EntryDesc *entry(const std::string &name) const;
 };

@@ -2,6 +2,8 @@
 # Fills .deps/ (git-ignored) with what the GPU machine lacks, so that
 # scripts/gpu-check.sh can build there with -DBIRKHOFF_RUNTIME_ONLY=ON:
 #   .deps/include/flatbuffers, .deps/include/nlohmann   (headers)
+#   .deps/include/pcre2.h                              (libpcre2-dev's header; the library,
+#                                                       libpcre2-8.so.0, is the system's)
 #   .deps/generated/artifact_generated.h               (flatc output of lib/schema/artifact.fbs)
 #   .deps/artifacts/mini.{host,cuda}.bkart             (test/gpu's mini model, make_mini_artifacts)
 #   .deps/artifacts/<case>[.official].{host,cuda}.bkart (each golden case, `birkhoff compile`,
@@ -27,6 +29,8 @@ rm -rf .deps/include .deps/generated
 mkdir -p .deps/include .deps/generated
 cp -r "$fb_include/flatbuffers" .deps/include/
 cp -r "$json_include/nlohmann" .deps/include/
+[ -f /usr/include/pcre2.h ] || { echo "no /usr/include/pcre2.h: install libpcre2-dev" >&2; exit 1; }
+cp /usr/include/pcre2.h .deps/include/
 # Same flags as lib/CMakeLists.txt's flatc rule.
 flatc --cpp --scoped-enums -o .deps/generated lib/schema/artifact.fbs
 

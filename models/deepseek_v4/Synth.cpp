@@ -273,6 +273,158 @@ ModelConfig synthConfig(const ModelConfig &config,
   return c;
 }
 
+namespace {
+
+/// GPT-2's byte-to-unicode mapping: printable bytes map to themselves, the
+/// others to U+0100 upwards, as UTF-8.
+std::vector<std::string> byteLevelChars() {
+  std::vector<std::string> out(256);
+  int next = 256;
+  for (int b = 0; b < 256; ++b) {
+    bool printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) ||
+                     (b >= 174 && b <= 255);
+    uint32_t cp = printable ? uint32_t(b) : uint32_t(next++);
+    std::string &s = out[size_t(b)];
+    if (cp < 0x80) {
+      s += char(cp);
+    } else {
+      s += char(0xC0 | (cp >> 6));
+      s += char(0x80 | (cp & 0x3F));
+    }
+  }
+  return out;
+}
+
+} // namespace
+
+std::string synthTokenizerJson(const ModelConfig &config) {
+  using nlohmann::json;
+  const int64_t vocab = config.vocabSize;
+  std::vector<int64_t> specials = {config.bosTokenId};
+  if (config.eosTokenId != config.bosTokenId)
+    specials.push_back(config.eosTokenId);
+  for (int64_t id : specials)
+    if (id < 0 || id >= vocab)
+      return {};
+  if (vocab < 256 + int64_t(specials.size()))
+    return {};
+  auto isSpecial = [&](int64_t id) {
+    return std::find(specials.begin(), specials.end(), id) != specials.end();
+  };
+  int64_t nextId = 0;
+  auto takeId = [&] {
+    while (isSpecial(nextId))
+      ++nextId;
+    return nextId++;
+  };
+
+  const std::vector<std::string> chars = byteLevelChars();
+  json vocabJson = json::object();
+  for (int b = 0; b < 256; ++b)
+    vocabJson[chars[size_t(b)]] = takeId();
+  // Bytes in merge order: frequent English text first, then the rest.
+  std::vector<int> order;
+  std::vector<bool> seen(256, false);
+  for (unsigned char c :
+       std::string(" etaoinshrdlucmfwypvbgkjqxzETAOINSHRDLUCMFWYPVBGKJQXZ"
+                   "0123456789.,'\"-:;!?()\n")) {
+    if (!seen[c])
+      order.push_back(c);
+    seen[c] = true;
+  }
+  for (int b = 0; b < 256; ++b)
+    if (!seen[size_t(b)])
+      order.push_back(b);
+  const int64_t nMerges = vocab - 256 - int64_t(specials.size());
+  json merges = json::array();
+  std::vector<std::string> pairs; // round 1's tokens, in rank order
+  auto merge = [&](int a, int b) {
+    if (int64_t(merges.size()) == nMerges)
+      return;
+    const std::string &l = chars[size_t(a)], &r = chars[size_t(b)];
+    merges.push_back(l + " " + r);
+    vocabJson[l + r] = takeId();
+    pairs.push_back(l + r);
+  };
+  // Every pair of the k most frequent bytes before any pair with the next.
+  for (size_t k = 0; k < order.size(); ++k) {
+    for (size_t i = 0; i < k; ++i) {
+      merge(order[i], order[k]);
+      merge(order[k], order[i]);
+    }
+    merge(order[k], order[k]);
+  }
+  for (size_t p = 0; p < pairs.size() && int64_t(merges.size()) < nMerges;
+       ++p) {
+    for (int b : order) {
+      if (int64_t(merges.size()) == nMerges)
+        break;
+      const std::string &r = chars[size_t(b)];
+      merges.push_back(pairs[p] + " " + r);
+      vocabJson[pairs[p] + r] = takeId();
+    }
+  }
+
+  json added = json::array();
+  for (int64_t id : specials)
+    added.push_back(
+        {{"id", id},
+         {"content", id == config.bosTokenId
+                         ? "<\uff5cbegin\u2581of\u2581sentence\uff5c>"
+                         : "<\uff5cend\u2581of\u2581sentence\uff5c>"},
+         {"single_word", false},
+         {"lstrip", false},
+         {"rstrip", false},
+         {"normalized", false},
+         {"special", true}});
+  auto split = [](const std::string &regex) {
+    return json{{"type", "Split"},
+                {"pattern", {{"Regex", regex}}},
+                {"behavior", "Isolated"},
+                {"invert", false}};
+  };
+  // DeepSeek-V3's pre-tokenizer, pattern for pattern.
+  json pre = {{"type", "Sequence"},
+              {"pretokenizers",
+               {split("\\p{N}{1,3}"),
+                split("[\u4e00-\u9fa5\u3040-\u309f\u30a0-\u30ff]+"),
+                split("[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|"
+                      "[^\r\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+| "
+                      "?[\\p{P}\\p{S}]+[\r\n]*|\\s*[\r\n]+|\\s+(?!\\S)|\\s+"),
+                {{"type", "ByteLevel"},
+                 {"add_prefix_space", false},
+                 {"trim_offsets", true},
+                 {"use_regex", false}}}}};
+  json j = {
+      {"version", "1.0"},
+      {"truncation", nullptr},
+      {"padding", nullptr},
+      {"added_tokens", added},
+      {"normalizer", {{"type", "Sequence"}, {"normalizers", json::array()}}},
+      {"pre_tokenizer", pre},
+      {"post_processor",
+       {{"type", "ByteLevel"},
+        {"add_prefix_space", true},
+        {"trim_offsets", false},
+        {"use_regex", true}}},
+      {"decoder",
+       {{"type", "ByteLevel"},
+        {"add_prefix_space", true},
+        {"trim_offsets", true},
+        {"use_regex", true}}},
+      {"model",
+       {{"type", "BPE"},
+        {"dropout", nullptr},
+        {"unk_token", nullptr},
+        {"continuing_subword_prefix", nullptr},
+        {"end_of_word_suffix", nullptr},
+        {"fuse_unk", false},
+        {"byte_fallback", false},
+        {"vocab", vocabJson},
+        {"merges", merges}}}};
+  return j.dump();
+}
+
 Status writeSynthCheckpoint(const ModelConfig &inputConfig,
                             const SynthOptions &options, const std::string &dir,
                             SynthStats *stats) {
@@ -287,6 +439,8 @@ Status writeSynthCheckpoint(const ModelConfig &inputConfig,
     return ioError(dir + ": cannot create directory: " + ec.message());
   BK_RETURN_IF_ERROR(
       writeText(dir + "/config.json", modelConfigToJson(config)));
+  if (std::string tok = synthTokenizerJson(config); !tok.empty())
+    BK_RETURN_IF_ERROR(writeText(dir + "/tokenizer.json", tok));
 
   std::vector<ExpectedTensor> table = expectedTensors(config, format);
   std::vector<Shard> shards = planShards(table, options);

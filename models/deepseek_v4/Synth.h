@@ -60,8 +60,20 @@ WeightRecipe synthRecipe(const ExpectedTensor &t, const ModelConfig &config,
 /// with their logical [out, in] shape and dtype `t.element`.
 std::vector<int64_t> synthShape(const ExpectedTensor &t);
 
-/// Writes `dir`/config.json, `dir`/model-0000i-of-0000n.safetensors and
-/// `dir`/model.safetensors.index.json; creates `dir` if needed and replaces
+/// A byte-level BPE tokenizer.json of DeepSeek's kind (its Split
+/// pre-tokenizers, then ByteLevel; the ByteLevel decoder) with exactly
+/// `config.vocabSize` ids: BOS and EOS as special added tokens at their ids,
+/// the 256 byte tokens (GPT-2's byte-to-unicode mapping) at the lowest other
+/// ids, then merges: every pair of single-byte tokens, all pairs among the k
+/// most frequent English characters before those with the next one, then
+/// those pairs followed by one more byte, until the vocabulary is full. Empty
+/// when the vocabulary cannot hold 256 bytes and the special tokens (or BOS/EOS
+/// lie outside it).
+std::string synthTokenizerJson(const ModelConfig &config);
+
+/// Writes `dir`/config.json, `dir`/model-0000i-of-0000n.safetensors,
+/// `dir`/model.safetensors.index.json and `dir`/tokenizer.json (unless
+/// synthTokenizerJson is empty); creates `dir` if needed and replaces
 /// files of those names. Values (V4_SPEC §7.4): norms 1 + N(0, 0.1); linears,
 /// experts and projections N(0, 1/sqrt(in)); embedding N(0, 1); hc_*_fn
 /// N(0, 0.02), hc_*_base N(0, 0.5), hc_*_scale U(0.5, 1.5); ape N(0, 0.5);

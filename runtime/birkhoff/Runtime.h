@@ -27,9 +27,12 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace birkhoff {
+
+class Tokenizer;
 
 namespace rt {
 struct LoadedArtifact;
@@ -76,6 +79,18 @@ public:
   ~Model();
   const ModelInfo &info() const;
 
+  /// Whether the artifact carries a tokenizer (compiled with the checkpoint's
+  /// tokenizer.json or `--tokenizer`). Without one, encode, decode and
+  /// TextDecoder::create fail with an Unsupported error that
+  /// says the artifact has no tokenizer.
+  bool hasTokenizer() const;
+  /// The token ids of `text` (valid UTF-8); added tokens written in the text,
+  /// such as "<｜User｜>", become their ids. No BOS is added.
+  Expected<std::vector<int32_t>> encode(std::string_view text) const;
+  /// The text of `ids`; special tokens are left out with `skipSpecial`.
+  Expected<std::string> decode(std::span<const int32_t> ids,
+                               bool skipSpecial = false) const;
+
   // Internal: the verified program (runtime use).
   const rt::LoadedArtifact &artifact() const;
   const ModelOptions &options() const;
@@ -83,6 +98,30 @@ public:
 
 private:
   Model();
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+/// Turns a stream of generated ids into text as they come, never emitting
+/// half a UTF-8 character: the bytes of an unfinished character wait for the
+/// next id. The concatenation of every push() and finish() equals
+/// Model::decode of all ids. Holds the model's tokenizer (it may outlive the
+/// Model). Not thread-safe.
+class TextDecoder {
+public:
+  /// Fails (Unsupported, "... has no tokenizer") when `model` has none.
+  static Expected<std::unique_ptr<TextDecoder>>
+  create(const Model &model, bool skipSpecial = false);
+  ~TextDecoder();
+  /// The text completed by `id` (possibly empty); an id outside the
+  /// vocabulary is an OutOfRange error.
+  Expected<std::string> push(int32_t id);
+  /// What is left (an unfinished character becomes U+FFFD); the decoder then
+  /// starts over.
+  std::string finish();
+
+private:
+  TextDecoder();
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

@@ -1,8 +1,10 @@
-//===- ArtifactFuzzTest.cpp - Corrupt artifacts are rejected, never crash --===//
+//===- ArtifactFuzzTest.cpp - Corrupt artifacts are rejected, never crash
+//--===//
 //
 // Takes a real compiled artifact (tiny_mix) and feeds the loader truncated
 // copies, copies with flipped bytes, a wrong identifier and a wrong format
-// version. Every damaged program section must give an error status; nothing
+// version, and a copy carrying a tokenizer whose stored tokenizer.json is
+// damaged. Every damaged program section must give an error status; nothing
 // may crash or hang (the suite runs this under its normal build; run it under
 // ASan/valgrind to look deeper).
 //
@@ -11,6 +13,7 @@
 
 #include "ArtifactLoader.h"
 #include "birkhoff/Runtime.h"
+#include "birkhoff/Tokenizer.h"
 #include "birkhoff/schema/artifact_generated.h"
 
 #include <gtest/gtest.h>
@@ -152,6 +155,97 @@ TEST_F(ArtifactFuzz, ModelLoadReportsThePath) {
   auto missing = Model::load(path_ + ".does-not-exist");
   ASSERT_FALSE(missing.isOk());
   std::filesystem::remove(bad);
+}
+
+/// A minimal byte-level BPE tokenizer.json: BOS 0 and EOS 1 special, the 256
+/// byte tokens (GPT-2's byte-to-unicode mapping) at ids 2..257, one merge.
+std::string minimalTokenizerJson() {
+  std::string vocab;
+  int next = 256;
+  std::string chars[256];
+  for (int b = 0; b < 256; ++b) {
+    bool printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) ||
+                     (b >= 174 && b <= 255);
+    unsigned cp = printable ? unsigned(b) : unsigned(next++);
+    std::string &c = chars[b];
+    if (cp < 0x80) {
+      c += char(cp);
+    } else {
+      c += char(0xC0 | (cp >> 6));
+      c += char(0x80 | (cp & 0x3F));
+    }
+    std::string escaped = c == "\"" ? "\\\"" : c == "\\" ? "\\\\" : c;
+    vocab += (b ? "," : "") + std::string("\"") + escaped +
+             "\":" + std::to_string(b + 2);
+  }
+  vocab += ",\"th\":258";
+  auto added = [](int id, const char *content) {
+    return "{\"id\":" + std::to_string(id) + ",\"content\":\"" + content +
+           "\",\"single_word\":false,\"lstrip\":false,\"rstrip\":false,"
+           "\"normalized\":false,\"special\":true}";
+  };
+  return "{\"added_tokens\":[" + added(0, "<s>") + "," + added(1, "</s>") +
+         "],\"normalizer\":null,\"pre_tokenizer\":{\"type\":\"ByteLevel\","
+         "\"add_prefix_space\":false,\"use_regex\":true},\"post_processor\":"
+         "null,"
+         "\"decoder\":{\"type\":\"ByteLevel\"},\"model\":{\"type\":\"BPE\","
+         "\"vocab\":{" +
+         vocab + "},\"merges\":[\"t h\"]}}";
+}
+
+// tiny_mix compiled with a stored tokenizer: damage inside the tokenizer's
+// bytes is rejected by name or still loads, and never crashes.
+TEST_F(ArtifactFuzz, DamagedStoredTokenizerIsRejectedByName) {
+  std::string tokPath = path_ + ".tokenizer.json";
+  {
+    std::ofstream out(tokPath, std::ios::binary);
+    out << minimalTokenizerJson();
+  }
+  std::string withTok = std::string(BIRKHOFF_BIN_DIR) +
+                        "/../golden-artifacts/fuzz-tiny_mix-tok.bkart";
+  Status st = compileArtifact(std::string(BIRKHOFF_GOLDENS_DIR) + "/tiny_mix",
+                              withTok, "--tokenizer '" + tokPath + "'");
+  ASSERT_TRUE(st.isOk()) << st.toString();
+  std::ifstream in(withTok, std::ios::binary);
+  std::vector<uint8_t> bytes{std::istreambuf_iterator<char>(in), {}};
+  auto intact = rt::parseArtifact(bytes.data(), bytes.size(), "fuzzed.bkart");
+  ASSERT_TRUE(intact.isOk()) << intact.status().toString();
+  ASSERT_TRUE(intact->tokenizer);
+  auto ids = intact->tokenizer->encode("the");
+  ASSERT_TRUE(ids.isOk());
+  EXPECT_EQ(*ids, (std::vector<int32_t>{258, 2 + 'e'}));
+
+  const fb::Artifact *a = fb::GetSizePrefixedArtifact(bytes.data());
+  ASSERT_TRUE(a->tokenizer_json());
+  size_t begin =
+      size_t(reinterpret_cast<const uint8_t *>(a->tokenizer_json()->data()) -
+             bytes.data());
+  size_t size = a->tokenizer_json()->size();
+  // Not JSON any more: a load error that names the stored tokenizer.
+  std::vector<uint8_t> b = bytes;
+  b[begin] = 'x';
+  st = parse(b);
+  ASSERT_FALSE(st.isOk());
+  EXPECT_EQ(st.code(), StatusCode::Corrupt);
+  EXPECT_NE(st.message().find("fuzzed.bkart: stored tokenizer does not load"),
+            std::string::npos)
+      << st.message();
+  // Random flips inside the JSON.
+  std::mt19937 rng(4);
+  int rejected = 0;
+  for (int i = 0; i < 500; ++i) {
+    b = bytes;
+    for (int f = 0; f < 1 + int(rng() % 3); ++f)
+      b[begin + rng() % size] ^= uint8_t(1u << (rng() % 8));
+    st = parse(b);
+    if (!st.isOk()) {
+      ++rejected;
+      EXPECT_NE(st.message().find("stored tokenizer"), std::string::npos)
+          << st.message();
+    }
+  }
+  EXPECT_GT(rejected, 0);
+  std::filesystem::remove(tokPath);
 }
 
 } // namespace

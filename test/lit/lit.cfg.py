@@ -14,3 +14,9 @@ config.excludes = ["CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py.in"]
 config.environment["PATH"] = os.pathsep.join(
     [config.birkhoff_tools_dir, config.llvm_tools_dir, config.environment.get("PATH", "")]
 )
+
+# %tokenizers: the real tokenizers in ../shared/tokenizers; tests that need them
+# require the feature `tokenizers`.
+config.substitutions.append(("%tokenizers", config.birkhoff_tokenizers_dir))
+if os.path.exists(os.path.join(config.birkhoff_tokenizers_dir, "deepseek-v3", "tokenizer.json")):
+    config.available_features.add("tokenizers")

@@ -12,6 +12,7 @@ int runSynthCommand(int argc, char **argv);
 int runRunCommand(int argc, char **argv);
 int runInspectCommand(int argc, char **argv);
 int runBenchCommand(int argc, char **argv);
+int runTokenizeCommand(int argc, char **argv);
 
 } // namespace birkhoff::tools
 

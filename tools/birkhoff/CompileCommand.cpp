@@ -17,8 +17,11 @@
 #include "deepseek_v4/CheckpointSchema.h"
 #include "deepseek_v4/IRBuilder.h"
 #include "deepseek_v4/ModelConfig.h"
+#include "deepseek_v4/Synth.h"
 #include "deepseek_v4/SynthModel.h"
 #include "kernel/BkDialect.h"
+
+#include "birkhoff/Tokenizer.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/MLIRContext.h"
@@ -29,8 +32,10 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -41,20 +46,34 @@ constexpr const char *kUsage =
     "usage: birkhoff compile <checkpoint-dir> -o <artifact> [options]\n"
     "       birkhoff compile --synth-preset tiny|flash|pro -o <artifact> "
     "[options]\n"
-    "  --synth-preset NAME         instead of a checkpoint: the model `birkhoff\n"
+    "  --synth-preset NAME         instead of a checkpoint: the model "
+    "`birkhoff\n"
     "                              synth --preset NAME` would write; the\n"
-    "                              artifact stores no weight bytes, the runtime\n"
-    "                              generates the same values at load time\n"
+    "                              artifact stores no weight bytes, the "
+    "runtime\n"
+    "                              generates the same values at load time "
+    "(and\n"
+    "                              synth's tokenizer unless --tokenizer)\n"
+    "  --tokenizer FILE            the tokenizer.json to store in the "
+    "artifact\n"
+    "                              (default: the checkpoint's "
+    "tokenizer.json);\n"
+    "                              without one the artifact takes and gives\n"
+    "                              token ids only\n"
     "  --layers N, --experts E, --seed S, --unquantized, --no-mtp\n"
-    "                              with --synth-preset: as for `birkhoff synth`\n"
-    "  --target host|cuda          code generation target (default host); cuda\n"
+    "                              with --synth-preset: as for `birkhoff "
+    "synth`\n"
+    "  --target host|cuda          code generation target (default host); "
+    "cuda\n"
     "                              compiles every launch's kernel with NVRTC\n"
     "                              (no GPU needed) into the artifact\n"
     "  --arch sm_90a               CUDA architecture of the cubins (--target "
     "cuda)\n"
-    "  --dump-kernels DIR          also write each CUDA kernel's .cu, .ptx and\n"
+    "  --dump-kernels DIR          also write each CUDA kernel's .cu, .ptx "
+    "and\n"
     "                              .cubin and a resources.txt into DIR\n"
-    "  --embed-ptx                 store each kernel's PTX in the artifact too\n"
+    "  --embed-ptx                 store each kernel's PTX in the artifact "
+    "too\n"
     "  --tree-reductions           CUDA norms by block tree sums (faster; not\n"
     "                              bitwise equal to the host backend)\n"
     "  --numerics reference|official  numerics profile (default reference;\n"
@@ -195,6 +214,57 @@ Expected<SourceModel> loadSynthModel(const ParsedArgs &args) {
   return m;
 }
 
+/// The tokenizer.json text to store: --tokenizer FILE, else the checkpoint's
+/// tokenizer.json, else synth's for --synth-preset; empty for none. It must
+/// load and its ids must fit the model's vocabulary.
+Expected<std::string> chooseTokenizer(const ParsedArgs &args,
+                                      const SourceModel &source) {
+  std::string path, json;
+  if (args.has("tokenizer")) {
+    path = args.get("tokenizer");
+  } else if (!source.generated) {
+    std::string candidate =
+        (std::filesystem::path(args.positional[0]) / "tokenizer.json").string();
+    if (std::filesystem::exists(candidate))
+      path = candidate;
+  }
+  if (!path.empty()) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in)
+      return ioError("cannot read tokenizer '" + path + "'");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    json = ss.str();
+  } else if (source.generated) {
+    json = v4::synthTokenizerJson(source.config);
+    path = "synth tokenizer";
+    if (json.empty()) {
+      std::fprintf(stderr,
+                   "birkhoff compile: warning: vocab_size %lld is too small "
+                   "for synth's byte-level tokenizer (256 bytes + BOS/EOS): "
+                   "the artifact takes and gives token ids only\n",
+                   (long long)source.config.vocabSize);
+      return std::string();
+    }
+  } else {
+    std::fprintf(stderr, "birkhoff compile: warning: no tokenizer.json: the "
+                         "artifact takes and gives token ids only\n");
+    return std::string();
+  }
+  Expected<std::unique_ptr<Tokenizer>> tok = Tokenizer::fromJson(json);
+  if (!tok)
+    return invalidArgument("tokenizer '" + path +
+                           "' does not load: " + tok.status().toString());
+  int64_t ids = (*tok)->vocabSize();
+  if (ids > source.config.vocabSize)
+    return invalidArgument(
+        "tokenizer '" + path + "' has ids up to " + std::to_string(ids - 1) +
+        ", but the model's vocab_size is " +
+        std::to_string(source.config.vocabSize) + " (ids 0.." +
+        std::to_string(source.config.vocabSize - 1) + ")");
+  return json;
+}
+
 } // namespace
 
 int runCompileCommand(int argc, char **argv) {
@@ -205,13 +275,13 @@ int runCompileCommand(int argc, char **argv) {
   std::vector<char *> args;
   for (std::string &s : storage)
     args.push_back(s.data());
-  Expected<ParsedArgs> parsed =
-      parseArgs(int(args.size()), args.data(),
-                {"output", "target", "numerics", "max-tokens", "max-context",
-                 "compile-to", "dump-ir", "shared-expert-clamp", "arch",
-                 "dump-kernels", "synth-preset", "layers", "experts", "seed"},
-                {"timing", "print-ir-after-all", "help", "embed-ptx",
-                 "tree-reductions", "unquantized", "no-mtp"});
+  Expected<ParsedArgs> parsed = parseArgs(
+      int(args.size()), args.data(),
+      {"output", "target", "numerics", "max-tokens", "max-context",
+       "compile-to", "dump-ir", "shared-expert-clamp", "arch", "dump-kernels",
+       "synth-preset", "layers", "experts", "seed", "tokenizer"},
+      {"timing", "print-ir-after-all", "help", "embed-ptx", "tree-reductions",
+       "unquantized", "no-mtp"});
   if (!parsed) {
     std::fprintf(stderr, "birkhoff compile: %s\n%s",
                  parsed.status().message().c_str(), kUsage);
@@ -285,6 +355,13 @@ int runCompileCommand(int argc, char **argv) {
     return fail(source.status());
   const v4::ModelConfig &config = source->config;
   const Checkpoint &checkpoint = source->checkpoint;
+  std::string tokenizerJson;
+  if (compileTo == "artifact" || parsed->has("tokenizer")) {
+    Expected<std::string> tok = chooseTokenizer(*parsed, *source);
+    if (!tok)
+      return fail(tok.status());
+    tokenizerJson = tok.take();
+  }
   timer.done("load");
 
   mlir::MLIRContext context;
@@ -361,6 +438,7 @@ int runCompileCommand(int argc, char **argv) {
   options.numerics = numerics;
   options.target = target;
   options.maxContext = *maxContext;
+  options.tokenizerJson = std::move(tokenizerJson);
   Expected<ArtifactStats> stats = writeArtifact(module->getOperation(), config,
                                                 checkpoint, options, output);
   if (!stats)

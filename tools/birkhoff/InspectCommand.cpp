@@ -3,6 +3,7 @@
 #include "ArtifactLoader.h"
 #include "Commands.h"
 #include "WeightGeneration.h"
+#include "birkhoff/Tokenizer.h"
 
 #include <chrono>
 #include <cstdio>
@@ -58,6 +59,13 @@ int runInspectCommand(int argc, char **argv) {
               (long long)c.ropeHeadDim, (long long)c.windowSize,
               (long long)c.hcMult, (long long)c.nRoutedExperts,
               (long long)c.nActivatedExperts);
+  if (p.tokenizer)
+    std::printf("tokenizer  %d ids, %zu added tokens (%zu special)\n",
+                int(p.tokenizer->vocabSize()), p.tokenizer->addedTokenCount(),
+                p.tokenizer->specialTokenCount());
+  else
+    std::printf("tokenizer  none: the artifact takes and gives token ids "
+                "only\n");
   std::printf("layers    ");
   for (size_t l = 0; l < c.layerKinds.size(); ++l) {
     static const char *kinds[] = {"window", "csa", "hca"};

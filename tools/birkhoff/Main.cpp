@@ -24,6 +24,8 @@ const Subcommand kSubcommands[] = {
      "show an artifact's config, program, weights and state"},
     {"bench", birkhoff::tools::runBenchCommand,
      "time prefill and decode of an artifact"},
+    {"tokenize", birkhoff::tools::runTokenizeCommand,
+     "encode text to token ids and decode ids to text"},
 };
 
 void printUsage(FILE *out) {

@@ -11,15 +11,24 @@ namespace birkhoff::tools {
 namespace {
 
 const char *kUsage =
-    "usage: birkhoff run <artifact> --tokens <ids.npy | id,id,...>\n"
+    "usage: birkhoff run <artifact> (--tokens <ids.npy | id,id,...> |\n"
+    "                                --prompt TEXT [--no-bos])\n"
     "         [--chunks P,C] [--dump-logits out.npy] [--generate N]\n"
-    "         [--dump-tokens out.npy] [--temperature T] [--top-k K] [--top-p P]\n"
-    "         [--seed S] [--stop-ids a,b,...] [--no-eos-stop] [--max-context N]\n"
+    "         [--dump-tokens out.npy] [--temperature T] [--top-k K] [--top-p "
+    "P]\n"
+    "         [--seed S] [--stop-ids a,b,...] [--no-eos-stop] [--max-context "
+    "N]\n"
     "         [--threads N] [--device host|cuda|cuda:N] [--no-cuda-graphs]\n"
-    "Without --chunks the prompt is one prefill call; with --chunks P,C the first P\n"
-    "tokens are one call, the next C another, and the rest one token per call.\n"
+    "Without --chunks the prompt is one prefill call; with --chunks P,C the "
+    "first P\n"
+    "tokens are one call, the next C another, and the rest one token per "
+    "call.\n"
     "--device cuda runs an artifact compiled with --target cuda on the GPU\n"
-    "(default host); decode steps replay as CUDA graphs unless --no-cuda-graphs.\n";
+    "(default host); decode steps replay as CUDA graphs unless "
+    "--no-cuda-graphs.\n"
+    "--prompt encodes TEXT with the artifact's tokenizer (after the BOS token\n"
+    "unless --no-bos) and --generate then prints the new text as it comes;\n"
+    "--tokens prints the new ids. The stop reason follows on stderr.\n";
 
 Expected<std::vector<int32_t>> readTokens(const std::string &spec) {
   std::vector<int32_t> out;
@@ -37,6 +46,22 @@ Expected<std::vector<int32_t>> readTokens(const std::string &spec) {
   return out;
 }
 
+const char *stopName(GenerateResult::Stop stop) {
+  switch (stop) {
+  case GenerateResult::Stop::MaxTokens:
+    return "max tokens";
+  case GenerateResult::Stop::Eos:
+    return "end of sequence";
+  case GenerateResult::Stop::StopToken:
+    return "stop token";
+  case GenerateResult::Stop::Callback:
+    return "callback";
+  case GenerateResult::Stop::ContextFull:
+    return "context full";
+  }
+  return "unknown";
+}
+
 int fail(const Status &st) {
   std::fprintf(stderr, "birkhoff run: %s\n", st.toString().c_str());
   return 1;
@@ -45,11 +70,12 @@ int fail(const Status &st) {
 } // namespace
 
 int runRunCommand(int argc, char **argv) {
-  auto args = parseArgs(argc, argv,
-                        {"tokens", "chunks", "dump-logits", "generate", "dump-tokens",
-                         "temperature", "top-k", "top-p", "seed", "stop-ids",
-                         "max-context", "threads", "device"},
-                        {"help", "no-eos-stop", "no-cuda-graphs"});
+  auto args =
+      parseArgs(argc, argv,
+                {"tokens", "prompt", "chunks", "dump-logits", "generate",
+                 "dump-tokens", "temperature", "top-k", "top-p", "seed",
+                 "stop-ids", "max-context", "threads", "device"},
+                {"help", "no-eos-stop", "no-cuda-graphs", "no-bos"});
   if (!args) {
     std::fprintf(stderr, "birkhoff run: %s\n%s", args.status().message().c_str(), kUsage);
     return 2;
@@ -58,7 +84,8 @@ int runRunCommand(int argc, char **argv) {
     std::fputs(kUsage, stdout);
     return 0;
   }
-  if (args->positional.size() != 1 || !args->has("tokens")) {
+  if (args->positional.size() != 1 ||
+      args->has("tokens") == args->has("prompt")) {
     std::fputs(kUsage, stderr);
     return 2;
   }
@@ -90,11 +117,35 @@ int runRunCommand(int argc, char **argv) {
   auto session = Session::create(*model, sessionOptions);
   if (!session)
     return fail(session.status());
-  auto tokens = readTokens(args->get("tokens"));
+  const bool text = args->has("prompt");
+  if (args->has("no-bos") && !text)
+    return fail(invalidArgument("--no-bos needs --prompt"));
+  Expected<std::vector<int32_t>> tokens = std::vector<int32_t>();
+  std::unique_ptr<TextDecoder> textOut;
+  if (text) {
+    if (!(*model)->hasTokenizer())
+      return fail(unsupported(
+          "--prompt needs a tokenizer, and " + args->positional[0] +
+          " has none (it takes and gives token ids only: use --tokens, or "
+          "compile with a tokenizer.json)"));
+    auto encoded = (*model)->encode(args->get("prompt"));
+    if (!encoded)
+      return fail(encoded.status());
+    if (!args->has("no-bos"))
+      tokens->push_back((*model)->info().bosTokenId);
+    tokens->insert(tokens->end(), encoded->begin(), encoded->end());
+    auto decoder = TextDecoder::create(**model);
+    if (!decoder)
+      return fail(decoder.status());
+    textOut = decoder.take();
+  } else {
+    tokens = readTokens(args->get("tokens"));
+  }
   if (!tokens)
     return fail(tokens.status());
   if (tokens->empty())
-    return fail(invalidArgument("--tokens is empty"));
+    return fail(invalidArgument(text ? "--prompt is empty (with --no-bos)"
+                                     : "--tokens is empty"));
 
   std::vector<int64_t> split; // call sizes
   int64_t n = int64_t(tokens->size());
@@ -157,14 +208,32 @@ int runRunCommand(int argc, char **argv) {
         g.stopTokens.push_back(int32_t(v));
     }
     auto t1 = std::chrono::steady_clock::now();
-    auto result = (*session)->generate({}, g, [](int32_t tok) {
-      std::printf("%d ", tok);
+    Status streamError = Status::ok();
+    auto result = (*session)->generate({}, g, [&](int32_t tok) {
+      if (!textOut) {
+        std::printf("%d ", tok);
+      } else {
+        Expected<std::string> piece = textOut->push(tok);
+        if (!piece) {
+          streamError = piece.status();
+          return false;
+        }
+        std::fwrite(piece->data(), 1, piece->size(), stdout);
+      }
       std::fflush(stdout);
       return true;
     });
+    if (textOut) {
+      std::string rest = textOut->finish();
+      std::fwrite(rest.data(), 1, rest.size(), stdout);
+    }
     std::printf("\n");
+    std::fflush(stdout);
     if (!result)
       return fail(result.status());
+    if (!streamError.isOk())
+      return fail(streamError);
+    std::fprintf(stderr, "stop: %s\n", stopName(result->stop));
     double sec =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
     std::fprintf(stderr, "generated %zu tokens in %.3f s (%.2f ms/token)\n",
