@@ -147,29 +147,26 @@ Expected<CudaProgram> compileCudaProgram(Operation *bkModule,
       return;
     }
     std::vector<int> &kernels = program.launchKernels[l.getOperation()];
-    auto add = [&](const cuda::KernelSource &ks) {
+    for (const cuda::KernelSource *ks : source->sequence()) {
       auto [it, inserted] =
-          bySource.try_emplace(ks.source, int(program.kernels.size()));
+          bySource.try_emplace(ks->source, int(program.kernels.size()));
       if (inserted) {
         CudaKernelImage k;
-        k.name = ks.entry;
+        k.name = ks->entry;
         k.kernel = std::string(kernelName(spec->kernel()));
         k.arch = options.arch;
-        k.source = ks.source;
-        k.grid = ks.grid;
-        k.cluster = ks.cluster;
-        k.scratchBytes = ks.scratchBytes;
+        k.source = ks->source;
+        k.grid = ks->grid;
+        k.cluster = ks->cluster;
+        k.scratchBytes = ks->scratchBytes;
         program.kernels.push_back(std::move(k));
-      } else if (program.kernels[size_t(it->second)].name != ks.entry) {
+      } else if (program.kernels[size_t(it->second)].name != ks->entry) {
         failure = internalError(where + ": one source, two entry names");
         return;
       }
       ++program.kernels[size_t(it->second)].launches;
       kernels.push_back(it->second);
-    };
-    add(*source);
-    for (const cuda::KernelSource &next : source->then)
-      add(next);
+    }
   });
   if (!failure.isOk())
     return failure;

@@ -8,6 +8,8 @@
 //===----------------------------------------------------------------------===//
 #include "birkhoff/OfficialNumerics.h"
 
+#include "birkhoff/KernelParams.h"
+
 #include <algorithm>
 #include <cassert>
 #include <cmath>
@@ -88,6 +90,19 @@ void headRmsNormBf16(std::span<float> q, size_t headDim, float eps) {
 }
 
 // ---- P3 ---------------------------------------------------------------------
+
+RopeParams ropeParamsOf(const RopeSpec &rope) {
+  RopeParams p;
+  p.ropeDim = size_t(rope.ropeDim);
+  p.theta = rope.theta;
+  if (rope.yarn) {
+    p.originalSeqLen = double(rope.originalSeqLen);
+    p.factor = rope.ropeFactor;
+    p.betaFast = rope.betaFast;
+    p.betaSlow = rope.betaSlow;
+  }
+  return p;
+}
 
 void ropeInvFreq(const RopeParams &params, std::span<float> invFreq) {
   size_t dim = params.ropeDim;

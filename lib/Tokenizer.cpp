@@ -855,6 +855,12 @@ std::string Tokenizer::IncrementalDecoder::finish() {
   return out;
 }
 
+std::string byteLevelChar(uint8_t b) {
+  std::string out;
+  appendUtf8(out, byteMap().byteToChar[b]);
+  return out;
+}
+
 size_t appendUtf8Lossy(std::string_view s, std::string &out, bool final) {
   static const char kReplacement[] = "\xEF\xBF\xBD";
   size_t i = 0, n = s.size();

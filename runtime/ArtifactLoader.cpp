@@ -199,8 +199,7 @@ Status checkCudaLaunch(const LaunchDesc &l, const EntryDesc &entry,
                      std::to_string(l.cudaKernel));
     return Status::ok();
   }
-  std::vector<int> kernels = {l.cudaKernel};
-  kernels.insert(kernels.end(), l.cudaThen.begin(), l.cudaThen.end());
+  const std::vector<int> kernels = l.cudaKernelSequence();
   if (kernels.size() > 8)
     return corrupt(where + ": " + std::to_string(kernels.size()) +
                    " CUDA kernels for one launch (at most 8)");

@@ -63,6 +63,14 @@ struct LaunchDesc {
   /// Target "cuda": kernels run after cudaKernel, in order, with the same
   /// arguments (an op lowered to several kernels).
   std::vector<int> cudaThen;
+
+  /// Target "cuda": every kernel the launch runs, in order (cudaKernel, then
+  /// cudaThen).
+  std::vector<int> cudaKernelSequence() const {
+    std::vector<int> all = {cudaKernel};
+    all.insert(all.end(), cudaThen.begin(), cudaThen.end());
+    return all;
+  }
 };
 
 struct EntryDesc {

@@ -77,6 +77,14 @@ struct KernelSource {
   // GPU, then the step that needs all of its outputs). Each has its own
   // entry, grid and cluster; they share the launch's scratch.
   std::vector<KernelSource> then;
+
+  /// Every kernel of the launch, in order: this one, then `then`.
+  std::vector<const KernelSource *> sequence() const {
+    std::vector<const KernelSource *> all = {this};
+    for (const KernelSource &next : then)
+      all.push_back(&next);
+    return all;
+  }
 };
 
 /// The source of `spec`'s launch: its first kernel, the others in `then`.

@@ -276,18 +276,9 @@ Expected<Body> genLinearRmsNormOfficial(const LinearRmsNormParams &p,
 }
 
 std::vector<float> officialInvFreq(const RopeSpec &rope) {
-  official::RopeParams p;
-  p.ropeDim = size_t(rope.ropeDim);
-  p.theta = rope.theta;
-  if (rope.yarn) {
-    p.originalSeqLen = double(rope.originalSeqLen);
-    p.factor = rope.ropeFactor;
-    p.betaFast = rope.betaFast;
-    p.betaSlow = rope.betaSlow;
-  }
   std::vector<float> inv(size_t(rope.ropeDim / 2));
   if (rope.ropeDim >= 2)
-    official::ropeInvFreq(p, inv);
+    official::ropeInvFreq(official::ropeParamsOf(rope), inv);
   return inv;
 }
 

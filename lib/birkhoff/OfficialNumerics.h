@@ -40,6 +40,10 @@
 #include <cstdint>
 #include <span>
 
+namespace birkhoff {
+struct RopeSpec; // KernelParams.h: a launch's RoPE parameters
+} // namespace birkhoff
+
 namespace birkhoff::official {
 
 // ---- constants of the reference kernels ------------------------------------
@@ -101,6 +105,8 @@ struct RopeParams {
 /// low) / fl(high - low), 0, 1), smooth = 1 - ramp, f_i = fl(fl(f_i/factor) ·
 /// fl(1 - smooth)) + fl(f_i · smooth). No magnitude (mscale) correction.
 void ropeInvFreq(const RopeParams &params, std::span<float> invFreq);
+/// The RoPE parameters of a launch's `RopeSpec` (no YaRN unless it asks).
+RopeParams ropeParamsOf(const RopeSpec &rope);
 
 /// cos/sin of the angles fl(float(position) · f_i) (torch.outer then
 /// torch.polar in fp32).

@@ -97,6 +97,11 @@ private:
   std::unique_ptr<Impl> impl_;
 };
 
+/// The character (as UTF-8) that stands for byte `b` in a byte-level
+/// vocabulary: GPT-2's map, printable Latin-1 bytes for themselves and the
+/// others for U+0100 upwards.
+std::string byteLevelChar(uint8_t b);
+
 /// Appends `bytes` to `out` as UTF-8 with each maximal invalid subpart
 /// replaced by U+FFFD (Rust's from_utf8_lossy). Unless `final`, an incomplete
 /// character at the end is not consumed; returns the bytes consumed.

@@ -8,6 +8,7 @@
 #include "deepseek_v4/Synth.h"
 
 #include "birkhoff/Safetensors.h"
+#include "birkhoff/Tokenizer.h"
 #include "birkhoff/WeightSynthesis.h"
 #include "birkhoff/WorkerPool.h"
 #include "deepseek_v4/CheckpointSchema.h"
@@ -273,30 +274,6 @@ ModelConfig synthConfig(const ModelConfig &config,
   return c;
 }
 
-namespace {
-
-/// GPT-2's byte-to-unicode mapping: printable bytes map to themselves, the
-/// others to U+0100 upwards, as UTF-8.
-std::vector<std::string> byteLevelChars() {
-  std::vector<std::string> out(256);
-  int next = 256;
-  for (int b = 0; b < 256; ++b) {
-    bool printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) ||
-                     (b >= 174 && b <= 255);
-    uint32_t cp = printable ? uint32_t(b) : uint32_t(next++);
-    std::string &s = out[size_t(b)];
-    if (cp < 0x80) {
-      s += char(cp);
-    } else {
-      s += char(0xC0 | (cp >> 6));
-      s += char(0x80 | (cp & 0x3F));
-    }
-  }
-  return out;
-}
-
-} // namespace
-
 std::string synthTokenizerJson(const ModelConfig &config) {
   using nlohmann::json;
   const int64_t vocab = config.vocabSize;
@@ -318,7 +295,9 @@ std::string synthTokenizerJson(const ModelConfig &config) {
     return nextId++;
   };
 
-  const std::vector<std::string> chars = byteLevelChars();
+  std::vector<std::string> chars(256);
+  for (int b = 0; b < 256; ++b)
+    chars[size_t(b)] = byteLevelChar(uint8_t(b));
   json vocabJson = json::object();
   for (int b = 0; b < 256; ++b)
     vocabJson[chars[size_t(b)]] = takeId();

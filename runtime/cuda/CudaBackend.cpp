@@ -263,9 +263,7 @@ makeCudaBackend(const Program &prog, int ordinal, const std::string &origin,
       if (l.cudaKernel < 0 || l.cudaKernel >= int(functions.size()))
         return corrupt(where(lwhere + " has no CUDA kernel"));
       PreparedLaunch p;
-      std::vector<int> kernels = {l.cudaKernel};
-      kernels.insert(kernels.end(), l.cudaThen.begin(), l.cudaThen.end());
-      for (int k : kernels) {
+      for (int k : l.cudaKernelSequence()) {
         if (k < 0 || k >= int(functions.size()))
           return corrupt(
               where(lwhere + " names no CUDA kernel " + std::to_string(k)));

@@ -60,7 +60,8 @@ Status rmsNormKernel(const KernelArgs &a, const RmsNormParams &p) {
     std::vector<float> weight = weightVector(w);
     a.pool->parallelFor(a.tokens, [&](int64_t b, int64_t e) {
       for (int64_t t = b; t < e; ++t)
-        official::rmsNormBf16({x + t * n, size_t(n)}, weight, eps, {y + t * n, size_t(n)});
+        official::rmsNormBf16({x + t * n, size_t(n)}, weight, eps,
+                              {y + t * n, size_t(n)});
     });
     return Status::ok();
   }
@@ -110,7 +111,7 @@ Status ropeHeadsOfficial(const KernelArgs &a, const RopeHeads &c) {
   bool normFirst = c.normFirst, inverse = c.inverse;
   int64_t afterRope = c.afterRope;
   float eps = c.eps;
-  official::RopeParams rp = officialRopeParams(c.rope);
+  official::RopeParams rp = official::ropeParamsOf(c.rope);
   size_t half = rp.ropeDim / 2, rd = rp.ropeDim;
   std::vector<float> invFreq(half);
   official::ropeInvFreq(rp, invFreq);
@@ -210,7 +211,8 @@ Status linearForwardLaunch(const KernelArgs &a, int64_t in, int64_t out,
     linearForwardOfficial(w, a.scaleOf(w), a.in(0), a.tokens, in, a.out(0), out,
                           roundOutput, *a.pool);
   else
-    linearForward(w, a.scaleOf(w), a.in(0), a.tokens, in, a.out(0), out, *a.pool);
+    linearForward(w, a.scaleOf(w), a.in(0), a.tokens, in, a.out(0), out,
+                  *a.pool);
   return Status::ok();
 }
 } // namespace
@@ -243,7 +245,8 @@ Status linearRmsNormKernel(const KernelArgs &a, const LinearRmsNormParams &p) {
 Status groupedLinearKernel(const KernelArgs &a, const GroupedLinearParams &p) {
   int64_t groups = p.groups, inPer = p.inPerGroup, outPer = p.outPerGroup;
   const WeightDesc &w = a.weight(0);
-  if (w.shape.size() != 2 || w.shape[0] != groups * outPer || w.shape[1] != inPer)
+  if (w.shape.size() != 2 || w.shape[0] != groups * outPer ||
+      w.shape[1] != inPer)
     return invalidArgument("grouped projection '" + w.name +
                            "' does not match its groups");
   for (int64_t g = 0; g < groups; ++g)

@@ -27,11 +27,12 @@ RopeTable RopeTable::fromParams(const RopeSpec &r) {
     if (low == high)
       high += 0.001;
     for (int64_t i = 0; i < half; ++i) {
-      float ramp = std::clamp(float((double(i) - low) / (high - low)), 0.0f, 1.0f);
+      float ramp =
+          std::clamp(float((double(i) - low) / (high - low)), 0.0f, 1.0f);
       float extrapolation = t.invFreq[i];
       float interpolation = extrapolation / float(factor);
-      // Pairs below `low` keep their frequency, pairs above `high` are slowed by
-      // the factor, those between blend linearly.
+      // Pairs below `low` keep their frequency, pairs above `high` are slowed
+      // by the factor, those between blend linearly.
       t.invFreq[i] = interpolation * ramp + extrapolation * (1.0f - ramp);
     }
   }
@@ -44,26 +45,14 @@ void RopeTable::apply(float *x, int64_t position, bool inverse) const {
     float angle = p * invFreq[i];
     // Evaluated in double and rounded once: correctly rounded, so every backend
     // (glibc, CUDA) gets the same bits.
-    float c = float(std::cos(double(angle))), s = float(std::sin(double(angle)));
+    float c = float(std::cos(double(angle))),
+          s = float(std::sin(double(angle)));
     if (inverse)
       s = -s;
     float x0 = x[2 * i], x1 = x[2 * i + 1];
     x[2 * i] = x0 * c - x1 * s;
     x[2 * i + 1] = x1 * c + x0 * s;
   }
-}
-
-official::RopeParams officialRopeParams(const RopeSpec &r) {
-  official::RopeParams rp;
-  rp.ropeDim = size_t(r.ropeDim);
-  rp.theta = r.theta;
-  if (r.yarn) {
-    rp.originalSeqLen = double(r.originalSeqLen);
-    rp.factor = r.ropeFactor;
-    rp.betaFast = r.betaFast;
-    rp.betaSlow = r.betaSlow;
-  }
-  return rp;
 }
 
 } // namespace birkhoff::rt

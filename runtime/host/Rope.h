@@ -1,9 +1,9 @@
-//===- Rope.h - Rotary position embedding of DeepSeek-V4 (V4_SPEC P3) ------===//
+//===- Rope.h - Rotary position embedding of DeepSeek-V4 (V4_SPEC P3)
+//------===//
 #ifndef BIRKHOFF_RUNTIME_HOST_ROPE_H
 #define BIRKHOFF_RUNTIME_HOST_ROPE_H
 
 #include "HostKernels.h"
-#include "birkhoff/OfficialNumerics.h"
 
 #include <vector>
 
@@ -19,9 +19,6 @@ struct RopeTable {
   /// Rotates the interleaved pairs of x[0..ropeDim) by position p (or by -p).
   void apply(float *x, int64_t position, bool inverse) const;
 };
-
-/// The official profile's RoPE parameters (OfficialNumerics.h) of `r`.
-official::RopeParams officialRopeParams(const RopeSpec &r);
 
 } // namespace birkhoff::rt
 

@@ -106,9 +106,7 @@ Expected<LaunchResult> launchOnGpu(const Gpu &g, const KernelHarness &h,
   BK_ASSIGN_OR_RETURN(CudaLaunchSpec spec, specOf(h));
   BK_ASSIGN_OR_RETURN(KernelSource ks, generateKernelSource(spec));
   // The launch's kernels in order (KernelSource::then), one module each.
-  std::vector<const KernelSource *> sources = {&ks};
-  for (const KernelSource &next : ks.then)
-    sources.push_back(&next);
+  const std::vector<const KernelSource *> sources = ks.sequence();
   struct Modules {
     const CudaDriverApi &api;
     std::vector<CuModule> m;

@@ -119,10 +119,7 @@ int main(int argc, char **argv) {
   }
   // A launch may lower to several kernels (KernelSource::then): each is
   // printed in order.
-  std::vector<const KernelSource *> kernels = {&*ks};
-  for (const KernelSource &next : ks->then)
-    kernels.push_back(&next);
-  for (const KernelSource *src : kernels) {
+  for (const KernelSource *src : ks->sequence()) {
     if (emit == "source") {
       std::fputs(src->source.c_str(), stdout);
       continue;

@@ -59,7 +59,7 @@ TokenCost tokenCost(const rt::Program &prog, const rt::EntryDesc &entry) {
     const std::string kernel(kernelName(l.id));
     ++c.launchesByKernel[kernel];
     if (l.cudaKernel >= 0)
-      c.cudaKernels += 1 + int64_t(l.cudaThen.size());
+      c.cudaKernels += int64_t(l.cudaKernelSequence().size());
     double &kernelBytes = c.bytesByKernel[kernel];
     if (l.id == KernelId::Embed) {
       // One row of the table per token.

@@ -80,7 +80,7 @@ int runInspectCommand(int argc, char **argv) {
     size_t cudaKernels = 0; // an op may lower to several kernels
     for (const rt::LaunchDesc &l : e.launches) {
       ++counts[l.kernel];
-      cudaKernels += l.cudaKernel >= 0 ? 1 + l.cudaThen.size() : 0;
+      cudaKernels += l.cudaKernel >= 0 ? l.cudaKernelSequence().size() : 0;
     }
     std::printf("  %-8s max %d tokens, %zu launches, %zu buffers, arena %lld "
                 "floats/token\n",
