@@ -18,14 +18,24 @@
 
 namespace birkhoff::rt {
 
-/// A state buffer of one session: `rows` rows of `rowBytes` bytes. Rows hold
+/// A state buffer of one sequence: `rows` rows of `rowBytes` bytes. Rows hold
 /// f32 values in the reference profile and packed entries (FP8 KV entries,
-/// FP4 indexer keys) in the official one.
+/// FP4 indexer keys) in the official one. Fixed states (window ring,
+/// compressor tails) are contiguous; growing states live in pages of a pool
+/// shared by all sequences: with `pageRows` > 0, row r is row r % pageRows of
+/// page pages[r / pageRows].
 struct StateView {
   uint8_t *data = nullptr;
   int64_t rows = 0;
   int64_t rowBytes = 0;
-  uint8_t *bytes(int64_t r) const { return data + r * rowBytes; }
+  int64_t pageRows = 0;          // 0: contiguous rows
+  const int32_t *pages = nullptr; // paged: the sequence's pages, in order
+  uint8_t *bytes(int64_t r) const {
+    if (pageRows == 0)
+      return data + r * rowBytes;
+    return data +
+           (int64_t(pages[r / pageRows]) * pageRows + r % pageRows) * rowBytes;
+  }
   float *row(int64_t r) const { return reinterpret_cast<float *>(bytes(r)); }
   int64_t rowFloats() const { return rowBytes / 4; }
 };

@@ -3,27 +3,68 @@
 // Every generated kernel is `extern "C" __global__ void <name>(const BkLaunch
 // args)`. The host mirror is lib/cuda/LaunchAbi.h; both sides check the size
 // and offsets, so a change here must be made there too.
+//
+// A call is a batch of sequences: token t belongs to sequence slot
+// tok[t].slot at position tok[t].pos, and its sequence's tokens are the
+// consecutive rows tok[t].first .. tok[t].last of the call. Fixed state
+// (window ring, compressor tails) is state_rows[i] rows per slot; growing
+// state (compressed entries, indexer keys) lives in pages of state_rows[i]
+// rows (a power of two) found through the slot's row of the page table.
 #pragma once
 
-struct BkLaunch {
-  long long tokens;             // S: tokens of this call
-  long long start;              // absolute position of the first token
-  const int *token_ids;         // [S] device i32 (input index -1)
-  const void *in[4];            // input buffers, launch order; row t at t*elems
-  void *out[4];                 // output buffers, launch order
-  const void *const *weights;   // device array: data of launch weight i
-  const void *const *scales;    // device array: e8m0 block scale of weight i
-  void *states[4];              // per-session state buffers, launch order
-  long long state_rows[4];      // rows of each state; 0: not given (no bound)
-  const long long *start_at;    // device; non-null: the position (not start)
-  void *scratch;                // device scratch of the kernel's scratch_bytes
+struct BkToken {
+  int pos;   // position in its sequence
+  int slot;  // its sequence's slot
+  int first; // call row of its sequence's first token
+  int last;  // call row of its sequence's last token
 };
 
-static_assert(sizeof(BkLaunch) == 184, "BkLaunch layout changed");
+struct BkLaunch {
+  long long tokens;           // S: tokens of this call
+  const BkToken *tok;         // [S] where each token belongs
+  const int *token_ids;       // [S] device i32 (input index -1)
+  const void *in[4];          // input buffers, launch order; row t at t*elems
+  void *out[4];               // output buffers, launch order
+  const void *const *weights; // device array: data of launch weight i
+  const void *const *scales;  // device array: e8m0 block scale of weight i
+  void *states[4];            // state pools, launch order
+  long long state_rows[4];    // fixed: rows per slot; paged: rows per page
+  const int *page_table;      // [slots][pages_per_slot]
+  long long pages_per_slot;
+  void *scratch; // device scratch of the kernel's scratch_bytes
+};
 
-// The position of the call's first token. A decode step replayed from a CUDA
-// graph reads it from device memory: the captured launch keeps its
-// parameters, the position changes every step.
-__device__ __forceinline__ long long bkStart(const BkLaunch &a) {
-  return a.start_at ? *a.start_at : a.start;
+static_assert(sizeof(BkToken) == 16, "BkToken layout changed");
+static_assert(sizeof(BkLaunch) == 192, "BkLaunch layout changed");
+
+// Token t's position, slot, and the position of its sequence's first token
+// in this call (keys at or after it are rows of this call, earlier ones are
+// in the state).
+__device__ __forceinline__ long long bkPos(const BkLaunch &a, long long t) {
+  return a.tok[t].pos;
+}
+__device__ __forceinline__ int bkSlot(const BkLaunch &a, long long t) {
+  return a.tok[t].slot;
+}
+__device__ __forceinline__ long long bkFirstPos(const BkLaunch &a,
+                                                long long t) {
+  return a.tok[a.tok[t].first].pos;
+}
+
+// Row r of fixed state i of `slot`, rows of ROWBYTES bytes.
+template <long long ROWBYTES>
+__device__ __forceinline__ unsigned char *
+bkFixedRow(const BkLaunch &a, int i, int slot, long long r) {
+  return (unsigned char *)a.states[i] +
+         ((long long)slot * a.state_rows[i] + r) * ROWBYTES;
+}
+
+// Row r of paged state i of `slot`, rows of ROWBYTES bytes.
+template <long long ROWBYTES>
+__device__ __forceinline__ unsigned char *
+bkPagedRow(const BkLaunch &a, int i, int slot, long long r) {
+  const long long rows = a.state_rows[i];
+  const long long page = a.page_table[slot * a.pages_per_slot + r / rows];
+  return (unsigned char *)a.states[i] + (page * rows + (r & (rows - 1))) *
+                                            ROWBYTES;
 }
