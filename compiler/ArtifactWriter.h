@@ -58,7 +58,8 @@ struct ArtifactStats {
   uint64_t generatedWeights = 0, generatedBytes = 0;
 };
 
-inline constexpr uint32_t kArtifactFormatVersion = 3;
+/// runtime/ArtifactLoader.h says what each version added.
+inline constexpr uint32_t kArtifactFormatVersion = 4;
 
 /// Writes the artifact of `bkModule` (a ModuleOp after the lowering
 /// pipeline) to `path`. Stored: the weights that launches reference and

@@ -17,6 +17,8 @@ const char *statusCodeName(StatusCode code) {
     return "unsupported";
   case StatusCode::OutOfRange:
     return "out of range";
+  case StatusCode::ResourceExhausted:
+    return "resource exhausted";
   case StatusCode::IoError:
     return "I/O error";
   case StatusCode::Internal:

@@ -295,11 +295,20 @@ int logitsTail(const EntryDesc &entry) {
   return -1;
 }
 
-size_t lastTokenLaunchesFrom(const EntryDesc &entry, int64_t tokens,
-                             bool allLogits) {
-  return !allLogits && tokens > 1 && entry.logitsTailBegin >= 0
-             ? size_t(entry.logitsTailBegin)
-             : entry.launches.size();
+std::vector<int> tailInputs(const EntryDesc &entry, int tailBegin) {
+  std::vector<int> reads;
+  std::vector<bool> written(entry.buffers.size(), false);
+  for (size_t i = size_t(std::max(tailBegin, 0)); i < entry.launches.size();
+       ++i) {
+    const LaunchDesc &l = entry.launches[i];
+    for (int b : l.inputs)
+      if (b >= 0 && !written[size_t(b)] &&
+          std::find(reads.begin(), reads.end(), b) == reads.end())
+        reads.push_back(b);
+    for (int b : l.outputs)
+      written[size_t(b)] = true;
+  }
+  return reads;
 }
 
 const EntryDesc *Program::entry(const std::string &name) const {
@@ -348,6 +357,14 @@ Expected<Program> parseArtifact(const uint8_t *data, uint64_t size,
     return bad(origin, "unknown numerics profile '" + prog.numerics + "'");
   if (prog.target != "host" && prog.target != "cuda")
     return bad(origin, "unknown target '" + prog.target + "'");
+  if (prog.target == "cuda" &&
+      prog.formatVersion < kOldestCudaArtifactFormatVersion)
+    return unsupported(origin + ": a \"cuda\" artifact of format version " +
+                       std::to_string(prog.formatVersion) +
+                       " has kernels of the one-sequence launch ABI; this "
+                       "runtime launches batches (format " +
+                       std::to_string(kOldestCudaArtifactFormatVersion) +
+                       " and later): recompile it with this release");
   BK_RETURN_IF_ERROR(readConfig(a->config(), prog.config, origin));
 
   uint64_t sectionOffset = a->weight_section_offset();
@@ -454,6 +471,17 @@ Expected<Program> parseArtifact(const uint8_t *data, uint64_t size,
           d.bytesPerRow > (1u << 30))
         return corrupt(origin + ": state '" + d.name +
                        "' has an invalid layout");
+      // A state is either fixed rows per sequence or rows that grow with
+      // the context (the engine pages those); the page size is a multiple of
+      // every ratio, so a ratio must divide 2^20.
+      if (d.tokensPerRow > 0 &&
+          (d.fixedRows != 0 || (d.tokensPerRow & (d.tokensPerRow - 1)) ||
+           d.tokensPerRow > (1 << 20)))
+        return corrupt(origin + ": state '" + d.name + "' grows one row per " +
+                       std::to_string(d.tokensPerRow) + " tokens with " +
+                       std::to_string(d.fixedRows) +
+                       " fixed rows; a growing state needs 0 fixed rows and "
+                       "a power-of-two ratio up to 2^20");
       prog.states.push_back(std::move(d));
     }
   }
@@ -529,6 +557,8 @@ Expected<Program> parseArtifact(const uint8_t *data, uint64_t size,
     if (d.launches.empty())
       return corrupt(where + " has no launches");
     d.logitsTailBegin = logitsTail(d);
+    if (d.logitsTailBegin >= 0)
+      d.tailInputs = tailInputs(d, d.logitsTailBegin);
     prog.entries.push_back(std::move(d));
   }
   if (!prog.entry("prefill") || !prog.entry("decode"))

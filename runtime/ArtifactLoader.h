@@ -22,9 +22,13 @@ struct LoadedArtifact {
 
 /// The format versions this runtime reads: 3 added Launch.cuda_then (a
 /// launch of several CUDA kernels), which a version-2 reader would ignore;
-/// a version-2 artifact has none and reads as before.
-inline constexpr uint32_t kArtifactFormatVersion = 3;
+/// a version-2 artifact has none and reads as before. 4 changed the CUDA
+/// kernels' launch ABI to batches of sequences with paged state
+/// (lib/cuda/LaunchAbi.h): the cubins of an older "cuda" artifact cannot run,
+/// its host program still can.
+inline constexpr uint32_t kArtifactFormatVersion = 4;
 inline constexpr uint32_t kOldestArtifactFormatVersion = 2;
+inline constexpr uint32_t kOldestCudaArtifactFormatVersion = 4;
 
 /// Maps `path`, runs the flatbuffers verifier, then the semantic checks
 /// (version, weight ranges and sizes, scales, generator recipes, kernels and

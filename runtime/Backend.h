@@ -1,10 +1,11 @@
 //===- Backend.h - Where a loaded program runs: host or CUDA --------------===//
 //
-// Model::load picks a backend from ModelOptions::device; Session::create asks
-// it for a session backend, which owns that session's state and activation
-// memory and runs one entry call. Everything else of a session (position,
-// capacity, token checks, splitting long prompts, sampling) is backend-free
-// and lives in Session.cpp.
+// Model::load picks a backend from ModelOptions::device; Engine::create asks
+// it for an engine backend, which owns the state of every sequence slot, the
+// page pool of the growing states and the activation memory, and runs one
+// call: a batch of sequences' tokens (BatchCall). Everything else of an
+// engine (sequence ids, positions, page bookkeeping, token checks, splitting
+// a step into calls, sampling) is backend-free and lives in Engine.cpp.
 //
 //===----------------------------------------------------------------------===//
 #ifndef BIRKHOFF_RUNTIME_BACKEND_H
@@ -12,30 +13,62 @@
 
 #include "Program.h"
 #include "birkhoff/Status.h"
+#include "cuda/LaunchAbi.h"
 
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
 
 namespace birkhoff::rt {
 
-/// One session's memory on a device and the execution of its calls.
-class SessionBackend {
-public:
-  virtual ~SessionBackend() = default;
+/// How an engine's state is laid out: `slots` sequences at most; the growing
+/// states (compressed KV entries, indexer keys) in a pool of `pages` pages of
+/// `pageTokens` tokens of context each, a slot holding at most
+/// `pagesPerSlot` of them.
+struct EngineShape {
+  int slots = 1;
+  int64_t pageTokens = 256;
+  int64_t pagesPerSlot = 0;
+  int64_t pages = 0;
 
-  /// Runs `entry` on `tokens` (ids already checked against the vocabulary,
-  /// count within entry.maxTokens) at positions start, start+1, .... Writes the
-  /// logits of every token to `allLogits` ([tokens, vocab]) when it is not
-  /// null, and those of the last token to `lastLogits` ([vocab]).
-  virtual Status run(const EntryDesc &entry, std::span<const int32_t> tokens,
-                     int64_t start, float *allLogits, float *lastLogits) = 0;
-  /// Zeroes the state (a new sequence).
-  virtual Status reset() = 0;
-  /// Bytes of per-session state allocated.
+  /// Rows of growing state `d` in one page.
+  int64_t pageRows(const StateDesc &d) const {
+    return pageTokens / d.tokensPerRow;
+  }
+};
+
+/// One call on a backend: S tokens of one or more sequences, each sequence's
+/// tokens on consecutive rows with consecutive positions (BkToken).
+struct BatchCall {
+  std::span<const int32_t> ids;          // [S], checked
+  std::span<const cuda::BkToken> tokens; // [S]
+  std::span<const int32_t> logitRows;    // ascending call rows
+  std::span<float *const> logitDest;     // per logit row: its vocab floats
+};
+
+/// The state and activation memory of an engine on a device and the
+/// execution of its calls.
+class EngineBackend {
+public:
+  virtual ~EngineBackend() = default;
+
+  /// Runs `entry` on `call` (S within entry.maxTokens, every page the call's
+  /// positions reach already mapped with setPage) and writes the logits of
+  /// the rows in call.logitRows to call.logitDest.
+  virtual Status run(const EntryDesc &entry, const BatchCall &call) = 0;
+  /// Zeroes slot `slot`'s fixed state (a new sequence there).
+  virtual Status clearSlot(int slot) = 0;
+  /// Makes page `page` of the pool the `index`-th page of `slot` and zeroes
+  /// its rows of every growing state.
+  virtual Status setPage(int slot, int64_t index, int32_t page) = 0;
+  /// Bytes of state committed now.
   virtual uint64_t stateBytes() const = 0;
+  /// The bytes of page `page` of every growing state, state after state (for
+  /// tests and inspection).
+  virtual Expected<std::vector<uint8_t>> readPage(int32_t page) = 0;
 
   /// While on, run() times every launch (the host: wall time of each kernel
   /// call; CUDA: events around each launch, launched one by one) and adds it
@@ -50,14 +83,14 @@ public:
 };
 
 /// The device side of a loaded model (weights, kernels); shared by its
-/// sessions. The Model outlives every session made from it.
+/// engines. The Model outlives every engine made from it.
 class ModelBackend {
 public:
   virtual ~ModelBackend() = default;
-  /// A session holding `capacity` tokens of context. Fails with OutOfRange
-  /// when its state and activations do not fit in the device's memory.
-  virtual Expected<std::unique_ptr<SessionBackend>>
-  createSession(const Program &program, int64_t capacity) const = 0;
+  /// An engine of `shape`. Fails with OutOfRange when its state and
+  /// activations do not fit in the device's memory.
+  virtual Expected<std::unique_ptr<EngineBackend>>
+  createEngine(const Program &program, const EngineShape &shape) const = 0;
   /// "host" or "cuda:<ordinal> (<device name>)".
   virtual std::string deviceName() const = 0;
 };

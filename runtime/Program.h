@@ -81,10 +81,14 @@ struct EntryDesc {
   int logitsBuffer = -1;
   std::vector<LaunchDesc> launches;
   /// The first of the trailing launches that compute the logits row by row
-  /// (the final mHC collapse, norm, LM head), or -1: a call that wants only
-  /// its last token's logits runs these on that token alone. Derived at
-  /// load (logitsTail), not stored in the artifact.
+  /// (the final mHC collapse, norm, LM head), or -1: a call that wants the
+  /// logits of some rows only runs these on those rows. Derived at load
+  /// (logitsTail), not stored in the artifact.
   int logitsTailBegin = -1;
+  /// The buffers the logits tail reads that launches before it write: a call
+  /// that wants some rows' logits gathers those rows of these buffers to the
+  /// front (in order) and runs the tail on them. Derived at load.
+  std::vector<int> tailInputs;
 };
 
 /// Where `entry`'s logits tail begins: the longest run of launches at its end
@@ -93,11 +97,8 @@ struct EntryDesc {
 /// logits buffer; -1 if there is none.
 int logitsTail(const EntryDesc &entry);
 
-/// The first launch a call of `tokens` tokens runs on its last token alone:
-/// the logits tail when the call does not want every token's logits, else
-/// launches.size() (every launch runs on every token). Both backends use it.
-size_t lastTokenLaunchesFrom(const EntryDesc &entry, int64_t tokens,
-                             bool allLogits);
+/// The buffers the launches from `tailBegin` on read before writing them.
+std::vector<int> tailInputs(const EntryDesc &entry, int tailBegin);
 
 struct StateDesc {
   std::string name;
@@ -107,6 +108,9 @@ struct StateDesc {
   int64_t fixedRows = 0;
   int64_t tokensPerRow = 0;
 
+  /// Grows with the context (compressed entries, indexer keys): lives in
+  /// the engine's page pool. Otherwise fixed rows per sequence slot.
+  bool growing() const { return tokensPerRow > 0; }
   /// Rows needed for a context of `tokens` tokens.
   int64_t rowsFor(int64_t tokens) const {
     return fixedRows + (tokensPerRow > 0 ? tokens / tokensPerRow : 0);

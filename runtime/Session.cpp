@@ -1,4 +1,5 @@
-//===- Session.cpp - Per-sequence state and the program executor ----------===//
+//===- Session.cpp - One sequence: an Engine of one slot
+//-------------------===//
 #include "ArtifactLoader.h"
 #include "Backend.h"
 #include "birkhoff/Runtime.h"
@@ -9,18 +10,13 @@
 namespace birkhoff {
 
 struct Session::Impl {
-  // Declared first so it is destroyed last: the backend's device memory
-  // belongs to the model's context.
-  std::shared_ptr<const Model> model;
+  std::unique_ptr<Engine> engine;
   const rt::Program *program = nullptr;
-  std::unique_ptr<rt::SessionBackend> backend;
-  int64_t capacity = 0;
-  int64_t position = 0;
+  SequenceId sequence = 0;
   std::vector<float> lastLogits;
-  std::vector<float> scratchLogits; // the backend's last row, before commit
+  Batch batch;
+  StepResult step;
   Status broken; // a failed reset: every later call reports it
-
-  Status runChunk(std::span<const int32_t> tokens, float *logitsOut);
 };
 
 Session::Session() : impl_(std::make_unique<Impl>()) {}
@@ -31,32 +27,21 @@ Session::create(std::shared_ptr<const Model> model,
                 const SessionOptions &options) {
   if (!model)
     return invalidArgument("Session::create: no model");
-  const rt::Program &prog = model->artifact().program;
-  int64_t capacity =
-      options.maxContext > 0 ? options.maxContext : prog.maxContext;
   if (options.maxContext < 0)
     return invalidArgument("Session::create: negative maxContext");
-  BK_ASSIGN_OR_RETURN(std::unique_ptr<rt::SessionBackend> backend,
-                      model->backend().createSession(prog, capacity));
+  const rt::Program &prog = model->artifact().program;
+  EngineOptions eo;
+  eo.maxSequences = 1;
+  eo.maxContext = options.maxContext;
+  BK_ASSIGN_OR_RETURN(std::unique_ptr<Engine> engine,
+                      Engine::create(std::move(model), eo));
+  BK_ASSIGN_OR_RETURN(SequenceId id, engine->addSequence());
   std::unique_ptr<Session> session(new Session());
   Impl &s = *session->impl_;
-  s.model = std::move(model);
+  s.engine = std::move(engine);
   s.program = &prog;
-  s.capacity = capacity;
-  s.backend = std::move(backend);
+  s.sequence = id;
   return session;
-}
-
-Status Session::Impl::runChunk(std::span<const int32_t> tokens,
-                               float *logitsOut) {
-  int64_t n = int64_t(tokens.size());
-  const rt::EntryDesc *entry = program->entry(n == 1 ? "decode" : "prefill");
-  scratchLogits.resize(size_t(program->config.vocabSize));
-  BK_RETURN_IF_ERROR(
-      backend->run(*entry, tokens, position, logitsOut, scratchLogits.data()));
-  lastLogits.swap(scratchLogits);
-  position += n;
-  return Status::ok();
 }
 
 Status Session::prefill(std::span<const int32_t> tokens,
@@ -72,21 +57,28 @@ Status Session::prefill(std::span<const int32_t> tokens,
                              ", outside the vocabulary [0, " +
                              std::to_string(vocab) + ")");
   int64_t n = int64_t(tokens.size());
-  if (s.position + n > s.capacity)
+  const int64_t position = this->position(), capacity = this->capacity();
+  if (position + n > capacity)
     return outOfRange("context overflow: the session holds " +
-                      std::to_string(s.position) + " of " +
-                      std::to_string(s.capacity) +
-                      " tokens and this call adds " + std::to_string(n));
-  if (logits)
-    logits->resize(size_t(n * vocab));
-  int64_t step = s.program->entry("prefill")->maxTokens;
-  for (int64_t done = 0; done < n;) {
-    int64_t len = std::min(step, n - done);
-    BK_RETURN_IF_ERROR(
-        s.runChunk(tokens.subspan(size_t(done), size_t(len)),
-                   logits ? logits->data() + done * vocab : nullptr));
-    done += len;
+                      std::to_string(position) + " of " +
+                      std::to_string(capacity) + " tokens and this call adds " +
+                      std::to_string(n));
+  if (n == 0) {
+    if (logits)
+      logits->clear();
+    return Status::ok();
   }
+  s.batch.clear();
+  for (int64_t i = 0; i < n; ++i)
+    s.batch.add(tokens[size_t(i)], s.sequence, position + i,
+                logits != nullptr || i == n - 1);
+  BK_RETURN_IF_ERROR(s.engine->step(s.batch, s.step));
+  if (!s.step.failed.empty())
+    return s.step.failed.front().second;
+  std::span<const float> last = s.step.logitsOf(int32_t(n - 1));
+  s.lastLogits.assign(last.begin(), last.end());
+  if (logits)
+    logits->swap(s.step.logits); // every row, in order
   return Status::ok();
 }
 
@@ -112,7 +104,7 @@ Expected<GenerateResult> Session::generate(std::span<const int32_t> prompt,
         "position 0)");
   GenerateResult result;
   uint64_t rng = options.seed;
-  int32_t eos = impl_->model->info().eosTokenId;
+  int32_t eos = impl_->engine->model().info().eosTokenId;
   while (int64_t(result.tokens.size()) < options.maxNewTokens) {
     int32_t token = sampleToken(impl_->lastLogits, options, rng);
     result.tokens.push_back(token);
@@ -131,7 +123,7 @@ Expected<GenerateResult> Session::generate(std::span<const int32_t> prompt,
     }
     if (int64_t(result.tokens.size()) == options.maxNewTokens)
       break;
-    if (impl_->position >= impl_->capacity) {
+    if (position() >= capacity()) {
       result.stop = GenerateResult::Stop::ContextFull;
       break;
     }
@@ -143,31 +135,33 @@ Expected<GenerateResult> Session::generate(std::span<const int32_t> prompt,
 void Session::reset() {
   // The host backend cannot fail here; a device may. The API returns void, so
   // a failure is kept and reported by every later call.
-  Status st = impl_->backend->reset();
-  impl_->broken =
-      st.isOk() ? st : st.withContext("the session could not be reset");
-  impl_->position = 0;
-  impl_->lastLogits.clear();
+  Impl &s = *impl_;
+  Status st = s.engine->removeSequence(s.sequence);
+  if (st.isOk()) {
+    Expected<SequenceId> id = s.engine->addSequence();
+    if (id)
+      s.sequence = *id;
+    else
+      st = id.status();
+  }
+  s.broken = st.isOk() ? st : st.withContext("the session could not be reset");
+  s.lastLogits.clear();
 }
 
-int64_t Session::position() const { return impl_->position; }
-int64_t Session::capacity() const { return impl_->capacity; }
+int64_t Session::position() const {
+  Expected<int64_t> p = impl_->engine->position(impl_->sequence);
+  return p ? *p : 0;
+}
+int64_t Session::capacity() const { return impl_->engine->capacity(); }
 
-uint64_t Session::stateBytes() const { return impl_->backend->stateBytes(); }
+uint64_t Session::stateBytes() const { return impl_->engine->stateBytes(); }
 
-void Session::setProfiling(bool on) { impl_->backend->profiling = on; }
+void Session::setProfiling(bool on) { impl_->engine->setProfiling(on); }
 
 std::vector<KernelTime> Session::kernelTimes() const {
-  std::vector<KernelTime> out;
-  for (const auto &[kernel, t] : impl_->backend->kernelTimes)
-    out.push_back({kernel, t.first, t.second});
-  std::stable_sort(out.begin(), out.end(),
-                   [](const KernelTime &a, const KernelTime &b) {
-                     return a.milliseconds > b.milliseconds;
-                   });
-  return out;
+  return impl_->engine->kernelTimes();
 }
 
-void Session::clearKernelTimes() { impl_->backend->kernelTimes.clear(); }
+void Session::clearKernelTimes() { impl_->engine->clearKernelTimes(); }
 
 } // namespace birkhoff

@@ -1,4 +1,5 @@
-//===- KernelCatalog.h - The kernels a Birkhoff program may launch ---------===//
+//===- KernelCatalog.h - The kernels a Birkhoff program may launch
+//---------===//
 //
 // The contract between the compiler (which emits launches) and the runtime
 // backends (which implement them); docs/kernels.md gives the semantics. Both
@@ -28,6 +29,20 @@ inline constexpr size_t kNumKernels = 0
 #define BK_KERNEL(...) +1
 #include "birkhoff/Kernels.def"
     ;
+
+/// Whether kernel `id` reads token positions or per-sequence state
+/// (BK_PER_SEQUENCE in Kernels.def): the host runs it once per sequence of a
+/// batched call.
+constexpr bool kernelPerSequence(KernelId id) {
+  switch (id) {
+#define BK_PER_SEQUENCE(Id)                                                    \
+  case KernelId::Id:                                                           \
+    return true;
+#include "birkhoff/Kernels.def"
+  default:
+    return false;
+  }
+}
 
 /// How a parameter's value (a double in the artifact) is read.
 enum class ParamType : uint8_t {

@@ -22,6 +22,7 @@ enum class StatusCode {
   Corrupt,          // a file's bytes contradict its own structure
   Unsupported,      // well-formed, but a feature Birkhoff does not handle
   OutOfRange,       // a request exceeds a capacity (context, batch, vocab)
+  ResourceExhausted, // a shared pool is used up now (slots, state pages)
   IoError,          // the operating system refused a read/write/map
   Internal,         // a broken invariant inside Birkhoff
 };
@@ -65,6 +66,9 @@ inline Status unsupported(std::string m) {
 }
 inline Status outOfRange(std::string m) {
   return makeError(StatusCode::OutOfRange, std::move(m));
+}
+inline Status resourceExhausted(std::string m) {
+  return makeError(StatusCode::ResourceExhausted, std::move(m));
 }
 inline Status ioError(std::string m) {
   return makeError(StatusCode::IoError, std::move(m));

@@ -47,6 +47,8 @@ CudaDriverApi::load(const std::vector<std::string> &candidates) {
       bindSymbol(l, "cuMemcpyHtoDAsync_v2", &api->memcpyHtoDAsync));
   BK_RETURN_IF_ERROR(
       bindSymbol(l, "cuMemcpyDtoHAsync_v2", &api->memcpyDtoHAsync));
+  BK_RETURN_IF_ERROR(
+      bindSymbol(l, "cuMemcpyDtoDAsync_v2", &api->memcpyDtoDAsync));
   BK_RETURN_IF_ERROR(bindSymbol(l, "cuMemsetD8Async", &api->memsetD8Async));
   BK_RETURN_IF_ERROR(bindSymbol(l, "cuStreamCreate", &api->streamCreate));
   BK_RETURN_IF_ERROR(bindSymbol(l, "cuStreamDestroy_v2", &api->streamDestroy));

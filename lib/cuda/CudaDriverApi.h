@@ -105,6 +105,8 @@ struct CudaDriverApi {
                               CuStream stream) = nullptr;
   CuResult (*memcpyDtoHAsync)(void *dst, CuDevicePtr src, size_t bytes,
                               CuStream stream) = nullptr;
+  CuResult (*memcpyDtoDAsync)(CuDevicePtr dst, CuDevicePtr src, size_t bytes,
+                              CuStream stream) = nullptr;
   CuResult (*memsetD8Async)(CuDevicePtr dst, unsigned char value, size_t n,
                             CuStream stream) = nullptr;
   CuResult (*streamCreate)(CuStream *stream, unsigned flags) = nullptr;

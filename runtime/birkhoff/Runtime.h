@@ -1,9 +1,15 @@
-//===- Runtime.h - The Birkhoff session API --------------------*- C++ -*-===//
+//===- Runtime.h - The Birkhoff runtime API --------------------*- C++ -*-===//
 //
-// Load a compiled artifact once, create any number of sessions on it, and feed
-// each session tokens: prefill in one or more calls, decode, or generate with
-// sampling. This is the only header a service needs; it links
-// `birkhoff_runtime` and nothing of the compiler.
+// Load a compiled artifact once, then run it in one of two shapes:
+//  - an Engine steps many sequences at once: each step is a Batch of tokens,
+//    each token with its sequence and position (decode tokens and prefill
+//    chunks of different sequences mixed), as a server's continuous batching
+//    needs. The sequences' growing state lives in pages of one pool, taken as
+//    their contexts grow and returned when they end.
+//  - a Session is one sequence (an Engine of one): prefill in one or more
+//    calls, decode, or generate with sampling.
+// This is the only header a service needs; it links `birkhoff_runtime` and
+// nothing of the compiler.
 //
 //   auto model = birkhoff::Model::load("model.bkart");
 //   if (!model) { report(model.status()); return; }
@@ -12,9 +18,9 @@
 //   opts.maxNewTokens = 32;
 //   auto result = (*session)->generate(prompt, opts);
 //
-// Threading: a Model is immutable after load and may be shared by sessions on
-// any threads. A Session is not thread-safe: use each from one thread at a
-// time. Different sessions run concurrently.
+// Threading: a Model is immutable after load and may be shared by engines and
+// sessions on any threads. An Engine or Session is not thread-safe: use each
+// from one thread at a time. Different ones run concurrently.
 //
 //===----------------------------------------------------------------------===//
 #ifndef BIRKHOFF_RUNTIME_H
@@ -126,6 +132,122 @@ private:
   std::unique_ptr<Impl> impl_;
 };
 
+/// Time spent in one catalogue kernel while an engine or session was profiling.
+struct KernelTime {
+  std::string kernel;   // e.g. "moe", "linear"
+  int64_t launches = 0; // launches timed
+  double milliseconds = 0;
+};
+
+/// Identifies a sequence of an Engine; never reused by that engine.
+using SequenceId = int64_t;
+
+struct EngineOptions {
+  /// Sequences the engine holds at once (its slots).
+  int maxSequences = 1;
+  /// Tokens of context each sequence can hold; 0 = the artifact's default.
+  int64_t maxContext = 0;
+  /// Tokens of context per state page: a multiple of every compression ratio
+  /// of the model; 0 = 256 (or the largest ratio, when larger).
+  int64_t pageTokens = 0;
+  /// Pages in the pool shared by all sequences; 0 = enough for every
+  /// sequence at maxContext. The CUDA backend commits device memory for
+  /// pages only as they are first used.
+  int64_t statePages = 0;
+};
+
+/// The tokens of one Engine::step, in the shape of llama.cpp's llama_batch:
+/// per token its id, its sequence, its position and whether its logits are
+/// wanted. A sequence's tokens appear in position order, starting at the
+/// sequence's position (Engine::position); other sequences' tokens may come
+/// between them.
+struct Batch {
+  std::vector<int32_t> tokens;
+  std::vector<SequenceId> sequences;
+  std::vector<int64_t> positions;
+  std::vector<uint8_t> wantLogits;
+
+  void add(int32_t token, SequenceId sequence, int64_t position, bool logits) {
+    tokens.push_back(token);
+    sequences.push_back(sequence);
+    positions.push_back(position);
+    wantLogits.push_back(logits ? 1 : 0);
+  }
+  void clear() {
+    tokens.clear();
+    sequences.clear();
+    positions.clear();
+    wantLogits.clear();
+  }
+  size_t size() const { return tokens.size(); }
+};
+
+/// What a step returns.
+struct StepResult {
+  /// The batch indices of the tokens whose logits were wanted and computed,
+  /// ascending; `logits` holds one row of `vocab` floats per index.
+  std::vector<int32_t> rows;
+  std::vector<float> logits;
+  int64_t vocab = 0;
+  /// Sequences none of whose tokens ran, each with why (out of state pages,
+  /// context full); their state and position are unchanged. The other
+  /// sequences of the step ran.
+  std::vector<std::pair<SequenceId, Status>> failed;
+
+  /// The logits of batch index `i`, empty when it wanted none or failed.
+  std::span<const float> logitsOf(int32_t i) const;
+};
+
+/// Steps a set of sequences together (continuous batching). Not thread-safe.
+class Engine {
+public:
+  /// Allocates the slots' fixed state and reserves the page pool. Fails with
+  /// OutOfRange when that does not fit the device, InvalidArgument for bad
+  /// options (a page size that is not a multiple of the model's ratios).
+  static Expected<std::unique_ptr<Engine>>
+  create(std::shared_ptr<const Model> model, const EngineOptions &options = {});
+  ~Engine();
+
+  /// A new, empty sequence at position 0. ResourceExhausted when every slot
+  /// holds a sequence.
+  Expected<SequenceId> addSequence();
+  /// Ends `sequence`: its slot and pages return to the engine (zeroed before
+  /// reuse). NotFound for an unknown or ended sequence.
+  Status removeSequence(SequenceId sequence);
+
+  /// Runs every token of `batch` (split into calls of at most the
+  /// artifact's largest entry as needed). A malformed batch (bad token id,
+  /// unknown sequence, a position that is not the sequence's next one) is an
+  /// InvalidArgument error and nothing runs. A sequence that cannot run
+  /// (context full, no free state page) is listed in result.failed and the
+  /// others run.
+  Status step(const Batch &batch, StepResult &result);
+
+  /// The next position of `sequence` (tokens it has consumed).
+  Expected<int64_t> position(SequenceId sequence) const;
+  /// Tokens of context each sequence can hold.
+  int64_t capacity() const;
+  int maxSequences() const;
+  int activeSequences() const;
+  int64_t pageTokens() const;
+  int64_t pagesTotal() const;
+  int64_t pagesInUse() const;
+  /// Bytes of state committed now (fixed rows of every slot and the pages
+  /// of the pool touched so far).
+  uint64_t stateBytes() const;
+  const Model &model() const;
+
+  /// Profiling, as Session's: every launch of the steps that follow is timed.
+  void setProfiling(bool on);
+  std::vector<KernelTime> kernelTimes() const;
+  void clearKernelTimes();
+
+private:
+  Engine();
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
 struct SessionOptions {
   /// Tokens of context this session can hold; 0 = the artifact's default.
   int64_t maxContext = 0;
@@ -152,15 +274,9 @@ struct GenerateResult {
   Stop stop = Stop::MaxTokens;
 };
 
-/// Time spent in one catalogue kernel while a session was profiling.
-struct KernelTime {
-  std::string kernel;   // e.g. "moe", "linear"
-  int64_t launches = 0; // launches timed
-  double milliseconds = 0;
-};
-
 /// One sequence's state (window ring buffers, compressor tails, compressed KV,
-/// indexer keys) and its position. Not thread-safe.
+/// indexer keys) and its position: an Engine of one sequence. Not
+/// thread-safe.
 class Session {
 public:
   /// The model must outlive nothing: the session holds a reference to it.

@@ -39,8 +39,9 @@ public:
       : api(api), ordinal(ordinal) {}
   ~CudaModel() override;
 
-  Expected<std::unique_ptr<SessionBackend>>
-  createSession(const Program &program, int64_t capacity) const override;
+  Expected<std::unique_ptr<EngineBackend>>
+  createEngine(const Program &program,
+               const EngineShape &shape) const override;
   std::string deviceName() const override;
 
   /// Makes the device's context current on the calling thread (sessions may

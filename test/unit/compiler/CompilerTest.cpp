@@ -226,7 +226,7 @@ TEST_P(GoldenCompile, EveryPhase) {
   flatbuffers::Verifier verifier(bytes.data(), size_t(fbSize) + 4);
   ASSERT_TRUE(fb::VerifySizePrefixedArtifactBuffer(verifier));
   const fb::Artifact *a = fb::GetSizePrefixedArtifact(bytes.data());
-  EXPECT_EQ(a->format_version(), 3u);
+  EXPECT_EQ(a->format_version(), 4u);
   EXPECT_EQ(a->weight_section_offset() % 4096, 0u);
   EXPECT_EQ(a->weight_section_offset(), stats->weightSectionOffset);
   EXPECT_EQ(a->max_context(), 4096);
