@@ -75,6 +75,10 @@ public:
   /// here per catalogue kernel: {launches, milliseconds}.
   bool profiling = false;
   std::map<std::string, std::pair<int64_t, double>> kernelTimes;
+  /// While profiling, each moe launch's expert ids ([rows, topk]) are
+  /// appended here too, in launch order (`birkhoff bench` counts the distinct
+  /// experts a batch reads).
+  std::vector<std::vector<int32_t>> routes;
   void addKernelTime(const std::string &kernel, double ms) {
     auto &[launches, total] = kernelTimes[kernel];
     ++launches;

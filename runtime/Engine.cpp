@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 #include "ArtifactLoader.h"
 #include "Backend.h"
+#include "EngineInternals.h"
 #include "birkhoff/Runtime.h"
 
 #include <algorithm>
@@ -333,6 +334,25 @@ Status Engine::Impl::runCalls(const Batch &batch,
     begin = end;
   }
   return Status::ok();
+}
+
+Status EngineInternals::skipTokens(Engine &engine, SequenceId id,
+                                   int64_t tokens) {
+  Engine::Impl &e = *engine.impl_;
+  auto it = e.slotOf.find(id);
+  if (it == e.slotOf.end())
+    return notFound("sequence " + std::to_string(id) + " is not in the engine");
+  Engine::Impl::Sequence &seq = *e.slots[size_t(it->second)];
+  if (tokens < 0 || seq.position + tokens > e.capacity)
+    return outOfRange("cannot skip " + std::to_string(tokens) +
+                      " tokens past the context capacity");
+  BK_RETURN_IF_ERROR(e.growTo(it->second, seq, seq.position + tokens));
+  seq.position += tokens;
+  return Status::ok();
+}
+
+rt::EngineBackend &EngineInternals::backend(Engine &engine) {
+  return *engine.impl_->backend;
 }
 
 Expected<int64_t> Engine::position(SequenceId id) const {

@@ -243,6 +243,7 @@ public:
   void clearKernelTimes();
 
 private:
+  friend struct EngineInternals; // the bench's hooks (EngineInternals.h)
   Engine();
   struct Impl;
   std::unique_ptr<Impl> impl_;

@@ -399,6 +399,18 @@ private:
             api_.check("cuEventRecord",
                        api_.eventRecord(eventFor(2 * i + 1), stream_))
                 .withContext(where));
+      if (profiling && l.id == KernelId::Moe) {
+        // Read before a later launch may reuse the buffer; the call's
+        // final synchronize completes the copy.
+        const auto &moe = std::get<MoeParams>(l.params);
+        std::vector<int32_t> &ids =
+            routes.emplace_back(size_t(rows * moe.topk));
+        BK_RETURN_IF_ERROR(
+            api_.check("cuMemcpyDtoHAsync",
+                       api_.memcpyDtoHAsync(ids.data(), buffer(l.inputs[1]),
+                                            ids.size() * 4, stream_))
+                .withContext(where));
+      }
     }
     return Status::ok();
   }

@@ -70,6 +70,12 @@ public:
       if (!st.isOk())
         return st.withContext("kernel '" + launch.kernel + "' of layer " +
                               std::to_string(launch.layer));
+      if (profiling && launch.id == KernelId::Moe) {
+        const auto &moe = std::get<MoeParams>(launch.params);
+        const int32_t *ids = reinterpret_cast<const int32_t *>(
+            bufferPtrs_[size_t(launch.inputs[1])]);
+        routes.emplace_back(ids, ids + rows * moe.topk);
+      }
     }
     if (wanted == 0)
       return Status::ok();

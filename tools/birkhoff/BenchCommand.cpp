@@ -12,11 +12,13 @@
 #include "Args.h"
 #include "ArtifactLoader.h"
 #include "Commands.h"
+#include "EngineInternals.h"
 #include "birkhoff/Runtime.h"
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <functional>
 #include <map>
 #include <sstream>
 #include <vector>
@@ -38,6 +40,11 @@ struct TokenCost {
   std::map<std::string, double> bytesByKernel;
   std::map<std::string, int64_t> launchesByKernel;
   int64_t cudaKernels = 0; // kernels a call runs (an op may lower to several)
+  // A batch reads each weight once, one embedding row per token and the
+  // routed experts it routes to: these split weightBytes for that count.
+  double embedRowBytes = 0;
+  double routedBytes = 0;                // of the top-k experts one token reads
+  std::vector<double> expertBytesPerMoe; // one expert's bytes, per moe launch
 };
 
 TokenCost tokenCost(const rt::Program &prog, const rt::EntryDesc &entry) {
@@ -69,6 +76,7 @@ TokenCost tokenCost(const rt::Program &prog, const rt::EntryDesc &entry) {
           const double row =
               bytes(w) / double(std::max<int64_t>(d.shape[0], 1));
           c.weightBytes += row;
+          c.embedRowBytes += row;
           kernelBytes += row;
         }
       continue;
@@ -81,16 +89,23 @@ TokenCost tokenCost(const rt::Program &prog, const rt::EntryDesc &entry) {
       routed = size_t(3 * moe->experts);
       routedShare = double(moe->topk) / double(moe->experts);
     }
+    double oneExpert = 0;
     for (size_t i = 0; i < l.weights.size(); ++i) {
       int w = l.weights[i];
       if (w < 0)
         continue;
       double share = i < routed ? routedShare : 1.0;
+      if (i < routed) {
+        c.routedBytes += share * bytes(w);
+        oneExpert += bytes(w);
+      }
       c.weightBytes += share * bytes(w);
       kernelBytes += share * bytes(w);
       if (prog.weights[size_t(w)].shape.size() == 2)
         c.matrixFlops += share * 2.0 * elements(w);
     }
+    if (const auto *moe = std::get_if<MoeParams>(&l.params))
+      c.expertBytesPerMoe.push_back(oneExpert / double(moe->experts));
   }
   return c;
 }
@@ -113,7 +128,8 @@ Expected<std::vector<int64_t>> parseList(const std::string &text) {
 /// The per-kernel times a profiling session gathered since the last call,
 /// slowest first, then starts over. With `decode` (the costs of one-token
 /// calls), each kernel's weight bytes per step and the rate it read them at.
-void printKernelTimes(Session &session, const char *what,
+template <typename Runner>
+void printKernelTimes(Runner &session, const char *what,
                       const TokenCost *decode = nullptr) {
   std::vector<KernelTime> times = session.kernelTimes();
   double total = 0;
@@ -138,6 +154,115 @@ void printKernelTimes(Session &session, const char *what,
   session.clearKernelTimes();
 }
 
+/// `bench --batch N`: decode steps of N sequences at each context. The
+/// sequences reach a context by skipping positions over zeroed state (no
+/// prefill: a step moves the bytes of a real context of that length, its
+/// logits mean nothing), then each step feeds one token per sequence and
+/// copies every sequence's logits out, as a server would. One more step,
+/// profiled, finds the experts the batch routes to, which set the bytes a
+/// step reads.
+int benchBatch(std::shared_ptr<const Model> model, int64_t batchSize,
+               const std::vector<int64_t> &ctxs, int64_t decode, bool profile,
+               const std::function<int32_t()> &nextToken) {
+  const rt::Program &prog = model->artifact().program;
+  const rt::EntryDesc *prefillEntry = prog.entry("prefill");
+  const TokenCost cost = tokenCost(prog, *prefillEntry);
+  EngineOptions eo;
+  eo.maxSequences = int(batchSize);
+  eo.maxContext = ctxs.back() + decode + 2;
+  auto engine = Engine::create(model, eo);
+  if (!engine) {
+    std::fprintf(stderr, "birkhoff bench: %s\n",
+                 engine.status().toString().c_str());
+    return 1;
+  }
+  Engine &eng = **engine;
+  std::vector<SequenceId> ids;
+  for (int64_t i = 0; i < batchSize; ++i)
+    ids.push_back(*eng.addSequence());
+  auto fail = [](const Status &st) {
+    std::fprintf(stderr, "birkhoff bench: %s\n", st.toString().c_str());
+    return 1;
+  };
+  Batch batch;
+  StepResult result;
+  auto step = [&]() -> Status {
+    batch.clear();
+    for (SequenceId id : ids)
+      batch.add(nextToken(), id, *eng.position(id), true);
+    BK_RETURN_IF_ERROR(eng.step(batch, result));
+    if (!result.failed.empty())
+      return result.failed.front().second;
+    return Status::ok();
+  };
+  std::printf("batch    %lld sequences per step, one decode token each; "
+              "contexts skipped to over zeroed state\n",
+              (long long)batchSize);
+  for (int64_t ctx : ctxs) {
+    for (SequenceId id : ids)
+      if (Status st =
+              EngineInternals::skipTokens(eng, id, ctx - *eng.position(id));
+          !st.isOk())
+        return fail(st);
+    eng.setProfiling(profile);
+    std::vector<double> steps;
+    for (int64_t i = 0; i < decode; ++i) {
+      auto t1 = std::chrono::steady_clock::now();
+      if (Status st = step(); !st.isOk())
+        return fail(st);
+      steps.push_back(seconds(t1));
+    }
+    if (profile)
+      printKernelTimes(
+          eng, ("decode batch at context " + std::to_string(ctx)).c_str());
+    // The experts this batch routes to, from one profiled step.
+    rt::EngineBackend &backend = EngineInternals::backend(eng);
+    backend.routes.clear();
+    eng.setProfiling(true);
+    if (Status st = step(); !st.isOk())
+      return fail(st);
+    eng.setProfiling(false);
+    eng.clearKernelTimes();
+    double expertBytes = 0, distinctSum = 0;
+    const size_t moes = cost.expertBytesPerMoe.size();
+    for (size_t m = 0; m < backend.routes.size() && moes > 0; ++m) {
+      std::vector<int32_t> e = backend.routes[m];
+      std::sort(e.begin(), e.end());
+      const double distinct =
+          double(std::unique(e.begin(), e.end()) - e.begin());
+      distinctSum += distinct;
+      expertBytes += distinct * cost.expertBytesPerMoe[m % moes];
+    }
+    if (steps.empty())
+      continue;
+    std::sort(steps.begin(), steps.end());
+    const double median = steps[steps.size() / 2];
+    double stateBytes = 0;
+    for (const rt::StateDesc &d : prog.states)
+      stateBytes += double(d.bytesFor(ctx));
+    stateBytes *= double(batchSize);
+    const double dense =
+        cost.weightBytes - cost.routedBytes - cost.embedRowBytes;
+    const double weights =
+        dense + cost.embedRowBytes * double(batchSize) + expertBytes;
+    const double logitsBytes =
+        4.0 * double(prog.config.vocabSize) * double(batchSize);
+    std::printf(
+        "decode   batch %lld context %lld  median %.3f ms/step  min %.3f  max "
+        "%.3f (%zu steps)  %.1f tokens/s\n"
+        "         reads %.1f MB/step (weights %.1f with %.1f distinct "
+        "experts a moe of %lld-token steps, state <= %.1f): %.1f GB/s; "
+        "logits out %.1f MB/step\n",
+        (long long)batchSize, (long long)ctx, 1e3 * median, 1e3 * steps.front(),
+        1e3 * steps.back(), steps.size(), double(batchSize) / median,
+        (weights + stateBytes) / 1e6, weights / 1e6,
+        moes ? distinctSum / double(backend.routes.size()) : 0.0,
+        (long long)batchSize, stateBytes / 1e6,
+        (weights + stateBytes) / median / 1e9, logitsBytes / 1e6);
+  }
+  return 0;
+}
+
 } // namespace
 
 int runBenchCommand(int argc, char **argv) {
@@ -145,7 +270,7 @@ int runBenchCommand(int argc, char **argv) {
       "usage: birkhoff bench <artifact> [--prompt N] [--contexts N,M,...]\n"
       "         [--decode N] [--threads N] [--seed S] [--device "
       "host|cuda|cuda:N]\n"
-      "         [--no-cuda-graphs] [--profile]\n"
+      "         [--no-cuda-graphs] [--profile] [--batch N]\n"
       "Times a prefill of --prompt tokens (default 512); then, from a reset\n"
       "session, for each context length (ascending; default: the prompt) "
       "fills\n"
@@ -157,11 +282,13 @@ int runBenchCommand(int argc, char **argv) {
       "--no-cuda-graphs. --profile adds, after the prefill and each context's\n"
       "steps, the time per kernel (timed launch by launch, so a little "
       "slower).\n"
-      "--context N is --contexts N.\n";
-  auto args = parseArgs(
-      argc, argv,
-      {"prompt", "context", "contexts", "decode", "threads", "seed", "device"},
-      {"help", "no-cuda-graphs", "profile"});
+      "--context N is --contexts N. --batch N times decode steps of N\n"
+      "sequences instead (no prefill: each context is reached over zeroed\n"
+      "state; the bytes count the distinct experts the batch routes to).\n";
+  auto args = parseArgs(argc, argv,
+                        {"prompt", "context", "contexts", "decode", "threads",
+                         "seed", "device", "batch"},
+                        {"help", "no-cuda-graphs", "profile"});
   if (args && args->has("help")) {
     std::fputs(usage, stdout);
     return 0;
@@ -174,6 +301,7 @@ int runBenchCommand(int argc, char **argv) {
   auto decode = args->getInt("decode", 16);
   auto threads = args->getInt("threads", 0);
   auto seed = args->getInt("seed", 1);
+  auto batchSize = args->getInt("batch", 0);
   // Without --contexts (or --context), decode runs at the prompt's length.
   Expected<std::vector<int64_t>> contexts =
       args->has("contexts") || args->has("context")
@@ -181,14 +309,14 @@ int runBenchCommand(int argc, char **argv) {
           : Expected<std::vector<int64_t>>(std::vector<int64_t>{});
   for (const Status *st :
        {&prompt.status(), &decode.status(), &threads.status(), &seed.status(),
-        &contexts.status()})
+        &contexts.status(), &batchSize.status()})
     if (!st->isOk()) {
       std::fprintf(stderr, "birkhoff bench: %s\n", st->message().c_str());
       return 2;
     }
-  if (*prompt < 1 || *decode < 0) {
-    std::fprintf(stderr, "birkhoff bench: --prompt must be at least 1 and "
-                         "--decode not negative\n");
+  if (*prompt < 1 || *decode < 0 || *batchSize < 0 || *batchSize > (1 << 16)) {
+    std::fprintf(stderr, "birkhoff bench: --prompt must be at least 1, "
+                         "--decode not negative and --batch in [1, 65536]\n");
     return 2;
   }
   std::vector<int64_t> ctxs = *contexts;
@@ -243,6 +371,9 @@ int runBenchCommand(int argc, char **argv) {
                   ? std::to_string(prog.config.nActivatedExperts).c_str()
                   : "k",
               prefillCost.matrixFlops / 1e9);
+  if (*batchSize > 0)
+    return benchBatch(*model, *batchSize, ctxs, *decode, args->has("profile"),
+                      nextToken);
   if (decodeEntry)
     std::printf(
         "launches %zu per decode step%s\n", decodeEntry->launches.size(),

@@ -1,18 +1,24 @@
-//===- RunCommand.cpp - `birkhoff run`: feed tokens, dump logits, generate -===//
+//===- RunCommand.cpp - `birkhoff run`: feed tokens, dump logits, generate
+//-===//
 #include "Args.h"
 #include "Commands.h"
 #include "birkhoff/Npy.h"
 #include "birkhoff/Runtime.h"
 
+#include <nlohmann/json.hpp>
+
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 
 namespace birkhoff::tools {
 namespace {
 
 const char *kUsage =
     "usage: birkhoff run <artifact> (--tokens <ids.npy | id,id,...> |\n"
-    "                                --prompt TEXT [--no-bos])\n"
+    "                                --prompt TEXT [--no-bos] |\n"
+    "                                --batch prompts.json)\n"
     "         [--chunks P,C] [--dump-logits out.npy] [--generate N]\n"
     "         [--dump-tokens out.npy] [--temperature T] [--top-k K] [--top-p "
     "P]\n"
@@ -28,14 +34,21 @@ const char *kUsage =
     "--no-cuda-graphs.\n"
     "--prompt encodes TEXT with the artifact's tokenizer (after the BOS token\n"
     "unless --no-bos) and --generate then prints the new text as it comes;\n"
-    "--tokens prints the new ids. The stop reason follows on stderr.\n";
+    "--tokens prints the new ids. The stop reason follows on stderr.\n"
+    "--batch runs several prompts (a JSON list of token-id lists) as one\n"
+    "batch: one engine step prefills them all, then each --generate step\n"
+    "decodes every unfinished prompt together. --dump-logits DIR and\n"
+    "--dump-tokens DIR then write DIR/<i>.npy per prompt: the logits of every\n"
+    "token fed (the prompt, then each generated token fed back) and the\n"
+    "generated ids.\n";
 
 Expected<std::vector<int32_t>> readTokens(const std::string &spec) {
   std::vector<int32_t> out;
   if (spec.size() > 4 && spec.substr(spec.size() - 4) == ".npy") {
     BK_ASSIGN_OR_RETURN(NpyArray arr, readNpy(spec));
     if (arr.descr != "<i4" && arr.descr != "<i8")
-      return invalidArgument(spec + ": token ids must be int32 or int64, not " + arr.descr);
+      return invalidArgument(spec + ": token ids must be int32 or int64, not " +
+                             arr.descr);
     for (int64_t v : arr.asInt64())
       out.push_back(int32_t(v));
     return out;
@@ -67,25 +80,209 @@ int fail(const Status &st) {
   return 1;
 }
 
+/// The prompts of --batch: a JSON list of non-empty lists of token ids.
+Expected<std::vector<std::vector<int32_t>>> readBatch(const std::string &path) {
+  std::ifstream in(path);
+  if (!in)
+    return ioError("cannot open " + path);
+  nlohmann::json j =
+      nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded())
+    return invalidArgument(path + " is not valid JSON");
+  if (!j.is_array() || j.empty())
+    return invalidArgument(path + " must hold a non-empty JSON list of "
+                                  "token-id lists");
+  std::vector<std::vector<int32_t>> prompts;
+  for (size_t i = 0; i < j.size(); ++i) {
+    const nlohmann::json &p = j[i];
+    if (!p.is_array() || p.empty())
+      return invalidArgument(path + ": prompt " + std::to_string(i) +
+                             " is not a non-empty list of token ids");
+    std::vector<int32_t> ids;
+    for (const nlohmann::json &t : p) {
+      if (!t.is_number_integer() || t.get<int64_t>() < 0 ||
+          t.get<int64_t>() > INT32_MAX)
+        return invalidArgument(path + ": prompt " + std::to_string(i) +
+                               " holds " + t.dump() + ", not a token id");
+      ids.push_back(int32_t(t.get<int64_t>()));
+    }
+    prompts.push_back(std::move(ids));
+  }
+  return prompts;
+}
+
+/// `run --batch`: every prompt in one engine, prefilled in one step, then
+/// decoded together until each stops.
+int runBatch(const ParsedArgs &args, std::shared_ptr<const Model> model,
+             int64_t maxContext, const GenerateOptions &g) {
+  auto prompts = readBatch(args.get("batch"));
+  if (!prompts)
+    return fail(prompts.status());
+  const int n = int(prompts->size());
+  EngineOptions eo;
+  eo.maxSequences = n;
+  eo.maxContext = maxContext;
+  auto engine = Engine::create(model, eo);
+  if (!engine)
+    return fail(engine.status());
+  const bool dumpLogits = args.has("dump-logits");
+  const int64_t vocab = model->info().vocabSize;
+  for (const char *flag : {"dump-logits", "dump-tokens"})
+    if (args.has(flag)) {
+      std::error_code ec;
+      std::filesystem::create_directories(args.get(flag), ec);
+      if (ec)
+        return fail(ioError("--" + std::string(flag) + " " + args.get(flag) +
+                            ": " + ec.message()));
+    }
+  std::vector<SequenceId> ids;
+  for (int i = 0; i < n; ++i) {
+    auto id = (*engine)->addSequence();
+    if (!id)
+      return fail(id.status());
+    ids.push_back(*id);
+  }
+  std::vector<std::vector<float>> logits(static_cast<size_t>(n));
+  std::vector<std::vector<int32_t>> generated(static_cast<size_t>(n));
+  std::vector<std::optional<GenerateResult::Stop>> stop(static_cast<size_t>(n));
+  std::vector<uint64_t> rng(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i)
+    rng[size_t(i)] = g.seed + uint64_t(i);
+  Batch batch;
+  StepResult result;
+  std::vector<int32_t> last(size_t(n), -1); // batch index of each last token
+  for (int i = 0; i < n; ++i)
+    for (size_t t = 0; t < (*prompts)[size_t(i)].size(); ++t) {
+      const bool isLast = t + 1 == (*prompts)[size_t(i)].size();
+      if (isLast)
+        last[size_t(i)] = int32_t(batch.size());
+      batch.add((*prompts)[size_t(i)][t], ids[size_t(i)], int64_t(t),
+                dumpLogits || isLast);
+    }
+  auto t0 = std::chrono::steady_clock::now();
+  auto seconds = [](auto since) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                         since)
+        .count();
+  };
+  int64_t steps = 0, decoded = 0;
+  double prefillSec = 0;
+  for (;;) {
+    Status st = (*engine)->step(batch, result);
+    if (!st.isOk())
+      return fail(st);
+    if (!result.failed.empty())
+      return fail(result.failed.front().second.withContext(
+          "sequence of prompt " +
+          std::to_string(
+              std::find(ids.begin(), ids.end(), result.failed.front().first) -
+              ids.begin())));
+    if (steps++ == 0)
+      prefillSec = seconds(t0);
+    else
+      decoded += int64_t(batch.size());
+    // Keep the dumped rows, then sample each running prompt's next token.
+    if (dumpLogits)
+      for (size_t b = 0; b < batch.size(); ++b) {
+        const size_t i =
+            size_t(std::find(ids.begin(), ids.end(), batch.sequences[b]) -
+                   ids.begin());
+        std::span<const float> l = result.logitsOf(int32_t(b));
+        logits[i].insert(logits[i].end(), l.begin(), l.end());
+      }
+    Batch next;
+    std::vector<int32_t> nextLast(size_t(n), -1);
+    for (int i = 0; i < n; ++i) {
+      if (last[size_t(i)] < 0)
+        continue;
+      auto &out = generated[size_t(i)];
+      if (int64_t(out.size()) >= g.maxNewTokens) {
+        stop[size_t(i)] = GenerateResult::Stop::MaxTokens;
+        continue;
+      }
+      const int32_t tok =
+          sampleToken(result.logitsOf(last[size_t(i)]), g, rng[size_t(i)]);
+      out.push_back(tok);
+      const int64_t pos = *(*engine)->position(ids[size_t(i)]);
+      if (g.stopAtEos && tok == model->info().eosTokenId)
+        stop[size_t(i)] = GenerateResult::Stop::Eos;
+      else if (std::find(g.stopTokens.begin(), g.stopTokens.end(), tok) !=
+               g.stopTokens.end())
+        stop[size_t(i)] = GenerateResult::Stop::StopToken;
+      else if (int64_t(out.size()) >= g.maxNewTokens)
+        stop[size_t(i)] = GenerateResult::Stop::MaxTokens;
+      else if (pos >= (*engine)->capacity())
+        stop[size_t(i)] = GenerateResult::Stop::ContextFull;
+      if (stop[size_t(i)])
+        continue;
+      nextLast[size_t(i)] = int32_t(next.size());
+      next.add(tok, ids[size_t(i)], pos, true);
+    }
+    if (next.size() == 0)
+      break;
+    batch = std::move(next);
+    last = std::move(nextLast);
+  }
+  const double total = seconds(t0);
+  int64_t promptTokens = 0;
+  for (const auto &p : *prompts)
+    promptTokens += int64_t(p.size());
+  for (int i = 0; i < n; ++i) {
+    std::printf("%d:", i);
+    for (int32_t t : generated[size_t(i)])
+      std::printf(" %d", t);
+    std::printf("\n");
+    std::fflush(stdout);
+    if (stop[size_t(i)])
+      std::fprintf(stderr, "prompt %d: %zu tokens, stop: %s\n", i,
+                   generated[size_t(i)].size(), stopName(*stop[size_t(i)]));
+    const std::string name = std::to_string(i) + ".npy";
+    if (dumpLogits) {
+      const int64_t rows = int64_t(logits[size_t(i)].size()) / vocab;
+      Status st = writeNpyF32(
+          (std::filesystem::path(args.get("dump-logits")) / name).string(),
+          {rows, vocab}, logits[size_t(i)].data());
+      if (!st.isOk())
+        return fail(st);
+    }
+    if (args.has("dump-tokens")) {
+      Status st = writeNpyI32(
+          (std::filesystem::path(args.get("dump-tokens")) / name).string(),
+          {int64_t(generated[size_t(i)].size())}, generated[size_t(i)].data());
+      if (!st.isOk())
+        return fail(st);
+    }
+  }
+  std::fprintf(stderr,
+               "batch: %d prompts, %lld prompt tokens in one step (%.3f s), "
+               "%lld tokens decoded in %lld steps (%.3f s)\n",
+               n, (long long)promptTokens, prefillSec, (long long)decoded,
+               (long long)(steps - 1), total - prefillSec);
+  return 0;
+}
+
 } // namespace
 
 int runRunCommand(int argc, char **argv) {
   auto args =
       parseArgs(argc, argv,
-                {"tokens", "prompt", "chunks", "dump-logits", "generate",
-                 "dump-tokens", "temperature", "top-k", "top-p", "seed",
-                 "stop-ids", "max-context", "threads", "device"},
+                {"tokens", "prompt", "batch", "chunks", "dump-logits",
+                 "generate", "dump-tokens", "temperature", "top-k", "top-p",
+                 "seed", "stop-ids", "max-context", "threads", "device"},
                 {"help", "no-eos-stop", "no-cuda-graphs", "no-bos"});
   if (!args) {
-    std::fprintf(stderr, "birkhoff run: %s\n%s", args.status().message().c_str(), kUsage);
+    std::fprintf(stderr, "birkhoff run: %s\n%s",
+                 args.status().message().c_str(), kUsage);
     return 2;
   }
   if (args->has("help")) {
     std::fputs(kUsage, stdout);
     return 0;
   }
-  if (args->positional.size() != 1 ||
-      args->has("tokens") == args->has("prompt")) {
+  if (args->positional.size() != 1 || int(args->has("tokens")) +
+                                              int(args->has("prompt")) +
+                                              int(args->has("batch")) !=
+                                          1) {
     std::fputs(kUsage, stderr);
     return 2;
   }
@@ -96,9 +293,9 @@ int runRunCommand(int argc, char **argv) {
   auto topK = args->getInt("top-k", 0);
   auto topP = args->getDouble("top-p", 1.0);
   auto seed = args->getInt("seed", 0);
-  for (const Status *st : {&threads.status(), &maxContext.status(), &generateN.status(),
-                           &temperature.status(), &topK.status(), &topP.status(),
-                           &seed.status()})
+  for (const Status *st :
+       {&threads.status(), &maxContext.status(), &generateN.status(),
+        &temperature.status(), &topK.status(), &topP.status(), &seed.status()})
     if (!st->isOk()) {
       std::fprintf(stderr, "birkhoff run: %s\n", st->message().c_str());
       return 2;
@@ -112,6 +309,26 @@ int runRunCommand(int argc, char **argv) {
     return fail(model.status());
   if (modelOptions.device != "host")
     std::fprintf(stderr, "device: %s\n", (*model)->info().device.c_str());
+  GenerateOptions g;
+  g.maxNewTokens = *generateN;
+  g.temperature = float(*temperature);
+  g.topK = *topK;
+  g.topP = float(*topP);
+  g.seed = uint64_t(*seed);
+  g.stopAtEos = !args->has("no-eos-stop");
+  if (args->has("stop-ids")) {
+    auto ids = parseIntList(args->get("stop-ids"));
+    if (!ids)
+      return fail(ids.status());
+    for (int64_t v : *ids)
+      g.stopTokens.push_back(int32_t(v));
+  }
+  if (args->has("batch")) {
+    if (args->has("chunks") || args->has("no-bos"))
+      return fail(
+          invalidArgument("--batch takes neither --chunks nor --no-bos"));
+    return runBatch(*args, *model, *maxContext, g);
+  }
   SessionOptions sessionOptions;
   sessionOptions.maxContext = *maxContext;
   auto session = Session::create(*model, sessionOptions);
@@ -153,8 +370,9 @@ int runRunCommand(int argc, char **argv) {
     auto pc = parseIntList(args->get("chunks"));
     if (!pc || pc->size() != 2 || (*pc)[0] < 1 || (*pc)[1] < 0 ||
         (*pc)[0] + (*pc)[1] > n) {
-      std::fprintf(stderr, "birkhoff run: --chunks needs P,C with P >= 1 and "
-                           "P + C <= %lld prompt tokens\n",
+      std::fprintf(stderr,
+                   "birkhoff run: --chunks needs P,C with P >= 1 and "
+                   "P + C <= %lld prompt tokens\n",
                    (long long)n);
       return 2;
     }
@@ -183,8 +401,10 @@ int runRunCommand(int argc, char **argv) {
     done += len;
   }
   double prefillSec =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::fprintf(stderr, "prompt: %lld tokens in %zu call(s), %.3f s (%.1f tokens/s)\n",
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+          .count();
+  std::fprintf(stderr,
+               "prompt: %lld tokens in %zu call(s), %.3f s (%.1f tokens/s)\n",
                (long long)n, split.size(), prefillSec, double(n) / prefillSec);
   if (wantLogits) {
     Status st = writeNpyF32(args->get("dump-logits"), {n, vocab}, all.data());
@@ -193,20 +413,6 @@ int runRunCommand(int argc, char **argv) {
   }
 
   if (*generateN > 0) {
-    GenerateOptions g;
-    g.maxNewTokens = *generateN;
-    g.temperature = float(*temperature);
-    g.topK = *topK;
-    g.topP = float(*topP);
-    g.seed = uint64_t(*seed);
-    g.stopAtEos = !args->has("no-eos-stop");
-    if (args->has("stop-ids")) {
-      auto ids = parseIntList(args->get("stop-ids"));
-      if (!ids)
-        return fail(ids.status());
-      for (int64_t v : *ids)
-        g.stopTokens.push_back(int32_t(v));
-    }
     auto t1 = std::chrono::steady_clock::now();
     Status streamError = Status::ok();
     auto result = (*session)->generate({}, g, [&](int32_t tok) {
@@ -235,13 +441,16 @@ int runRunCommand(int argc, char **argv) {
       return fail(streamError);
     std::fprintf(stderr, "stop: %s\n", stopName(result->stop));
     double sec =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t1)
+            .count();
     std::fprintf(stderr, "generated %zu tokens in %.3f s (%.2f ms/token)\n",
                  result->tokens.size(), sec,
-                 1e3 * sec / double(std::max<size_t>(1, result->tokens.size())));
+                 1e3 * sec /
+                     double(std::max<size_t>(1, result->tokens.size())));
     if (args->has("dump-tokens")) {
-      Status st = writeNpyI32(args->get("dump-tokens"),
-                              {int64_t(result->tokens.size())}, result->tokens.data());
+      Status st =
+          writeNpyI32(args->get("dump-tokens"),
+                      {int64_t(result->tokens.size())}, result->tokens.data());
       if (!st.isOk())
         return fail(st);
     }
