@@ -13,6 +13,7 @@ int runRunCommand(int argc, char **argv);
 int runInspectCommand(int argc, char **argv);
 int runBenchCommand(int argc, char **argv);
 int runTokenizeCommand(int argc, char **argv);
+int runChatTemplateCommand(int argc, char **argv);
 
 } // namespace birkhoff::tools
 

@@ -26,12 +26,14 @@ const Subcommand kSubcommands[] = {
      "time prefill and decode of an artifact"},
     {"tokenize", birkhoff::tools::runTokenizeCommand,
      "encode text to token ids and decode ids to text"},
+    {"chat-template", birkhoff::tools::runChatTemplateCommand,
+     "write a chat request as DeepSeek-V4's prompt; parse its output"},
 };
 
 void printUsage(FILE *out) {
   std::fprintf(out, "usage: birkhoff <command> [options]\n\ncommands:\n");
   for (const Subcommand &c : kSubcommands)
-    std::fprintf(out, "  %-8s %s\n", c.name, c.summary);
+    std::fprintf(out, "  %-14s %s\n", c.name, c.summary);
   std::fprintf(out, "\n`birkhoff <command> --help` describes each command.\n");
 }
 
