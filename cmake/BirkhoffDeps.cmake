@@ -32,3 +32,42 @@ else()
   target_include_directories(birkhoff_pcre2 SYSTEM INTERFACE ${PCRE2_INCLUDE})
   target_link_libraries(birkhoff_pcre2 INTERFACE ${PCRE2_LIBRARY})
 endif()
+
+# cpp-httplib (`birkhoff serve`'s HTTP/1.1 server): Debian's libcpp-httplib-dev through
+# pkg-config. Debian ships it compiled: httplib.h declares and libcpp-httplib.so defines, built
+# with OpenSSL, zlib and brotli, and the header must be read with the package's flags (OpenSSL's
+# changes httplib::Request's layout). Where the package is not installed (the GPU machine),
+# scripts/prepare-gpu-carry.sh carries the header, the library and OpenSSL's headers in .deps/.
+# Without either, runtime-only builds leave `serve` out of the tool; full builds stop here.
+add_library(birkhoff_httplib INTERFACE)
+if(PKG_CONFIG_FOUND)
+  pkg_check_modules(HTTPLIB QUIET IMPORTED_TARGET cpp-httplib)
+endif()
+if(HTTPLIB_FOUND)
+  target_link_libraries(birkhoff_httplib INTERFACE PkgConfig::HTTPLIB)
+  set(BIRKHOFF_HAVE_HTTPLIB ON)
+else()
+  find_path(HTTPLIB_INCLUDE httplib.h HINTS ${CMAKE_SOURCE_DIR}/.deps/include)
+  find_path(HTTPLIB_OPENSSL_INCLUDE openssl/ssl.h HINTS ${CMAKE_SOURCE_DIR}/.deps/include)
+  find_library(HTTPLIB_LIBRARY NAMES cpp-httplib libcpp-httplib.so.0.11
+               HINTS ${CMAKE_SOURCE_DIR}/.deps/lib)
+  if(HTTPLIB_INCLUDE AND HTTPLIB_OPENSSL_INCLUDE AND HTTPLIB_LIBRARY)
+    message(STATUS "cpp-httplib: ${HTTPLIB_INCLUDE}/httplib.h with ${HTTPLIB_LIBRARY}")
+    target_include_directories(birkhoff_httplib SYSTEM INTERFACE ${HTTPLIB_INCLUDE}
+                               ${HTTPLIB_OPENSSL_INCLUDE})
+    # The flag that changes the classes' layout; zlib's and brotli's only add includes.
+    target_compile_definitions(birkhoff_httplib INTERFACE CPPHTTPLIB_OPENSSL_SUPPORT)
+    target_link_libraries(birkhoff_httplib INTERFACE ${HTTPLIB_LIBRARY})
+    get_filename_component(HTTPLIB_LIBRARY_DIR ${HTTPLIB_LIBRARY} DIRECTORY)
+    set_property(TARGET birkhoff_httplib PROPERTY INTERFACE_LINK_OPTIONS
+                 "-Wl,-rpath,${HTTPLIB_LIBRARY_DIR}")
+    set(BIRKHOFF_HAVE_HTTPLIB ON)
+  elseif(BIRKHOFF_RUNTIME_ONLY)
+    message(WARNING "no cpp-httplib (libcpp-httplib-dev, or .deps/ from "
+                    "scripts/prepare-gpu-carry.sh): `birkhoff serve` is not built")
+    set(BIRKHOFF_HAVE_HTTPLIB OFF)
+  else()
+    message(FATAL_ERROR "cpp-httplib not found: install libcpp-httplib-dev "
+                        "(scripts/install-deps.sh)")
+  endif()
+endif()
