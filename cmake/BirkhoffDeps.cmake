@@ -52,19 +52,38 @@ else()
   find_library(HTTPLIB_LIBRARY NAMES cpp-httplib libcpp-httplib.so.0.11
                HINTS ${CMAKE_SOURCE_DIR}/.deps/lib)
   if(HTTPLIB_INCLUDE AND HTTPLIB_OPENSSL_INCLUDE AND HTTPLIB_LIBRARY)
+    get_filename_component(HTTPLIB_LIBRARY_DIR ${HTTPLIB_LIBRARY} DIRECTORY)
+    # The library's own dependencies (brotli's, carried beside it; libssl, libcrypto, libz
+    # from the system) are found through the tool's RPATH, which, unlike a RUNPATH, also
+    # serves the libraries it loads.
+    set(HTTPLIB_LINK_OPTIONS "-Wl,--disable-new-dtags,-rpath,${HTTPLIB_LIBRARY_DIR}"
+                             "-Wl,-rpath-link,${HTTPLIB_LIBRARY_DIR}")
+    # The flag that changes the classes' layout; zlib's and brotli's only add includes.
+    set(CMAKE_REQUIRED_INCLUDES ${HTTPLIB_INCLUDE} ${HTTPLIB_OPENSSL_INCLUDE})
+    set(CMAKE_REQUIRED_DEFINITIONS -DCPPHTTPLIB_OPENSSL_SUPPORT)
+    set(CMAKE_REQUIRED_LIBRARIES ${HTTPLIB_LIBRARY})
+    set(CMAKE_REQUIRED_LINK_OPTIONS ${HTTPLIB_LINK_OPTIONS})
+    include(CheckCXXSourceCompiles)
+    check_cxx_source_compiles(
+      "#include <httplib.h>\nint main() { httplib::Server s; return s.is_valid() ? 0 : 1; }"
+      BIRKHOFF_CARRIED_HTTPLIB_LINKS)
+    unset(CMAKE_REQUIRED_INCLUDES)
+    unset(CMAKE_REQUIRED_DEFINITIONS)
+    unset(CMAKE_REQUIRED_LIBRARIES)
+    unset(CMAKE_REQUIRED_LINK_OPTIONS)
+  endif()
+  if(BIRKHOFF_CARRIED_HTTPLIB_LINKS)
     message(STATUS "cpp-httplib: ${HTTPLIB_INCLUDE}/httplib.h with ${HTTPLIB_LIBRARY}")
     target_include_directories(birkhoff_httplib SYSTEM INTERFACE ${HTTPLIB_INCLUDE}
                                ${HTTPLIB_OPENSSL_INCLUDE})
-    # The flag that changes the classes' layout; zlib's and brotli's only add includes.
     target_compile_definitions(birkhoff_httplib INTERFACE CPPHTTPLIB_OPENSSL_SUPPORT)
     target_link_libraries(birkhoff_httplib INTERFACE ${HTTPLIB_LIBRARY})
-    get_filename_component(HTTPLIB_LIBRARY_DIR ${HTTPLIB_LIBRARY} DIRECTORY)
-    set_property(TARGET birkhoff_httplib PROPERTY INTERFACE_LINK_OPTIONS
-                 "-Wl,-rpath,${HTTPLIB_LIBRARY_DIR}")
+    target_link_options(birkhoff_httplib INTERFACE ${HTTPLIB_LINK_OPTIONS})
     set(BIRKHOFF_HAVE_HTTPLIB ON)
   elseif(BIRKHOFF_RUNTIME_ONLY)
-    message(WARNING "no cpp-httplib (libcpp-httplib-dev, or .deps/ from "
-                    "scripts/prepare-gpu-carry.sh): `birkhoff serve` is not built")
+    message(WARNING "no usable cpp-httplib (libcpp-httplib-dev, or .deps/ from "
+                    "scripts/prepare-gpu-carry.sh, whose library must link here): "
+                    "`birkhoff serve` is not built")
     set(BIRKHOFF_HAVE_HTTPLIB OFF)
   else()
     message(FATAL_ERROR "cpp-httplib not found: install libcpp-httplib-dev "
