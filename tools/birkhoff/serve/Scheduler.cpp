@@ -140,6 +140,7 @@ Scheduler::Submission Scheduler::submit(GenerationRequest request) {
     out.handle = a->handle;
     incoming_.push_back(std::move(a));
     ++queued_;
+    ++unfinished_;
     signal_->pending = true;
   }
   signal_->cv.notify_all();
@@ -158,10 +159,7 @@ void Scheduler::stopAccepting() {
 bool Scheduler::drain(std::chrono::milliseconds grace) {
   stopAccepting();
   const auto deadline = Clock::now() + grace;
-  auto idle = [&] {
-    SchedulerStats s = stats();
-    return queued_.load() == 0 && s.running == 0;
-  };
+  auto idle = [&] { return unfinished_.load() == 0; };
   while (!idle() && Clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   const bool clean = idle();
@@ -227,6 +225,7 @@ void Scheduler::finish(Active &a, RequestUpdate &update, FinishReason reason,
   update.completionTokens = a.generated;
   a.handle->post(std::move(update));
   a.done = true;
+  --unfinished_;
 }
 
 void Scheduler::dropCancelled() {

@@ -180,7 +180,8 @@ private:
   mutable std::mutex statsMu_;
   SchedulerStats stats_;
   Status failure_;
-  std::atomic<int64_t> queued_{0}; // incoming_ + waiting_
+  std::atomic<int64_t> queued_{0};     // incoming_ + waiting_
+  std::atomic<int64_t> unfinished_{0}; // submitted, not yet finished
 
   std::thread thread_;
 };
