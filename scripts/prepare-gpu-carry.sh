@@ -99,6 +99,12 @@ else
   done
   ls -la .deps/artifacts
 fi
+# A baseline to time against on the same machine (scripts/gpu-engine.sh): the source of
+# revision $BIRKHOFF_BASELINE_REV, built there runtime-only next to this tree.
+if [ -n "${BIRKHOFF_BASELINE_REV:-}" ]; then
+  git archive --format=tar "$BIRKHOFF_BASELINE_REV" | xz -T0 -6 > .deps/baseline-src.tar.xz
+  echo "$BIRKHOFF_BASELINE_REV $(git rev-parse --short "$BIRKHOFF_BASELINE_REV")" > .deps/baseline-rev
+fi
 # A carry holds 64 MiB with the working tree: the artifacts (mostly cubins) and
 # goldens travel xz-packed; the GPU scripts unpack them (scripts/gpu-unpack-carry.sh).
 packed=()

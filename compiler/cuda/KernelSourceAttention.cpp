@@ -87,10 +87,14 @@ Expected<Body> genSparseAttention(const SparseAttentionParams &p,
   BK_ASSIGN_OR_RETURN(int64_t hd, r.range(p, p.headDim, 1, 4096));
   BK_ASSIGN_OR_RETURN(int64_t window, r.range(p, p.window));
   BK_ASSIGN_OR_RETURN(int64_t mode, r.range(p, p.mode, 0, 2));
+  // Compressed keys (modes 1 and 2) need the ratio: a token sees (p+1) div
+  // ratio entries (mode 2), top-k indices name entries its sequence has
+  // (mode 1).
   int64_t ratio = 0, topk = 0;
-  if (mode == 2) {
+  if (mode != 0) {
     BK_ASSIGN_OR_RETURN(ratio, r.range(p, p.ratio, 1, 1 << 20));
-  } else if (mode == 1) {
+  }
+  if (mode == 1) {
     BK_ASSIGN_OR_RETURN(topk, r.range(p, p.topk, 1, 1 << 16));
   }
   BK_ASSIGN_OR_RETURN(DType sink, r.weight(0, {DType::F32, DType::BF16}));
@@ -104,9 +108,6 @@ Expected<Body> genSparseAttention(const SparseAttentionParams &p,
                                      "(kv_format 1)");
     BK_ASSIGN_OR_RETURN(official::KvEntryLayout layout,
                         official::KvEntryLayout::make(size_t(hd), size_t(rd)));
-    if (mode == 1) { // the top-k indices are bounded by the emitted entries
-      BK_ASSIGN_OR_RETURN(ratio, r.range(p, p.ratio, 1, 1 << 20));
-    }
     constexpr int kCap = 2048; // logits kept at once (8 KiB)
     Body b;
     b.include = "bk/attention_official.cuh";

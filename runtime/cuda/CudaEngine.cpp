@@ -179,6 +179,7 @@ public:
       // on the host backend.
       const size_t tail =
           allRows ? entry.launches.size() : size_t(entry.logitsTailBegin);
+      timed_.clear();
       BK_RETURN_IF_ERROR(launchRange(e, entry, layout, 0, tail, n, where));
       if (tail < entry.launches.size() && wanted > 0) {
         BK_RETURN_IF_ERROR(
@@ -380,11 +381,13 @@ private:
         args.stateRows[j] = d.growing() ? shape_.pageRows(d) : d.fixedRows;
       }
       void *params[] = {&args};
-      if (profiling)
+      if (profiling) {
+        timed_.push_back(i);
         BK_RETURN_IF_ERROR(
             api_.check("cuEventRecord",
                        api_.eventRecord(eventFor(2 * i), stream_))
                 .withContext(where));
+      }
       for (const PreparedKernel &k : p.kernels)
         if (cuda::CuResult r = api_.launchKernel(
                 k.function, unsigned(k.grid.gridX(rows)),
@@ -422,13 +425,16 @@ private:
     BK_RETURN_IF_ERROR(
         api_.check("cuStreamSynchronize", api_.streamSynchronize(stream_))
             .withContext(where));
-    for (size_t i = 0; i < entry.launches.size() && 2 * i + 1 < events_.size();
-         ++i) {
+    // Only the launches this call ran (it may skip the logits tail).
+    for (size_t i : timed_) {
       float ms = 0;
-      if (api_.eventElapsedTime(&ms, events_[2 * i], events_[2 * i + 1]) != 0)
-        continue; // a launch the call skipped (the logits tail)
+      BK_RETURN_IF_ERROR(api_.check("cuEventElapsedTime",
+                                    api_.eventElapsedTime(&ms, events_[2 * i],
+                                                          events_[2 * i + 1]))
+                             .withContext(where));
       addKernelTime(entry.launches[i].kernel, double(ms));
     }
+    timed_.clear();
     return Status::ok();
   }
 
@@ -506,6 +512,7 @@ private:
   int64_t maxTokens_ = 1;
   std::map<std::pair<size_t, int64_t>, cuda::CuGraphExec> graphs_;
   std::vector<cuda::CuEvent> events_; // profiling: before/after each launch
+  std::vector<size_t> timed_;         // profiling: the launches of this call
   int64_t arenaElems_ = 0;
   std::vector<std::pair<int64_t, ArenaLayout>> layouts_;
 };

@@ -302,7 +302,7 @@ TEST(GpuCatalogue, CompressorWithinOneBf16Ulp) {
         h.addWeightRaw("norm", DType::BF16, {c.D},
                        bf16Bytes(randomFloats(size_t(c.D))))};
     int tail = h.addState(c.overlap ? 2 * c.ratio : c.ratio, 2 * width);
-    int ents = h.addState(16, c.D);
+    int ents = h.addState(16, c.D, c.ratio);
     h.launch.states = {tail, ents};
     setParams(h, {{"dim", double(c.dim)},
                   {"head_dim", double(c.D)},
@@ -375,7 +375,7 @@ TEST(GpuCatalogue, IndexerTopkIsBitwise) {
     h.buffers[size_t(w)] = randomFloats(size_t(S * c.heads));
     h.launch.inputs = {q, w};
     h.launch.outputs = {o};
-    int keys = h.addState(c.rows, c.hd);
+    int keys = h.addState(c.rows, c.hd, c.ratio);
     std::vector<float> kv = randomFloats(size_t(c.rows * c.hd));
     if (c.zeros)
       for (float &v : kv)
@@ -440,7 +440,7 @@ TEST(GpuCatalogue, SparseAttentionWithinOneBf16Ulp) {
     h.stateData[size_t(ring)] = randomFloats(size_t(c.window * c.hd));
     h.launch.states = {ring};
     if (c.mode != 0) {
-      int ents = h.addState(c.entries, c.hd);
+      int ents = h.addState(c.entries, c.hd, c.ratio);
       h.stateData[size_t(ents)] = randomFloats(size_t(c.entries * c.hd));
       h.launch.states.push_back(ents);
     }

@@ -310,35 +310,6 @@ void expectMostlyBitwise(const std::vector<float> &gpuOut,
   expectWithinBf16Ulp(gpuOut, host, what, ulps);
 }
 
-/// Random values on a coarse grid (integers times `step`, |v| <= lim·step):
-/// dot products of such rows are exact in fp32 in any order, so projections
-/// agree bitwise and the comparison sees the official roundings only.
-std::vector<float> gridValues(size_t n, int lim, float step) {
-  std::uniform_int_distribution<int> d(-lim, lim);
-  std::vector<float> v(n);
-  for (float &x : v)
-    x = float(d(rng())) * step;
-  return v;
-}
-
-/// Rows of KV entries (or FP4 keys when `keys`) encoding random bf16 values.
-std::vector<uint8_t> encodedRows(int64_t rows, int64_t hd, int64_t rd,
-                                 bool keys) {
-  auto layout = official::KvEntryLayout::make(size_t(hd), size_t(rd));
-  size_t bytes =
-      keys ? official::fp4KeyBytes(size_t(hd)) : layout->entryBytes();
-  std::vector<uint8_t> out(size_t(rows) * bytes);
-  for (int64_t r = 0; r < rows; ++r) {
-    std::vector<float> v = randomBf16(size_t(hd));
-    std::span<uint8_t> row(out.data() + r * bytes, bytes);
-    if (keys)
-      official::encodeFp4Key(v, row);
-    else
-      official::encodeKvEntry(*layout, v, row);
-  }
-  return out;
-}
-
 void setStateBytes(KernelHarness &h, int state, const std::vector<uint8_t> &b) {
   ASSERT_LE(b.size(), h.stateData[size_t(state)].size() * 4);
   std::memcpy(h.stateData[size_t(state)].data(), b.data(), b.size());
@@ -381,8 +352,8 @@ TEST(GpuOfficial, IndexerTopkIsBitwise) {
     h.buffers[size_t(w)] = randomBf16(size_t(S * c.heads));
     h.launch.inputs = {q, w};
     h.launch.outputs = {o};
-    int keys =
-        h.addStateBytes(c.rows, int64_t(official::fp4KeyBytes(size_t(c.hd))));
+    int keys = h.addStateBytes(c.rows,
+                               int64_t(official::fp4KeyBytes(size_t(c.hd))), 4);
     setStateBytes(h, keys, encodedRows(c.rows, c.hd, 0, true));
     h.launch.states = {keys};
     for (auto [k, v] : std::initializer_list<std::pair<const char *, double>>{
@@ -438,7 +409,7 @@ TEST(GpuOfficial, SparseAttentionMatchesHost) {
     setStateBytes(h, ring, encodedRows(c.window, c.hd, rd, false));
     h.launch.states = {ring};
     if (c.mode != 0) {
-      int ents = h.addStateBytes(c.entries, entry);
+      int ents = h.addStateBytes(c.entries, entry, c.ratio);
       setStateBytes(h, ents, encodedRows(c.entries, c.hd, rd, false));
       h.launch.states.push_back(ents);
     }
@@ -506,7 +477,7 @@ TEST(GpuOfficial, CompressorMatchesHost) {
                            ->entryBytes());
     int tail = h.addState(c.overlap ? 2 * c.ratio : c.ratio, 2 * width);
     int64_t rows = 16;
-    int ents = h.addStateBytes(rows, entryBytes);
+    int ents = h.addStateBytes(rows, entryBytes, c.ratio);
     h.launch.states = {tail, ents};
     for (auto [k, v] : std::initializer_list<std::pair<const char *, double>>{
              {"dim", double(c.dim)},

@@ -4,6 +4,7 @@
 #include "CudaCompiler.h"
 
 #include "birkhoff/Numerics.h"
+#include "birkhoff/OfficialNumerics.h"
 #include "cuda/LaunchAbi.h"
 
 #include <algorithm>
@@ -12,7 +13,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <numeric>
+#include <set>
+#include <span>
 
 namespace birkhoff::cuda::gputest {
 namespace {
@@ -97,12 +101,53 @@ Expected<CudaLaunchSpec> specOf(const KernelHarness &h) {
 
 namespace {
 
+/// A call as the runtime gives it to the kernels: where each token belongs
+/// and the state pools (fixed rows per slot, or pages through the page
+/// table), launch order.
+struct DeviceCall {
+  std::vector<BkToken> tok;
+  std::vector<std::vector<uint8_t>> pools;
+  std::vector<int64_t> stateRows;
+  std::vector<int32_t> pageTable;
+  int64_t pagesPerSlot = 0;
+};
+
+/// What the call left: the output buffers and the pools.
+struct DeviceResult {
+  std::vector<std::vector<float>> outputs;
+  std::vector<std::vector<uint8_t>> pools;
+};
+
+bool isGrowing(const KernelHarness &h, int state) {
+  return size_t(state) < h.program.states.size() &&
+         h.program.states[size_t(state)].tokensPerRow > 0;
+}
+
+/// The rows × bytes per row of a harness state.
+std::vector<uint8_t> flatBytes(const KernelHarness &h, int state,
+                               const std::vector<float> &words) {
+  auto [rows, rowBytes] = h.stateShapes[size_t(state)];
+  std::vector<uint8_t> b(size_t(rows * rowBytes));
+  std::memcpy(b.data(), words.data(), std::min(b.size(), words.size() * 4));
+  return b;
+}
+
+/// The harness's f32 words of a state from its rows × bytes per row.
+std::vector<float> stateWords(const KernelHarness &h, int state,
+                              const uint8_t *bytes) {
+  auto [rows, rowBytes] = h.stateShapes[size_t(state)];
+  std::vector<float> w(h.stateData[size_t(state)].size(), 0.0f);
+  std::memcpy(w.data(), bytes, size_t(rows * rowBytes));
+  return w;
+}
+
 /// Runs the launch once, or `reps` more times after it with the wall time per
 /// launch in *msPerLaunch.
-Expected<LaunchResult> launchOnGpu(const Gpu &g, const KernelHarness &h,
-                                   int64_t tokens, int64_t start, int reps,
+Expected<DeviceResult> launchOnGpu(const Gpu &g, const KernelHarness &h,
+                                   const DeviceCall &call, int reps,
                                    double *msPerLaunch) {
   const CudaDriverApi &api = *g.api;
+  const int64_t tokens = int64_t(call.tok.size());
   BK_ASSIGN_OR_RETURN(CudaLaunchSpec spec, specOf(h));
   BK_ASSIGN_OR_RETURN(KernelSource ks, generateKernelSource(spec));
   // The launch's kernels in order (KernelSource::then), one module each.
@@ -132,7 +177,10 @@ Expected<LaunchResult> launchOnGpu(const Gpu &g, const KernelHarness &h,
   DeviceMemory mem{&api, {}};
   BkLaunch L;
   L.tokens = tokens;
-  L.start = start;
+  BK_ASSIGN_OR_RETURN(
+      CuDevicePtr tokp,
+      mem.upload(call.tok.data(), call.tok.size() * sizeof(BkToken)));
+  L.tok = reinterpret_cast<const BkToken *>(tokp);
   std::vector<uint64_t> wptrs, sptrs;
   for (int w : h.launch.weights) {
     const rt::WeightDesc &d = h.program.weights[size_t(w)];
@@ -174,14 +222,19 @@ Expected<LaunchResult> launchOnGpu(const Gpu &g, const KernelHarness &h,
     L.out[i] = reinterpret_cast<void *>(p);
     outs.push_back(p);
   }
-  for (size_t i = 0; i < h.launch.states.size(); ++i) {
-    int s = h.launch.states[i];
-    const auto &data = h.stateData[size_t(s)];
+  for (size_t i = 0; i < call.pools.size(); ++i) {
     BK_ASSIGN_OR_RETURN(CuDevicePtr p,
-                        mem.upload(data.data(), data.size() * 4));
+                        mem.upload(call.pools[i].data(), call.pools[i].size()));
     L.states[i] = reinterpret_cast<void *>(p);
-    L.stateRows[i] = h.stateShapes[size_t(s)].first;
+    L.stateRows[i] = call.stateRows[i];
     states.push_back(p);
+  }
+  if (!call.pageTable.empty()) {
+    BK_ASSIGN_OR_RETURN(CuDevicePtr p,
+                        mem.upload(call.pageTable.data(),
+                                   call.pageTable.size() * sizeof(int32_t)));
+    L.pageTable = reinterpret_cast<const int32_t *>(p);
+    L.pagesPerSlot = call.pagesPerSlot;
   }
   uint64_t scratchBytes = 0;
   for (const KernelSource *src : sources)
@@ -213,7 +266,7 @@ Expected<LaunchResult> launchOnGpu(const Gpu &g, const KernelHarness &h,
                        .count() /
                    reps;
   }
-  LaunchResult result;
+  DeviceResult result;
   for (size_t i = 0; i < outs.size(); ++i) {
     BK_ASSIGN_OR_RETURN(
         std::vector<float> v,
@@ -221,26 +274,171 @@ Expected<LaunchResult> launchOnGpu(const Gpu &g, const KernelHarness &h,
     result.outputs.push_back(std::move(v));
   }
   for (size_t i = 0; i < states.size(); ++i) {
-    BK_ASSIGN_OR_RETURN(
-        std::vector<float> v,
-        download(api, states[i],
-                 h.stateData[size_t(h.launch.states[i])].size()));
-    result.states.push_back(std::move(v));
+    std::vector<uint8_t> b(call.pools[i].size());
+    BK_RETURN_IF_ERROR(api.check(
+        "cuMemcpyDtoH", api.memcpyDtoH(b.data(), states[i], b.size())));
+    result.pools.push_back(std::move(b));
   }
   return result;
+}
+
+/// One sequence from `start` in slot 0: fixed states as the harness holds
+/// them, growing states in one page of all their rows rounded up to a power
+/// of two (zero-padded).
+DeviceCall singleSequence(const KernelHarness &h, int64_t tokens,
+                          int64_t start) {
+  DeviceCall c;
+  for (int64_t t = 0; t < tokens; ++t)
+    c.tok.push_back({int32_t(start + t), 0, 0, int32_t(tokens - 1)});
+  for (int s : h.launch.states) {
+    std::vector<uint8_t> b = flatBytes(h, s, h.stateData[size_t(s)]);
+    int64_t rows = h.stateShapes[size_t(s)].first;
+    if (isGrowing(h, s)) {
+      int64_t pageRows = 1;
+      while (pageRows < rows)
+        pageRows <<= 1;
+      b.resize(size_t(pageRows * h.stateShapes[size_t(s)].second), 0);
+      rows = pageRows;
+      c.pageTable = {0};
+      c.pagesPerSlot = 1;
+    }
+    c.pools.push_back(std::move(b));
+    c.stateRows.push_back(rows);
+  }
+  return c;
+}
+
+Expected<LaunchResult> launchSingle(const Gpu &g, const KernelHarness &h,
+                                    int64_t tokens, int64_t start, int reps,
+                                    double *msPerLaunch) {
+  BK_ASSIGN_OR_RETURN(
+      DeviceResult d,
+      launchOnGpu(g, h, singleSequence(h, tokens, start), reps, msPerLaunch));
+  LaunchResult result;
+  result.outputs = std::move(d.outputs);
+  for (size_t i = 0; i < d.pools.size(); ++i)
+    result.states.push_back(
+        stateWords(h, h.launch.states[i], d.pools[i].data()));
+  return result;
+}
+
+/// Where a batch's states live on the device: per launch state, whether it
+/// is growing, and the slots' page table.
+struct BatchPlacement {
+  std::vector<bool> growing;
+  std::vector<int64_t> stateRows; // fixed: rows per slot; growing: page rows
+  std::vector<int32_t> pageTable;
+  int64_t pagesPerSlot = 0;
+  int64_t pages = 0;
+
+  /// Byte offset of row r of `slot` in pool i (rows of rowBytes).
+  int64_t offset(size_t i, int32_t slot, int64_t r, int64_t rowBytes) const {
+    if (!growing[i])
+      return (int64_t(slot) * stateRows[i] + r) * rowBytes;
+    int64_t page = pageTable[size_t(slot * pagesPerSlot + r / stateRows[i])];
+    return (page * stateRows[i] + r % stateRows[i]) * rowBytes;
+  }
+};
+
+Expected<BatchPlacement> placementOf(const KernelHarness &h,
+                                     const BatchPaging &paging) {
+  if (paging.pageRows < 1 || (paging.pageRows & (paging.pageRows - 1)))
+    return invalidArgument("page rows must be a power of two");
+  BatchPlacement p;
+  for (int s : h.launch.states) {
+    int64_t rows = h.stateShapes[size_t(s)].first;
+    bool g = isGrowing(h, s);
+    p.growing.push_back(g);
+    p.stateRows.push_back(g ? paging.pageRows : rows);
+    if (g)
+      p.pagesPerSlot = std::max(p.pagesPerSlot,
+                                (rows + paging.pageRows - 1) / paging.pageRows);
+  }
+  if (p.pagesPerSlot > 0) {
+    // Every slot's pages, shuffled over a pool with a few pages to spare.
+    p.pages = paging.slots * p.pagesPerSlot + 3;
+    std::vector<int32_t> perm(size_t(p.pages));
+    std::iota(perm.begin(), perm.end(), 0);
+    std::mt19937 r(paging.seed);
+    std::shuffle(perm.begin(), perm.end(), r);
+    perm.resize(size_t(paging.slots * p.pagesPerSlot));
+    p.pageTable = std::move(perm);
+  }
+  return p;
+}
+
+/// Swaps the launch's buffers (and token ids) of a harness that holds
+/// `total` tokens for rows [row, row + n) of them; restores them when done.
+class SequenceRows {
+public:
+  SequenceRows(KernelHarness &h, int64_t total, int64_t row, int64_t n)
+      : h_(h), savedIds_(h.tokenIds) {
+    std::vector<int> bufs = h.launch.inputs;
+    bufs.insert(bufs.end(), h.launch.outputs.begin(), h.launch.outputs.end());
+    for (int b : bufs) {
+      if (b < 0) {
+        if (int64_t(h.tokenIds.size()) == total)
+          h.tokenIds.assign(savedIds_.begin() + row,
+                            savedIds_.begin() + row + n);
+        continue;
+      }
+      if (saved_.count(b))
+        continue;
+      std::vector<float> &buf = h.buffers[size_t(b)];
+      int64_t elems = int64_t(buf.size()) / total;
+      saved_[b] = buf;
+      buf.assign(saved_[b].begin() + row * elems,
+                 saved_[b].begin() + (row + n) * elems);
+    }
+  }
+  ~SequenceRows() {
+    for (auto &[b, v] : saved_)
+      h_.buffers[size_t(b)] = std::move(v);
+    h_.tokenIds = std::move(savedIds_);
+  }
+
+private:
+  KernelHarness &h_;
+  std::vector<int32_t> savedIds_;
+  std::map<int, std::vector<float>> saved_;
+};
+
+Status checkBatch(const KernelHarness &h, const std::vector<BatchSeq> &seqs,
+                  const SeqStates &states, const BatchPaging &paging) {
+  if (states.size() != seqs.size())
+    return invalidArgument("one set of states per sequence");
+  std::set<int32_t> slots;
+  int64_t total = 0;
+  for (size_t k = 0; k < seqs.size(); ++k) {
+    if (seqs[k].slot < 0 || seqs[k].slot >= paging.slots ||
+        !slots.insert(seqs[k].slot).second)
+      return invalidArgument("sequences need distinct slots below " +
+                             std::to_string(paging.slots));
+    if (states[k].size() != h.launch.states.size())
+      return invalidArgument("a sequence's states are the launch's");
+    total += seqs[k].tokens;
+  }
+  if (total < 1)
+    return invalidArgument("a batch of no tokens");
+  std::vector<int> bufs = h.launch.inputs;
+  bufs.insert(bufs.end(), h.launch.outputs.begin(), h.launch.outputs.end());
+  for (int b : bufs)
+    if (b >= 0 && h.buffers[size_t(b)].size() % size_t(total))
+      return invalidArgument("a buffer is not rows of the batch's tokens");
+  return Status::ok();
 }
 
 } // namespace
 
 Expected<LaunchResult> runLaunchOnGpu(const Gpu &g, const KernelHarness &h,
                                       int64_t tokens, int64_t start) {
-  return launchOnGpu(g, h, tokens, start, 0, nullptr);
+  return launchSingle(g, h, tokens, start, 0, nullptr);
 }
 
 Expected<double> timeLaunchOnGpu(const Gpu &g, const KernelHarness &h,
                                  int64_t tokens, int64_t start, int reps) {
   double ms = 0;
-  BK_RETURN_IF_ERROR(launchOnGpu(g, h, tokens, start, reps, &ms).status());
+  BK_RETURN_IF_ERROR(launchSingle(g, h, tokens, start, reps, &ms).status());
   return ms;
 }
 
@@ -272,6 +470,120 @@ runBoth(const Gpu &g, KernelHarness &h, const HostKernelRef &fn, int64_t tokens,
         int64_t start) {
   auto [d, hst] = runBothFull(g, h, fn, tokens, start);
   return {std::move(d.outputs), std::move(hst.outputs)};
+}
+
+Expected<BatchResult> runBatchOnGpu(const Gpu &g, const KernelHarness &h,
+                                    const std::vector<BatchSeq> &seqs,
+                                    const SeqStates &states,
+                                    const BatchPaging &paging) {
+  BK_RETURN_IF_ERROR(checkBatch(h, seqs, states, paging));
+  BK_ASSIGN_OR_RETURN(BatchPlacement place, placementOf(h, paging));
+  DeviceCall c;
+  int64_t row = 0;
+  for (const BatchSeq &s : seqs) {
+    for (int64_t t = 0; t < s.tokens; ++t)
+      c.tok.push_back({int32_t(s.start + t), s.slot, int32_t(row),
+                       int32_t(row + s.tokens - 1)});
+    row += s.tokens;
+  }
+  // Pools of random bytes (rows no sequence owns), each sequence's rows
+  // placed in its slot or its pages.
+  std::mt19937 junk(paging.seed * 7919u + 1u);
+  for (size_t i = 0; i < h.launch.states.size(); ++i) {
+    auto [rows, rowBytes] = h.stateShapes[size_t(h.launch.states[i])];
+    int64_t poolRows = place.growing[i] ? place.pages * place.stateRows[i]
+                                        : paging.slots * rows;
+    std::vector<uint8_t> pool(size_t(poolRows * rowBytes));
+    for (uint8_t &b : pool)
+      b = uint8_t(junk());
+    for (size_t k = 0; k < seqs.size(); ++k) {
+      std::vector<uint8_t> flat =
+          flatBytes(h, h.launch.states[i], states[k][i]);
+      for (int64_t r = 0; r < rows; ++r)
+        std::memcpy(pool.data() + place.offset(i, seqs[k].slot, r, rowBytes),
+                    flat.data() + r * rowBytes, size_t(rowBytes));
+    }
+    c.pools.push_back(std::move(pool));
+    c.stateRows.push_back(place.stateRows[i]);
+  }
+  c.pageTable = place.pageTable;
+  c.pagesPerSlot = place.pagesPerSlot;
+  BK_ASSIGN_OR_RETURN(DeviceResult d, launchOnGpu(g, h, c, 0, nullptr));
+  BatchResult result;
+  result.outputs = std::move(d.outputs);
+  for (const BatchSeq &s : seqs) {
+    std::vector<std::vector<float>> mine;
+    for (size_t i = 0; i < h.launch.states.size(); ++i) {
+      auto [rows, rowBytes] = h.stateShapes[size_t(h.launch.states[i])];
+      std::vector<uint8_t> flat(size_t(rows * rowBytes));
+      for (int64_t r = 0; r < rows; ++r)
+        std::memcpy(flat.data() + r * rowBytes,
+                    d.pools[i].data() + place.offset(i, s.slot, r, rowBytes),
+                    size_t(rowBytes));
+      mine.push_back(stateWords(h, h.launch.states[i], flat.data()));
+    }
+    result.states.push_back(std::move(mine));
+  }
+  return result;
+}
+
+Expected<BatchResult> runSequenceAloneOnGpu(const Gpu &g, KernelHarness &h,
+                                            const std::vector<BatchSeq> &seqs,
+                                            const SeqStates &states, size_t k,
+                                            int32_t slot,
+                                            const BatchPaging &paging) {
+  BK_RETURN_IF_ERROR(checkBatch(h, seqs, states, paging));
+  int64_t total = 0, row = 0;
+  for (size_t j = 0; j < seqs.size(); ++j) {
+    total += seqs[j].tokens;
+    if (j < k)
+      row += seqs[j].tokens;
+  }
+  SequenceRows rows(h, total, row, seqs[k].tokens);
+  return runBatchOnGpu(g, h, {{slot, seqs[k].start, seqs[k].tokens}},
+                       {states[k]}, paging);
+}
+
+Expected<BatchResult> runBatchOnHost(KernelHarness &h, const HostKernelRef &fn,
+                                     const std::vector<BatchSeq> &seqs,
+                                     const SeqStates &states) {
+  BK_RETURN_IF_ERROR(
+      checkBatch(h, seqs, states, BatchPaging{.slots = 1 << 30}));
+  int64_t total = 0;
+  for (const BatchSeq &s : seqs)
+    total += s.tokens;
+  BatchResult result;
+  for (int o : h.launch.outputs)
+    result.outputs.push_back(h.buffers[size_t(o)]);
+  std::vector<std::vector<float>> savedStates;
+  for (int s : h.launch.states)
+    savedStates.push_back(h.stateData[size_t(s)]);
+  int64_t row = 0;
+  Status status = Status::ok();
+  for (size_t k = 0; k < seqs.size() && status.isOk(); ++k) {
+    const BatchSeq &s = seqs[k];
+    {
+      SequenceRows rows(h, total, row, s.tokens);
+      for (size_t i = 0; i < h.launch.states.size(); ++i)
+        h.stateData[size_t(h.launch.states[i])] = states[k][i];
+      status = h.run(fn, s.tokens, s.start);
+      for (size_t o = 0; o < h.launch.outputs.size(); ++o) {
+        const std::vector<float> &mine = h.buffers[size_t(h.launch.outputs[o])];
+        const int64_t elems = int64_t(mine.size()) / s.tokens;
+        std::copy(mine.begin(), mine.end(),
+                  result.outputs[o].begin() + row * elems);
+      }
+      std::vector<std::vector<float>> after;
+      for (int st : h.launch.states)
+        after.push_back(h.stateData[size_t(st)]);
+      result.states.push_back(std::move(after));
+    }
+    row += s.tokens;
+  }
+  for (size_t i = 0; i < h.launch.states.size(); ++i)
+    h.stateData[size_t(h.launch.states[i])] = std::move(savedStates[i]);
+  BK_RETURN_IF_ERROR(status);
+  return result;
 }
 
 std::mt19937 &rng() {
@@ -312,6 +624,31 @@ std::vector<uint8_t> randomBytes(size_t n, int lo, int hi, bool avoidFp8Nan) {
     while (avoidFp8Nan && (x & 0x7f) == 0x7f);
   }
   return v;
+}
+
+std::vector<float> gridValues(size_t n, int lim, float step) {
+  std::uniform_int_distribution<int> d(-lim, lim);
+  std::vector<float> v(n);
+  for (float &x : v)
+    x = float(d(rng())) * step;
+  return v;
+}
+
+std::vector<uint8_t> encodedRows(int64_t rows, int64_t hd, int64_t rd,
+                                 bool keys) {
+  auto layout = official::KvEntryLayout::make(size_t(hd), size_t(rd));
+  size_t bytes =
+      keys ? official::fp4KeyBytes(size_t(hd)) : layout->entryBytes();
+  std::vector<uint8_t> out(size_t(rows) * bytes);
+  for (int64_t r = 0; r < rows; ++r) {
+    std::vector<float> v = randomBf16(size_t(hd));
+    std::span<uint8_t> row(out.data() + r * bytes, bytes);
+    if (keys)
+      official::encodeFp4Key(v, row);
+    else
+      official::encodeKvEntry(*layout, v, row);
+  }
+  return out;
 }
 
 std::vector<float> intWords(const std::vector<int32_t> &v) {

@@ -54,7 +54,11 @@ struct LaunchResult {
 };
 
 /// Runs the harness's launch on the GPU from the harness's buffers and states
-/// as they are now (the harness is not modified).
+/// as they are now (the harness is not modified), as one sequence of
+/// `tokens` tokens from position `start` in slot 0: BkToken t = {start + t,
+/// 0, 0, tokens - 1}; fixed states (program.states' tokensPerRow 0) hold the
+/// state's rows per slot; a growing state is one page of its rows rounded up
+/// to a power of two (zero-padded), page table {0}.
 Expected<LaunchResult> runLaunchOnGpu(const Gpu &g, const KernelHarness &h,
                                       int64_t tokens, int64_t start);
 /// Milliseconds per launch over `reps` launches (after one warm-up launch),
@@ -76,6 +80,54 @@ std::pair<std::vector<std::vector<float>>, std::vector<std::vector<float>>>
 runBoth(const Gpu &g, KernelHarness &h, const HostKernelRef &fn, int64_t tokens,
         int64_t start);
 
+/// One sequence of a batched call; the sequences' rows follow each other in
+/// the harness's buffers (call order).
+struct BatchSeq {
+  int32_t slot = 0;
+  int64_t start = 0, tokens = 0;
+};
+
+/// Where the device holds a batch's states: `slots` slots of every fixed
+/// state, slot after slot; growing states in pages of `pageRows` rows (a power
+/// of two), the pages of all slots shuffled over one pool (by `seed`). Rows
+/// no sequence owns hold random bytes.
+struct BatchPaging {
+  int64_t slots = 4;
+  int64_t pageRows = 2;
+  uint32_t seed = 1;
+};
+
+/// States per sequence: [sequence][launch state], each in the harness's flat
+/// layout of that state (its rows, f32 words).
+using SeqStates = std::vector<std::vector<std::vector<float>>>;
+
+/// What a batch left: the output buffers (all rows) and each sequence's
+/// states, flat.
+struct BatchResult {
+  std::vector<std::vector<float>> outputs;
+  SeqStates states;
+};
+
+/// Runs the harness's launch once on the GPU over the sequences of `seqs`
+/// (their rows: the harness's buffers, in order), each sequence's states
+/// placed in its slot and pages as `paging` says.
+Expected<BatchResult> runBatchOnGpu(const Gpu &g, const KernelHarness &h,
+                                    const std::vector<BatchSeq> &seqs,
+                                    const SeqStates &states,
+                                    const BatchPaging &paging);
+/// Sequence k of the batch alone in a launch (its rows of the buffers, its
+/// states) in `slot`, its pages placed as `paging` says.
+Expected<BatchResult> runSequenceAloneOnGpu(const Gpu &g, KernelHarness &h,
+                                            const std::vector<BatchSeq> &seqs,
+                                            const SeqStates &states, size_t k,
+                                            int32_t slot,
+                                            const BatchPaging &paging);
+/// The host kernel once per sequence on its rows and its flat states (the
+/// harness's buffers and states are left as they were).
+Expected<BatchResult> runBatchOnHost(KernelHarness &h, const HostKernelRef &fn,
+                                     const std::vector<BatchSeq> &seqs,
+                                     const SeqStates &states);
+
 std::mt19937 &rng();
 std::vector<float> randomFloats(size_t n, float scale = 1.0f);
 /// Random values already rounded to bf16 (official activations are bf16).
@@ -83,6 +135,14 @@ std::vector<float> randomBf16(size_t n, float scale = 1.0f);
 std::vector<uint8_t> bf16Bytes(const std::vector<float> &v);
 std::vector<uint8_t> randomBytes(size_t n, int lo, int hi,
                                  bool avoidFp8Nan = false);
+/// Random values on a coarse grid (integers times `step`, |v| <= lim·step):
+/// dot products of such rows are exact in fp32 in any order, so projections
+/// agree bitwise and the comparison sees the official roundings only.
+std::vector<float> gridValues(size_t n, int lim, float step);
+/// Rows of KV entries of head_dim `hd` with `rd` RoPE dims (or FP4 keys when
+/// `keys`) encoding random bf16 values.
+std::vector<uint8_t> encodedRows(int64_t rows, int64_t hd, int64_t rd,
+                                 bool keys);
 /// i32 values stored in an f32 buffer's words.
 std::vector<float> intWords(const std::vector<int32_t> &v);
 uint32_t bits(float f);

@@ -142,7 +142,7 @@ TEST(GpuTiming, DISABLED_FlashShapes) {
                             bf16Bytes(randomFloats(1024 * 4096, 0.02f))),
              h.addWeightF32("ape", {4, 1024}, randomFloats(4 * 1024)),
              h.addWeightF32("norm", {512}, randomFloats(512))};
-         h.launch.states = {h.addState(8, 2 * 1024), h.addState(8192, 512)};
+         h.launch.states = {h.addState(8, 2 * 1024), h.addState(8192, 512, 4)};
          for (auto [k, v] :
               std::initializer_list<std::pair<const char *, double>>{
                   {"dim", 4096},
@@ -160,7 +160,7 @@ TEST(GpuTiming, DISABLED_FlashShapes) {
          h.buffers[0] = randomFloats(size_t(S * 64 * 128));
          h.buffers[1] = randomFloats(size_t(S * 64));
          h.launch.outputs = {h.addBuffer(S * 512)};
-         int keys = h.addState(kContext / 4 + 64, 128);
+         int keys = h.addState(kContext / 4 + 64, 128, 4);
          h.stateData[size_t(keys)] =
              randomFloats(size_t((kContext / 4 + 64) * 128));
          h.launch.states = {keys};
@@ -182,7 +182,7 @@ TEST(GpuTiming, DISABLED_FlashShapes) {
          h.buffers[2] = intWords(ids);
          h.launch.outputs = {h.addBuffer(S * 64 * 512)};
          h.launch.states = {h.addState(128, 512),
-                            h.addState(kContext / 4 + 64, 512)};
+                            h.addState(kContext / 4 + 64, 512, 4)};
          h.launch.weights = {h.addWeightF32("sink", {64}, randomFloats(64))};
          for (auto [k, v] :
               std::initializer_list<std::pair<const char *, double>>{

@@ -1,6 +1,7 @@
 //===- RunCommand.cpp - `birkhoff run`: feed tokens, dump logits, generate
 //-===//
 #include "Args.h"
+#include "ChatLoop.h"
 #include "Commands.h"
 #include "birkhoff/Npy.h"
 #include "birkhoff/Runtime.h"
@@ -18,7 +19,8 @@ namespace {
 const char *kUsage =
     "usage: birkhoff run <artifact> (--tokens <ids.npy | id,id,...> |\n"
     "                                --prompt TEXT [--no-bos] |\n"
-    "                                --batch prompts.json)\n"
+    "                                --batch prompts.json |\n"
+    "                                --chat [--thinking] [--system TEXT])\n"
     "         [--chunks P,C] [--dump-logits out.npy] [--generate N]\n"
     "         [--dump-tokens out.npy] [--temperature T] [--top-k K] [--top-p "
     "P]\n"
@@ -40,7 +42,10 @@ const char *kUsage =
     "decodes every unfinished prompt together. --dump-logits DIR and\n"
     "--dump-tokens DIR then write DIR/<i>.npy per prompt: the logits of every\n"
     "token fed (the prompt, then each generated token fed back) and the\n"
-    "generated ids.\n";
+    "generated ids.\n"
+    "--chat chats on the terminal in DeepSeek-V4's chat format: one message\n"
+    "per line, the reply streamed (its reasoning on stderr with --thinking);\n"
+    "--generate bounds each reply (default 512).\n";
 
 Expected<std::vector<int32_t>> readTokens(const std::string &spec) {
   std::vector<int32_t> out;
@@ -264,12 +269,12 @@ int runBatch(const ParsedArgs &args, std::shared_ptr<const Model> model,
 } // namespace
 
 int runRunCommand(int argc, char **argv) {
-  auto args =
-      parseArgs(argc, argv,
-                {"tokens", "prompt", "batch", "chunks", "dump-logits",
-                 "generate", "dump-tokens", "temperature", "top-k", "top-p",
-                 "seed", "stop-ids", "max-context", "threads", "device"},
-                {"help", "no-eos-stop", "no-cuda-graphs", "no-bos"});
+  auto args = parseArgs(
+      argc, argv,
+      {"tokens", "prompt", "batch", "system", "reasoning-effort", "chunks",
+       "dump-logits", "generate", "dump-tokens", "temperature", "top-k",
+       "top-p", "seed", "stop-ids", "max-context", "threads", "device"},
+      {"help", "no-eos-stop", "no-cuda-graphs", "no-bos", "chat", "thinking"});
   if (!args) {
     std::fprintf(stderr, "birkhoff run: %s\n%s",
                  args.status().message().c_str(), kUsage);
@@ -279,10 +284,9 @@ int runRunCommand(int argc, char **argv) {
     std::fputs(kUsage, stdout);
     return 0;
   }
-  if (args->positional.size() != 1 || int(args->has("tokens")) +
-                                              int(args->has("prompt")) +
-                                              int(args->has("batch")) !=
-                                          1) {
+  const int inputs = int(args->has("tokens")) + int(args->has("prompt")) +
+                     int(args->has("batch")) + int(args->has("chat"));
+  if (args->positional.size() != 1 || inputs != 1) {
     std::fputs(kUsage, stderr);
     return 2;
   }
@@ -322,6 +326,27 @@ int runRunCommand(int argc, char **argv) {
       return fail(ids.status());
     for (int64_t v : *ids)
       g.stopTokens.push_back(int32_t(v));
+  }
+  if (args->has("chat")) {
+    SessionOptions so;
+    so.maxContext = *maxContext;
+    auto session = Session::create(*model, so);
+    if (!session)
+      return fail(session.status());
+    ChatLoopOptions co;
+    co.system = args->get("system", "");
+    co.thinking = args->has("thinking");
+    if (args->has("reasoning-effort")) {
+      auto effort = chat::parseReasoningEffort(args->get("reasoning-effort"));
+      if (!effort)
+        return fail(effort.status());
+      co.effort = *effort;
+    }
+    co.generate = g;
+    if (!args->has("generate"))
+      co.generate.maxNewTokens = 512;
+    Status st = runChatLoop(*model, **session, co);
+    return st.isOk() ? 0 : fail(st);
   }
   if (args->has("batch")) {
     if (args->has("chunks") || args->has("no-bos"))

@@ -50,6 +50,12 @@ __device__ __forceinline__ long long bkFirstPos(const BkLaunch &a,
                                                 long long t) {
   return a.tok[a.tok[t].first].pos;
 }
+// The position of the last token of t's sequence in this call (what the
+// sequence's state holds once the call is done: compressed entries up to
+// (bkLastPos + 1) / ratio).
+__device__ __forceinline__ long long bkLastPos(const BkLaunch &a, long long t) {
+  return a.tok[a.tok[t].last].pos;
+}
 
 // Row r of fixed state i of `slot`, rows of ROWBYTES bytes.
 template <long long ROWBYTES>
@@ -67,4 +73,25 @@ bkPagedRow(const BkLaunch &a, int i, int slot, long long r) {
   const long long page = a.page_table[slot * a.pages_per_slot + r / rows];
   return (unsigned char *)a.states[i] + (page * rows + (r & (rows - 1))) *
                                             ROWBYTES;
+}
+
+// The rows of paged state I of one slot, for many lookups: the slot's row of
+// the page table and the page size (a power of two: a shift, no division)
+// found once, two registers; rows(a, r) is bkPagedRow<ROWBYTES>(a, I, slot,
+// r).
+template <int I, long long ROWBYTES> struct BkPagedRows {
+  int base;  // slot · pages_per_slot
+  int shift; // log2(state_rows[I])
+  __device__ __forceinline__ unsigned char *operator()(const BkLaunch &a,
+                                                       long long r) const {
+    const long long page = a.page_table[base + (int)(r >> shift)];
+    return (unsigned char *)a.states[I] +
+           ((page << shift) + (r & ((1ll << shift) - 1))) * ROWBYTES;
+  }
+};
+
+template <int I, long long ROWBYTES>
+__device__ __forceinline__ BkPagedRows<I, ROWBYTES>
+bkPagedRows(const BkLaunch &a, int slot) {
+  return {slot * (int)a.pages_per_slot, __ffsll(a.state_rows[I]) - 1};
 }

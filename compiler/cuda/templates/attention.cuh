@@ -1,9 +1,10 @@
 // attention.cuh - sparse_attention and window_write (V4_SPEC §3.4).
 //
 // sparse_attention: one block per (token, head). The keys are, in the host's
-// order, the window positions max(0, p-W+1)..p (before the call: the ring,
-// slot j mod W; the call's own: the kv input), then the compressed entries
-// (mode 1: the top-k list, skipping -1; mode 2: every visible entry). Values
+// order, the window positions max(0, p-W+1)..p (before the sequence's first
+// token of the call: its slot's ring, row j mod W; from it on: the call's kv
+// rows), then the compressed entries of the slot's pages (mode 1: the top-k
+// list, skipping -1; mode 2: every visible entry, (p+1) div RATIO). Values
 // are the keys. The arithmetic follows runtime/host/AttentionKernels.cpp in
 // order: dotF32 logits (lane groups of 8 with the host's partial sums), one
 // max, the denominator summed sequentially from the sink term, probabilities
@@ -20,6 +21,7 @@ template <int H, int D, int WINDOW, int MODE, int RATIO, int TOPK, int SDT,
 __device__ __forceinline__ void sparseAttention(const BkLaunch &a,
                                                 float scale) {
   static_assert(BLOCK % 32 == 0, "whole warps");
+  static_assert(MODE == 0 || RATIO > 0, "compressed keys need their ratio");
   constexpr int NW = BLOCK / 32;
   constexpr int DPT = (D + BLOCK - 1) / BLOCK; // output dims per thread
   __shared__ __align__(16) float q[D];
@@ -28,37 +30,42 @@ __device__ __forceinline__ void sparseAttention(const BkLaunch &a,
   __shared__ float bcast;
   const long long t = blockIdx.x / H;
   const int h = blockIdx.x % H;
-  const long long start = bkStart(a), p = start + t;
+  // Positions fit an int (BkToken).
+  const int p = (int)bkPos(a, t), first = (int)bkFirstPos(a, t);
+  const int slot = bkSlot(a, t);
   const float *kv = (const float *)a.in[1];
   const int *sel = MODE == 1 ? (const int *)a.in[2] + t * TOPK : nullptr;
-  const float *ring = (const float *)a.states[0];
-  const float *ents = MODE != 0 ? (const float *)a.states[1] : nullptr;
-  const long long entRows = MODE != 0 ? a.state_rows[1] : 0;
-  const long long lo = p - WINDOW + 1 > 0 ? p - WINDOW + 1 : 0;
-  const int nW = (int)(p - lo + 1);
+  BkPagedRows<1, 4ll * D> ents{};
+  if constexpr (MODE != 0)
+    ents = bkPagedRows<1, 4ll * D>(a, slot);
+  const int lo = p - WINDOW + 1 > 0 ? p - WINDOW + 1 : 0;
+  const int nW = p - lo + 1;
   int nC = 0;
+  // Top-k indices name entries the sequence has once this call's compressor
+  // ran (the runtime maps their rows); others are empty slots.
+  int nEntries = 0;
   if constexpr (MODE == 2) {
-    long long visible = (p + 1) / RATIO;
-    if (entRows > 0 && visible > entRows)
-      visible = entRows;
-    nC = (int)visible;
+    nC = (p + 1) / RATIO;
   } else if constexpr (MODE == 1) {
     nC = TOPK;
+    nEntries = (int)((bkLastPos(a, t) + 1) / RATIO);
   }
   const int nKeys = nW + nC;
   // Key i of the list, or nullptr for a top-k slot that names no entry.
+  // Window key j is the call's kv row of position j from the sequence's
+  // first token in this call on, else the row j mod W of its slot's ring.
   auto key = [&](int i) -> const float * {
     if (i < nW) {
-      const long long j = lo + i;
-      return j >= start ? kv + (j - start) * D : ring + (j % WINDOW) * D;
+      const int j = lo + i;
+      return j >= first
+                 ? kv + (t - (p - j)) * D
+                 : (const float *)bkFixedRow<4ll * D>(a, 0, slot, j % WINDOW);
     }
     if constexpr (MODE == 2) {
-      return ents + (long long)(i - nW) * D;
+      return (const float *)ents(a, i - nW);
     } else if constexpr (MODE == 1) {
       const int idx = sel[i - nW];
-      return idx >= 0 && (entRows == 0 || idx < entRows)
-                 ? ents + (long long)idx * D
-                 : nullptr;
+      return idx >= 0 && idx < nEntries ? (const float *)ents(a, idx) : nullptr;
     }
     return nullptr;
   };
@@ -177,15 +184,17 @@ __device__ __forceinline__ void sparseAttention(const BkLaunch &a,
   }
 }
 
-// The call's last min(S, WINDOW) kv rows into the ring (slot p mod WINDOW),
-// after the attention read the previous ones. One block per token.
+// The last min(tokens, WINDOW) kv rows of each sequence of the call into its
+// slot's ring (row p mod WINDOW), after the attention read the previous ones;
+// rows of one sequence never collide. One block per token.
 template <int D, int WINDOW, int BLOCK>
 __device__ __forceinline__ void windowWrite(const BkLaunch &a) {
   const long long t = blockIdx.x;
-  if (t < a.tokens - WINDOW)
+  if (a.tok[t].last - t >= WINDOW)
     return;
   const float *src = (const float *)a.in[0] + t * D;
-  float *dst = (float *)a.states[0] + ((bkStart(a) + t) % WINDOW) * D;
+  float *dst =
+      (float *)bkFixedRow<4ll * D>(a, 0, bkSlot(a, t), bkPos(a, t) % WINDOW);
   if constexpr (D % 4 == 0) {
     for (int i = threadIdx.x * 4; i < D; i += BLOCK * 4)
       *(float4 *)(dst + i) = *(const float4 *)(src + i);

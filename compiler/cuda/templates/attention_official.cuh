@@ -1,6 +1,7 @@
 // attention_official.cuh - sparse_attention in the `official` numerics
 // (kv_format 1; lib/OfficialNumerics attendOneHead, runtime/host
-// sparseAttentionOfficial): the window ring and the compressed entries hold
+// sparseAttentionOfficial, run per sequence): the window ring (the token's
+// slot's rows) and the compressed entries (its slot's pages) hold
 // KV entries (FP8 leading dims + e8m0 scale per 64, bf16 RoPE dims), decoded
 // to their bf16 values; the key list is the host's (window slots oldest
 // first, padded with empty slots to WINDOW before the window fills, then the
@@ -31,27 +32,28 @@ __device__ __forceinline__ void sparseAttentionOfficial(const BkLaunch &a,
   __shared__ float shared2[2];
   const long long t = blockIdx.x / H;
   const int h = blockIdx.x % H;
-  const long long start = bkStart(a), p = start + t;
+  // Positions fit an int (BkToken).
+  const int p = (int)bkPos(a, t), first = (int)bkFirstPos(a, t);
+  const int slot = bkSlot(a, t);
   const float *kv = (const float *)a.in[1];
   const int *sel = MODE == 1 ? (const int *)a.in[2] + t * TOPK : nullptr;
-  const unsigned char *ring = (const unsigned char *)a.states[0];
-  const unsigned char *ents =
-      MODE != 0 ? (const unsigned char *)a.states[1] : nullptr;
-  long long nEntries = 0;
+  BkPagedRows<1, ENTRY> ents{};
+  // The entries the sequence has once this call's compressor ran (the
+  // host's per-call count, per sequence).
+  int nEntries = 0;
   if constexpr (MODE != 0) {
-    nEntries = (start + a.tokens) / RATIO;
-    if (a.state_rows[1] > 0 && nEntries > a.state_rows[1])
-      nEntries = a.state_rows[1];
+    ents = bkPagedRows<1, ENTRY>(a, slot);
+    nEntries = (int)((bkLastPos(a, t) + 1) / RATIO);
   }
   int nC = 0;
   if constexpr (MODE == 2) {
-    const long long v = (p + 1) / RATIO;
-    nC = (int)(v < nEntries ? v : nEntries);
+    const int v = (p + 1) / RATIO;
+    nC = v < nEntries ? v : nEntries;
   } else if constexpr (MODE == 1) {
     nC = TOPK;
   }
   const int nKeys = WINDOW + nC;
-  const long long lo = p < WINDOW - 1 ? 0 : p - WINDOW + 1;
+  const int lo = p < WINDOW - 1 ? 0 : p - WINDOW + 1;
   // Key i: a float row (the call's kv), a KV entry, or nothing.
   struct Key {
     const float *row;
@@ -59,19 +61,19 @@ __device__ __forceinline__ void sparseAttentionOfficial(const BkLaunch &a,
   };
   auto key = [&](int i) -> Key {
     if (i < WINDOW) {
-      const long long j = lo + i;
+      const int j = lo + i;
       if (j > p)
         return {nullptr, nullptr}; // window not yet full
-      if (j >= start)
-        return {kv + (j - start) * D, nullptr};
-      return {nullptr, ring + (j % WINDOW) * ENTRY};
+      if (j >= first)
+        return {kv + (t - (p - j)) * D, nullptr};
+      return {nullptr, bkFixedRow<ENTRY>(a, 0, slot, j % WINDOW)};
     }
     if constexpr (MODE == 2) {
-      return {nullptr, ents + (long long)(i - WINDOW) * ENTRY};
+      return {nullptr, ents(a, i - WINDOW)};
     } else if constexpr (MODE == 1) {
       const int idx = sel[i - WINDOW];
       if (idx >= 0 && idx < nEntries)
-        return {nullptr, ents + (long long)idx * ENTRY};
+        return {nullptr, ents(a, idx)};
     }
     return {nullptr, nullptr};
   };

@@ -5,12 +5,15 @@
 // the block's rows (with OVERLAP the previous block's first feature half
 // too), RMSNorm with `norm`, RoPE at (p div M)·M, stored into the entries.
 //
-// The tokens depend on each other through the tail, so the whole call is one
-// thread block cluster of C blocks. Rank r owns output features
-// [r·D/C, (r+1)·D/C): it computes those features' projection rows (wkv and
-// wgate, both halves with OVERLAP), writes those tail columns, pools those
-// features and stores them; only the norm's sum of squares crosses ranks (a
-// cluster barrier per emitted entry). Tokens are projected TTILE at a time
+// A call's tokens belong to sequences in their slots (BkToken): a token's
+// tail is its slot's fixed rows, its entries the slot's pages. The tokens of
+// a sequence depend on each other through the tail, so the whole call is one
+// thread block cluster of C blocks walking the tokens in call order (each
+// sequence's in order; sequences touch different slots). Rank r owns output
+// features [r·D/C, (r+1)·D/C): it computes those features' projection rows
+// (wkv and wgate, both halves with OVERLAP), writes those tail columns, pools
+// those features and stores them; only the norm's sum of squares crosses ranks
+// (a cluster barrier per emitted entry). Tokens are projected TTILE at a time
 // into shared memory, then walked in order.
 //
 // FORMAT (official numerics, entry_format): 1 KV entries, 2 FP4 indexer keys
@@ -53,9 +56,6 @@ __device__ __forceinline__ void compressor(const BkLaunch &a, float eps,
   const unsigned rank = clusterRank();
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const float *x = (const float *)a.in[0];
-  float *tail = (float *)a.states[0];
-  float *ents = (float *)a.states[1];
-  const long long entRows = a.state_rows[1];
   const unsigned char *Wkv = (const unsigned char *)a.weights[0];
   const unsigned char *Skv = (const unsigned char *)a.scales[0];
   const unsigned char *Wg = (const unsigned char *)a.weights[1];
@@ -98,23 +98,26 @@ __device__ __forceinline__ void compressor(const BkLaunch &a, float eps,
     __syncthreads();
 
     for (int j = 0; j < ns; ++j) {
-      const long long p = bkStart(a) + tt0 + j;
-      const int slot = (int)(p % M);
-      float *row = tail + (long long)(OVERLAP ? M + slot : slot) * (2 * WIDTH);
+      // The token's position and its sequence's slot: the tail is the slot's
+      // fixed rows, the entries its pages.
+      const long long p = bkPos(a, tt0 + j);
+      const int seqSlot = bkSlot(a, tt0 + j);
+      float *tail = (float *)bkFixedRow<8ll * WIDTH>(a, 0, seqSlot, 0);
+      const int phase = (int)(p % M); // the token's row of its block
+      float *row =
+          tail + (long long)(OVERLAP ? M + phase : phase) * (2 * WIDTH);
       for (int lr = threadIdx.x; lr < LROWS; lr += BLOCK) {
         int mat, n;
         rowOf(lr, mat, n);
         float v = proj[lr][j];
         if (mat == 1)
-          v = __fadd_rn(v, loadScalar<ADT>(ape, (long long)slot * WIDTH + n));
+          v = __fadd_rn(v, loadScalar<ADT>(ape, (long long)phase * WIDTH + n));
         row[mat * WIDTH + n] = v;
       }
       __syncthreads();
       if ((p + 1) % M != 0)
         continue;
       const long long blk = p / M;
-      if (entRows > 0 && blk >= entRows)
-        continue; // beyond the context capacity (the runtime checks first)
       const bool hasPrev = OVERLAP && blk > 0;
       for (int fl = threadIdx.x; fl < DPR; fl += BLOCK) {
         const int f = (int)rank * DPR + fl;
@@ -160,7 +163,7 @@ __device__ __forceinline__ void compressor(const BkLaunch &a, float eps,
         }
         __syncthreads();
         const float fac = factorS;
-        float *entry = ents + blk * D;
+        float *entry = (float *)bkPagedRow<4ll * D>(a, 1, seqSlot, blk);
         const float pos = (float)(blk * M);
         for (int pr = threadIdx.x; pr < DPR / 2; pr += BLOCK) {
           const int f0 = (int)rank * DPR + 2 * pr;
@@ -218,7 +221,7 @@ __device__ __forceinline__ void compressor(const BkLaunch &a, float eps,
           for (int f = lane; f < D; f += 32)
             whole[f] = *clusterMap(&finalV[par][f % DPR], f / DPR);
           __syncwarp();
-          unsigned char *row = (unsigned char *)ents + blk * ENTRY;
+          unsigned char *row = bkPagedRow<ENTRY>(a, 1, seqSlot, blk);
           if constexpr (FORMAT == 1) {
             encodeKvEntryWarp<D, R, ENTRY>(whole, row);
           } else {

@@ -1,5 +1,6 @@
 // indexer.cuh - indexer_topk (V4_SPEC §3.6, the host's fp32 scoring): for
-// the query at p, score every visible compressed key e < (p+1) div RATIO as
+// the query at p, score every visible compressed key e < (p+1) div RATIO of
+// its sequence (the slot's pages) as
 //   s_e = Σ_h max(q_h·K_e, 0) · Di^-½ · (w_h · Hi^-½)
 // and keep the min(TOPK, visible) largest (ties: lower index), highest first,
 // the rest -1.
@@ -52,19 +53,19 @@ __device__ __forceinline__ void indexerTopk(const BkLaunch &a, float scoreScale,
 
   const unsigned rank = clusterRank();
   const long long t = blockIdx.x / C;
-  const long long p = bkStart(a) + t;
+  const long long p = bkPos(a, t);
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  long long vis = (p + 1) / RATIO;
-  if (a.state_rows[0] > 0 && vis > a.state_rows[0])
-    vis = a.state_rows[0];
-  const int visible = (int)vis;
+  const int visible = (int)((p + 1) / RATIO);
   const int keep = min(TOPK, visible);
   const int per = (visible + C - 1) / C;
   const int lo = min(visible, (int)rank * per);
   const int hi = min(visible, lo + per);
   const int nLocal = hi - lo;
   const bool cached = nLocal <= CACHE;
-  const float *keys = (const float *)a.states[0];
+  // The keys of the token's sequence: its slot's pages.
+  constexpr long long ROWBYTES = OFFICIAL ? KEYBYTES : 4ll * DI;
+  const BkPagedRows<0, ROWBYTES> keys =
+      bkPagedRows<0, ROWBYTES>(a, bkSlot(a, t));
 
   const float *qg = (const float *)a.in[0] + t * HI * DI;
   for (int i = threadIdx.x; i < HI * DI; i += BLOCK)
@@ -84,8 +85,7 @@ __device__ __forceinline__ void indexerTopk(const BkLaunch &a, float scoreScale,
   auto score = [&](int j) { // all 32 lanes; j valid for the group
     if constexpr (OFFICIAL) {
       // The group's lane g keeps key elements 8m + g, decoded once.
-      const unsigned char *row =
-          (const unsigned char *)a.states[0] + (long long)j * KEYBYTES;
+      const unsigned char *row = keys(a, j);
       const int g = lane % 8;
       float kr[DI / 8];
 #pragma unroll
@@ -114,7 +114,7 @@ __device__ __forceinline__ void indexerTopk(const BkLaunch &a, float scoreScale,
       return off::roundBf16(sum);
     }
     float s = 0.0f;
-    const float *k = keys + (long long)j * DI;
+    const float *k = (const float *)keys(a, j);
 #pragma unroll 4
     for (int h = 0; h < HI; ++h) {
       const float dot = hostDotGroup8(q + h * DI, k, DI);

@@ -21,7 +21,7 @@ __device__ __forceinline__ void headRmsNormRope(const BkLaunch &a, float eps,
   const long long t = blockIdx.x / kGroups;
   const int h = (blockIdx.x % kGroups) * HPB + threadIdx.x / 32;
   const int lane = threadIdx.x % 32;
-  const float p = (float)(bkStart(a) + t);
+  const float p = (float)bkPos(a, t);
   for (int i = threadIdx.x; i < kHalf; i += 32 * HPB) {
     const float angle = __fmul_rn(p, invFreq[i]);
     cs[i] = (float)cos((double)angle);

@@ -152,7 +152,7 @@ __device__ __forceinline__ void ropeOfficial(const BkLaunch &a, float eps,
   const long long t = blockIdx.x / kGroups;
   const int h = (blockIdx.x % kGroups) * HPB + threadIdx.x / 32;
   const int lane = threadIdx.x % 32;
-  const float p = (float)(bkStart(a) + t);
+  const float p = (float)bkPos(a, t);
   for (int i = threadIdx.x; i < kHalf; i += 32 * HPB) {
     const float angle = __fmul_rn(p, invFreq[i]);
     cs[i] = (float)cos((double)angle);
@@ -308,16 +308,17 @@ __device__ __forceinline__ void encodeFp4KeyWarp(const WarpHead<D> &h,
     bytes[D / 2 + lane * EPL / 32] = (unsigned char)byte;
 }
 
-// window_write, official: the call's last min(S, WINDOW) kv rows encoded as
-// KV entries into the ring. A warp per token, 4 tokens per block (grid.y).
+// window_write, official: the last min(tokens, WINDOW) kv rows of each
+// sequence of the call encoded as KV entries into its slot's ring (row p mod
+// WINDOW). A warp per token, 4 tokens per block (grid.y).
 template <int D, int R, int ENTRY, int WINDOW>
 __device__ __forceinline__ void windowWriteOfficial(const BkLaunch &a) {
   const long long t = (long long)blockIdx.y * 4 + threadIdx.x / 32;
-  if (t >= a.tokens || t < a.tokens - WINDOW)
+  if (t >= a.tokens || a.tok[t].last - t >= WINDOW)
     return;
-  encodeKvEntryWarp<D, R, ENTRY>((const float *)a.in[0] + t * D,
-                                 (unsigned char *)a.states[0] +
-                                     ((bkStart(a) + t) % WINDOW) * ENTRY);
+  encodeKvEntryWarp<D, R, ENTRY>(
+      (const float *)a.in[0] + t * D,
+      bkFixedRow<ENTRY>(a, 0, bkSlot(a, t), bkPos(a, t) % WINDOW));
 }
 
 } // namespace bk

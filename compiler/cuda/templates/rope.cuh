@@ -18,7 +18,7 @@ __device__ __forceinline__ void rope(const BkLaunch &a,
   constexpr int kLead = D - R; // dims left unrotated
   __shared__ float cs[kHalf > 0 ? kHalf : 1], sn[kHalf > 0 ? kHalf : 1];
   const long long t = blockIdx.x;
-  const float p = (float)(bkStart(a) + t);
+  const float p = (float)bkPos(a, t);
   for (int i = threadIdx.x; i < kHalf; i += BLOCK) {
     float angle = __fmul_rn(p, invFreq[i]);
     cs[i] = (float)cos((double)angle);

@@ -1,4 +1,5 @@
 //===- KernelSourceTest.cpp - Generated CUDA sources (no NVRTC needed) ----===//
+#include "CudaTemplates.h"
 #include "Launches.h"
 
 #include <gtest/gtest.h>
@@ -266,6 +267,34 @@ TEST(KernelSource, AttentionGrids) {
   auto w = generateKernelSource(windowWriteSpec(128, 512));
   ASSERT_TRUE(w.isOk());
   EXPECT_EQ(w->grid.gridX(7), 7);
+}
+
+// Compressed keys need the ratio in both profiles: a top-k index must name
+// an entry its sequence has ((last position + 1) div ratio).
+TEST(KernelSource, CompressedAttentionNeedsItsRatio) {
+  auto csa = generateKernelSource(attentionSpec(4, 64, 8, 1, 4, 6));
+  ASSERT_TRUE(csa.isOk()) << csa.status().toString();
+  EXPECT_NE(csa->source.find("bk::sparseAttention<4, 64, 8, 1, 4, 6,"),
+            std::string::npos);
+  for (int64_t mode : {1, 2}) {
+    auto bad = generateKernelSource(attentionSpec(4, 64, 8, mode, 0, 6));
+    ASSERT_FALSE(bad.isOk()) << "mode " << mode;
+    EXPECT_NE(bad.status().message().find("ratio"), std::string::npos);
+  }
+}
+
+// The launch ABI is batched (docs/cuda.md): every template finds a token's
+// position and slot through BkToken and its state rows through the slot
+// (bkFixedRow, bkPagedRow(s)); none reads a call-wide position or indexes a
+// state pool directly.
+TEST(KernelSource, TemplatesReadStateThroughTheBatchedAbi) {
+  for (const DeviceTemplate &t : deviceTemplates()) {
+    const std::string text = t.text, name = t.includeName;
+    for (const char *old : {"bkStart", "start_at", "a.start"})
+      EXPECT_EQ(text.find(old), std::string::npos) << name << ": " << old;
+    if (name != "bk/abi.cuh")
+      EXPECT_EQ(text.find("states["), std::string::npos) << name;
+  }
 }
 
 TEST(KernelSource, CatalogueLaunchErrorsAreNamed) {

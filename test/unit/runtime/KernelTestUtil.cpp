@@ -30,13 +30,21 @@ int KernelHarness::addBuffer(int64_t elems) {
   return int(buffers.size() - 1);
 }
 
-int KernelHarness::addState(int64_t rows, int64_t rowFloats) {
-  return addStateBytes(rows, 4 * rowFloats);
+int KernelHarness::addState(int64_t rows, int64_t rowFloats,
+                            int64_t tokensPerRow) {
+  return addStateBytes(rows, 4 * rowFloats, tokensPerRow);
 }
 
-int KernelHarness::addStateBytes(int64_t rows, int64_t rowBytes) {
+int KernelHarness::addStateBytes(int64_t rows, int64_t rowBytes,
+                                 int64_t tokensPerRow) {
   stateData.emplace_back(static_cast<size_t>((rows * rowBytes + 3) / 4), 0.0f);
   stateShapes.push_back({rows, rowBytes});
+  rt::StateDesc d;
+  d.name = "state" + std::to_string(stateData.size() - 1);
+  d.bytesPerRow = uint64_t(rowBytes);
+  d.fixedRows = tokensPerRow > 0 ? 0 : rows;
+  d.tokensPerRow = tokensPerRow;
+  program.states.push_back(d);
   return int(stateData.size() - 1);
 }
 

@@ -46,8 +46,12 @@ struct KernelHarness {
   int addWeightRaw(const std::string &name, DType dtype, std::vector<int64_t> shape,
                    std::vector<uint8_t> bytes, int scale = -1);
   int addBuffer(int64_t elems);
-  int addState(int64_t rows, int64_t rowFloats);
-  int addStateBytes(int64_t rows, int64_t rowBytes);
+  /// A state of `rows` rows (f32 or raw bytes), also described in
+  /// program.states: fixed (tokensPerRow 0: window ring, compressor tail) or
+  /// growing one row per `tokensPerRow` tokens (compressed entries, indexer
+  /// keys; the GPU tests page those).
+  int addState(int64_t rows, int64_t rowFloats, int64_t tokensPerRow = 0);
+  int addStateBytes(int64_t rows, int64_t rowBytes, int64_t tokensPerRow = 0);
   uint8_t *stateBytes(int s, int64_t row) {
     return reinterpret_cast<uint8_t *>(stateData[size_t(s)].data()) + row * stateShapes[size_t(s)].second;
   }

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# One GPU call for the batched engine: builds the runtime and GPU tests (runtime-only), runs
+# every GPU kernel and model test, measures the device's ceilings, then times the 4-layer
+# V4-Flash model (.deps/bench/flash4.official.cuda.bkart): decode at batch 1 (contexts 4,096
+# and 65,536) and at batch 32 and 64 (context 4,096), with a per-kernel profile at batch 1.
+# With a baseline carried (BIRKHOFF_BASELINE_REV and BIRKHOFF_BENCH_EXTRA at
+# scripts/prepare-gpu-carry.sh), builds that revision's runtime too and times its artifact
+# (.deps/bench/*-base*.bkart) the same way at batch 1, on the same machine.
+#   scripts/gpu-engine.sh [kernel-test filter [model-test filter]]
+set -uo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+"$root/scripts/gpu-unpack-carry.sh" > /dev/null || { echo "cannot unpack .deps/packed.tar.xz"; exit 1; }
+out="${OUT:-$root/build-gpu/engine}"
+build="${BIRKHOFF_GPU_BUILD:-$root/build-gpu}"
+mkdir -p "$out" "$build"
+for d in /usr/local/cuda/lib64 /usr/local/cuda/lib; do
+  [ -d "$d" ] && export LD_LIBRARY_PATH="$d${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+done
+kernels="${1:-*}" models="${2:-*}"
+status=0
+t0=$(date +%s)
+elapsed() { echo "$(( $(date +%s) - t0 )) s"; }
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
+echo "artifacts of commit $(cat .deps/commit 2>/dev/null)"
+# The baseline builds in the background while this tree builds and tests.
+if [ -f .deps/baseline-src.tar.xz ]; then
+  base="$(mktemp -d)"
+  (tar -C "$base" -xJf .deps/baseline-src.tar.xz && ln -s "$root/.deps" "$base/.deps" &&
+   cmake -G Ninja -S "$base" -B "$base/build" -DCMAKE_BUILD_TYPE=Release \
+     -DBIRKHOFF_RUNTIME_ONLY=ON > "$out/base-configure.log" 2>&1 &&
+   cmake --build "$base/build" -j 4 --target birkhoff > "$out/base-build.log" 2>&1) &
+  basePid=$!
+fi
+nvcc -O2 -std=c++17 -gencode=arch=compute_90a,code=sm_90a -o "$build/gpu-ceilings" \
+  tools/gpu-ceilings/Ceilings.cu -lcublasLt > "$out/ceilings-build.log" 2>&1 &
+cmake -G Ninja -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DBIRKHOFF_RUNTIME_ONLY=ON \
+  > "$out/configure.log" 2>&1 || { echo "configure FAILED"; tail -20 "$out/configure.log"; exit 1; }
+cmake --build "$build" -j 12 --target gpu_kernel_tests gpu_model_tests birkhoff \
+  > "$out/build.log" 2>&1 || { echo "build FAILED"; grep -E "error" "$out/build.log" | head -20; exit 1; }
+echo "## built ($(elapsed))"
+"$build/tests/gpu_kernel_tests" --gtest_filter="$kernels" > "$out/kernel.log" 2>&1 || status=1
+echo "## gpu_kernel_tests ($(elapsed)): $(grep -E '^\[  (PASSED|FAILED)  \]' "$out/kernel.log" | tr '\n' ' ')"
+grep -E '^\[  FAILED  \]' "$out/kernel.log" | head -20
+grep -E 'Failure' -A5 "$out/kernel.log" | head -30
+"$build/tests/gpu_model_tests" --gtest_filter="$models" > "$out/model.log" 2>&1 || status=1
+echo "## gpu_model_tests ($(elapsed)): $(grep -E '^\[  (PASSED|FAILED)  \]' "$out/model.log" | tr '\n' ' ')"
+grep -E '^\[  FAILED  \]|^\[  SKIPPED \]' "$out/model.log" | head -20
+grep -E 'Failure' -A5 "$out/model.log" | head -30
+grep -E '^\[gpu-(engine|official|model)\]' "$out/model.log" | head -20
+wait
+echo "## ceilings"
+"$build/gpu-ceilings" 2>&1 | grep -E '^(read|copy|fp8)' || echo "gpu-ceilings FAILED"
+flash=.deps/bench/flash4.official.cuda.bkart
+bench() { # label, binary, args...
+  local label=$1 bin=$2; shift 2
+  echo "## $label: birkhoff bench $*"
+  "$bin" bench "$@" --device cuda 2>&1 | grep -E '^(decode|  *reads|launches|profile|  *[a-z_]+ +[0-9]+ launches)' || status=1
+}
+if [ -f "$flash" ]; then
+  bench "batch 1" "$build/bin/birkhoff" "$flash" --prompt 64 --contexts 4096 --decode 64
+  bench "batch 1, skipped contexts" "$build/bin/birkhoff" "$flash" --batch 1 --contexts 4096,65536 --decode 32
+  bench "batch 32" "$build/bin/birkhoff" "$flash" --batch 32 --contexts 4096 --decode 16
+  bench "batch 64" "$build/bin/birkhoff" "$flash" --batch 64 --contexts 4096 --decode 16
+  bench "batch 1 profile" "$build/bin/birkhoff" "$flash" --batch 1 --contexts 4096 --decode 8 --profile
+fi
+for a in .deps/bench/*-base*.bkart; do
+  [ -f "$a" ] && [ -x "$base/build/bin/birkhoff" ] || { [ -f "$a" ] && echo "baseline build FAILED: $(tail -3 "$out/base-build.log")"; continue; }
+  bench "baseline $(cat .deps/baseline-rev)" "$base/build/bin/birkhoff" "$a" --prompt 64 --contexts 4096 --decode 64
+done
+echo "## gpu-engine ($(elapsed)): $([ $status = 0 ] && echo PASS || echo FAIL)"
+exit $status
