@@ -117,7 +117,7 @@ TEST_F(SchedulerTest, GreedyRequestsJoiningARunningBatchMatchSessionsAlone) {
   hs.push_back(submit(*s, reqs[1]));
   for (int i = 0; i < 3; ++i) // the first two run for a while
     ASSERT_TRUE(*s->step());
-  EXPECT_EQ(s->stats().running, 2);
+  EXPECT_EQ(s->stats().runningSequences, 2);
   EXPECT_GT(s->stats().pagesInUse, 0);
   hs.push_back(submit(*s, reqs[2]));
   hs.push_back(submit(*s, reqs[3]));
@@ -131,10 +131,10 @@ TEST_F(SchedulerTest, GreedyRequestsJoiningARunningBatchMatchSessionsAlone) {
     EXPECT_EQ(got[i].text, *model_->decode(got[i].tokens)) << i;
   }
   // Everything went back.
-  EXPECT_EQ(s->stats().running, 0);
+  EXPECT_EQ(s->stats().runningSequences, 0);
   EXPECT_EQ(s->stats().pagesInUse, 0);
   EXPECT_NE(
-      metrics_.render(s->gauges()).find("\nbirkhoff_running_sequences 0\n"),
+      metrics_.render(s->stats()).find("\nbirkhoff_running_sequences 0\n"),
       std::string::npos);
 }
 
@@ -166,13 +166,12 @@ TEST_F(SchedulerTest, RequestsBeyondTheSlotsWaitTheirTurn) {
     hs.push_back(submit(*s, reqs.back()));
   }
   ASSERT_TRUE(*s->step());
-  EXPECT_EQ(s->stats().running, 2);
-  EXPECT_EQ(s->stats().waiting, 3);
-  EXPECT_EQ(s->gauges().queueLength, 3);
+  EXPECT_EQ(s->stats().runningSequences, 2);
+  EXPECT_EQ(s->stats().queueLength, 3);
   std::vector<RequestUpdate> got = runAll(*s, hs);
   for (size_t i = 0; i < reqs.size(); ++i)
     EXPECT_EQ(got[i].tokens, alone(reqs[i])) << i;
-  EXPECT_EQ(s->stats().waiting, 0);
+  EXPECT_EQ(s->stats().queueLength, 0);
 }
 
 TEST_F(SchedulerTest, CancellingFreesTheSequenceAndItsPages) {
@@ -182,7 +181,7 @@ TEST_F(SchedulerTest, CancellingFreesTheSequenceAndItsPages) {
   for (int i = 0; i < 5; ++i)
     ASSERT_TRUE(*s->step());
   EXPECT_GT(s->stats().pagesInUse, 0);
-  EXPECT_EQ(s->stats().waiting, 1);
+  EXPECT_EQ(s->stats().queueLength, 1);
   // The queued request leaves the queue, the running one its slot.
   queued->cancel();
   running->cancel();
@@ -195,8 +194,8 @@ TEST_F(SchedulerTest, CancellingFreesTheSequenceAndItsPages) {
   ASSERT_TRUE(queued->wait(q, std::chrono::milliseconds(0)));
   EXPECT_EQ(q.finish, FinishReason::Cancelled);
   EXPECT_EQ(s->stats().pagesInUse, 0);
-  EXPECT_EQ(s->stats().running, 0);
-  EXPECT_EQ(s->stats().waiting, 0);
+  EXPECT_EQ(s->stats().runningSequences, 0);
+  EXPECT_EQ(s->stats().queueLength, 0);
   // The slot serves the next request as if nothing had run.
   auto r = greedy(prompt(32, 40), 9);
   EXPECT_EQ(runAll(*s, {submit(*s, r)})[0].tokens, alone(r));

@@ -28,18 +28,9 @@ for event in raw[:-2].split("\n\n"):
 PY
 }
 
+source "$(dirname "$0")/server.sh"
 pid=""
-start() { # start ARGS...: a server on a free port; sets $pid and $url
-  "$birkhoff" serve "$art" --port 0 "$@" 2> "$work/server.log" &
-  pid=$!
-  for _ in $(seq 1 300); do
-    url=$(sed -n 's/.*listening on \(http:[^ ]*\).*/\1/p' "$work/server.log")
-    [ -n "$url" ] && return 0
-    kill -0 "$pid" 2> /dev/null || fail "the server exited at start"
-    sleep 0.1
-  done
-  fail "the server did not start"
-}
+start() { start_server "$birkhoff" "$work/server.log" "$art" "$@" || fail "no server"; }
 stop() { # stop: SIGTERM, and the exit status must be 0
   kill -TERM "$pid"
   local rc=0

@@ -10,16 +10,9 @@ birkhoff=$1 root=$2 work=$3 requests=${4:-2000} concurrency=${5:-64}
 mkdir -p "$work"
 art="$work/tiny2.bkart"
 "$birkhoff" compile --synth-preset tiny --layers 2 -o "$art" > /dev/null
-"$birkhoff" serve "$art" --port 0 --max-sequences 64 --max-context 512 2> "$work/server.log" &
-pid=$!
+source "$(dirname "$0")/server.sh"
+start_server "$birkhoff" "$work/server.log" "$art" --max-sequences 64 --max-context 512 || exit 1
 trap 'kill -9 $pid 2> /dev/null; true' EXIT
-url=""
-for _ in $(seq 1 300); do
-  url=$(sed -n 's/.*listening on \(http:[^ ]*\).*/\1/p' "$work/server.log")
-  [ -n "$url" ] && break
-  sleep 0.1
-done
-[ -n "$url" ] || { cat "$work/server.log"; exit 1; }
 status=0
 python3 "$root/tools/loadtest.py" --url "$url" --requests "$requests" \
   --concurrency "$concurrency" --server-pid "$pid" --json "$work/report.json" || status=1

@@ -16,16 +16,9 @@ fi
 echo "openai $(node -p "require('$work/sdk/node_modules/openai/package.json').version")"
 art="$work/tiny.bkart"
 "$birkhoff" compile --synth-preset tiny -o "$art" > /dev/null
-"$birkhoff" serve "$art" --port 0 --max-sequences 4 --max-context 2048 2> "$work/server.log" &
-pid=$!
+source "$(dirname "$0")/server.sh"
+start_server "$birkhoff" "$work/server.log" "$art" --max-sequences 4 --max-context 2048 || exit 1
 trap 'kill -9 $pid 2> /dev/null; true' EXIT
-url=""
-for _ in $(seq 1 300); do
-  url=$(sed -n 's/.*listening on \(http:[^ ]*\).*/\1/p' "$work/server.log")
-  [ -n "$url" ] && break
-  sleep 0.1
-done
-[ -n "$url" ] || { cat "$work/server.log"; exit 1; }
 NODE_PATH="$work/sdk/node_modules" node "$here/openai_sdk.cjs" "$url"
 kill -TERM "$pid"
 wait "$pid"

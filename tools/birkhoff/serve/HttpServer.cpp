@@ -130,7 +130,7 @@ void HttpServer::Impl::routes() {
   });
   server.Get("/metrics",
              [this](const httplib::Request &, httplib::Response &res) {
-               res.set_content(metrics.render(scheduler.gauges()),
+               res.set_content(metrics.render(scheduler.stats()),
                                "text/plain; version=0.0.4");
              });
   // httplib's own errors (a malformed request, no route, a body over the

@@ -95,23 +95,29 @@ std::string Metrics::render(const Gauges &gauges) const {
          "birkhoff_requests_total{route=\"" + key.first + "\",status=\"" +
              std::to_string(key.second) + "\"}",
          double(n));
-  header(out, "birkhoff_prompt_tokens_total", "counter",
-         "Prompt tokens of the requests admitted.");
-  line(out, "birkhoff_prompt_tokens_total", double(promptTokens_));
-  header(out, "birkhoff_generated_tokens_total", "counter", "Tokens sampled.");
-  line(out, "birkhoff_generated_tokens_total", double(generatedTokens_));
-  header(out, "birkhoff_queue_length", "gauge",
-         "Requests waiting for a sequence slot or state pages.");
-  line(out, "birkhoff_queue_length", double(gauges.queueLength));
-  header(out, "birkhoff_running_sequences", "gauge",
-         "Sequences in the engine (prefilling or decoding).");
-  line(out, "birkhoff_running_sequences", double(gauges.runningSequences));
-  header(out, "birkhoff_state_pages_in_use", "gauge",
-         "State pages held by sequences.");
-  line(out, "birkhoff_state_pages_in_use", double(gauges.pagesInUse));
-  header(out, "birkhoff_state_pages_total", "gauge",
-         "State pages in the engine's pool.");
-  line(out, "birkhoff_state_pages_total", double(gauges.pagesTotal));
+  const struct {
+    const char *name, *type, *help;
+    int64_t value;
+  } scalars[] = {
+      {"birkhoff_prompt_tokens_total", "counter",
+       "Prompt tokens of the requests admitted.", promptTokens_},
+      {"birkhoff_generated_tokens_total", "counter", "Tokens sampled.",
+       generatedTokens_},
+      {"birkhoff_queue_length", "gauge",
+       "Requests waiting for a sequence slot or state pages.",
+       gauges.queueLength},
+      {"birkhoff_running_sequences", "gauge",
+       "Sequences in the engine (prefilling or decoding).",
+       gauges.runningSequences},
+      {"birkhoff_state_pages_in_use", "gauge", "State pages held by sequences.",
+       gauges.pagesInUse},
+      {"birkhoff_state_pages_total", "gauge",
+       "State pages in the engine's pool.", gauges.pagesTotal},
+  };
+  for (const auto &m : scalars) {
+    header(out, m.name, m.type, m.help);
+    line(out, m.name, double(m.value));
+  }
   header(out, "birkhoff_time_to_first_token_seconds", "histogram",
          "From a request's submission to its first sampled token.");
   timeToFirstToken_.render("birkhoff_time_to_first_token_seconds", out);

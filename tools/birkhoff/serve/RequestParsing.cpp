@@ -216,17 +216,9 @@ std::string noTokenizer(const Model &model) {
          "only";
 }
 
-} // namespace
-
-Expected<ParsedRequest> parseChatCompletionRequest(std::string_view body,
-                                                   const Model &model,
-                                                   const ServeLimits &limits,
-                                                   uint64_t seed) {
-  BK_ASSIGN_OR_RETURN(json j, parseObject(body));
-  ParsedRequest out;
-  BK_RETURN_IF_ERROR(readCommon(j, model, limits, seed, out));
-  BK_RETURN_IF_ERROR(
-      refuseUnless(j, "logprobs", false, "log probabilities are not offered"));
+/// The chat prompt: `messages` through DeepSeek-V4's chat encoding.
+Status readChatPrompt(const json &j, std::string_view body, const Model &model,
+                      const ServeLimits &limits, ParsedRequest &out) {
   const json &messages = field(j, "messages");
   if (!messages.is_array() || messages.empty())
     return invalidArgument("messages: must be a non-empty list of messages");
@@ -257,19 +249,12 @@ Expected<ParsedRequest> parseChatCompletionRequest(std::string_view body,
   BK_ASSIGN_OR_RETURN(out.generation.prompt, model.encode(prompt.text));
   out.thinking = prompt.thinking;
   out.generation.text = true;
-  BK_RETURN_IF_ERROR(readMaxTokens(j, limits, "messages", out));
-  return out;
+  return Status::ok();
 }
 
-Expected<ParsedRequest> parseCompletionRequest(std::string_view body,
-                                               const Model &model,
-                                               const ServeLimits &limits,
-                                               uint64_t seed) {
-  BK_ASSIGN_OR_RETURN(json j, parseObject(body));
-  ParsedRequest out;
-  BK_RETURN_IF_ERROR(readCommon(j, model, limits, seed, out));
-  BK_RETURN_IF_ERROR(
-      refuseUnless(j, "logprobs", json(), "log probabilities are not offered"));
+/// The completion prompt: one text or one list of token ids.
+Status readCompletionPrompt(const json &j, const Model &model,
+                            ParsedRequest &out) {
   BK_RETURN_IF_ERROR(
       refuseUnless(j, "echo", false, "the prompt is not echoed"));
   BK_RETURN_IF_ERROR(refuseUnless(j, "suffix", json(), "no suffixes"));
@@ -305,8 +290,39 @@ Expected<ParsedRequest> parseCompletionRequest(std::string_view body,
         "prompt: must be a string or a non-empty list of token ids");
   }
   out.generation.text = model.hasTokenizer();
-  BK_RETURN_IF_ERROR(readMaxTokens(j, limits, "prompt", out));
+  return Status::ok();
+}
+
+Expected<ParsedRequest> parseRequest(std::string_view body, const Model &model,
+                                     const ServeLimits &limits, uint64_t seed,
+                                     bool chat) {
+  BK_ASSIGN_OR_RETURN(json j, parseObject(body));
+  ParsedRequest out;
+  BK_RETURN_IF_ERROR(readCommon(j, model, limits, seed, out));
+  // A flag in chat, a count in completions.
+  BK_RETURN_IF_ERROR(refuseUnless(j, "logprobs", chat ? json(false) : json(),
+                                  "log probabilities are not offered"));
+  BK_RETURN_IF_ERROR(chat ? readChatPrompt(j, body, model, limits, out)
+                          : readCompletionPrompt(j, model, out));
+  BK_RETURN_IF_ERROR(
+      readMaxTokens(j, limits, chat ? "messages" : "prompt", out));
   return out;
+}
+
+} // namespace
+
+Expected<ParsedRequest> parseChatCompletionRequest(std::string_view body,
+                                                   const Model &model,
+                                                   const ServeLimits &limits,
+                                                   uint64_t seed) {
+  return parseRequest(body, model, limits, seed, /*chat=*/true);
+}
+
+Expected<ParsedRequest> parseCompletionRequest(std::string_view body,
+                                               const Model &model,
+                                               const ServeLimits &limits,
+                                               uint64_t seed) {
+  return parseRequest(body, model, limits, seed, /*chat=*/false);
 }
 
 } // namespace birkhoff::serve

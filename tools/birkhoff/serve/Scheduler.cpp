@@ -1,7 +1,6 @@
 //===- Scheduler.cpp - Continuous batching of requests on an Engine -------===//
 #include "Scheduler.h"
 
-#include "Metrics.h"
 #include "StopStrings.h"
 
 #include <algorithm>
@@ -10,6 +9,15 @@
 namespace birkhoff::serve {
 
 using Clock = std::chrono::steady_clock;
+
+namespace {
+
+/// Why the requests left at shutdown end.
+Status shutDown() {
+  return resourceExhausted("the server shut down before the request finished");
+}
+
+} // namespace
 
 void SchedulerSignal::notify() {
   {
@@ -99,17 +107,19 @@ Scheduler::create(std::shared_ptr<const Model> model,
   return s;
 }
 
-Scheduler::~Scheduler() {
-  if (thread_.joinable()) {
-    {
-      std::lock_guard<std::mutex> lock(signal_->mu);
-      abortAll_ = stopThread_ = true;
-    }
-    signal_->cv.notify_all();
-    thread_.join();
-  } else {
-    abortAll(FinishReason::Aborted, Status::ok());
+Scheduler::~Scheduler() { stopAndAbort(); }
+
+void Scheduler::stopAndAbort() {
+  if (!thread_.joinable()) {
+    abortAll(FinishReason::Aborted, shutDown());
+    return;
   }
+  {
+    std::lock_guard<std::mutex> lock(signal_->mu);
+    abortAll_ = stopThread_ = true;
+  }
+  signal_->cv.notify_all();
+  thread_.join(); // the thread aborts what is left first
 }
 
 Scheduler::Submission Scheduler::submit(GenerationRequest request) {
@@ -163,18 +173,7 @@ bool Scheduler::drain(std::chrono::milliseconds grace) {
   while (!idle() && Clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   const bool clean = idle();
-  if (thread_.joinable()) {
-    {
-      std::lock_guard<std::mutex> lock(signal_->mu);
-      abortAll_ = stopThread_ = true;
-    }
-    signal_->cv.notify_all();
-    thread_.join();
-  } else {
-    abortAll(FinishReason::Aborted,
-             resourceExhausted("the server shut down before the request "
-                               "finished"));
-  }
+  stopAndAbort();
   return clean;
 }
 
@@ -184,9 +183,7 @@ void Scheduler::threadMain() {
       std::unique_lock<std::mutex> lock(signal_->mu);
       if (abortAll_) {
         lock.unlock();
-        abortAll(FinishReason::Aborted,
-                 resourceExhausted("the server shut down before the request "
-                                   "finished"));
+        abortAll(FinishReason::Aborted, shutDown());
         lock.lock();
       }
       if (stopThread_)
@@ -454,30 +451,22 @@ void Scheduler::abortAll(FinishReason reason, const Status &error) {
 
 void Scheduler::publishStats() {
   std::lock_guard<std::mutex> lock(statsMu_);
-  stats_.waiting = queued_.load();
-  stats_.running = int64_t(running_.size());
+  stats_.queueLength = queued_.load();
+  stats_.runningSequences = int64_t(running_.size());
   stats_.pagesInUse = engine_->pagesInUse();
   stats_.pagesTotal = engine_->pagesTotal();
 }
 
 SchedulerStats Scheduler::stats() const {
   std::lock_guard<std::mutex> lock(statsMu_);
-  return stats_;
+  SchedulerStats s = stats_;
+  s.queueLength = queued_.load(); // fresher than the last step's
+  return s;
 }
 
 Status Scheduler::failure() const {
   std::lock_guard<std::mutex> lock(statsMu_);
   return failure_;
-}
-
-Gauges Scheduler::gauges() const {
-  SchedulerStats s = stats();
-  Gauges g;
-  g.queueLength = queued_.load();
-  g.runningSequences = s.running;
-  g.pagesInUse = s.pagesInUse;
-  g.pagesTotal = s.pagesTotal;
-  return g;
 }
 
 } // namespace birkhoff::serve

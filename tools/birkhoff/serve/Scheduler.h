@@ -29,6 +29,7 @@
 #define BIRKHOFF_TOOLS_SERVE_SCHEDULER_H
 
 #include "Generation.h"
+#include "Metrics.h"
 
 #include <atomic>
 #include <chrono>
@@ -41,9 +42,6 @@
 #include <vector>
 
 namespace birkhoff::serve {
-
-class Metrics;
-struct Gauges;
 
 /// Wakes the scheduler's thread (shared with the handles it gives out).
 struct SchedulerSignal {
@@ -88,11 +86,9 @@ struct SchedulerOptions {
   int64_t maxQueue = 256;
 };
 
-struct SchedulerStats {
-  int64_t waiting = 0;
-  int64_t running = 0;
-  int64_t pagesInUse = 0;
-  int64_t pagesTotal = 0;
+/// The gauges /metrics shows (queue length, running sequences, pages), and
+/// counts for tests.
+struct SchedulerStats : Gauges {
   int64_t steps = 0;
   int64_t preemptions = 0;
 };
@@ -133,7 +129,6 @@ public:
   /// The engine's error once a step failed (every request then ends with
   /// it); ok before.
   Status failure() const;
-  Gauges gauges() const;
   /// Tokens of context a sequence can hold.
   int64_t capacity() const { return capacity_; }
   /// The longest context whose pages fit the whole pool.
@@ -145,6 +140,9 @@ private:
   Scheduler() = default;
 
   void threadMain();
+  /// Stops the thread (which ends the requests left, Aborted) or, without
+  /// one, ends them here.
+  void stopAndAbort();
   void takeSubmissions();
   void dropCancelled();
   void admit();

@@ -9,8 +9,10 @@
 #include <signal.h>
 
 #include <atomic>
+#include <climits>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <thread>
 
 namespace birkhoff::tools {
@@ -54,13 +56,29 @@ int runServeCommand(int argc, char **argv) {
   pthread_sigmask(SIG_BLOCK, &stopSignals, nullptr);
   signal(SIGPIPE, SIG_IGN); // a client that went away fails a write instead
 
-  auto args =
-      parseArgs(argc, argv,
-                {"host", "port", "device", "threads", "max-sequences",
-                 "max-context", "step-tokens", "max-queue", "state-pages",
-                 "page-tokens", "max-body-bytes", "max-messages",
-                 "http-threads", "shutdown-grace", "model-name"},
-                {"help", "no-cuda-graphs"});
+  // The integer options: name, default, and the range they must be in.
+  struct IntOption {
+    const char *name;
+    int64_t fallback, min, max;
+  };
+  const IntOption intOptions[] = {
+      {"port", 8000, 0, 65535},
+      {"threads", 0, 0, 4096},
+      {"max-sequences", 8, 1, 1 << 20},
+      {"max-context", 0, 0, int64_t(1) << 30},
+      {"step-tokens", 512, 2, int64_t(1) << 30},
+      {"max-queue", 256, 0, 1 << 20},
+      {"state-pages", 0, 0, INT32_MAX},
+      {"page-tokens", 0, 0, int64_t(1) << 30},
+      {"max-body-bytes", int64_t(8) << 20, 1, int64_t(1) << 32},
+      {"max-messages", 1024, 1, 1 << 20},
+      {"http-threads", 0, 0, 4096},
+  };
+  std::vector<std::string> valued = {"host", "device", "shutdown-grace",
+                                     "model-name"};
+  for (const IntOption &o : intOptions)
+    valued.push_back(o.name);
+  auto args = parseArgs(argc, argv, valued, {"help", "no-cuda-graphs"});
   if (!args) {
     std::fprintf(stderr, "birkhoff serve: %s\n%s",
                  args.status().message().c_str(), kUsage);
@@ -74,51 +92,39 @@ int runServeCommand(int argc, char **argv) {
     std::fputs(kUsage, stderr);
     return 2;
   }
-  auto port = args->getInt("port", 8000);
-  auto threads = args->getInt("threads", 0);
-  auto sequences = args->getInt("max-sequences", 8);
-  auto context = args->getInt("max-context", 0);
-  auto stepTokens = args->getInt("step-tokens", 512);
-  auto queue = args->getInt("max-queue", 256);
-  auto pages = args->getInt("state-pages", 0);
-  auto pageTokens = args->getInt("page-tokens", 0);
-  auto body = args->getInt("max-body-bytes", int64_t(8) << 20);
-  auto messages = args->getInt("max-messages", 1024);
-  auto httpThreads = args->getInt("http-threads", 0);
-  auto grace = args->getDouble("shutdown-grace", 30.0);
-  for (const Status *st :
-       {&port.status(), &threads.status(), &sequences.status(),
-        &context.status(), &stepTokens.status(), &queue.status(),
-        &pages.status(), &pageTokens.status(), &body.status(),
-        &messages.status(), &httpThreads.status(), &grace.status()})
-    if (!st->isOk()) {
-      std::fprintf(stderr, "birkhoff serve: %s\n", st->message().c_str());
+  std::map<std::string, int64_t> opt;
+  for (const IntOption &o : intOptions) {
+    Expected<int64_t> v = args->getInt(o.name, o.fallback);
+    if (!v || *v < o.min || *v > o.max) {
+      std::fprintf(stderr,
+                   "birkhoff serve: --%s takes an integer in [%lld, "
+                   "%lld]\n",
+                   o.name, (long long)o.min, (long long)o.max);
       return 2;
     }
-  if (*port < 0 || *port > 65535 || *sequences < 1 || *body < 1 ||
-      *messages < 1 || *httpThreads < 0 || *grace < 0 || *threads < 0) {
-    std::fprintf(stderr,
-                 "birkhoff serve: --port must be in [0, 65535]; "
-                 "--max-sequences, --max-body-bytes and --max-messages "
-                 "positive; --threads, --http-threads and --shutdown-grace "
-                 "not negative\n");
+    opt[o.name] = *v;
+  }
+  auto grace = args->getDouble("shutdown-grace", 30.0);
+  if (!grace || *grace < 0) {
+    std::fprintf(stderr, "birkhoff serve: --shutdown-grace takes seconds, "
+                         "not negative\n");
     return 2;
   }
 
   ModelOptions modelOptions;
-  modelOptions.numThreads = int(*threads);
+  modelOptions.numThreads = int(opt["threads"]);
   modelOptions.device = args->get("device", "host");
   modelOptions.cudaGraphs = !args->has("no-cuda-graphs");
   auto model = Model::load(args->positional[0], modelOptions);
   if (!model)
     return fail(model.status());
   serve::SchedulerOptions so;
-  so.engine.maxSequences = int(*sequences);
-  so.engine.maxContext = *context;
-  so.engine.statePages = *pages;
-  so.engine.pageTokens = *pageTokens;
-  so.stepTokens = *stepTokens;
-  so.maxQueue = *queue;
+  so.engine.maxSequences = int(opt["max-sequences"]);
+  so.engine.maxContext = opt["max-context"];
+  so.engine.statePages = opt["state-pages"];
+  so.engine.pageTokens = opt["page-tokens"];
+  so.stepTokens = opt["step-tokens"];
+  so.maxQueue = opt["max-queue"];
   serve::Metrics metrics;
   auto scheduler = serve::Scheduler::create(*model, so, &metrics);
   if (!scheduler)
@@ -126,13 +132,14 @@ int runServeCommand(int argc, char **argv) {
   const ModelInfo &info = (*model)->info();
   serve::HttpOptions ho;
   ho.host = args->get("host", "127.0.0.1");
-  ho.port = int(*port);
-  ho.maxBodyBytes = size_t(*body);
+  ho.port = int(opt["port"]);
+  ho.maxBodyBytes = size_t(opt["max-body-bytes"]);
   // Every running sequence and every waiting request may hold a
   // connection, and a few more answer /health and /metrics meanwhile.
-  ho.threads = *httpThreads > 0
-                   ? int(*httpThreads)
-                   : int(std::min<int64_t>(1024, *sequences + *queue + 8));
+  ho.threads = opt["http-threads"] > 0
+                   ? int(opt["http-threads"])
+                   : int(std::min<int64_t>(1024, opt["max-sequences"] +
+                                                     opt["max-queue"] + 8));
   ho.limits.modelName =
       args->get("model-name",
                 info.modelName.empty()
@@ -140,7 +147,7 @@ int runServeCommand(int argc, char **argv) {
                     : info.modelName);
   ho.limits.capacity = (*scheduler)->capacity();
   ho.limits.poolTokens = (*scheduler)->poolTokens();
-  ho.limits.maxMessages = *messages;
+  ho.limits.maxMessages = opt["max-messages"];
   serve::HttpServer server(**scheduler, metrics, ho);
   auto bound = server.bind();
   if (!bound)
@@ -153,7 +160,7 @@ int runServeCommand(int argc, char **argv) {
                (*model)->hasTokenizer() ? ""
                                         : " (no tokenizer: token-id "
                                           "completions only)",
-               (long long)*sequences, (long long)ho.limits.capacity,
+               (long long)opt["max-sequences"], (long long)ho.limits.capacity,
                (long long)stats.pagesTotal,
                (*model)->hasTokenizer() ? "chat and completions"
                                         : "completions");
