@@ -360,7 +360,7 @@ TEST(GpuCatalogue, IndexerTopkIsBitwise) {
         IndexerCase{4, 32, 8, 4, 64, 4, 200, "ties", true},
         IndexerCase{4, 32, 8, 4, 64, 2, 150, "all zero", false, true},
         IndexerCase{64, 128, 512, 4, 1100, 3, 4000, "flash"},
-        IndexerCase{4, 32, 16, 1, 40000, 2, 50000, "scores recomputed"}}) {
+        IndexerCase{4, 32, 16, 1, 40000, 2, 39990, "scores recomputed"}}) {
     SCOPED_TRACE(c.what);
     KernelHarness h;
     h.launch.kernel = "indexer_topk";
@@ -405,6 +405,9 @@ struct AttentionCase {
   const char *what;
 };
 
+// Every case keeps (start + tokens) div ratio within the entries: a sequence's
+// state holds every entry its positions reach (the kernels no longer bound
+// them by the state's rows).
 TEST(GpuCatalogue, SparseAttentionWithinOneBf16Ulp) {
   REQUIRE_GPU();
   for (const AttentionCase &c :
@@ -412,7 +415,7 @@ TEST(GpuCatalogue, SparseAttentionWithinOneBf16Ulp) {
         AttentionCase{4, 64, 8, 0, 0, 0, 0, 3, 2, "window, short"},
         AttentionCase{4, 64, 8, 1, 4, 6, 32, 5, 60, "top-k list"},
         AttentionCase{4, 64, 8, 2, 4, 0, 32, 5, 60, "all visible"},
-        AttentionCase{2, 32, 8, 2, 1, 0, 5000, 2, 6000, "chunked keys"},
+        AttentionCase{2, 32, 8, 2, 1, 0, 5000, 2, 4990, "chunked keys"},
         AttentionCase{64, 512, 128, 1, 4, 512, 600, 2, 2300, "flash csa"}}) {
     SCOPED_TRACE(c.what);
     KernelHarness h;

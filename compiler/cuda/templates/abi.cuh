@@ -78,15 +78,21 @@ bkPagedRow(const BkLaunch &a, int i, int slot, long long r) {
 // The rows of paged state I of one slot, for many lookups: the slot's row of
 // the page table and the page size (a power of two: a shift, no division)
 // found once, two registers; rows(a, r) is bkPagedRow<ROWBYTES>(a, I, slot,
-// r).
+// r), rows.row(a, r) its row of the pool that starts at rows.pool(a).
 template <int I, long long ROWBYTES> struct BkPagedRows {
   int base;  // slot · pages_per_slot
   int shift; // log2(state_rows[I])
+  static __device__ __forceinline__ unsigned char *pool(const BkLaunch &a) {
+    return (unsigned char *)a.states[I];
+  }
+  __device__ __forceinline__ long long row(const BkLaunch &a,
+                                           long long r) const {
+    const long long page = a.page_table[base + (int)(r >> shift)];
+    return (page << shift) + (r & ((1ll << shift) - 1));
+  }
   __device__ __forceinline__ unsigned char *operator()(const BkLaunch &a,
                                                        long long r) const {
-    const long long page = a.page_table[base + (int)(r >> shift)];
-    return (unsigned char *)a.states[I] +
-           ((page << shift) + (r & ((1ll << shift) - 1))) * ROWBYTES;
+    return pool(a) + row(a, r) * ROWBYTES;
   }
 };
 

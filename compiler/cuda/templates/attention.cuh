@@ -28,6 +28,10 @@ __device__ __forceinline__ void sparseAttention(const BkLaunch &a,
   __shared__ float lg[CAP]; // logits, then exp(l - max), then probabilities
   __shared__ float red[NW];
   __shared__ float bcast;
+  // Pool rows of the chunk's compressed keys (-1: a top-k slot naming no
+  // entry), resolved once per chunk (top-k index, page table) rather than by
+  // every thread that reads the key. A pool holds fewer than 2^31 rows.
+  __shared__ int krow[MODE != 0 ? CAP : 1];
   const long long t = blockIdx.x / H;
   const int h = blockIdx.x % H;
   // Positions fit an int (BkToken).
@@ -35,6 +39,7 @@ __device__ __forceinline__ void sparseAttention(const BkLaunch &a,
   const int slot = bkSlot(a, t);
   const float *kv = (const float *)a.in[1];
   const int *sel = MODE == 1 ? (const int *)a.in[2] + t * TOPK : nullptr;
+  const float *pool = (const float *)BkPagedRows<1, 4ll * D>::pool(a);
   BkPagedRows<1, 4ll * D> ents{};
   if constexpr (MODE != 0)
     ents = bkPagedRows<1, 4ll * D>(a, slot);
@@ -51,21 +56,40 @@ __device__ __forceinline__ void sparseAttention(const BkLaunch &a,
     nEntries = (int)((bkLastPos(a, t) + 1) / RATIO);
   }
   const int nKeys = nW + nC;
-  // Key i of the list, or nullptr for a top-k slot that names no entry.
-  // Window key j is the call's kv row of position j from the sequence's
-  // first token in this call on, else the row j mod W of its slot's ring.
-  auto key = [&](int i) -> const float * {
-    if (i < nW) {
-      const int j = lo + i;
+  // krow for keys c0 .. c0 + n - 1 (the whole block; ends with a barrier).
+  auto resolve = [&](int c0, int n) {
+    if constexpr (MODE != 0) {
+      for (int i = threadIdx.x; i < n; i += BLOCK) {
+        const int c = c0 + i - nW; // compressed key c
+        int row = -1;
+        if (c >= 0) {
+          if constexpr (MODE == 2) {
+            row = (int)ents.row(a, c);
+          } else {
+            const int e = sel[c];
+            if (e >= 0 && e < nEntries)
+              row = (int)ents.row(a, e);
+          }
+        }
+        krow[i] = row;
+      }
+      __syncthreads();
+    }
+  };
+  // Key c0 + i of the list (i < n of the chunk krow was resolved for), or
+  // nullptr for a top-k slot that names no entry. Window key j is the call's
+  // kv row of position j from the sequence's first token in this call on,
+  // else the row j mod W of its slot's ring.
+  auto key = [&](int c0, int i) -> const float * {
+    if (c0 + i < nW) {
+      const int j = lo + c0 + i;
       return j >= first
                  ? kv + (t - (p - j)) * D
                  : (const float *)bkFixedRow<4ll * D>(a, 0, slot, j % WINDOW);
     }
-    if constexpr (MODE == 2) {
-      return (const float *)ents(a, i - nW);
-    } else if constexpr (MODE == 1) {
-      const int idx = sel[i - nW];
-      return idx >= 0 && idx < nEntries ? (const float *)ents(a, idx) : nullptr;
+    if constexpr (MODE != 0) {
+      const int row = krow[i];
+      return row >= 0 ? pool + (long long)row * D : nullptr;
     }
     return nullptr;
   };
@@ -80,9 +104,10 @@ __device__ __forceinline__ void sparseAttention(const BkLaunch &a,
   // lg[i] = logit of key c0 + i for i < n (-inf for an absent key); the 8
   // lanes of a group compute one key's dot.
   auto logits = [&](int c0, int n) {
+    resolve(c0, n);
     for (int base = warp * 4; base < n; base += NW * 4) {
       const int i = base + lane / 8;
-      const float *k = i < n ? key(c0 + i) : nullptr;
+      const float *k = i < n ? key(c0, i) : nullptr;
       const float dot = hostDotGroup8(q, k ? k : q, D);
       if (lane % 8 == 0 && i < n)
         lg[i] = k ? __fmul_rn(dot, scale) : __int_as_float(0xff800000);
@@ -155,7 +180,7 @@ __device__ __forceinline__ void sparseAttention(const BkLaunch &a,
       bool valid[KB];
 #pragma unroll
       for (int u = 0; u < KB; ++u) {
-        const float *k = i0 + u < n ? key(c0 + i0 + u) : nullptr;
+        const float *k = i0 + u < n ? key(c0, i0 + u) : nullptr;
         valid[u] = k != nullptr;
 #pragma unroll
         for (int m = 0; m < DPT; ++m) {

@@ -30,6 +30,10 @@ __device__ __forceinline__ void sparseAttentionOfficial(const BkLaunch &a,
   __shared__ float q[D];
   __shared__ float lg[CAP]; // logits, then exp(l - max)
   __shared__ float shared2[2];
+  // Pool rows of the chunk's compressed keys (-1: a top-k slot naming no
+  // entry), resolved once per chunk (top-k index, page table) rather than by
+  // every thread that reads the key. A pool holds fewer than 2^31 rows.
+  __shared__ int krow[MODE != 0 ? CAP : 1];
   const long long t = blockIdx.x / H;
   const int h = blockIdx.x % H;
   // Positions fit an int (BkToken).
@@ -37,6 +41,7 @@ __device__ __forceinline__ void sparseAttentionOfficial(const BkLaunch &a,
   const int slot = bkSlot(a, t);
   const float *kv = (const float *)a.in[1];
   const int *sel = MODE == 1 ? (const int *)a.in[2] + t * TOPK : nullptr;
+  const unsigned char *pool = BkPagedRows<1, ENTRY>::pool(a);
   BkPagedRows<1, ENTRY> ents{};
   // The entries the sequence has once this call's compressor ran (the
   // host's per-call count, per sequence).
@@ -59,21 +64,40 @@ __device__ __forceinline__ void sparseAttentionOfficial(const BkLaunch &a,
     const float *row;
     const unsigned char *entry;
   };
-  auto key = [&](int i) -> Key {
-    if (i < WINDOW) {
-      const int j = lo + i;
+  // krow for keys c0 .. c0 + n - 1 (the whole block; ends with a barrier).
+  auto resolve = [&](int c0, int n) {
+    if constexpr (MODE != 0) {
+      for (int i = threadIdx.x; i < n; i += BLOCK) {
+        const int c = c0 + i - WINDOW; // compressed key c
+        int row = -1;
+        if (c >= 0) {
+          if constexpr (MODE == 2) {
+            row = (int)ents.row(a, c);
+          } else {
+            const int e = sel[c];
+            if (e >= 0 && e < nEntries)
+              row = (int)ents.row(a, e);
+          }
+        }
+        krow[i] = row;
+      }
+      __syncthreads();
+    }
+  };
+  // Key c0 + i (i < n of the chunk krow was resolved for).
+  auto key = [&](int c0, int i) -> Key {
+    if (c0 + i < WINDOW) {
+      const int j = lo + c0 + i;
       if (j > p)
         return {nullptr, nullptr}; // window not yet full
       if (j >= first)
         return {kv + (t - (p - j)) * D, nullptr};
       return {nullptr, bkFixedRow<ENTRY>(a, 0, slot, j % WINDOW)};
     }
-    if constexpr (MODE == 2) {
-      return {nullptr, ents(a, i - WINDOW)};
-    } else if constexpr (MODE == 1) {
-      const int idx = sel[i - WINDOW];
-      if (idx >= 0 && idx < nEntries)
-        return {nullptr, ents(a, idx)};
+    if constexpr (MODE != 0) {
+      const int row = krow[i];
+      if (row >= 0)
+        return {nullptr, pool + (long long)row * ENTRY};
     }
     return {nullptr, nullptr};
   };
@@ -94,7 +118,9 @@ __device__ __forceinline__ void sparseAttentionOfficial(const BkLaunch &a,
   // loads left the logits latency-bound.
   auto keyDot = [&](const Key &k) -> float {
     float dot = 0.0f;
-    auto add = [&](int d, float v) { dot = __fadd_rn(dot, __fmul_rn(q[d], v)); };
+    auto add = [&](int d, float v) {
+      dot = __fadd_rn(dot, __fmul_rn(q[d], v));
+    };
     if (k.row) {
       if constexpr (D % 4 == 0) {
         for (int d = 0; d < D; d += 4) {
@@ -157,9 +183,10 @@ __device__ __forceinline__ void sparseAttentionOfficial(const BkLaunch &a,
     acc[m] = 0.0f;
   for (int c0 = 0; c0 < nKeys; c0 += CAP) {
     const int n = min(CAP, nKeys - c0);
+    resolve(c0, n);
     // Logits: s = fl(fl(Σ_d fl(q_d·k_d)) · scale), the sum in order.
     for (int i = threadIdx.x; i < n; i += BLOCK) {
-      const Key k = key(c0 + i);
+      const Key k = key(c0, i);
       float s = __int_as_float(0xff800000);
       if (k.row || k.entry)
         s = __fmul_rn(keyDot(k), scale);
@@ -192,7 +219,7 @@ __device__ __forceinline__ void sparseAttentionOfficial(const BkLaunch &a,
       for (int m = 0; m < DPT; ++m)
         acc[m] = __fmul_rn(acc[m], alpha);
       for (int j = 0; j < nb; ++j) {
-        const Key k = key(c0 + b0 + j);
+        const Key k = key(c0, b0 + j);
         if (!k.row && !k.entry)
           continue;
         const float pb = off::roundBf16(lg[b0 + j]);
