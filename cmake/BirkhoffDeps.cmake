@@ -32,3 +32,61 @@ else()
   target_include_directories(birkhoff_pcre2 SYSTEM INTERFACE ${PCRE2_INCLUDE})
   target_link_libraries(birkhoff_pcre2 INTERFACE ${PCRE2_LIBRARY})
 endif()
+
+# cpp-httplib (`birkhoff serve`'s HTTP/1.1 server): Debian's libcpp-httplib-dev through
+# pkg-config. Debian ships it compiled: httplib.h declares and libcpp-httplib.so defines, built
+# with OpenSSL, zlib and brotli, and the header must be read with the package's flags (OpenSSL's
+# changes httplib::Request's layout). Where the package is not installed (the GPU machine),
+# scripts/prepare-gpu-carry.sh carries the header, the library and OpenSSL's headers in .deps/.
+# Without either, runtime-only builds leave `serve` out of the tool; full builds stop here.
+add_library(birkhoff_httplib INTERFACE)
+if(PKG_CONFIG_FOUND)
+  pkg_check_modules(HTTPLIB QUIET IMPORTED_TARGET cpp-httplib)
+endif()
+if(HTTPLIB_FOUND)
+  target_link_libraries(birkhoff_httplib INTERFACE PkgConfig::HTTPLIB)
+  set(BIRKHOFF_HAVE_HTTPLIB ON)
+else()
+  find_path(HTTPLIB_INCLUDE httplib.h HINTS ${CMAKE_SOURCE_DIR}/.deps/include)
+  find_path(HTTPLIB_OPENSSL_INCLUDE openssl/ssl.h HINTS ${CMAKE_SOURCE_DIR}/.deps/include)
+  find_library(HTTPLIB_LIBRARY NAMES cpp-httplib libcpp-httplib.so.0.11
+               HINTS ${CMAKE_SOURCE_DIR}/.deps/lib)
+  if(HTTPLIB_INCLUDE AND HTTPLIB_OPENSSL_INCLUDE AND HTTPLIB_LIBRARY)
+    get_filename_component(HTTPLIB_LIBRARY_DIR ${HTTPLIB_LIBRARY} DIRECTORY)
+    # The library's own dependencies (brotli's, carried beside it; libssl, libcrypto, libz
+    # from the system) are found through the tool's RPATH, which, unlike a RUNPATH, also
+    # serves the libraries it loads.
+    set(HTTPLIB_LINK_OPTIONS "-Wl,--disable-new-dtags,-rpath,${HTTPLIB_LIBRARY_DIR}"
+                             "-Wl,-rpath-link,${HTTPLIB_LIBRARY_DIR}")
+    # The flag that changes the classes' layout; zlib's and brotli's only add includes.
+    set(CMAKE_REQUIRED_INCLUDES ${HTTPLIB_INCLUDE} ${HTTPLIB_OPENSSL_INCLUDE})
+    set(CMAKE_REQUIRED_DEFINITIONS -DCPPHTTPLIB_OPENSSL_SUPPORT)
+    set(CMAKE_REQUIRED_LIBRARIES ${HTTPLIB_LIBRARY})
+    set(CMAKE_REQUIRED_LINK_OPTIONS ${HTTPLIB_LINK_OPTIONS})
+    include(CheckCXXSourceCompiles)
+    check_cxx_source_compiles(
+      "#include <httplib.h>\nint main() { httplib::Server s; return s.is_valid() ? 0 : 1; }"
+      BIRKHOFF_CARRIED_HTTPLIB_LINKS)
+    unset(CMAKE_REQUIRED_INCLUDES)
+    unset(CMAKE_REQUIRED_DEFINITIONS)
+    unset(CMAKE_REQUIRED_LIBRARIES)
+    unset(CMAKE_REQUIRED_LINK_OPTIONS)
+  endif()
+  if(BIRKHOFF_CARRIED_HTTPLIB_LINKS)
+    message(STATUS "cpp-httplib: ${HTTPLIB_INCLUDE}/httplib.h with ${HTTPLIB_LIBRARY}")
+    target_include_directories(birkhoff_httplib SYSTEM INTERFACE ${HTTPLIB_INCLUDE}
+                               ${HTTPLIB_OPENSSL_INCLUDE})
+    target_compile_definitions(birkhoff_httplib INTERFACE CPPHTTPLIB_OPENSSL_SUPPORT)
+    target_link_libraries(birkhoff_httplib INTERFACE ${HTTPLIB_LIBRARY})
+    target_link_options(birkhoff_httplib INTERFACE ${HTTPLIB_LINK_OPTIONS})
+    set(BIRKHOFF_HAVE_HTTPLIB ON)
+  elseif(BIRKHOFF_RUNTIME_ONLY)
+    message(WARNING "no usable cpp-httplib (libcpp-httplib-dev, or .deps/ from "
+                    "scripts/prepare-gpu-carry.sh, whose library must link here): "
+                    "`birkhoff serve` is not built")
+    set(BIRKHOFF_HAVE_HTTPLIB OFF)
+  else()
+    message(FATAL_ERROR "cpp-httplib not found: install libcpp-httplib-dev "
+                        "(scripts/install-deps.sh)")
+  endif()
+endif()

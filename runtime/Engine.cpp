@@ -368,6 +368,9 @@ int64_t Engine::pagesTotal() const { return impl_->shape.pages; }
 int64_t Engine::pagesInUse() const {
   return impl_->shape.pages - int64_t(impl_->freePages.size());
 }
+int64_t Engine::pagesFor(int64_t tokens) const {
+  return impl_->pagesFor(tokens);
+}
 uint64_t Engine::stateBytes() const { return impl_->backend->stateBytes(); }
 const Model &Engine::model() const { return *impl_->model; }
 

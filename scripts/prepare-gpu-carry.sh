@@ -4,6 +4,10 @@
 #   .deps/include/flatbuffers, .deps/include/nlohmann   (headers)
 #   .deps/include/pcre2.h                              (libpcre2-dev's header; the library,
 #                                                       libpcre2-8.so.0, is the system's)
+#   .deps/include/httplib.h, .deps/include/openssl     (libcpp-httplib-dev's header and the
+#   .deps/lib/libcpp-httplib.so*, libbrotli*.so.1       OpenSSL headers it reads; its library
+#                                                       and brotli's, for `birkhoff serve`;
+#                                                       libssl/libcrypto/libz are the system's)
 #   .deps/generated/artifact_generated.h               (flatc output of lib/schema/artifact.fbs)
 #   .deps/artifacts/mini.{host,cuda}.bkart             (test/gpu's mini model, make_mini_artifacts)
 #   .deps/artifacts/<case>[.official].{host,cuda}.bkart (each golden case, `birkhoff compile`,
@@ -25,12 +29,24 @@ json_include="${NLOHMANN_INCLUDE:-/usr/include}"
 [ -f "$fb_include/flatbuffers/flatbuffers.h" ] || { echo "no flatbuffers headers in $fb_include" >&2; exit 1; }
 [ -f "$json_include/nlohmann/json.hpp" ] || { echo "no nlohmann/json.hpp in $json_include" >&2; exit 1; }
 command -v flatc > /dev/null || { echo "flatc not found" >&2; exit 1; }
-rm -rf .deps/include .deps/generated
-mkdir -p .deps/include .deps/generated
+rm -rf .deps/include .deps/generated .deps/lib
+mkdir -p .deps/include .deps/generated .deps/lib
 cp -r "$fb_include/flatbuffers" .deps/include/
 cp -r "$json_include/nlohmann" .deps/include/
 [ -f /usr/include/pcre2.h ] || { echo "no /usr/include/pcre2.h: install libpcre2-dev" >&2; exit 1; }
 cp /usr/include/pcre2.h .deps/include/
+# cpp-httplib: Debian ships it compiled, so the library travels with its header.
+lib=/usr/lib/x86_64-linux-gnu
+if [ -f /usr/include/httplib.h ] && [ -f "$lib/libcpp-httplib.so.0.11" ]; then
+  cp /usr/include/httplib.h .deps/include/
+  mkdir -p .deps/include/openssl
+  cp /usr/include/openssl/*.h /usr/include/x86_64-linux-gnu/openssl/*.h .deps/include/openssl/
+  cp -L "$lib/libcpp-httplib.so.0.11" .deps/lib/
+  ln -s libcpp-httplib.so.0.11 .deps/lib/libcpp-httplib.so
+  for l in libbrotlicommon.so.1 libbrotlidec.so.1 libbrotlienc.so.1; do cp -L "$lib/$l" .deps/lib/; done
+else
+  echo "prepare-gpu-carry: no libcpp-httplib-dev: the GPU build leaves out birkhoff serve" >&2
+fi
 # Same flags as lib/CMakeLists.txt's flatc rule.
 flatc --cpp --scoped-enums -o .deps/generated lib/schema/artifact.fbs
 

@@ -232,6 +232,9 @@ public:
   int64_t pageTokens() const;
   int64_t pagesTotal() const;
   int64_t pagesInUse() const;
+  /// State pages a sequence holds once it has `tokens` tokens of context
+  /// (a scheduler's admission check: compare with pagesTotal - pagesInUse).
+  int64_t pagesFor(int64_t tokens) const;
   /// Bytes of state committed now (fixed rows of every slot and the pages
   /// of the pool touched so far).
   uint64_t stateBytes() const;

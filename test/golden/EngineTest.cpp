@@ -286,6 +286,13 @@ TEST_P(EngineTest, OutOfPagesFailsOnlyTheSequenceThatNeededThem) {
   ASSERT_EQ(r.rows.size(), 2u);
   EXPECT_TRUE(r.logitsOf(int32_t(pa.size() + pb.size() - 1)).size() > 0);
   EXPECT_EQ(eng->pagesInUse(), 3);
+  // What a scheduler reads before admitting a sequence.
+  EXPECT_EQ(eng->pagesFor(0), 0);
+  EXPECT_EQ(eng->pagesFor(128), 2);
+  EXPECT_EQ(eng->pagesFor(60), 1);
+  EXPECT_EQ(eng->pagesFor(131), 2); // rows are whole blocks of 4 tokens
+  EXPECT_EQ(eng->pagesFor(132), 3);
+  EXPECT_EQ(eng->pagesFor(128) + eng->pagesFor(60), eng->pagesInUse());
   ASSERT_TRUE(eng->removeSequence(a).isOk());
   batch.clear();
   for (size_t t = 0; t < pc.size(); ++t)

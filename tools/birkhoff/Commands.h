@@ -14,6 +14,7 @@ int runInspectCommand(int argc, char **argv);
 int runBenchCommand(int argc, char **argv);
 int runTokenizeCommand(int argc, char **argv);
 int runChatTemplateCommand(int argc, char **argv);
+int runServeCommand(int argc, char **argv);
 
 } // namespace birkhoff::tools
 

@@ -24,6 +24,10 @@ const Subcommand kSubcommands[] = {
      "show an artifact's config, program, weights and state"},
     {"bench", birkhoff::tools::runBenchCommand,
      "time prefill and decode of an artifact"},
+#ifdef BIRKHOFF_WITH_SERVE
+    {"serve", birkhoff::tools::runServeCommand,
+     "serve an artifact over HTTP with OpenAI's API"},
+#endif
     {"tokenize", birkhoff::tools::runTokenizeCommand,
      "encode text to token ids and decode ids to text"},
     {"chat-template", birkhoff::tools::runChatTemplateCommand,

@@ -1,0 +1,20 @@
+# server.sh - sourced by the serve test scripts: starts `birkhoff serve` on a free port.
+#   start_server BIRKHOFF LOG ARTIFACT [serve options...]
+# sets $pid and $url (http://127.0.0.1:PORT, read from the server's stderr in LOG); returns 1
+# with the log on stdout when the server exits or does not listen within 30 s.
+start_server() {
+  local birkhoff=$1 log=$2
+  shift 2
+  "$birkhoff" serve "$@" --port 0 2> "$log" &
+  pid=$!
+  url=""
+  for _ in $(seq 1 300); do
+    url=$(sed -n 's/.*listening on \(http:[^ ]*\).*/\1/p' "$log")
+    [ -n "$url" ] && return 0
+    kill -0 "$pid" 2> /dev/null || break
+    sleep 0.1
+  done
+  echo "the server did not start:"
+  cat "$log"
+  return 1
+}
