@@ -4,10 +4,7 @@
 # for each batch size given (default 1 32 64), per catalogue kernel (`bench --profile`).
 #   scripts/gpu-batch-profile.sh [batch sizes...]
 set -uo pipefail
-root="$(cd "$(dirname "$0")/.." && pwd)"
-cd "$root"
-"$root/scripts/gpu-unpack-carry.sh" > /dev/null || { echo "cannot unpack .deps/packed.tar.xz"; exit 1; }
-build="${BIRKHOFF_GPU_BUILD:-$root/build-gpu}"
+source "$(dirname "$0")/gpu-common.sh" batch-profile
 mkdir -p "$build"
 cmake -G Ninja -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DBIRKHOFF_RUNTIME_ONLY=ON > /dev/null 2>&1 &&
   cmake --build "$build" -j 16 --target birkhoff > "$build/batch-profile-build.log" 2>&1 ||

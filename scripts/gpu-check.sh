@@ -7,12 +7,7 @@
 # codegen unit tests, and writes a report under $OUT (default: build-gpu/report).
 #   scripts/gpu-check.sh [extra ctest args]
 set -uo pipefail
-root="$(cd "$(dirname "$0")/.." && pwd)"
-cd "$root"
-"$root/scripts/gpu-unpack-carry.sh" || { echo "cannot unpack .deps/packed.tar.xz"; exit 1; }
-out="${OUT:-$root/build-gpu/report}"
-build="${BIRKHOFF_GPU_BUILD:-$root/build-gpu}"
-mkdir -p "$out" "$build"
+source "$(dirname "$0")/gpu-common.sh" report
 report="$out/gpu-report.txt"
 {
   echo "# Birkhoff GPU check, $(date -u +%Y-%m-%dT%H:%M:%SZ), artifacts of commit $(cat .deps/commit 2>/dev/null || echo '?')"
@@ -24,10 +19,6 @@ report="$out/gpu-report.txt"
 [ -f .deps/generated/artifact_generated.h ] || {
   echo "missing .deps/generated/artifact_generated.h: run scripts/prepare-gpu-carry.sh and carry .deps" | tee -a "$report"
   exit 1; }
-# NVRTC may live outside the loader's path on a bare machine.
-for d in /usr/local/cuda/lib64 /usr/local/cuda/lib; do
-  [ -d "$d" ] && export LD_LIBRARY_PATH="$d${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-done
 start=$(date +%s)
 if ! cmake -G Ninja -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DBIRKHOFF_RUNTIME_ONLY=ON \
      > "$out/configure.log" 2>&1; then

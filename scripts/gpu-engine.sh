@@ -8,15 +8,7 @@
 # (.deps/bench/*-base*.bkart) the same way at batch 1, on the same machine.
 #   scripts/gpu-engine.sh [kernel-test filter [model-test filter]]
 set -uo pipefail
-root="$(cd "$(dirname "$0")/.." && pwd)"
-cd "$root"
-"$root/scripts/gpu-unpack-carry.sh" > /dev/null || { echo "cannot unpack .deps/packed.tar.xz"; exit 1; }
-out="${OUT:-$root/build-gpu/engine}"
-build="${BIRKHOFF_GPU_BUILD:-$root/build-gpu}"
-mkdir -p "$out" "$build"
-for d in /usr/local/cuda/lib64 /usr/local/cuda/lib; do
-  [ -d "$d" ] && export LD_LIBRARY_PATH="$d${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-done
+source "$(dirname "$0")/gpu-common.sh" engine
 kernels="${1:-*}" models="${2:-*}"
 status=0
 t0=$(date +%s)

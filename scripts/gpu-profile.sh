@@ -10,16 +10,8 @@
 #   3. writes $OUT/profile-report.txt (compact table, slowest first) and the raw CSVs.
 #   [BIRKHOFF_PROFILE_ARTIFACTS="a.bkart ..."] scripts/gpu-profile.sh [ncu extra args]
 set -uo pipefail
-root="$(cd "$(dirname "$0")/.." && pwd)"
-cd "$root"
-"$root/scripts/gpu-unpack-carry.sh" || { echo "cannot unpack .deps/packed.tar.xz"; exit 1; }
-out="${OUT:-$root/build-gpu/profile}"
-build="${BIRKHOFF_GPU_BUILD:-$root/build-gpu}"
-mkdir -p "$out" "$build"
+source "$(dirname "$0")/gpu-common.sh" profile
 report="$out/profile-report.txt"
-for d in /usr/local/cuda/lib64 /usr/local/cuda/lib; do
-  [ -d "$d" ] && export LD_LIBRARY_PATH="$d${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-done
 export PATH="/usr/local/cuda/bin:$PATH"
 {
   echo "# Birkhoff GPU profile, $(date -u +%Y-%m-%dT%H:%M:%SZ), artifacts of commit $(cat .deps/commit 2>/dev/null || echo '?')"

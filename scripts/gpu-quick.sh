@@ -6,15 +6,7 @@
 # with BIRKHOFF_BENCH_EXTRA). Prints a short report; logs go to $OUT.
 #   scripts/gpu-quick.sh [kernel-test filter [model-test filter]]
 set -uo pipefail
-root="$(cd "$(dirname "$0")/.." && pwd)"
-cd "$root"
-"$root/scripts/gpu-unpack-carry.sh" > /dev/null || { echo "cannot unpack .deps/packed.tar.xz"; exit 1; }
-out="${OUT:-$root/build-gpu/quick}"
-build="${BIRKHOFF_GPU_BUILD:-$root/build-gpu}"
-mkdir -p "$out" "$build"
-for d in /usr/local/cuda/lib64 /usr/local/cuda/lib; do
-  [ -d "$d" ] && export LD_LIBRARY_PATH="$d${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-done
+source "$(dirname "$0")/gpu-common.sh" quick
 kernels="${1:-*}" models="${2:-*GpuOfficialGolden*}"
 status=0
 cmake -G Ninja -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DBIRKHOFF_RUNTIME_ONLY=ON \

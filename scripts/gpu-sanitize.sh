@@ -9,14 +9,8 @@
 # gpu_kernel_tests *Mhc*".
 #   scripts/gpu-sanitize.sh [all|kernels|models|race|race-whole|runs]
 set -uo pipefail
-root="$(cd "$(dirname "$0")/.." && pwd)"
-cd "$root"
-"$root/scripts/gpu-unpack-carry.sh" || { echo "cannot unpack .deps/packed.tar.xz"; exit 1; }
-out="${OUT:-$root/build-gpu/report}"
-build="${BIRKHOFF_GPU_BUILD:-$root/build-gpu}"
-mkdir -p "$out"
+source "$(dirname "$0")/gpu-common.sh" report
 export CUDA_CACHE_DISABLE=1
-for d in /usr/local/cuda/lib64; do [ -d "$d" ] && export LD_LIBRARY_PATH="$d${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"; done
 sanitizer=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
 [ -x "$sanitizer" ] || { echo "compute-sanitizer not found"; exit 1; }
 cmake -G Ninja -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DBIRKHOFF_RUNTIME_ONLY=ON > "$out/configure.log" 2>&1 &&
