@@ -246,12 +246,15 @@ public:
       if (!d.growing())
         continue;
       const uint64_t pageBytes = uint64_t(shape_.pageRows(d)) * d.bytesPerRow;
+      // Device memory the pool cannot get is the sequence's failure, as
+      // running out of pages is (the engine keeps the others running).
       if (pool_[i] >= 0)
-        BK_RETURN_IF_ERROR(
-            paged_[size_t(pool_[i])]
-                .grow(pageBytes * uint64_t(page + 1), stream_)
-                .withContext("growing the page pool of state '" + d.name +
-                             "' to " + std::to_string(page + 1) + " pages"));
+        if (Status grown = paged_[size_t(pool_[i])].grow(
+                pageBytes * uint64_t(page + 1), stream_);
+            !grown.isOk())
+          return resourceExhausted("no device memory for state page " +
+                                   std::to_string(page) + " of state '" +
+                                   d.name + "': " + grown.toString());
       BK_RETURN_IF_ERROR(api_.check(
           "cuMemsetD8Async",
           api_.memsetD8Async(stateBase_[i] + uint64_t(page) * pageBytes, 0,
