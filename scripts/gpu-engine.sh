@@ -28,7 +28,7 @@ nvcc -O2 -std=c++17 -gencode=arch=compute_90a,code=sm_90a -o "$build/gpu-ceiling
   tools/gpu-ceilings/Ceilings.cu -lcublasLt > "$out/ceilings-build.log" 2>&1 &
 cmake -G Ninja -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DBIRKHOFF_RUNTIME_ONLY=ON \
   > "$out/configure.log" 2>&1 || { echo "configure FAILED"; tail -20 "$out/configure.log"; exit 1; }
-cmake --build "$build" -j 12 --target gpu_kernel_tests gpu_model_tests birkhoff \
+cmake --build "$build" -j 14 --target gpu_kernel_tests gpu_model_tests birkhoff \
   > "$out/build.log" 2>&1 || { echo "build FAILED"; grep -E "error" "$out/build.log" | head -20; exit 1; }
 echo "## built ($(elapsed))"
 "$build/tests/gpu_kernel_tests" --gtest_filter="$kernels" > "$out/kernel.log" 2>&1 || status=1
@@ -55,6 +55,25 @@ if [ -f "$flash" ]; then
   bench "batch 32" "$build/bin/birkhoff" "$flash" --batch 32 --contexts 4096 --decode 16
   bench "batch 64" "$build/bin/birkhoff" "$flash" --batch 64 --contexts 4096 --decode 16
   bench "batch 1 profile" "$build/bin/birkhoff" "$flash" --batch 1 --contexts 4096 --decode 8 --profile
+fi
+# `birkhoff serve --device cuda` on a golden artifact: one chat request and one streamed
+# completion over loopback, then SIGTERM (a build without cpp-httplib has no serve).
+serveArt=.deps/artifacts/tiny_dq.official.cuda.bkart
+if "$build/bin/birkhoff" serve --help > /dev/null 2>&1 && [ -f "$serveArt" ]; then
+  port=$((20000 + RANDOM % 20000))
+  "$build/bin/birkhoff" serve "$serveArt" --device cuda --port "$port" --max-sequences 8 \
+    > "$out/serve.log" 2>&1 &
+  servePid=$!
+  for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/health" > /dev/null && break; sleep 0.2; done
+  chat=$(curl -s -w ' %{http_code}' "http://127.0.0.1:$port/v1/completions" \
+    -H 'Content-Type: application/json' -d '{"prompt": [1, 2, 3, 4], "max_tokens": 8}')
+  stream=$(curl -sN "http://127.0.0.1:$port/v1/completions" -H 'Content-Type: application/json' \
+    -d '{"prompt": [5, 6, 7], "max_tokens": 6, "stream": true}' | grep -c '^data: ')
+  kill -TERM "$servePid"; wait "$servePid"; rc=$?
+  echo "## serve --device cuda: completion [${chat: -3}], streamed $stream data lines, exit $rc"
+  [ "${chat: -3}" = 200 ] && [ "$stream" -ge 2 ] && [ $rc = 0 ] || { status=1; tail -5 "$out/serve.log"; }
+else
+  echo "## serve: not built here (no cpp-httplib) or no $serveArt"
 fi
 for a in .deps/bench/*-base*.bkart; do
   [ -f "$a" ] && [ -x "$base/build/bin/birkhoff" ] || { [ -f "$a" ] && echo "baseline build FAILED: $(tail -3 "$out/base-build.log")"; continue; }
