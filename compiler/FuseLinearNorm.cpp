@@ -4,8 +4,9 @@
 // else reads; the fused kernel normalizes in the GEMM epilogue.
 //
 //===----------------------------------------------------------------------===//
-#include "compiler/OpAccess.h"
 #include "compiler/Passes.h"
+
+#include "v4/V4Ops.h"
 
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
@@ -18,26 +19,19 @@ namespace birkhoff {
 
 namespace {
 
-struct FuseNormIntoLinear : RewritePattern {
-  explicit FuseNormIntoLinear(MLIRContext *ctx)
-      : RewritePattern("v4.rms_norm", /*benefit=*/1, ctx) {}
+struct FuseNormIntoLinear : OpRewritePattern<v4::RmsNormOp> {
+  using OpRewritePattern::OpRewritePattern;
 
-  LogicalResult matchAndRewrite(Operation *norm,
+  LogicalResult matchAndRewrite(v4::RmsNormOp norm,
                                 PatternRewriter &rewriter) const override {
-    Operation *linear = norm->getOperand(0).getDefiningOp();
-    if (!linear || linear->getName().getStringRef() != "v4.linear" ||
-        !onlyUsedBy(linear->getResult(0), norm) || !linear->getAttr("weight") ||
-        !norm->getAttr("weight") || !norm->getAttr("eps"))
+    auto linear = norm.getInput().getDefiningOp<v4::LinearOp>();
+    if (!linear || !linear.getResult().hasOneUse())
       return failure();
-    OperationState state(linear->getLoc(), "v4.linear_rms_norm");
-    state.addOperands(linear->getOperands());
-    state.addTypes(norm->getResultTypes());
-    state.addAttribute("weight", linear->getAttr("weight"));
-    state.addAttribute("norm", norm->getAttr("weight"));
-    state.addAttribute("eps", norm->getAttr("eps"));
     rewriter.setInsertionPoint(norm);
-    Operation *op = rewriter.create(state);
-    rewriter.replaceOp(norm, op->getResults());
+    auto fused = v4::LinearRmsNormOp::create(
+        rewriter, linear.getLoc(), norm.getType(), linear.getInput(),
+        linear.getWeightAttr(), norm.getWeightAttr(), norm.getEpsAttr());
+    rewriter.replaceOp(norm, fused);
     rewriter.eraseOp(linear);
     return success();
   }

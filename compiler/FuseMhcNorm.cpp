@@ -5,8 +5,9 @@
 // memory and one launch per site.
 //
 //===----------------------------------------------------------------------===//
-#include "compiler/OpAccess.h"
 #include "compiler/Passes.h"
+
+#include "v4/V4Ops.h"
 
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
@@ -19,38 +20,45 @@ namespace birkhoff {
 
 namespace {
 
-/// rms_norm(mhc_pre(x).u) -> mhc_pre_norm(x), and likewise for mhc_head.
-struct FuseIntoMhc : RewritePattern {
-  explicit FuseIntoMhc(MLIRContext *ctx)
-      : RewritePattern("v4.rms_norm", /*benefit=*/1, ctx) {}
+/// The normalized value of each mHC op: the sublayer input `u`, the head's
+/// collapsed state.
+Value normed(v4::MhcPreOp pre) { return pre.getU(); }
+Value normed(v4::MhcHeadOp head) { return head.getResult(); }
 
-  LogicalResult matchAndRewrite(Operation *norm,
+/// The fused op: all attributes of the mHC op plus the norm's weight and eps.
+v4::MhcPreNormOp createFused(PatternRewriter &rewriter, v4::MhcPreOp pre,
+                             v4::RmsNormOp norm) {
+  return v4::MhcPreNormOp::create(
+      rewriter, pre.getLoc(), pre.getResultTypes(), pre.getInput(),
+      pre.getFnAttr(), pre.getBaseAttr(), pre.getScaleAttr(),
+      norm.getWeightAttr(), pre.getSinkhornItersAttr(), pre.getHcEpsAttr(),
+      pre.getNormEpsAttr(), norm.getEpsAttr());
+}
+v4::MhcHeadNormOp createFused(PatternRewriter &rewriter, v4::MhcHeadOp head,
+                              v4::RmsNormOp norm) {
+  return v4::MhcHeadNormOp::create(rewriter, head.getLoc(), head.getType(),
+                                   head.getInput(), head.getFnAttr(),
+                                   head.getBaseAttr(), head.getScaleAttr(),
+                                   norm.getWeightAttr(), head.getHcEpsAttr(),
+                                   head.getNormEpsAttr(), norm.getEpsAttr());
+}
+
+/// rms_norm(mhc_pre(x).u) -> mhc_pre_norm(x), and likewise for mhc_head.
+template <typename MhcOp>
+struct FuseNormIntoMhc : OpRewritePattern<v4::RmsNormOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(v4::RmsNormOp norm,
                                 PatternRewriter &rewriter) const override {
-    Operation *producer = norm->getOperand(0).getDefiningOp();
-    if (!producer)
+    auto mhc = norm.getInput().getDefiningOp<MhcOp>();
+    if (!mhc || norm.getInput() != normed(mhc) || !normed(mhc).hasOneUse())
       return failure();
-    StringRef name = producer->getName().getStringRef();
-    StringRef fused;
-    if (name == "v4.mhc_pre")
-      fused = "v4.mhc_pre_norm";
-    else if (name == "v4.mhc_head")
-      fused = "v4.mhc_head_norm";
-    else
-      return failure();
-    if (!onlyUsedBy(producer->getResult(0), norm) || !norm->getAttr("weight") ||
-        !norm->getAttr("eps"))
-      return failure();
-    OperationState state(producer->getLoc(), fused);
-    state.addOperands(producer->getOperands());
-    state.addTypes(producer->getResultTypes());
-    state.addAttributes(producer->getAttrs());
-    state.addAttribute("norm", norm->getAttr("weight"));
-    state.addAttribute("eps", norm->getAttr("eps"));
-    rewriter.setInsertionPoint(producer);
-    Operation *op = rewriter.create(state);
-    rewriter.replaceOp(norm, op->getResult(0));
-    // `u` had no use but the norm, so all results map one to one.
-    rewriter.replaceOp(producer, op->getResults());
+    rewriter.setInsertionPoint(mhc);
+    Operation *fused = createFused(rewriter, mhc, norm);
+    rewriter.replaceOp(norm, fused->getResult(0));
+    // The normed value had no use but the norm, so all results map one to
+    // one.
+    rewriter.replaceOp(mhc, fused->getResults());
     return success();
   }
 };
@@ -58,7 +66,8 @@ struct FuseIntoMhc : RewritePattern {
 struct V4FuseMhcNormPass : impl::V4FuseMhcNormBase<V4FuseMhcNormPass> {
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
-    patterns.add<FuseIntoMhc>(&getContext());
+    patterns.add<FuseNormIntoMhc<v4::MhcPreOp>, FuseNormIntoMhc<v4::MhcHeadOp>>(
+        &getContext());
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       signalPassFailure();
   }

@@ -5,8 +5,9 @@
 // outputs, which are never head-normalized).
 //
 //===----------------------------------------------------------------------===//
-#include "compiler/OpAccess.h"
 #include "compiler/Passes.h"
+
+#include "v4/V4Ops.h"
 
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
@@ -19,27 +20,19 @@ namespace birkhoff {
 
 namespace {
 
-struct FuseNormIntoRope : RewritePattern {
-  explicit FuseNormIntoRope(MLIRContext *ctx)
-      : RewritePattern("v4.rope", /*benefit=*/1, ctx) {}
+struct FuseNormIntoRope : OpRewritePattern<v4::RopeOp> {
+  using OpRewritePattern::OpRewritePattern;
 
-  LogicalResult matchAndRewrite(Operation *rope,
+  LogicalResult matchAndRewrite(v4::RopeOp rope,
                                 PatternRewriter &rewriter) const override {
-    Operation *norm = rope->getOperand(0).getDefiningOp();
-    if (!norm || norm->getName().getStringRef() != "v4.head_rms_norm" ||
-        rope->hasAttr("inverse") || !onlyUsedBy(norm->getResult(0), rope) ||
-        getInt(norm, "heads") != getInt(rope, "heads") || !norm->getAttr("eps"))
+    auto norm = rope.getInput().getDefiningOp<v4::HeadRmsNormOp>();
+    if (!norm || rope.getInverse() || !norm.getResult().hasOneUse() ||
+        norm.getHeads() != rope.getHeads())
       return failure();
-    OperationState state(rope->getLoc(), "v4.head_rms_norm_rope");
-    state.addOperands(norm->getOperands());
-    state.addTypes(rope->getResultTypes());
-    state.addAttribute("heads", rope->getAttr("heads"));
-    state.addAttribute("head_dim", rope->getAttr("head_dim"));
-    state.addAttribute("eps", norm->getAttr("eps"));
-    state.addAttribute("rope", rope->getAttr("rope"));
     rewriter.setInsertionPoint(rope);
-    Operation *op = rewriter.create(state);
-    rewriter.replaceOp(rope, op->getResults());
+    rewriter.replaceOpWithNewOp<v4::HeadRmsNormRopeOp>(
+        rope, rope.getType(), norm.getInput(), rope.getHeadsAttr(),
+        rope.getHeadDimAttr(), norm.getEpsAttr(), rope.getRopeAttr());
     rewriter.eraseOp(norm);
     return success();
   }

@@ -4,8 +4,9 @@
 // GEMM, the sqrt-softplus and the top-k (or hash lookup) per token.
 //
 //===----------------------------------------------------------------------===//
-#include "compiler/OpAccess.h"
 #include "compiler/Passes.h"
+
+#include "v4/V4Ops.h"
 
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
@@ -18,24 +19,19 @@ namespace birkhoff {
 
 namespace {
 
-struct FuseScoresIntoSelect : RewritePattern {
-  explicit FuseScoresIntoSelect(MLIRContext *ctx)
-      : RewritePattern("v4.route_select", /*benefit=*/1, ctx) {}
+struct FuseScoresIntoSelect : OpRewritePattern<v4::RouteSelectOp> {
+  using OpRewritePattern::OpRewritePattern;
 
-  LogicalResult matchAndRewrite(Operation *select,
+  LogicalResult matchAndRewrite(v4::RouteSelectOp select,
                                 PatternRewriter &rewriter) const override {
-    Operation *scores = select->getOperand(0).getDefiningOp();
-    if (!scores || scores->getName().getStringRef() != "v4.router_scores" ||
-        !onlyUsedBy(scores->getResult(0), select) || !scores->getAttr("gate"))
+    auto scores = select.getScores().getDefiningOp<v4::RouterScoresOp>();
+    if (!scores || !scores.getResult().hasOneUse())
       return failure();
-    OperationState state(select->getLoc(), "v4.router");
-    state.addOperands({scores->getOperand(0), select->getOperand(1)});
-    state.addTypes(select->getResultTypes());
-    state.addAttributes(select->getAttrs());
-    state.addAttribute("gate", scores->getAttr("gate"));
     rewriter.setInsertionPoint(select);
-    Operation *op = rewriter.create(state);
-    rewriter.replaceOp(select, op->getResults());
+    rewriter.replaceOpWithNewOp<v4::RouterOp>(
+        select, select.getResultTypes(), scores.getInput(), select.getTokens(),
+        scores.getGateAttr(), select.getTopkAttr(), select.getRouteScaleAttr(),
+        select.getBiasAttr(), select.getTid2eidAttr());
     rewriter.eraseOp(scores);
     return success();
   }
