@@ -5,7 +5,6 @@
 // v4.weight, every scale names an e8m0 weight, and both entries exist.
 //
 //===----------------------------------------------------------------------===//
-#include "compiler/OpAccess.h"
 #include "compiler/Passes.h"
 
 #include "v4/V4Ops.h"
