@@ -29,9 +29,9 @@ int64_t layerOfWeight(StringRef name) {
   return layer;
 }
 
-KernelLowering::KernelLowering(ModuleOp module, bool official,
+KernelLowering::KernelLowering(ModuleOp module, v4::Numerics numerics,
                                int64_t maxTokens)
-    : module_(module), symbols_(module), official_(official),
+    : module_(module), symbols_(module), numerics_(numerics),
       maxTokens_(maxTokens) {}
 
 void KernelLowering::beginEntry(Value returned, Value logits) {
@@ -97,7 +97,7 @@ std::optional<FlatSymbolRefAttr> KernelLowering::entries(Value v) const {
 
 FailureOr<int64_t> KernelLowering::kvRowBytes(Operation *op, int64_t headDim,
                                               int64_t ropeDim) {
-  if (!official_)
+  if (!official())
     return headDim * 4;
   Expected<official::KvEntryLayout> layout =
       official::KvEntryLayout::make(size_t(headDim), size_t(ropeDim));
@@ -110,7 +110,7 @@ FailureOr<int64_t> KernelLowering::kvRowBytes(Operation *op, int64_t headDim,
 }
 
 FailureOr<int64_t> KernelLowering::keyRowBytes(Operation *op, int64_t dim) {
-  if (!official_)
+  if (!official())
     return dim * 4;
   if (dim % int64_t(official::kFp4Block) != 0)
     return op->emitError("v4-lower-to-kernels: numerics official stores "

@@ -37,11 +37,12 @@ int64_t layerOfWeight(llvm::StringRef name);
 
 class KernelLowering {
 public:
-  KernelLowering(mlir::ModuleOp module, bool official, int64_t maxTokens);
+  KernelLowering(mlir::ModuleOp module, v4::Numerics numerics,
+                 int64_t maxTokens);
 
   /// The `official` numerics profile: every launch gets `numerics = 1` and
   /// its official-only parameters, state rows hold the deployment formats.
-  bool official() const { return official_; }
+  bool official() const { return numerics_ == v4::Numerics::Official; }
   /// Tokens per call of an entry whose token count is dynamic (@prefill).
   int64_t maxTokens() const { return maxTokens_; }
 
@@ -117,7 +118,7 @@ public:
 private:
   mlir::ModuleOp module_;
   mlir::SymbolTable symbols_;
-  bool official_;
+  v4::Numerics numerics_;
   int64_t maxTokens_;
   mlir::Value returned_, logits_;
   /// Compressed-entry values -> the state that holds them.
@@ -131,7 +132,7 @@ void KernelLowering::launch(mlir::OpBuilder &b, P p, mlir::ValueRange inputs,
                             mlir::ValueRange outputs,
                             llvm::ArrayRef<mlir::Attribute> weights,
                             llvm::ArrayRef<mlir::Attribute> states) {
-  p.numerics = official_ ? 1 : 0;
+  p.numerics = official() ? 1 : 0;
   llvm::SmallVector<mlir::NamedAttribute> params;
   for (const EncodedParam &e : encodeParams(KernelParams(p))) {
     mlir::Attribute value =

@@ -7,7 +7,7 @@
 // the logits buffer as arguments; weights become `bk.weight` once the
 // entries, which look their shapes up, are lowered.
 //
-// With the module attribute `v4.numerics = "official"` every launch also gets
+// With `v4.numerics = #v4.numerics<official>` on the module every launch gets
 // `numerics = 1` and the official-only parameters of docs/kernels.md
 // ("The `official` numerics profile"); state rows then hold the deployment
 // formats (FP8 KV entries, FP4 indexer keys). In the reference profile those
@@ -185,9 +185,13 @@ struct V4LowerToKernelsPass : impl::V4LowerToKernelsBase<V4LowerToKernelsPass> {
   void runOnOperation() override {
     ModuleOp module = getOperation();
     MLIRContext *ctx = &getContext();
-    auto numerics = module->getAttrOfType<StringAttr>("v4.numerics");
+    // The profile is read here, once: the patterns pick each launch's
+    // variant and each state's row format from it.
+    auto numerics = module->getAttrOfType<v4::NumericsAttr>(
+        v4::V4Dialect::NumericsAttrHelper::getNameStr());
     KernelLowering lowering(
-        module, numerics && numerics.getValue() == "official", maxTokens);
+        module, numerics ? numerics.getValue() : v4::Numerics::Reference,
+        maxTokens);
     BufferTypeConverter types(ctx);
     RewritePatternSet patterns(ctx);
     populateLoweringPatterns(lowering, types, patterns);

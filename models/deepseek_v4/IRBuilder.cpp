@@ -175,7 +175,8 @@ Expected<OwningOpRef<ModuleOp>> buildV4Module(MLIRContext &context,
                                               const ModelConfig &config,
                                               const Checkpoint &checkpoint,
                                               const BuildOptions &options) {
-  if (options.numerics != "reference" && options.numerics != "official")
+  std::optional<Numerics> numerics = symbolizeNumerics(options.numerics);
+  if (!numerics)
     return invalidArgument("IRBuilder: numerics must be 'reference' or "
                            "'official', got '" +
                            options.numerics + "'");
@@ -184,14 +185,16 @@ Expected<OwningOpRef<ModuleOp>> buildV4Module(MLIRContext &context,
     return invalidArgument(
         "IRBuilder: config has " + std::to_string(config.attention.size()) +
         " attention kinds for " + std::to_string(config.nLayers) + " layers");
-  if (options.numerics == "official")
+  if (*numerics == Numerics::Official)
     BK_RETURN_IF_ERROR(checkOfficialDims(config));
   loadIRBuilderDialects(context);
   OpBuilder b(&context);
   Location loc = UnknownLoc::get(&context);
   OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
-  (*module)->setAttr("v4.config", configAttr(b, config));
-  (*module)->setAttr("v4.numerics", b.getStringAttr(options.numerics));
+  V4Dialect *dialect = context.getLoadedDialect<V4Dialect>();
+  dialect->getConfigAttrHelper().setAttr(*module, configAttr(b, config));
+  dialect->getNumericsAttrHelper().setAttr(
+      *module, NumericsAttr::get(&context, *numerics));
 
   std::set<std::string> used;
   std::vector<func::FuncOp> fns;

@@ -57,21 +57,20 @@ void V4Dialect::registerAttributes() {
 
 LogicalResult V4Dialect::verifyOperationAttribute(Operation *op,
                                                   NamedAttribute attr) {
-  StringRef name = attr.getName().getValue();
-  if (name == "v4.config") {
+  StringAttr name = attr.getName();
+  if (name == getConfigAttrHelper().getName()) {
     if (!isa<DictionaryAttr>(attr.getValue()))
       return op->emitError("[V4-21] 'v4.config' must be a dictionary");
     return success();
   }
-  if (name == "v4.numerics") {
-    auto str = dyn_cast<StringAttr>(attr.getValue());
-    if (!str || (str.getValue() != "reference" && str.getValue() != "official"))
-      return op->emitError(
-          "[V4-21] 'v4.numerics' must be \"reference\" or \"official\"");
+  if (name == getNumericsAttrHelper().getName()) {
+    if (!isa<NumericsAttr>(attr.getValue()))
+      return op->emitError("[V4-21] 'v4.numerics' must be "
+                           "#v4.numerics<reference> or #v4.numerics<official>");
     return success();
   }
   return op->emitError("[V4-21] unknown v4 discardable attribute '")
-         << name << "'";
+         << name.getValue() << "'";
 }
 
 //===----------------------------------------------------------------------===//

@@ -60,7 +60,7 @@ func.func @prefill(%t: tensor<?xi32>) -> tensor<?x64xf32> {
 // The official profile: every launch gets numerics = 1 plus its official-only
 // parameter; KV rows are 200-byte FP8 entries (head_dim 128, rope 64) and
 // indexer keys 17-byte FP4 rows (32 dims: 16 code bytes + 1 scale).
-module attributes {v4.numerics = "official"} {
+module attributes {v4.numerics = #v4.numerics<official>} {
   v4.weight @embed : !v4.weight<bf16, 16x32>
   v4.weight @wq : !v4.weight<bf16, 256x32>
   v4.weight @wkv : !v4.weight<bf16, 128x32>
@@ -78,7 +78,7 @@ module attributes {v4.numerics = "official"} {
   v4.weight @sink : !v4.weight<f32, 2>
   v4.weight @head : !v4.weight<bf16, 16x256>
 
-  // CHECK-LABEL: module attributes {v4.numerics = "official"}
+  // CHECK-LABEL: module attributes {v4.numerics = #v4.numerics<official>}
   // CHECK-DAG: bk.state @layers.1.attn.window {bytes_per_row = 200 : i64, fixed_rows = 8 : i64, kind = "window", layer = 1 : i64, tokens_per_row = 0 : i64}
   // CHECK-DAG: bk.state @layers.1.attn.kv_entries {bytes_per_row = 200 : i64, fixed_rows = 0 : i64, kind = "kv_entries", layer = 1 : i64, tokens_per_row = 4 : i64}
   // CHECK-DAG: bk.state @layers.1.attn.compressor_tail {bytes_per_row = 2048 : i64, fixed_rows = 8 : i64, kind = "compressor_tail", layer = 1 : i64, tokens_per_row = 0 : i64}
@@ -128,7 +128,7 @@ module attributes {v4.numerics = "official"} {
 // -----
 
 // Official KV entries need head_dim - rope_dim to be a multiple of 64.
-module attributes {v4.numerics = "official"} {
+module attributes {v4.numerics = #v4.numerics<official>} {
   v4.weight @embed : !v4.weight<bf16, 16x32>
   v4.weight @sink : !v4.weight<f32, 1>
   func.func @decode(%t: tensor<1xi32>) -> tensor<1x32xf32> {
@@ -144,7 +144,7 @@ module attributes {v4.numerics = "official"} {
 
 // Official numerics quantize the attention kv in its rope: a kv from
 // anything else is refused.
-module attributes {v4.numerics = "official"} {
+module attributes {v4.numerics = #v4.numerics<official>} {
   v4.weight @embed : !v4.weight<bf16, 16x128>
   v4.weight @sink : !v4.weight<f32, 1>
   func.func @decode(%t: tensor<1xi32>) -> tensor<1x128xf32> {
@@ -158,7 +158,7 @@ module attributes {v4.numerics = "official"} {
 // -----
 
 // Official indexer keys are FP4 in 32-blocks.
-module attributes {v4.numerics = "official"} {
+module attributes {v4.numerics = #v4.numerics<official>} {
   v4.weight @embed : !v4.weight<bf16, 16x32>
   v4.weight @i.wkv : !v4.weight<bf16, 32x32>
   v4.weight @i.wgate : !v4.weight<bf16, 32x32>
@@ -178,7 +178,7 @@ module attributes {v4.numerics = "official"} {
 
 // Window rows and compressed entries are one KV entry format: a compressor
 // whose rope dims differ from the kv's is refused.
-module attributes {v4.numerics = "official"} {
+module attributes {v4.numerics = #v4.numerics<official>} {
   v4.weight @embed : !v4.weight<bf16, 16x192>
   v4.weight @c.wkv : !v4.weight<bf16, 192x192>
   v4.weight @c.wgate : !v4.weight<bf16, 192x192>

@@ -1,7 +1,7 @@
 //===- V4Attrs.h - v4 attributes and enums ---------------------*- C++ -*-===//
 //
-// Enums (WeightFormat, CompressorKind, CompressorRole, AttentionKind), their
-// attributes, and #v4.rope.
+// Enums (WeightFormat, CompressorKind, CompressorRole, AttentionKind,
+// Numerics), their attributes, and #v4.rope.
 //
 //===----------------------------------------------------------------------===//
 

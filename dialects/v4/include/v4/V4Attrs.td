@@ -12,6 +12,20 @@ def V4_CompressorRoleAttr
 def V4_AttentionKindAttr
     : EnumAttr<V4_Dialect, V4_AttentionKind, "attention_kind">;
 
+def V4_NumericsAttr : EnumAttr<V4_Dialect, V4_Numerics, "numerics"> {
+  let summary = "the numerics profile (docs/kernels.md)";
+  let description = [{
+    `reference`: fp32 activations and accumulation. `official`: DeepSeek's
+    inference numerics (bf16 activations, FP8/FP4 activation quantization,
+    FP8 KV entries, FP4 indexer keys). Set on the module as `v4.numerics`;
+    v4-lower-to-kernels reads it once and picks every launch's variant and
+    every state's row format from it.
+
+    Example: `module attributes {v4.numerics = #v4.numerics<official>}`
+  }];
+  let assemblyFormat = "`<` $value `>`";
+}
+
 def V4_RopeAttr : AttrDef<V4_Dialect, "Rope"> {
   let mnemonic = "rope";
   let summary = "rotary embedding parameters (with optional YaRN scaling)";

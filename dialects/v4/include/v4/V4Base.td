@@ -25,6 +25,10 @@ def V4_Dialect : Dialect {
   let useDefaultTypePrinterParser = 1;
   let useDefaultAttributePrinterParser = 1;
   let hasOperationAttrVerify = 1;
+  // The module attributes [V4-21]: `v4.numerics`, the profile the lowering
+  // resolves into kernel variants, and `v4.config`, the model config.
+  let discardableAttrs = (ins "::birkhoff::v4::NumericsAttr":$numerics,
+                              "::mlir::DictionaryAttr":$config);
   let extraClassDeclaration = [{
     void registerTypes();
     void registerAttributes();
@@ -68,6 +72,14 @@ def V4_AttentionKind : I32EnumAttr<"AttentionKind",
       I32EnumAttrCase<"Window", 0, "window">,
       I32EnumAttrCase<"CSA", 1, "csa">,
       I32EnumAttrCase<"HCA", 2, "hca">]> {
+  let cppNamespace = "::birkhoff::v4";
+  let genSpecializedAttr = 0;
+}
+
+def V4_Numerics : I32EnumAttr<"Numerics",
+    "numerics profile of a compiled model", [
+      I32EnumAttrCase<"Reference", 0, "reference">,
+      I32EnumAttrCase<"Official", 1, "official">]> {
   let cppNamespace = "::birkhoff::v4";
   let genSpecializedAttr = 0;
 }

@@ -8,6 +8,8 @@
 #define BIRKHOFF_V4_V4DIALECT_H
 
 #include "mlir/IR/Dialect.h"
+// The dialect's module-attribute helpers are typed by its attributes.
+#include "v4/V4Attrs.h"
 
 #include "v4/V4Dialect.h.inc"
 

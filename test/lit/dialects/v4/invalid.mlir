@@ -410,9 +410,9 @@ func.func @no_experts(%x: tensor<?x256xf32>, %i: tensor<?x1xi32>, %w: tensor<?x1
 
 // -----
 
-// [V4-21] Numerics profile names.
-// expected-error @+1 {{[V4-21] 'v4.numerics' must be "reference" or "official"}}
-module attributes {v4.numerics = "fast"} {
+// [V4-21] The numerics profile is a #v4.numerics attribute, not its name.
+// expected-error @+1 {{[V4-21] 'v4.numerics' must be #v4.numerics<reference> or #v4.numerics<official>}}
+module attributes {v4.numerics = "official"} {
 }
 
 // -----

@@ -4,7 +4,7 @@
 // RUN: birkhoff-opt %s --mlir-print-op-generic | birkhoff-opt | FileCheck %s
 
 // Module attributes, weights of every format, scales and the `tensor` override.
-// CHECK: module attributes {v4.config = {dim = 256 : i64, hc = 4 : i64, vocab = 1024 : i64}, v4.numerics = "reference"}
+// CHECK: module attributes {v4.config = {dim = 256 : i64, hc = 4 : i64, vocab = 1024 : i64}, v4.numerics = #v4.numerics<reference>}
 // CHECK: v4.weight @embed.weight : !v4.weight<bf16, 1024x256>
 // CHECK: v4.weight @layers.0.hc_attn_base : !v4.weight<f32, 24>
 // CHECK: v4.weight @layers.0.attn.wq_a.weight : !v4.weight<f8e4m3, 128x256> scale @layers.0.attn.wq_a.scale
@@ -13,7 +13,7 @@
 // CHECK: v4.weight @layers.0.ffn.gate.tid2eid : !v4.weight<i64, 1024x2>
 // CHECK: v4.weight @e0.w1 : !v4.weight<fp4e2m1, 128x256> scale @e0.w1.scale
 
-module attributes {v4.numerics = "reference", v4.config = {vocab = 1024 : i64, dim = 256 : i64, hc = 4 : i64}} {
+module attributes {v4.numerics = #v4.numerics<reference>, v4.config = {vocab = 1024 : i64, dim = 256 : i64, hc = 4 : i64}} {
   v4.weight @"embed.weight" : !v4.weight<bf16, 1024x256>
   v4.weight @"layers.0.hc_attn_fn" : !v4.weight<f32, 24x1024>
   v4.weight @"layers.0.hc_attn_base" : !v4.weight<f32, 24>
