@@ -1,10 +1,11 @@
 //===- LowerOpPatterns.cpp - One v4 op -> bk launches pattern per op ------===//
 //
 // The patterns of v4-lower-to-kernels (LowerToKernels.cpp), one per v4 op of a
-// function body: each emits its op's launches of docs/kernels.md with the
-// catalogue's input/output/weight/state order and replaces the op with the
-// buffers it writes. Ops with the same kernel shape share one template
-// (linear / linear_rms_norm, mhc_pre / mhc_pre_norm, ...).
+// function body: each fills its kernel's params struct from the op's typed
+// accessors, launches it with the catalogue's input/output/weight/state order
+// (docs/kernels.md) and replaces the op with the buffers it writes. Ops with
+// the same kernel shape share one template (linear / linear_rms_norm,
+// mhc_pre / mhc_pre_norm, ...).
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/KernelLowering.h"
@@ -48,20 +49,56 @@ public:
   }
 
 protected:
-  /// The layer of the op's launches: from its `layer` attribute or the names
-  /// of its weights; ops without either (mhc_post, rope, ...) belong to the
+  /// The layer of the op's launches: its `layer` attribute, else the layer
+  /// its weight names (`weight`, the mHC `fn`, the router `gate`, the routing
+  /// table); ops without either (mhc_post, rope, moe, ...) belong to the
   /// current layer.
-  virtual int64_t layerOf(OpTy op) const { return lowering_.layer(); }
+  int64_t layerOf(OpTy op) const {
+    if constexpr (requires { op.getLayer(); })
+      return op.getLayer();
+    else if constexpr (requires { op.getWeight(); })
+      return layerOfWeight(op.getWeight());
+    else if constexpr (requires { op.getFn(); })
+      return layerOfWeight(op.getFn());
+    else if constexpr (requires { op.getGate(); })
+      return layerOfWeight(op.getGate());
+    else if constexpr (requires { op.getTid2eidAttr(); })
+      return layerOfWeight(op.getBiasAttr() ? *op.getBias() : *op.getTid2eid());
+    else
+      return lowering_.layer();
+  }
   virtual LogicalResult lower(OpTy op, ValueRange ins,
                               ConversionPatternRewriter &rewriter) const = 0;
 
-  /// `ref`, checked to name a v4.weight, appended to `ws`.
-  LogicalResult addWeight(OpTy op, FlatSymbolRefAttr ref,
-                          SmallVectorImpl<Attribute> &ws) const {
-    FailureOr<FlatSymbolRefAttr> w = lowering_.weight(op, ref);
-    if (failed(w))
+  /// `refs`, each checked to name a v4.weight.
+  FailureOr<SmallVector<Attribute>>
+  weights(OpTy op, ArrayRef<FlatSymbolRefAttr> refs) const {
+    SmallVector<Attribute> ws;
+    for (FlatSymbolRefAttr ref : refs) {
+      FailureOr<FlatSymbolRefAttr> w = lowering_.weight(op, ref);
+      if (failed(w))
+        return failure();
+      ws.push_back(*w);
+    }
+    return ws;
+  }
+
+  /// The common case: one launch of `p`'s kernel reading `ins`, the weights
+  /// `refs` and `states`, writing one new buffer per result of the op (named
+  /// by `labels`, in result order), which then replace the results.
+  template <typename P>
+  LogicalResult emit(OpTy op, ConversionPatternRewriter &rewriter, P p,
+                     ValueRange ins, ArrayRef<FlatSymbolRefAttr> refs,
+                     ArrayRef<StringRef> labels,
+                     ArrayRef<Attribute> states = {}) const {
+    FailureOr<SmallVector<Attribute>> ws = weights(op, refs);
+    if (failed(ws))
       return failure();
-    ws.push_back(*w);
+    SmallVector<Value> outs;
+    for (auto [result, label] : llvm::zip_equal(op->getResults(), labels))
+      outs.push_back(lowering_.out(rewriter, result, label));
+    lowering_.launch(rewriter, p, ins, outs, *ws, states);
+    rewriter.replaceOp(op, outs);
     return success();
   }
 
@@ -74,29 +111,24 @@ double toDouble(const APFloat &f) { return f.convertToDouble(); }
 // Embedding and mHC
 //===----------------------------------------------------------------------===//
 
+/// embed + mhc_expand are one kernel: embed writes every stream.
 struct LowerEmbed : LowerOp<v4::EmbedOp> {
   using LowerOp::LowerOp;
-  int64_t layerOf(v4::EmbedOp op) const override {
-    return layerOfWeight(op.getWeight());
-  }
   LogicalResult lower(v4::EmbedOp op, ValueRange ins,
                       ConversionPatternRewriter &rewriter) const override {
-    SmallVector<Attribute> ws;
-    if (failed(addWeight(op, op.getWeightAttr(), ws)))
-      return failure();
-    // embed + mhc_expand are one kernel: embed writes every stream.
     v4::MhcExpandOp expand;
     if (op.getResult().hasOneUse())
       expand = dyn_cast<v4::MhcExpandOp>(*op.getResult().getUsers().begin());
-    Value o = lowering_.out(rewriter, expand ? expand.getResult() : op, "x");
     EmbedParams p;
     p.dim = elemsPerToken(op.getType());
     p.hc = expand ? int64_t(expand.getHc()) : 1;
-    lowering_.launch(rewriter, p, ins, {o}, ws, {});
-    if (!expand) {
-      rewriter.replaceOp(op, o);
-      return success();
-    }
+    if (!expand)
+      return emit(op, rewriter, p, ins, {op.getWeightAttr()}, {"x"});
+    FailureOr<SmallVector<Attribute>> ws = weights(op, {op.getWeightAttr()});
+    if (failed(ws))
+      return failure();
+    Value o = lowering_.out(rewriter, expand.getResult(), "x");
+    lowering_.launch(rewriter, p, ins, {o}, *ws, {});
     rewriter.replaceOp(expand, o);
     rewriter.eraseOp(op);
     return success();
@@ -112,37 +144,30 @@ struct LowerMhcExpand : LowerOp<v4::MhcExpandOp> {
   }
 };
 
+/// The mHC weights of mhc_pre/mhc_head, plus the norm of their fused forms.
+template <typename OpTy> SmallVector<FlatSymbolRefAttr> mhcWeights(OpTy op) {
+  SmallVector<FlatSymbolRefAttr> refs = {op.getFnAttr(), op.getBaseAttr(),
+                                         op.getScaleAttr()};
+  if constexpr (requires { op.getNormAttr(); })
+    refs.push_back(op.getNormAttr());
+  return refs;
+}
+
 /// mhc_pre and mhc_pre_norm (the latter with its norm weight and eps).
 template <typename OpTy, typename Params> struct LowerMhcPre : LowerOp<OpTy> {
   using LowerOp<OpTy>::LowerOp;
-  using LowerOp<OpTy>::lowering_;
-  static constexpr bool kNorm = std::is_same_v<OpTy, v4::MhcPreNormOp>;
-
-  int64_t layerOf(OpTy op) const override { return layerOfWeight(op.getFn()); }
   LogicalResult lower(OpTy op, ValueRange ins,
                       ConversionPatternRewriter &rewriter) const override {
-    SmallVector<Attribute> ws;
-    if (failed(this->addWeight(op, op.getFnAttr(), ws)) ||
-        failed(this->addWeight(op, op.getBaseAttr(), ws)) ||
-        failed(this->addWeight(op, op.getScaleAttr(), ws)))
-      return failure();
-    Value u = lowering_.out(rewriter, op.getU(), "u"),
-          post = lowering_.out(rewriter, op.getPost(), "post"),
-          comb = lowering_.out(rewriter, op.getComb(), "comb");
     Params p;
     p.dim = elemsPerToken(op.getU().getType());
     p.hc = elemsPerToken(op.getPost().getType());
     p.iters = op.getSinkhornIters();
     p.hcEps = toDouble(op.getHcEps());
     p.normEps = toDouble(op.getNormEps());
-    if constexpr (kNorm) {
-      if (failed(this->addWeight(op, op.getNormAttr(), ws)))
-        return failure();
+    if constexpr (std::is_same_v<OpTy, v4::MhcPreNormOp>)
       p.eps = toDouble(op.getEps());
-    }
-    lowering_.launch(rewriter, p, ins, {u, post, comb}, ws, {});
-    rewriter.replaceOp(op, {u, post, comb});
-    return success();
+    return this->emit(op, rewriter, p, ins, mhcWeights(op),
+                      {"u", "post", "comb"});
   }
 };
 
@@ -150,44 +175,26 @@ struct LowerMhcPost : LowerOp<v4::MhcPostOp> {
   using LowerOp::LowerOp;
   LogicalResult lower(v4::MhcPostOp op, ValueRange ins,
                       ConversionPatternRewriter &rewriter) const override {
-    Value o = lowering_.out(rewriter, op.getResult(), "x");
     MhcPostParams p;
     p.dim = elemsPerToken(op.getSublayer().getType());
     p.hc = elemsPerToken(op.getPost().getType());
-    lowering_.launch(rewriter, p, ins, {o}, {}, {});
-    rewriter.replaceOp(op, o);
-    return success();
+    return emit(op, rewriter, p, ins, {}, {"x"});
   }
 };
 
 /// mhc_head and mhc_head_norm (the latter with its norm weight and eps).
 template <typename OpTy, typename Params> struct LowerMhcHead : LowerOp<OpTy> {
   using LowerOp<OpTy>::LowerOp;
-  using LowerOp<OpTy>::lowering_;
-  static constexpr bool kNorm = std::is_same_v<OpTy, v4::MhcHeadNormOp>;
-
-  int64_t layerOf(OpTy op) const override { return layerOfWeight(op.getFn()); }
   LogicalResult lower(OpTy op, ValueRange ins,
                       ConversionPatternRewriter &rewriter) const override {
-    SmallVector<Attribute> ws;
-    if (failed(this->addWeight(op, op.getFnAttr(), ws)) ||
-        failed(this->addWeight(op, op.getBaseAttr(), ws)) ||
-        failed(this->addWeight(op, op.getScaleAttr(), ws)))
-      return failure();
-    Value o = lowering_.out(rewriter, op.getResult(), "u");
     Params p;
     p.dim = elemsPerToken(op.getType());
     p.hc = op.getInput().getType().getDimSize(1);
     p.hcEps = toDouble(op.getHcEps());
     p.normEps = toDouble(op.getNormEps());
-    if constexpr (kNorm) {
-      if (failed(this->addWeight(op, op.getNormAttr(), ws)))
-        return failure();
+    if constexpr (std::is_same_v<OpTy, v4::MhcHeadNormOp>)
       p.eps = toDouble(op.getEps());
-    }
-    lowering_.launch(rewriter, p, ins, {o}, ws, {});
-    rewriter.replaceOp(op, o);
-    return success();
+    return this->emit(op, rewriter, p, ins, mhcWeights(op), {"u"});
   }
 };
 
@@ -197,21 +204,12 @@ template <typename OpTy, typename Params> struct LowerMhcHead : LowerOp<OpTy> {
 
 struct LowerRmsNorm : LowerOp<v4::RmsNormOp> {
   using LowerOp::LowerOp;
-  int64_t layerOf(v4::RmsNormOp op) const override {
-    return layerOfWeight(op.getWeight());
-  }
   LogicalResult lower(v4::RmsNormOp op, ValueRange ins,
                       ConversionPatternRewriter &rewriter) const override {
-    SmallVector<Attribute> ws;
-    if (failed(addWeight(op, op.getWeightAttr(), ws)))
-      return failure();
-    Value o = lowering_.out(rewriter, op.getResult(), "norm");
     RmsNormParams p;
     p.n = elemsPerToken(op.getType());
     p.eps = toDouble(op.getEps());
-    lowering_.launch(rewriter, p, ins, {o}, ws, {});
-    rewriter.replaceOp(op, o);
-    return success();
+    return emit(op, rewriter, p, ins, {op.getWeightAttr()}, {"norm"});
   }
 };
 
@@ -219,32 +217,22 @@ struct LowerRmsNorm : LowerOp<v4::RmsNormOp> {
 template <typename OpTy, typename Params> struct LowerLinear : LowerOp<OpTy> {
   using LowerOp<OpTy>::LowerOp;
   using LowerOp<OpTy>::lowering_;
-  static constexpr bool kNorm = std::is_same_v<OpTy, v4::LinearRmsNormOp>;
-
-  int64_t layerOf(OpTy op) const override {
-    return layerOfWeight(op.getWeight());
-  }
   LogicalResult lower(OpTy op, ValueRange ins,
                       ConversionPatternRewriter &rewriter) const override {
-    SmallVector<Attribute> ws;
-    if (failed(this->addWeight(op, op.getWeightAttr(), ws)))
-      return failure();
     Params p;
     p.inFeatures = elemsPerToken(op.getInput().getType());
     p.outFeatures = elemsPerToken(op.getType());
     // Every linear rounds its output to bf16 except the LM head, whose
     // logits stay fp32.
     p.roundOutput = lowering_.official() && !lowering_.isLogits(op);
-    if constexpr (kNorm) {
-      if (failed(this->addWeight(op, op.getNormAttr(), ws)))
-        return failure();
+    if constexpr (std::is_same_v<OpTy, v4::LinearRmsNormOp>) {
       p.eps = toDouble(op.getEps());
+      return this->emit(op, rewriter, p, ins,
+                        {op.getWeightAttr(), op.getNormAttr()},
+                        {"linear_norm"});
+    } else {
+      return this->emit(op, rewriter, p, ins, {op.getWeightAttr()}, {"linear"});
     }
-    Value o = lowering_.out(rewriter, op.getResult(),
-                            kNorm ? "linear_norm" : "linear");
-    lowering_.launch(rewriter, p, ins, {o}, ws, {});
-    rewriter.replaceOp(op, o);
-    return success();
   }
 };
 
@@ -252,53 +240,38 @@ struct LowerHeadRmsNorm : LowerOp<v4::HeadRmsNormOp> {
   using LowerOp::LowerOp;
   LogicalResult lower(v4::HeadRmsNormOp op, ValueRange ins,
                       ConversionPatternRewriter &rewriter) const override {
-    Value o = lowering_.out(rewriter, op.getResult(), "q");
     int64_t heads = op.getHeads();
     HeadRmsNormParams p;
     p.heads = heads;
     p.headDim = elemsPerToken(op.getType()) / heads;
     p.eps = toDouble(op.getEps());
-    lowering_.launch(rewriter, p, ins, {o}, {}, {});
-    rewriter.replaceOp(op, o);
-    return success();
+    return emit(op, rewriter, p, ins, {}, {"q"});
   }
 };
 
-struct LowerRope : LowerOp<v4::RopeOp> {
-  using LowerOp::LowerOp;
-  LogicalResult lower(v4::RopeOp op, ValueRange ins,
+/// rope and head_rms_norm_rope (the latter normalizes each head first; only
+/// the plain rope is ever inverse or quantizing).
+template <typename OpTy, typename Params> struct LowerRope : LowerOp<OpTy> {
+  using LowerOp<OpTy>::LowerOp;
+  using LowerOp<OpTy>::lowering_;
+  LogicalResult lower(OpTy op, ValueRange ins,
                       ConversionPatternRewriter &rewriter) const override {
-    Value o = lowering_.out(rewriter, op.getResult(), "rope");
-    RopeParams p;
+    Params p;
     p.heads = op.getHeads();
     p.headDim = op.getHeadDim();
     KernelLowering::setRope(p, op.getRope());
-    p.inverse = op.getInverse();
-    if (lowering_.official()) {
-      FailureOr<int64_t> mode = lowering_.afterRope(op);
-      if (failed(mode))
-        return failure();
-      p.afterRope = *mode;
+    if constexpr (std::is_same_v<OpTy, v4::HeadRmsNormRopeOp>) {
+      p.eps = toDouble(op.getEps());
+    } else {
+      p.inverse = op.getInverse();
+      if (lowering_.official()) {
+        FailureOr<int64_t> mode = lowering_.afterRope(op);
+        if (failed(mode))
+          return failure();
+        p.afterRope = *mode;
+      }
     }
-    lowering_.launch(rewriter, p, ins, {o}, {}, {});
-    rewriter.replaceOp(op, o);
-    return success();
-  }
-};
-
-struct LowerHeadRmsNormRope : LowerOp<v4::HeadRmsNormRopeOp> {
-  using LowerOp::LowerOp;
-  LogicalResult lower(v4::HeadRmsNormRopeOp op, ValueRange ins,
-                      ConversionPatternRewriter &rewriter) const override {
-    Value o = lowering_.out(rewriter, op.getResult(), "rope");
-    HeadRmsNormRopeParams p;
-    p.heads = op.getHeads();
-    p.headDim = op.getHeadDim();
-    KernelLowering::setRope(p, op.getRope());
-    p.eps = toDouble(op.getEps());
-    lowering_.launch(rewriter, p, ins, {o}, {}, {});
-    rewriter.replaceOp(op, o);
-    return success();
+    return this->emit(op, rewriter, p, ins, {}, {"rope"});
   }
 };
 
@@ -310,14 +283,12 @@ struct LowerHeadRmsNormRope : LowerOp<v4::HeadRmsNormRopeOp> {
 /// the attention or indexer that reads them finds that state.
 struct LowerCompressor : LowerOp<v4::CompressorOp> {
   using LowerOp::LowerOp;
-  int64_t layerOf(v4::CompressorOp op) const override { return op.getLayer(); }
   LogicalResult lower(v4::CompressorOp op, ValueRange ins,
                       ConversionPatternRewriter &rewriter) const override {
-    SmallVector<Attribute> ws;
-    if (failed(addWeight(op, op.getWkvAttr(), ws)) ||
-        failed(addWeight(op, op.getWgateAttr(), ws)) ||
-        failed(addWeight(op, op.getApeAttr(), ws)) ||
-        failed(addWeight(op, op.getNormAttr(), ws)))
+    FailureOr<SmallVector<Attribute>> ws =
+        weights(op, {op.getWkvAttr(), op.getWgateAttr(), op.getApeAttr(),
+                     op.getNormAttr()});
+    if (failed(ws))
       return failure();
     int64_t ratio = op.getRatio(), dc = op.getHeadDim(), coff = op.getCoff();
     bool overlap = op.getKind() == v4::CompressorKind::CSA;
@@ -346,7 +317,7 @@ struct LowerCompressor : LowerOp<v4::CompressorOp> {
     if (lowering_.official())
       p.entryFormat = indexer ? 2 : 1;
     KernelLowering::setRope(p, op.getRope());
-    lowering_.launch(rewriter, p, ins, {}, ws, {tail, ents});
+    lowering_.launch(rewriter, p, ins, {}, *ws, {tail, ents});
     rewriter.replaceOpWithMultiple(op, SmallVector<SmallVector<Value>>(1));
     return success();
   }
@@ -373,10 +344,7 @@ struct LowerIndexerTopk : LowerOp<v4::IndexerTopkOp> {
         return failure();
       p.keyFormat = 1;
     }
-    Value o = lowering_.out(rewriter, op.getResult(), "topk");
-    lowering_.launch(rewriter, p, ins, {o}, {}, {*keys});
-    rewriter.replaceOp(op, o);
-    return success();
+    return emit(op, rewriter, p, ins, {}, {"topk"}, {*keys});
   }
 };
 
@@ -384,13 +352,10 @@ struct LowerIndexerTopk : LowerOp<v4::IndexerTopkOp> {
 /// the ring is written after it, by `window_write`.
 struct LowerSparseAttention : LowerOp<v4::SparseAttentionOp> {
   using LowerOp::LowerOp;
-  int64_t layerOf(v4::SparseAttentionOp op) const override {
-    return op.getLayer();
-  }
   LogicalResult lower(v4::SparseAttentionOp op, ValueRange ins,
                       ConversionPatternRewriter &rewriter) const override {
-    SmallVector<Attribute> ws;
-    if (failed(addWeight(op, op.getSinkAttr(), ws)))
+    FailureOr<SmallVector<Attribute>> ws = weights(op, {op.getSinkAttr()});
+    if (failed(ws))
       return failure();
     int64_t headDim = op.getHeadDim(), window = op.getWindow();
     v4::AttentionKind kind = op.getKind();
@@ -450,7 +415,7 @@ struct LowerSparseAttention : LowerOp<v4::SparseAttentionOp> {
     }
     Value o = lowering_.out(rewriter, op.getResult(), "attn");
     // `ins` are q, kv and the top-k indices: the entries are a state.
-    lowering_.launch(rewriter, p, ins, {o}, ws, states);
+    lowering_.launch(rewriter, p, ins, {o}, *ws, states);
     // The ring is written after attention read the previous tokens.
     lowering_.launch(rewriter, ring, {ins[1]}, {}, {}, {states[0]});
     rewriter.replaceOp(op, o);
@@ -460,23 +425,14 @@ struct LowerSparseAttention : LowerOp<v4::SparseAttentionOp> {
 
 struct LowerGroupedLinear : LowerOp<v4::GroupedLinearOp> {
   using LowerOp::LowerOp;
-  int64_t layerOf(v4::GroupedLinearOp op) const override {
-    return layerOfWeight(op.getWeight());
-  }
   LogicalResult lower(v4::GroupedLinearOp op, ValueRange ins,
                       ConversionPatternRewriter &rewriter) const override {
-    SmallVector<Attribute> ws;
-    if (failed(addWeight(op, op.getWeightAttr(), ws)))
-      return failure();
-    Value o = lowering_.out(rewriter, op.getResult(), "grouped");
     int64_t groups = op.getGroups();
     GroupedLinearParams p;
     p.groups = groups;
     p.inPerGroup = elemsPerToken(op.getInput().getType()) / groups;
     p.outPerGroup = elemsPerToken(op.getType()) / groups;
-    lowering_.launch(rewriter, p, ins, {o}, ws, {});
-    rewriter.replaceOp(op, o);
-    return success();
+    return emit(op, rewriter, p, ins, {op.getWeightAttr()}, {"grouped"});
   }
 };
 
@@ -486,21 +442,12 @@ struct LowerGroupedLinear : LowerOp<v4::GroupedLinearOp> {
 
 struct LowerRouterScores : LowerOp<v4::RouterScoresOp> {
   using LowerOp::LowerOp;
-  int64_t layerOf(v4::RouterScoresOp op) const override {
-    return layerOfWeight(op.getGate());
-  }
   LogicalResult lower(v4::RouterScoresOp op, ValueRange ins,
                       ConversionPatternRewriter &rewriter) const override {
-    SmallVector<Attribute> ws;
-    if (failed(addWeight(op, op.getGateAttr(), ws)))
-      return failure();
-    Value o = lowering_.out(rewriter, op.getResult(), "scores");
     RouterScoresParams p;
     p.dim = elemsPerToken(op.getInput().getType());
     p.experts = elemsPerToken(op.getType());
-    lowering_.launch(rewriter, p, ins, {o}, ws, {});
-    rewriter.replaceOp(op, o);
-    return success();
+    return emit(op, rewriter, p, ins, {op.getGateAttr()}, {"scores"});
   }
 };
 
@@ -514,38 +461,24 @@ template <typename OpTy, typename Params> struct LowerRouting : LowerOp<OpTy> {
   static FlatSymbolRefAttr table(OpTy op) {
     return op.getBiasAttr() ? op.getBiasAttr() : op.getTid2eidAttr();
   }
-  int64_t layerOf(OpTy op) const override {
-    if constexpr (kFused)
-      return layerOfWeight(op.getGate());
-    else
-      return layerOfWeight(table(op).getValue());
-  }
   LogicalResult lower(OpTy op, ValueRange ins,
                       ConversionPatternRewriter &rewriter) const override {
-    FailureOr<FlatSymbolRefAttr> tableRef = lowering_.weight(op, table(op));
-    if (failed(tableRef))
-      return failure();
-    SmallVector<Attribute> ws;
     Params p;
+    p.topk = op.getTopk();
+    p.routeScale = toDouble(op.getRouteScale());
+    p.hash = bool(op.getTid2eidAttr());
     if constexpr (kFused) {
       FailureOr<v4::WeightOp> gate = lowering_.weightOp(op, op.getGate());
       if (failed(gate))
         return failure();
-      ws.push_back(op.getGateAttr());
       p.experts = gate->getType().getShape()[0];
       p.dim = elemsPerToken(op.getInput().getType());
+      return this->emit(op, rewriter, p, ins, {op.getGateAttr(), table(op)},
+                        {"idx", "wts"});
     } else {
       p.experts = elemsPerToken(op.getScores().getType());
+      return this->emit(op, rewriter, p, ins, {table(op)}, {"idx", "wts"});
     }
-    ws.push_back(*tableRef);
-    p.topk = op.getTopk();
-    p.routeScale = toDouble(op.getRouteScale());
-    p.hash = bool(op.getTid2eidAttr());
-    Value idx = lowering_.out(rewriter, op.getIndices(), "idx"),
-          wts = lowering_.out(rewriter, op.getWeights(), "wts");
-    lowering_.launch(rewriter, p, ins, {idx, wts}, ws, {});
-    rewriter.replaceOp(op, {idx, wts});
-    return success();
   }
 };
 
@@ -555,19 +488,14 @@ struct LowerMoe : LowerOp<v4::MoeOp> {
   using LowerOp::LowerOp;
   LogicalResult lower(v4::MoeOp op, ValueRange ins,
                       ConversionPatternRewriter &rewriter) const override {
-    SmallVector<Attribute> ws;
+    SmallVector<FlatSymbolRefAttr> refs;
     auto addTriple = [&](ArrayAttr triple) {
       for (Attribute w : triple)
-        if (failed(addWeight(op, cast<FlatSymbolRefAttr>(w), ws)))
-          return failure();
-      return success();
+        refs.push_back(cast<FlatSymbolRefAttr>(w));
     };
     for (Attribute expert : op.getExperts())
-      if (failed(addTriple(cast<ArrayAttr>(expert))))
-        return failure();
-    if (failed(addTriple(op.getShared())))
-      return failure();
-    Value o = lowering_.out(rewriter, op.getResult(), "moe");
+      addTriple(cast<ArrayAttr>(expert));
+    addTriple(op.getShared());
     MoeParams p;
     p.dim = elemsPerToken(op.getType());
     p.inter = op.getInter();
@@ -575,9 +503,7 @@ struct LowerMoe : LowerOp<v4::MoeOp> {
     p.topk = elemsPerToken(op.getIndices().getType());
     p.swigluLimit = toDouble(op.getSwigluLimit());
     p.sharedClamp = op.getSharedClamp();
-    lowering_.launch(rewriter, p, ins, {o}, ws, {});
-    rewriter.replaceOp(op, o);
-    return success();
+    return emit(op, rewriter, p, ins, refs, {"moe"});
   }
 };
 
@@ -593,9 +519,10 @@ void populateOpLoweringPatterns(KernelLowering &lowering,
       LowerMhcHead<v4::MhcHeadNormOp, MhcHeadNormParams>, LowerRmsNorm,
       LowerLinear<v4::LinearOp, LinearParams>,
       LowerLinear<v4::LinearRmsNormOp, LinearRmsNormParams>, LowerHeadRmsNorm,
-      LowerRope, LowerHeadRmsNormRope, LowerCompressor, LowerIndexerTopk,
-      LowerSparseAttention, LowerGroupedLinear, LowerRouterScores,
-      LowerRouting<v4::RouteSelectOp, RouteSelectParams>,
+      LowerRope<v4::RopeOp, RopeParams>,
+      LowerRope<v4::HeadRmsNormRopeOp, HeadRmsNormRopeParams>, LowerCompressor,
+      LowerIndexerTopk, LowerSparseAttention, LowerGroupedLinear,
+      LowerRouterScores, LowerRouting<v4::RouteSelectOp, RouteSelectParams>,
       LowerRouting<v4::RouterOp, RouterParams>, LowerMoe>(
       lowering, types, patterns.getContext());
 }
