@@ -197,8 +197,20 @@ struct V4LowerToKernelsPass : impl::V4LowerToKernelsBase<V4LowerToKernelsPass> {
     populateLoweringPatterns(lowering, types, patterns);
     FrozenRewritePatternSet frozen(std::move(patterns));
 
+    SmallVector<Operation *> entries;
+    for (func::FuncOp fn : module.getOps<func::FuncOp>())
+      entries.push_back(fn);
+    // bk ops that an entry holds already were not made by a pattern: like
+    // any other op there, they have no kernel.
+    DenseSet<Operation *> given;
+    for (Operation *fn : entries)
+      fn->walk([&](Operation *op) {
+        if (isa_and_present<bk::BkDialect>(op->getDialect()))
+          given.insert(op);
+      });
     ConversionTarget target(*ctx);
-    target.addLegalDialect<bk::BkDialect>();
+    target.addDynamicallyLegalDialect<bk::BkDialect>(
+        [&](Operation *op) { return !given.contains(op); });
     target.addDynamicallyLegalOp<func::FuncOp>(
         [](func::FuncOp fn) { return fn->hasAttr(bk::kEntryAttr); });
     target.addDynamicallyLegalOp<func::ReturnOp>(
@@ -208,9 +220,6 @@ struct V4LowerToKernelsPass : impl::V4LowerToKernelsBase<V4LowerToKernelsPass> {
 
     // Entries first, one after another; a pattern that cannot lower its op
     // has said why, so the driver's "failed to legalize" after it is dropped.
-    SmallVector<Operation *> entries;
-    for (func::FuncOp fn : module.getOps<func::FuncOp>())
-      entries.push_back(fn);
     {
       ScopedDiagnosticHandler quiet(
           ctx, [&](Diagnostic &) { return success(lowering.hasFailed()); });

@@ -196,3 +196,28 @@ module attributes {v4.numerics = #v4.numerics<official>} {
     return %l : tensor<1x16xf32>
   }
 }
+
+// -----
+
+// An op with no kernel is refused with one error, not a second one from the
+// conversion driver.
+v4.weight @embed : !v4.weight<bf16, 16x32>
+func.func @decode(%t: tensor<1xi32>) -> tensor<1x32xf32> {
+  %x = v4.embed %t {weight = @embed} : tensor<1xi32> -> tensor<1x32xf32>
+  // expected-error @+1 {{v4-lower-to-kernels: no kernel for 'bk.alloc'}}
+  %b = bk.alloc {name = "b", elems_per_token = 32, is_int = false} : !bk.buffer
+  return %x : tensor<1x32xf32>
+}
+
+// -----
+
+// mhc_expand is part of the embed launch; after anything else it is refused.
+v4.weight @embed : !v4.weight<bf16, 16x32>
+v4.weight @w : !v4.weight<bf16, 32x32>
+func.func @decode(%t: tensor<1xi32>) -> tensor<1x4x32xf32> {
+  %x = v4.embed %t {weight = @embed} : tensor<1xi32> -> tensor<1x32xf32>
+  %y = v4.linear %x {weight = @w} : tensor<1x32xf32> -> tensor<1x32xf32>
+  // expected-error @+1 {{v4-lower-to-kernels: mhc_expand must follow v4.embed}}
+  %e = v4.mhc_expand %y {hc = 4} : tensor<1x32xf32> -> tensor<1x4x32xf32>
+  return %e : tensor<1x4x32xf32>
+}
