@@ -1,12 +1,13 @@
 //===- KernelLowering.h - What the v4 -> bk patterns share -----*- C++ -*-===//
 //
-// v4-lower-to-kernels is one conversion pattern per v4 op (LowerToKernels.cpp).
-// KernelLowering holds what they share: the module's symbols (weights to check,
-// states created once per layer), the numerics profile, and the entry function
-// being lowered (its logits buffer, the states that hold its compressed
-// entries, the current layer). Its helpers emit what every pattern needs:
-// buffers, states and launches built from a kernel's params struct
-// (birkhoff/KernelParams.h), so no parameter key is spelled in the compiler.
+// v4-lower-to-kernels (LowerToKernels.cpp) is one conversion pattern per v4 op
+// (LowerOpPatterns.cpp). KernelLowering holds what they share: the module's
+// symbols (weights to check, states created once per layer), the numerics
+// profile, and the entry function being lowered (its logits buffer, the states
+// that hold its compressed entries, the current layer). Its helpers emit what
+// every pattern needs: buffers, states and launches built from a kernel's
+// params struct (birkhoff/KernelParams.h), so no parameter key is spelled in
+// the compiler.
 //
 //===----------------------------------------------------------------------===//
 #ifndef BIRKHOFF_COMPILER_KERNELLOWERING_H
@@ -53,7 +54,8 @@ public:
   /// The layer of the op being lowered: launches and states carry it.
   int64_t layer() const { return layer_; }
   void setLayer(int64_t layer) { layer_ = layer; }
-  /// Set once a pattern has reported an op it cannot lower.
+  /// Set once a pattern has reported an op it cannot lower (report first:
+  /// the pass drops the diagnostics that follow, the driver's own).
   bool hasFailed() const { return failed_; }
   void markFailed() { failed_ = true; }
   /// `v` is what the entry returns, i.e. the logits.
