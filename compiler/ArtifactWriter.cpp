@@ -85,6 +85,22 @@ buildConfig(flatbuffers::FlatBufferBuilder &fbb, const v4::ModelConfig &c) {
       int32_t(c.bosTokenId), int32_t(c.eosTokenId), c.maxPositionEmbeddings);
 }
 
+flatbuffers::Offset<fb::GenerationConfig>
+buildGenerationConfig(flatbuffers::FlatBufferBuilder &fbb,
+                      const std::optional<GenerationConfig> &g) {
+  if (!g)
+    return 0;
+  auto opt = [](const auto &v) {
+    using T = typename std::decay_t<decltype(v)>::value_type;
+    return v ? flatbuffers::Optional<T>(*v) : flatbuffers::Optional<T>();
+  };
+  return fb::CreateGenerationConfig(
+      fbb, opt(g->doSample), opt(g->temperature), opt(g->topP), opt(g->topK),
+      opt(g->maxNewTokens), opt(g->maxLength),
+      g->eosTokenIds.empty() ? 0 : fbb.CreateVector(g->eosTokenIds),
+      opt(g->repetitionPenalty));
+}
+
 /// Params as Param tables sorted by key; integers fill both `i` and `f`.
 flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<fb::Param>>>
 buildParams(flatbuffers::FlatBufferBuilder &fbb, DictionaryAttr dict) {
@@ -354,7 +370,8 @@ Status Writer::build(uint64_t sectionOffset,
       options_.maxContext, cudaKernels,
       options_.tokenizerJson.empty()
           ? flatbuffers::Offset<flatbuffers::String>()
-          : fbb.CreateString(options_.tokenizerJson));
+          : fbb.CreateString(options_.tokenizerJson),
+      buildGenerationConfig(fbb, options_.generationConfig));
   fbb.FinishSizePrefixed(root, fb::ArtifactIdentifier());
   return Status::ok();
 }

@@ -2,7 +2,7 @@
 //-*-===//
 //
 // Writes lib/schema/artifact.fbs: the size-prefixed flatbuffer ("BKA1",
-// format_version 3), zero padding to a 4096-byte boundary, then the weight
+// format_version 4), zero padding to a 4096-byte boundary, then the weight
 // section. Weight bytes are streamed from the checkpoint's memory maps into
 // the file, 64-byte aligned, one tensor at a time; or, for a model generated
 // at load time, only each weight's recipe is written.
@@ -11,6 +11,7 @@
 #ifndef BIRKHOFF_COMPILER_ARTIFACTWRITER_H
 #define BIRKHOFF_COMPILER_ARTIFACTWRITER_H
 
+#include "birkhoff/GenerationConfig.h"
 #include "birkhoff/Safetensors.h"
 #include "birkhoff/Status.h"
 #include "birkhoff/WeightSynthesis.h"
@@ -18,6 +19,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 
 namespace mlir {
@@ -46,6 +48,10 @@ struct ArtifactOptions {
   /// The text of a tokenizer.json to store (Artifact.tokenizer_json); empty:
   /// none. The writer stores it as is (the compile command checks it).
   std::string tokenizerJson;
+  /// The generation defaults to store (Artifact.generation_config); nullopt:
+  /// none, and the table is left out. Stored as is (the compile command
+  /// checks them).
+  std::optional<GenerationConfig> generationConfig;
 };
 
 struct ArtifactStats {

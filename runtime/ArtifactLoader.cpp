@@ -275,6 +275,30 @@ Status checkGeneratedScale(const Program &prog, int i,
   return Status::ok();
 }
 
+/// The stored generation defaults, under the same checks as the compiler
+/// applies to generation_config.json.
+Expected<GenerationConfig> readGenerationConfig(const fb::GenerationConfig &g,
+                                                int64_t vocabSize,
+                                                const std::string &origin) {
+  auto opt = [](const auto &v) {
+    using T = std::decay_t<decltype(*v)>;
+    return v ? std::optional<T>(*v) : std::nullopt;
+  };
+  GenerationConfig c;
+  c.doSample = opt(g.do_sample());
+  c.temperature = opt(g.temperature());
+  c.topP = opt(g.top_p());
+  c.topK = opt(g.top_k());
+  c.maxNewTokens = opt(g.max_new_tokens());
+  c.maxLength = opt(g.max_length());
+  if (g.eos_token_ids())
+    c.eosTokenIds.assign(g.eos_token_ids()->begin(), g.eos_token_ids()->end());
+  c.repetitionPenalty = opt(g.repetition_penalty());
+  if (Status s = checkGenerationConfig(c, vocabSize); !s.isOk())
+    return bad(origin, "stored generation config: " + s.message());
+  return c;
+}
+
 } // namespace
 
 int logitsTail(const EntryDesc &entry) {
@@ -577,6 +601,11 @@ Expected<Program> parseArtifact(const uint8_t *data, uint64_t size,
                              ", beyond the model's vocab_size " +
                              std::to_string(prog.config.vocabSize));
     prog.tokenizer = std::shared_ptr<const Tokenizer>(tok.take());
+  }
+  if (const fb::GenerationConfig *g = a->generation_config()) {
+    BK_ASSIGN_OR_RETURN(
+        prog.generationConfig,
+        readGenerationConfig(*g, prog.config.vocabSize, origin));
   }
   return prog;
 }

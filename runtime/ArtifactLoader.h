@@ -25,7 +25,10 @@ struct LoadedArtifact {
 /// a version-2 artifact has none and reads as before. 4 changed the CUDA
 /// kernels' launch ABI to batches of sequences with paged state
 /// (lib/cuda/LaunchAbi.h): the cubins of an older "cuda" artifact cannot run,
-/// its host program still can.
+/// its host program still can. Artifact.generation_config came later without
+/// a new version: it is an optional table at the end of Artifact, so an
+/// artifact without it reads as before (no generation defaults), and a reader
+/// of version 4 that predates it skips it and misreads nothing.
 inline constexpr uint32_t kArtifactFormatVersion = 4;
 inline constexpr uint32_t kOldestArtifactFormatVersion = 2;
 inline constexpr uint32_t kOldestCudaArtifactFormatVersion = 4;

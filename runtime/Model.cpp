@@ -143,6 +143,7 @@ Model::load(const std::string &path, const ModelOptions &options) {
   info.eosTokenId = int32_t(prog.config.eosTokenId);
   info.weightBytes = prog.weightSectionSize + prog.generatedBytes;
   info.device = backend->deviceName();
+  info.generationConfig = prog.generationConfig;
   model->impl_->artifact = std::move(artifact);
   model->impl_->options = options;
   model->impl_->backend = std::move(backend);

@@ -8,12 +8,14 @@
 #define BIRKHOFF_RUNTIME_PROGRAM_H
 
 #include "birkhoff/DType.h"
+#include "birkhoff/GenerationConfig.h"
 #include "birkhoff/KernelParams.h"
 #include "birkhoff/WeightSynthesis.h"
 #include "cuda/LaunchAbi.h"
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -160,6 +162,9 @@ struct Program {
   /// The stored tokenizer (Artifact.tokenizer_json), parsed once at load;
   /// null when the artifact has none.
   std::shared_ptr<const Tokenizer> tokenizer;
+  /// The stored generation defaults (Artifact.generation_config), checked at
+  /// load; nullopt when the artifact has none.
+  std::optional<GenerationConfig> generationConfig;
 
   const EntryDesc *entry(const std::string &name) const;
 };

@@ -1,4 +1,8 @@
 //===- Sampling.cpp - Greedy, temperature, top-k and top-p sampling -------===//
+//
+// Also the sampling defaults a generation config gives.
+//
+//===----------------------------------------------------------------------===//
 #include "birkhoff/Runtime.h"
 
 #include <algorithm>
@@ -63,6 +67,22 @@ int32_t sampleToken(std::span<const float> logits, const GenerateOptions &option
       return ids[i];
   }
   return ids[keep - 1];
+}
+
+GenerateOptions applyGenerationConfig(const GenerationConfig &config,
+                                      GenerateOptions base) {
+  if (config.doSample && !*config.doSample) {
+    base.temperature = 0.0f;
+  } else if (config.doSample) {
+    base.temperature = config.temperature.value_or(1.0f);
+    if (config.topP)
+      base.topP = *config.topP;
+    if (config.topK)
+      base.topK = *config.topK;
+  }
+  if (config.maxNewTokens)
+    base.maxNewTokens = *config.maxNewTokens;
+  return base;
 }
 
 } // namespace birkhoff

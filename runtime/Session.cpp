@@ -104,7 +104,7 @@ Expected<GenerateResult> Session::generate(std::span<const int32_t> prompt,
         "position 0)");
   GenerateResult result;
   uint64_t rng = options.seed;
-  int32_t eos = impl_->engine->model().info().eosTokenId;
+  const ModelInfo &info = impl_->engine->model().info();
   while (int64_t(result.tokens.size()) < options.maxNewTokens) {
     int32_t token = sampleToken(impl_->lastLogits, options, rng);
     result.tokens.push_back(token);
@@ -112,7 +112,7 @@ Expected<GenerateResult> Session::generate(std::span<const int32_t> prompt,
       result.stop = GenerateResult::Stop::Callback;
       break;
     }
-    if (options.stopAtEos && token == eos) {
+    if (options.stopAtEos && info.isEndOfSequence(token)) {
       result.stop = GenerateResult::Stop::Eos;
       break;
     }

@@ -26,11 +26,13 @@
 #ifndef BIRKHOFF_RUNTIME_H
 #define BIRKHOFF_RUNTIME_H
 
+#include "birkhoff/GenerationConfig.h"
 #include "birkhoff/Status.h"
 
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -60,6 +62,23 @@ struct ModelInfo {
   int32_t eosTokenId = 1;
   uint64_t weightBytes = 0;
   std::string device; // where it runs: "host" or "cuda:0 (<GPU name>)"
+  /// The checkpoint's generation_config.json as `birkhoff compile` stored it
+  /// (sampling defaults, lengths, end-of-sequence ids); nullopt when the
+  /// artifact has none. applyGenerationConfig turns it into GenerateOptions.
+  std::optional<GenerationConfig> generationConfig;
+
+  /// Whether `token` ends a sequence: eosTokenId, or one of the generation
+  /// config's eos_token_id ids.
+  bool isEndOfSequence(int32_t token) const {
+    if (token == eosTokenId)
+      return true;
+    if (!generationConfig)
+      return false;
+    for (int32_t id : generationConfig->eosTokenIds)
+      if (token == id)
+        return true;
+    return false;
+  }
 };
 
 struct ModelOptions {
@@ -267,10 +286,20 @@ struct GenerateOptions {
   int64_t topK = 0;  // 0 = no top-k filter
   float topP = 1.0f; // 1 = no nucleus filter
   uint64_t seed = 0;
+  /// Stop at an end-of-sequence token (ModelInfo::isEndOfSequence).
   bool stopAtEos = true;
   // Generation ends after emitting one of these.
   std::vector<int32_t> stopTokens;
 };
+
+/// `base` with the defaults `config` states put in, as transformers'
+/// generate reads them: do_sample false sets temperature 0 (greedy); do_sample
+/// true sets temperature (1 when the file gives none), and top_p and top_k
+/// when given; without do_sample the sampling fields are left as in `base`.
+/// max_new_tokens sets maxNewTokens. Nothing else changes (max_length is the
+/// caller's to apply, knowing the prompt; repetition_penalty is not offered).
+GenerateOptions applyGenerationConfig(const GenerationConfig &config,
+                                      GenerateOptions base);
 
 struct GenerateResult {
   std::vector<int32_t> tokens; // the new tokens, stop token included

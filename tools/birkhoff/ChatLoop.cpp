@@ -44,7 +44,7 @@ Status runChatLoop(const std::shared_ptr<const Model> &model, Session &session,
     messages.push_back(m);
   }
   std::vector<int32_t> fed; // what the session holds
-  const int32_t eos = model->info().eosTokenId;
+  const ModelInfo &info = model->info();
   std::fprintf(stderr, "chat: one message per line; /reset starts over, "
                        "/exit or end of input quits\n");
   std::string line;
@@ -118,7 +118,7 @@ Status runChatLoop(const std::shared_ptr<const Model> &model, Session &session,
     fed = ids;
     fed.insert(fed.end(), generated.begin(), generated.end());
     if (result->stop != GenerateResult::Stop::Eos &&
-        !(generated.size() > 0 && generated.back() == eos))
+        !(generated.size() > 0 && info.isEndOfSequence(generated.back())))
       std::fprintf(
           stderr, "chat: reply cut at %zu tokens (%s)\n", generated.size(),
           result->stop == GenerateResult::Stop::ContextFull ? "context full"

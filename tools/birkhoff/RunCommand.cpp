@@ -209,7 +209,7 @@ int runBatch(const ParsedArgs &args, std::shared_ptr<const Model> model,
           sampleToken(result.logitsOf(last[size_t(i)]), g, rng[size_t(i)]);
       out.push_back(tok);
       const int64_t pos = *(*engine)->position(ids[size_t(i)]);
-      if (g.stopAtEos && tok == model->info().eosTokenId)
+      if (g.stopAtEos && model->info().isEndOfSequence(tok))
         stop[size_t(i)] = GenerateResult::Stop::Eos;
       else if (std::find(g.stopTokens.begin(), g.stopTokens.end(), tok) !=
                g.stopTokens.end())

@@ -25,7 +25,6 @@
 #include <fstream>
 #include <set>
 #include <sstream>
-#include <sys/wait.h>
 
 using namespace birkhoff;
 using namespace birkhoff::test;
@@ -66,24 +65,6 @@ std::set<std::string> listedKinds(const std::string &message) {
 }
 
 bool haveNvrtc() { return cuda::NvrtcApi::get().isOk(); }
-
-struct CommandResult {
-  int exitCode = -1;
-  std::string output;
-};
-
-CommandResult runTool(const std::string &args, const std::string &logPath) {
-  std::string cmd = std::string(BIRKHOFF_BIN_DIR) + "/birkhoff " + args +
-                    " > '" + logPath + "' 2>&1";
-  int status = std::system(cmd.c_str());
-  CommandResult r;
-  r.exitCode = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::ifstream in(logPath);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  r.output = ss.str();
-  return r;
-}
 
 // Every golden case: the library names exactly the kinds the generator
 // lacks (computed here from the lowered module and cudaGeneratedKernels()).

@@ -22,7 +22,6 @@
 #include <fstream>
 #include <iterator>
 #include <map>
-#include <sys/wait.h>
 
 using namespace birkhoff;
 using namespace birkhoff::test;
@@ -275,22 +274,6 @@ TEST_F(GeneratedArtifact, CorruptRecipesAreRefused) {
   patchWeight<uint8_t>(b, weightIndex(b, "embed.weight"), W::VT_SYNTH_KIND,
                        uint8_t(fb::SynthKind::Normal));
   expectRefused(b, {"'embed.weight'", "is stored but has a generator recipe"});
-}
-
-struct CommandResult {
-  int exitCode = -1;
-  std::string output;
-};
-
-CommandResult runTool(const std::string &args, const std::string &logPath) {
-  std::string cmd = std::string(BIRKHOFF_BIN_DIR) + "/birkhoff " + args +
-                    " > '" + logPath + "' 2>&1";
-  int status = std::system(cmd.c_str());
-  CommandResult r;
-  r.exitCode = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::ifstream in(logPath);
-  r.output.assign(std::istreambuf_iterator<char>(in), {});
-  return r;
 }
 
 // A 4-layer V4-Flash shape with 16 experts per layer (4 GB of weights): the

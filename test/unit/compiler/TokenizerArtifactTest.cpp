@@ -35,37 +35,12 @@ const char *kTexts[] = {
 };
 
 /// The generated tiny model compiled once, then written with any tokenizer.
-class TokenizerArtifact : public ::testing::Test {
+class TokenizerArtifact : public TinySynthArtifact {
 protected:
-  static void SetUpTestSuite() {
-    shape_ = new v4::ModelConfig(*v4::presetConfig("tiny"));
-    Expected<v4::SynthModel> synth =
-        v4::makeSynthModel(*shape_, {}, "synth preset tiny");
-    ASSERT_TRUE(synth.isOk()) << synth.status().message();
-    synth_ = new v4::SynthModel(synth.take());
-    ctx_ = new mlir::MLIRContext();
-    LoadedCheckpoint declared{synth_->config, synth_->checkpoint};
-    module_ = new mlir::OwningOpRef<mlir::ModuleOp>(
-        compileToKernels(*ctx_, declared, {}));
-    ASSERT_TRUE(*module_);
-  }
-  static void TearDownTestSuite() {
-    delete module_;
-    delete ctx_;
-    delete synth_;
-    delete shape_;
-  }
-
   std::string write(const std::string &name, const std::string &tokenizer) {
     ArtifactOptions options;
-    options.modelName = "tiny";
-    options.generated = &synth_->recipes;
     options.tokenizerJson = tokenizer;
-    std::string path = dir_.file(name);
-    auto stats = writeArtifact((*module_)->getOperation(), synth_->config,
-                               synth_->checkpoint, options, path);
-    EXPECT_TRUE(stats.isOk()) << stats.status().message();
-    return path;
+    return writeWith(name, options);
   }
 
   static std::shared_ptr<const Model> load(const std::string &path) {
@@ -75,18 +50,7 @@ protected:
     EXPECT_TRUE(model.isOk()) << model.status().toString();
     return model.isOk() ? *model : nullptr;
   }
-
-  static v4::ModelConfig *shape_;
-  static v4::SynthModel *synth_;
-  static mlir::MLIRContext *ctx_;
-  static mlir::OwningOpRef<mlir::ModuleOp> *module_;
-  TempDir dir_;
 };
-
-v4::ModelConfig *TokenizerArtifact::shape_ = nullptr;
-v4::SynthModel *TokenizerArtifact::synth_ = nullptr;
-mlir::MLIRContext *TokenizerArtifact::ctx_ = nullptr;
-mlir::OwningOpRef<mlir::ModuleOp> *TokenizerArtifact::module_ = nullptr;
 
 TEST(SynthTokenizer, LoadsWithTheVocabularySizeAndRoundTrips) {
   v4::ModelConfig tiny = *v4::presetConfig("tiny");

@@ -1,4 +1,9 @@
 //===- SamplingTest.cpp - Greedy and sampled token choice -----------------===//
+//
+// sampleToken, and the defaults a generation config gives
+// (applyGenerationConfig, ModelInfo::isEndOfSequence).
+//
+//===----------------------------------------------------------------------===//
 #include "birkhoff/Runtime.h"
 
 #include <gtest/gtest.h>
@@ -56,6 +61,73 @@ TEST(Sampling, TemperatureFollowsSoftmax) {
   for (int i = 0; i < n; ++i)
     ones += sampleToken(logits, g, rng);
   EXPECT_NEAR(double(ones) / n, 0.75, 0.02);
+}
+
+/// Options no generation config would give, to see what it changes.
+GenerateOptions marked() {
+  return {.maxNewTokens = 3,
+          .temperature = 0.25f,
+          .topK = 9,
+          .topP = 0.5f,
+          .seed = 11,
+          .stopAtEos = false,
+          .stopTokens = {4}};
+}
+
+TEST(GenerationDefaults, DoSampleTrueSetsTheSamplingFields) {
+  GenerateOptions g = applyGenerationConfig({.doSample = true,
+                                             .temperature = 0.6f,
+                                             .topP = 0.95f,
+                                             .topK = 40,
+                                             .maxNewTokens = 128},
+                                            marked());
+  EXPECT_EQ(g.temperature, 0.6f);
+  EXPECT_EQ(g.topP, 0.95f);
+  EXPECT_EQ(g.topK, 40);
+  EXPECT_EQ(g.maxNewTokens, 128);
+  // What a generation config does not speak of stays.
+  EXPECT_EQ(g.seed, 11u);
+  EXPECT_FALSE(g.stopAtEos);
+  EXPECT_EQ(g.stopTokens, std::vector<int32_t>{4});
+  // do_sample alone: transformers' temperature 1; top_p and top_k stay.
+  g = applyGenerationConfig({.doSample = true}, marked());
+  EXPECT_EQ(g.temperature, 1.0f);
+  EXPECT_EQ(g.topP, 0.5f);
+  EXPECT_EQ(g.topK, 9);
+  EXPECT_EQ(g.maxNewTokens, 3);
+}
+
+TEST(GenerationDefaults, DoSampleFalseIsGreedy) {
+  GenerateOptions g = applyGenerationConfig(
+      {.doSample = false, .temperature = 0.6f, .topK = 40}, marked());
+  EXPECT_EQ(g.temperature, 0.0f);
+  EXPECT_EQ(g.topK, 9);
+  std::vector<float> logits = {0.1f, 3.0f, -1.0f, 2.9f};
+  uint64_t rng = 5;
+  for (int i = 0; i < 20; ++i)
+    EXPECT_EQ(sampleToken(logits, g, rng), 1);
+}
+
+TEST(GenerationDefaults, WithoutDoSampleTheSamplingFieldsStay) {
+  GenerateOptions g = applyGenerationConfig(
+      {.temperature = 0.6f, .topP = 0.9f, .topK = 40, .eosTokenIds = {1, 2}},
+      marked());
+  EXPECT_EQ(g.temperature, 0.25f);
+  EXPECT_EQ(g.topP, 0.5f);
+  EXPECT_EQ(g.topK, 9);
+  EXPECT_EQ(g.maxNewTokens, 3);
+}
+
+TEST(GenerationDefaults, EndOfSequenceIdsJoinTheConfigs) {
+  ModelInfo info;
+  info.eosTokenId = 1;
+  EXPECT_TRUE(info.isEndOfSequence(1));
+  EXPECT_FALSE(info.isEndOfSequence(7));
+  info.generationConfig = GenerationConfig{.eosTokenIds = {7, 9}};
+  EXPECT_TRUE(info.isEndOfSequence(1));
+  EXPECT_TRUE(info.isEndOfSequence(7));
+  EXPECT_TRUE(info.isEndOfSequence(9));
+  EXPECT_FALSE(info.isEndOfSequence(8));
 }
 
 } // namespace

@@ -292,7 +292,7 @@ void Scheduler::emit(Active &a, std::span<const float> logits) {
   u.completionTokens = a.generated;
   FinishReason reason = FinishReason::None;
   bool matched = false;
-  if ((g.stopAtEos && tok == model_->info().eosTokenId) ||
+  if ((g.stopAtEos && model_->info().isEndOfSequence(tok)) ||
       std::find(g.stopTokens.begin(), g.stopTokens.end(), tok) !=
           g.stopTokens.end()) {
     reason = FinishReason::Stop;
