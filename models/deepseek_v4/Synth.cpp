@@ -404,6 +404,18 @@ std::string synthTokenizerJson(const ModelConfig &config) {
   return j.dump();
 }
 
+std::string synthGenerationConfigJson(const ModelConfig &config) {
+  // Key for key, in the order of DeepSeek-V4's file.
+  nlohmann::ordered_json j = {{"_from_model_config", true},
+                              {"bos_token_id", config.bosTokenId},
+                              {"eos_token_id", config.eosTokenId},
+                              {"do_sample", true},
+                              {"temperature", 1.0},
+                              {"top_p", 1.0},
+                              {"transformers_version", "4.46.3"}};
+  return j.dump(2) + "\n";
+}
+
 Status writeSynthCheckpoint(const ModelConfig &inputConfig,
                             const SynthOptions &options, const std::string &dir,
                             SynthStats *stats) {
@@ -420,6 +432,8 @@ Status writeSynthCheckpoint(const ModelConfig &inputConfig,
       writeText(dir + "/config.json", modelConfigToJson(config)));
   if (std::string tok = synthTokenizerJson(config); !tok.empty())
     BK_RETURN_IF_ERROR(writeText(dir + "/tokenizer.json", tok));
+  BK_RETURN_IF_ERROR(writeText(dir + "/generation_config.json",
+                               synthGenerationConfigJson(config)));
 
   std::vector<ExpectedTensor> table = expectedTensors(config, format);
   std::vector<Shard> shards = planShards(table, options);

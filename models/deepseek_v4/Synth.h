@@ -71,9 +71,15 @@ std::vector<int64_t> synthShape(const ExpectedTensor &t);
 /// lie outside it).
 std::string synthTokenizerJson(const ModelConfig &config);
 
+/// The generation_config.json of DeepSeek-V4's release (Flash and Pro share
+/// it: do_sample true, temperature 1.0, top_p 1.0, and its bookkeeping keys),
+/// with `config`'s BOS and EOS ids.
+std::string synthGenerationConfigJson(const ModelConfig &config);
+
 /// Writes `dir`/config.json, `dir`/model-0000i-of-0000n.safetensors,
-/// `dir`/model.safetensors.index.json and `dir`/tokenizer.json (unless
-/// synthTokenizerJson is empty); creates `dir` if needed and replaces
+/// `dir`/model.safetensors.index.json, `dir`/generation_config.json and
+/// `dir`/tokenizer.json (unless synthTokenizerJson is empty); creates `dir`
+/// if needed and replaces
 /// files of those names. Values (V4_SPEC §7.4): norms 1 + N(0, 0.1); linears,
 /// experts and projections N(0, 1/sqrt(in)); embedding N(0, 1); hc_*_fn
 /// N(0, 0.02), hc_*_base N(0, 0.5), hc_*_scale U(0.5, 1.5); ape N(0, 0.5);

@@ -21,6 +21,7 @@
 #include "deepseek_v4/SynthModel.h"
 #include "kernel/BkDialect.h"
 
+#include "birkhoff/GenerationConfig.h"
 #include "birkhoff/Tokenizer.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -33,6 +34,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <optional>
 #include <sstream>
@@ -60,6 +62,13 @@ constexpr const char *kUsage =
     "tokenizer.json);\n"
     "                              without one the artifact takes and gives\n"
     "                              token ids only\n"
+    "  --generation-config FILE    the generation_config.json whose defaults\n"
+    "                              (sampling, lengths, end-of-sequence ids) "
+    "the\n"
+    "                              artifact stores (default: the "
+    "checkpoint's,\n"
+    "                              synth's with --synth-preset; none: no\n"
+    "                              defaults)\n"
     "  --layers N, --experts E, --seed S, --unquantized, --no-mtp\n"
     "                              with --synth-preset: as for `birkhoff "
     "synth`\n"
@@ -214,43 +223,63 @@ Expected<SourceModel> loadSynthModel(const ParsedArgs &args) {
   return m;
 }
 
+/// A file the artifact stores beside the checkpoint's tensors: where it came
+/// from (its path, or "synth <what>") and its text.
+struct Input {
+  std::string origin, text;
+};
+
+/// The text of the option's FILE when given, else of `name` in the
+/// checkpoint folder when it exists, else for --synth-preset synth's
+/// (`synthText`, when it is not empty); nullopt for none.
+Expected<std::optional<Input>>
+readInput(const ParsedArgs &args, const SourceModel &source, const char *option,
+          const char *name, const char *what,
+          const std::function<std::string()> &synthText) {
+  std::string path;
+  if (args.has(option)) {
+    path = args.get(option);
+  } else if (source.generated) {
+    std::string text = synthText();
+    if (text.empty())
+      return std::optional<Input>();
+    return std::optional<Input>(Input{std::string("synth ") + what, text});
+  } else {
+    path = (std::filesystem::path(args.positional[0]) / name).string();
+    if (!std::filesystem::exists(path))
+      return std::optional<Input>();
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    return ioError(std::string("cannot read ") + what + " '" + path + "'");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return std::optional<Input>(Input{path, ss.str()});
+}
+
 /// The tokenizer.json text to store: --tokenizer FILE, else the checkpoint's
 /// tokenizer.json, else synth's for --synth-preset; empty for none. It must
 /// load and its ids must fit the model's vocabulary.
 Expected<std::string> chooseTokenizer(const ParsedArgs &args,
                                       const SourceModel &source) {
-  std::string path, json;
-  if (args.has("tokenizer")) {
-    path = args.get("tokenizer");
-  } else if (!source.generated) {
-    std::string candidate =
-        (std::filesystem::path(args.positional[0]) / "tokenizer.json").string();
-    if (std::filesystem::exists(candidate))
-      path = candidate;
+  BK_ASSIGN_OR_RETURN(
+      std::optional<Input> input,
+      readInput(args, source, "tokenizer", "tokenizer.json", "tokenizer",
+                [&] { return v4::synthTokenizerJson(source.config); }));
+  if (!input && source.generated) {
+    std::fprintf(stderr,
+                 "birkhoff compile: warning: vocab_size %lld is too small "
+                 "for synth's byte-level tokenizer (256 bytes + BOS/EOS): "
+                 "the artifact takes and gives token ids only\n",
+                 (long long)source.config.vocabSize);
+    return std::string();
   }
-  if (!path.empty()) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in)
-      return ioError("cannot read tokenizer '" + path + "'");
-    std::stringstream ss;
-    ss << in.rdbuf();
-    json = ss.str();
-  } else if (source.generated) {
-    json = v4::synthTokenizerJson(source.config);
-    path = "synth tokenizer";
-    if (json.empty()) {
-      std::fprintf(stderr,
-                   "birkhoff compile: warning: vocab_size %lld is too small "
-                   "for synth's byte-level tokenizer (256 bytes + BOS/EOS): "
-                   "the artifact takes and gives token ids only\n",
-                   (long long)source.config.vocabSize);
-      return std::string();
-    }
-  } else {
+  if (!input) {
     std::fprintf(stderr, "birkhoff compile: warning: no tokenizer.json: the "
                          "artifact takes and gives token ids only\n");
     return std::string();
   }
+  const std::string &path = input->origin, &json = input->text;
   Expected<std::unique_ptr<Tokenizer>> tok = Tokenizer::fromJson(json);
   if (!tok)
     return invalidArgument("tokenizer '" + path +
@@ -265,6 +294,38 @@ Expected<std::string> chooseTokenizer(const ParsedArgs &args,
   return json;
 }
 
+/// The generation defaults to store: --generation-config FILE, else the
+/// checkpoint's generation_config.json, else synth's for --synth-preset;
+/// nullopt for none. A file that does not parse or holds values out of range
+/// fails, naming the file and the field.
+Expected<std::optional<GenerationConfig>>
+chooseGenerationConfig(const ParsedArgs &args, const SourceModel &source) {
+  BK_ASSIGN_OR_RETURN(
+      std::optional<Input> input,
+      readInput(args, source, "generation-config", "generation_config.json",
+                "generation config",
+                [&] { return v4::synthGenerationConfigJson(source.config); }));
+  if (!input)
+    return std::optional<GenerationConfig>();
+  const std::string &path = input->origin;
+  BK_ASSIGN_OR_RETURN(
+      GenerationConfig config,
+      parseGenerationConfig(input->text, path, source.config.vocabSize));
+  if (!config.doSample && config.hasSamplingFields())
+    std::fprintf(stderr,
+                 "birkhoff compile: warning: generation config '%s' gives "
+                 "sampling fields but not do_sample: as in transformers, they "
+                 "apply only with do_sample true\n",
+                 path.c_str());
+  if (config.repetitionPenalty && *config.repetitionPenalty != 1.0f)
+    std::fprintf(stderr,
+                 "birkhoff compile: warning: generation config '%s' gives "
+                 "repetition_penalty %g: stored, but not applied (Birkhoff's "
+                 "sampler has no penalties)\n",
+                 path.c_str(), double(*config.repetitionPenalty));
+  return std::optional<GenerationConfig>(std::move(config));
+}
+
 } // namespace
 
 int runCompileCommand(int argc, char **argv) {
@@ -275,13 +336,14 @@ int runCompileCommand(int argc, char **argv) {
   std::vector<char *> args;
   for (std::string &s : storage)
     args.push_back(s.data());
-  Expected<ParsedArgs> parsed = parseArgs(
-      int(args.size()), args.data(),
-      {"output", "target", "numerics", "max-tokens", "max-context",
-       "compile-to", "dump-ir", "shared-expert-clamp", "arch", "dump-kernels",
-       "synth-preset", "layers", "experts", "seed", "tokenizer"},
-      {"timing", "print-ir-after-all", "help", "embed-ptx", "tree-reductions",
-       "unquantized", "no-mtp"});
+  Expected<ParsedArgs> parsed =
+      parseArgs(int(args.size()), args.data(),
+                {"output", "target", "numerics", "max-tokens", "max-context",
+                 "compile-to", "dump-ir", "shared-expert-clamp", "arch",
+                 "dump-kernels", "synth-preset", "layers", "experts", "seed",
+                 "tokenizer", "generation-config"},
+                {"timing", "print-ir-after-all", "help", "embed-ptx",
+                 "tree-reductions", "unquantized", "no-mtp"});
   if (!parsed) {
     std::fprintf(stderr, "birkhoff compile: %s\n%s",
                  parsed.status().message().c_str(), kUsage);
@@ -362,6 +424,14 @@ int runCompileCommand(int argc, char **argv) {
       return fail(tok.status());
     tokenizerJson = tok.take();
   }
+  std::optional<GenerationConfig> generationConfig;
+  if (compileTo == "artifact" || parsed->has("generation-config")) {
+    Expected<std::optional<GenerationConfig>> gen =
+        chooseGenerationConfig(*parsed, *source);
+    if (!gen)
+      return fail(gen.status());
+    generationConfig = gen.take();
+  }
   timer.done("load");
 
   mlir::MLIRContext context;
@@ -439,6 +509,7 @@ int runCompileCommand(int argc, char **argv) {
   options.target = target;
   options.maxContext = *maxContext;
   options.tokenizerJson = std::move(tokenizerJson);
+  options.generationConfig = std::move(generationConfig);
   Expected<ArtifactStats> stats = writeArtifact(module->getOperation(), config,
                                                 checkpoint, options, output);
   if (!stats)

@@ -3,7 +3,10 @@
 // Artifact.generation_config: the writer stores a generation config field
 // for field (absent fields stay absent, no config leaves the table out), the
 // loader hands it to Program and ModelInfo, and stored values out of range
-// are a load error.
+// are a load error. Through the command line: a checkpoint folder's
+// generation_config.json, synth's, and --generation-config FILE reach
+// Model::load unchanged. The CLI's messages, inspect and run are
+// test/lit/tools/generation-config.test.
 //
 //===----------------------------------------------------------------------===//
 #include "CompileSupport.h"
@@ -12,6 +15,7 @@
 #include "birkhoff/GenerationConfig.h"
 #include "birkhoff/Runtime.h"
 #include "birkhoff/schema/artifact_generated.h"
+#include "deepseek_v4/Synth.h"
 
 using namespace birkhoff;
 using namespace birkhoff::test;
@@ -103,6 +107,63 @@ TEST_F(GenerationConfigArtifact, StoredValuesOutOfRangeAreALoadError) {
         << loaded.status().message();
     EXPECT_FALSE(Model::load(path).isOk());
   }
+}
+
+/// The generation config `birkhoff compile <args>` stores, as Model::load
+/// reads it back.
+std::optional<GenerationConfig> compiled(const TempDir &dir,
+                                         const std::string &args) {
+  std::string path = dir.file("out.bkart");
+  CommandResult r =
+      runTool("compile " + args + " -o '" + path + "'", dir.file("log"));
+  EXPECT_EQ(r.exitCode, 0) << r.output;
+  ModelOptions mo;
+  mo.numThreads = 1;
+  Expected<std::shared_ptr<const Model>> model = Model::load(path, mo);
+  EXPECT_TRUE(model.isOk()) << model.status().toString();
+  if (!model.isOk())
+    return std::nullopt;
+  return (*model)->info().generationConfig;
+}
+
+// A checkpoint folder (synth's) with its generation_config.json, the same
+// folder with another file in its place, --generation-config FILE over it,
+// and the folder without one.
+TEST(GenerationConfigCompile, CheckpointFolderRoundTrip) {
+  TempDir dir;
+  const std::string ckpt = dir.file("ckpt");
+  CommandResult r = runTool("synth --preset tiny --layers 2 -o '" + ckpt + "'",
+                            dir.file("synth.log"));
+  ASSERT_EQ(r.exitCode, 0) << r.output;
+  v4::ModelConfig tiny = *v4::presetConfig("tiny");
+  Expected<GenerationConfig> synth = parseGenerationConfig(
+      v4::synthGenerationConfigJson(tiny), "synth", tiny.vocabSize);
+  ASSERT_TRUE(synth.isOk()) << synth.status().toString();
+  EXPECT_EQ(readBytes(ckpt + "/generation_config.json"),
+            v4::synthGenerationConfigJson(tiny));
+  EXPECT_EQ(compiled(dir, "'" + ckpt + "'"), *synth);
+  // compile --synth-preset stores the same.
+  EXPECT_EQ(compiled(dir, "--synth-preset tiny --layers 2"), *synth);
+
+  writeBytes(ckpt + "/generation_config.json",
+             R"({"do_sample": true, "temperature": 0.7, "top_p": 0.9,
+                 "top_k": 40, "max_new_tokens": 64, "max_length": 2048,
+                 "eos_token_id": [1, 1023, 5], "repetition_penalty": 1.05,
+                 "num_beams": 1, "transformers_version": "4.46.3"})");
+  EXPECT_EQ(compiled(dir, "'" + ckpt + "'"), kEveryField);
+
+  const std::string other = dir.file("greedy.json");
+  writeBytes(other, R"({"do_sample": false, "eos_token_id": 2})");
+  const GenerationConfig greedy = {.doSample = false, .eosTokenIds = {2}};
+  EXPECT_EQ(compiled(dir, "'" + ckpt + "' --generation-config '" + other + "'"),
+            greedy);
+  EXPECT_EQ(compiled(dir, "--synth-preset tiny --layers 2 "
+                          "--generation-config '" +
+                              other + "'"),
+            greedy);
+
+  std::filesystem::remove(ckpt + "/generation_config.json");
+  EXPECT_FALSE(compiled(dir, "'" + ckpt + "'").has_value());
 }
 
 } // namespace
