@@ -72,7 +72,8 @@ curl -s "$url/v1/models" > "$work/models.json"
 code=$(post /v1/completions '{"prompt": [5, 17, 3, 99], "max_tokens": 12, "temperature": 0, "ignore_eos": true}' "$work/c.json")
 [ "$code" = 200 ] || fail "completions: $code $(cat "$work/c.json")"
 got=$(json "$work/c.json" "' '.join(map(str, j['choices'][0]['token_ids']))")
-want=$("$birkhoff" run "$art" --tokens 5,17,3,99 --generate 12 --no-eos-stop 2> /dev/null | tr -s ' \n' ' ' | sed 's/ $//')
+want=$("$birkhoff" run "$art" --tokens 5,17,3,99 --generate 12 --no-eos-stop --temperature 0 2> /dev/null |
+  tr -s ' \n' ' ' | sed 's/ $//')
 [ "$got" = "$want" ] || fail "completions ids [$got], birkhoff run [$want]"
 [ "$(json "$work/c.json" "j['choices'][0]['finish_reason']")" = "length" ] || fail "finish_reason"
 [ "$(json "$work/c.json" "j['usage']")" = "{'prompt_tokens': 4, 'completion_tokens': 12, 'total_tokens': 16}" ] ||

@@ -3,13 +3,71 @@
 #include "ArtifactLoader.h"
 #include "Commands.h"
 #include "WeightGeneration.h"
+#include "birkhoff/GenerationConfig.h"
 #include "birkhoff/Tokenizer.h"
 
 #include <chrono>
 #include <cstdio>
 #include <map>
+#include <optional>
+#include <string>
 
 namespace birkhoff::tools {
+namespace {
+
+/// The `generation` lines: the stored generation config's fields, and what
+/// of them is not applied.
+void printGenerationConfig(const std::optional<GenerationConfig> &g) {
+  if (!g) {
+    std::printf("generation none: no generation config (no sampling "
+                "defaults)\n");
+    return;
+  }
+  std::string fields;
+  auto add = [&](const char *name, const std::string &value) {
+    fields += (fields.empty() ? "" : ", ") + std::string(name) + " " + value;
+  };
+  auto real = [](float v) {
+    char buf[32];
+    std::snprintf(buf, sizeof(buf), "%g", double(v));
+    return std::string(buf);
+  };
+  if (g->doSample)
+    add("do_sample", *g->doSample ? "true" : "false");
+  if (g->temperature)
+    add("temperature", real(*g->temperature));
+  if (g->topP)
+    add("top_p", real(*g->topP));
+  if (g->topK)
+    add("top_k", std::to_string(*g->topK));
+  if (g->maxNewTokens)
+    add("max_new_tokens", std::to_string(*g->maxNewTokens));
+  if (g->maxLength)
+    add("max_length", std::to_string(*g->maxLength));
+  if (!g->eosTokenIds.empty()) {
+    std::string ids;
+    for (int32_t id : g->eosTokenIds)
+      ids += (ids.empty() ? "" : ",") + std::to_string(id);
+    add("eos_token_id", ids);
+  }
+  if (g->repetitionPenalty)
+    add("repetition_penalty", real(*g->repetitionPenalty));
+  std::printf("generation %s\n",
+              fields.empty() ? "stored, with none of the fields Birkhoff reads"
+                             : fields.c_str());
+  const bool samplingFields = g->temperature || g->topP || g->topK;
+  if (g->doSample && !*g->doSample && samplingFields)
+    std::printf("           do_sample false: greedy; temperature, top_p and "
+                "top_k are not applied\n");
+  else if (!g->doSample && samplingFields)
+    std::printf("           no do_sample: temperature, top_p and top_k are "
+                "not applied\n");
+  if (g->repetitionPenalty)
+    std::printf("           repetition_penalty: unsupported, not applied "
+                "(Birkhoff's sampler has no penalties)\n");
+}
+
+} // namespace
 
 int runInspectCommand(int argc, char **argv) {
   auto args = parseArgs(argc, argv, {"context", "threads"},
@@ -66,6 +124,7 @@ int runInspectCommand(int argc, char **argv) {
   else
     std::printf("tokenizer  none: the artifact takes and gives token ids "
                 "only\n");
+  printGenerationConfig(p.generationConfig);
   std::printf("layers    ");
   for (size_t l = 0; l < c.layerKinds.size(); ++l) {
     static const char *kinds[] = {"window", "csa", "hca"};

@@ -45,7 +45,17 @@ const char *kUsage =
     "generated ids.\n"
     "--chat chats on the terminal in DeepSeek-V4's chat format: one message\n"
     "per line, the reply streamed (its reasoning on stderr with --thinking);\n"
-    "--generate bounds each reply (default 512).\n";
+    "--generate bounds each reply (default: the generation config's\n"
+    "max_new_tokens, else 512).\n"
+    "Sampling: the artifact's defaults (the checkpoint's "
+    "generation_config.json,\n"
+    "stored by compile; `birkhoff inspect` shows them) apply to every "
+    "sampling\n"
+    "flag not given: do_sample false is greedy, do_sample true samples with "
+    "its\n"
+    "temperature, top_p and top_k. Without stored defaults, greedy\n"
+    "(--temperature 0, --top-k 0, --top-p 1). A stored eos_token_id list adds\n"
+    "end-of-sequence ids (--no-eos-stop ignores them all).\n";
 
 Expected<std::vector<int32_t>> readTokens(const std::string &spec) {
   std::vector<int32_t> out;
@@ -83,6 +93,18 @@ const char *stopName(GenerateResult::Stop stop) {
 int fail(const Status &st) {
   std::fprintf(stderr, "birkhoff run: %s\n", st.toString().c_str());
   return 1;
+}
+
+/// "greedy", or the temperature, top-k, top-p and seed sampled with.
+std::string samplingSummary(const GenerateOptions &g) {
+  if (g.temperature <= 0.0f || g.topK == 1)
+    return "greedy";
+  char buf[128];
+  std::snprintf(buf, sizeof(buf),
+                "temperature %g, top-k %lld, top-p %g, seed %llu",
+                double(g.temperature), (long long)g.topK, double(g.topP),
+                (unsigned long long)g.seed);
+  return buf;
 }
 
 /// The prompts of --batch: a JSON list of non-empty lists of token ids.
@@ -313,12 +335,25 @@ int runRunCommand(int argc, char **argv) {
     return fail(model.status());
   if (modelOptions.device != "host")
     std::fprintf(stderr, "device: %s\n", (*model)->info().device.c_str());
+  // The artifact's generation defaults, then the flags given.
+  const std::optional<GenerationConfig> &stored =
+      (*model)->info().generationConfig;
   GenerateOptions g;
+  if (stored)
+    g = applyGenerationConfig(*stored, g);
   g.maxNewTokens = *generateN;
-  g.temperature = float(*temperature);
-  g.topK = *topK;
-  g.topP = float(*topP);
+  if (args->has("temperature"))
+    g.temperature = float(*temperature);
+  if (args->has("top-k"))
+    g.topK = *topK;
+  if (args->has("top-p"))
+    g.topP = float(*topP);
   g.seed = uint64_t(*seed);
+  if (stored && (*generateN > 0 || args->has("chat")))
+    std::fprintf(stderr,
+                 "sampling: %s (the artifact's generation config where no "
+                 "flag is given)\n",
+                 samplingSummary(g).c_str());
   g.stopAtEos = !args->has("no-eos-stop");
   if (args->has("stop-ids")) {
     auto ids = parseIntList(args->get("stop-ids"));
@@ -344,7 +379,8 @@ int runRunCommand(int argc, char **argv) {
     }
     co.generate = g;
     if (!args->has("generate"))
-      co.generate.maxNewTokens = 512;
+      co.generate.maxNewTokens =
+          stored && stored->maxNewTokens ? *stored->maxNewTokens : 512;
     Status st = runChatLoop(*model, **session, co);
     return st.isOk() ? 0 : fail(st);
   }
