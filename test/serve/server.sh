@@ -5,11 +5,14 @@
 start_server() {
   local birkhoff=$1 log=$2
   shift 2
+  # A log left by an earlier server names its port: gone before this one starts, so that the
+  # loop below cannot read it before the new server's redirection empties the file.
+  rm -f "$log"
   "$birkhoff" serve "$@" --port 0 2> "$log" &
   pid=$!
   url=""
   for _ in $(seq 1 300); do
-    url=$(sed -n 's/.*listening on \(http:[^ ]*\).*/\1/p' "$log")
+    url=$(sed -n 's/.*listening on \(http:[^ ]*\).*/\1/p' "$log" 2> /dev/null)
     [ -n "$url" ] && return 0
     kill -0 "$pid" 2> /dev/null || break
     sleep 0.1
