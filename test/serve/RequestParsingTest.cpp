@@ -1,7 +1,8 @@
 //===- RequestParsingTest.cpp - OpenAI bodies, read and checked -----------===//
 //
-// Every field the server reads, its defaults, and one test per way a body
-// is refused, with the HTTP status and error fields it is answered with.
+// Every field the server reads, its defaults (OpenAI's, or the artifact's
+// generation config), and one test per way a body is refused, with the HTTP
+// status and error fields it is answered with.
 //
 //===----------------------------------------------------------------------===//
 #include "RequestParsing.h"
@@ -108,6 +109,85 @@ TEST_F(RequestParsingTest, ChatReadsSamplingStopsAndStreaming) {
   EXPECT_EQ(r->generation.maxTokens, 3);
   EXPECT_EQ(r->generation.stop, std::vector<std::string>{"x"});
   EXPECT_EQ(r->generation.sampling.topK, 0);
+}
+
+// The artifact's generation config fills the fields a request leaves out;
+// a field the request gives wins, even at its neutral value.
+TEST_F(RequestParsingTest, GenerationConfigFillsWhatTheRequestLeavesOut) {
+  limits_.generationConfig = GenerationConfig{.doSample = true,
+                                              .temperature = 0.6f,
+                                              .topP = 0.95f,
+                                              .topK = 20,
+                                              .maxNewTokens = 10};
+  auto r = chat(hello());
+  ASSERT_TRUE(r.isOk()) << r.status().toString();
+  EXPECT_EQ(r->generation.sampling.temperature, 0.6f);
+  EXPECT_EQ(r->generation.sampling.topP, 0.95f);
+  EXPECT_EQ(r->generation.sampling.topK, 20);
+  EXPECT_EQ(r->generation.maxTokens, 10);
+  EXPECT_EQ(r->generation.sampling.seed, 77u);
+  json body = hello();
+  body.update(
+      {{"temperature", 0}, {"top_p", 1}, {"top_k", 0}, {"max_tokens", 30}});
+  r = chat(body);
+  ASSERT_TRUE(r.isOk()) << r.status().toString();
+  EXPECT_EQ(r->generation.sampling.temperature, 0.0f);
+  EXPECT_EQ(r->generation.sampling.topP, 1.0f);
+  EXPECT_EQ(r->generation.sampling.topK, 0);
+  EXPECT_EQ(r->generation.maxTokens, 30);
+  // Completions too; max_new_tokens never passes what the context leaves.
+  limits_.generationConfig->maxNewTokens = 1000;
+  r = completion({{"prompt", {3, 1, 4}}});
+  ASSERT_TRUE(r.isOk()) << r.status().toString();
+  EXPECT_EQ(r->generation.sampling.temperature, 0.6f);
+  EXPECT_EQ(r->generation.maxTokens, 253);
+
+  // do_sample false: greedy unless the request asks for a temperature.
+  limits_.generationConfig =
+      GenerationConfig{.doSample = false, .temperature = 0.6f};
+  r = chat(hello());
+  ASSERT_TRUE(r.isOk());
+  EXPECT_EQ(r->generation.sampling.temperature, 0.0f);
+  body = hello();
+  body["temperature"] = 0.8;
+  r = chat(body);
+  ASSERT_TRUE(r.isOk());
+  EXPECT_EQ(r->generation.sampling.temperature, 0.8f);
+
+  // Without do_sample its sampling fields do not apply: OpenAI's defaults.
+  limits_.generationConfig = GenerationConfig{.temperature = 0.6f, .topK = 20};
+  r = chat(hello());
+  ASSERT_TRUE(r.isOk());
+  EXPECT_EQ(r->generation.sampling.temperature, 1.0f);
+  EXPECT_EQ(r->generation.sampling.topK, 0);
+  EXPECT_EQ(r->generation.maxTokens,
+            256 - int64_t(r->generation.prompt.size()));
+}
+
+// max_length bounds prompt + generated tokens when max_tokens is left out
+// (max_new_tokens, when also given, wins); a prompt that reaches it needs
+// max_tokens, as in transformers.
+TEST_F(RequestParsingTest, GenerationConfigMaxLengthBoundsTheDefault) {
+  limits_.generationConfig = GenerationConfig{.maxLength = 8};
+  auto r = completion({{"prompt", {3, 1, 4}}});
+  ASSERT_TRUE(r.isOk()) << r.status().toString();
+  EXPECT_EQ(r->generation.maxTokens, 5);
+  r = completion({{"prompt", {3, 1, 4}}, {"max_tokens", 20}});
+  ASSERT_TRUE(r.isOk());
+  EXPECT_EQ(r->generation.maxTokens, 20);
+  ApiError e = error(completion({{"prompt", {1, 2, 3, 4, 5, 6, 7, 8}}}));
+  EXPECT_EQ(e.httpStatus, 400);
+  EXPECT_EQ(e.param, "prompt");
+  EXPECT_NE(e.message.find("max_length 8"), std::string::npos) << e.message;
+  limits_.generationConfig->maxNewTokens = 2;
+  r = completion({{"prompt", {1, 2, 3, 4, 5, 6, 7, 8}}});
+  ASSERT_TRUE(r.isOk()) << r.status().toString();
+  EXPECT_EQ(r->generation.maxTokens, 2);
+  // A max_length past the context bounds nothing.
+  limits_.generationConfig = GenerationConfig{.maxLength = 100000};
+  r = completion({{"prompt", {3, 1, 4}}});
+  ASSERT_TRUE(r.isOk());
+  EXPECT_EQ(r->generation.maxTokens, 253);
 }
 
 TEST_F(RequestParsingTest, ToolChoiceNoneLeavesTheToolsOut) {

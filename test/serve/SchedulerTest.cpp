@@ -4,7 +4,8 @@
 // seeded) request run by the scheduler, beside others, joining a running
 // batch, prefilled in chunks or preempted and recomputed, must produce the
 // tokens a Session generates for it alone. Also cancellation (pages come
-// back), the queue limit, shutdown, stop strings and stop tokens.
+// back), the queue limit, shutdown, stop strings and stop tokens, and the
+// end-of-sequence ids of the artifact's generation config.
 //
 //===----------------------------------------------------------------------===//
 #include "Scheduler.h"
@@ -241,6 +242,31 @@ TEST_F(SchedulerTest, AStopTokenEndsTheRequestAndIsNotReturned) {
   r.sampling.stopTokens = {all[5]};
   const size_t first =
       size_t(std::find(all.begin(), all.end(), all[5]) - all.begin());
+  RequestUpdate u = runAll(*s, {submit(*s, r)})[0];
+  EXPECT_EQ(u.finish, FinishReason::Stop);
+  EXPECT_EQ(u.tokens, std::vector<int32_t>(all.begin(), all.begin() + first));
+  EXPECT_EQ(u.completionTokens, int64_t(first) + 1);
+}
+
+// An eos id of the artifact's generation config ends a request as the
+// config's eos_token_id does: finish "stop", the token not returned.
+TEST_F(SchedulerTest, AGenerationConfigEosIdEndsTheRequest) {
+  GenerationRequest r = greedy(prompt(61, 12), 20);
+  const std::vector<int32_t> all = alone(r);
+  const int32_t eos = all[5];
+  auto m =
+      test::tinySynthModel("{\"eos_token_id\": [" + std::to_string(eos) + "]}");
+  ASSERT_TRUE(m.isOk()) << m.status().toString();
+  model_ = m.take();
+  ASSERT_TRUE(model_->info().isEndOfSequence(eos));
+  ASSERT_EQ(alone(r), all); // the same weights
+  size_t first = 0;
+  while (!model_->info().isEndOfSequence(all[first]))
+    ++first;
+  auto s = scheduler(2);
+  RequestUpdate ignored = runAll(*s, {submit(*s, r)})[0];
+  EXPECT_EQ(ignored.tokens, all); // stopAtEos false: ignore_eos
+  r.sampling.stopAtEos = true;
   RequestUpdate u = runAll(*s, {submit(*s, r)})[0];
   EXPECT_EQ(u.finish, FinishReason::Stop);
   EXPECT_EQ(u.tokens, std::vector<int32_t>(all.begin(), all.begin() + first));

@@ -5,12 +5,16 @@
 #include "birkhoff/Runtime.h"
 
 #include <memory>
+#include <string>
 
 namespace birkhoff::test {
 
 /// `birkhoff compile --synth-preset tiny` (4 layers, vocab 1024, a
-/// tokenizer; weights generated at load), compiled once per build.
-Expected<std::shared_ptr<const Model>> tinySynthModel();
+/// tokenizer, synth's generation config; weights generated at load),
+/// compiled once per build; with `generationConfig` (the text of a
+/// generation_config.json) compiled with that one instead.
+Expected<std::shared_ptr<const Model>>
+tinySynthModel(const std::string &generationConfig = "");
 
 /// The golden case tiny_mix (vocab 512, no tokenizer); NotFound when
 /// ../shared/goldens is not there.

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # `birkhoff serve` end to end, through curl and raw sockets, on the synth tiny artifact (it has a
 # tokenizer): health and models, chat and completions (whole, streamed as server-sent events,
-# with stop strings), the same greedy ids as `birkhoff run`, keep-alive, every error class in
-# OpenAI's JSON shape (400, 404, 413, 429, malformed JSON and HTTP), a client that goes away
-# (its sequence and pages come back), /metrics, and SIGTERM (503 while draining, exit 0).
+# with stop strings), the same greedy ids as `birkhoff run`, the artifact's generation defaults,
+# keep-alive, every error class in OpenAI's JSON shape (400, 404, 413, 429, malformed JSON and
+# HTTP), a client that goes away (its sequence and pages come back), /metrics, and SIGTERM (503
+# while draining, exit 0).
 #   serve_e2e.sh <birkhoff> <work dir>
 set -euo pipefail
 birkhoff=$1 work=$2
@@ -75,6 +76,7 @@ got=$(json "$work/c.json" "' '.join(map(str, j['choices'][0]['token_ids']))")
 want=$("$birkhoff" run "$art" --tokens 5,17,3,99 --generate 12 --no-eos-stop --temperature 0 2> /dev/null |
   tr -s ' \n' ' ' | sed 's/ $//')
 [ "$got" = "$want" ] || fail "completions ids [$got], birkhoff run [$want]"
+greedy_ids=$want
 [ "$(json "$work/c.json" "j['choices'][0]['finish_reason']")" = "length" ] || fail "finish_reason"
 [ "$(json "$work/c.json" "j['usage']")" = "{'prompt_tokens': 4, 'completion_tokens': 12, 'total_tokens': 16}" ] ||
   fail "usage: $(json "$work/c.json" "j['usage']")"
@@ -184,6 +186,23 @@ grep -q '^birkhoff_requests_total{route="other",status="404"} 1$' "$work/metrics
 grep -q '^birkhoff_requests_total{route="/v1/completions",status="413"} 1$' "$work/metrics.txt" || fail "413s"
 # The whole request whose client gave up was answered as nginx's 499 (nobody read it).
 grep -q '^birkhoff_requests_total{route="/v1/completions",status="499"} 1$' "$work/metrics.txt" || fail "499s"
+
+# The artifact's generation config fills what a request leaves out: compiled with do_sample
+# false, a request without a temperature is greedy (the ids of `birkhoff run` above); one with a
+# temperature samples.
+stop
+echo '{"do_sample": false}' > "$work/greedy.json"
+"$birkhoff" compile --synth-preset tiny --generation-config "$work/greedy.json" -o "$work/greedy.bkart" > /dev/null
+start_server "$birkhoff" "$work/server.log" "$work/greedy.bkart" --max-sequences 2 --max-context 512 || fail "no server"
+code=$(post /v1/completions '{"prompt": [5, 17, 3, 99], "max_tokens": 12, "ignore_eos": true}' "$work/g.json")
+[ "$code" = 200 ] || fail "completions on greedy defaults: $code $(cat "$work/g.json")"
+got=$(json "$work/g.json" "' '.join(map(str, j['choices'][0]['token_ids']))")
+[ "$got" = "$greedy_ids" ] || fail "greedy defaults: ids [$got], birkhoff run [$greedy_ids]"
+code=$(post /v1/completions '{"prompt": [5, 17, 3, 99], "max_tokens": 12, "ignore_eos": true, "temperature": 1, "seed": 5}' "$work/g1.json")
+[ "$code" = 200 ] || fail "completions with a temperature: $code $(cat "$work/g1.json")"
+got=$(json "$work/g1.json" "' '.join(map(str, j['choices'][0]['token_ids']))")
+[ "$got" != "$greedy_ids" ] || fail "temperature 1 gave the greedy ids"
+echo "generation config defaults: greedy without a temperature, sampled with one"
 
 # SIGTERM while a request streams: /health and new requests are 503; the stream ends (an error
 # event and [DONE] once the grace is over) and the server exits 0.

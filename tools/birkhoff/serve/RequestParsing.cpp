@@ -101,6 +101,8 @@ Status readCommon(const json &j, const Model &model, const ServeLimits &limits,
   }
   GenerateOptions &g = out.generation.sampling;
   g.temperature = 1.0f; // OpenAI's default
+  if (limits.generationConfig)
+    g = applyGenerationConfig(*limits.generationConfig, g);
   BK_RETURN_IF_ERROR(readNumber(j, "temperature", 0, 2, false, g.temperature));
   BK_RETURN_IF_ERROR(readNumber(j, "top_p", 0, 1, true, g.topP));
   const json &k = field(j, "top_k");
@@ -175,8 +177,30 @@ Status readCommon(const json &j, const Model &model, const ServeLimits &limits,
   return Status::ok();
 }
 
+/// The default max_tokens: what is left of the context after the prompt,
+/// bounded by the generation config's max_new_tokens, else by what its
+/// max_length leaves after the prompt (none left is an error, as in
+/// transformers).
+Expected<int64_t> defaultMaxTokens(const ServeLimits &limits, int64_t prompt,
+                                   int64_t room, const char *promptField) {
+  const std::optional<GenerationConfig> &g = limits.generationConfig;
+  if (g && g->maxNewTokens)
+    return std::min(room - prompt, *g->maxNewTokens);
+  if (g && g->maxLength) {
+    if (prompt >= *g->maxLength)
+      return outOfRange(std::string(promptField) + ": the prompt is " +
+                        std::to_string(prompt) +
+                        " tokens, and the model's generation config has "
+                        "max_length " +
+                        std::to_string(*g->maxLength) +
+                        ": give max_tokens to generate after it");
+    return std::min(room, *g->maxLength) - prompt;
+  }
+  return room - prompt;
+}
+
 /// max_completion_tokens (or the older max_tokens): by default what is left
-/// of the context after the prompt.
+/// of the context after the prompt (defaultMaxTokens).
 Status readMaxTokens(const json &j, const ServeLimits &limits,
                      const char *promptField, ParsedRequest &out) {
   const int64_t prompt = int64_t(out.generation.prompt.size());
@@ -193,7 +217,8 @@ Status readMaxTokens(const json &j, const ServeLimits &limits,
     v = &field(j, name);
   }
   if (v->is_null()) {
-    out.generation.maxTokens = room - prompt;
+    BK_ASSIGN_OR_RETURN(out.generation.maxTokens,
+                        defaultMaxTokens(limits, prompt, room, promptField));
     return Status::ok();
   }
   if (!v->is_number_integer() || v->get<int64_t>() < 1)

@@ -15,6 +15,7 @@
 #include "Generation.h"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -30,6 +31,11 @@ struct ServeLimits {
   int64_t maxMessages = 1024;
   int64_t maxStopStrings = 16;
   int64_t maxStopBytes = 256;
+  /// Defaults for the fields a request leaves out (the artifact's generation
+  /// config, ModelInfo::generationConfig): its sampling fields over OpenAI's
+  /// (applyGenerationConfig), and max_new_tokens or max_length bounding the
+  /// default max_tokens. A field the request gives wins.
+  std::optional<GenerationConfig> generationConfig;
 };
 
 struct ParsedRequest {

@@ -148,6 +148,7 @@ int runServeCommand(int argc, char **argv) {
   ho.limits.capacity = (*scheduler)->capacity();
   ho.limits.poolTokens = (*scheduler)->poolTokens();
   ho.limits.maxMessages = opt["max-messages"];
+  ho.limits.generationConfig = info.generationConfig;
   serve::HttpServer server(**scheduler, metrics, ho);
   auto bound = server.bind();
   if (!bound)
