@@ -332,7 +332,9 @@ Status Writer::build(uint64_t sectionOffset,
           int32_t(l.getLayerAttr().getInt()), fbb.CreateVector(ins),
           fbb.CreateVector(outs), fbb.CreateVector(ws), fbb.CreateVector(ss),
           buildParams(fbb, l.getParams()),
-          buildParams(fbb, l.getScheduleAttr()), cudaKernel, cudaThen));
+          // The schedule list stays empty: a launch's #bk.schedule is
+          // already in its CUDA kernels' sources, and the runtime reads none.
+          buildParams(fbb, DictionaryAttr()), cudaKernel, cudaThen));
       ++launches_;
     }
     entries.push_back(fb::CreateEntryPoint(

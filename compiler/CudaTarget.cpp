@@ -1,5 +1,6 @@
 //===- CudaTarget.cpp - The CUDA kernels of a bk module -------------------===//
 #include "compiler/CudaTarget.h"
+#include "compiler/LaunchSpec.h"
 
 #include "kernel/BkDialect.h"
 
@@ -24,35 +25,6 @@ using namespace mlir;
 
 namespace birkhoff {
 namespace {
-
-/// The launch as the CUDA generator sees it: its params decoded as the
-/// runtime decodes the artifact's (the bk.launch verifier checked them) and
-/// its weights' formats.
-Expected<cuda::CudaLaunchSpec> launchSpec(bk::LaunchOp launch,
-                                          SymbolTable &symbols) {
-  std::vector<ParamPair> pairs;
-  for (NamedAttribute a : launch.getParams()) {
-    if (auto i = dyn_cast<IntegerAttr>(a.getValue()))
-      pairs.emplace_back(a.getName().str(), double(i.getInt()));
-    else if (auto f = dyn_cast<FloatAttr>(a.getValue()))
-      pairs.emplace_back(a.getName().str(), f.getValueAsDouble());
-  }
-  BK_ASSIGN_OR_RETURN(cuda::CudaLaunchSpec spec,
-                      cuda::launchSpecOf(launch.getKernel().str(), pairs));
-  for (Attribute w : launch.getWeights()) {
-    StringRef name = cast<FlatSymbolRefAttr>(w).getValue();
-    auto op = symbols.lookup<bk::WeightOp>(name);
-    if (!op)
-      return internalError("weight '" + name.str() + "' is not declared");
-    std::optional<DType> dtype = parseDTypeName(op.getDtype().str());
-    if (!dtype)
-      return internalError("weight '" + name.str() + "' has dtype " +
-                           op.getDtype().str());
-    spec.weight(*dtype, std::vector<int64_t>(op.getShape().begin(),
-                                             op.getShape().end()));
-  }
-  return spec;
-}
 
 std::string launchName(func::FuncOp fn, int index, bk::LaunchOp launch) {
   return "@" + fn.getName().str() + " launch " + std::to_string(index) + " ('" +
@@ -133,13 +105,18 @@ Expected<CudaProgram> compileCudaProgram(Operation *bkModule,
     if (!failure.isOk())
       return;
     std::string where = "--target cuda: " + launchName(fn, index, l);
-    Expected<cuda::CudaLaunchSpec> spec = launchSpec(l, symbols);
+    Expected<cuda::CudaLaunchSpec> spec = cudaLaunchSpec(l, symbols);
     if (!spec) {
       failure = spec.status().withContext(where);
       return;
     }
-    if (auto tokens = fn->getAttrOfType<IntegerAttr>(bk::kMaxTokensAttr))
-      spec->maxTokens = tokens.getInt();
+    // The generator decides no schedule of its own (bk-choose-schedule, in
+    // buildCudaPipeline, writes every launch's).
+    if (!spec->schedule) {
+      failure = invalidArgument(where + " has no #bk.schedule (run "
+                                        "bk-choose-schedule first)");
+      return;
+    }
     Expected<cuda::KernelSource> source =
         cuda::generateKernelSource(*spec, codegen);
     if (!source) {

@@ -148,7 +148,7 @@ void KernelLowering::launch(mlir::OpBuilder &b, P p, mlir::ValueRange inputs,
       b, b.getUnknownLoc(),
       b.getStringAttr(llvm::StringRef(P::kName.data(), P::kName.size())),
       inputs, outputs, b.getArrayAttr(weights), b.getArrayAttr(states),
-      b.getDictionaryAttr(params), mlir::DictionaryAttr(),
+      b.getDictionaryAttr(params), bk::ScheduleAttr(),
       b.getI64IntegerAttr(layer_));
 }
 

@@ -28,6 +28,9 @@ void registerCompilerPasses();
 void buildModelPipeline(mlir::OpPassManager &pm);
 /// v4 -> bk: lower, plan memory, verify.
 void buildLoweringPipeline(mlir::OpPassManager &pm, int64_t maxTokens);
+/// What --target cuda runs on the lowered module before CUDA code
+/// generation (compileCudaProgram): bk-choose-schedule.
+void buildCudaPipeline(mlir::OpPassManager &pm);
 
 } // namespace birkhoff
 

@@ -89,4 +89,15 @@ def BkVerify : Pass<"bk-verify", "mlir::ModuleOp"> {
   ];
 }
 
+def BkChooseSchedule : Pass<"bk-choose-schedule", "mlir::ModuleOp"> {
+  let summary = "Write every launch's CUDA schedule (#bk.schedule)";
+  let description = [{
+    The tile sizes, split factors, cluster sizes and variant of every
+    bk.launch of the entry functions, chosen from its params, its entry's
+    bk.max_tokens and its weights' formats (compiler/cuda/Schedule.h). The
+    CUDA generator only reads them; the cuda pipeline runs this pass before
+    code generation.
+  }];
+}
+
 #endif // BIRKHOFF_COMPILER_PASSES_TD

@@ -31,6 +31,10 @@ void buildLoweringPipeline(mlir::OpPassManager &pm, int64_t maxTokens) {
   pm.addPass(createBkVerify(BkVerifyOptions{/*requirePlan=*/true}));
 }
 
+void buildCudaPipeline(mlir::OpPassManager &pm) {
+  pm.addPass(createBkChooseSchedule());
+}
+
 void registerCompilerPasses() {
   registerBirkhoffCompilerPasses();
   mlir::PassPipelineRegistration<>(
@@ -39,6 +43,9 @@ void registerCompilerPasses() {
   mlir::PassPipelineRegistration<>(
       "birkhoff-lowering", "v4 -> bk launches, memory plan, verification",
       [](mlir::OpPassManager &pm) { buildLoweringPipeline(pm, 512); });
+  mlir::PassPipelineRegistration<>(
+      "birkhoff-cuda", "the CUDA schedule of every launch",
+      [](mlir::OpPassManager &pm) { buildCudaPipeline(pm); });
   mlir::PassPipelineRegistration<>(
       "birkhoff-full", "the whole compile pipeline (max_tokens 512)",
       [](mlir::OpPassManager &pm) {

@@ -131,13 +131,14 @@ Expected<Body> genLinear(const LinearParams &p, const LaunchReader &r,
   if (w == DType::FP4E2M1x2 && in % 32)
     return invalidArgument(r.where() + "FP4 in_features " + i(in) +
                            " is not a multiple of its 32-blocks");
-  constexpr int kWarps = 8, kTokenTile = 4, kTokensPerY = 32;
+  BK_RETURN_IF_ERROR(r.variant({"gemv"}).status());
+  const Schedule &s = r.schedule();
   Body b;
   b.include = "bk/linear.cuh";
   b.call = "bk::linear<" + i(in) + ", " + i(out) + ", " + dt(w) + ", " +
-           i(kWarps) + ", " + i(kTokenTile) + ", " + i(kTokensPerY) +
+           i(s.warps) + ", " + i(s.tokenTile) + ", " + i(s.tokensPerY) +
            ">(args);";
-  b.grid = {0, (out + kWarps - 1) / kWarps, kTokensPerY, 32 * kWarps};
+  b.grid = warpRowGrid(out, s);
   b.minBlocksPerSm = 3; // <= 85 registers: FP4 decodes 32 values per chunk
   return b;
 }
@@ -188,11 +189,16 @@ Expected<Body> genMhc(const Mhc &m, const LaunchReader &r, bool head,
   b.include = "bk/mhc.cuh";
   std::string eps3 = f32(float(m.hcEps)) + ", " + f32(float(m.normEps)) + ", " +
                      f32(float(m.eps));
-  // Entries of very few tokens (decode), mhc_pre(_norm): a block per mixing
-  // row (and one for Σ x²) per token, then a block per token goes on from
-  // the sums in scratch (mhcMixRow): the weights spread over rows + 1 SMs.
-  constexpr int64_t kSplitMaxTokens = 4;
-  if (!head && r.maxTokens() > 0 && r.maxTokens() <= kSplitMaxTokens) {
+  BK_ASSIGN_OR_RETURN(std::string variant,
+                      head ? r.variant({"cluster", "block"})
+                           : r.variant({"split", "cluster", "block"}));
+  // "split" (decode), mhc_pre(_norm): a block per mixing row (and one for
+  // Σ x²) per token, then a block per token goes on from the sums in scratch
+  // (mhcMixRow): the weights spread over rows + 1 SMs.
+  if (variant == "split") {
+    if (r.maxTokens() < 1)
+      return invalidArgument(r.where() + "the split variant needs the "
+                                         "entry's tokens per call");
     b.call = "bk::mhcMixRow<" + i(dim) + ", " + i(hc) + ", " + dt(fn) + ", " +
              i(kBlock) + ">(args);";
     b.grid = {rows + 1, 0, 0, kBlock};
@@ -209,15 +215,13 @@ Expected<Body> genMhc(const Mhc &m, const LaunchReader &r, bool head,
     b.then.push_back(std::move(rest));
     return b;
   }
-  // Small entries (decode): a cluster of blocks per token splits the mixing
-  // rows, so the ROWS·hc·dim fp32 weights are not read by one SM alone.
-  int64_t cluster = 1;
-  if (r.maxTokens() > 0 && r.maxTokens() <= 32)
-    for (int64_t c : {8, 6, 4, 3, 2})
-      if (rows % c == 0) {
-        cluster = c;
-        break;
-      }
+  // "cluster" (small entries): a cluster of blocks per token splits the
+  // mixing rows, so the ROWS·hc·dim fp32 weights are not read by one SM
+  // alone. "block": one block per token.
+  const int64_t cluster = variant == "cluster" ? r.schedule().cluster : 1;
+  if (variant == "cluster" && (cluster < 2 || cluster > 8 || rows % cluster))
+    return invalidArgument(r.where() + "schedule cluster " + i(cluster) +
+                           " does not split the " + i(rows) + " mixing rows");
   // Official numerics: bf16 collapsed input and P1 norm (reference sources
   // of one block per token keep their text, and so their entry names).
   std::string tail = cluster > 1 ? flag(m.official) + ", " + i(cluster)
@@ -437,11 +441,19 @@ std::vector<std::string_view> cudaGeneratedKernels() {
   return names;
 }
 
+CudaLaunchSpec scheduled(CudaLaunchSpec spec) {
+  spec.schedule = chooseSchedule(spec);
+  return spec;
+}
+
 Expected<KernelSource> generateKernelSource(const CudaLaunchSpec &spec,
                                             const CudaCodegenOptions &opts) {
   if (spec.params.index() == 0)
     return invalidArgument("CUDA launch without decoded params");
   LaunchReader reader(spec);
+  if (!spec.schedule)
+    return invalidArgument(reader.where() +
+                           "has no schedule (bk-choose-schedule chooses it)");
   const KernelId id = spec.kernel();
   const std::string name(kernelName(id));
   const GeneratorEntry &entry = kGenerators[size_t(id)];

@@ -15,6 +15,9 @@
 #include "birkhoff/Status.h"
 #include "cuda/LaunchAbi.h"
 
+#include "Schedule.h"
+
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -35,6 +38,9 @@ struct CudaLaunchSpec {
   /// Entries of many tokens get tensor-core kernels where one exists; a
   /// one-token entry (decode) keeps the GEMV kernels.
   int64_t maxTokens = 0;
+  /// The launch's schedule (Schedule.h), which the generator only reads; a
+  /// spec without one is refused.
+  std::optional<Schedule> schedule;
 
   CudaLaunchSpec() = default;
   /// A launch with `p` (a kernel's params struct, e.g. LinearParams).
@@ -47,6 +53,10 @@ struct CudaLaunchSpec {
     weightShapes.push_back(std::move(shape));
   }
 };
+
+/// `spec` with chooseSchedule's schedule: what bk-choose-schedule writes on
+/// a bk.launch, for specs built without MLIR (birkhoff-kernelgen, tests).
+CudaLaunchSpec scheduled(CudaLaunchSpec spec);
 
 /// A spec of a launch of `kernel` whose params are the artifact's (key,
 /// value) pairs, decoded as the runtime decodes them (decodeParams: a missing,
@@ -88,9 +98,9 @@ struct KernelSource {
 };
 
 /// The source of `spec`'s launch: its first kernel, the others in `then`.
-/// Kernels without a CUDA generator (and official launches of kernels whose
-/// official numerics are not generated) give Unsupported "... not yet
-/// generated for CUDA".
+/// The spec must carry a schedule (InvalidArgument otherwise). Kernels without
+/// a CUDA generator (and official launches of kernels whose official numerics
+/// are not generated) give Unsupported "... not yet generated for CUDA".
 Expected<KernelSource>
 generateKernelSource(const CudaLaunchSpec &spec,
                      const CudaCodegenOptions &opts = {});

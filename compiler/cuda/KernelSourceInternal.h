@@ -36,6 +36,15 @@ inline int64_t stagedTokens(int64_t k, int64_t budget = 40 * 1024) {
   return std::min<int64_t>(4, budget / (4 * k));
 }
 
+/// Slots of the moe kernels' token sort: the power of two that holds the
+/// (token, expert) pairs of a y-slice.
+inline int64_t moeSortSlots(int64_t tokensPerY, int64_t topk) {
+  int64_t n = 1;
+  while (n < tokensPerY * topk)
+    n <<= 1;
+  return n;
+}
+
 /// The artifact key of field `f` of `p` (a reference into `p`), for
 /// messages: generators read the typed fields and name them by their keys.
 #define BK_KERNEL(Id, ...)                                                     \
@@ -68,6 +77,21 @@ public:
   }
   /// Tokens per call of the launch's entry (0: unknown).
   int64_t maxTokens() const { return spec_.maxTokens; }
+  /// The launch's schedule (generateKernelSource checked it is present).
+  const Schedule &schedule() const { return *spec_.schedule; }
+  /// The schedule's variant, which must be one of `known` (the variants the
+  /// kernel's generator emits).
+  Expected<std::string>
+  variant(std::initializer_list<std::string_view> known) const {
+    const std::string &v = schedule().variant;
+    if (std::find(known.begin(), known.end(), v) != known.end())
+      return v;
+    std::string list;
+    for (std::string_view k : known)
+      list += (list.empty() ? "" : ", ") + std::string(k);
+    return invalidArgument(where() + "schedule variant '" + v +
+                           "' is not one of " + list);
+  }
   /// dtype of launch weight i, which must be one of `allowed`.
   Expected<DType> weight(size_t i, std::initializer_list<DType> allowed) const {
     if (i >= spec_.weightDTypes.size())
@@ -139,6 +163,12 @@ struct Body {
   // (KernelSource::then); their own `then` must be empty.
   std::vector<Body> then;
 };
+
+/// The grid of a GEMV of a warp per output row (`s.warps` rows a block) and
+/// `s.tokensPerY` tokens per y-slice.
+inline GridRule warpRowGrid(int64_t rows, const Schedule &s) {
+  return {0, (rows + s.warps - 1) / s.warps, s.tokensPerY, int(32 * s.warps)};
+}
 
 /// A generator of kernel P's launches.
 template <typename P>

@@ -1,8 +1,8 @@
 //===- KernelSourceMoe.cpp - The moe kernel's generator -------------------===//
 //
-// templates/moe.cuh: one thread block cluster per 128-token slice; the sizes
-// below keep its static shared memory (h rows of a tile, one phase-B token
-// group's full h, the slot sort) under 48 KiB.
+// templates/moe.cuh and the official moe kernels, in the variant and sizes of
+// the launch's schedule (ScheduleMoe.cpp); the checks below keep each
+// kernel's static shared memory under 48 KiB.
 //
 //===----------------------------------------------------------------------===//
 #include "KernelSourceInternal.h"
@@ -26,17 +26,22 @@ Expected<Body> genMoeOfficial(const LaunchReader &r, int64_t dim, int64_t inter,
   if (dim % 128 || inter % 128)
     return unsupported(r.where() + "dim " + i(dim) + " and inter " + i(inter) +
                        " are not whole 128-blocks");
-  int cluster = 1;
-  for (int c : {8, 4, 2})
-    if ((inter / c) % 128 == 0 && inter % c == 0) {
-      cluster = c;
-      break;
-    }
-  constexpr int kWarps = 8, kTile = 8, kTg = 4, kTb = 4;
-  int64_t tpy = std::max<int64_t>(1, std::min<int64_t>(128, 2048 / topk));
-  int64_t sortN = 1;
-  while (sortN < tpy * topk)
-    sortN <<= 1;
+  BK_ASSIGN_OR_RETURN(
+      std::string variant,
+      r.variant({"decode", "grouped", "grouped_mma", "cluster"}));
+  const Schedule &sc = r.schedule();
+  const int64_t cluster = sc.cluster, kWarps = sc.warps, kTile = sc.tokenTile;
+  const int64_t kTg = sc.stagedTokens, kTb = sc.stagedHidden;
+  const int64_t tpy = sc.tokensPerY;
+  if (cluster < 1 || cluster > 8 || inter % cluster || (inter / cluster) % 128)
+    return invalidArgument(r.where() + "schedule cluster " + i(cluster) +
+                           " does not split inter " + i(inter) +
+                           " into whole 128-blocks");
+  if (kWarps < 1 || kTile < 1 || kTg < 1 || kTb < 1 || tpy < 1)
+    return invalidArgument(r.where() + "schedule needs warps, token_tile, "
+                                       "staged_tokens, staged_hidden and "
+                                       "tokens_per_y");
+  const int64_t sortN = moeSortSlots(tpy, topk);
   if (int64_t(experts + 1) * tpy * topk >= int64_t(UINT32_MAX))
     return unsupported(r.where() + "too many experts to sort");
   int64_t ipr = inter / cluster;
@@ -47,65 +52,64 @@ Expected<Body> genMoeOfficial(const LaunchReader &r, int64_t dim, int64_t inter,
     return unsupported(r.where() + "dim " + i(dim) + " and inter " + i(inter) +
                        " need more shared memory than a block has");
   const int64_t maxTok = r.maxTokens();
-  // Entries of very few tokens (decode): moe_decode.cuh's kernels, whose
-  // weight streams spread over the whole GPU. Each token reads its own
-  // experts' weights, which pays only while the tokens of a call rarely
-  // share experts.
-  constexpr int64_t kDecodeMaxTokens = 4;
-  constexpr int kDecodeWarps = 8, kHiddenRows = 32;
-  // w2 rows: a group of lanes per row as wide as its 128-blocks allow (a
-  // power of two up to 32), so no lane idles at inter 2048.
-  int64_t downLanes = 32;
-  while (downLanes > 1 && (inter / 128) % downLanes)
-    downLanes /= 2;
-  // A block's rows must tile dim: wider groups (fewer rows) where they
-  // would not (dim 128 with inter 128: 2 lanes, 128 rows a block).
-  while (downLanes < 32 && dim % (kDecodeWarps * 32 / downLanes))
-    downLanes *= 2;
-  const int64_t downRows = kDecodeWarps * 32 / downLanes;
-  const int64_t nb = inter / 128;
-  // Scratch per token and slot: h floats, codes, scale bytes padded to 16.
-  const int64_t perSlot = 5 * inter + (nb + 15) / 16 * 16;
-  const int64_t downSmem = (topk + 1) * (inter + nb) + 4 * topk;
-  if (maxTok > 0 && maxTok <= kDecodeMaxTokens && dim % downRows == 0 &&
-      downSmem <= 47 * 1024) {
+  if (variant == "decode") {
+    // moe_decode.cuh's kernels, whose weight streams spread over the whole
+    // GPU: h rows, their quantization, then w2 rows by groups of `lanes`.
+    const int64_t kHiddenRows = sc.rows, downLanes = sc.lanes;
+    if (maxTok < 1 || kHiddenRows < 1 || inter % kHiddenRows || downLanes < 1 ||
+        32 % downLanes || dim % (kWarps * 32 / downLanes))
+      return invalidArgument(r.where() + "schedule rows " + i(kHiddenRows) +
+                             " and lanes " + i(downLanes) +
+                             " do not tile the decode kernels");
+    const int64_t downRows = kWarps * 32 / downLanes;
+    const int64_t nb = inter / 128;
+    // Scratch per token and slot: h floats, codes, scale bytes padded to 16.
+    const int64_t perSlot = 5 * inter + (nb + 15) / 16 * 16;
+    const int64_t downSmem = (topk + 1) * (inter + nb) + 4 * topk;
+    if (downSmem > 47 * 1024)
+      return unsupported(r.where() + "the decode kernels of top-" + i(topk) +
+                         " and inter " + i(inter) +
+                         " need more shared memory than a block has");
     Body hidden;
     hidden.include = "bk/moe_decode.cuh";
     hidden.call = "bk::moeDecodeHidden<" + i(dim) + ", " + i(inter) + ", " +
                   i(experts) + ", " + i(topk) + ", " + dt(routed13) + ", " +
-                  dt(shared13) + ", " + flag(sharedClamp) + ", " +
-                  i(kDecodeWarps) + ", " + i(kHiddenRows) + ">(args, " +
-                  f32(float(limit)) + ");";
-    hidden.grid = {(topk + 1) * (inter / kHiddenRows), 0, 0, 32 * kDecodeWarps};
+                  dt(shared13) + ", " + flag(sharedClamp) + ", " + i(kWarps) +
+                  ", " + i(kHiddenRows) + ">(args, " + f32(float(limit)) + ");";
+    hidden.grid = {(topk + 1) * (inter / kHiddenRows), 0, 0, int(32 * kWarps)};
     hidden.minBlocksPerSm = 3;
     hidden.scratchBytes = uint64_t(maxTok * (topk + 1) * perSlot);
     Body quantize;
     quantize.include = "bk/moe_decode.cuh";
     quantize.call = "bk::moeDecodeQuantize<" + i(inter) + ", " + i(experts) +
-                    ", " + i(topk) + ", " + i(kDecodeWarps) + ">(args);";
-    quantize.grid = {topk + 1, 0, 0, 32 * kDecodeWarps};
+                    ", " + i(topk) + ", " + i(kWarps) + ">(args);";
+    quantize.grid = {topk + 1, 0, 0, int(32 * kWarps)};
     quantize.scratchBytes = hidden.scratchBytes;
     Body down;
     down.include = "bk/moe_decode.cuh";
     down.call = "bk::moeDecodeDown<" + i(dim) + ", " + i(inter) + ", " +
                 i(experts) + ", " + i(topk) + ", " + dt(routed2) + ", " +
-                dt(shared2) + ", " + i(kDecodeWarps) + ", " + i(downLanes) +
+                dt(shared2) + ", " + i(kWarps) + ", " + i(downLanes) +
                 ">(args);";
-    down.grid = {dim / downRows, 0, 0, 32 * kDecodeWarps};
+    down.grid = {dim / downRows, 0, 0, int(32 * kWarps)};
     down.minBlocksPerSm = 3;
     down.scratchBytes = hidden.scratchBytes;
     hidden.then.push_back(std::move(quantize));
     hidden.then.push_back(std::move(down));
     return hidden;
   }
-  if (maxTok > 0) {
+  if (variant != "cluster") {
+    if (maxTok < 1)
+      return invalidArgument(r.where() + "the grouped variants need the "
+                                         "entry's tokens per call");
     // Grouped by expert (moe_grouped.cuh): a cluster per routed expert and
     // one per 32 tokens of the shared expert, partial outputs in scratch.
     const int64_t nsh = std::clamp<int64_t>((maxTok + 31) / 32, 1, 16);
-    // Small entries (decode) run few experts: two clusters per expert, each
-    // half of h, use twice the SMs. Large ones keep the GPU busy already and
-    // would only double the scratch.
-    const int64_t split = maxTok <= 32 && ipr % 256 == 0 ? 2 : 1;
+    // `split` clusters per expert, each a part of h (moe_grouped.cuh).
+    const int64_t split = sc.split;
+    if (variant == "grouped" && (split < 1 || split > 2 || ipr % (128 * split)))
+      return invalidArgument(r.where() + "schedule split " + i(split) +
+                             " does not halve the rank's h rows");
     const int64_t list = maxTok * topk * 4;
     if (smem - sortN * 4 + list > 47 * 1024)
       return unsupported(r.where() + "a " + i(maxTok) +
@@ -125,29 +129,35 @@ Expected<Body> genMoeOfficial(const LaunchReader &r, int64_t dim, int64_t inter,
       // A one-token entry (decode) launches a cluster group per slot, not
       // per expert: its K + 1 experts are all it runs.
       const int64_t groups = (maxTok == 1 ? topk : experts) + nsh;
-      b.grid = {0, groups * clustersPerExpert * cluster, 0, 32 * kWarps};
-      b.cluster = cluster;
+      b.grid = {0, groups * clustersPerExpert * cluster, 0, int(32 * kWarps)};
+      b.cluster = int(cluster);
       b.minBlocksPerSm = 1;
       b.scratchBytes = uint64_t(maxTok) * uint64_t(topk + 1) *
                            uint64_t(clustersPerExpert) * uint64_t(dim) * 4 +
                        uint64_t(maxTok) * 4;
       return b;
     };
-    // Entries of many tokens run each expert's tiles of 16 tokens on the
-    // integer tensor cores (moe_mma.cuh) where its tiling fits: the rank's h
-    // rows (inter / C) and w2 rows (dim / C) split into 8 warps of whole n8
-    // tiles inside one 128-row scale block, at most 4 / 8 tiles a warp.
+    // grouped_mma: each expert's tiles of 16 tokens on the integer tensor
+    // cores (moe_mma.cuh): the rank's h rows (inter / C) and w2 rows
+    // (dim / C) split into 8 warps of whole n8 tiles inside one 128-row
+    // scale block, at most 4 / 8 tiles a warp.
     const int64_t dout = dim / cluster;
     const int64_t mmaSmem = list +
                             std::max({ipr * 48, dout * 48, 16 * ipr * 4}) +
                             3 * 16 * 144 + 16 * ipr + 16 * (ipr / 128) + 512;
-    if (maxTok > 32 && dout % 128 == 0 && 128 % (ipr / 8) == 0 &&
-        128 % (dout / 8) == 0 && ipr / 64 <= 4 && dout / 64 <= 8 &&
-        mmaSmem <= 48 * 1024) // the static limit (512: sa and the frame's)
+    if (variant == "grouped_mma") {
+      if (!(dout % 128 == 0 && 128 % (ipr / 8) == 0 && 128 % (dout / 8) == 0 &&
+            ipr / 64 <= 4 && dout / 64 <= 8 && mmaSmem <= 48 * 1024))
+        return invalidArgument(r.where() +
+                               "the tensor-core tiles do not fit "
+                               "dim " +
+                               i(dim) + " and inter " + i(inter) +
+                               " in clusters of " + i(cluster));
       return grouped("bk/moe_mma.cuh",
                      "bk::moeOfficialGroupedMma<" + formats + ", " + i(maxTok) +
                          ", " + i(nsh),
                      1);
+    }
     return grouped("bk/moe_grouped.cuh",
                    "bk::moeOfficialGrouped<" + formats + ", " + i(kWarps) +
                        ", " + i(kTg) + ", " + i(kTile) + ", " + i(kTb) + ", " +
@@ -162,8 +172,8 @@ Expected<Body> genMoeOfficial(const LaunchReader &r, int64_t dim, int64_t inter,
            i(cluster) + ", " + i(kWarps) + ", " + i(kTg) + ", " + i(kTile) +
            ", " + i(kTb) + ", " + i(tpy) + ", " + i(sortN) + ">(args, " +
            f32(float(limit)) + ");";
-  b.grid = {0, cluster, tpy, 32 * kWarps};
-  b.cluster = cluster;
+  b.grid = {0, cluster, tpy, int(32 * kWarps)};
+  b.cluster = int(cluster);
   b.minBlocksPerSm = 1;
   return b;
 }
@@ -217,31 +227,28 @@ Expected<Body> genMoe(const MoeParams &p, const LaunchReader &r,
   if (p.official())
     return genMoeOfficial(r, dim, inter, experts, topk, limit, sharedClamp,
                           routed13, routed2, shared13, shared2);
+  BK_RETURN_IF_ERROR(r.variant({"cluster"}).status());
+  const Schedule &sc = r.schedule();
   // Cluster: h rows split over the ranks in float4s.
-  int cluster = 0;
-  for (int c : {8, 4, 2, 1})
-    if (inter % c == 0 && (inter / c) % 4 == 0) {
-      cluster = c;
-      break;
-    }
-  if (!cluster)
+  const int64_t cluster = sc.cluster;
+  if (cluster < 1 || cluster > 8 || inter % cluster || (inter / cluster) % 4)
     return unsupported(r.where() + "inter " + i(inter) +
-                       " is not a multiple of 4");
-  constexpr int kWarps = 8, kTile = 8;
-  int64_t tpy = std::max<int64_t>(1, std::min<int64_t>(128, 2048 / topk));
-  int64_t sortN = 1;
-  while (sortN < tpy * topk)
-    sortN <<= 1;
+                       " is not a multiple of 4 (or of schedule cluster " +
+                       i(cluster) + ")");
+  const int64_t kWarps = sc.warps, kTile = sc.tokenTile, tpy = sc.tokensPerY;
+  if (kWarps < 1 || kTile < 1 || tpy < 1)
+    return invalidArgument(r.where() + "schedule needs warps, token_tile and "
+                                       "tokens_per_y");
+  const int64_t sortN = moeSortSlots(tpy, topk);
   if (int64_t(experts + 1) * tpy * topk >= int64_t(UINT32_MAX))
     return unsupported(r.where() + "too many experts to sort");
   // Static shared memory: a tile's h rows, the slot sort, the tile's tokens,
   // and the activation stage (TG x rows, then TB h rows).
-  constexpr int64_t kSharedBudget = 47 * 1024;
-  int64_t fixed = kTile * (inter / cluster) * 4 + sortN * 4 + kTile * 8 + 64;
-  int64_t stageFloats = (kSharedBudget - fixed) / 4;
-  int64_t tg = std::min<int64_t>(4, stageFloats / dim);
-  int64_t tb = std::min<int64_t>(4, stageFloats / inter);
-  if (tg < 1 || tb < 1)
+  const int64_t tg = sc.stagedTokens, tb = sc.stagedHidden;
+  if (tg < 1 || tb < 1 ||
+      kTile * (inter / cluster) * 4 + sortN * 4 + kTile * 8 + 64 +
+              4 * std::max(tg * dim, tb * inter) >
+          47 * 1024)
     return unsupported(r.where() + "dim " + i(dim) + " and inter " + i(inter) +
                        " need more shared memory than a block has");
   Body b;
@@ -252,8 +259,8 @@ Expected<Body> genMoe(const MoeParams &p, const LaunchReader &r,
            i(cluster) + ", " + i(kWarps) + ", " + i(tg) + ", " + i(kTile) +
            ", " + i(tb) + ", " + i(tpy) + ", " + i(sortN) + ", " +
            i(kClusterPrefetch) + ">(args, " + f32(float(limit)) + ");";
-  b.grid = {0, cluster, tpy, 32 * kWarps};
-  b.cluster = cluster;
+  b.grid = {0, cluster, tpy, int(32 * kWarps)};
+  b.cluster = int(cluster);
   b.minBlocksPerSm = 1;
   return b;
 }

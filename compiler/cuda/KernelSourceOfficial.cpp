@@ -12,7 +12,6 @@
 
 #include "birkhoff/OfficialNumerics.h"
 
-#include <optional>
 #include <type_traits>
 
 namespace birkhoff::cuda::detail {
@@ -141,43 +140,50 @@ Expected<Body> genWindowWriteOfficial(const WindowWriteParams &p,
 
 namespace {
 
-/// Activation rows quantized at once (their FP8 codes in shared memory).
-int64_t quantizedTokens(int64_t k) {
-  return std::min<int64_t>(8, (32 * 1024) / k);
+/// The activation quantization needs whole 128-blocks, and one row of
+/// in_features FP8 codes within its 32 KiB.
+Status checkQuantizable(const LaunchReader &r, int64_t in) {
+  if (in % 128 || in > 32 * 1024)
+    return unsupported(r.where() + "in_features " + i(in) +
+                       " is not a multiple of the 128-blocks of the FP8 "
+                       "activation quantization (or too large)");
+  return Status::ok();
 }
 
-// Entries of at least this many tokens per call use the tensor-core FP8
-// linear; below, a 64-token tile would be mostly padding.
-constexpr int64_t kMmaMinTokens = 16;
-
-/// Entries of at most this many tokens (decode) read the weights once per
-/// token: official_decode.cuh's linear, every weight byte of a lane loaded
-/// before any is decoded.
-constexpr int64_t kDecodeMaxTokens = 4;
-
-/// official_decode.cuh's linear for a decode entry, or nothing when the
-/// entry is larger or a lane would hold more than 16 weight chunks.
-std::optional<Body> linearDecodeBody(const LaunchReader &r, int64_t in,
-                                     int64_t out, DType w) {
-  if (r.maxTokens() < 1 || r.maxTokens() > kDecodeMaxTokens ||
-      (w != DType::F8E4M3 && w != DType::FP4E2M1x2))
-    return std::nullopt;
-  const int64_t blocks = in / 128;
-  int64_t lpr = 32; // lanes per row: a power of two dividing the blocks
-  while (lpr > 1 && blocks % lpr)
-    lpr /= 2;
-  const int64_t chunks = (w == DType::F8E4M3 ? 8 : 4) * (blocks / lpr);
-  if (chunks > 16)
-    return std::nullopt;
-  constexpr int kWarps = 4;
-  const int64_t rows = kWarps * 32 / lpr;
+/// official_decode.cuh's linear (variant "decode"): every weight byte of a
+/// lane loaded before any is decoded.
+Body linearDecodeBody(const Schedule &s, int64_t in, int64_t out, DType w) {
+  const int64_t rows = s.warps * 32 / s.lanes;
   Body b;
   b.include = "bk/official_decode.cuh";
   b.call = "bk::linearOfficialDecode<" + i(in) + ", " + i(out) + ", " + dt(w) +
-           ", " + i(kWarps) + ", " + i(lpr) + ">(args);";
-  b.grid = {0, (out + rows - 1) / rows, 1, 32 * kWarps};
+           ", " + i(s.warps) + ", " + i(s.lanes) + ">(args);";
+  b.grid = {0, (out + rows - 1) / rows, 1, int(32 * s.warps)};
   b.minBlocksPerSm = 4;
   return b;
+}
+
+/// official_linear.cuh's GEMV over quantized activations (variant
+/// "quantized").
+Body linearQuantizedBody(const Schedule &s, int64_t in, int64_t out, DType w) {
+  Body b;
+  b.include = "bk/official_linear.cuh";
+  b.call = "bk::linearOfficial<" + i(in) + ", " + i(out) + ", " + dt(w) + ", " +
+           i(s.warps) + ", " + i(s.stagedTokens) + ", " + i(s.tokensPerY) +
+           ">(args);";
+  b.grid = warpRowGrid(out, s);
+  b.minBlocksPerSm = 2;
+  return b;
+}
+
+/// Checks that the decode variant's lanes tile a warp and the 128-blocks
+/// of a row.
+Status checkDecodeLanes(const LaunchReader &r, const Schedule &s, int64_t in) {
+  if (s.lanes < 1 || s.lanes > 32 || 32 % s.lanes || (in / 128) % s.lanes)
+    return invalidArgument(r.where() + "schedule lanes " + i(s.lanes) +
+                           " do not split a warp and the row's " + i(in / 128) +
+                           " 128-blocks");
+  return Status::ok();
 }
 
 } // namespace
@@ -190,39 +196,39 @@ Expected<Body> genLinearOfficial(const LinearParams &p, const LaunchReader &r,
   BK_ASSIGN_OR_RETURN(DType w, r.weight(0, {DType::F32, DType::BF16,
                                             DType::F8E4M3, DType::FP4E2M1x2}));
   BK_RETURN_IF_ERROR(r.shape(0, {out, in}));
-  constexpr int kWarps = 8, kTokensPerY = 32;
-  Body b;
-  b.grid = {0, (out + kWarps - 1) / kWarps, kTokensPerY, 32 * kWarps};
+  const Schedule &s = r.schedule();
   if (w == DType::F32 || w == DType::BF16) {
     // fp32 accumulation of the exact weights, bf16 output when asked: the
     // reference GEMV (one group) with its rounding flag.
+    BK_RETURN_IF_ERROR(r.variant({"gemv"}).status());
+    Body b;
     b.include = "bk/projections.cuh";
     b.call = "bk::groupedLinear<1, " + i(in) + ", " + i(out) + ", " + dt(w) +
-             ", " + i(kWarps) + ", 4, " + i(kTokensPerY) + ", " + flag(round) +
-             ">(args);";
+             ", " + i(s.warps) + ", " + i(s.tokenTile) + ", " +
+             i(s.tokensPerY) + ", " + flag(round) + ">(args);";
+    b.grid = warpRowGrid(out, s);
     b.minBlocksPerSm = 3;
     return b;
   }
-  int64_t tg = quantizedTokens(in);
-  if (in % 128 || tg < 1)
-    return unsupported(r.where() + "in_features " + i(in) +
-                       " is not a multiple of the 128-blocks of the FP8 "
-                       "activation quantization (or too large)");
-  if (std::optional<Body> d = linearDecodeBody(r, in, out, w))
-    return *d;
-  if (w == DType::F8E4M3 && r.maxTokens() >= kMmaMinTokens) {
+  BK_RETURN_IF_ERROR(checkQuantizable(r, in));
+  BK_ASSIGN_OR_RETURN(std::string variant,
+                      r.variant({"decode", "mma", "quantized"}));
+  if (variant == "decode") {
+    BK_RETURN_IF_ERROR(checkDecodeLanes(r, s, in));
+    return linearDecodeBody(s, in, out, w);
+  }
+  if (variant == "mma") {
     // Calls of many tokens: the FP8 tensor cores (official_gemm.cuh).
+    if (w != DType::F8E4M3)
+      return invalidArgument(r.where() + "the mma variant needs FP8 weights");
+    Body b;
     b.include = "bk/official_gemm.cuh";
     b.call = "bk::linearOfficialMma<" + i(in) + ", " + i(out) + ">(args);";
     b.grid = {0, (out + 127) / 128, 64, 256};
     b.minBlocksPerSm = 1; // 64 accumulators a thread: 128 registers spill
     return b;
   }
-  b.include = "bk/official_linear.cuh";
-  b.call = "bk::linearOfficial<" + i(in) + ", " + i(out) + ", " + dt(w) + ", " +
-           i(kWarps) + ", " + i(tg) + ", " + i(kTokensPerY) + ">(args);";
-  b.minBlocksPerSm = 2;
-  return b;
+  return linearQuantizedBody(s, in, out, w);
 }
 
 Expected<Body> genLinearRmsNormOfficial(const LinearRmsNormParams &p,
@@ -235,26 +241,21 @@ Expected<Body> genLinearRmsNormOfficial(const LinearRmsNormParams &p,
   BK_ASSIGN_OR_RETURN(DType nw, r.weight(1, {DType::F32, DType::BF16}));
   BK_RETURN_IF_ERROR(r.shape(0, {out, in}));
   BK_RETURN_IF_ERROR(r.shape(1, {out}));
-  int64_t tg = quantizedTokens(in);
-  if (in % 128 || tg < 1)
-    return unsupported(r.where() + "in_features " + i(in) +
-                       " is not a multiple of the 128-blocks of the FP8 "
-                       "activation quantization (or too large)");
-  constexpr int kCluster = 8, kWarps = 8, kTokensPerY = 32;
-  if (r.maxTokens() > 0 && r.maxTokens() <= kTokensPerY) {
+  BK_RETURN_IF_ERROR(checkQuantizable(r, in));
+  BK_ASSIGN_OR_RETURN(
+      std::string variant,
+      r.variant({"decode_then_norm", "quantized_then_norm", "cluster"}));
+  const Schedule &s = r.schedule();
+  if (variant != "cluster") {
     // Few tokens (decode): one cluster would stream the weights through 8
     // SMs. Two kernels instead: the official linear over the whole GPU, then
     // P1 in place, a block per token; the same arithmetic in the same order.
     Body b;
-    if (std::optional<Body> d = linearDecodeBody(r, in, out, w)) {
-      b = std::move(*d);
+    if (variant == "decode_then_norm") {
+      BK_RETURN_IF_ERROR(checkDecodeLanes(r, s, in));
+      b = linearDecodeBody(s, in, out, w);
     } else {
-      b.include = "bk/official_linear.cuh";
-      b.call = "bk::linearOfficial<" + i(in) + ", " + i(out) + ", " + dt(w) +
-               ", " + i(kWarps) + ", " + i(tg) + ", " + i(kTokensPerY) +
-               ">(args);";
-      b.grid = {0, (out + kWarps - 1) / kWarps, kTokensPerY, 32 * kWarps};
-      b.minBlocksPerSm = 2;
+      b = linearQuantizedBody(s, in, out, w);
     }
     Body norm;
     norm.include = "bk/official_rows.cuh";
@@ -267,10 +268,11 @@ Expected<Body> genLinearRmsNormOfficial(const LinearRmsNormParams &p,
   Body b;
   b.include = "bk/official_linear.cuh";
   b.call = "bk::linearRmsNormOfficial<" + i(in) + ", " + i(out) + ", " + dt(w) +
-           ", " + dt(nw) + ", " + i(kCluster) + ", " + i(kWarps) + ", " +
-           i(tg) + ", " + i(kTokensPerY) + ">(args, " + f32(float(eps)) + ");";
-  b.grid = {0, kCluster, kTokensPerY, 32 * kWarps};
-  b.cluster = kCluster;
+           ", " + dt(nw) + ", " + i(s.cluster) + ", " + i(s.warps) + ", " +
+           i(s.stagedTokens) + ", " + i(s.tokensPerY) + ">(args, " +
+           f32(float(eps)) + ");";
+  b.grid = {0, s.cluster, s.tokensPerY, int(32 * s.warps)};
+  b.cluster = int(s.cluster);
   b.minBlocksPerSm = 1;
   return b;
 }

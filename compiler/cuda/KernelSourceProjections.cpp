@@ -38,18 +38,19 @@ Expected<Body> genLinearRmsNorm(const LinearRmsNormParams &p,
   BK_RETURN_IF_ERROR(r.shape(0, {out, in}));
   BK_RETURN_IF_ERROR(r.shape(1, {out}));
   BK_RETURN_IF_ERROR(checkFp4(r, w, in, "in_features"));
-  int64_t tg = stagedTokens(in);
-  if (tg < 1)
+  BK_RETURN_IF_ERROR(r.variant({"cluster"}).status());
+  const Schedule &s = r.schedule();
+  if (s.stagedTokens < 1)
     return unsupported(r.where() + "in_features " + i(in) +
                        " does not fit a block's shared memory");
   Body b;
   b.include = "bk/projections.cuh";
   b.call = "bk::linearRmsNorm<" + i(in) + ", " + i(out) + ", " + dt(w) + ", " +
-           dt(nw) + ", " + i(kCluster) + ", " + i(kWarps) + ", " + i(tg) +
-           ", " + i(kTokensPerY) + ", " + i(kClusterPrefetch) + ">(args, " +
-           f32(float(eps)) + ");";
-  b.grid = {0, kCluster, kTokensPerY, 32 * kWarps};
-  b.cluster = kCluster;
+           dt(nw) + ", " + i(s.cluster) + ", " + i(s.warps) + ", " +
+           i(s.stagedTokens) + ", " + i(s.tokensPerY) + ", " +
+           i(kClusterPrefetch) + ">(args, " + f32(float(eps)) + ");";
+  b.grid = {0, s.cluster, s.tokensPerY, int(32 * s.warps)};
+  b.cluster = int(s.cluster);
   b.minBlocksPerSm = 1;
   return b;
 }

@@ -23,7 +23,14 @@ using namespace birkhoff::bk;
 #define GET_TYPEDEF_CLASSES
 #include "kernel/BkTypes.cpp.inc"
 
+#define GET_ATTRDEF_CLASSES
+#include "kernel/BkAttrs.cpp.inc"
+
 void BkDialect::initialize() {
+  addAttributes<
+#define GET_ATTRDEF_LIST
+#include "kernel/BkAttrs.cpp.inc"
+      >();
   addTypes<
 #define GET_TYPEDEF_LIST
 #include "kernel/BkTypes.cpp.inc"

@@ -1,9 +1,9 @@
 //===- BkDialect.h - The `bk` kernel-level dialect -------------*- C++ -*-===//
 //
 // C++ namespace birkhoff::bk. Ops: bk.weight, bk.state, bk.alloc, bk.launch;
-// type !bk.buffer. Entry functions are func.func ops with the `bk.entry` unit
-// attribute and `bk.max_tokens`; their two arguments are the token ids and the
-// logits buffer.
+// type !bk.buffer; attribute #bk.schedule. Entry functions are func.func ops
+// with the `bk.entry` unit attribute and `bk.max_tokens`; their two arguments
+// are the token ids and the logits buffer.
 //
 //===----------------------------------------------------------------------===//
 #ifndef BIRKHOFF_DIALECTS_KERNEL_BKDIALECT_H
@@ -19,6 +19,9 @@
 
 #define GET_TYPEDEF_CLASSES
 #include "kernel/BkTypes.h.inc"
+
+#define GET_ATTRDEF_CLASSES
+#include "kernel/BkAttrs.h.inc"
 
 #define GET_OP_CLASSES
 #include "kernel/BkOps.h.inc"

@@ -22,7 +22,10 @@ def Bk_Dialect : Dialect {
     explicit buffers, weights, states and parameters.
   }];
   let useDefaultTypePrinterParser = 1;
+  let useDefaultAttributePrinterParser = 1;
 }
+
+include "BkAttrs.td"
 
 class Bk_Op<string mnemonic, list<Trait> traits = []>
     : Op<Bk_Dialect, mnemonic, traits>;
@@ -98,6 +101,8 @@ def Bk_LaunchOp : Bk_Op<"launch", [AttrSizedOperandSegments,
   let description = [{
     Runs `kernel` (docs/kernels.md) reading `ins`, writing `outs`, with the
     weights and states named by symbol, in the order the catalogue lists them.
+    `schedule` (#bk.schedule) is the CUDA generator's tiling of the launch,
+    written by bk-choose-schedule.
 
     Example:
     ```mlir
@@ -108,7 +113,7 @@ def Bk_LaunchOp : Bk_Op<"launch", [AttrSizedOperandSegments,
                        Variadic<Bk_BufferType>:$outputs,
                        FlatSymbolRefArrayAttr:$weights,
                        FlatSymbolRefArrayAttr:$states, DictionaryAttr:$params,
-                       OptionalAttr<DictionaryAttr>:$schedule,
+                       OptionalAttr<Bk_ScheduleAttr>:$schedule,
                        DefaultValuedAttr<I64Attr, "-1">:$layer);
   let assemblyFormat = [{
     $kernel `ins` `(` $inputs `)` `outs` `(` $outputs `)` `weights` `(` $weights `)`

@@ -254,7 +254,8 @@ TEST(GpuOfficial, TensorCoreLinearWithinOneBf16Ulp) {
     h.param("round_output", 1);
     auto spec = specOf(h);
     ASSERT_TRUE(spec.isOk()) << spec.status().toString();
-    ASSERT_NE(generateKernelSource(*spec)->source.find("linearOfficialMma"),
+    ASSERT_NE(generateKernelSource(scheduled(*spec))
+                  ->source.find("linearOfficialMma"),
               std::string::npos);
     auto [d, hst] = runBoth(G, h, rt::linearKernel, c.tokens, 0);
     if (d.empty())
@@ -546,7 +547,7 @@ void runMoeCase(const gputest::Gpu &G, const MoeCase &c,
       h.param(k, v);
     auto spec = specOf(h);
     ASSERT_TRUE(spec.isOk()) << spec.status().toString();
-    const std::string source = generateKernelSource(*spec)->source;
+    const std::string source = generateKernelSource(scheduled(*spec))->source;
     EXPECT_EQ(isGrouped,
               source.find("moeOfficialGrouped") != std::string::npos ||
                   source.find("moeDecodeHidden") != std::string::npos);

@@ -149,7 +149,7 @@ Expected<DeviceResult> launchOnGpu(const Gpu &g, const KernelHarness &h,
   const CudaDriverApi &api = *g.api;
   const int64_t tokens = int64_t(call.tok.size());
   BK_ASSIGN_OR_RETURN(CudaLaunchSpec spec, specOf(h));
-  BK_ASSIGN_OR_RETURN(KernelSource ks, generateKernelSource(spec));
+  BK_ASSIGN_OR_RETURN(KernelSource ks, generateKernelSource(scheduled(spec)));
   // The launch's kernels in order (KernelSource::then), one module each.
   const std::vector<const KernelSource *> sources = ks.sequence();
   struct Modules {

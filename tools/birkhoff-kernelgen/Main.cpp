@@ -112,7 +112,7 @@ int main(int argc, char **argv) {
     return 1;
   }
   spec.params = std::move(decoded->params);
-  Expected<KernelSource> ks = generateKernelSource(spec, opts);
+  Expected<KernelSource> ks = generateKernelSource(scheduled(spec), opts);
   if (!ks) {
     std::fprintf(stderr, "error: %s\n", ks.status().toString().c_str());
     return 1;

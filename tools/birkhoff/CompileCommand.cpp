@@ -386,9 +386,9 @@ int runCompileCommand(int argc, char **argv) {
     return fail(
         invalidArgument("unknown --target '" + target + "' (host|cuda)"));
   const bool cudaTarget = target == "cuda";
-  if (!cudaTarget && (parsed->has("arch") || parsed->has("dump-kernels") ||
-                      parsed->has("embed-ptx") ||
-                      parsed->has("tree-reductions")))
+  if (!cudaTarget &&
+      (parsed->has("arch") || parsed->has("dump-kernels") ||
+       parsed->has("embed-ptx") || parsed->has("tree-reductions")))
     return fail(invalidArgument("--arch, --dump-kernels, --embed-ptx and "
                                 "--tree-reductions need --target cuda"));
   const std::string arch = parsed->get("arch", "sm_90a");
@@ -410,9 +410,9 @@ int runCompileCommand(int argc, char **argv) {
   const bool printAfterAll = parsed->has("print-ir-after-all");
   PhaseTimer timer(parsed->has("timing"));
 
-  Expected<SourceModel> source = synth
-                                     ? loadSynthModel(*parsed)
-                                     : loadCheckpointModel(parsed->positional[0]);
+  Expected<SourceModel> source =
+      synth ? loadSynthModel(*parsed)
+            : loadCheckpointModel(parsed->positional[0]);
   if (!source)
     return fail(source.status());
   const v4::ModelConfig &config = source->config;
@@ -485,6 +485,11 @@ int runCompileCommand(int argc, char **argv) {
   // kernel kind fails without leaving a half-made file.
   CudaProgram cudaProgram;
   if (cudaTarget) {
+    if (Status s = runPipeline(
+            *module, printAfterAll,
+            [](mlir::OpPassManager &pm) { buildCudaPipeline(pm); }, "cuda");
+        !s)
+      return fail(s);
     CudaTargetOptions cudaOptions;
     cudaOptions.arch = arch;
     cudaOptions.hostOrderReductions = !parsed->has("tree-reductions");

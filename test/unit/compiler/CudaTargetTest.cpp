@@ -19,6 +19,8 @@
 #include "cuda/CudaDriverApi.h"
 #include "cuda/NvrtcApi.h"
 
+#include "mlir/Parser/Parser.h"
+
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -102,6 +104,50 @@ TEST(CudaTarget, GoldensNameExactlyTheMissingKernels) {
 // `birkhoff compile --target cuda` end to end on tiny_mix: while kinds are
 // missing, exit 1 naming them and write no artifact; once none is, a loadable
 // "cuda" artifact plus the --dump-kernels files.
+// The generator decides no schedule: a launch bk-choose-schedule has not
+// visited is refused by name, and one it has generates.
+TEST(CudaTarget, LaunchesNeedTheirSchedule) {
+  mlir::MLIRContext ctx;
+  ctx.getOrLoadDialect<bk::BkDialect>();
+  ctx.getOrLoadDialect<mlir::func::FuncDialect>();
+  const char *text = R"mlir(
+bk.weight @w {dtype = "f32", shape = array<i64: 64, 64>}
+func.func @decode(%t: !bk.buffer, %l: !bk.buffer) attributes {bk.entry, bk.max_tokens = 1 : i64} {
+  %a = bk.alloc {name = "a", elems_per_token = 64 : i64, is_int = false, offset = 0 : i64} : !bk.buffer
+  bk.launch "linear" ins(%a) outs(%l) weights([@w]) states([]) params({in_features = 64 : i64, out_features = 64 : i64}) {layer = 3 : i64}
+  return
+}
+)mlir";
+  mlir::OwningOpRef<mlir::ModuleOp> module =
+      mlir::parseSourceString<mlir::ModuleOp>(text, &ctx);
+  ASSERT_TRUE(module);
+  CudaTargetOptions options;
+  options.threads = 1;
+  Expected<CudaProgram> refused =
+      compileCudaProgram(module->getOperation(), options);
+  ASSERT_FALSE(refused.isOk());
+  EXPECT_EQ(refused.status().code(), StatusCode::InvalidArgument);
+  EXPECT_NE(refused.status().message().find(
+                "@decode launch 0 ('linear', layer 3) has no #bk.schedule"),
+            std::string::npos)
+      << refused.status().message();
+
+  mlir::PassManager pm(&ctx);
+  buildCudaPipeline(pm);
+  ASSERT_TRUE(mlir::succeeded(pm.run(*module)));
+  bk::LaunchOp launch;
+  module->walk([&](bk::LaunchOp l) { launch = l; });
+  ASSERT_TRUE(launch);
+  ASSERT_TRUE(launch.getScheduleAttr());
+  EXPECT_EQ(launch.getScheduleAttr().getVariant(), "gemv");
+  if (!haveNvrtc())
+    GTEST_SKIP() << "no NVRTC: the scheduled launch is not compiled";
+  Expected<CudaProgram> program =
+      compileCudaProgram(module->getOperation(), options);
+  ASSERT_TRUE(program.isOk()) << program.status().toString();
+  EXPECT_EQ(program->kernels.size(), 1u);
+}
+
 TEST(CudaTarget, CompileCommandOnAGolden) {
   TempDir dir;
   LoadedCheckpoint m = loadCheckpoint(goldenDir("tiny_mix"));
@@ -278,7 +324,7 @@ TEST_F(MiniModel, CudaArtifactCarriesOneVerifiedCubinPerSpecialization) {
       const rt::CudaKernelDesc &k = p.cudaKernels[size_t(l.cudaKernel)];
       EXPECT_EQ(k.kernel, l.kernel);
       // The stored kernel is the one the generator makes for this launch.
-      auto source = cuda::generateKernelSource(specOf(p, e, l));
+      auto source = cuda::generateKernelSource(scheduled(specOf(p, e, l)));
       ASSERT_TRUE(source.isOk()) << source.status().toString();
       EXPECT_EQ(source->entry, k.name);
       EXPECT_TRUE(source->grid == k.grid);

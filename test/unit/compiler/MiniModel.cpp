@@ -218,6 +218,8 @@ Expected<MiniArtifact> writeMiniArtifact(const std::string &checkpointDir,
   mlir::PassManager pm(&context);
   pm.addPass(createBkPlanMemory());
   pm.addPass(createBkVerify(BkVerifyOptions{/*requirePlan=*/true}));
+  if (target == "cuda")
+    buildCudaPipeline(pm);
   if (mlir::failed(pm.run(*module)))
     return internalError("mini model: planning or bk-verify failed");
   MiniArtifact result;

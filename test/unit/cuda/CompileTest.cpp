@@ -23,7 +23,7 @@ protected:
 
 TEST_P(CudaCompile, CompilesWithoutSpills) {
   const NamedLaunch &l = GetParam();
-  auto ks = generateKernelSource(l.spec);
+  auto ks = generateKernelSource(scheduled(l.spec));
   ASSERT_TRUE(ks.isOk()) << ks.status().toString();
   auto k = compileCudaSource(ks->source, ks->entry);
   ASSERT_TRUE(k.isOk()) << k.status().toString();

@@ -16,7 +16,7 @@ const auto roundOutput = [](LinearParams &p) { p.roundOutput = true; };
 TEST(KernelSource, EveryRepresentativeLaunchGenerates) {
   std::set<std::string> entries;
   for (const NamedLaunch &l : representativeLaunches()) {
-    auto ks = generateKernelSource(l.spec);
+    auto ks = generateKernelSource(scheduled(l.spec));
     ASSERT_TRUE(ks.isOk()) << l.name << ": " << ks.status().toString();
     EXPECT_NE(ks->source.find("extern \"C\" __global__"), std::string::npos);
     EXPECT_NE(ks->source.find(ks->entry + "(const BkLaunch args)"),
@@ -30,9 +30,12 @@ TEST(KernelSource, EveryRepresentativeLaunchGenerates) {
 }
 
 TEST(KernelSource, EntryNamesAreStable) {
-  auto a = generateKernelSource(linearSpec(4096, 1024, DType::F8E4M3));
-  auto b = generateKernelSource(linearSpec(4096, 1024, DType::F8E4M3));
-  auto c = generateKernelSource(linearSpec(4096, 1024, DType::FP4E2M1x2));
+  auto a =
+      generateKernelSource(scheduled(linearSpec(4096, 1024, DType::F8E4M3)));
+  auto b =
+      generateKernelSource(scheduled(linearSpec(4096, 1024, DType::F8E4M3)));
+  auto c =
+      generateKernelSource(scheduled(linearSpec(4096, 1024, DType::FP4E2M1x2)));
   ASSERT_TRUE(a.isOk() && b.isOk() && c.isOk());
   EXPECT_EQ(a->entry, b->entry);
   EXPECT_EQ(a->source, b->source);
@@ -40,14 +43,15 @@ TEST(KernelSource, EntryNamesAreStable) {
 }
 
 TEST(KernelSource, GridRules) {
-  auto lin = generateKernelSource(linearSpec(4096, 1024, DType::F8E4M3));
+  auto lin =
+      generateKernelSource(scheduled(linearSpec(4096, 1024, DType::F8E4M3)));
   ASSERT_TRUE(lin.isOk());
   EXPECT_EQ(lin->grid.gridX(1), 128); // 1024 rows / 8 warps
   EXPECT_EQ(lin->grid.gridX(4096), 128);
   EXPECT_EQ(lin->grid.gridY(1), 1);
   EXPECT_EQ(lin->grid.gridY(33), 2);
   EXPECT_EQ(lin->grid.block, 256);
-  auto p = generateKernelSource(mhcPostSpec(4096, 4));
+  auto p = generateKernelSource(scheduled(mhcPostSpec(4096, 4)));
   ASSERT_TRUE(p.isOk());
   EXPECT_EQ(p->grid.gridX(3), 12); // 4 slices of 1024 per token
 }
@@ -66,7 +70,7 @@ TEST(KernelSource, ClusterKernelsDeclareTheirClusters) {
              8, 1},
         Case{compressorSpec(4096, 512, 4, true, 64), 8, 8, 8, 1},
         Case{indexerSpec(64, 128, 512, 4), 8, 8, 40, 1}}) {
-    auto ks = generateKernelSource(c.spec);
+    auto ks = generateKernelSource(scheduled(c.spec));
     ASSERT_TRUE(ks.isOk()) << ks.status().toString();
     SCOPED_TRACE(kernelName(c.spec.kernel()));
     EXPECT_EQ(ks->cluster, c.cluster);
@@ -78,7 +82,8 @@ TEST(KernelSource, ClusterKernelsDeclareTheirClusters) {
     EXPECT_EQ(ks->grid.gridX(5) % c.cluster, 0);
     EXPECT_EQ(ks->grid.gridY(40), c.gridY40);
   }
-  auto plain = generateKernelSource(linearSpec(4096, 1024, DType::F8E4M3));
+  auto plain =
+      generateKernelSource(scheduled(linearSpec(4096, 1024, DType::F8E4M3)));
   ASSERT_TRUE(plain.isOk());
   EXPECT_EQ(plain->cluster, 1);
   EXPECT_EQ(plain->source.find("__cluster_dims__"), std::string::npos);
@@ -95,7 +100,7 @@ TEST(KernelSource, GroupedMoeGridsAndScratch) {
     CudaLaunchSpec s = official(
         moeSpec(4096, 2048, c.experts, 6, DType::FP4E2M1x2, DType::F8E4M3));
     s.maxTokens = c.maxTokens;
-    auto ks = generateKernelSource(s);
+    auto ks = generateKernelSource(scheduled(s));
     ASSERT_TRUE(ks.isOk()) << ks.status().toString();
     SCOPED_TRACE(c.maxTokens);
     EXPECT_NE(ks->source.find("moeOfficialGrouped<"), std::string::npos);
@@ -124,7 +129,7 @@ TEST(KernelSource, DecodeMoeIsThreeKernels) {
     CudaLaunchSpec s =
         official(moeSpec(4096, 2048, 256, 6, DType::FP4E2M1x2, DType::F8E4M3));
     s.maxTokens = maxTokens;
-    auto ks = generateKernelSource(s);
+    auto ks = generateKernelSource(scheduled(s));
     ASSERT_TRUE(ks.isOk()) << ks.status().toString();
     EXPECT_NE(ks->source.find("bk::moeDecodeHidden<4096, 2048, 256, 6, 4, 2, "
                               "true, 8, 32>(args"),
@@ -167,7 +172,7 @@ TEST(KernelSource, DecodeMoeRowsTileDim) {
     CudaLaunchSpec s = official(
         moeSpec(c.dim, c.inter, 4, 4, DType::FP4E2M1x2, DType::F8E4M3));
     s.maxTokens = 1;
-    auto ks = generateKernelSource(s);
+    auto ks = generateKernelSource(scheduled(s));
     ASSERT_TRUE(ks.isOk()) << ks.status().toString();
     ASSERT_EQ(ks->then.size(), 2u);
     EXPECT_NE(ks->then[1].source.find(c.lanes), std::string::npos)
@@ -182,7 +187,7 @@ TEST(KernelSource, DecodeMoeRowsTileDim) {
 TEST(KernelSource, DecodeLinearRmsNormIsTwoKernels) {
   CudaLaunchSpec s = official(linearNormSpec(4096, 1024, DType::F8E4M3));
   s.maxTokens = 1;
-  auto ks = generateKernelSource(s);
+  auto ks = generateKernelSource(scheduled(s));
   ASSERT_TRUE(ks.isOk()) << ks.status().toString();
   EXPECT_NE(ks->source.find("bk::linearOfficialDecode<4096, 1024, 2, 4, 32>"),
             std::string::npos)
@@ -195,7 +200,7 @@ TEST(KernelSource, DecodeLinearRmsNormIsTwoKernels) {
       << ks->then[0].source;
   EXPECT_EQ(ks->then[0].grid.gridX(5), 5);
   s.maxTokens = 512;
-  auto prefill = generateKernelSource(s);
+  auto prefill = generateKernelSource(scheduled(s));
   ASSERT_TRUE(prefill.isOk());
   EXPECT_TRUE(prefill->then.empty());
   EXPECT_EQ(prefill->cluster, 8);
@@ -220,7 +225,7 @@ TEST(KernelSource, DecodeLinearGroupsLanesPerRow) {
     SCOPED_TRACE(c.call);
     CudaLaunchSpec s = official(linearSpec(c.in, c.out, c.w), roundOutput);
     s.maxTokens = 1;
-    auto ks = generateKernelSource(s);
+    auto ks = generateKernelSource(scheduled(s));
     ASSERT_TRUE(ks.isOk()) << ks.status().toString();
     EXPECT_NE(ks->source.find(std::string("linearOfficialDecode") + c.call),
               std::string::npos)
@@ -232,7 +237,7 @@ TEST(KernelSource, DecodeLinearGroupsLanesPerRow) {
   CudaLaunchSpec wide =
       official(linearSpec(7168, 1024, DType::F8E4M3), roundOutput);
   wide.maxTokens = 1;
-  auto ks = generateKernelSource(wide);
+  auto ks = generateKernelSource(scheduled(wide));
   ASSERT_TRUE(ks.isOk()) << ks.status().toString();
   EXPECT_NE(ks->source.find("bk::linearOfficial<7168"), std::string::npos);
 }
@@ -243,7 +248,7 @@ TEST(KernelSource, GroupedMoeOfManyTokensUsesTensorCores) {
   CudaLaunchSpec s =
       official(moeSpec(4096, 2048, 256, 6, DType::FP4E2M1x2, DType::F8E4M3));
   s.maxTokens = 512;
-  auto ks = generateKernelSource(s);
+  auto ks = generateKernelSource(scheduled(s));
   ASSERT_TRUE(ks.isOk()) << ks.status().toString();
   EXPECT_NE(ks->source.find("bk::moeOfficialGroupedMma<4096, 2048, 256, 6,"),
             std::string::npos)
@@ -255,16 +260,17 @@ TEST(KernelSource, GroupedMoeOfManyTokensUsesTensorCores) {
   CudaLaunchSpec odd =
       official(moeSpec(384, 128, 8, 2, DType::FP4E2M1x2, DType::F8E4M3));
   odd.maxTokens = 512;
-  auto gemv = generateKernelSource(odd);
+  auto gemv = generateKernelSource(scheduled(odd));
   ASSERT_TRUE(gemv.isOk()) << gemv.status().toString();
   EXPECT_NE(gemv->source.find("moeOfficialGrouped<"), std::string::npos);
 }
 
 TEST(KernelSource, AttentionGrids) {
-  auto att = generateKernelSource(attentionSpec(64, 512, 128, 1, 4, 512));
+  auto att =
+      generateKernelSource(scheduled(attentionSpec(64, 512, 128, 1, 4, 512)));
   ASSERT_TRUE(att.isOk());
   EXPECT_EQ(att->grid.gridX(3), 3 * 64); // a block per (token, head)
-  auto w = generateKernelSource(windowWriteSpec(128, 512));
+  auto w = generateKernelSource(scheduled(windowWriteSpec(128, 512)));
   ASSERT_TRUE(w.isOk());
   EXPECT_EQ(w->grid.gridX(7), 7);
 }
@@ -272,12 +278,13 @@ TEST(KernelSource, AttentionGrids) {
 // Compressed keys need the ratio in both profiles: a top-k index must name
 // an entry its sequence has ((last position + 1) div ratio).
 TEST(KernelSource, CompressedAttentionNeedsItsRatio) {
-  auto csa = generateKernelSource(attentionSpec(4, 64, 8, 1, 4, 6));
+  auto csa = generateKernelSource(scheduled(attentionSpec(4, 64, 8, 1, 4, 6)));
   ASSERT_TRUE(csa.isOk()) << csa.status().toString();
   EXPECT_NE(csa->source.find("bk::sparseAttention<4, 64, 8, 1, 4, 6,"),
             std::string::npos);
   for (int64_t mode : {1, 2}) {
-    auto bad = generateKernelSource(attentionSpec(4, 64, 8, mode, 0, 6));
+    auto bad =
+        generateKernelSource(scheduled(attentionSpec(4, 64, 8, mode, 0, 6)));
     ASSERT_FALSE(bad.isOk()) << "mode " << mode;
     EXPECT_NE(bad.status().message().find("ratio"), std::string::npos);
   }
@@ -301,33 +308,33 @@ TEST(KernelSource, CatalogueLaunchErrorsAreNamed) {
   CudaLaunchSpec moe = moeSpec(64, 32, 4, 2, DType::BF16, DType::F32);
   moe.weightDTypes.pop_back();
   moe.weightShapes.pop_back();
-  auto a = generateKernelSource(moe);
+  auto a = generateKernelSource(scheduled(moe));
   ASSERT_FALSE(a.isOk());
   EXPECT_NE(a.status().message().find("expected 3 per expert"),
             std::string::npos);
 
   CudaLaunchSpec mixed = moeSpec(64, 32, 4, 2, DType::BF16, DType::F32);
   mixed.weightDTypes[3] = DType::F32; // expert 1's w1
-  EXPECT_EQ(generateKernelSource(mixed).status().code(),
+  EXPECT_EQ(generateKernelSource(scheduled(mixed)).status().code(),
             StatusCode::Unsupported);
 
   CudaLaunchSpec hash = routingSpec("route_select", 0, 256, 6, true);
   hash.weightShapes[0] = {129280, 5};
-  auto b = generateKernelSource(hash);
+  auto b = generateKernelSource(scheduled(hash));
   ASSERT_FALSE(b.isOk());
   EXPECT_NE(b.status().message().find("hash table"), std::string::npos);
 
   CudaLaunchSpec comp = compressorSpec(4096, 512, 4, true, 63);
-  EXPECT_FALSE(generateKernelSource(comp).isOk());
+  EXPECT_FALSE(generateKernelSource(scheduled(comp)).isOk());
 
   // Built directly (the decode would refuse an official-only param here).
   CudaLaunchSpec fp8kv = with(attentionSpec(64, 512, 128, 1, 4, 512),
                               [](SparseAttentionParams &p) { p.kvFormat = 1; });
-  EXPECT_EQ(generateKernelSource(fp8kv).status().code(),
+  EXPECT_EQ(generateKernelSource(scheduled(fp8kv)).status().code(),
             StatusCode::Unsupported);
 
   CudaLaunchSpec wide = indexerSpec(256, 256, 512, 4); // 256 KiB of queries
-  EXPECT_EQ(generateKernelSource(wide).status().code(),
+  EXPECT_EQ(generateKernelSource(scheduled(wide)).status().code(),
             StatusCode::Unsupported);
 }
 
@@ -344,7 +351,7 @@ TEST(KernelSource, EveryCatalogueKernelIsGenerated) {
 }
 
 TEST(KernelSource, RopeEmbedsHostFrequencies) {
-  auto ks = generateKernelSource(ropeSpec(2, 8, 4, false, false));
+  auto ks = generateKernelSource(scheduled(ropeSpec(2, 8, 4, false, false)));
   ASSERT_TRUE(ks.isOk());
   // theta 10000, rope_dim 4: 1 and 1/100 (as the host computes them).
   float f1 = 1.0f / std::pow(10000.0f, 2.0f / 4.0f);
@@ -392,33 +399,34 @@ TEST(KernelSource, OfficialLaunchesOutsideTheGeneratedFormatsAreUnsupported) {
         official(attentionSpec(64, 512, 128, 1, 4, 512),
                  [](SparseAttentionParams &p) { p.ropeDim = 64; }),
         official(indexerSpec(64, 128, 512, 4))}) {
-    auto ks = generateKernelSource(s);
+    auto ks = generateKernelSource(scheduled(s));
     ASSERT_FALSE(ks.isOk()) << kernelName(s.kernel());
     EXPECT_EQ(ks.status().code(), StatusCode::Unsupported)
         << kernelName(s.kernel());
   }
   CudaLaunchSpec bad = with(linearSpec(64, 8, DType::F8E4M3),
                             [](LinearParams &p) { p.numerics = 2; });
-  EXPECT_EQ(generateKernelSource(bad).status().code(),
+  EXPECT_EQ(generateKernelSource(scheduled(bad)).status().code(),
             StatusCode::InvalidArgument);
 }
 
 TEST(KernelSource, OfficialLaunchesHaveTheirOwnKernels) {
   // Same launch, other profile: other source, other entry.
   CudaLaunchSpec ref = linearSpec(4096, 1024, DType::F8E4M3);
-  auto a = generateKernelSource(ref);
-  auto b = generateKernelSource(official(ref, roundOutput));
+  auto a = generateKernelSource(scheduled(ref));
+  auto b = generateKernelSource(scheduled(official(ref, roundOutput)));
   ASSERT_TRUE(a.isOk() && b.isOk()) << b.status().toString();
   EXPECT_NE(a->entry, b->entry);
   EXPECT_NE(b->source.find("bk::linearOfficial<"), std::string::npos);
   // FP8 activation blocks need whole 128-blocks.
   auto c = generateKernelSource(
-      official(linearSpec(64, 8, DType::F8E4M3), roundOutput));
+      scheduled(official(linearSpec(64, 8, DType::F8E4M3), roundOutput)));
   ASSERT_FALSE(c.isOk());
   EXPECT_NE(c.status().message().find("128-blocks"), std::string::npos);
   // Kernels whose numerics do not change keep the reference kernel.
   CudaLaunchSpec e = embedSpec(64, 4, 10);
-  auto r1 = generateKernelSource(e), r2 = generateKernelSource(official(e));
+  auto r1 = generateKernelSource(scheduled(e)),
+       r2 = generateKernelSource(scheduled(official(e)));
   ASSERT_TRUE(r1.isOk() && r2.isOk());
   EXPECT_EQ(r1->source, r2->source);
 }
@@ -426,35 +434,35 @@ TEST(KernelSource, OfficialLaunchesHaveTheirOwnKernels) {
 TEST(KernelSource, BadLaunchesAreNamedErrors) {
   CudaLaunchSpec shape = linearSpec(64, 8, DType::BF16);
   shape.weightShapes[0] = {8, 65};
-  auto b = generateKernelSource(shape);
+  auto b = generateKernelSource(scheduled(shape));
   ASSERT_FALSE(b.isOk());
   EXPECT_NE(b.status().message().find("8x65"), std::string::npos);
 
   CudaLaunchSpec dtype = linearSpec(64, 8, DType::I32);
-  auto c = generateKernelSource(dtype);
+  auto c = generateKernelSource(scheduled(dtype));
   ASSERT_FALSE(c.isOk());
   EXPECT_EQ(c.status().code(), StatusCode::Unsupported);
 
   CudaLaunchSpec fp4 = linearSpec(48, 8, DType::FP4E2M1x2);
-  EXPECT_FALSE(generateKernelSource(fp4).isOk());
+  EXPECT_FALSE(generateKernelSource(scheduled(fp4)).isOk());
 
   // The generators' range checks name the kernel and the key.
-  auto hc = generateKernelSource(mhcPostSpec(4096, 9));
+  auto hc = generateKernelSource(scheduled(mhcPostSpec(4096, 9)));
   ASSERT_FALSE(hc.isOk());
   EXPECT_NE(hc.status().message().find(
                 "CUDA launch of 'mhc_post': parameter 'hc' = 9 is not in "
                 "[1, 8]"),
             std::string::npos)
       << hc.status().toString();
-  auto after =
-      generateKernelSource(official(ropeSpec(1, 512, 64, true, false),
-                                    [](RopeParams &p) { p.afterRope = 3; }));
+  auto after = generateKernelSource(
+      scheduled(official(ropeSpec(1, 512, 64, true, false),
+                         [](RopeParams &p) { p.afterRope = 3; })));
   ASSERT_FALSE(after.isOk());
   EXPECT_NE(after.status().message().find("parameter 'after_rope' = 3"),
             std::string::npos)
       << after.status().toString();
   auto eps = generateKernelSource(
-      with(rmsNormSpec(64), [](RmsNormParams &p) { p.eps = NAN; }));
+      scheduled(with(rmsNormSpec(64), [](RmsNormParams &p) { p.eps = NAN; })));
   ASSERT_FALSE(eps.isOk());
   EXPECT_NE(eps.status().message().find("parameter 'eps' is not finite"),
             std::string::npos)

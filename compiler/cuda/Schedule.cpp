@@ -1,0 +1,184 @@
+//===- Schedule.cpp - The schedule choices of every kernel family ---------===//
+//
+// One chooser per kernel family. Each reads only what the launch states (its
+// params, its entry's tokens per call, its weights' formats), so the same
+// launch always gets the same schedule, in the pass and in kernelgen alike.
+//
+//===----------------------------------------------------------------------===//
+#include "Schedule.h"
+#include "KernelSourceInternal.h"
+
+#include <optional>
+#include <variant>
+
+namespace birkhoff::cuda {
+namespace {
+
+// The GEMVs' split (templates/linear.cuh, projections.cuh): a warp per
+// output row, 32-token y-slices in 4-token register tiles.
+constexpr int64_t kGemvWarps = 8, kGemvTokenTile = 4, kGemvTokensPerY = 32;
+// Blocks per cluster where a kernel needs a whole GEMV output before its
+// epilogue (the largest portable cluster).
+constexpr int64_t kWholeOutputCluster = 8;
+// Entries of at most this many tokens (decode) read the official linear's
+// weights once per token (official_decode.cuh).
+constexpr int64_t kDecodeMaxTokens = 4;
+// Entries of at least this many tokens per call use the tensor-core FP8
+// linear; below, a 64-token tile would be mostly padding.
+constexpr int64_t kMmaMinTokens = 16;
+// Entries of at most this many tokens run mhc_pre(_norm) split over the
+// mixing rows, and are "small" for the mhc clusters (below).
+constexpr int64_t kMhcSplitMaxTokens = 4, kMhcClusterMaxTokens = 32;
+
+Schedule gemv(std::string variant) {
+  Schedule s;
+  s.variant = std::move(variant);
+  s.warps = kGemvWarps;
+  s.tokenTile = kGemvTokenTile;
+  s.tokensPerY = kGemvTokensPerY;
+  return s;
+}
+
+/// Activation rows the official kernels quantize at once (their FP8 codes
+/// in 32 KiB of shared memory).
+int64_t quantizedTokens(int64_t k) {
+  return k > 0 ? std::min<int64_t>(8, (32 * 1024) / k) : 0;
+}
+
+/// official_linear.cuh's GEMV: a warp per row over quantized activations.
+Schedule quantizedGemv(int64_t in) {
+  Schedule s;
+  s.variant = "quantized";
+  s.warps = kGemvWarps;
+  s.tokensPerY = kGemvTokensPerY;
+  s.stagedTokens = quantizedTokens(in);
+  return s;
+}
+
+/// official_decode.cuh's linear for an entry of at most kDecodeMaxTokens
+/// tokens and FP8/FP4 weights: a power of two of lanes per row dividing the
+/// row's 128-blocks, as long as a lane holds at most 16 weight chunks (all
+/// loaded before any is decoded).
+std::optional<Schedule> officialDecode(int64_t in, int64_t maxTokens, DType w) {
+  if (maxTokens < 1 || maxTokens > kDecodeMaxTokens ||
+      (w != DType::F8E4M3 && w != DType::FP4E2M1x2))
+    return std::nullopt;
+  const int64_t blocks = in / 128;
+  int64_t lanes = 32;
+  while (lanes > 1 && blocks % lanes)
+    lanes /= 2;
+  if ((w == DType::F8E4M3 ? 8 : 4) * (blocks / lanes) > 16)
+    return std::nullopt;
+  Schedule s;
+  s.variant = "decode";
+  s.warps = 4;
+  s.lanes = lanes;
+  return s;
+}
+
+Schedule fixed() {
+  Schedule s;
+  s.variant = "fixed";
+  return s;
+}
+
+DType weightOr(const CudaLaunchSpec &spec, size_t i) {
+  return i < spec.weightDTypes.size() ? spec.weightDTypes[i] : DType::F32;
+}
+
+} // namespace
+
+/// linear. Reference: "gemv" (warps, token_tile, tokens_per_y). Official:
+/// "gemv" for f32/bf16 weights (the exact GEMV), "decode" (warps, lanes),
+/// "mma" for FP8 entries of many tokens (no knobs: official_gemm.cuh's tile
+/// is fixed), else "quantized" (warps, tokens_per_y, staged_tokens).
+Schedule chooseLinearSchedule(const LinearParams &p, int64_t maxTokens,
+                              DType w) {
+  if (!p.official() || w == DType::F32 || w == DType::BF16)
+    return gemv("gemv");
+  if (std::optional<Schedule> d = officialDecode(p.inFeatures, maxTokens, w))
+    return *d;
+  if (w == DType::F8E4M3 && maxTokens >= kMmaMinTokens) {
+    Schedule s;
+    s.variant = "mma";
+    return s;
+  }
+  return quantizedGemv(p.inFeatures);
+}
+
+/// linear_rms_norm. Reference: "cluster" (cluster, warps, tokens_per_y,
+/// staged_tokens: the rows of in floats a block stages). Official: entries
+/// of at most tokens_per_y tokens run the linear over the whole GPU, then the
+/// norm: "decode_then_norm" (warps, lanes) or "quantized_then_norm" (warps,
+/// tokens_per_y, staged_tokens); larger ones "cluster".
+Schedule chooseLinearRmsNormSchedule(const LinearRmsNormParams &p,
+                                     int64_t maxTokens, DType w) {
+  Schedule s;
+  s.variant = "cluster";
+  s.cluster = kWholeOutputCluster;
+  s.warps = kGemvWarps;
+  s.tokensPerY = kGemvTokensPerY;
+  if (!p.official()) {
+    s.stagedTokens = detail::stagedTokens(p.inFeatures);
+    return s;
+  }
+  s.stagedTokens = quantizedTokens(p.inFeatures);
+  if (maxTokens < 1 || maxTokens > kGemvTokensPerY)
+    return s;
+  if (std::optional<Schedule> d = officialDecode(p.inFeatures, maxTokens, w)) {
+    d->variant = "decode_then_norm";
+    return *d;
+  }
+  Schedule q = quantizedGemv(p.inFeatures);
+  q.variant = "quantized_then_norm";
+  return q;
+}
+
+/// mhc_pre, mhc_pre_norm (head false), mhc_head, mhc_head_norm (true):
+/// "split" for mhc_pre(_norm) in entries of at most 4 tokens (a block per
+/// mixing row, then a block per token); "cluster" (cluster) where an entry of
+/// at most 32 tokens splits the mixing rows over 8, 6, 4, 3 or 2 blocks;
+/// else "block", one block per token.
+Schedule chooseMhcSchedule(int64_t hc, bool head, int64_t maxTokens) {
+  Schedule s;
+  if (!head && maxTokens > 0 && maxTokens <= kMhcSplitMaxTokens) {
+    s.variant = "split";
+    return s;
+  }
+  s.variant = "block";
+  const int64_t rows = head ? hc : (2 + hc) * hc;
+  if (maxTokens > 0 && maxTokens <= kMhcClusterMaxTokens)
+    for (int64_t c : {8, 6, 4, 3, 2})
+      if (rows % c == 0) {
+        s.variant = "cluster";
+        s.cluster = c;
+        break;
+      }
+  return s;
+}
+
+Schedule chooseSchedule(const CudaLaunchSpec &spec) {
+  const int64_t tokens = spec.maxTokens;
+  const DType w0 = weightOr(spec, 0);
+  return std::visit(
+      [&](const auto &p) -> Schedule {
+        using P = std::decay_t<decltype(p)>;
+        if constexpr (std::is_same_v<P, LinearParams>)
+          return chooseLinearSchedule(p, tokens, w0);
+        else if constexpr (std::is_same_v<P, LinearRmsNormParams>)
+          return chooseLinearRmsNormSchedule(p, tokens, w0);
+        else if constexpr (std::is_same_v<P, MhcPreParams> ||
+                           std::is_same_v<P, MhcPreNormParams>)
+          return chooseMhcSchedule(p.hc, /*head=*/false, tokens);
+        else if constexpr (std::is_same_v<P, MhcHeadParams> ||
+                           std::is_same_v<P, MhcHeadNormParams>)
+          return chooseMhcSchedule(p.hc, /*head=*/true, tokens);
+        else if constexpr (std::is_same_v<P, MoeParams>)
+          return chooseMoeSchedule(p, tokens);
+        else
+          return fixed();
+      },
+      spec.params);
+}
+
+} // namespace birkhoff::cuda

@@ -1,0 +1,168 @@
+//===- ScheduleTest.cpp - The schedule choosers and what generators read --===//
+#include "Launches.h"
+
+#include <gtest/gtest.h>
+
+namespace birkhoff::cuda::test {
+namespace {
+
+Schedule variantOnly(const char *variant) {
+  Schedule s;
+  s.variant = variant;
+  return s;
+}
+
+CudaLaunchSpec tokens(CudaLaunchSpec s, int64_t maxTokens) {
+  s.maxTokens = maxTokens;
+  return s;
+}
+
+// The official linear's variant follows the entry's tokens per call and the
+// weights' format.
+TEST(Schedule, OfficialLinearVariantsFollowTheEntry) {
+  LinearParams p;
+  p.inFeatures = 4096;
+  p.outFeatures = 1024;
+  p.numerics = 1;
+  Schedule decode = chooseLinearSchedule(p, 1, DType::F8E4M3);
+  EXPECT_EQ(decode.variant, "decode");
+  EXPECT_EQ(decode.warps, 4);
+  EXPECT_EQ(decode.lanes, 32); // 32 128-blocks: a lane each
+  EXPECT_EQ(chooseLinearSchedule(p, 512, DType::F8E4M3).variant, "mma");
+  // FP4 has no tensor-core kernel; FP8 entries between decode and the mma
+  // tile quantize their activations.
+  Schedule fp4 = chooseLinearSchedule(p, 512, DType::FP4E2M1x2);
+  EXPECT_EQ(fp4.variant, "quantized");
+  EXPECT_EQ(fp4.stagedTokens, 8);
+  EXPECT_EQ(chooseLinearSchedule(p, 8, DType::F8E4M3).variant, "quantized");
+  EXPECT_EQ(chooseLinearSchedule(p, 1, DType::BF16).variant, "gemv");
+  p.numerics = 0;
+  EXPECT_EQ(chooseLinearSchedule(p, 1, DType::F8E4M3),
+            (Schedule{"gemv", 8, 4, 32}));
+}
+
+// A lane holds at most 16 weight chunks: 512 FP8 in-features give 4 blocks,
+// so 4 lanes a row; 64k in-features would need more chunks than a lane
+// holds and fall back to the quantized GEMV.
+TEST(Schedule, DecodeLanesDivideTheRowsBlocks) {
+  LinearParams p;
+  p.inFeatures = 512;
+  p.outFeatures = 64;
+  p.numerics = 1;
+  EXPECT_EQ(chooseLinearSchedule(p, 1, DType::F8E4M3).lanes, 4);
+  p.inFeatures = 128 * 96; // 96 blocks: 32 lanes, 3 blocks (24 chunks) each
+  EXPECT_EQ(chooseLinearSchedule(p, 1, DType::F8E4M3).variant, "quantized");
+}
+
+TEST(Schedule, MhcSplitsClustersOrRunsABlock) {
+  EXPECT_EQ(chooseMhcSchedule(4, /*head=*/false, 1).variant, "split");
+  Schedule pre = chooseMhcSchedule(4, /*head=*/false, 16);
+  EXPECT_EQ(pre.variant, "cluster");
+  EXPECT_EQ(pre.cluster, 8); // 24 mixing rows
+  EXPECT_EQ(chooseMhcSchedule(4, /*head=*/true, 1).cluster, 4);
+  EXPECT_EQ(chooseMhcSchedule(5, /*head=*/true, 1).variant, "block");
+  EXPECT_EQ(chooseMhcSchedule(4, /*head=*/false, 512).variant, "block");
+}
+
+TEST(Schedule, OfficialLinearRmsNormRunsTwoKernelsForFewTokens) {
+  LinearRmsNormParams p;
+  p.inFeatures = 4096;
+  p.outFeatures = 1024;
+  p.numerics = 1;
+  EXPECT_EQ(chooseLinearRmsNormSchedule(p, 1, DType::F8E4M3).variant,
+            "decode_then_norm");
+  EXPECT_EQ(chooseLinearRmsNormSchedule(p, 32, DType::F8E4M3).variant,
+            "quantized_then_norm");
+  Schedule large = chooseLinearRmsNormSchedule(p, 512, DType::F8E4M3);
+  EXPECT_EQ(large.variant, "cluster");
+  EXPECT_EQ(large.cluster, 8);
+  p.numerics = 0;
+  EXPECT_EQ(chooseLinearRmsNormSchedule(p, 1, DType::F8E4M3).variant,
+            "cluster");
+}
+
+// V4-Flash's experts (dim 4096, inter 2048, 256 experts, top-6): decode
+// entries run moe_decode.cuh with 16 lanes per w2 row, small entries two
+// clusters per expert, large ones the tensor-core tiles, entries of unknown
+// size the sliced kernel; the reference splits h over a cluster of 8.
+TEST(Schedule, MoeVariantsFollowTheEntry) {
+  MoeParams p;
+  p.dim = 4096;
+  p.inter = 2048;
+  p.experts = 256;
+  p.topk = 6;
+  p.numerics = 1;
+  Schedule decode = chooseMoeSchedule(p, 1);
+  EXPECT_EQ(decode.variant, "decode");
+  EXPECT_EQ(decode.lanes, 16);
+  EXPECT_EQ(decode.rows, 32);
+  Schedule small = chooseMoeSchedule(p, 16);
+  EXPECT_EQ(small.variant, "grouped");
+  EXPECT_EQ(small.split, 2);
+  EXPECT_EQ(small.cluster, 8);
+  EXPECT_EQ(chooseMoeSchedule(p, 512).variant, "grouped_mma");
+  EXPECT_EQ(chooseMoeSchedule(p, 0).variant, "cluster");
+  EXPECT_EQ(chooseMoeSchedule(p, 0).tokensPerY, 128); // of 2048 / 6 pairs
+  p.numerics = 0;
+  Schedule ref = chooseMoeSchedule(p, 1);
+  EXPECT_EQ(ref.variant, "cluster");
+  EXPECT_EQ(ref.cluster, 8);
+  EXPECT_GE(ref.stagedTokens, 1);
+  EXPECT_GE(ref.stagedHidden, 1);
+}
+
+// chooseSchedule dispatches on the spec's kernel and reads its entry size
+// and first weight.
+TEST(Schedule, ChooseScheduleReadsTheSpec) {
+  CudaLaunchSpec lin = official(linearSpec(4096, 1024, DType::F8E4M3));
+  EXPECT_EQ(chooseSchedule(tokens(lin, 1)).variant, "decode");
+  EXPECT_EQ(chooseSchedule(tokens(lin, 64)).variant, "mma");
+  EXPECT_EQ(chooseSchedule(mhcPostSpec(4096, 4)).variant, "fixed");
+  EXPECT_EQ(scheduled(tokens(lin, 1)).schedule, chooseSchedule(tokens(lin, 1)));
+}
+
+TEST(Schedule, GeneratorsRefuseALaunchWithoutASchedule) {
+  auto ks = generateKernelSource(linearSpec(4096, 1024, DType::F8E4M3));
+  ASSERT_FALSE(ks.isOk());
+  EXPECT_EQ(ks.status().code(), StatusCode::InvalidArgument);
+  EXPECT_NE(ks.status().message().find("'linear'"), std::string::npos);
+  EXPECT_NE(ks.status().message().find("no schedule"), std::string::npos)
+      << ks.status().message();
+}
+
+TEST(Schedule, GeneratorsRefuseAVariantTheyDoNotHave) {
+  CudaLaunchSpec s = linearSpec(4096, 1024, DType::F8E4M3);
+  s.schedule = variantOnly("mma"); // the reference linear has no mma kernel
+  auto ks = generateKernelSource(s);
+  ASSERT_FALSE(ks.isOk());
+  EXPECT_NE(ks.status().message().find("schedule variant 'mma'"),
+            std::string::npos)
+      << ks.status().message();
+  CudaLaunchSpec m = tokens(mhcSpec("mhc_pre", 4096, 4), 16);
+  m.schedule = variantOnly("cluster");
+  m.schedule->cluster = 5; // does not split 24 rows
+  EXPECT_EQ(generateKernelSource(m).status().code(),
+            StatusCode::InvalidArgument);
+}
+
+// The generator takes the schedule's knobs as they are: a reference linear
+// of 4 warps has blocks of 128 threads and a warp per output row.
+TEST(Schedule, GeneratorsReadTheKnobs) {
+  CudaLaunchSpec s = scheduled(linearSpec(4096, 1024, DType::F8E4M3));
+  s.schedule->warps = 4;
+  auto ks = generateKernelSource(s);
+  ASSERT_TRUE(ks.isOk()) << ks.status().toString();
+  EXPECT_EQ(ks->grid.block, 128);
+  EXPECT_EQ(ks->grid.xConst, 1024 / 4);
+  EXPECT_NE(ks->source.find("bk::linear<4096, 1024, "), std::string::npos);
+  // An official decode linear of 8 lanes a row instead of the chosen 32.
+  CudaLaunchSpec d =
+      scheduled(tokens(official(linearSpec(4096, 1024, DType::F8E4M3)), 1));
+  d.schedule->lanes = 8;
+  auto dk = generateKernelSource(d);
+  ASSERT_TRUE(dk.isOk()) << dk.status().toString();
+  EXPECT_NE(dk->source.find(", 4, 8>(args);"), std::string::npos) << dk->source;
+}
+
+} // namespace
+} // namespace birkhoff::cuda::test
