@@ -59,20 +59,20 @@ __device__ __forceinline__ long long bkLastPos(const BkLaunch &a, long long t) {
 
 // Row r of fixed state i of `slot`, rows of ROWBYTES bytes.
 template <long long ROWBYTES>
-__device__ __forceinline__ unsigned char *
-bkFixedRow(const BkLaunch &a, int i, int slot, long long r) {
+__device__ __forceinline__ unsigned char *bkFixedRow(const BkLaunch &a, int i,
+                                                     int slot, long long r) {
   return (unsigned char *)a.states[i] +
          ((long long)slot * a.state_rows[i] + r) * ROWBYTES;
 }
 
 // Row r of paged state i of `slot`, rows of ROWBYTES bytes.
 template <long long ROWBYTES>
-__device__ __forceinline__ unsigned char *
-bkPagedRow(const BkLaunch &a, int i, int slot, long long r) {
+__device__ __forceinline__ unsigned char *bkPagedRow(const BkLaunch &a, int i,
+                                                     int slot, long long r) {
   const long long rows = a.state_rows[i];
   const long long page = a.page_table[slot * a.pages_per_slot + r / rows];
-  return (unsigned char *)a.states[i] + (page * rows + (r & (rows - 1))) *
-                                            ROWBYTES;
+  return (unsigned char *)a.states[i] +
+         (page * rows + (r & (rows - 1))) * ROWBYTES;
 }
 
 // The rows of paged state I of one slot, for many lookups: the slot's row of
@@ -100,4 +100,30 @@ template <int I, long long ROWBYTES>
 __device__ __forceinline__ BkPagedRows<I, ROWBYTES>
 bkPagedRows(const BkLaunch &a, int slot) {
   return {slot * (int)a.pages_per_slot, __ffsll(a.state_rows[I]) - 1};
+}
+
+// Sparse attention's compressed keys c0 .. c0 + n - 1 of a key list whose
+// compressed part starts at key `first`: their pool rows (`ents`, the
+// sequence's pages) into rows[0 .. n), one key per thread. MODE 2 takes every
+// entry in order; MODE 1 the selected ones (`sel`), -1 for a slot that names no
+// entry below nEntries, and for keys before `first`. Ends with a barrier.
+template <int MODE, int BLOCK, class Rows>
+__device__ __forceinline__ void
+bkResolveKeyRows(const BkLaunch &a, const Rows &ents, const int *sel,
+                 int nEntries, int first, int c0, int n, int *rows) {
+  for (int i = threadIdx.x; i < n; i += BLOCK) {
+    const int c = c0 + i - first; // compressed key c
+    int row = -1;
+    if (c >= 0) {
+      if constexpr (MODE == 2) {
+        row = (int)ents.row(a, c);
+      } else {
+        const int e = sel[c];
+        if (e >= 0 && e < nEntries)
+          row = (int)ents.row(a, e);
+      }
+    }
+    rows[i] = row;
+  }
+  __syncthreads();
 }

@@ -66,23 +66,9 @@ __device__ __forceinline__ void sparseAttentionOfficial(const BkLaunch &a,
   };
   // krow for keys c0 .. c0 + n - 1 (the whole block; ends with a barrier).
   auto resolve = [&](int c0, int n) {
-    if constexpr (MODE != 0) {
-      for (int i = threadIdx.x; i < n; i += BLOCK) {
-        const int c = c0 + i - WINDOW; // compressed key c
-        int row = -1;
-        if (c >= 0) {
-          if constexpr (MODE == 2) {
-            row = (int)ents.row(a, c);
-          } else {
-            const int e = sel[c];
-            if (e >= 0 && e < nEntries)
-              row = (int)ents.row(a, e);
-          }
-        }
-        krow[i] = row;
-      }
-      __syncthreads();
-    }
+    if constexpr (MODE != 0)
+      bkResolveKeyRows<MODE, BLOCK>(a, ents, sel, nEntries, WINDOW, c0, n,
+                                    krow);
   };
   // Key c0 + i (i < n of the chunk krow was resolved for).
   auto key = [&](int c0, int i) -> Key {
