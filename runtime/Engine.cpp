@@ -60,12 +60,13 @@ struct Engine::Impl {
     return pages;
   }
 
-  Expected<const Sequence *> find(SequenceId id) const {
+  /// The slot of `id`; NotFound for a sequence never added or removed.
+  Expected<int> slotIndex(SequenceId id) const {
     auto it = slotOf.find(id);
     if (it == slotOf.end())
       return notFound("sequence " + std::to_string(id) +
                       " is not in this engine (never added, or removed)");
-    return &*slots[size_t(it->second)];
+    return it->second;
   }
 
   /// Gives `seq` (in `slot`) the pages a context of `tokens` tokens needs.
@@ -159,15 +160,12 @@ Expected<SequenceId> Engine::addSequence() {
 
 Status Engine::removeSequence(SequenceId id) {
   Impl &e = *impl_;
-  auto it = e.slotOf.find(id);
-  if (it == e.slotOf.end())
-    return notFound("sequence " + std::to_string(id) +
-                    " is not in this engine (never added, or removed)");
-  std::optional<Impl::Sequence> &seq = e.slots[size_t(it->second)];
+  BK_ASSIGN_OR_RETURN(int slot, e.slotIndex(id));
+  std::optional<Impl::Sequence> &seq = e.slots[size_t(slot)];
   for (int32_t p : seq->pages)
     e.freePages.insert(p);
   seq.reset();
-  e.slotOf.erase(it);
+  e.slotOf.erase(id);
   return Status::ok();
 }
 
@@ -220,8 +218,8 @@ Status Engine::step(const Batch &batch, StepResult &result) {
     const SequenceId id = batch.sequences[i];
     auto it = next.find(id);
     if (it == next.end()) {
-      BK_ASSIGN_OR_RETURN(const Impl::Sequence *seq, e.find(id));
-      it = next.emplace(id, seq->position).first;
+      BK_ASSIGN_OR_RETURN(int slot, e.slotIndex(id));
+      it = next.emplace(id, e.slots[size_t(slot)]->position).first;
       seqOrder.push_back(id);
     }
     if (batch.positions[i] != it->second)
@@ -339,14 +337,12 @@ Status Engine::Impl::runCalls(const Batch &batch,
 Status EngineInternals::skipTokens(Engine &engine, SequenceId id,
                                    int64_t tokens) {
   Engine::Impl &e = *engine.impl_;
-  auto it = e.slotOf.find(id);
-  if (it == e.slotOf.end())
-    return notFound("sequence " + std::to_string(id) + " is not in the engine");
-  Engine::Impl::Sequence &seq = *e.slots[size_t(it->second)];
+  BK_ASSIGN_OR_RETURN(int slot, e.slotIndex(id));
+  Engine::Impl::Sequence &seq = *e.slots[size_t(slot)];
   if (tokens < 0 || seq.position + tokens > e.capacity)
     return outOfRange("cannot skip " + std::to_string(tokens) +
                       " tokens past the context capacity");
-  BK_RETURN_IF_ERROR(e.growTo(it->second, seq, seq.position + tokens));
+  BK_RETURN_IF_ERROR(e.growTo(slot, seq, seq.position + tokens));
   seq.position += tokens;
   return Status::ok();
 }
@@ -356,8 +352,8 @@ rt::EngineBackend &EngineInternals::backend(Engine &engine) {
 }
 
 Expected<int64_t> Engine::position(SequenceId id) const {
-  BK_ASSIGN_OR_RETURN(const Impl::Sequence *seq, impl_->find(id));
-  return seq->position;
+  BK_ASSIGN_OR_RETURN(int slot, impl_->slotIndex(id));
+  return impl_->slots[size_t(slot)]->position;
 }
 
 int64_t Engine::capacity() const { return impl_->capacity; }
