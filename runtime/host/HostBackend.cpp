@@ -60,9 +60,10 @@ public:
       const int64_t rows = i >= tail ? wanted : n;
       const auto t0 = profiling ? std::chrono::steady_clock::now()
                                 : std::chrono::steady_clock::time_point{};
-      Status st = kernelPerSequence(launch.id)
-                      ? runPerSequence(entry, launch, call)
-                      : runRows(launch, call, rows);
+      Status st =
+          kernelPerSequence(launch.id)
+              ? runPerSequence(entry, launch, call)
+              : runKernel(launch, rows, 0, call.ids.data(), bufferPtrs_.data());
       if (profiling)
         addKernelTime(launch.kernel, std::chrono::duration<double, std::milli>(
                                          std::chrono::steady_clock::now() - t0)
@@ -146,15 +147,17 @@ public:
   }
 
 private:
-  /// A row-local launch on the first `rows` rows of every buffer.
-  Status runRows(const LaunchDesc &launch, const BatchCall &call,
-                 int64_t rows) {
+  /// Runs `launch`'s host kernel on `tokens` tokens from position `start`
+  /// (read by per-sequence kernels only), their ids and buffer rows.
+  Status runKernel(const LaunchDesc &launch, int64_t tokens, int64_t start,
+                   const int32_t *ids, float *const *buffers) {
     KernelArgs args;
-    args.tokens = rows;
-    args.tokenIds = call.ids.data();
+    args.tokens = tokens;
+    args.start = start;
+    args.tokenIds = ids;
     args.launch = &launch;
     args.program = &program_;
-    args.buffers = bufferPtrs_.data();
+    args.buffers = buffers;
     args.states = views_.data();
     args.pool = pool_.get();
     return hostKernel(launch.id)(args);
@@ -172,16 +175,8 @@ private:
         segmentPtrs_[b] =
             bufferPtrs_[b] + first * entry.buffers[b].elemsPerToken;
       setViews(t.slot);
-      KernelArgs args;
-      args.tokens = count;
-      args.start = t.pos;
-      args.tokenIds = call.ids.data() + first;
-      args.launch = &launch;
-      args.program = &program_;
-      args.buffers = segmentPtrs_.data();
-      args.states = views_.data();
-      args.pool = pool_.get();
-      BK_RETURN_IF_ERROR(hostKernel(launch.id)(args));
+      BK_RETURN_IF_ERROR(runKernel(
+          launch, count, t.pos, call.ids.data() + first, segmentPtrs_.data()));
       first += count;
     }
     return Status::ok();
