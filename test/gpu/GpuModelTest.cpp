@@ -75,6 +75,13 @@ std::string noGpuReason() {
   if (std::string why = noGpuReason(); !why.empty())                           \
   GTEST_SKIP() << why
 
+/// A gtest name for case "<golden>[.official]": dots become underscores.
+std::string caseName(const ::testing::TestParamInfo<std::string> &info) {
+  std::string n = info.param;
+  std::replace(n.begin(), n.end(), '.', '_');
+  return n;
+}
+
 std::string carriedDir() {
   if (const char *d = std::getenv("BIRKHOFF_GPU_ARTIFACTS"))
     return d;
@@ -396,11 +403,7 @@ INSTANTIATE_TEST_SUITE_P(Goldens, GpuShortRun,
                                            "tiny_quant", "tiny_dq", "tiny_dq2",
                                            "tiny_dq.official",
                                            "tiny_dq2.official"),
-                         [](const auto &info) {
-                           std::string n = info.param;
-                           std::replace(n.begin(), n.end(), '.', '_');
-                           return n;
-                         });
+                         caseName);
 
 // Growing states are reserved for the whole capacity and committed as the
 // context grows: a 1M-token session commits little up front, grows as it
@@ -729,11 +732,7 @@ INSTANTIATE_TEST_SUITE_P(Goldens, GpuEngine,
                          ::testing::Values("tiny_mix", "tiny_dq",
                                            "tiny_dq.official",
                                            "tiny_dq2.official"),
-                         [](const auto &info) {
-                           std::string n = info.param;
-                           std::replace(n.begin(), n.end(), '.', '_');
-                           return n;
-                         });
+                         caseName);
 
 } // namespace
 } // namespace birkhoff::test
