@@ -27,25 +27,6 @@ namespace {
 
 using namespace gputest;
 
-using Params = std::initializer_list<std::pair<const char *, double>>;
-
-void setParams(KernelHarness &h, Params params) {
-  for (auto [k, v] : params)
-    h.param(k, v);
-}
-
-void yarnRope(KernelHarness &h, int64_t rd, bool official) {
-  setParams(h, {{"rope_dim", double(rd)},
-                {"theta", 160000},
-                {"yarn", 1},
-                {"rope_factor", 16},
-                {"original_seq_len", 65536},
-                {"beta_fast", 32},
-                {"beta_slow", 1}});
-  if (official)
-    h.param("numerics", 1);
-}
-
 /// Four sequences in slots 2, 0, 3, 1 (window 8, ratio 4 or 8 in the
 /// tests): a decode token at 37 (past the window), a 10-token chunk from 13
 /// (longer than the window; closes the blocks ending at 15 and 19), a

@@ -23,22 +23,6 @@ namespace {
 
 using namespace gputest;
 
-void setParams(KernelHarness &h,
-               std::initializer_list<std::pair<const char *, double>> params) {
-  for (auto [k, v] : params)
-    h.param(k, v);
-}
-
-void yarnRope(KernelHarness &h, int64_t rd) {
-  setParams(h, {{"rope_dim", double(rd)},
-                {"theta", 160000},
-                {"yarn", 1},
-                {"rope_factor", 16},
-                {"original_seq_len", 65536},
-                {"beta_fast", 32},
-                {"beta_slow", 1}});
-}
-
 /// A weight of `dtype` [out, in] with random values (F32/BF16 small, FP8/FP4
 /// random codes and scales).
 int addMatrix(KernelHarness &h, const std::string &name, DType t, int64_t out,

@@ -782,4 +782,22 @@ int addFp4Weight(KernelHarness &h, const std::string &name, int64_t out,
                         randomBytes(size_t(out * in / 2), 0, 255), s);
 }
 
+void setParams(KernelHarness &h,
+               std::initializer_list<std::pair<const char *, double>> params) {
+  for (auto [k, v] : params)
+    h.param(k, v);
+}
+
+void yarnRope(KernelHarness &h, int64_t rd, bool official) {
+  setParams(h, {{"rope_dim", double(rd)},
+                {"theta", 160000},
+                {"yarn", 1},
+                {"rope_factor", 16},
+                {"original_seq_len", 65536},
+                {"beta_fast", 32},
+                {"beta_slow", 1}});
+  if (official)
+    h.param("numerics", 1);
+}
+
 } // namespace birkhoff::cuda::gputest

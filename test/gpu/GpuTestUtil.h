@@ -17,7 +17,9 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <initializer_list>
 #include <random>
+#include <utility>
 #include <vector>
 
 namespace birkhoff::cuda::gputest {
@@ -172,6 +174,13 @@ void expectWithinBf16Ulp(const std::vector<float> &gpuOut,
 /// Fails when every word of `v` is zero (a comparison of two all-zero
 /// results would prove nothing).
 void expectNotAllZero(const std::vector<float> &v, const char *what);
+
+/// Sets each (key, value) as a launch parameter of `h`.
+void setParams(KernelHarness &h,
+               std::initializer_list<std::pair<const char *, double>> params);
+/// V4-Flash's compressed-layer RoPE (YaRN, theta 160000) on `rd` dims, and
+/// `numerics` 1 when `official`.
+void yarnRope(KernelHarness &h, int64_t rd, bool official = false);
 
 /// Adds an FP8 e4m3 weight [out, in] with its 128x128 e8m0 scales.
 int addFp8Weight(KernelHarness &h, const std::string &name, int64_t out,
