@@ -31,8 +31,8 @@ int32_t argmax(std::span<const float> logits) {
 
 } // namespace
 
-int32_t sampleToken(std::span<const float> logits, const GenerateOptions &options,
-                    uint64_t &rng) {
+int32_t sampleToken(std::span<const float> logits,
+                    const GenerateOptions &options, uint64_t &rng) {
   if (options.temperature <= 0.0f || options.topK == 1)
     return argmax(logits);
   std::vector<int32_t> ids(logits.size());
@@ -46,7 +46,8 @@ int32_t sampleToken(std::span<const float> logits, const GenerateOptions &option
   std::vector<double> probs(keep);
   double mx = logits[ids[0]] / options.temperature, sum = 0.0;
   for (size_t i = 0; i < keep; ++i)
-    sum += probs[i] = std::exp(double(logits[ids[i]]) / options.temperature - mx);
+    sum += probs[i] =
+        std::exp(double(logits[ids[i]]) / options.temperature - mx);
   if (options.topP < 1.0f) {
     double acc = 0.0;
     size_t cut = keep;
@@ -83,6 +84,21 @@ GenerateOptions applyGenerationConfig(const GenerationConfig &config,
   if (config.maxNewTokens)
     base.maxNewTokens = *config.maxNewTokens;
   return base;
+}
+
+std::optional<GenerateResult::Stop>
+stopAfter(const ModelInfo &info, const GenerateOptions &options, int32_t token,
+          int64_t count, int64_t position, int64_t capacity) {
+  if (options.stopAtEos && info.isEndOfSequence(token))
+    return GenerateResult::Stop::Eos;
+  if (std::find(options.stopTokens.begin(), options.stopTokens.end(), token) !=
+      options.stopTokens.end())
+    return GenerateResult::Stop::StopToken;
+  if (count >= options.maxNewTokens)
+    return GenerateResult::Stop::MaxTokens;
+  if (position >= capacity)
+    return GenerateResult::Stop::ContextFull;
+  return std::nullopt;
 }
 
 } // namespace birkhoff

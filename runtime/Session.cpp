@@ -112,19 +112,10 @@ Expected<GenerateResult> Session::generate(std::span<const int32_t> prompt,
       result.stop = GenerateResult::Stop::Callback;
       break;
     }
-    if (options.stopAtEos && info.isEndOfSequence(token)) {
-      result.stop = GenerateResult::Stop::Eos;
-      break;
-    }
-    if (std::find(options.stopTokens.begin(), options.stopTokens.end(),
-                  token) != options.stopTokens.end()) {
-      result.stop = GenerateResult::Stop::StopToken;
-      break;
-    }
-    if (int64_t(result.tokens.size()) == options.maxNewTokens)
-      break;
-    if (position() >= capacity()) {
-      result.stop = GenerateResult::Stop::ContextFull;
+    if (std::optional<GenerateResult::Stop> stop =
+            stopAfter(info, options, token, int64_t(result.tokens.size()),
+                      position(), capacity())) {
+      result.stop = *stop;
       break;
     }
     BK_RETURN_IF_ERROR(decode(token));

@@ -358,6 +358,15 @@ private:
   std::unique_ptr<Impl> impl_;
 };
 
+/// Why generation ends after emitting `token` as the `count`-th new token of
+/// a sequence that held `position` of its `capacity` tokens before it: an
+/// end-of-sequence token (ModelInfo::isEndOfSequence, with stopAtEos), one of
+/// stopTokens, `count` reaching maxNewTokens, or a full context, checked in
+/// that order; nullopt when it goes on. Session::generate stops by it.
+std::optional<GenerateResult::Stop>
+stopAfter(const ModelInfo &info, const GenerateOptions &options, int32_t token,
+          int64_t count, int64_t position, int64_t capacity);
+
 /// Picks the next token from logits per `options` (greedy or sampled); `rng`
 /// is the caller's state, advanced on each sampled draw.
 int32_t sampleToken(std::span<const float> logits,

@@ -231,15 +231,8 @@ int runBatch(const ParsedArgs &args, std::shared_ptr<const Model> model,
           sampleToken(result.logitsOf(last[size_t(i)]), g, rng[size_t(i)]);
       out.push_back(tok);
       const int64_t pos = *(*engine)->position(ids[size_t(i)]);
-      if (g.stopAtEos && model->info().isEndOfSequence(tok))
-        stop[size_t(i)] = GenerateResult::Stop::Eos;
-      else if (std::find(g.stopTokens.begin(), g.stopTokens.end(), tok) !=
-               g.stopTokens.end())
-        stop[size_t(i)] = GenerateResult::Stop::StopToken;
-      else if (int64_t(out.size()) >= g.maxNewTokens)
-        stop[size_t(i)] = GenerateResult::Stop::MaxTokens;
-      else if (pos >= (*engine)->capacity())
-        stop[size_t(i)] = GenerateResult::Stop::ContextFull;
+      stop[size_t(i)] = stopAfter(model->info(), g, tok, int64_t(out.size()),
+                                  pos, (*engine)->capacity());
       if (stop[size_t(i)])
         continue;
       nextLast[size_t(i)] = int32_t(next.size());

@@ -130,5 +130,22 @@ TEST(GenerationDefaults, EndOfSequenceIdsJoinTheConfigs) {
   EXPECT_FALSE(info.isEndOfSequence(8));
 }
 
+TEST(Sampling, StopAfterChecksEosStopTokensCountThenContext) {
+  ModelInfo info;
+  info.eosTokenId = 1;
+  GenerateOptions g;
+  g.maxNewTokens = 4;
+  g.stopTokens = {7};
+  using Stop = GenerateResult::Stop;
+  EXPECT_EQ(stopAfter(info, g, 5, 1, 10, 100), std::nullopt);
+  // Every reason at once: end of sequence first.
+  EXPECT_EQ(stopAfter(info, g, 1, 4, 100, 100), Stop::Eos);
+  EXPECT_EQ(stopAfter(info, g, 7, 4, 100, 100), Stop::StopToken);
+  EXPECT_EQ(stopAfter(info, g, 5, 4, 100, 100), Stop::MaxTokens);
+  EXPECT_EQ(stopAfter(info, g, 5, 3, 100, 100), Stop::ContextFull);
+  g.stopAtEos = false;
+  EXPECT_EQ(stopAfter(info, g, 1, 1, 10, 100), std::nullopt);
+}
+
 } // namespace
 } // namespace birkhoff
