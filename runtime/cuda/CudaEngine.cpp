@@ -85,16 +85,16 @@ public:
       fixedBytes = fixedOffset[i] + bytes;
     }
     fixedBytes_ = std::max<uint64_t>(fixedBytes, 256);
-    int64_t arenaElems = 0;
+    int64_t arenaElems = 0, maxTokens = 1;
     for (const EntryDesc &e : program_.entries) {
       arenaElems =
           std::max(arenaElems, alignedArenaLayout(e, e.maxTokens).elems);
-      maxTokens_ = std::max<int64_t>(maxTokens_, e.maxTokens);
+      maxTokens = std::max<int64_t>(maxTokens, e.maxTokens);
     }
     const uint64_t arenaBytes = uint64_t(std::max<int64_t>(arenaElems, 4)) * 4;
     // The call's ids, its BkToken rows (16-byte aligned), the page table.
-    tokOffset_ = (uint64_t(maxTokens_) * 4 + 15) / 16 * 16;
-    tableOffset_ = tokOffset_ + uint64_t(maxTokens_) * sizeof(cuda::BkToken);
+    tokOffset_ = (uint64_t(maxTokens) * 4 + 15) / 16 * 16;
+    tableOffset_ = tokOffset_ + uint64_t(maxTokens) * sizeof(cuda::BkToken);
     tableHost_.assign(
         size_t(std::max<int64_t>(shape_.slots * shape_.pagesPerSlot, 1)), 0);
     const uint64_t ioBytes = tableOffset_ + tableHost_.size() * 4;
@@ -512,7 +512,6 @@ private:
   std::vector<int32_t> tableHost_; // the page table, [slots][pagesPerSlot]
   size_t dirtyBegin_ = SIZE_MAX, dirtyEnd_ = 0; // entries not uploaded
   CuDevicePtr scratch_ = 0; // the kernels' scratch (PreparedLaunch)
-  int64_t maxTokens_ = 1;
   std::map<std::pair<size_t, int64_t>, cuda::CuGraphExec> graphs_;
   std::vector<cuda::CuEvent> events_; // profiling: before/after each launch
   std::vector<size_t> timed_;         // profiling: the launches of this call
