@@ -12,7 +12,9 @@
 # Usage (only Python's standard library):
 #   python3 tools/loadtest.py --url http://127.0.0.1:8000 [--concurrency 64]
 #       [--requests 2000] [--max-tokens 32] [--model NAME] [--server-pid PID]
-#       [--json report.json]
+#       [--json report.json] [--progress N]
+# --progress N prints a line to stderr after every N finished requests (requests, failures,
+# tokens, seconds so far), so a run cut short still says how far it got.
 # Exits 1 when a request failed.
 import argparse
 import http.client
@@ -52,6 +54,7 @@ class Run:
         self.ttft = []
         self.tokens = 0
         self.rss = {}
+        self.start = time.monotonic()
 
     def take(self):
         with self.lock:
@@ -70,6 +73,11 @@ class Run:
                 self.failures.append(why)
             if self.args.server_pid and self.done % 1000 == 0:
                 self.rss[self.done] = rss_kib(self.args.server_pid)
+            if self.args.progress and self.done % self.args.progress == 0:
+                sys.stderr.write("loadtest: %d requests done (%d failed), %d tokens, %.1f s\n"
+                                 % (self.done, len(self.failures), self.tokens,
+                                    time.monotonic() - self.start))
+                sys.stderr.flush()
 
 
 def body_of(i, args):
@@ -159,6 +167,7 @@ def main():
     p.add_argument("--model", default="")
     p.add_argument("--server-pid", type=int, default=0)
     p.add_argument("--json", default="")
+    p.add_argument("--progress", type=int, default=0)
     args = p.parse_args()
     url = urllib.parse.urlparse(args.url)
     run = Run(args)

@@ -4,18 +4,30 @@
 # pages come and go). Passes when no request failed, the server's resident memory after the
 # last thousand requests is within 5 % of that after the first thousand, and every sequence,
 # page and queue place is back at the end. Prints the report (docs/serve.md quotes one).
+# Given an artifact (and serve options), loads that instead: scripts/gpu-serve-load.sh runs the
+# same load on the GPU with the 4-layer V4-Flash model.
 #   serve_load.sh <birkhoff> <repo root> <work dir> [requests] [concurrency]
+#                 [artifact [serve options...]]
 set -euo pipefail
 birkhoff=$1 root=$2 work=$3 requests=${4:-2000} concurrency=${5:-64}
 mkdir -p "$work"
-art="$work/tiny2.bkart"
-"$birkhoff" compile --synth-preset tiny --layers 2 -o "$art" > /dev/null
+if [ $# -ge 6 ]; then
+  art=$6
+  shift 6
+  options=("$@")
+else
+  art="$work/tiny2.bkart"
+  "$birkhoff" compile --synth-preset tiny --layers 2 -o "$art" > /dev/null
+  options=(--max-context 512)
+fi
 source "$(dirname "$0")/server.sh"
-start_server "$birkhoff" "$work/server.log" "$art" --max-sequences 64 --max-context 512 || exit 1
+start_server "$birkhoff" "$work/server.log" "$art" --max-sequences "$concurrency" "${options[@]}" ||
+  exit 1
 trap 'kill -9 $pid 2> /dev/null; true' EXIT
 status=0
 python3 "$root/tools/loadtest.py" --url "$url" --requests "$requests" \
-  --concurrency "$concurrency" --server-pid "$pid" --json "$work/report.json" || status=1
+  --concurrency "$concurrency" --server-pid "$pid" --json "$work/report.json" \
+  --progress "${SERVE_LOAD_PROGRESS:-0}" || status=1
 python3 - "$work/report.json" <<'PY' || status=1
 import json, sys
 r = json.load(open(sys.argv[1]))
