@@ -49,19 +49,29 @@ Expected<Body> genIndexerTopk(const IndexerTopkParams &p, const LaunchReader &r,
   if (official && hd % 32)
     return invalidArgument(r.where() + "FP4 keys need head_dim " + i(hd) +
                            " in whole 32-blocks");
+  BK_ASSIGN_OR_RETURN(std::string variant, r.variant({"cluster", "scored"}));
+  const Schedule &sc = r.schedule();
+  if (sc.cluster < 1 || sc.cluster > 8)
+    return invalidArgument(r.where() + "schedule cluster " + i(sc.cluster) +
+                           " is not in [1, 8]");
+  const bool scored = variant == "scored";
+  if (scored && (sc.split < 1 || sc.rows < 1 || r.maxTokens() < 1))
+    return invalidArgument(r.where() + "the scored variant needs split, rows "
+                                       "and the entry's tokens per call");
   int64_t kcap = 1;
   while (kcap < topk)
     kcap <<= 1;
   // Static shared memory: the token's queries, head weights, two histograms
-  // and their total, the sort list and small state; the rest caches scores.
+  // and their total, the sort list, a round of keys and small state; the
+  // rest caches scores.
   constexpr int64_t kBudget = 47 * 1024;
-  int64_t fixed = heads * hd * 4 + heads * 4 + 3 * 256 * 4 + kcap * 8 + 160;
+  int64_t fixed =
+      heads * hd * 4 + heads * 4 + 3 * 256 * 4 + kcap * 8 + kBlock * 4 + 64;
   if (fixed > kBudget)
     return unsupported(r.where() + i(heads) + " heads of " + i(hd) +
                        " and top-" + i(topk) +
                        " need more shared memory than a block has");
   int64_t cache = std::min<int64_t>(4096, (kBudget - fixed) / 4);
-  constexpr int kCluster = 8;
   // The host's scales: the reference's two fp32 factors, or the official
   // combined Di^-½ · Hi^-½ in double, rounded once.
   float scoreScale = 1.0f / std::sqrt(float(hd));
@@ -69,15 +79,30 @@ Expected<Body> genIndexerTopk(const IndexerTopkParams &p, const LaunchReader &r,
       official
           ? float(std::pow(double(hd), -0.5) * std::pow(double(heads), -0.5))
           : 1.0f / std::sqrt(float(heads));
-  Body b;
-  b.include = "bk/indexer.cuh";
-  b.call = "bk::indexerTopk<" + i(heads) + ", " + i(hd) + ", " + i(topk) +
-           ", " + i(ratio) + ", " + i(kCluster) + ", " + i(kBlock) + ", " +
-           i(cache) + ", " + i(kcap) + (official ? ", true" : "") + ">(args, " +
-           f32(scoreScale) + ", " + f32(weightScale) + ");";
-  b.grid = {kCluster, 0, 0, kBlock};
-  b.cluster = kCluster;
-  return b;
+  const std::string scales =
+      ">(args, " + f32(scoreScale) + ", " + f32(weightScale) + ");";
+  const std::string profile = official ? ", true" : ", false";
+  Body select;
+  select.include = "bk/indexer.cuh";
+  select.call = "bk::indexerTopk<" + i(heads) + ", " + i(hd) + ", " + i(topk) +
+                ", " + i(ratio) + ", " + i(sc.cluster) + ", " + i(kBlock) +
+                ", " + i(cache) + ", " + i(kcap) + profile + ", " +
+                i(scored ? sc.rows : 0) + scales;
+  select.grid = {sc.cluster, 0, 0, kBlock};
+  select.cluster = int(sc.cluster);
+  if (!scored)
+    return select;
+  // Scratch: the scores of each token's first `rows` entries.
+  Body score;
+  score.include = "bk/indexer.cuh";
+  score.call = "bk::indexerScore<" + i(heads) + ", " + i(hd) + ", " + i(ratio) +
+               ", " + i(sc.split) + ", " + i(sc.rows) + ", " + i(kBlock) +
+               profile + scales;
+  score.grid = {sc.split, 0, 0, kBlock};
+  score.scratchBytes = uint64_t(r.maxTokens() * sc.rows * 4);
+  select.scratchBytes = score.scratchBytes;
+  score.then.push_back(std::move(select));
+  return score;
 }
 
 Expected<Body> genSparseAttention(const SparseAttentionParams &p,

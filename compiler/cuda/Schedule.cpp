@@ -8,6 +8,7 @@
 #include "Schedule.h"
 #include "KernelSourceInternal.h"
 
+#include <algorithm>
 #include <optional>
 #include <variant>
 
@@ -75,6 +76,13 @@ std::optional<Schedule> officialDecode(int64_t in, int64_t maxTokens, DType w) {
   s.lanes = lanes;
   return s;
 }
+
+// indexer_topk: the radix select's cluster; entries of at most
+// kIndexerScoredMaxTokens tokens score over the whole GPU first, in
+// kIndexerScoreBlocks blocks per token, keeping the scores of a context of
+// up to kIndexerScoredContext tokens in scratch.
+constexpr int64_t kIndexerCluster = 8, kIndexerScoredMaxTokens = 64,
+                  kIndexerScoreBlocks = 128, kIndexerScoredContext = 1 << 20;
 
 Schedule fixed() {
   Schedule s;
@@ -157,6 +165,24 @@ Schedule chooseMhcSchedule(int64_t hc, bool head, int64_t maxTokens) {
   return s;
 }
 
+/// indexer_topk. "cluster" (cluster): a cluster per token scores its entries
+/// and selects. "scored" (cluster, split, rows) for entries of at most 64
+/// tokens, where one cluster per token would leave the GPU idle: `split`
+/// blocks per token score the visible entries into scratch first, the scores
+/// of the first `rows` entries (a context of 2^20 tokens); the cluster then
+/// selects from them, scoring only entries beyond `rows` itself.
+Schedule chooseIndexerSchedule(const IndexerTopkParams &p, int64_t maxTokens) {
+  Schedule s;
+  s.variant = "cluster";
+  s.cluster = kIndexerCluster;
+  if (maxTokens < 1 || maxTokens > kIndexerScoredMaxTokens || p.ratio < 1)
+    return s;
+  s.variant = "scored";
+  s.split = kIndexerScoreBlocks;
+  s.rows = std::max<int64_t>(1, kIndexerScoredContext / p.ratio);
+  return s;
+}
+
 Schedule chooseSchedule(const CudaLaunchSpec &spec) {
   const int64_t tokens = spec.maxTokens;
   const DType w0 = weightOr(spec, 0);
@@ -175,6 +201,8 @@ Schedule chooseSchedule(const CudaLaunchSpec &spec) {
           return chooseMhcSchedule(p.hc, /*head=*/true, tokens);
         else if constexpr (std::is_same_v<P, MoeParams>)
           return chooseMoeSchedule(p, tokens);
+        else if constexpr (std::is_same_v<P, IndexerTopkParams>)
+          return chooseIndexerSchedule(p, tokens);
         else
           return fixed();
       },

@@ -50,6 +50,8 @@ Schedule chooseLinearRmsNormSchedule(const LinearRmsNormParams &p,
                                      int64_t maxTokens, DType w);
 /// mhc_pre and mhc_pre_norm (head false), mhc_head and mhc_head_norm (true).
 Schedule chooseMhcSchedule(int64_t hc, bool head, int64_t maxTokens);
+/// indexer_topk: "cluster" or, for entries of few tokens, "scored".
+Schedule chooseIndexerSchedule(const IndexerTopkParams &p, int64_t maxTokens);
 /// moe (ScheduleMoe.cpp).
 Schedule chooseMoeSchedule(const MoeParams &p, int64_t maxTokens);
 

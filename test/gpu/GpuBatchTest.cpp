@@ -271,10 +271,12 @@ TEST(GpuBatch, IndexerTopk) {
                   {"ratio", double(ratio)}});
     if (official)
       setParams(h, {{"numerics", 1}, {"key_format", 1}});
-    for (const BatchPaging &paging : pagings())
-      checkBatch(G, h, rt::indexerTopkKernel, seqs, states, Match::Bitwise,
-                 Match::Bitwise,
-                 official ? "official indexer_topk" : "indexer_topk", paging);
+    forEachIndexerSchedule(h, S, [&] {
+      for (const BatchPaging &paging : pagings())
+        checkBatch(G, h, rt::indexerTopkKernel, seqs, states, Match::Bitwise,
+                   Match::Bitwise,
+                   official ? "official indexer_topk" : "indexer_topk", paging);
+    });
   }
 }
 

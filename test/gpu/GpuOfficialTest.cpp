@@ -343,7 +343,9 @@ TEST(GpuOfficial, IndexerTopkIsBitwise) {
     int64_t heads, hd, topk, rows, tokens, start;
   };
   for (Case c : {Case{16, 64, 8, 64, 5, 100}, Case{16, 64, 8, 64, 3, 10},
-                 Case{64, 128, 512, 1100, 3, 4000}}) {
+                 Case{64, 128, 512, 1100, 3, 4000},
+                 Case{64, 128, 512, 16400, 1, 65530}}) {
+    SCOPED_TRACE("start " + std::to_string(c.start));
     KernelHarness h;
     h.launch.kernel = "indexer_topk";
     int64_t S = c.tokens, HD = c.heads * c.hd;
@@ -365,9 +367,11 @@ TEST(GpuOfficial, IndexerTopkIsBitwise) {
              {"numerics", 1},
              {"key_format", 1}})
       h.param(k, v);
-    auto [d, hst] = runBoth(G, h, rt::indexerTopkKernel, S, c.start);
-    if (!d.empty())
-      expectBitwise(d[0], hst[0], "official indexer_topk");
+    forEachIndexerSchedule(h, S, [&] {
+      auto [d, hst] = runBoth(G, h, rt::indexerTopkKernel, S, c.start);
+      if (!d.empty())
+        expectBitwise(d[0], hst[0], "official indexer_topk");
+    });
   }
 }
 

@@ -15,6 +15,7 @@
 #include <cstring>
 #include <map>
 #include <numeric>
+#include <optional>
 #include <set>
 #include <span>
 
@@ -88,6 +89,36 @@ Expected<Gpu> gpu() {
   return g;
 }
 
+namespace {
+std::function<void(Schedule &)> &scheduleEdit() {
+  static std::function<void(Schedule &)> edit;
+  return edit;
+}
+} // namespace
+
+ScheduleEdit::ScheduleEdit(std::function<void(Schedule &)> edit) {
+  scheduleEdit() = std::move(edit);
+}
+ScheduleEdit::~ScheduleEdit() { scheduleEdit() = nullptr; }
+
+void forEachIndexerSchedule(KernelHarness &h, int64_t tokens,
+                            const std::function<void()> &check) {
+  for (int64_t rows : {int64_t(-1), int64_t(0), int64_t(10)}) {
+    SCOPED_TRACE(rows < 0    ? "cluster"
+                 : rows == 0 ? "scored"
+                             : "scored, 10 entries in scratch");
+    h.entryMaxTokens = rows < 0 ? 0 : tokens;
+    std::optional<ScheduleEdit> edit;
+    if (rows > 0)
+      edit.emplace([rows](Schedule &s) {
+        ASSERT_EQ(s.variant, "scored");
+        s.rows = rows;
+      });
+    check();
+  }
+  h.entryMaxTokens = 0;
+}
+
 Expected<CudaLaunchSpec> specOf(const KernelHarness &h) {
   BK_ASSIGN_OR_RETURN(CudaLaunchSpec s,
                       launchSpecOf(h.launch.kernel, h.params));
@@ -149,7 +180,10 @@ Expected<DeviceResult> launchOnGpu(const Gpu &g, const KernelHarness &h,
   const CudaDriverApi &api = *g.api;
   const int64_t tokens = int64_t(call.tok.size());
   BK_ASSIGN_OR_RETURN(CudaLaunchSpec spec, specOf(h));
-  BK_ASSIGN_OR_RETURN(KernelSource ks, generateKernelSource(scheduled(spec)));
+  spec = scheduled(spec);
+  if (scheduleEdit())
+    scheduleEdit()(*spec.schedule);
+  BK_ASSIGN_OR_RETURN(KernelSource ks, generateKernelSource(spec));
   // The launch's kernels in order (KernelSource::then), one module each.
   const std::vector<const KernelSource *> sources = ks.sequence();
   struct Modules {

@@ -17,6 +17,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <random>
 #include <utility>
@@ -47,6 +48,23 @@ Expected<Gpu> gpu();
 /// The launch spec of the harness's launch: its params decoded as the runtime
 /// decodes them (a bad one is the error), its weights' formats and shapes.
 Expected<CudaLaunchSpec> specOf(const KernelHarness &h);
+
+/// While alive, edits the schedule chooseSchedule gives every launch the
+/// tests generate (to reach a knob's edge, e.g. scores beyond the scored
+/// indexer's rows, at a size the host can check).
+class ScheduleEdit {
+public:
+  explicit ScheduleEdit(std::function<void(Schedule &)> edit);
+  ~ScheduleEdit();
+  ScheduleEdit(const ScheduleEdit &) = delete;
+  ScheduleEdit &operator=(const ScheduleEdit &) = delete;
+};
+
+/// Runs `check` once per indexer_topk schedule for a call of `tokens` tokens:
+/// "cluster" (entry of unknown size), "scored" (an entry of `tokens` tokens),
+/// and "scored" with only the first 10 entries' scores in scratch.
+void forEachIndexerSchedule(KernelHarness &h, int64_t tokens,
+                            const std::function<void()> &check);
 
 /// What a launch left: its output buffers and its state buffers (launch
 /// order), as f32 words (integer outputs keep their bits).

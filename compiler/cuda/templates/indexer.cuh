@@ -14,6 +14,13 @@
 // its scores in shared memory when they fit (CACHE), else recomputes them in
 // every pass.
 //
+// PRE > 0 (the "scored" schedule, entries of few tokens): indexerScore ran
+// first, SPLIT blocks per token scoring the token's first PRE entries over
+// the whole GPU into scratch, scores[t][j]; the cluster then only selects,
+// reading those scores (bitwise the same: the same indexerScoreOf), and
+// scores entries from PRE on itself. One cluster of 8 blocks scoring a long
+// context alone leaves the GPU idle: 16K entries at 64K tokens.
+//
 // OFFICIAL (key_format 1, lib/OfficialNumerics): keys are FP4 codes + e8m0
 // scales (fp4KeyBytes per row), decoded to bf16 values; per head the dot is
 // rounded to bf16, ReLU'd, multiplied by the bf16 weight w_h · Di^-½ · Hi^-½
@@ -34,13 +41,124 @@ __device__ __forceinline__ unsigned orderedKey(float s) {
   return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
 }
 
+// Bytes of a key row: official rows are DI/2 bytes of FP4 codes, then DI/32
+// e8m0 scales; reference rows DI floats.
+template <int DI, bool OFFICIAL> constexpr long long indexerRowBytes() {
+  return OFFICIAL ? DI / 2 + DI / 32 : 4ll * DI;
+}
+
+template <int DI, bool OFFICIAL>
+using IndexerKeys = BkPagedRows<0, indexerRowBytes<DI, OFFICIAL>()>;
+
+// The token's queries and head weights (w_h times weightScale, bf16 in the
+// official profile) into shared memory; the caller synchronizes.
+template <int HI, int DI, int BLOCK, bool OFFICIAL>
+__device__ __forceinline__ void indexerLoadQuery(const BkLaunch &a, long long t,
+                                                 float weightScale, float *q,
+                                                 float *wsc) {
+  const float *qg = (const float *)a.in[0] + t * HI * DI;
+  for (int i = threadIdx.x; i < HI * DI; i += BLOCK)
+    q[i] = qg[i];
+  for (int h = threadIdx.x; h < HI; h += BLOCK) {
+    const float w =
+        __fmul_rn(((const float *)a.in[1])[t * HI + h], weightScale);
+    wsc[h] = OFFICIAL ? off::roundBf16(w) : w;
+  }
+}
+
+// The score of entry j, computed by the lane group of 8 that holds it (all 32
+// lanes call it; j must be a valid entry for every group).
+template <int HI, int DI, bool OFFICIAL>
+__device__ __forceinline__ float
+indexerScoreOf(const BkLaunch &a, const IndexerKeys<DI, OFFICIAL> &keys, int j,
+               const float *q, const float *wsc, float scoreScale) {
+  const int lane = threadIdx.x % 32;
+  if constexpr (OFFICIAL) {
+    // The group's lane g keeps key elements 8m + g, decoded once.
+    const unsigned char *row = keys(a, j);
+    const int g = lane % 8;
+    float kr[DI / 8];
+#pragma unroll
+    for (int m = 0; m < DI / 8; ++m) {
+      const int e = 8 * m + g;
+      const unsigned byte = row[e / 2];
+      const unsigned code = (e & 1) ? byte >> 4 : byte & 15u;
+      kr[m] = off::roundBf16(
+          __fmul_rn(e2m1ToF32(code), e8m0ToF32(row[DI / 2 + e / 32])));
+    }
+    float sum = 0.0f;
+#pragma unroll 2
+    for (int h = 0; h < HI; ++h) {
+      float acc = 0.0f;
+#pragma unroll
+      for (int m = 0; m < DI / 8; ++m)
+        acc = __fadd_rn(acc, __fmul_rn(q[h * DI + 8 * m + g], kr[m]));
+      acc = __fadd_rn(acc, __shfl_xor_sync(0xffffffffu, acc, 4));
+      acc = __fadd_rn(acc, __shfl_xor_sync(0xffffffffu, acc, 1));
+      acc = __fadd_rn(acc, __shfl_xor_sync(0xffffffffu, acc, 2));
+      // dotF32's empty tail is still added; then the einsum's bf16.
+      const float dot = off::roundBf16(__fadd_rn(acc, 0.0f));
+      sum = __fadd_rn(
+          sum, off::roundBf16(__fmul_rn(dot < 0.0f ? 0.0f : dot, wsc[h])));
+    }
+    return off::roundBf16(sum);
+  } else {
+    float s = 0.0f;
+    const float *k = (const float *)keys(a, j);
+#pragma unroll 4
+    for (int h = 0; h < HI; ++h) {
+      const float dot = hostDotGroup8(q + h * DI, k, DI);
+      const float term =
+          __fmul_rn(__fmul_rn(dot < 0.0f ? 0.0f : dot, scoreScale), wsc[h]);
+      s = __fadd_rn(s, term);
+    }
+    return s;
+  }
+}
+
+// The "scored" schedule's first kernel: SPLIT blocks per token (grid.x =
+// SPLIT·S) share the token's visible entries below ROWS, in chunks of at
+// least 64 (a short context leaves blocks idle rather than have each load
+// the queries for a few entries), and write their scores to scratch,
+// scores[t][j] (ROWS floats a token).
+template <int HI, int DI, int RATIO, int SPLIT, int ROWS, int BLOCK,
+          bool OFFICIAL>
+__device__ __forceinline__ void
+indexerScore(const BkLaunch &a, float scoreScale, float weightScale) {
+  static_assert(!OFFICIAL || DI % 32 == 0, "FP4 keys in whole 32-blocks");
+  constexpr int NW = BLOCK / 32;
+  __shared__ __align__(16) float q[HI * DI];
+  __shared__ float wsc[HI];
+  const long long t = blockIdx.x / SPLIT;
+  const int chunk = blockIdx.x % SPLIT;
+  const long long p = bkPos(a, t);
+  const int n = (int)min((p + 1) / RATIO, (long long)ROWS);
+  const int per = max(64, (n + SPLIT - 1) / SPLIT);
+  const int lo = chunk * per, hi = min(n, lo + per);
+  if (lo >= hi)
+    return;
+  indexerLoadQuery<HI, DI, BLOCK, OFFICIAL>(a, t, weightScale, q, wsc);
+  __syncthreads();
+  const IndexerKeys<DI, OFFICIAL> keys =
+      bkPagedRows<0, indexerRowBytes<DI, OFFICIAL>()>(a, bkSlot(a, t));
+  float *scores = (float *)a.scratch + t * ROWS;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  for (int base = lo + warp * 4; base < hi; base += NW * 4) {
+    const int j = base + lane / 8;
+    const float s = indexerScoreOf<HI, DI, OFFICIAL>(a, keys, j < hi ? j : lo,
+                                                     q, wsc, scoreScale);
+    if (lane % 8 == 0 && j < hi)
+      scores[j] = s;
+  }
+}
+
 template <int HI, int DI, int TOPK, int RATIO, int C, int BLOCK, int CACHE,
-          int KCAP, bool OFFICIAL = false>
+          int KCAP, bool OFFICIAL = false, int PRE = 0>
 __device__ __forceinline__ void indexerTopk(const BkLaunch &a, float scoreScale,
                                             float weightScale) {
   static_assert(!OFFICIAL || DI % 32 == 0, "FP4 keys in whole 32-blocks");
-  constexpr int KEYBYTES = DI / 2 + DI / 32; // official key rows
   static_assert((KCAP & (KCAP - 1)) == 0 && KCAP >= TOPK, "sort capacity");
+  static_assert(BLOCK % 32 == 0, "whole warps");
   constexpr int NW = BLOCK / 32;
   __shared__ __align__(16) float q[HI * DI];
   __shared__ float wsc[HI];
@@ -61,71 +179,32 @@ __device__ __forceinline__ void indexerTopk(const BkLaunch &a, float scoreScale,
   const int lo = min(visible, (int)rank * per);
   const int hi = min(visible, lo + per);
   const int nLocal = hi - lo;
-  const bool cached = nLocal <= CACHE;
+  // Scores of this rank's entries: from indexerScore's scratch (PRE), from
+  // the shared cache, or recomputed in every pass.
+  const float *pre = PRE > 0 ? (const float *)a.scratch + t * PRE : nullptr;
+  const bool prescored = PRE > 0 && hi <= PRE;
+  const bool cached = !prescored && nLocal <= CACHE;
   // The keys of the token's sequence: its slot's pages.
-  constexpr long long ROWBYTES = OFFICIAL ? KEYBYTES : 4ll * DI;
-  const BkPagedRows<0, ROWBYTES> keys =
-      bkPagedRows<0, ROWBYTES>(a, bkSlot(a, t));
+  const IndexerKeys<DI, OFFICIAL> keys =
+      bkPagedRows<0, indexerRowBytes<DI, OFFICIAL>()>(a, bkSlot(a, t));
 
-  const float *qg = (const float *)a.in[0] + t * HI * DI;
-  for (int i = threadIdx.x; i < HI * DI; i += BLOCK)
-    q[i] = qg[i];
-  for (int h = threadIdx.x; h < HI; h += BLOCK) {
-    const float w =
-        __fmul_rn(((const float *)a.in[1])[t * HI + h], weightScale);
-    wsc[h] = OFFICIAL ? off::roundBf16(w) : w;
-  }
+  if (!prescored)
+    indexerLoadQuery<HI, DI, BLOCK, OFFICIAL>(a, t, weightScale, q, wsc);
   if (rank == 0)
     for (int i = threadIdx.x; i < KCAP; i += BLOCK)
       sel[i] = 0ull; // sorts last
   __syncthreads();
 
-  // Calls fn(j, key) for every local entry j in [lo, hi) (any order, any
-  // thread) from the cache or by scoring it now (lane groups of 8).
   auto score = [&](int j) { // all 32 lanes; j valid for the group
-    if constexpr (OFFICIAL) {
-      // The group's lane g keeps key elements 8m + g, decoded once.
-      const unsigned char *row = keys(a, j);
-      const int g = lane % 8;
-      float kr[DI / 8];
-#pragma unroll
-      for (int m = 0; m < DI / 8; ++m) {
-        const int e = 8 * m + g;
-        const unsigned byte = row[e / 2];
-        const unsigned code = (e & 1) ? byte >> 4 : byte & 15u;
-        kr[m] = off::roundBf16(
-            __fmul_rn(e2m1ToF32(code), e8m0ToF32(row[DI / 2 + e / 32])));
-      }
-      float sum = 0.0f;
-#pragma unroll 2
-      for (int h = 0; h < HI; ++h) {
-        float acc = 0.0f;
-#pragma unroll
-        for (int m = 0; m < DI / 8; ++m)
-          acc = __fadd_rn(acc, __fmul_rn(q[h * DI + 8 * m + g], kr[m]));
-        acc = __fadd_rn(acc, __shfl_xor_sync(0xffffffffu, acc, 4));
-        acc = __fadd_rn(acc, __shfl_xor_sync(0xffffffffu, acc, 1));
-        acc = __fadd_rn(acc, __shfl_xor_sync(0xffffffffu, acc, 2));
-        // dotF32's empty tail is still added; then the einsum's bf16.
-        const float dot = off::roundBf16(__fadd_rn(acc, 0.0f));
-        sum = __fadd_rn(
-            sum, off::roundBf16(__fmul_rn(dot < 0.0f ? 0.0f : dot, wsc[h])));
-      }
-      return off::roundBf16(sum);
-    }
-    float s = 0.0f;
-    const float *k = (const float *)keys(a, j);
-#pragma unroll 4
-    for (int h = 0; h < HI; ++h) {
-      const float dot = hostDotGroup8(q + h * DI, k, DI);
-      const float term =
-          __fmul_rn(__fmul_rn(dot < 0.0f ? 0.0f : dot, scoreScale), wsc[h]);
-      s = __fadd_rn(s, term);
-    }
-    return s;
+    return indexerScoreOf<HI, DI, OFFICIAL>(a, keys, j, q, wsc, scoreScale);
   };
+  // Calls fn(j, key) for every local entry j in [lo, hi) (any order, any
+  // thread) from scratch, the cache, or by scoring it now (lane groups of 8).
   auto forEachKey = [&](auto &&fn) {
-    if (cached) {
+    if (prescored) {
+      for (int j = lo + (int)threadIdx.x; j < hi; j += BLOCK)
+        fn(j, orderedKey(pre[j]));
+    } else if (cached) {
       for (int j = threadIdx.x; j < nLocal; j += BLOCK)
         fn(lo + j, orderedKey(cache[j]));
     } else {
@@ -227,17 +306,18 @@ __device__ __forceinline__ void indexerTopk(const BkLaunch &a, float scoreScale,
         needTies > tiesBefore ? min(counts[1], needTies - tiesBefore) : 0u;
   }
 
-  // Ordered gather by warp 0 in rounds of 32 consecutive entries.
+  // Ordered gather: the keys of BLOCK consecutive entries into shared memory
+  // by every thread, then warp 0 picks from them 32 at a time.
   unsigned long long *sel0 = clusterMap(&sel[0], 0);
-  __shared__ unsigned roundKey[32];
+  __shared__ unsigned roundKey[BLOCK];
   unsigned taken = 0, tiesSeen = 0;
-  for (int base = lo; base < hi; base += 32) {
-    // Keys of entries base..base+31 into roundKey.
-    if (cached) {
-      if (warp == 0 && base + lane < hi)
-        roundKey[lane] = orderedKey(cache[base + lane - lo]);
+  for (int base = lo; base < hi; base += BLOCK) {
+    if (prescored || cached) {
+      const int j = base + (int)threadIdx.x;
+      if (j < hi)
+        roundKey[threadIdx.x] = orderedKey(prescored ? pre[j] : cache[j - lo]);
     } else {
-      for (int b = warp * 4; b < 32; b += NW * 4) {
+      for (int b = warp * 4; b < BLOCK; b += NW * 4) {
         const int j = base + b + lane / 8;
         const float s = score(j < hi ? j : lo);
         if (lane % 8 == 0 && j < hi)
@@ -246,22 +326,25 @@ __device__ __forceinline__ void indexerTopk(const BkLaunch &a, float scoreScale,
     }
     __syncthreads();
     if (warp == 0) {
-      const int j = base + lane;
-      const bool valid = j < hi;
-      const unsigned k = valid ? roundKey[lane] : 0u;
-      const bool isTie = !takeAll && valid && k == T;
-      const unsigned tieMask = __ballot_sync(0xffffffffu, isTie);
-      const unsigned below = (1u << lane) - 1u;
-      const bool takeTie =
-          isTie && tiesSeen + __popc(tieMask & below) < takeTies;
-      const bool pick = valid && (takeAll || k > T || takeTie);
-      const unsigned pickMask = __ballot_sync(0xffffffffu, pick);
-      if (pick) {
-        const unsigned pos = offset + taken + __popc(pickMask & below);
-        sel0[pos] = ((unsigned long long)k << 32) | (0xffffffffu - (unsigned)j);
+      for (int sub = 0; sub < BLOCK && base + sub < hi; sub += 32) {
+        const int j = base + sub + lane;
+        const bool valid = j < hi;
+        const unsigned k = valid ? roundKey[sub + lane] : 0u;
+        const bool isTie = !takeAll && valid && k == T;
+        const unsigned tieMask = __ballot_sync(0xffffffffu, isTie);
+        const unsigned below = (1u << lane) - 1u;
+        const bool takeTie =
+            isTie && tiesSeen + __popc(tieMask & below) < takeTies;
+        const bool pick = valid && (takeAll || k > T || takeTie);
+        const unsigned pickMask = __ballot_sync(0xffffffffu, pick);
+        if (pick) {
+          const unsigned pos = offset + taken + __popc(pickMask & below);
+          sel0[pos] =
+              ((unsigned long long)k << 32) | (0xffffffffu - (unsigned)j);
+        }
+        taken += __popc(pickMask);
+        tiesSeen += __popc(tieMask);
       }
-      taken += __popc(pickMask);
-      tiesSeen += __popc(tieMask);
     }
     __syncthreads();
   }

@@ -23,8 +23,19 @@ protected:
 
 TEST_P(CudaCompile, CompilesWithoutSpills) {
   const NamedLaunch &l = GetParam();
-  auto ks = generateKernelSource(scheduled(l.spec));
-  ASSERT_TRUE(ks.isOk()) << ks.status().toString();
+  auto launch = generateKernelSource(scheduled(l.spec));
+  ASSERT_TRUE(launch.isOk()) << launch.status().toString();
+  // Every kernel of the launch (KernelSource::then), the first one checked
+  // for the GEMVs' vector loads.
+  for (const KernelSource *next : launch->sequence()) {
+    if (next == &*launch)
+      continue;
+    auto k = compileCudaSource(next->source, next->entry);
+    ASSERT_TRUE(k.isOk()) << k.status().toString();
+    EXPECT_EQ(k->spillStoreBytes, 0) << next->entry << "\n" << k->log;
+    EXPECT_EQ(k->spillLoadBytes, 0) << next->entry << "\n" << k->log;
+  }
+  const KernelSource *ks = &*launch;
   auto k = compileCudaSource(ks->source, ks->entry);
   ASSERT_TRUE(k.isOk()) << k.status().toString();
   EXPECT_GT(k->cubin.size(), 0u);

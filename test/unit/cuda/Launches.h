@@ -358,6 +358,11 @@ inline std::vector<NamedLaunch> officialLaunches() {
   add("indexer_topk_flash",
       official(indexerSpec(64, 128, 512, 4),
                [](IndexerTopkParams &p) { p.keyFormat = 1; }));
+  CudaLaunchSpec scored =
+      official(indexerSpec(64, 128, 512, 4),
+               [](IndexerTopkParams &p) { p.keyFormat = 1; });
+  scored.maxTokens = 1; // scored over the whole GPU, then selected
+  add("indexer_topk_flash_scored", scored);
   for (auto [mode, ratio, topk, tag] :
        {std::tuple<int, int, int, const char *>{0, 0, 0, "window"},
         {1, 4, 512, "csa"},
@@ -432,6 +437,9 @@ inline std::vector<NamedLaunch> catalogueLaunches() {
   add("head_rms_norm_rope_flash", headRmsNormRopeSpec(64, 512, 64, false));
   add("head_rms_norm_rope_odd", headRmsNormRopeSpec(3, 10, 4, true));
   add("indexer_topk_flash", indexerSpec(64, 128, 512, 4));
+  CudaLaunchSpec scored = indexerSpec(64, 128, 512, 4);
+  scored.maxTokens = 1;
+  add("indexer_topk_flash_scored", scored);
   add("indexer_topk_pro_topk", indexerSpec(64, 128, 1024, 4));
   add("indexer_topk_tiny", indexerSpec(2, 12, 3, 2));
   add("sparse_attention_flash_window", attentionSpec(64, 512, 128, 0, 0, 0));

@@ -111,6 +111,42 @@ TEST(Schedule, MoeVariantsFollowTheEntry) {
   EXPECT_GE(ref.stagedHidden, 1);
 }
 
+// The indexer scores over the whole GPU for entries of few tokens, keeping
+// the scores of a 2^20-token context; a prefill entry (or one of unknown
+// size) runs the cluster alone. The generator emits the scoring kernel, then
+// the cluster's selection, sharing scratch for the scores.
+TEST(Schedule, IndexerScoresOverTheGpuForFewTokens) {
+  IndexerTopkParams p;
+  p.heads = 64;
+  p.headDim = 128;
+  p.topk = 512;
+  p.ratio = 4;
+  Schedule decode = chooseIndexerSchedule(p, 1);
+  EXPECT_EQ(decode.variant, "scored");
+  EXPECT_EQ(decode.cluster, 8);
+  EXPECT_EQ(decode.split, 128);
+  EXPECT_EQ(decode.rows, (1 << 20) / 4);
+  EXPECT_EQ(chooseIndexerSchedule(p, 64).variant, "scored");
+  EXPECT_EQ(chooseIndexerSchedule(p, 512).variant, "cluster");
+  EXPECT_EQ(chooseIndexerSchedule(p, 0).variant, "cluster");
+  CudaLaunchSpec s = tokens(indexerSpec(64, 128, 512, 4), 2);
+  auto ks = generateKernelSource(scheduled(s));
+  ASSERT_TRUE(ks.isOk()) << ks.status().toString();
+  EXPECT_NE(ks->source.find("bk::indexerScore<64, 128, 4, 128, 262144, 256"),
+            std::string::npos)
+      << ks->source;
+  EXPECT_EQ(ks->grid.xPerToken, 128);
+  EXPECT_EQ(ks->scratchBytes, uint64_t(2 * 262144 * 4));
+  ASSERT_EQ(ks->then.size(), 1u);
+  EXPECT_EQ(ks->then[0].cluster, 8);
+  EXPECT_EQ(ks->then[0].scratchBytes, ks->scratchBytes);
+  EXPECT_NE(ks->then[0].source.find(", 262144>(args"), std::string::npos);
+  auto cluster = generateKernelSource(scheduled(tokens(s, 512)));
+  ASSERT_TRUE(cluster.isOk()) << cluster.status().toString();
+  EXPECT_TRUE(cluster->then.empty());
+  EXPECT_EQ(cluster->scratchBytes, 0u);
+}
+
 // chooseSchedule dispatches on the spec's kernel and reads its entry size
 // and first weight.
 TEST(Schedule, ChooseScheduleReadsTheSpec) {

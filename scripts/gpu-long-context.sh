@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# One GPU call for long-context decode and the serve load: builds the runtime and GPU tests
+# (runtime-only), runs the indexer and batch kernel tests ($1, default '*Indexer*:GpuBatch.*')
+# and the model tests ($2, default all), compute-sanitizer memcheck on the indexer's batch
+# test, measures the ceilings, times batch-1 decode of the
+# 4-layer V4-Flash model (.deps/bench/flash4.official.cuda.bkart) at contexts 4,096 and
+# 65,536 (graphs, then a per-kernel profile), then runs scripts/gpu-serve-load.sh for at most
+# $SERVE_LOAD_SECONDS (default 150) seconds.
+#   scripts/gpu-long-context.sh [kernel-test filter [model-test filter]]
+set -uo pipefail
+source "$(dirname "$0")/gpu-common.sh" long-context
+kernels="${1:-*Indexer*:GpuBatch.*}" models="${2:-*}"
+status=0
+t0=$(date +%s)
+elapsed() { echo "$(( $(date +%s) - t0 )) s"; }
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
+echo "artifacts of commit $(cat .deps/commit 2>/dev/null)"
+nvcc -O2 -std=c++17 -gencode=arch=compute_90a,code=sm_90a -o "$build/gpu-ceilings" \
+  tools/gpu-ceilings/Ceilings.cu -lcublasLt > "$out/ceilings-build.log" 2>&1 &
+cmake -G Ninja -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DBIRKHOFF_RUNTIME_ONLY=ON \
+  > "$out/configure.log" 2>&1 || { echo "configure FAILED"; tail -20 "$out/configure.log"; exit 1; }
+cmake --build "$build" -j 15 --target gpu_kernel_tests gpu_model_tests birkhoff \
+  > "$out/build.log" 2>&1 || { echo "build FAILED"; grep -E "error" "$out/build.log" | head -20; exit 1; }
+echo "## built ($(elapsed))"
+"$build/tests/gpu_kernel_tests" --gtest_filter="$kernels" > "$out/kernel.log" 2>&1 || status=1
+echo "## gpu_kernel_tests ($(elapsed)): $(grep -E '^\[  (PASSED|FAILED)  \]' "$out/kernel.log" | tr '\n' ' ')"
+grep -E '^\[  FAILED  \]' "$out/kernel.log" | head -20
+grep -E 'Failure' -A5 "$out/kernel.log" | head -30
+"$build/tests/gpu_model_tests" --gtest_filter="$models" > "$out/model.log" 2>&1 || status=1
+echo "## gpu_model_tests ($(elapsed)): $(grep -E '^\[  (PASSED|FAILED)  \]' "$out/model.log" | tr '\n' ' ')"
+grep -E '^\[  FAILED  \]|^\[  SKIPPED \]' "$out/model.log" | head -20
+grep -E 'Failure' -A5 "$out/model.log" | head -30
+grep -E '^\[gpu-(engine|official|model)\]' "$out/model.log" | head -20
+# compute-sanitizer memcheck on the indexer's kernels over batches (both schedules, profiles).
+if command -v compute-sanitizer > /dev/null; then
+  timeout 180 compute-sanitizer --tool memcheck --error-exitcode 9 \
+    "$build/tests/gpu_kernel_tests" --gtest_filter='GpuBatch.IndexerTopk' > "$out/memcheck.log" 2>&1
+  rc=$?
+  echo "## memcheck GpuBatch.IndexerTopk ($(elapsed)): exit $rc, $(grep -E 'ERROR SUMMARY' "$out/memcheck.log" | tail -1)"
+  [ $rc = 0 ] || status=1
+fi
+wait
+echo "## ceilings"
+"$build/gpu-ceilings" 2>&1 | grep -E '^(read|copy|fp8)' || echo "gpu-ceilings FAILED"
+flash=.deps/bench/flash4.official.cuda.bkart
+bench() { # label, args...
+  local label=$1; shift
+  echo "## $label: birkhoff bench $* ($(elapsed))"
+  "$build/bin/birkhoff" bench "$@" --device cuda 2>&1 |
+    grep -E '^(decode|  *reads|launches|profile|  *[a-z_]+ +[0-9]+ launches)' || status=1
+}
+if [ -f "$flash" ]; then
+  bench "batch 1" "$flash" --prompt 64 --contexts 4096 --decode 64
+  bench "batch 1, skipped contexts" "$flash" --batch 1 --contexts 4096,65536 --decode 32
+  bench "batch 1 profile" "$flash" --batch 1 --contexts 4096,65536 --decode 4 --profile
+fi
+echo "## serve load ($(elapsed))"
+timeout "${SERVE_LOAD_SECONDS:-150}" scripts/gpu-serve-load.sh 2000 64 || status=1
+echo "## gpu-long-context ($(elapsed)): $([ $status = 0 ] && echo PASS || echo FAIL)"
+exit $status
