@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# One GPU call for long-context decode and the serve load: builds the runtime and GPU tests
-# (runtime-only), runs the indexer and batch kernel tests ($1, default '*Indexer*:GpuBatch.*')
-# and the model tests ($2, default all), compute-sanitizer memcheck on the indexer's batch
-# test, measures the ceilings, times batch-1 decode of the
-# 4-layer V4-Flash model (.deps/bench/flash4.official.cuda.bkart) at contexts 4,096 and
-# 65,536 (graphs, then a per-kernel profile), then runs scripts/gpu-serve-load.sh for at most
-# $SERVE_LOAD_SECONDS (default 150) seconds.
+# One GPU call for long-context decode and the serve load, most important first (a call cut
+# short keeps what it printed): builds the runtime and GPU tests (runtime-only); runs the
+# indexer and batch kernel tests ($1, default '*Indexer*:GpuBatch.*'); measures the ceilings;
+# times batch-1 decode of the 4-layer V4-Flash model (.deps/bench/flash4.official.cuda.bkart)
+# at contexts 4,096 and 65,536 (CUDA graphs), then profiles the same steps per kernel; runs
+# the model tests ($2, default all); scripts/gpu-serve-load.sh for at most
+# $SERVE_LOAD_SECONDS (default 120) seconds; compute-sanitizer memcheck on the indexer's
+# batch test.
 #   scripts/gpu-long-context.sh [kernel-test filter [model-test filter]]
 set -uo pipefail
 source "$(dirname "$0")/gpu-common.sh" long-context
@@ -26,19 +27,6 @@ echo "## built ($(elapsed))"
 echo "## gpu_kernel_tests ($(elapsed)): $(grep -E '^\[  (PASSED|FAILED)  \]' "$out/kernel.log" | tr '\n' ' ')"
 grep -E '^\[  FAILED  \]' "$out/kernel.log" | head -20
 grep -E 'Failure' -A5 "$out/kernel.log" | head -30
-"$build/tests/gpu_model_tests" --gtest_filter="$models" > "$out/model.log" 2>&1 || status=1
-echo "## gpu_model_tests ($(elapsed)): $(grep -E '^\[  (PASSED|FAILED)  \]' "$out/model.log" | tr '\n' ' ')"
-grep -E '^\[  FAILED  \]|^\[  SKIPPED \]' "$out/model.log" | head -20
-grep -E 'Failure' -A5 "$out/model.log" | head -30
-grep -E '^\[gpu-(engine|official|model)\]' "$out/model.log" | head -20
-# compute-sanitizer memcheck on the indexer's kernels over batches (both schedules, profiles).
-if command -v compute-sanitizer > /dev/null; then
-  timeout 180 compute-sanitizer --tool memcheck --error-exitcode 9 \
-    "$build/tests/gpu_kernel_tests" --gtest_filter='GpuBatch.IndexerTopk' > "$out/memcheck.log" 2>&1
-  rc=$?
-  echo "## memcheck GpuBatch.IndexerTopk ($(elapsed)): exit $rc, $(grep -E 'ERROR SUMMARY' "$out/memcheck.log" | tail -1)"
-  [ $rc = 0 ] || status=1
-fi
 wait
 echo "## ceilings"
 "$build/gpu-ceilings" 2>&1 | grep -E '^(read|copy|fp8)' || echo "gpu-ceilings FAILED"
@@ -50,11 +38,23 @@ bench() { # label, args...
     grep -E '^(decode|  *reads|launches|profile|  *[a-z_]+ +[0-9]+ launches)' || status=1
 }
 if [ -f "$flash" ]; then
-  bench "batch 1" "$flash" --prompt 64 --contexts 4096 --decode 64
   bench "batch 1, skipped contexts" "$flash" --batch 1 --contexts 4096,65536 --decode 32
   bench "batch 1 profile" "$flash" --batch 1 --contexts 4096,65536 --decode 4 --profile
 fi
+"$build/tests/gpu_model_tests" --gtest_filter="$models" > "$out/model.log" 2>&1 || status=1
+echo "## gpu_model_tests ($(elapsed)): $(grep -E '^\[  (PASSED|FAILED)  \]' "$out/model.log" | tr '\n' ' ')"
+grep -E '^\[  FAILED  \]|^\[  SKIPPED \]' "$out/model.log" | head -20
+grep -E 'Failure' -A5 "$out/model.log" | head -30
+grep -E '^\[gpu-(engine|official|model)\]' "$out/model.log" | head -20
 echo "## serve load ($(elapsed))"
-timeout "${SERVE_LOAD_SECONDS:-150}" scripts/gpu-serve-load.sh 2000 64 || status=1
+timeout "${SERVE_LOAD_SECONDS:-120}" scripts/gpu-serve-load.sh 2000 64 || status=1
+# compute-sanitizer memcheck on the indexer's kernels over batches (both schedules, profiles).
+if command -v compute-sanitizer > /dev/null; then
+  timeout 90 compute-sanitizer --tool memcheck --error-exitcode 9 \
+    "$build/tests/gpu_kernel_tests" --gtest_filter='GpuBatch.IndexerTopk' > "$out/memcheck.log" 2>&1
+  rc=$?
+  echo "## memcheck GpuBatch.IndexerTopk ($(elapsed)): exit $rc, $(grep -E 'ERROR SUMMARY' "$out/memcheck.log" | tail -1)"
+  [ $rc = 0 ] || status=1
+fi
 echo "## gpu-long-context ($(elapsed)): $([ $status = 0 ] && echo PASS || echo FAIL)"
 exit $status
