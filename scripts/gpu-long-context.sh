@@ -49,8 +49,9 @@ grep -E '^\[gpu-(engine|official|model)\]' "$out/model.log" | head -20
 echo "## serve load ($(elapsed))"
 timeout "${SERVE_LOAD_SECONDS:-120}" scripts/gpu-serve-load.sh 2000 64 || status=1
 # compute-sanitizer memcheck on the indexer's kernels over batches (both schedules, profiles).
-if command -v compute-sanitizer > /dev/null; then
-  timeout 90 compute-sanitizer --tool memcheck --error-exitcode 9 \
+sanitizer=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
+if [ -x "$sanitizer" ]; then
+  timeout 90 "$sanitizer" --tool memcheck --error-exitcode 9 \
     "$build/tests/gpu_kernel_tests" --gtest_filter='GpuBatch.IndexerTopk' > "$out/memcheck.log" 2>&1
   rc=$?
   echo "## memcheck GpuBatch.IndexerTopk ($(elapsed)): exit $rc, $(grep -E 'ERROR SUMMARY' "$out/memcheck.log" | tail -1)"
