@@ -3,7 +3,8 @@
 //
 // A small pool for generating weights: `birkhoff synth` splits each tensor
 // into row chunks, and the runtime splits every generated weight of an
-// artifact the same way. The caller's thread works too.
+// artifact the same way; `birkhoff serve` draws a step's tokens on one. The
+// caller's thread works too.
 //
 //===----------------------------------------------------------------------===//
 #ifndef BIRKHOFF_WORKERPOOL_H

@@ -8,9 +8,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
-
 #include <map>
+#include <numeric>
+#include <random>
+#include <set>
 
 namespace birkhoff {
 namespace {
@@ -61,6 +64,90 @@ TEST(Sampling, TemperatureFollowsSoftmax) {
   for (int i = 0; i < n; ++i)
     ones += sampleToken(logits, g, rng);
   EXPECT_NEAR(double(ones) / n, 0.75, 0.02);
+}
+
+/// The nucleus by a full sort (descending logit, lower id first on ties):
+/// the shortest prefix holding `p` of the probability at temperature `t`.
+std::set<int32_t> nucleusBySort(const std::vector<float> &logits, float t,
+                                float p) {
+  std::vector<int32_t> ids(logits.size());
+  std::iota(ids.begin(), ids.end(), 0);
+  std::stable_sort(ids.begin(), ids.end(),
+                   [&](int32_t a, int32_t b) { return logits[a] > logits[b]; });
+  std::vector<double> w;
+  double sum = 0;
+  for (int32_t i : ids)
+    sum += w.emplace_back(std::exp((logits[i] - logits[ids[0]]) / t));
+  std::set<int32_t> kept;
+  double acc = 0;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    kept.insert(ids[i]);
+    acc += w[i];
+    if (acc >= p * sum)
+      break;
+  }
+  return kept;
+}
+
+// Top-p over a large vocabulary (no full sort: ranges of logits locate the
+// nucleus's end) draws only inside the nucleus a full sort gives, and each
+// of its tokens about as often as its probability says; ties at the edge
+// keep the lower ids.
+TEST(Sampling, NucleusOfALargeVocabularyIsTheSortedOne) {
+  std::mt19937 gen(3);
+  std::normal_distribution<float> normal(0.0f, 2.0f);
+  std::vector<float> logits(20000);
+  for (float &l : logits)
+    l = normal(gen);
+  for (size_t i = 0; i < 64; ++i) // ties across the vocabulary
+    logits[i * 300 + 1] = logits[7];
+  GenerateOptions g;
+  g.temperature = 0.8f;
+  for (float p : {0.05f, 0.5f, 0.95f}) {
+    g.topP = p;
+    const std::set<int32_t> nucleus = nucleusBySort(logits, g.temperature, p);
+    uint64_t rng = 9;
+    std::map<int32_t, int> seen;
+    const int draws = 4000;
+    for (int i = 0; i < draws; ++i) {
+      const int32_t id = sampleToken(logits, g, rng);
+      ASSERT_TRUE(nucleus.count(id)) << "top_p " << p << " drew " << id;
+      ++seen[id];
+    }
+    if (p == 0.05f) {
+      // A few tokens: frequencies against the softmax over the nucleus.
+      double z = 0;
+      const float hi = *std::max_element(logits.begin(), logits.end());
+      for (int32_t id : nucleus)
+        z += std::exp((logits[size_t(id)] - hi) / g.temperature);
+      for (int32_t id : nucleus) {
+        const double want =
+            std::exp((logits[size_t(id)] - hi) / g.temperature) / z;
+        EXPECT_NEAR(double(seen[id]) / draws, want, 0.03) << id;
+      }
+    }
+  }
+  // Ties decided by id: every logit equal keeps the lowest ids.
+  std::vector<float> flat(1000, 1.5f);
+  g.topP = 0.1f;
+  uint64_t rng = 4;
+  for (int i = 0; i < 200; ++i)
+    EXPECT_LT(sampleToken(flat, g, rng), 100);
+}
+
+// Top-k over a large vocabulary keeps exactly the k best (ties: lower ids).
+TEST(Sampling, TopKOfALargeVocabulary) {
+  std::vector<float> logits(50000, 0.0f);
+  for (int32_t id : {49999, 123, 7, 30000})
+    logits[size_t(id)] = 5.0f;
+  GenerateOptions g;
+  g.temperature = 1.0f;
+  g.topK = 3;
+  uint64_t rng = 2;
+  std::set<int32_t> seen;
+  for (int i = 0; i < 300; ++i)
+    seen.insert(sampleToken(logits, g, rng));
+  EXPECT_EQ(seen, (std::set<int32_t>{7, 123, 30000}));
 }
 
 /// Options no generation config would give, to see what it changes.

@@ -86,10 +86,16 @@ Scheduler::create(std::shared_ptr<const Model> model,
         "), so that prefill chunks run beside every decoding sequence");
   if (options.maxQueue < 0)
     return invalidArgument("the queue length must not be negative");
+  if (options.samplingThreads < 0)
+    return invalidArgument("the sampling threads must not be negative");
   std::unique_ptr<Scheduler> s(new Scheduler());
   BK_ASSIGN_OR_RETURN(s->engine_, Engine::create(model, options.engine));
   s->model_ = std::move(model);
   s->options_ = options;
+  int threads = options.samplingThreads;
+  if (threads == 0)
+    threads = int(std::clamp(std::thread::hardware_concurrency(), 1u, 16u));
+  s->samplers_ = std::make_unique<WorkerPool>(threads);
   s->metrics_ = metrics;
   s->capacity_ = s->engine_->capacity();
   // pagesFor grows with the context: the longest that fits the pool.
@@ -272,8 +278,7 @@ void Scheduler::admit() {
   }
 }
 
-void Scheduler::emit(Active &a, std::span<const float> logits) {
-  const int32_t tok = sampleToken(logits, a.request.sampling, a.rng);
+void Scheduler::emit(Active &a, int32_t tok) {
   ++a.generated;
   const auto now = Clock::now();
   if (metrics_) {
@@ -398,13 +403,26 @@ Expected<bool> Scheduler::step() {
   }
   std::map<SequenceId, Status> failed(result_.failed.begin(),
                                       result_.failed.end());
+  // Every next token first, in parallel (each request draws from its own
+  // rng, so the order of the draws changes nothing), then posted in order.
+  std::vector<size_t> drawing;
+  for (size_t i = 0; i < slices.size(); ++i)
+    if (slices[i].logitsRow >= 0 && !failed.count(slices[i].a->sequence))
+      drawing.push_back(i);
+  std::vector<int32_t> drawn(slices.size(), -1);
+  samplers_->run(int64_t(drawing.size()), [&](int64_t k) {
+    const Slice &s = slices[drawing[size_t(k)]];
+    drawn[drawing[size_t(k)]] = sampleToken(result_.logitsOf(s.logitsRow),
+                                            s.a->request.sampling, s.a->rng);
+  });
   std::vector<Active *> preempted;
-  for (const Slice &s : slices) {
+  for (size_t i = 0; i < slices.size(); ++i) {
+    const Slice &s = slices[i];
     auto f = failed.find(s.a->sequence);
     if (f == failed.end()) {
       s.a->fed += s.count;
       if (s.logitsRow >= 0)
-        emit(*s.a, result_.logitsOf(s.logitsRow));
+        emit(*s.a, drawn[i]);
       continue;
     }
     // Out of pages: preempted, unless nothing else holds pages (then it can

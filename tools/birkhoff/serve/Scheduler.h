@@ -7,8 +7,9 @@
 // runs one Engine::step holding the next token of every decoding sequence
 // plus prefill chunks of the prefilling ones, first come first served, up to
 // `stepTokens` tokens. Every sequence whose last token ran samples its next
-// token (sampleToken with its own rng, seeded from the request), which goes
-// out as ids and text (TextDecoder; stop strings held back until decided).
+// token (sampleToken with its own rng, seeded from the request; the step's
+// draws run in parallel), which goes out as ids and text (TextDecoder; stop
+// strings held back until decided).
 //
 // Admission: a request joins when a slot is free and the pages its prompt
 // needs fit beside what the running sequences still need for their prompts.
@@ -30,6 +31,8 @@
 
 #include "Generation.h"
 #include "Metrics.h"
+
+#include "birkhoff/WorkerPool.h"
 
 #include <atomic>
 #include <chrono>
@@ -84,6 +87,9 @@ struct SchedulerOptions {
   int64_t stepTokens = 512;
   /// Requests waiting for admission at most; more are refused (QueueFull).
   int64_t maxQueue = 256;
+  /// Threads that sample a step's tokens (0: one per hardware thread, at
+  /// most 16): a large vocabulary makes a token's draw cost a millisecond.
+  int samplingThreads = 0;
 };
 
 /// The gauges /metrics shows (queue length, running sequences, pages), and
@@ -149,14 +155,15 @@ private:
   /// Ends `a` (its sequence removed if it has one) and posts the update.
   void finish(Active &a, RequestUpdate &update, FinishReason reason,
               Status error = Status::ok());
-  /// Samples `a`'s next token from `logits` and posts what it adds.
-  void emit(Active &a, std::span<const float> logits);
+  /// Takes `tok` as `a`'s next token and posts what it adds.
+  void emit(Active &a, int32_t tok);
   void preempt(std::vector<Active *> &preempted);
   void abortAll(FinishReason reason, const Status &error);
   void publishStats();
 
   std::shared_ptr<const Model> model_;
   std::unique_ptr<Engine> engine_;
+  std::unique_ptr<WorkerPool> samplers_;
   SchedulerOptions options_;
   Metrics *metrics_ = nullptr;
   int64_t capacity_ = 0;
