@@ -1,5 +1,6 @@
 //===- ChatRequest.cpp - An OpenAI chat request, checked, for DeepSeek-V4 -===//
 #include "birkhoff/ChatRequest.h"
+#include "birkhoff/JsonInput.h"
 #include "birkhoff/PythonJson.h"
 
 #include <array>
@@ -137,9 +138,11 @@ toolCallParameters(const ojson &arguments, const std::string &where) {
   ojson parsed;
   if (arguments.is_string()) {
     const std::string &text = arguments.get_ref<const std::string &>();
-    parsed = ojson::parse(text, nullptr, /*allow_exceptions=*/false);
-    if (parsed.is_discarded())
+    // Nested too deep counts as "not JSON": kept as the string it is.
+    Expected<ojson> json = parseOrderedJsonInput(text, where);
+    if (!json)
       return std::vector<ToolCallParameter>{{"arguments", true, text}};
+    parsed = json.take();
   } else if (arguments.is_object()) {
     parsed = arguments;
   } else {
@@ -249,7 +252,7 @@ Expected<Message> parseMessage(const ojson &msg, const std::string &where) {
     for (std::string_view t : kTasks)
       known |= task->is_string() && *task == t;
     if (!known)
-      return invalidArgument(where + ": unknown task " + task->dump() +
+      return invalidArgument(where + ": unknown task " + jsonSnippet(*task) +
                              " (action, query, authority, domain, title or "
                              "read_url)");
     out.task = task->get<std::string>();
@@ -295,14 +298,10 @@ Expected<ReasoningEffort> parseReasoningEffort(std::string_view name) {
 }
 
 Expected<ChatRequest> parseChatRequest(std::string_view json) {
-  ojson body;
-  // nlohmann-json reports where the text breaks only through its exception.
-  try {
-    body = ojson::parse(json);
-  } catch (const ojson::parse_error &e) {
-    return invalidArgument(std::string("the request is not valid JSON: ") +
-                           e.what());
-  }
+  Expected<ojson> parsed = parseOrderedJsonInput(json, "the request");
+  if (!parsed)
+    return invalidArgument(parsed.status().message());
+  ojson body = parsed.take();
   if (!body.is_object())
     return invalidArgument("the request must be a JSON object");
   if (!body.contains("messages"))

@@ -1,7 +1,7 @@
 //===- GenerationConfig.cpp - A checkpoint's generation defaults ----------===//
 #include "birkhoff/GenerationConfig.h"
 
-#include <nlohmann/json.hpp>
+#include "birkhoff/JsonInput.h"
 
 #include <cmath>
 #include <cstdio>
@@ -14,10 +14,7 @@ namespace {
 using json = nlohmann::json;
 
 /// A short rendering of a bad value for an error message.
-std::string shown(const json &v) {
-  std::string s = v.dump(-1, ' ', false, json::error_handler_t::replace);
-  return s.size() > 40 ? s.substr(0, 37) + "..." : s;
-}
+std::string shown(const json &v) { return jsonSnippet(v, 40); }
 
 /// A float as the user wrote it, near enough ("0.95", "-1", "nan").
 std::string number(float v) {
@@ -139,13 +136,12 @@ Expected<GenerationConfig> parseGenerationConfig(std::string_view text,
                                                  const std::string &origin,
                                                  int64_t vocabSize) {
   const std::string where = "generation config '" + origin + "'";
-  json j;
-  // nlohmann-json reports where the text breaks only through its exception.
-  try {
-    j = json::parse(text);
-  } catch (const json::parse_error &e) {
-    return invalidArgument(where + " is not valid JSON: " + e.what());
-  }
+  JsonParseOptions limits;
+  limits.rejectDuplicateKeys = true;
+  Expected<json> parsed = parseJsonInput(text, where, limits);
+  if (!parsed)
+    return invalidArgument(parsed.status().message());
+  json j = parsed.take();
   if (!j.is_object())
     return invalidArgument(where + " must be a JSON object, not " +
                            std::string(j.type_name()));

@@ -8,6 +8,8 @@
 //===----------------------------------------------------------------------===//
 #include "birkhoff/Npy.h"
 
+#include "birkhoff/FileSafety.h"
+
 #include <bit>
 #include <cctype>
 #include <cerrno>
@@ -183,22 +185,9 @@ private:
 };
 
 Expected<std::vector<uint8_t>> readWholeFile(const std::string &path) {
-  std::FILE *f = std::fopen(path.c_str(), "rb");
-  if (!f) {
-    int err = errno;
-    std::string msg = "cannot open " + path + ": " + std::strerror(err);
-    return err == ENOENT ? notFound(msg) : ioError(msg);
-  }
-  std::vector<uint8_t> bytes;
-  uint8_t buf[1 << 16];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0)
-    bytes.insert(bytes.end(), buf, buf + n);
-  bool bad = std::ferror(f);
-  std::fclose(f);
-  if (bad)
-    return ioError("cannot read " + path);
-  return bytes;
+  // Arrays may be large: no size limit, but only a regular file is read.
+  BK_ASSIGN_OR_RETURN(std::string text, readInputFile(path, UINT64_MAX));
+  return std::vector<uint8_t>(text.begin(), text.end());
 }
 
 std::string shapeTuple(const std::vector<int64_t> &shape) {

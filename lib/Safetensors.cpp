@@ -7,7 +7,8 @@
 //===----------------------------------------------------------------------===//
 #include "birkhoff/Safetensors.h"
 
-#include <nlohmann/json.hpp>
+#include "birkhoff/FileSafety.h"
+#include "birkhoff/JsonInput.h"
 
 #include <algorithm>
 #include <bit>
@@ -31,7 +32,10 @@ using json = nlohmann::json;
 
 namespace {
 
-std::string quote(const std::string &s) { return "'" + s + "'"; }
+// Names come from the file: a megabyte-long one is shown cut short.
+std::string quote(const std::string &s) {
+  return "'" + truncateForMessage(s, 4 * kJsonSnippetChars) + "'";
+}
 
 std::string errnoText(int err) { return std::strerror(err); }
 
@@ -86,10 +90,10 @@ Expected<TensorInfo> parseTensorEntry(const std::string &path,
 
   for (const json &d : *sh) {
     if (!d.is_number_integer())
-      return bad("shape entry " + d.dump() + " is not an integer");
+      return bad("shape entry " + jsonSnippet(d) + " is not an integer");
     if (d.is_number_unsigned()) {
       if (d.get<uint64_t>() > uint64_t(INT64_MAX))
-        return bad("shape entry " + d.dump() + " is too large");
+        return bad("shape entry " + jsonSnippet(d) + " is too large");
       info.shape.push_back(int64_t(d.get<uint64_t>()));
     } else {
       int64_t dim = d.get<int64_t>();
@@ -102,7 +106,7 @@ Expected<TensorInfo> parseTensorEntry(const std::string &path,
   if (off->size() != 2 || !(*off)[0].is_number_unsigned() ||
       !(*off)[1].is_number_unsigned())
     return bad("'data_offsets' must be two non-negative integers, got " +
-               off->dump());
+               jsonSnippet(*off));
   uint64_t begin = (*off)[0].get<uint64_t>();
   uint64_t end = (*off)[1].get<uint64_t>();
   if (end < begin)
@@ -148,61 +152,6 @@ Status checkNoOverlap(const std::string &path,
   return Status::ok();
 }
 
-/// Records the first key that occurs twice in the top-level object. A SAX
-/// pass keeps this linear: nlohmann's callback parser rescans the parent
-/// object whenever a member ends, which is quadratic in the tensor count.
-class DuplicateTopKeyScanner : public nlohmann::json_sax<json> {
-public:
-  explicit DuplicateTopKeyScanner(std::string &duplicate) : duplicate_(duplicate) {}
-  bool null() override { return true; }
-  bool boolean(bool) override { return true; }
-  bool number_integer(number_integer_t) override { return true; }
-  bool number_unsigned(number_unsigned_t) override { return true; }
-  bool number_float(number_float_t, const string_t &) override { return true; }
-  bool string(string_t &) override { return true; }
-  bool binary(binary_t &) override { return true; }
-  bool start_object(std::size_t) override { return ++depth_, true; }
-  bool end_object() override { return --depth_, true; }
-  bool start_array(std::size_t) override { return ++depth_, true; }
-  bool end_array() override { return --depth_, true; }
-  bool key(string_t &k) override {
-    if (depth_ == 1 && duplicate_.empty() && !seen_.insert(k).second)
-      duplicate_ = k;
-    return true;
-  }
-  bool parse_error(std::size_t, const std::string &,
-                   const nlohmann::detail::exception &) override {
-    return false;
-  }
-
-private:
-  std::string &duplicate_;
-  std::set<std::string> seen_;
-  int depth_ = 0;
-};
-
-// Parses JSON without exceptions. When `duplicateTopKey` is given it receives
-// the first key that occurs twice in the top-level object (nlohmann would
-// otherwise keep the last one silently).
-std::optional<json> parseJson(std::string_view text,
-                              std::string *duplicateTopKey = nullptr) {
-  json j = json::parse(text.begin(), text.end(), /*cb=*/nullptr,
-                       /*allow_exceptions=*/false);
-  if (j.is_discarded())
-    return std::nullopt;
-  if (duplicateTopKey && j.is_object()) {
-    DuplicateTopKeyScanner scanner(*duplicateTopKey);
-    json::sax_parse(text.begin(), text.end(), &scanner, json::input_format_t::json,
-                    /*strict=*/false);
-  }
-  return j;
-}
-
-Expected<std::string> readSmallFile(const std::string &path) {
-  BK_ASSIGN_OR_RETURN(MappedFile map, MappedFile::open(path));
-  return std::string(reinterpret_cast<const char *>(map.data()), map.size());
-}
-
 } // namespace
 
 //===----------------------------------------------------------------------===//
@@ -210,37 +159,19 @@ Expected<std::string> readSmallFile(const std::string &path) {
 //===----------------------------------------------------------------------===//
 
 Expected<MappedFile> MappedFile::open(const std::string &path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    int err = errno;
-    std::string msg = "cannot open " + path + ": " + errnoText(err);
-    return err == ENOENT ? notFound(msg) : ioError(msg);
-  }
-  struct stat st;
-  if (::fstat(fd, &st) != 0) {
-    int err = errno;
-    ::close(fd);
-    return ioError("cannot stat " + path + ": " + errnoText(err));
-  }
-  if (!S_ISREG(st.st_mode)) {
-    ::close(fd);
-    return invalidArgument(path + " is not a regular file");
-  }
+  uint64_t size = 0;
+  BK_ASSIGN_OR_RETURN(UniqueFd fd, openInputFile(path, &size));
   MappedFile file;
   file.path_ = path;
-  file.size_ = uint64_t(st.st_size);
+  file.size_ = size;
   // mmap rejects length 0; an empty file simply has no data pointer.
   if (file.size_ > 0) {
-    void *p = ::mmap(nullptr, file.size_, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (p == MAP_FAILED) {
-      int err = errno;
-      ::close(fd);
-      return ioError("cannot map " + path + ": " + errnoText(err));
-    }
+    void *p = ::mmap(nullptr, file.size_, PROT_READ, MAP_PRIVATE, fd.get(), 0);
+    if (p == MAP_FAILED)
+      return ioError("cannot map " + path + ": " + errnoText(errno));
     file.data_ = static_cast<const uint8_t *>(p);
   }
-  ::close(fd); // the mapping keeps the file alive
-  return file;
+  return file; // the mapping keeps the file alive after fd closes
 }
 
 MappedFile::MappedFile(MappedFile &&other) noexcept
@@ -282,14 +213,14 @@ Expected<SafetensorsFile> SafetensorsFile::open(const std::string &path) {
 
   std::string_view headerText(reinterpret_cast<const char *>(map.data()) + 8,
                               headerLen);
-  std::string duplicate;
-  std::optional<json> header = parseJson(headerText, &duplicate);
+  // A tensor named twice would otherwise be "the last one wins".
+  JsonParseOptions limits;
+  limits.rejectDuplicateKeys = true;
+  Expected<json> header = parseJsonInput(headerText, path + ": header", limits);
   if (!header)
-    return corrupt(path + ": header is not valid JSON");
+    return header.status();
   if (!header->is_object())
     return corrupt(path + ": header is not a JSON object");
-  if (!duplicate.empty())
-    return corrupt(path + ": header names " + quote(duplicate) + " twice");
 
   SafetensorsFile file;
   file.path_ = path;
@@ -337,10 +268,12 @@ constexpr const char *kSingleName = "model.safetensors";
 // Reads the index's weight_map: tensor name -> shard file name.
 Expected<std::map<std::string, std::string>>
 readWeightMap(const std::string &indexPath) {
-  BK_ASSIGN_OR_RETURN(std::string text, readSmallFile(indexPath));
-  std::optional<json> index = parseJson(text);
+  BK_ASSIGN_OR_RETURN(std::string text, readInputFile(indexPath));
+  JsonParseOptions limits;
+  limits.rejectDuplicateKeys = true;
+  Expected<json> index = parseJsonInput(text, indexPath, limits);
   if (!index)
-    return corrupt(indexPath + ": not valid JSON");
+    return index.status();
   if (!index->is_object())
     return corrupt(indexPath + ": not a JSON object");
   auto wm = index->find("weight_map");
@@ -549,9 +482,10 @@ bool isValidUtf8(std::string_view s) {
 } // namespace
 
 struct SafetensorsWriter::Impl {
-  std::string path;        // the final name
-  std::string partialPath; // written here, renamed to `path` by finish()
-  std::FILE *out = nullptr;
+  std::string path; // the final name
+  // Written under a temporary name, renamed to `path` by finish(); removed
+  // when dropped unfinished or on SIGINT/SIGTERM (see FileSafety.h).
+  std::optional<OutputFile> file;
   std::vector<Declared> tensors;
   std::vector<uint64_t> sizes;
   size_t next = 0;        // index of the next tensor to write
@@ -559,18 +493,10 @@ struct SafetensorsWriter::Impl {
   bool failed = false;
   bool finished = false;
 
-  ~Impl() {
-    if (out) {
-      std::fclose(out);
-      // Unfinished output is never left where a reader would take it for a
-      // complete file.
-      std::remove(partialPath.c_str());
-    }
-  }
   Status writeAll(const void *p, size_t n, const std::string &what) {
-    if (n && std::fwrite(p, 1, n, out) != n) {
+    if (n && std::fwrite(p, 1, n, file->stream()) != n) {
       failed = true;
-      return ioError("cannot write " + what + " to " + partialPath + ": " +
+      return ioError("cannot write " + what + " to " + file->tempPath() + ": " +
                      errnoText(errno));
     }
     return Status::ok();
@@ -588,7 +514,6 @@ SafetensorsWriter::create(const std::string &path,
                           std::map<std::string, std::string> metadata) {
   auto impl = std::make_unique<Impl>();
   impl->path = path;
-  impl->partialPath = path + ".partial";
 
   // Data offsets follow declaration order; the JSON keeps that order too so
   // the header reads like the file.
@@ -637,10 +562,8 @@ SafetensorsWriter::create(const std::string &path,
   text.append((8 - text.size() % 8) % 8, ' ');
   uint64_t headerLen = text.size();
 
-  impl->out = std::fopen(impl->partialPath.c_str(), "wb");
-  if (!impl->out)
-    return ioError("cannot create " + impl->partialPath + ": " +
-                   errnoText(errno));
+  BK_ASSIGN_OR_RETURN(OutputFile out, OutputFile::create(path));
+  impl->file.emplace(std::move(out));
   BK_RETURN_IF_ERROR(impl->writeAll(&headerLen, 8, "the header length"));
   BK_RETURN_IF_ERROR(impl->writeAll(text.data(), text.size(), "the header"));
 
@@ -707,23 +630,9 @@ Status SafetensorsWriter::finish() {
                            quote(im.tensors[im.next].name) +
                            (im.written ? " was only partly written"
                                        : " was declared but never written"));
-  std::FILE *out = std::exchange(im.out, nullptr);
-  bool flushed = std::fflush(out) == 0;
-  int err = errno;
-  bool closed = std::fclose(out) == 0;
-  if (!closed)
-    err = errno;
-  if (!flushed || !closed) {
+  if (Status s = im.file->commit(); !s) {
     im.failed = true;
-    std::remove(im.partialPath.c_str());
-    return ioError("cannot write " + im.partialPath + ": " + errnoText(err));
-  }
-  if (std::rename(im.partialPath.c_str(), im.path.c_str()) != 0) {
-    err = errno;
-    im.failed = true;
-    std::remove(im.partialPath.c_str());
-    return ioError("cannot rename " + im.partialPath + " to " + im.path + ": " +
-                   errnoText(err));
+    return s;
   }
   im.finished = true;
   return Status::ok();

@@ -4,6 +4,9 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
+#include "birkhoff/FileSafety.h"
+#include "birkhoff/JsonInput.h"
+
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -381,6 +384,13 @@ Status requireType(const json &j, const char *what) {
   return Status::ok();
 }
 
+/// The "type" of a section that passed requireType, quoted and cut short.
+std::string typeName(const json &section) {
+  return "'" +
+         truncateForMessage(section["type"].get_ref<const std::string &>()) +
+         "'";
+}
+
 bool isFalsy(const json &j, const char *key) {
   return !j.contains(key) || j[key].is_null() ||
          (j[key].is_boolean() && !j[key].get<bool>());
@@ -563,12 +573,10 @@ std::string tokenToBytes(const std::string &token) {
 
 Expected<std::unique_ptr<Tokenizer>>
 Tokenizer::fromJsonFile(const std::string &path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    return notFound("cannot open tokenizer file '" + path + "'");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  auto tok = fromJson(ss.str());
+  Expected<std::string> text = readInputFile(path);
+  if (!text)
+    return text.status().withContext("tokenizer file");
+  auto tok = fromJson(*text);
   if (!tok)
     return tok.status().withContext(path);
   return tok;
@@ -576,9 +584,7 @@ Tokenizer::fromJsonFile(const std::string &path) {
 
 Expected<std::unique_ptr<Tokenizer>>
 Tokenizer::fromJson(std::string_view text) {
-  json j = json::parse(text.begin(), text.end(), nullptr, false);
-  if (j.is_discarded())
-    return corrupt("tokenizer.json is not valid JSON");
+  BK_ASSIGN_OR_RETURN(json j, parseJsonInput(text, "tokenizer.json"));
   if (!j.is_object())
     return corrupt("tokenizer.json is not a JSON object");
   auto impl = std::make_unique<Impl>();
@@ -590,8 +596,7 @@ Tokenizer::fromJson(std::string_view text) {
                          n["normalizers"].is_array() &&
                          n["normalizers"].empty();
     if (!emptySequence)
-      return unsupported("normalizer '" + n["type"].get<std::string>() +
-                         "' (only none)");
+      return unsupported("normalizer " + typeName(n) + " (only none)");
   }
   if (!j.contains("pre_tokenizer") || j["pre_tokenizer"].is_null())
     return unsupported("no pre_tokenizer (only byte-level BPE is supported)");
@@ -603,15 +608,15 @@ Tokenizer::fromJson(std::string_view text) {
     const json &p = j["post_processor"];
     BK_RETURN_IF_ERROR(requireType(p, "post_processor"));
     if (p["type"] != "ByteLevel")
-      return unsupported("post_processor '" + p["type"].get<std::string>() +
-                         "' (only none or ByteLevel)");
+      return unsupported("post_processor " + typeName(p) +
+                         " (only none or ByteLevel)");
   }
   if (!j.contains("decoder") || j["decoder"].is_null())
     return unsupported("no decoder (only ByteLevel)");
   BK_RETURN_IF_ERROR(requireType(j["decoder"], "decoder"));
   if (j["decoder"]["type"] != "ByteLevel")
-    return unsupported("decoder '" + j["decoder"]["type"].get<std::string>() +
-                       "' (only ByteLevel)");
+    return unsupported("decoder " + typeName(j["decoder"]) +
+                       " (only ByteLevel)");
 
   // Ids: the vocab, then added tokens (which may reuse or extend it).
   int32_t maxId = -1;

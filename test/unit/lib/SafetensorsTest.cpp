@@ -8,6 +8,7 @@
 #include <cstring>
 #include <filesystem>
 #include <numeric>
+#include <sys/stat.h>
 
 namespace birkhoff {
 namespace {
@@ -16,6 +17,16 @@ namespace fs = std::filesystem;
 using test::readBytes;
 using test::TempDir;
 using test::writeBytes;
+
+/// Whether a temporary of `path` (`<path>.partial.*`) is in its directory.
+bool hasPartial(const std::string &path) {
+  fs::path p(path);
+  for (const auto &e : fs::directory_iterator(p.parent_path()))
+    if (e.path().filename().string().rfind(p.filename().string() + ".partial",
+                                           0) == 0)
+      return true;
+  return false;
+}
 
 std::vector<uint8_t> iota(size_t n, uint8_t start) {
   std::vector<uint8_t> v(n);
@@ -77,7 +88,7 @@ TEST(Safetensors, WriterRoundTrip) {
       {"scalar", DType::I8, {}},
   };
   ASSERT_TRUE(writeFile(path, decl, {{"format", "pt"}}).isOk());
-  EXPECT_FALSE(fs::exists(path + ".partial"));
+  EXPECT_FALSE(hasPartial(path));
 
   // Header length is a multiple of 8 so the data area starts aligned.
   std::string raw = readBytes(path);
@@ -193,10 +204,10 @@ TEST(SafetensorsWriter, RejectsMisuse) {
     EXPECT_NE(s.message().find("'b' was declared but never written"),
               std::string::npos);
     EXPECT_FALSE(fs::exists(path)); // nothing complete-looking yet
-    EXPECT_TRUE(fs::exists(path + ".partial"));
+    EXPECT_TRUE(hasPartial(path));
   }
   // Dropped without finish(): the partial file is removed.
-  EXPECT_FALSE(fs::exists(path + ".partial"));
+  EXPECT_FALSE(hasPartial(path));
   EXPECT_FALSE(fs::exists(path));
 
   Expected<SafetensorsWriter> w =
@@ -361,6 +372,42 @@ TEST_F(CorruptFile, DuplicateTensorName) {
                        "a": {"dtype": "I8", "shape": [1], "data_offsets": [1, 2]}})",
           2)),
       StatusCode::Corrupt, path, "'a'", "twice");
+}
+
+// Issue 15: a shape nested 100,000 arrays deep is refused before anything
+// walks it recursively, and the message does not echo it.
+TEST_F(CorruptFile, DeeplyNestedShape) {
+  std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  Expected<SafetensorsFile> f =
+      open(rawFile(R"({"a": {"dtype": "I8", "shape": )" + deep +
+                       R"(, "data_offsets": [0, 1]}})",
+                   1));
+  EXPECT_ERROR(f, StatusCode::Corrupt, path, "nesting deeper than");
+  EXPECT_LT(f.status().message().size(), 300u);
+  // A wide but shallow bad shape is shown cut short.
+  std::string wide = "[\"" + std::string(100000, 'x') + "\"]";
+  f = open(rawFile(R"({"a": {"dtype": "I8", "shape": )" + wide +
+                       R"(, "data_offsets": [0, 1]}})",
+                   1));
+  EXPECT_ERROR(f, StatusCode::Corrupt, path, "is not an integer");
+  EXPECT_LT(f.status().message().size(), 300u);
+}
+
+// Duplicate keys inside a tensor entry are refused too.
+TEST_F(CorruptFile, DuplicateFieldInEntry) {
+  EXPECT_ERROR(
+      open(rawFile(R"({"a": {"dtype": "I8", "dtype": "F32", "shape": [1],
+                             "data_offsets": [0, 1]}})",
+                   1)),
+      StatusCode::Corrupt, path, "'dtype'", "twice");
+}
+
+// Issue 15: a FIFO as a shard is refused instead of blocking forever.
+TEST_F(CorruptFile, FifoShard) {
+  std::string fifo = dir.file("fifo.safetensors");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  EXPECT_ERROR(SafetensorsFile::open(fifo), StatusCode::InvalidArgument, fifo,
+               "is a FIFO, not a regular file");
 }
 
 TEST_F(CorruptFile, BadMetadata) {

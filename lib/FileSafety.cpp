@@ -1,0 +1,295 @@
+//===- FileSafety.cpp - Opening inputs and writing outputs safely ---------===//
+#include "birkhoff/FileSafety.h"
+
+#include <array>
+#include <atomic>
+#include <cerrno>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+#include <mutex>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <utility>
+
+namespace birkhoff {
+
+namespace {
+
+std::string errnoText(int err) { return std::strerror(err); }
+
+const char *fileKind(mode_t mode) {
+  if (S_ISDIR(mode))
+    return "a directory";
+  if (S_ISFIFO(mode))
+    return "a FIFO";
+  if (S_ISCHR(mode))
+    return "a character device";
+  if (S_ISBLK(mode))
+    return "a block device";
+  if (S_ISSOCK(mode))
+    return "a socket";
+  return "not a regular file";
+}
+
+Status notRegular(const std::string &path, mode_t mode) {
+  return invalidArgument(path + " is " + fileKind(mode) +
+                         ", not a regular file");
+}
+
+} // namespace
+
+//===----------------------------------------------------------------------===//
+// Inputs
+//===----------------------------------------------------------------------===//
+
+UniqueFd::UniqueFd(UniqueFd &&other) noexcept
+    : fd_(std::exchange(other.fd_, -1)) {}
+
+UniqueFd &UniqueFd::operator=(UniqueFd &&other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0)
+      ::close(fd_);
+    fd_ = std::exchange(other.fd_, -1);
+  }
+  return *this;
+}
+
+UniqueFd::~UniqueFd() {
+  if (fd_ >= 0)
+    ::close(fd_);
+}
+
+Expected<UniqueFd> openInputFile(const std::string &path, uint64_t *size) {
+  // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer
+  // before the type check below could refuse it.
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+  if (fd.get() < 0) {
+    int err = errno;
+    struct stat st;
+    // A socket cannot be opened at all (ENXIO): name what it is.
+    if (err == ENXIO && ::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode))
+      return notRegular(path, st.st_mode);
+    std::string msg = "cannot open " + path + ": " + errnoText(err);
+    return err == ENOENT ? notFound(msg) : ioError(msg);
+  }
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0)
+    return ioError("cannot stat " + path + ": " + errnoText(errno));
+  if (!S_ISREG(st.st_mode))
+    return notRegular(path, st.st_mode);
+  int flags = ::fcntl(fd.get(), F_GETFL);
+  if (flags < 0 || ::fcntl(fd.get(), F_SETFL, flags & ~O_NONBLOCK) != 0)
+    return ioError("cannot configure " + path + ": " + errnoText(errno));
+  if (size)
+    *size = uint64_t(st.st_size);
+  return fd;
+}
+
+Expected<std::string> readInputFile(const std::string &path,
+                                    uint64_t maxBytes) {
+  uint64_t size = 0;
+  BK_ASSIGN_OR_RETURN(UniqueFd fd, openInputFile(path, &size));
+  if (size > maxBytes)
+    return invalidArgument(path + " is " + std::to_string(size) +
+                           " bytes, more than the " + std::to_string(maxBytes) +
+                           " bytes read from such a file");
+  std::string text(size, '\0');
+  uint64_t got = 0;
+  while (got < size) {
+    ssize_t n = ::read(fd.get(), text.data() + got, size - got);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      return ioError("cannot read " + path + ": " + errnoText(errno));
+    if (n == 0)
+      break; // the file shrank while we read it
+    got += uint64_t(n);
+  }
+  text.resize(got);
+  return text;
+}
+
+//===----------------------------------------------------------------------===//
+// Interrupt cleanup
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+// The registry is a fixed array of atomic pointers so that the signal handler
+// reads it without locks or allocation. A released path's string is never
+// freed: the handler may be reading it on another thread at that moment. The
+// leak is one short string per output file.
+constexpr int kCleanupSlots = 4096;
+std::array<std::atomic<const char *>, kCleanupSlots> gCleanup{};
+
+extern "C" void onInterrupt(int sig) {
+  int savedErrno = errno;
+  // Files first, then directories (rmdir only succeeds once they are empty).
+  for (auto &slot : gCleanup)
+    if (const char *p = slot.load(std::memory_order_acquire))
+      ::unlink(p);
+  for (auto &slot : gCleanup)
+    if (const char *p = slot.load(std::memory_order_acquire))
+      ::rmdir(p);
+  errno = savedErrno;
+  // Die of the signal, so that the parent sees how the process ended.
+  std::signal(sig, SIG_DFL);
+  std::raise(sig);
+}
+
+void installFor(int sig) {
+  struct sigaction old {};
+  if (::sigaction(sig, nullptr, &old) == 0 && old.sa_handler == SIG_IGN)
+    return; // ignored by our parent (nohup, a background job): keep it so
+  struct sigaction sa {};
+  sa.sa_handler = onInterrupt;
+  sigemptyset(&sa.sa_mask);
+  ::sigaction(sig, &sa, nullptr);
+}
+
+} // namespace
+
+void installInterruptCleanup() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    installFor(SIGINT);
+    installFor(SIGTERM);
+  });
+}
+
+CleanupPath::CleanupPath(const std::string &path) {
+  const char *copy = ::strdup(path.c_str());
+  if (!copy)
+    return;
+  for (int i = 0; i < kCleanupSlots; ++i) {
+    const char *expected = nullptr;
+    if (gCleanup[i].compare_exchange_strong(expected, copy,
+                                            std::memory_order_acq_rel)) {
+      slot_ = i;
+      return;
+    }
+  }
+  // Every slot taken: the path is written but not removed on interrupt.
+  std::free(const_cast<char *>(copy));
+}
+
+CleanupPath::CleanupPath(CleanupPath &&other) noexcept
+    : slot_(std::exchange(other.slot_, -1)) {}
+
+CleanupPath &CleanupPath::operator=(CleanupPath &&other) noexcept {
+  if (this != &other) {
+    release();
+    slot_ = std::exchange(other.slot_, -1);
+  }
+  return *this;
+}
+
+CleanupPath::~CleanupPath() { release(); }
+
+void CleanupPath::release() {
+  if (slot_ >= 0)
+    gCleanup[slot_].store(nullptr, std::memory_order_release);
+  slot_ = -1;
+}
+
+//===----------------------------------------------------------------------===//
+// OutputFile
+//===----------------------------------------------------------------------===//
+
+Expected<OutputFile> OutputFile::create(const std::string &target) {
+  static std::atomic<uint64_t> counter{0};
+  OutputFile f;
+  f.target_ = target;
+  f.temp_ = target + ".partial." + std::to_string(::getpid()) + "." +
+            std::to_string(counter.fetch_add(1));
+  // Registered before it exists, so no moment leaves it unwatched.
+  f.cleanup_ = CleanupPath(f.temp_);
+  int fd =
+      ::open(f.temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+  if (fd < 0)
+    return ioError("cannot create " + f.temp_ + " (for " + target +
+                   "): " + errnoText(errno));
+  f.out_ = ::fdopen(fd, "wb");
+  if (!f.out_) {
+    int err = errno;
+    ::close(fd);
+    ::unlink(f.temp_.c_str());
+    return ioError("cannot open " + f.temp_ + ": " + errnoText(err));
+  }
+  return f;
+}
+
+OutputFile::OutputFile(OutputFile &&other) noexcept
+    : target_(std::move(other.target_)), temp_(std::move(other.temp_)),
+      out_(std::exchange(other.out_, nullptr)),
+      cleanup_(std::move(other.cleanup_)) {}
+
+OutputFile &OutputFile::operator=(OutputFile &&other) noexcept {
+  if (this != &other) {
+    discard();
+    target_ = std::move(other.target_);
+    temp_ = std::move(other.temp_);
+    out_ = std::exchange(other.out_, nullptr);
+    cleanup_ = std::move(other.cleanup_);
+  }
+  return *this;
+}
+
+OutputFile::~OutputFile() { discard(); }
+
+void OutputFile::discard() {
+  if (!out_)
+    return;
+  std::fclose(std::exchange(out_, nullptr));
+  ::unlink(temp_.c_str());
+  cleanup_.release();
+}
+
+Status OutputFile::write(const void *data, size_t n) {
+  if (!out_)
+    return internalError(target_ + ": write after commit");
+  if (n && std::fwrite(data, 1, n, out_) != n)
+    return ioError("cannot write " + target_ + " (as " + temp_ +
+                   "): " + errnoText(errno));
+  return Status::ok();
+}
+
+Status OutputFile::commit() {
+  if (!out_)
+    return internalError(target_ + ": committed twice");
+  bool flushed = std::fflush(out_) == 0 && !std::ferror(out_);
+  int err = errno;
+  bool closed = std::fclose(std::exchange(out_, nullptr)) == 0;
+  if (closed && flushed && std::rename(temp_.c_str(), target_.c_str()) == 0) {
+    cleanup_.release();
+    return Status::ok();
+  }
+  if (flushed)
+    err = errno; // from fclose or rename
+  ::unlink(temp_.c_str());
+  cleanup_.release();
+  return ioError("cannot write " + target_ + ": " + errnoText(err));
+}
+
+//===----------------------------------------------------------------------===//
+// Inputs as outputs
+//===----------------------------------------------------------------------===//
+
+Status refuseInputAsOutput(const std::string &output,
+                           const std::vector<std::string> &inputs) {
+  struct stat out;
+  if (::stat(output.c_str(), &out) != 0)
+    return Status::ok(); // a new file is no input
+  for (const std::string &input : inputs) {
+    struct stat in;
+    if (::stat(input.c_str(), &in) == 0 && in.st_dev == out.st_dev &&
+        in.st_ino == out.st_ino)
+      return invalidArgument("refusing to write " + output +
+                             ": it is the input " + input);
+  }
+  return Status::ok();
+}
+
+} // namespace birkhoff
