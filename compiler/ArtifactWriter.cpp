@@ -5,6 +5,7 @@
 #include "kernel/BkDialect.h"
 
 #include "birkhoff/DType.h"
+#include "birkhoff/FileSafety.h"
 #include "birkhoff/schema/artifact_generated.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -378,10 +379,6 @@ Status Writer::build(uint64_t sectionOffset,
   return Status::ok();
 }
 
-struct FileCloser {
-  void operator()(std::FILE *f) const { std::fclose(f); }
-};
-
 Status writeZeros(std::FILE *f, uint64_t n, const std::string &path) {
   static const char zeros[4096] = {};
   while (n > 0) {
@@ -406,14 +403,15 @@ Status Writer::write(const std::string &path, ArtifactStats &stats) {
   if (fbb.GetSize() > sectionOffset)
     return internalError("artifact: flatbuffer grew past the weight section");
 
-  std::unique_ptr<std::FILE, FileCloser> f(std::fopen(path.c_str(), "wb"));
-  if (!f)
-    return ioError("artifact: cannot create '" + path +
-                   "': " + std::strerror(errno));
-  if (std::fwrite(fbb.GetBufferPointer(), 1, fbb.GetSize(), f.get()) !=
-      fbb.GetSize())
+  // Written beside `path` and renamed onto it when complete: a failed or
+  // interrupted write leaves the previous artifact as it was.
+  Expected<OutputFile> out = OutputFile::create(path);
+  if (!out)
+    return out.status().withContext("artifact");
+  std::FILE *f = out->stream();
+  if (std::fwrite(fbb.GetBufferPointer(), 1, fbb.GetSize(), f) != fbb.GetSize())
     return ioError("artifact: writing '" + path + "': " + std::strerror(errno));
-  BK_RETURN_IF_ERROR(writeZeros(f.get(), sectionOffset - fbb.GetSize(), path));
+  BK_RETURN_IF_ERROR(writeZeros(f, sectionOffset - fbb.GetSize(), path));
   uint64_t pos = 0;
   for (const WeightEntry &e : weights_) {
     if (e.recipe) {
@@ -421,20 +419,17 @@ Status Writer::write(const std::string &path, ArtifactStats &stats) {
       stats.generatedBytes += e.size;
       continue;
     }
-    BK_RETURN_IF_ERROR(writeZeros(f.get(), e.offset - pos, path));
+    BK_RETURN_IF_ERROR(writeZeros(f, e.offset - pos, path));
     // Straight from the checkpoint's memory map: no copy of the model in RAM.
     Expected<std::span<const uint8_t>> bytes = ckpt_.bytes(e.name);
     if (!bytes)
       return bytes.status().withContext("artifact");
-    if (std::fwrite(bytes->data(), 1, bytes->size(), f.get()) != bytes->size())
+    if (std::fwrite(bytes->data(), 1, bytes->size(), f) != bytes->size())
       return ioError("artifact: writing '" + path +
                      "': " + std::strerror(errno));
     pos = e.offset + e.size;
   }
-  if (std::fflush(f.get()) != 0 || std::ferror(f.get()))
-    return ioError("artifact: writing '" + path + "': " + std::strerror(errno));
-  if (std::fclose(f.release()) != 0)
-    return ioError("artifact: closing '" + path + "': " + std::strerror(errno));
+  BK_RETURN_IF_ERROR(out->commit().withContext("artifact"));
   stats.flatbufferBytes = fbb.GetSize();
   stats.weightSectionOffset = sectionOffset;
   stats.weightSectionBytes = sectionSize_;

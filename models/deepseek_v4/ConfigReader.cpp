@@ -7,12 +7,15 @@
 //===----------------------------------------------------------------------===//
 #include "deepseek_v4/ConfigReader.h"
 
+#include "birkhoff/JsonInput.h"
+
 #include <cmath>
 #include <limits>
 
 namespace birkhoff::v4::detail {
 
-std::string describe(const Json &v) { return v.dump(); }
+// Config values come from the file: shown cut short, never whole.
+std::string describe(const Json &v) { return jsonSnippet(v); }
 
 Status ConfigReader::keyError(const std::string &key,
                               const std::string &message,

@@ -16,6 +16,9 @@
 
 #include "deepseek_v4/ConfigReader.h"
 
+#include "birkhoff/FileSafety.h"
+#include "birkhoff/JsonInput.h"
+
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
@@ -571,9 +574,14 @@ int64_t ModelConfig::compressRatio(int64_t layer) const {
 
 Expected<ModelConfig> parseModelConfig(const std::string &jsonText,
                                        const std::string &origin) {
-  Json root = Json::parse(jsonText, nullptr, /*allow_exceptions=*/false);
-  if (root.is_discarded())
-    return invalidArgument(origin + ": not valid JSON");
+  // A key given twice is an error: "the last one wins" would let a stray
+  // line silently change the model.
+  JsonParseOptions limits;
+  limits.rejectDuplicateKeys = true;
+  Expected<Json> parsed = parseJsonInput(jsonText, origin, limits);
+  if (!parsed)
+    return invalidArgument(parsed.status().message());
+  Json root = parsed.take();
   if (!root.is_object())
     return invalidArgument(origin +
                            ": expected a JSON object at the top level");
@@ -589,14 +597,10 @@ Expected<ModelConfig> loadModelConfig(const std::string &path) {
   std::error_code ec;
   std::string file =
       std::filesystem::is_directory(path, ec) ? path + "/config.json" : path;
-  std::ifstream in(file, std::ios::binary);
-  if (!in.good())
-    return notFound(file + ": cannot open the model config");
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad())
-    return ioError(file + ": read failed");
-  return parseModelConfig(text.str(), file);
+  Expected<std::string> text = readInputFile(file);
+  if (!text)
+    return text.status().withContext("the model config");
+  return parseModelConfig(*text, file);
 }
 
 Status validateModelConfig(const ModelConfig &c, const std::string &origin) {

@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 #include "deepseek_v4/Synth.h"
 
+#include "birkhoff/FileSafety.h"
 #include "birkhoff/Safetensors.h"
 #include "birkhoff/Tokenizer.h"
 #include "birkhoff/WeightSynthesis.h"
@@ -66,15 +67,50 @@ std::vector<Shard> planShards(const std::vector<ExpectedTensor> &table,
 }
 
 Status writeText(const std::string &path, const std::string &text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out.good())
-    return ioError(path + ": cannot open for writing");
-  out << text;
-  out.close();
-  if (!out.good())
-    return ioError(path + ": write failed");
-  return Status::ok();
+  BK_ASSIGN_OR_RETURN(OutputFile out, OutputFile::create(path));
+  BK_RETURN_IF_ERROR(out.write(text.data(), text.size()));
+  return out.commit();
 }
+
+/// The files (and the directory) that synth creates for the checkpoint being
+/// written. Until commit() they are removed when synth fails or is
+/// interrupted (SIGINT/SIGTERM, see FileSafety.h). Files that existed before
+/// are not: each is replaced whole (OutputFile), and one may be the very
+/// config.json synth read (regenerating a checkpoint in place).
+class PartialCheckpoint {
+public:
+  PartialCheckpoint() = default;
+  PartialCheckpoint(const PartialCheckpoint &) = delete;
+  PartialCheckpoint &operator=(const PartialCheckpoint &) = delete;
+  ~PartialCheckpoint() {
+    if (committed_)
+      return;
+    // Files before the directory, which rmdir removes only when empty.
+    for (auto it = paths_.rbegin(); it != paths_.rend(); ++it) {
+      std::error_code ec;
+      std::filesystem::remove(it->first, ec);
+      it->second.release();
+    }
+  }
+  /// Watches `path`, which synth created.
+  void add(const std::string &path) { paths_.emplace_back(path, path); }
+  /// Watches `path` unless it exists already; called before the file
+  /// appears under that name, so that no moment leaves it unwatched.
+  void addIfNew(const std::string &path) {
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec) && !ec)
+      add(path);
+  }
+  void commit() {
+    committed_ = true;
+    for (auto &p : paths_)
+      p.second.release();
+  }
+
+private:
+  std::vector<std::pair<std::string, CleanupPath>> paths_;
+  bool committed_ = false;
+};
 
 constexpr int64_t kChunkBytes = int64_t(8) << 20;
 
@@ -424,16 +460,22 @@ Status writeSynthCheckpoint(const ModelConfig &inputConfig,
   BK_RETURN_IF_ERROR(checkSynthConfig(config, "synth config"));
   CheckpointFormat format = declaredFormat(config);
 
+  PartialCheckpoint partial;
   std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
+  bool created = std::filesystem::create_directories(dir, ec);
   if (ec)
     return ioError(dir + ": cannot create directory: " + ec.message());
-  BK_RETURN_IF_ERROR(
-      writeText(dir + "/config.json", modelConfigToJson(config)));
+  if (created)
+    partial.add(dir);
+  auto writeFile = [&](const std::string &name, const std::string &text) {
+    partial.addIfNew(dir + "/" + name);
+    return writeText(dir + "/" + name, text);
+  };
+  BK_RETURN_IF_ERROR(writeFile("config.json", modelConfigToJson(config)));
   if (std::string tok = synthTokenizerJson(config); !tok.empty())
-    BK_RETURN_IF_ERROR(writeText(dir + "/tokenizer.json", tok));
-  BK_RETURN_IF_ERROR(writeText(dir + "/generation_config.json",
-                               synthGenerationConfigJson(config)));
+    BK_RETURN_IF_ERROR(writeFile("tokenizer.json", tok));
+  BK_RETURN_IF_ERROR(
+      writeFile("generation_config.json", synthGenerationConfigJson(config)));
 
   std::vector<ExpectedTensor> table = expectedTensors(config, format);
   std::vector<Shard> shards = planShards(table, options);
@@ -460,13 +502,15 @@ Status writeSynthCheckpoint(const ModelConfig &inputConfig,
       total += t->byteSize();
     }
     BK_RETURN_IF_ERROR(out.wait());
+    partial.addIfNew(path);
     BK_RETURN_IF_ERROR(writer.finish());
   }
   nlohmann::json index;
   index["metadata"] = {{"total_size", total}};
   index["weight_map"] = std::move(weightMap);
   BK_RETURN_IF_ERROR(
-      writeText(dir + "/model.safetensors.index.json", index.dump(1) + "\n"));
+      writeFile("model.safetensors.index.json", index.dump(1) + "\n"));
+  partial.commit();
 
   if (stats) {
     stats->tensors = int64_t(table.size());

@@ -8,6 +8,7 @@
 #include "Commands.h"
 #include "birkhoff/ChatEncoding.h"
 #include "birkhoff/ChatParsing.h"
+#include "birkhoff/FileSafety.h"
 
 #include <cstdio>
 #include <fstream>
@@ -24,11 +25,7 @@ Expected<std::string> readInput(const std::string &path) {
     ss << std::cin.rdbuf();
     return ss.str();
   }
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    return ioError("cannot open '" + path + "'");
-  ss << in.rdbuf();
-  return ss.str();
+  return readInputFile(path);
 }
 
 int fail(const Status &status) {

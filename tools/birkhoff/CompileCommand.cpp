@@ -21,6 +21,7 @@
 #include "deepseek_v4/SynthModel.h"
 #include "kernel/BkDialect.h"
 
+#include "birkhoff/FileSafety.h"
 #include "birkhoff/GenerationConfig.h"
 #include "birkhoff/Tokenizer.h"
 
@@ -37,6 +38,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -132,13 +134,15 @@ Status printModule(mlir::ModuleOp module, const std::string &path) {
     llvm::outs().flush();
     return Status::ok();
   }
-  std::error_code ec;
-  llvm::raw_fd_ostream os(path, ec, llvm::sys::fs::OF_Text);
-  if (ec)
-    return ioError("cannot write '" + path + "': " + ec.message());
+  // Like the artifact: a complete file or the previous one, never half.
+  std::string text;
+  llvm::raw_string_ostream os(text);
   module.print(os);
   os << "\n";
-  return Status::ok();
+  os.flush();
+  BK_ASSIGN_OR_RETURN(OutputFile out, OutputFile::create(path));
+  BK_RETURN_IF_ERROR(out.write(text.data(), text.size()));
+  return out.commit();
 }
 
 Status runPipeline(mlir::ModuleOp module, bool printAfterAll,
@@ -249,12 +253,10 @@ readInput(const ParsedArgs &args, const SourceModel &source, const char *option,
     if (!std::filesystem::exists(path))
       return std::optional<Input>();
   }
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    return ioError(std::string("cannot read ") + what + " '" + path + "'");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return std::optional<Input>(Input{path, ss.str()});
+  Expected<std::string> text = readInputFile(path);
+  if (!text)
+    return text.status().withContext(std::string("cannot read ") + what);
+  return std::optional<Input>(Input{path, text.take()});
 }
 
 /// The tokenizer.json text to store: --tokenizer FILE, else the checkpoint's
@@ -324,6 +326,28 @@ chooseGenerationConfig(const ParsedArgs &args, const SourceModel &source) {
                  "sampler has no penalties)\n",
                  path.c_str(), double(*config.repetitionPenalty));
   return std::optional<GenerationConfig>(std::move(config));
+}
+
+/// Every file the compile reads: the checkpoint's config, index and shards,
+/// its tokenizer and generation config, or the files given for them.
+std::vector<std::string> inputFiles(const ParsedArgs &args,
+                                    const SourceModel &source) {
+  std::vector<std::string> inputs;
+  for (const char *option : {"tokenizer", "generation-config"})
+    if (args.has(option))
+      inputs.push_back(args.get(option));
+  if (source.generated)
+    return inputs;
+  std::filesystem::path dir(args.positional[0]);
+  for (const char *name :
+       {"config.json", "tokenizer.json", "generation_config.json",
+        "model.safetensors.index.json", "model.safetensors"})
+    inputs.push_back((dir / name).string());
+  std::set<std::string> shards;
+  for (const auto &[name, info] : source.checkpoint.tensors())
+    if (shards.insert(info.file).second)
+      inputs.push_back(info.file);
+  return inputs;
 }
 
 } // namespace
@@ -415,6 +439,20 @@ int runCompileCommand(int argc, char **argv) {
             : loadCheckpointModel(parsed->positional[0]);
   if (!source)
     return fail(source.status());
+  // The artifact replaces its target only when complete (FileSafety.h), but
+  // an input as the target would still be destroyed: refused up front, with
+  // the usage errors (exit 2), before any work.
+  for (const char *option : {"output", "dump-ir"}) {
+    const std::string path = parsed->get(option);
+    if (path.empty() || path == "-")
+      continue;
+    if (Status s = refuseInputAsOutput(path, inputFiles(*parsed, *source));
+        !s) {
+      std::fprintf(stderr, "birkhoff compile: %s\n", s.message().c_str());
+      return 2;
+    }
+  }
+  installInterruptCleanup();
   const v4::ModelConfig &config = source->config;
   const Checkpoint &checkpoint = source->checkpoint;
   std::string tokenizerJson;

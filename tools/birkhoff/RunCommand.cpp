@@ -3,6 +3,8 @@
 #include "Args.h"
 #include "ChatLoop.h"
 #include "Commands.h"
+#include "birkhoff/FileSafety.h"
+#include "birkhoff/JsonInput.h"
 #include "birkhoff/Npy.h"
 #include "birkhoff/Runtime.h"
 
@@ -109,13 +111,11 @@ std::string samplingSummary(const GenerateOptions &g) {
 
 /// The prompts of --batch: a JSON list of non-empty lists of token ids.
 Expected<std::vector<std::vector<int32_t>>> readBatch(const std::string &path) {
-  std::ifstream in(path);
-  if (!in)
-    return ioError("cannot open " + path);
-  nlohmann::json j =
-      nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded())
-    return invalidArgument(path + " is not valid JSON");
+  BK_ASSIGN_OR_RETURN(std::string text, readInputFile(path));
+  Expected<nlohmann::json> parsed = parseJsonInput(text, path);
+  if (!parsed)
+    return invalidArgument(parsed.status().message());
+  nlohmann::json j = parsed.take();
   if (!j.is_array() || j.empty())
     return invalidArgument(path + " must hold a non-empty JSON list of "
                                   "token-id lists");
@@ -130,7 +130,7 @@ Expected<std::vector<std::vector<int32_t>>> readBatch(const std::string &path) {
       if (!t.is_number_integer() || t.get<int64_t>() < 0 ||
           t.get<int64_t>() > INT32_MAX)
         return invalidArgument(path + ": prompt " + std::to_string(i) +
-                               " holds " + t.dump() + ", not a token id");
+                               " holds " + jsonSnippet(t) + ", not a token id");
       ids.push_back(int32_t(t.get<int64_t>()));
     }
     prompts.push_back(std::move(ids));

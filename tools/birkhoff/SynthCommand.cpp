@@ -11,6 +11,8 @@
 #include "deepseek_v4/Synth.h"
 #include "deepseek_v4/SynthModel.h"
 
+#include "birkhoff/FileSafety.h"
+
 #include <charconv>
 #include <cstdio>
 #include <cstring>
@@ -135,6 +137,11 @@ int runSynthCommand(int argc, char **argv) {
                           : "--config: " + config.status().toString());
   if (Status s = v4::applySynthShape(*config, layers, experts); !s)
     return usageError(s.message());
+
+  // --config may be the output's own config.json (regenerating a checkpoint
+  // in place): it is read whole before anything is written, each file is
+  // replaced whole, and an interrupt removes only files synth created.
+  installInterruptCleanup();
 
   v4::SynthStats stats;
   Status s = v4::writeSynthCheckpoint(*config, options, output, &stats);

@@ -2,6 +2,7 @@
 #include "Args.h"
 #include "ArtifactLoader.h"
 #include "Commands.h"
+#include "birkhoff/FileSafety.h"
 #include "birkhoff/Tokenizer.h"
 
 #include <cstdio>
@@ -9,15 +10,17 @@
 #include <memory>
 #include <sstream>
 #include <string_view>
+#include <unistd.h>
 
 namespace birkhoff::tools {
 namespace {
 
 /// Whether `path` starts like an artifact (size prefix, root offset, "BKA1").
 bool looksLikeArtifact(const std::string &path) {
-  std::ifstream in(path, std::ios::binary);
+  // Opened through openInputFile: a FIFO named here must not block.
+  Expected<UniqueFd> fd = openInputFile(path);
   char head[12] = {};
-  if (!in.read(head, sizeof(head)))
+  if (!fd || ::read(fd->get(), head, sizeof(head)) != ssize_t(sizeof(head)))
     return false;
   return std::string_view(head + 8, 4) == "BKA1";
 }
@@ -106,15 +109,13 @@ int runTokenizeCommand(int argc, char **argv) {
 
   std::string text = args->get("text");
   if (args->has("file")) {
-    std::ifstream in(args->get("file"), std::ios::binary);
-    if (!in) {
-      std::fprintf(stderr, "birkhoff tokenize: cannot open '%s'\n",
-                   args->get("file").c_str());
+    Expected<std::string> file = readInputFile(args->get("file"));
+    if (!file) {
+      std::fprintf(stderr, "birkhoff tokenize: %s\n",
+                   file.status().message().c_str());
       return 1;
     }
-    std::stringstream ss;
-    ss << in.rdbuf();
-    text = ss.str();
+    text = file.take();
   }
   auto ids = (*tok)->encode(text);
   if (!ids) {

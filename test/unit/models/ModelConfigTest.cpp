@@ -1,12 +1,14 @@
 //===- ModelConfigTest.cpp - config.json parsing, presets, round trip -----===//
 #include "deepseek_v4/ModelConfig.h"
 
+#include "TempDir.h"
 #include "TestSupport.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include <functional>
+#include <sys/stat.h>
 
 namespace birkhoff::v4 {
 namespace {
@@ -451,6 +453,49 @@ TEST(ModelConfig, NotJsonOrMissingFile) {
   EXPECT_EQ(c.status().code(), StatusCode::NotFound);
   EXPECT_NE(c.status().message().find("/nonexistent/birkhoff/dir"),
             std::string::npos);
+}
+
+// Issue 15: a key given twice is an error, not "the last one wins".
+TEST(ModelConfig, DuplicateKeyIsRefused) {
+  std::string text = kOfficialTiny;
+  text.insert(text.find('{') + 1, "\"vocab_size\": 7,");
+  auto c = parseModelConfig(text, "dup/config.json");
+  ASSERT_FALSE(c.isOk());
+  EXPECT_NE(c.status().message().find(
+                "dup/config.json: key 'vocab_size' appears twice"),
+            std::string::npos)
+      << c.status().message();
+}
+
+// Issue 15: a value nested 100,000 deep is refused (no stack overflow), and
+// a huge wrong value is shown cut short.
+TEST(ModelConfig, DeepOrHugeValuesAreSafe) {
+  Json j = goldenConfigJson("tiny_mix");
+  std::string text = j.dump();
+  std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  std::string withDeep = text;
+  withDeep.insert(1, "\"extra\": " + deep + ",");
+  auto c = parseModelConfig(withDeep, "deep/config.json");
+  ASSERT_FALSE(c.isOk());
+  EXPECT_NE(c.status().message().find("nesting deeper than"), std::string::npos)
+      << c.status().message();
+  j["hidden_size"] = Json::array();
+  for (int i = 0; i < 100000; ++i)
+    j["hidden_size"].push_back(i);
+  c = parseModelConfig(j.dump(), "huge/config.json");
+  ASSERT_FALSE(c.isOk());
+  EXPECT_LT(c.status().message().size(), 300u) << c.status().message();
+}
+
+// Issue 15: a FIFO as config.json is refused instead of blocking forever.
+TEST(ModelConfig, FifoIsRefused) {
+  test::TempDir dir;
+  ASSERT_EQ(::mkfifo(dir.file("config.json").c_str(), 0600), 0);
+  auto c = loadModelConfig(dir.path());
+  ASSERT_FALSE(c.isOk());
+  EXPECT_NE(c.status().message().find("is a FIFO, not a regular file"),
+            std::string::npos)
+      << c.status().message();
 }
 
 } // namespace

@@ -2,6 +2,7 @@
 #include "RequestParsing.h"
 
 #include "birkhoff/ChatEncoding.h"
+#include "birkhoff/JsonInput.h"
 
 #include <nlohmann/json.hpp>
 
@@ -11,16 +12,14 @@ namespace {
 using json = nlohmann::json;
 
 /// A short rendering of a bad value for an error message.
-std::string shown(const json &v) {
-  std::string s = v.dump(-1, ' ', false, json::error_handler_t::replace);
-  return s.size() > 40 ? s.substr(0, 37) + "..." : s;
-}
+std::string shown(const json &v) { return jsonSnippet(v, 40); }
 
 Expected<json> parseObject(std::string_view body) {
-  json j = json::parse(body.begin(), body.end(), nullptr,
-                       /*allow_exceptions=*/false);
-  if (j.is_discarded())
-    return invalidArgument("the body is not valid JSON");
+  // Bounded nesting: a body of 100,000 '[' must not reach recursive code.
+  Expected<json> parsed = parseJsonInput(body, "the body");
+  if (!parsed)
+    return invalidArgument(parsed.status().message());
+  json j = parsed.take();
   if (!j.is_object())
     return invalidArgument("the body must be a JSON object, not " +
                            std::string(j.type_name()));
