@@ -255,7 +255,8 @@ readInput(const ParsedArgs &args, const SourceModel &source, const char *option,
   }
   Expected<std::string> text = readInputFile(path);
   if (!text)
-    return text.status().withContext(std::string("cannot read ") + what);
+    return text.status().withContext(std::string("cannot read ") + what +
+                                     " '" + path + "'");
   return std::optional<Input>(Input{path, text.take()});
 }
 
