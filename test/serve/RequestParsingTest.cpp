@@ -10,6 +10,7 @@
 #include "ServeTestModels.h"
 
 #include "birkhoff/ChatEncoding.h"
+#include "birkhoff/JsonInput.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -239,6 +240,39 @@ TEST_F(RequestParsingTest, MalformedBodiesAre400) {
   }
   EXPECT_NE(error(completion(json::array())).message.find("JSON object"),
             std::string::npos);
+}
+
+// Issue 15: a body nested 100,000 deep is a 400 (no stack overflow), and an
+// unterminated megabyte string is not echoed back.
+TEST_F(RequestParsingTest, DeepOrHugeBodiesAre400WithShortMessages) {
+  std::string deep = "{\"messages\": " + std::string(100000, '[') +
+                     std::string(100000, ']') + "}";
+  ApiError e = error(parseChatCompletionRequest(deep, *model_, limits_, 0));
+  EXPECT_EQ(e.httpStatus, 400);
+  EXPECT_NE(e.message.find("nesting deeper than"), std::string::npos)
+      << e.message;
+  std::string huge = "{\"messages\": \"" + std::string(1 << 20, 'x');
+  e = error(parseChatCompletionRequest(huge, *model_, limits_, 0));
+  EXPECT_EQ(e.httpStatus, 400);
+  EXPECT_LT(e.message.size(), 400u) << e.message.substr(0, 400);
+  // Tool-call arguments nested too deep stay the string they are (and are
+  // encoded as such: room for them in the context).
+  limits_.capacity = limits_.poolTokens = 1024;
+  json body = hello();
+  body["messages"].push_back(
+      {{"role", "assistant"},
+       {"content", ""},
+       {"tool_calls",
+        {{{"id", "c1"},
+          {"type", "function"},
+          {"function",
+           {{"name", "f"},
+            {"arguments", "{\"a\": " + std::string(kMaxJsonDepth, '[') +
+                              std::string(kMaxJsonDepth, ']') + "}"}}}}}}});
+  body["messages"].push_back(
+      {{"role", "tool"}, {"tool_call_id", "c1"}, {"content", "ok"}});
+  auto r = chat(body);
+  EXPECT_TRUE(r.isOk()) << r.status().toString();
 }
 
 TEST_F(RequestParsingTest, BadFieldsAre400AndNameTheField) {
