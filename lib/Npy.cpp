@@ -232,20 +232,11 @@ Status writeNpy(const std::string &path, const char *descr,
   prefix.append(reinterpret_cast<const char *>(&len), 2);
   prefix += dict;
 
-  std::FILE *f = std::fopen(path.c_str(), "wb");
-  if (!f)
-    return ioError("cannot create " + path + ": " + std::strerror(errno));
-  bool ok = std::fwrite(prefix.data(), 1, prefix.size(), f) == prefix.size();
-  if (ok && dataBytes > 0)
-    ok = std::fwrite(data, 1, dataBytes, f) == dataBytes;
-  int err = errno;
-  if (std::fclose(f) != 0 && ok) {
-    ok = false;
-    err = errno;
-  }
-  if (!ok)
-    return ioError("cannot write " + path + ": " + std::strerror(err));
-  return Status::ok();
+  // A whole file or the previous one, as for artifacts (FileSafety.h).
+  BK_ASSIGN_OR_RETURN(OutputFile out, OutputFile::create(path));
+  BK_RETURN_IF_ERROR(out.write(prefix.data(), prefix.size()));
+  BK_RETURN_IF_ERROR(out.write(data, dataBytes));
+  return out.commit();
 }
 
 } // namespace
