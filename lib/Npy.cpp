@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "birkhoff/Npy.h"
+#include "birkhoff/CheckedMath.h"
 
 #include <bit>
 #include <cctype>
@@ -16,7 +17,10 @@
 #include <cstring>
 #include <limits>
 #include <map>
+#include <memory>
 #include <optional>
+
+#include <sys/stat.h>
 
 namespace birkhoff {
 
@@ -182,25 +186,6 @@ private:
   std::string error_;
 };
 
-Expected<std::vector<uint8_t>> readWholeFile(const std::string &path) {
-  std::FILE *f = std::fopen(path.c_str(), "rb");
-  if (!f) {
-    int err = errno;
-    std::string msg = "cannot open " + path + ": " + std::strerror(err);
-    return err == ENOENT ? notFound(msg) : ioError(msg);
-  }
-  std::vector<uint8_t> bytes;
-  uint8_t buf[1 << 16];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0)
-    bytes.insert(bytes.end(), buf, buf + n);
-  bool bad = std::ferror(f);
-  std::fclose(f);
-  if (bad)
-    return ioError("cannot read " + path);
-  return bytes;
-}
-
 std::string shapeTuple(const std::vector<int64_t> &shape) {
   std::string s = "(";
   for (size_t i = 0; i < shape.size(); ++i)
@@ -262,16 +247,14 @@ Status writeNpy(const std::string &path, const char *descr,
 } // namespace
 
 int64_t NpyArray::numel() const {
-  int64_t n = 1;
-  for (int64_t d : shape)
-    n *= d;
-  return n;
+  std::optional<int64_t> n = checkedProduct(shape);
+  return n ? *n : -1;
 }
 
 std::vector<float> NpyArray::asFloat() const {
-  int64_t n = numel();
-  if (elementBytes(descr) == 0 ||
-      int64_t(data.size()) < n * elementBytes(descr))
+  const int64_t n = numel();
+  if (elementBytes(descr) == 0 || n < 0 ||
+      uint64_t(data.size()) / uint64_t(elementBytes(descr)) < uint64_t(n))
     return {};
   std::vector<float> out(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) {
@@ -292,9 +275,9 @@ std::vector<float> NpyArray::asFloat() const {
 }
 
 std::vector<int64_t> NpyArray::asInt64() const {
-  int64_t n = numel();
-  if (elementBytes(descr) == 0 ||
-      int64_t(data.size()) < n * elementBytes(descr))
+  const int64_t n = numel();
+  if (elementBytes(descr) == 0 || n < 0 ||
+      uint64_t(data.size()) / uint64_t(elementBytes(descr)) < uint64_t(n))
     return {};
   std::vector<int64_t> out(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) {
@@ -323,22 +306,48 @@ std::vector<int64_t> NpyArray::asInt64() const {
   return out;
 }
 
+namespace {
+/// Closes the file when the reader returns.
+struct FileCloser {
+  void operator()(std::FILE *f) const { std::fclose(f); }
+};
+} // namespace
+
 Expected<NpyArray> readNpy(const std::string &path) {
-  BK_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, readWholeFile(path));
-  if (bytes.size() < 10 || std::memcmp(bytes.data(), kMagic, kMagicLen) != 0)
+  std::unique_ptr<std::FILE, FileCloser> file(std::fopen(path.c_str(), "rb"));
+  if (!file) {
+    int err = errno;
+    std::string msg = "cannot open " + path + ": " + std::strerror(err);
+    return err == ENOENT ? notFound(msg) : ioError(msg);
+  }
+  // The header's sizes are checked against the file's before anything is
+  // allocated: a file that declares more than it holds (or a device such as
+  // /dev/zero, which holds no end) must not be read into memory first.
+  struct stat info;
+  if (fstat(fileno(file.get()), &info) != 0)
+    return ioError("cannot stat " + path + ": " + std::strerror(errno));
+  if (!S_ISREG(info.st_mode))
+    return invalidArgument(path + ": not a regular file");
+  const uint64_t fileSize = uint64_t(info.st_size);
+  auto readExactly = [&](void *dst, size_t n) {
+    return std::fread(dst, 1, n, file.get()) == n;
+  };
+  uint8_t preamble[12];
+  if (fileSize < 10 || !readExactly(preamble, 10) ||
+      std::memcmp(preamble, kMagic, kMagicLen) != 0)
     return corrupt(path + ": not an .npy file (bad magic)");
-  uint8_t major = bytes[6], minor = bytes[7];
-  size_t headerLen, headerStart;
+  uint8_t major = preamble[6], minor = preamble[7];
+  uint64_t headerLen, headerStart;
   if (major == 1) {
     uint16_t len;
-    std::memcpy(&len, bytes.data() + 8, 2);
+    std::memcpy(&len, preamble + 8, 2);
     headerLen = len;
     headerStart = 10;
   } else if (major == 2) {
-    if (bytes.size() < 12)
+    if (fileSize < 12 || !readExactly(preamble + 10, 2))
       return corrupt(path + ": truncated npy 2.0 preamble");
     uint32_t len;
-    std::memcpy(&len, bytes.data() + 8, 4);
+    std::memcpy(&len, preamble + 8, 4);
     headerLen = len;
     headerStart = 12;
   } else {
@@ -346,12 +355,14 @@ Expected<NpyArray> readNpy(const std::string &path) {
                        "." + std::to_string(minor) +
                        " (only 1.0 and 2.0 are read)");
   }
-  if (headerLen > bytes.size() - headerStart)
+  if (headerLen > fileSize - headerStart)
     return corrupt(path + ": header length " + std::to_string(headerLen) +
                    " runs past the end of the file");
+  std::string header(size_t(headerLen), '\0');
+  if (!readExactly(header.data(), header.size()))
+    return ioError("cannot read " + path);
 
-  std::string_view text(
-      reinterpret_cast<const char *>(bytes.data()) + headerStart, headerLen);
+  std::string_view text(header);
   HeaderParser parser(text);
   auto dict = parser.parseDict();
   if (!dict)
@@ -383,11 +394,15 @@ Expected<NpyArray> readNpy(const std::string &path) {
   for (int64_t d : array.shape)
     if (__builtin_mul_overflow(want, uint64_t(d), &want))
       return corrupt(path + ": shape is too large");
-  uint64_t have = bytes.size() - headerStart - headerLen;
+  uint64_t have = fileSize - headerStart - headerLen;
   if (have != want)
     return corrupt(path + ": array data is " + std::to_string(have) +
                    " bytes, but dtype and shape need " + std::to_string(want));
-  array.data.assign(bytes.begin() + long(headerStart + headerLen), bytes.end());
+  array.data.resize(size_t(want));
+  uint8_t extra;
+  if (!readExactly(array.data.data(), array.data.size()) ||
+      std::fread(&extra, 1, 1, file.get()) != 0)
+    return ioError(path + " changed while it was read");
   return array;
 }
 
