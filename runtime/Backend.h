@@ -45,9 +45,9 @@ struct EngineShape {
   /// passes 64 bits. Engine::create checks every state with it, so the
   /// backends it then calls may size their buffers with plain arithmetic.
   Expected<uint64_t> stateBytes(const StateDesc &d) const {
-    std::optional<int64_t> rows =
-        d.growing() ? checkedMul<int64_t>(pages, pageRows(d))
-                    : checkedMul<int64_t>(slots, d.fixedRows);
+    std::optional<int64_t> rows = d.growing()
+                                      ? checkedMul<int64_t>(pages, pageRows(d))
+                                      : checkedMul<int64_t>(slots, d.fixedRows);
     std::optional<uint64_t> bytes;
     if (rows && *rows >= 0)
       bytes = checkedMul<uint64_t>(uint64_t(*rows), d.bytesPerRow);

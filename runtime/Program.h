@@ -131,7 +131,8 @@ struct StateDesc {
   /// file is not trusted to be small).
   Expected<uint64_t> bytesFor(int64_t tokens) const {
     BK_ASSIGN_OR_RETURN(int64_t rows, rowsFor(tokens));
-    std::optional<uint64_t> bytes = checkedMul<uint64_t>(bytesPerRow, uint64_t(rows));
+    std::optional<uint64_t> bytes =
+        checkedMul<uint64_t>(bytesPerRow, uint64_t(rows));
     if (!bytes)
       return outOfRange("state '" + name + "': " + std::to_string(rows) +
                         " rows of " + std::to_string(bytesPerRow) +

@@ -1,4 +1,4 @@
-//===- CheckedMath.h - Size arithmetic that reports overflow ---------------===//
+//===- CheckedMath.h - Size arithmetic that reports overflow --------------===//
 //
 // Sizes in Birkhoff come from files and flags: an artifact's max_context and
 // state layouts, a config's dimensions, a tensor's shape, `--max-context`. A
@@ -57,7 +57,8 @@ inline std::optional<int64_t> checkedProduct(std::span<const int64_t> factors) {
 }
 inline std::optional<int64_t>
 checkedProduct(std::initializer_list<int64_t> factors) {
-  return checkedProduct(std::span<const int64_t>(factors.begin(), factors.size()));
+  return checkedProduct(
+      std::span<const int64_t>(factors.begin(), factors.size()));
 }
 
 /// The product of `factors` as a size; an OutOfRange error naming `what` and

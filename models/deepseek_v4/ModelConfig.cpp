@@ -687,8 +687,8 @@ Status validateModelConfig(const ModelConfig &c, const std::string &origin) {
                        " is not supported (it must exceed the CSA rate 4)",
                    StatusCode::Unsupported);
   if (anyCsa) {
-    BK_RETURN_IF_ERROR(dimension(origin, "index_n_heads", c.indexNHeads,
-                                 kMaxConfigDimension));
+    BK_RETURN_IF_ERROR(
+        dimension(origin, "index_n_heads", c.indexNHeads, kMaxConfigDimension));
     BK_RETURN_IF_ERROR(dimension(origin, "index_head_dim", c.indexHeadDim,
                                  kMaxConfigDimension));
     BK_RETURN_IF_ERROR(

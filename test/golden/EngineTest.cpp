@@ -358,8 +358,7 @@ TEST_P(EngineTest, SizesPastTheLimitsAreRefused) {
   Expected<std::unique_ptr<Engine>> e = Engine::create(model_, o);
   ASSERT_FALSE(e.isOk());
   EXPECT_EQ(e.status().code(), StatusCode::InvalidArgument);
-  EXPECT_NE(e.status().message().find("4611686018427387920"),
-            std::string::npos)
+  EXPECT_NE(e.status().message().find("4611686018427387920"), std::string::npos)
       << e.status().message();
   o = {};
   o.pageTokens = int64_t(1) << 40; // a power of two, past any context

@@ -46,9 +46,8 @@ Expected<int64_t> ParsedArgs::getInt(const std::string &name, int64_t fallback,
                          rangeText(min, max) + ", got '" + it->second + "'");
 }
 
-Expected<double> ParsedArgs::getDouble(const std::string &name,
-                                       double fallback, double min,
-                                       double max) const {
+Expected<double> ParsedArgs::getDouble(const std::string &name, double fallback,
+                                       double min, double max) const {
   auto it = values.find(name);
   if (it == values.end())
     return fallback;
@@ -66,9 +65,9 @@ Expected<double> ParsedArgs::getDouble(const std::string &name,
   return v;
 }
 
-Expected<std::vector<int64_t>>
-ParsedArgs::getIntList(const std::string &name, int64_t min,
-                       int64_t max) const {
+Expected<std::vector<int64_t>> ParsedArgs::getIntList(const std::string &name,
+                                                      int64_t min,
+                                                      int64_t max) const {
   auto it = values.find(name);
   if (it == values.end())
     return std::vector<int64_t>();

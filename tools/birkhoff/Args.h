@@ -40,8 +40,8 @@ Expected<ParsedArgs> parseArgs(int argc, char **argv,
                                const std::vector<std::string> &flags);
 
 /// "1,2,3" -> {1,2,3}, each item in [min, max]; errors name the bad item.
-Expected<std::vector<int64_t>>
-parseIntList(const std::string &text, int64_t min, int64_t max);
+Expected<std::vector<int64_t>> parseIntList(const std::string &text,
+                                            int64_t min, int64_t max);
 
 /// The range of a token id given on the command line: an int32, the type
 /// every token travels in (the model then checks it against its vocabulary).

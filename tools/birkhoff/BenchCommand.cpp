@@ -296,9 +296,8 @@ int runBenchCommand(int argc, char **argv) {
   auto seed = args->getInt("seed", 1, INT64_MIN, INT64_MAX);
   auto batchSize = args->getInt("batch", 0, 0, 1 << 16);
   // Without --contexts (or --context), decode runs at the prompt's length.
-  Expected<std::vector<int64_t>> contexts =
-      args->getIntList(args->has("contexts") ? "contexts" : "context", 1,
-                       kMaxContextTokens);
+  Expected<std::vector<int64_t>> contexts = args->getIntList(
+      args->has("contexts") ? "contexts" : "context", 1, kMaxContextTokens);
   for (const Status *st :
        {&prompt.status(), &decode.status(), &threads.status(), &seed.status(),
         &contexts.status(), &batchSize.status()})

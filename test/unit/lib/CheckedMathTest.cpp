@@ -13,8 +13,8 @@ constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
 
 TEST(CheckedMath, MulAndAddGiveTheExactResult) {
   EXPECT_EQ(checkedMul<int64_t>(3, -7), -21);
-  EXPECT_EQ(checkedMul<int64_t>(int64_t(1) << 31, int64_t(1) << 31),
-            int64_t(1) << 62);
+  const int64_t two31 = int64_t(1) << 31, two62 = int64_t(1) << 62;
+  EXPECT_EQ(checkedMul<int64_t>(two31, two31), two62);
   EXPECT_EQ(checkedAdd<int64_t>(kMax - 1, 1), kMax);
   EXPECT_EQ(checkedMul<uint64_t>(uint64_t(1) << 32, uint64_t(1) << 31),
             uint64_t(1) << 63);
@@ -45,7 +45,8 @@ TEST(CheckedMath, CheckedSizeNamesWhatOverflowed) {
   Expected<int64_t> ok = checkedSize("state rows", {4, 5});
   ASSERT_TRUE(ok.isOk());
   EXPECT_EQ(*ok, 20);
-  Expected<int64_t> bad = checkedSize("state rows", {int64_t(1) << 40, 1 << 30});
+  Expected<int64_t> bad =
+      checkedSize("state rows", {int64_t(1) << 40, 1 << 30});
   ASSERT_FALSE(bad.isOk());
   EXPECT_EQ(bad.status().code(), StatusCode::OutOfRange);
   EXPECT_EQ(bad.status().message(),

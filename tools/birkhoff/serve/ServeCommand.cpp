@@ -1,10 +1,10 @@
 //===- ServeCommand.cpp - `birkhoff serve`: an OpenAI-compatible server ---===//
 #include "../Args.h"
 #include "../Commands.h"
-#include "birkhoff/CheckedMath.h"
 #include "HttpServer.h"
 #include "Metrics.h"
 #include "Scheduler.h"
+#include "birkhoff/CheckedMath.h"
 
 #include <pthread.h>
 #include <signal.h>
