@@ -7,7 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "birkhoff/Npy.h"
-
+#include "birkhoff/CheckedMath.h"
 #include "birkhoff/FileSafety.h"
 
 #include <bit>
@@ -18,7 +18,11 @@
 #include <cstring>
 #include <limits>
 #include <map>
+#include <memory>
 #include <optional>
+
+#include <sys/stat.h>
+#include <unistd.h>
 
 namespace birkhoff {
 
@@ -184,12 +188,6 @@ private:
   std::string error_;
 };
 
-Expected<std::vector<uint8_t>> readWholeFile(const std::string &path) {
-  // Arrays may be large: no size limit, but only a regular file is read.
-  BK_ASSIGN_OR_RETURN(std::string text, readInputFile(path, UINT64_MAX));
-  return std::vector<uint8_t>(text.begin(), text.end());
-}
-
 std::string shapeTuple(const std::vector<int64_t> &shape) {
   std::string s = "(";
   for (size_t i = 0; i < shape.size(); ++i)
@@ -242,16 +240,14 @@ Status writeNpy(const std::string &path, const char *descr,
 } // namespace
 
 int64_t NpyArray::numel() const {
-  int64_t n = 1;
-  for (int64_t d : shape)
-    n *= d;
-  return n;
+  std::optional<int64_t> n = checkedProduct(shape);
+  return n ? *n : -1;
 }
 
 std::vector<float> NpyArray::asFloat() const {
-  int64_t n = numel();
-  if (elementBytes(descr) == 0 ||
-      int64_t(data.size()) < n * elementBytes(descr))
+  const int64_t n = numel();
+  if (elementBytes(descr) == 0 || n < 0 ||
+      uint64_t(data.size()) / uint64_t(elementBytes(descr)) < uint64_t(n))
     return {};
   std::vector<float> out(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) {
@@ -272,9 +268,9 @@ std::vector<float> NpyArray::asFloat() const {
 }
 
 std::vector<int64_t> NpyArray::asInt64() const {
-  int64_t n = numel();
-  if (elementBytes(descr) == 0 ||
-      int64_t(data.size()) < n * elementBytes(descr))
+  const int64_t n = numel();
+  if (elementBytes(descr) == 0 || n < 0 ||
+      uint64_t(data.size()) / uint64_t(elementBytes(descr)) < uint64_t(n))
     return {};
   std::vector<int64_t> out(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) {
@@ -303,22 +299,46 @@ std::vector<int64_t> NpyArray::asInt64() const {
   return out;
 }
 
+namespace {
+/// Closes the file when the reader returns.
+struct FileCloser {
+  void operator()(std::FILE *f) const { std::fclose(f); }
+};
+} // namespace
+
 Expected<NpyArray> readNpy(const std::string &path) {
-  BK_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, readWholeFile(path));
-  if (bytes.size() < 10 || std::memcmp(bytes.data(), kMagic, kMagicLen) != 0)
+  // Only a regular file, opened without blocking on a FIFO (FileSafety.h).
+  // The header's sizes are checked against the file's before anything is
+  // allocated: a file must not declare more than it holds.
+  uint64_t fileSize = 0;
+  BK_ASSIGN_OR_RETURN(UniqueFd fd, openInputFile(path, &fileSize));
+  const int own = dup(fd.get());
+  std::unique_ptr<std::FILE, FileCloser> file(own >= 0 ? fdopen(own, "rb")
+                                                        : nullptr);
+  if (!file) {
+    if (own >= 0)
+      close(own);
+    return ioError("cannot open " + path + ": " + std::strerror(errno));
+  }
+  auto readExactly = [&](void *dst, size_t n) {
+    return std::fread(dst, 1, n, file.get()) == n;
+  };
+  uint8_t preamble[12];
+  if (fileSize < 10 || !readExactly(preamble, 10) ||
+      std::memcmp(preamble, kMagic, kMagicLen) != 0)
     return corrupt(path + ": not an .npy file (bad magic)");
-  uint8_t major = bytes[6], minor = bytes[7];
-  size_t headerLen, headerStart;
+  uint8_t major = preamble[6], minor = preamble[7];
+  uint64_t headerLen, headerStart;
   if (major == 1) {
     uint16_t len;
-    std::memcpy(&len, bytes.data() + 8, 2);
+    std::memcpy(&len, preamble + 8, 2);
     headerLen = len;
     headerStart = 10;
   } else if (major == 2) {
-    if (bytes.size() < 12)
+    if (fileSize < 12 || !readExactly(preamble + 10, 2))
       return corrupt(path + ": truncated npy 2.0 preamble");
     uint32_t len;
-    std::memcpy(&len, bytes.data() + 8, 4);
+    std::memcpy(&len, preamble + 8, 4);
     headerLen = len;
     headerStart = 12;
   } else {
@@ -326,12 +346,14 @@ Expected<NpyArray> readNpy(const std::string &path) {
                        "." + std::to_string(minor) +
                        " (only 1.0 and 2.0 are read)");
   }
-  if (headerLen > bytes.size() - headerStart)
+  if (headerLen > fileSize - headerStart)
     return corrupt(path + ": header length " + std::to_string(headerLen) +
                    " runs past the end of the file");
+  std::string header(size_t(headerLen), '\0');
+  if (!readExactly(header.data(), header.size()))
+    return ioError("cannot read " + path);
 
-  std::string_view text(
-      reinterpret_cast<const char *>(bytes.data()) + headerStart, headerLen);
+  std::string_view text(header);
   HeaderParser parser(text);
   auto dict = parser.parseDict();
   if (!dict)
@@ -363,11 +385,15 @@ Expected<NpyArray> readNpy(const std::string &path) {
   for (int64_t d : array.shape)
     if (__builtin_mul_overflow(want, uint64_t(d), &want))
       return corrupt(path + ": shape is too large");
-  uint64_t have = bytes.size() - headerStart - headerLen;
+  uint64_t have = fileSize - headerStart - headerLen;
   if (have != want)
     return corrupt(path + ": array data is " + std::to_string(have) +
                    " bytes, but dtype and shape need " + std::to_string(want));
-  array.data.assign(bytes.begin() + long(headerStart + headerLen), bytes.end());
+  array.data.resize(size_t(want));
+  uint8_t extra;
+  if (!readExactly(array.data.data(), array.data.size()) ||
+      std::fread(&extra, 1, 1, file.get()) != 0)
+    return ioError(path + " changed while it was read");
   return array;
 }
 

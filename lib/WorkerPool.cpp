@@ -2,14 +2,21 @@
 #include "birkhoff/WorkerPool.h"
 
 #include <algorithm>
+#include <system_error>
 
 namespace birkhoff {
 
 WorkerPool::WorkerPool(int threads) {
   if (threads <= 0)
     threads = int(std::max(1u, std::thread::hardware_concurrency()));
-  for (int i = 1; i < threads; ++i)
-    threads_.emplace_back([this] { loop(); });
+  // Where the system refuses a thread (its limit on threads or memory), the
+  // pool runs on those it has: fewer threads is slower, never wrong, and an
+  // exception here would escape the callers' Status paths.
+  try {
+    for (int i = 1; i < threads; ++i)
+      threads_.emplace_back([this] { loop(); });
+  } catch (const std::system_error &) {
+  }
 }
 
 WorkerPool::~WorkerPool() {

@@ -2,6 +2,7 @@
 #include "ArtifactLoader.h"
 
 #include "LaunchValidation.h"
+#include "birkhoff/CheckedMath.h"
 #include "birkhoff/KernelCatalog.h"
 #include "birkhoff/Tokenizer.h"
 #include "birkhoff/schema/artifact_generated.h"
@@ -491,8 +492,10 @@ Expected<Program> parseArtifact(const uint8_t *data, uint64_t size,
       d.bytesPerRow = s->bytes_per_row();
       d.fixedRows = s->fixed_rows();
       d.tokensPerRow = s->tokens_per_row();
+      // Bounded so that a state's bytes at any context up to
+      // kMaxContextTokens fit 64 bits (rows < 2^32, rows of at most 2^30).
       if (d.bytesPerRow == 0 || d.fixedRows < 0 || d.tokensPerRow < 0 ||
-          d.bytesPerRow > (1u << 30))
+          d.bytesPerRow > (1u << 30) || d.fixedRows > INT32_MAX)
         return corrupt(origin + ": state '" + d.name +
                        "' has an invalid layout");
       // A state is either fixed rows per sequence or rows that grow with
@@ -535,6 +538,13 @@ Expected<Program> parseArtifact(const uint8_t *data, uint64_t size,
     if (d.maxTokens <= 0 || d.arenaElemsPerToken <= 0 ||
         d.arenaElemsPerToken > (int64_t(1) << 32))
       return corrupt(where + " has an invalid token or arena size");
+    // The arena holds max_tokens rows of 4-byte elements; its byte size must
+    // fit 64 bits (2^32 elements times 2^31 tokens would not).
+    if (!checkedProduct({d.arenaElemsPerToken, int64_t(d.maxTokens), 4}))
+      return corrupt(where + ": an arena of " +
+                     std::to_string(d.arenaElemsPerToken) +
+                     " elements per token for " + std::to_string(d.maxTokens) +
+                     " tokens overflows 64 bits");
     if (e->buffers()) {
       for (const fb::Buffer *b : *e->buffers()) {
         BufferDesc bd;
@@ -542,8 +552,10 @@ Expected<Program> parseArtifact(const uint8_t *data, uint64_t size,
         bd.elemsPerToken = b->elems_per_token();
         bd.offsetPerToken = b->offset_per_token();
         bd.isInt = b->is_int();
-        if (bd.elemsPerToken <= 0 || bd.offsetPerToken < 0 ||
-            bd.offsetPerToken + bd.elemsPerToken > d.arenaElemsPerToken)
+        std::optional<int64_t> end =
+            checkedAdd<int64_t>(bd.offsetPerToken, bd.elemsPerToken);
+        if (bd.elemsPerToken <= 0 || bd.offsetPerToken < 0 || !end ||
+            *end > d.arenaElemsPerToken)
           return corrupt(where + ": buffer '" + bd.name +
                          "' lies outside the arena");
         d.buffers.push_back(std::move(bd));
@@ -589,6 +601,11 @@ Expected<Program> parseArtifact(const uint8_t *data, uint64_t size,
     return bad(origin, "artifact lacks the 'prefill' or 'decode' entry point");
   if (prog.maxContext <= 0)
     return bad(origin, "artifact has a non-positive default context");
+  if (prog.maxContext > kMaxContextTokens)
+    return bad(origin, "artifact's max_context " +
+                           std::to_string(prog.maxContext) +
+                           " is past the most tokens of context, 2^30 (" +
+                           std::to_string(kMaxContextTokens) + ")");
   if (const flatbuffers::String *json = a->tokenizer_json()) {
     Expected<std::unique_ptr<Tokenizer>> tok =
         Tokenizer::fromJson(std::string_view(json->c_str(), json->size()));

@@ -12,12 +12,14 @@
 #define BIRKHOFF_RUNTIME_BACKEND_H
 
 #include "Program.h"
+#include "birkhoff/CheckedMath.h"
 #include "birkhoff/Status.h"
 #include "cuda/LaunchAbi.h"
 
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -37,6 +39,24 @@ struct EngineShape {
   /// Rows of growing state `d` in one page.
   int64_t pageRows(const StateDesc &d) const {
     return pageTokens / d.tokensPerRow;
+  }
+  /// Bytes of state `d` for the whole engine: every page of the pool for a
+  /// growing state, every slot's fixed rows otherwise. OutOfRange where that
+  /// passes 64 bits. Engine::create checks every state with it, so the
+  /// backends it then calls may size their buffers with plain arithmetic.
+  Expected<uint64_t> stateBytes(const StateDesc &d) const {
+    std::optional<int64_t> rows = d.growing()
+                                      ? checkedMul<int64_t>(pages, pageRows(d))
+                                      : checkedMul<int64_t>(slots, d.fixedRows);
+    std::optional<uint64_t> bytes;
+    if (rows && *rows >= 0)
+      bytes = checkedMul<uint64_t>(uint64_t(*rows), d.bytesPerRow);
+    if (!bytes)
+      return outOfRange("state '" + d.name + "' of " + std::to_string(slots) +
+                        " sequence(s) and " + std::to_string(pages) +
+                        " pages of " + std::to_string(pageTokens) +
+                        " tokens overflows 64 bits");
+    return *bytes;
   }
 };
 

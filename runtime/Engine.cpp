@@ -100,6 +100,10 @@ Engine::create(std::shared_ptr<const Model> model,
       ratio = std::max(ratio, d.tokensPerRow);
   shape.pageTokens = options.pageTokens > 0 ? options.pageTokens
                                             : std::max<int64_t>(256, ratio);
+  if (shape.pageTokens > kMaxContextTokens)
+    return invalidArgument("Engine::create: pageTokens " +
+                           std::to_string(shape.pageTokens) +
+                           " is past the most tokens of context, 2^30");
   if (shape.pageTokens % ratio != 0 ||
       (shape.pageTokens & (shape.pageTokens - 1)) != 0)
     return invalidArgument(
@@ -112,16 +116,32 @@ Engine::create(std::shared_ptr<const Model> model,
   e.program = &prog;
   e.shape = shape; // pageRows for pagesFor
   e.capacity = options.maxContext > 0 ? options.maxContext : prog.maxContext;
-  if (e.capacity > (int64_t(1) << 30))
+  if (e.capacity > kMaxContextTokens)
     return invalidArgument("Engine::create: maxContext " +
                            std::to_string(e.capacity) +
                            " is past the 2^30 positions the kernels address");
   e.shape.pagesPerSlot = e.pagesFor(e.capacity);
-  e.shape.pages = options.statePages > 0 ? options.statePages
-                                         : e.shape.pagesPerSlot * e.shape.slots;
+  // Bounded above (slots <= 2^20, pagesPerSlot <= 2^30), checked anyway: the
+  // page table has this many entries.
+  std::optional<int64_t> tableEntries =
+      checkedMul<int64_t>(e.shape.pagesPerSlot, e.shape.slots);
+  if (!tableEntries)
+    return invalidArgument("Engine::create: a page table of " +
+                           std::to_string(e.shape.slots) + " slots of " +
+                           std::to_string(e.shape.pagesPerSlot) +
+                           " pages overflows 64 bits");
+  e.shape.pages = options.statePages > 0 ? options.statePages : *tableEntries;
   if (e.shape.pages > (int64_t(1) << 31) - 1)
     return invalidArgument("Engine::create: " + std::to_string(e.shape.pages) +
                            " state pages are more than a page table holds");
+  // Every state's whole size fits 64 bits, so the backends' buffer sizes
+  // cannot wrap (a wrapped size allocates too little; kernels then write
+  // past it).
+  for (const rt::StateDesc &d : prog.states) {
+    Expected<uint64_t> bytes = e.shape.stateBytes(d);
+    if (!bytes)
+      return bytes.status().withContext("Engine::create");
+  }
   BK_ASSIGN_OR_RETURN(e.backend, model->backend().createEngine(prog, e.shape));
   e.model = std::move(model);
   for (const rt::EntryDesc &d : prog.entries)

@@ -7,6 +7,7 @@
 #ifndef BIRKHOFF_RUNTIME_PROGRAM_H
 #define BIRKHOFF_RUNTIME_PROGRAM_H
 
+#include "birkhoff/CheckedMath.h"
 #include "birkhoff/DType.h"
 #include "birkhoff/GenerationConfig.h"
 #include "birkhoff/KernelParams.h"
@@ -113,13 +114,31 @@ struct StateDesc {
   /// Grows with the context (compressed entries, indexer keys): lives in
   /// the engine's page pool. Otherwise fixed rows per sequence slot.
   bool growing() const { return tokensPerRow > 0; }
-  /// Rows needed for a context of `tokens` tokens.
-  int64_t rowsFor(int64_t tokens) const {
-    return fixedRows + (tokensPerRow > 0 ? tokens / tokensPerRow : 0);
+  /// Rows needed for a context of `tokens` tokens; OutOfRange for a
+  /// negative context or one whose rows pass 64 bits.
+  Expected<int64_t> rowsFor(int64_t tokens) const {
+    std::optional<int64_t> rows;
+    if (tokens >= 0)
+      rows = checkedAdd<int64_t>(fixedRows,
+                                 tokensPerRow > 0 ? tokens / tokensPerRow : 0);
+    if (!rows)
+      return outOfRange("state '" + name + "': rows for a context of " +
+                        std::to_string(tokens) + " tokens");
+    return *rows;
   }
-  /// Bytes for a context of `tokens` tokens.
-  uint64_t bytesFor(int64_t tokens) const {
-    return bytesPerRow * uint64_t(rowsFor(tokens));
+  /// Bytes for a context of `tokens` tokens; OutOfRange, naming the state
+  /// and the context, where they pass 64 bits (a context from a flag or a
+  /// file is not trusted to be small).
+  Expected<uint64_t> bytesFor(int64_t tokens) const {
+    BK_ASSIGN_OR_RETURN(int64_t rows, rowsFor(tokens));
+    std::optional<uint64_t> bytes =
+        checkedMul<uint64_t>(bytesPerRow, uint64_t(rows));
+    if (!bytes)
+      return outOfRange("state '" + name + "': " + std::to_string(rows) +
+                        " rows of " + std::to_string(bytesPerRow) +
+                        " bytes for a context of " + std::to_string(tokens) +
+                        " tokens overflow 64 bits");
+    return *bytes;
   }
 };
 

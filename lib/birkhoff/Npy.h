@@ -17,6 +17,8 @@ struct NpyArray {
   std::vector<int64_t> shape;
   std::vector<uint8_t> data;
 
+  /// The product of the shape; -1 for a negative dimension or a product
+  /// past int64 (only a hand-built array: readNpy checks its shapes).
   int64_t numel() const;
   /// Element values widened/converted; int arrays as int64, float as float.
   std::vector<float> asFloat() const;

@@ -1,6 +1,8 @@
 //===- CheckpointSchema.cpp - Expected tensors and checkpoint validation --===//
 #include "deepseek_v4/CheckpointSchema.h"
 
+#include "birkhoff/CheckedMath.h"
+
 #include <cstring>
 #include <set>
 
@@ -455,14 +457,16 @@ const char *tensorRoleName(TensorRole role) {
 }
 
 int64_t ExpectedTensor::numElements() const {
-  int64_t n = 1;
-  for (int64_t s : shape)
-    n *= s;
-  return n;
+  std::optional<int64_t> n = checkedProduct(shape);
+  return n ? *n : -1;
 }
 
 int64_t ExpectedTensor::byteSize() const {
-  return numElements() * dtypeStorageBytes(dtype);
+  std::optional<int64_t> n = checkedProduct(shape);
+  std::optional<int64_t> bytes;
+  if (n)
+    bytes = checkedMul<int64_t>(*n, dtypeStorageBytes(dtype));
+  return bytes ? *bytes : -1;
 }
 
 std::vector<ExpectedTensor> expectedTensors(const ModelConfig &config,

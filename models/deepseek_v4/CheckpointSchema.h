@@ -80,13 +80,16 @@ struct ExpectedTensor {
   /// Main layer index, nLayers + k for MTP block k, -1 for top-level tensors.
   int64_t layer = -1;
 
+  /// The shape's product and its bytes; -1 where it passes int64 (never for
+  /// a config that validateModelConfig accepts).
   int64_t numElements() const;
   int64_t byteSize() const;
 };
 
 /// The full table in a stable order (top-level embed, layers 0..n-1 in
 /// checkpoint naming, final norm/head/hc_head, then MTP blocks); a quantized
-/// weight is directly followed by its scale.
+/// weight is directly followed by its scale. `config` must have passed
+/// validateModelConfig, whose bounds keep every shape product inside 64 bits.
 std::vector<ExpectedTensor> expectedTensors(const ModelConfig &config,
                                             const CheckpointFormat &format);
 

@@ -523,6 +523,20 @@ Status positive(const std::string &origin, const char *key, int64_t v) {
                          std::to_string(v));
 }
 
+/// `v` in [1, max]: a count or a width that the schema and the IR multiply
+/// with others. Bounding each keeps every product of them (a weight's
+/// elements and bytes, a buffer's width) far inside 64 bits.
+Status dimension(const std::string &origin, const char *key, int64_t v,
+                 int64_t max) {
+  BK_RETURN_IF_ERROR(positive(origin, key, v));
+  if (v <= max)
+    return Status::ok();
+  return makeError(StatusCode::OutOfRange,
+                   origin + ": key '" + key + "' is " + std::to_string(v) +
+                       ", more than the " + std::to_string(max) +
+                       " Birkhoff supports");
+}
+
 Status positiveReal(const std::string &origin, const char *key, double v) {
   if (v > 0 && std::isfinite(v))
     return Status::ok();
@@ -604,22 +618,26 @@ Expected<ModelConfig> loadModelConfig(const std::string &path) {
 }
 
 Status validateModelConfig(const ModelConfig &c, const std::string &origin) {
-  BK_RETURN_IF_ERROR(positive(origin, "vocab_size", c.vocabSize));
-  BK_RETURN_IF_ERROR(positive(origin, "hidden_size", c.dim));
-  BK_RETURN_IF_ERROR(positive(origin, "num_hidden_layers", c.nLayers));
-  BK_RETURN_IF_ERROR(positive(origin, "num_attention_heads", c.nHeads));
-  BK_RETURN_IF_ERROR(positive(origin, "head_dim", c.headDim));
-  BK_RETURN_IF_ERROR(positive(origin, "qk_rope_head_dim", c.ropeHeadDim));
-  BK_RETURN_IF_ERROR(positive(origin, "q_lora_rank", c.qLoraRank));
-  BK_RETURN_IF_ERROR(positive(origin, "o_groups", c.oGroups));
-  BK_RETURN_IF_ERROR(positive(origin, "o_lora_rank", c.oLoraRank));
-  BK_RETURN_IF_ERROR(positive(origin, "sliding_window", c.windowSize));
-  BK_RETURN_IF_ERROR(positive(origin, "n_routed_experts", c.nRoutedExperts));
+  // Widths and counts up to 2^20 (V4-Pro's largest is 7168); token ids are
+  // int32; hc_mult is squared and cubed in the mHC weights.
   BK_RETURN_IF_ERROR(
-      positive(origin, "num_experts_per_tok", c.nActivatedExperts));
-  BK_RETURN_IF_ERROR(positive(origin, "moe_intermediate_size", c.moeInterDim));
-  BK_RETURN_IF_ERROR(positive(origin, "hc_mult", c.hcMult));
-  BK_RETURN_IF_ERROR(positive(origin, "hc_sinkhorn_iters", c.hcSinkhornIters));
+      dimension(origin, "vocab_size", c.vocabSize, kMaxConfigVocab));
+  for (auto [key, v] : std::initializer_list<std::pair<const char *, int64_t>>{
+           {"hidden_size", c.dim},
+           {"num_hidden_layers", c.nLayers},
+           {"num_attention_heads", c.nHeads},
+           {"head_dim", c.headDim},
+           {"qk_rope_head_dim", c.ropeHeadDim},
+           {"q_lora_rank", c.qLoraRank},
+           {"o_groups", c.oGroups},
+           {"o_lora_rank", c.oLoraRank},
+           {"sliding_window", c.windowSize},
+           {"n_routed_experts", c.nRoutedExperts},
+           {"num_experts_per_tok", c.nActivatedExperts},
+           {"moe_intermediate_size", c.moeInterDim},
+           {"hc_sinkhorn_iters", c.hcSinkhornIters}})
+    BK_RETURN_IF_ERROR(dimension(origin, key, v, kMaxConfigDimension));
+  BK_RETURN_IF_ERROR(dimension(origin, "hc_mult", c.hcMult, kMaxConfigHcMult));
   BK_RETURN_IF_ERROR(
       positive(origin, "max_position_embeddings", c.maxPositionEmbeddings));
   BK_RETURN_IF_ERROR(
@@ -662,15 +680,23 @@ Status validateModelConfig(const ModelConfig &c, const std::string &origin) {
     return keyFail(origin, "compress_rates.compressed_sparse_attention",
                    "CSA rate " + str(c.csaRatio) + " is not supported (only 4)",
                    StatusCode::Unsupported);
+  if (anyHca && c.hcaRatio > kMaxConfigDimension)
+    return keyFail(origin, "compress_rates.heavily_compressed_attention",
+                   "HCA rate " + str(c.hcaRatio) + " is more than the " +
+                       str(kMaxConfigDimension) + " Birkhoff supports",
+                   StatusCode::OutOfRange);
   if (anyHca && c.hcaRatio <= kDefaultCsaRate)
     return keyFail(origin, "compress_rates.heavily_compressed_attention",
                    "HCA rate " + str(c.hcaRatio) +
                        " is not supported (it must exceed the CSA rate 4)",
                    StatusCode::Unsupported);
   if (anyCsa) {
-    BK_RETURN_IF_ERROR(positive(origin, "index_n_heads", c.indexNHeads));
-    BK_RETURN_IF_ERROR(positive(origin, "index_head_dim", c.indexHeadDim));
-    BK_RETURN_IF_ERROR(positive(origin, "index_topk", c.indexTopk));
+    BK_RETURN_IF_ERROR(
+        dimension(origin, "index_n_heads", c.indexNHeads, kMaxConfigDimension));
+    BK_RETURN_IF_ERROR(dimension(origin, "index_head_dim", c.indexHeadDim,
+                                 kMaxConfigDimension));
+    BK_RETURN_IF_ERROR(
+        dimension(origin, "index_topk", c.indexTopk, kMaxConfigDimension));
     if (c.indexHeadDim < c.ropeHeadDim)
       return keyFail(origin, "index_head_dim",
                      str(c.indexHeadDim) +

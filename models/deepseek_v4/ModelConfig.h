@@ -93,7 +93,17 @@ Expected<ModelConfig> loadModelConfig(const std::string &path);
 /// Same, from JSON text (`origin` names it in errors).
 Expected<ModelConfig> parseModelConfig(const std::string &jsonText,
                                        const std::string &origin);
-/// Cross-field checks (head dims, groups, experts, top-k, ratios, ...).
+/// The largest width or count a config may give (hidden_size, head_dim,
+/// ranks, heads, experts, layers, window, index top-k, ...): every product the
+/// checkpoint schema and the IR form from them then fits 64 bits.
+inline constexpr int64_t kMaxConfigDimension = int64_t(1) << 20;
+/// The largest vocab_size: token ids travel as int32.
+inline constexpr int64_t kMaxConfigVocab = INT32_MAX;
+/// The largest hc_mult: the mHC weights hold (2 + hc) * hc * hc * dim values.
+inline constexpr int64_t kMaxConfigHcMult = 256;
+
+/// Cross-field checks (head dims, groups, experts, top-k, ratios, ...), and
+/// every dimension in [1, its maximum above]: OutOfRange names the key.
 Status validateModelConfig(const ModelConfig &config,
                            const std::string &origin);
 

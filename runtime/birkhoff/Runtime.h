@@ -164,7 +164,8 @@ using SequenceId = int64_t;
 struct EngineOptions {
   /// Sequences the engine holds at once (its slots).
   int maxSequences = 1;
-  /// Tokens of context each sequence can hold; 0 = the artifact's default.
+  /// Tokens of context each sequence can hold, at most 2^30; 0 = the
+  /// artifact's default.
   int64_t maxContext = 0;
   /// Tokens of context per state page: a multiple of every compression ratio
   /// of the model; 0 = 256 (or the largest ratio, when larger).

@@ -72,11 +72,8 @@ public:
     for (size_t i = 0; i < nStates; ++i) {
       const StateDesc &d = program_.states[i];
       // Never a zero-byte region; kernels only touch rows that exist.
-      uint64_t bytes = std::max<uint64_t>(
-          d.bytesPerRow * uint64_t(d.growing()
-                                       ? shape_.pages * shape_.pageRows(d)
-                                       : shape_.slots * d.fixedRows),
-          256);
+      BK_ASSIGN_OR_RETURN(uint64_t stateBytes, shape_.stateBytes(d));
+      uint64_t bytes = std::max<uint64_t>(stateBytes, 256);
       if (d.growing() && bytes > granule) {
         poolBytes[i] = bytes;
         continue;

@@ -20,11 +20,10 @@ public:
       : program_(program), shape_(shape),
         pool_(std::make_unique<ThreadPool>(numThreads)) {
     for (const StateDesc &d : program.states) {
-      int64_t rows = d.growing() ? shape.pages * shape.pageRows(d)
-                                 : shape.slots * d.fixedRows;
-      int64_t bytes = rows * int64_t(d.bytesPerRow);
+      // Checked by createEngine (and Engine::create) before we get here.
+      const uint64_t bytes = *shape.stateBytes(d);
       // Stored as floats so f32 rows are aligned; packed rows use the bytes.
-      stateData_.emplace_back(size_t((bytes + 3) / 4), 0.0f);
+      stateData_.emplace_back(size_t(bytes / 4 + (bytes % 4 != 0)), 0.0f);
     }
     pageTable_.assign(size_t(shape.slots * shape.pagesPerSlot), -1);
     pagesMapped_.assign(size_t(shape.slots), 0);
@@ -236,10 +235,10 @@ public:
     // Refuse up front what cannot fit, rather than letting the allocation or
     // the first touch of its pages take the process down.
     double stateBytes = 0.0, arenaBytes = 0.0;
-    for (const StateDesc &d : prog.states)
-      stateBytes += double(d.bytesPerRow) *
-                    double(d.growing() ? shape.pages * shape.pageRows(d)
-                                       : shape.slots * d.fixedRows);
+    for (const StateDesc &d : prog.states) {
+      BK_ASSIGN_OR_RETURN(uint64_t bytes, shape.stateBytes(d));
+      stateBytes += double(bytes);
+    }
     for (const EntryDesc &e : prog.entries)
       arenaBytes = std::max(arenaBytes,
                             4.0 * double(e.arenaElemsPerToken) * e.maxTokens);

@@ -2,14 +2,21 @@
 #include "ThreadPool.h"
 
 #include <algorithm>
+#include <system_error>
 
 namespace birkhoff::rt {
 
 ThreadPool::ThreadPool(int threads) {
   if (threads <= 0)
     threads = int(std::max(1u, std::thread::hardware_concurrency()));
-  for (int i = 1; i < threads; ++i)
-    workers_.emplace_back([this, i] { workerLoop(i); });
+  // Where the system refuses a thread (its limit on threads or memory), the
+  // pool runs on those it has: fewer threads is slower, never wrong, and an
+  // exception here would escape the callers' Status paths.
+  try {
+    for (int i = 1; i < threads; ++i)
+      workers_.emplace_back([this, i] { workerLoop(i); });
+  } catch (const std::system_error &) {
+  }
 }
 
 ThreadPool::~ThreadPool() {

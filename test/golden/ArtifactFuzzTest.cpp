@@ -143,6 +143,25 @@ TEST_F(ArtifactFuzz, WrongFormatVersionIsNamed) {
   EXPECT_NE(st.message().find("format version 99"), std::string::npos) << st.message();
 }
 
+// A max_context past 2^30 is refused by value at load, before an engine
+// sizes its state from it (4611686018427387920 once wrapped a state's bytes).
+TEST_F(ArtifactFuzz, HugeMaxContextIsRefusedByValue) {
+  std::vector<uint8_t> b = bytes_;
+  const uint8_t *root =
+      b.data() + 4 + flatbuffers::ReadScalar<uint32_t>(b.data() + 4);
+  const uint8_t *vtable = root - flatbuffers::ReadScalar<int32_t>(root);
+  uint16_t slot =
+      flatbuffers::ReadScalar<uint16_t>(vtable + fb::Artifact::VT_MAX_CONTEXT);
+  ASSERT_NE(slot, 0);
+  int64_t huge = 4611686018427387920;
+  std::memcpy(b.data() + (root - b.data()) + slot, &huge, 8);
+  Status st = parse(b);
+  ASSERT_FALSE(st.isOk());
+  EXPECT_NE(st.message().find("max_context 4611686018427387920"),
+            std::string::npos)
+      << st.message();
+}
+
 TEST_F(ArtifactFuzz, ModelLoadReportsThePath) {
   std::string bad = path_ + ".truncated";
   {

@@ -350,6 +350,32 @@ TEST_P(EngineTest, BadOptionsAreRefused) {
             StatusCode::InvalidArgument);
 }
 
+// Sizes that would wrap 64 bits are refused before anything is allocated
+// (a wrapped state size allocated too little, and a kernel wrote past it).
+TEST_P(EngineTest, SizesPastTheLimitsAreRefused) {
+  EngineOptions o;
+  o.maxContext = 4611686018427387920; // the value
+  Expected<std::unique_ptr<Engine>> e = Engine::create(model_, o);
+  ASSERT_FALSE(e.isOk());
+  EXPECT_EQ(e.status().code(), StatusCode::InvalidArgument);
+  EXPECT_NE(e.status().message().find("4611686018427387920"), std::string::npos)
+      << e.status().message();
+  o = {};
+  o.pageTokens = int64_t(1) << 40; // a power of two, past any context
+  EXPECT_EQ(Engine::create(model_, o).status().code(),
+            StatusCode::InvalidArgument);
+  // 2^31 - 1 pages of 2^30 tokens: every page fits the table, but a growing
+  // state's pool is past 64 bits.
+  o = {};
+  o.pageTokens = int64_t(1) << 30;
+  o.statePages = INT32_MAX;
+  e = Engine::create(model_, o);
+  ASSERT_FALSE(e.isOk());
+  EXPECT_EQ(e.status().code(), StatusCode::OutOfRange);
+  EXPECT_NE(e.status().message().find("overflows 64 bits"), std::string::npos)
+      << e.status().message();
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Goldens, EngineTest,
     ::testing::Values(EngineCase{"tiny_quant", "", "tiny_quant"},

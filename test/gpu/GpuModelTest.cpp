@@ -443,7 +443,7 @@ TEST(GpuModel, StatePagesGrowWithTheContext) {
               (unsigned long long)(*b)->stateBytes());
   uint64_t full = 0;
   for (const rt::StateDesc &d : model->artifact().program.states)
-    full += d.bytesFor(big.maxContext);
+    full += *d.bytesFor(big.maxContext);
   EXPECT_LT(after, full / 8) << "the whole capacity was committed";
   EXPECT_GE(after, before);
 }

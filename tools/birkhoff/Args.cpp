@@ -3,7 +3,10 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
+#include <cstdio>
 #include <cstdlib>
+#include <optional>
 
 namespace birkhoff::tools {
 
@@ -12,28 +15,66 @@ std::string ParsedArgs::get(const std::string &name, const std::string &fallback
   return it == values.end() ? fallback : it->second;
 }
 
-Expected<int64_t> ParsedArgs::getInt(const std::string &name, int64_t fallback) const {
-  auto it = values.find(name);
-  if (it == values.end())
-    return fallback;
+namespace {
+
+/// "[min, max]" with the ends written as integers.
+std::string rangeText(int64_t min, int64_t max) {
+  return "[" + std::to_string(min) + ", " + std::to_string(max) + "]";
+}
+
+/// `text` as an integer in [min, max]; nullopt when it is not one.
+std::optional<int64_t> parseInt(const std::string &text, int64_t min,
+                                int64_t max) {
   errno = 0;
   char *end = nullptr;
-  long long v = std::strtoll(it->second.c_str(), &end, 10);
-  if (errno || end == it->second.c_str() || *end)
-    return invalidArgument("--" + name + " expects an integer, got '" + it->second + "'");
+  long long v = std::strtoll(text.c_str(), &end, 10);
+  if (text.empty() || errno || *end || v < min || v > max)
+    return std::nullopt;
   return int64_t(v);
 }
 
-Expected<double> ParsedArgs::getDouble(const std::string &name, double fallback) const {
+} // namespace
+
+Expected<int64_t> ParsedArgs::getInt(const std::string &name, int64_t fallback,
+                                     int64_t min, int64_t max) const {
+  auto it = values.find(name);
+  if (it == values.end())
+    return fallback;
+  if (std::optional<int64_t> v = parseInt(it->second, min, max))
+    return *v;
+  return invalidArgument("--" + name + " expects an integer in " +
+                         rangeText(min, max) + ", got '" + it->second + "'");
+}
+
+Expected<double> ParsedArgs::getDouble(const std::string &name, double fallback,
+                                       double min, double max) const {
   auto it = values.find(name);
   if (it == values.end())
     return fallback;
   errno = 0;
   char *end = nullptr;
   double v = std::strtod(it->second.c_str(), &end);
-  if (errno || end == it->second.c_str() || *end)
-    return invalidArgument("--" + name + " expects a number, got '" + it->second + "'");
+  // strtod takes "nan" and "inf"; no option means either.
+  if (errno || end == it->second.c_str() || *end || !std::isfinite(v) ||
+      v < min || v > max) {
+    char range[64];
+    std::snprintf(range, sizeof(range), "[%g, %g]", min, max);
+    return invalidArgument("--" + name + " expects a finite number in " +
+                           range + ", got '" + it->second + "'");
+  }
   return v;
+}
+
+Expected<std::vector<int64_t>> ParsedArgs::getIntList(const std::string &name,
+                                                      int64_t min,
+                                                      int64_t max) const {
+  auto it = values.find(name);
+  if (it == values.end())
+    return std::vector<int64_t>();
+  Expected<std::vector<int64_t>> list = parseIntList(it->second, min, max);
+  if (!list)
+    return list.status().withContext("--" + name);
+  return list;
 }
 
 Expected<ParsedArgs> parseArgs(int argc, char **argv,
@@ -74,19 +115,19 @@ Expected<ParsedArgs> parseArgs(int argc, char **argv,
   return out;
 }
 
-Expected<std::vector<int64_t>> parseIntList(const std::string &text) {
+Expected<std::vector<int64_t>> parseIntList(const std::string &text,
+                                            int64_t min, int64_t max) {
   std::vector<int64_t> out;
   size_t pos = 0;
   while (pos <= text.size()) {
     size_t comma = text.find(',', pos);
     std::string item = text.substr(pos, comma == std::string::npos ? std::string::npos
                                                                     : comma - pos);
-    errno = 0;
-    char *end = nullptr;
-    long long v = std::strtoll(item.c_str(), &end, 10);
-    if (item.empty() || errno || *end)
-      return invalidArgument("'" + item + "' in '" + text + "' is not an integer");
-    out.push_back(v);
+    std::optional<int64_t> v = parseInt(item, min, max);
+    if (!v)
+      return invalidArgument("'" + item + "' in '" + text +
+                             "' is not an integer in " + rangeText(min, max));
+    out.push_back(*v);
     if (comma == std::string::npos)
       break;
     pos = comma + 1;

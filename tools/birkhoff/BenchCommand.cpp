@@ -13,6 +13,7 @@
 #include "ArtifactLoader.h"
 #include "Commands.h"
 #include "EngineInternals.h"
+#include "birkhoff/CheckedMath.h"
 #include "birkhoff/Runtime.h"
 
 #include <algorithm>
@@ -20,7 +21,6 @@
 #include <cstdio>
 #include <functional>
 #include <map>
-#include <sstream>
 #include <vector>
 
 namespace birkhoff::tools {
@@ -110,19 +110,15 @@ TokenCost tokenCost(const rt::Program &prog, const rt::EntryDesc &entry) {
   return c;
 }
 
-Expected<std::vector<int64_t>> parseList(const std::string &text) {
-  std::vector<int64_t> out;
-  std::stringstream ss(text);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    char *end = nullptr;
-    long long v = std::strtoll(item.c_str(), &end, 10);
-    if (item.empty() || *end || v < 1)
-      return invalidArgument("'" + text +
-                             "' is not a list of positive token counts");
-    out.push_back(v);
-  }
-  return out;
+/// A session's state bytes at a context of `ctx` tokens, for the bandwidth
+/// estimates. `ctx` is at most kMaxContextTokens (the flags' range) and a
+/// session of it already ran, so every state's size fits.
+double stateBytesAt(const rt::Program &prog, int64_t ctx) {
+  double total = 0;
+  for (const rt::StateDesc &d : prog.states)
+    if (Expected<uint64_t> bytes = d.bytesFor(ctx))
+      total += double(*bytes);
+  return total;
 }
 
 /// The per-kernel times a profiling session gathered since the last call,
@@ -237,10 +233,7 @@ int benchBatch(std::shared_ptr<const Model> model, int64_t batchSize,
       continue;
     std::sort(steps.begin(), steps.end());
     const double median = steps[steps.size() / 2];
-    double stateBytes = 0;
-    for (const rt::StateDesc &d : prog.states)
-      stateBytes += double(d.bytesFor(ctx));
-    stateBytes *= double(batchSize);
+    const double stateBytes = stateBytesAt(prog, ctx) * double(batchSize);
     const double dense =
         cost.weightBytes - cost.routedBytes - cost.embedRowBytes;
     const double weights =
@@ -297,16 +290,14 @@ int runBenchCommand(int argc, char **argv) {
     std::fputs(usage, stderr);
     return 2;
   }
-  auto prompt = args->getInt("prompt", 512);
-  auto decode = args->getInt("decode", 16);
-  auto threads = args->getInt("threads", 0);
-  auto seed = args->getInt("seed", 1);
-  auto batchSize = args->getInt("batch", 0);
+  auto prompt = args->getInt("prompt", 512, 1, kMaxContextTokens);
+  auto decode = args->getInt("decode", 16, 0, kMaxContextTokens);
+  auto threads = args->getInt("threads", 0, 0, kMaxThreads);
+  auto seed = args->getInt("seed", 1, INT64_MIN, INT64_MAX);
+  auto batchSize = args->getInt("batch", 0, 0, 1 << 16);
   // Without --contexts (or --context), decode runs at the prompt's length.
-  Expected<std::vector<int64_t>> contexts =
-      args->has("contexts") || args->has("context")
-          ? parseList(args->get("contexts", args->get("context")))
-          : Expected<std::vector<int64_t>>(std::vector<int64_t>{});
+  Expected<std::vector<int64_t>> contexts = args->getIntList(
+      args->has("contexts") ? "contexts" : "context", 1, kMaxContextTokens);
   for (const Status *st :
        {&prompt.status(), &decode.status(), &threads.status(), &seed.status(),
         &contexts.status(), &batchSize.status()})
@@ -314,11 +305,6 @@ int runBenchCommand(int argc, char **argv) {
       std::fprintf(stderr, "birkhoff bench: %s\n", st->message().c_str());
       return 2;
     }
-  if (*prompt < 1 || *decode < 0 || *batchSize < 0 || *batchSize > (1 << 16)) {
-    std::fprintf(stderr, "birkhoff bench: --prompt must be at least 1, "
-                         "--decode not negative and --batch in [1, 65536]\n");
-    return 2;
-  }
   std::vector<int64_t> ctxs = *contexts;
   if (ctxs.empty())
     ctxs.push_back(*prompt);
@@ -435,9 +421,7 @@ int runBenchCommand(int argc, char **argv) {
     double median = steps[steps.size() / 2];
     // The state a step may read: everything the session keeps for this
     // context (an upper bound: CSA attention reads only its top-k entries).
-    double stateBytes = 0;
-    for (const rt::StateDesc &d : prog.states)
-      stateBytes += double(d.bytesFor(ctx));
+    const double stateBytes = stateBytesAt(prog, ctx);
     double bytes = decodeCost.weightBytes + stateBytes;
     std::printf("decode   context %lld  median %.3f ms/step  min %.3f  max "
                 "%.3f (%zu steps)\n"

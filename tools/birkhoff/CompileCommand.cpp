@@ -21,6 +21,7 @@
 #include "deepseek_v4/SynthModel.h"
 #include "kernel/BkDialect.h"
 
+#include "birkhoff/CheckedMath.h"
 #include "birkhoff/FileSafety.h"
 #include "birkhoff/GenerationConfig.h"
 #include "birkhoff/Tokenizer.h"
@@ -195,10 +196,7 @@ Expected<SourceModel> loadSynthModel(const ParsedArgs &args) {
   for (const char *name : {"layers", "experts", "seed"}) {
     if (!args.has(name))
       continue;
-    BK_ASSIGN_OR_RETURN(int64_t v, args.getInt(name, 0));
-    if (v < 0)
-      return invalidArgument(std::string("--") + name +
-                             " needs a non-negative integer");
+    BK_ASSIGN_OR_RETURN(int64_t v, args.getInt(name, 0, 0, INT64_MAX));
     if (std::string(name) == "layers")
       layers = v;
     else if (std::string(name) == "experts")
@@ -398,15 +396,17 @@ int runCompileCommand(int argc, char **argv) {
   const std::string numerics = parsed->get("numerics", "reference");
   const std::string compileTo = parsed->get("compile-to", "artifact");
   const std::string sharedClamp = parsed->get("shared-expert-clamp", "on");
-  Expected<int64_t> maxTokens = parsed->getInt("max-tokens", 512);
-  Expected<int64_t> maxContext = parsed->getInt("max-context", 4096);
-  if (!maxTokens)
-    return fail(maxTokens.status());
-  if (!maxContext)
-    return fail(maxContext.status());
-  if (*maxTokens < 1 || *maxContext < 1)
-    return fail(
-        invalidArgument("--max-tokens and --max-context must be positive"));
+  // An entry takes an int32 count of tokens; a context is at most the
+  // loader's bound, so what compiles also loads.
+  Expected<int64_t> maxTokens = parsed->getInt("max-tokens", 512, 1, INT32_MAX);
+  Expected<int64_t> maxContext =
+      parsed->getInt("max-context", 4096, 1, kMaxContextTokens);
+  for (const Expected<int64_t> *v : {&maxTokens, &maxContext})
+    if (!*v) {
+      std::fprintf(stderr, "birkhoff compile: %s\n",
+                   v->status().message().c_str());
+      return 2;
+    }
   if (target != "host" && target != "cuda")
     return fail(
         invalidArgument("unknown --target '" + target + "' (host|cuda)"));

@@ -3,6 +3,7 @@
 #include "ArtifactLoader.h"
 #include "Commands.h"
 #include "WeightGeneration.h"
+#include "birkhoff/CheckedMath.h"
 #include "birkhoff/GenerationConfig.h"
 #include "birkhoff/Tokenizer.h"
 
@@ -90,7 +91,7 @@ int runInspectCommand(int argc, char **argv) {
     std::fputs(usage, stderr);
     return 2;
   }
-  auto context = args->getInt("context", 0);
+  auto context = args->getInt("context", 0, 0, kMaxContextTokens);
   if (!context) {
     std::fprintf(stderr, "birkhoff inspect: %s\n",
                  context.status().message().c_str());
@@ -201,7 +202,7 @@ int runInspectCommand(int argc, char **argv) {
                 generated, (unsigned long long)p.generatedBytes);
   }
   if (args->has("generate")) {
-    auto threads = args->getInt("threads", 0);
+    auto threads = args->getInt("threads", 0, 0, kMaxThreads);
     if (!threads) {
       std::fprintf(stderr, "birkhoff inspect: %s\n",
                    threads.status().message().c_str());
@@ -220,17 +221,31 @@ int runInspectCommand(int argc, char **argv) {
                 seconds > 0 ? double(p.generatedBytes) / 1e6 / seconds : 0.0);
   }
 
-  uint64_t fixed = 0;
+  const int64_t ctx = *context > 0 ? *context : p.maxContext;
+  // Checked sums: the context comes from a flag or the file.
+  uint64_t fixed = 0, atCtx = 0;
   double perToken = 0.0;
   for (const rt::StateDesc &s : p.states) {
-    fixed += s.bytesPerRow * uint64_t(s.fixedRows);
+    Expected<uint64_t> empty = s.bytesFor(0), full = s.bytesFor(ctx);
+    std::optional<uint64_t> sumFixed, sumAt;
+    if (empty && full) {
+      sumFixed = checkedAdd(fixed, *empty);
+      sumAt = checkedAdd(atCtx, *full);
+    }
+    if (!sumFixed || !sumAt) {
+      Status st = !empty  ? empty.status()
+                  : !full ? full.status()
+                          : outOfRange("the states' bytes at a context of " +
+                                       std::to_string(ctx) +
+                                       " tokens overflow 64 bits");
+      std::fprintf(stderr, "birkhoff inspect: %s\n", st.toString().c_str());
+      return 1;
+    }
+    fixed = *sumFixed;
+    atCtx = *sumAt;
     if (s.tokensPerRow > 0)
       perToken += double(s.bytesPerRow) / double(s.tokensPerRow);
   }
-  int64_t ctx = *context > 0 ? *context : p.maxContext;
-  uint64_t atCtx = 0;
-  for (const rt::StateDesc &s : p.states)
-    atCtx += s.bytesFor(ctx);
   std::printf(
       "\nstate      %zu buffers per session: %llu bytes fixed + %.1f bytes per "
       "token of context\n",

@@ -3,6 +3,8 @@
 
 #include <cstdio>
 #include <cstring>
+#include <exception>
+#include <new>
 
 namespace {
 
@@ -41,6 +43,22 @@ void printUsage(FILE *out) {
   std::fprintf(out, "\n`birkhoff <command> --help` describes each command.\n");
 }
 
+/// Runs `c`, turning an exception that got this far into exit status 1.
+/// Errors travel as Status values; an exception here is a bug (or the system
+/// refusing memory), and a message beats std::terminate's abort.
+int runGuarded(const Subcommand &c, int argc, char **argv) {
+  try {
+    return c.run(argc, argv);
+  } catch (const std::bad_alloc &) {
+    std::fprintf(stderr, "birkhoff: internal error: out of memory\n");
+  } catch (const std::exception &e) {
+    std::fprintf(stderr, "birkhoff: internal error: %s\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "birkhoff: internal error: unknown exception\n");
+  }
+  return 1;
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -54,7 +72,7 @@ int main(int argc, char **argv) {
   }
   for (const Subcommand &c : kSubcommands)
     if (!std::strcmp(argv[1], c.name))
-      return c.run(argc - 1, argv + 1);
+      return runGuarded(c, argc - 1, argv + 1);
   std::fprintf(stderr, "birkhoff: unknown command '%s'\n\n", argv[1]);
   printUsage(stderr);
   return 2;

@@ -3,6 +3,7 @@
 #include "Args.h"
 #include "ChatLoop.h"
 #include "Commands.h"
+#include "birkhoff/CheckedMath.h"
 #include "birkhoff/FileSafety.h"
 #include "birkhoff/JsonInput.h"
 #include "birkhoff/Npy.h"
@@ -10,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cfloat>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -59,19 +61,34 @@ const char *kUsage =
     "(--temperature 0, --top-k 0, --top-p 1). A stored eos_token_id list adds\n"
     "end-of-sequence ids (--no-eos-stop ignores them all).\n";
 
+bool isNpyPath(const std::string &spec) {
+  return spec.size() > 4 && spec.substr(spec.size() - 4) == ".npy";
+}
+
 Expected<std::vector<int32_t>> readTokens(const std::string &spec) {
   std::vector<int32_t> out;
-  if (spec.size() > 4 && spec.substr(spec.size() - 4) == ".npy") {
+  if (isNpyPath(spec)) {
     BK_ASSIGN_OR_RETURN(NpyArray arr, readNpy(spec));
     if (arr.descr != "<i4" && arr.descr != "<i8")
       return invalidArgument(spec + ": token ids must be int32 or int64, not " +
                              arr.descr);
-    for (int64_t v : arr.asInt64())
-      out.push_back(int32_t(v));
+    // Each id as an int32, never narrowed (the model then checks it
+    // against its vocabulary).
+    std::vector<int64_t> ids = arr.asInt64();
+    for (size_t i = 0; i < ids.size(); ++i) {
+      if (ids[i] < 0 || ids[i] > kMaxTokenId)
+        return invalidArgument(spec + ": token id " + std::to_string(ids[i]) +
+                               " at index " + std::to_string(i) +
+                               " is outside [0, " +
+                               std::to_string(kMaxTokenId) + "]");
+      out.push_back(int32_t(ids[i]));
+    }
     return out;
   }
-  BK_ASSIGN_OR_RETURN(std::vector<int64_t> ids, parseIntList(spec));
-  for (int64_t v : ids)
+  Expected<std::vector<int64_t>> ids = parseIntList(spec, 0, kMaxTokenId);
+  if (!ids)
+    return ids.status().withContext("--tokens");
+  for (int64_t v : *ids)
     out.push_back(int32_t(v));
   return out;
 }
@@ -305,16 +322,28 @@ int runRunCommand(int argc, char **argv) {
     std::fputs(kUsage, stderr);
     return 2;
   }
-  auto threads = args->getInt("threads", 0);
-  auto maxContext = args->getInt("max-context", 0);
-  auto generateN = args->getInt("generate", 0);
-  auto temperature = args->getDouble("temperature", 0.0);
-  auto topK = args->getInt("top-k", 0);
-  auto topP = args->getDouble("top-p", 1.0);
-  auto seed = args->getInt("seed", 0);
+  // Every number is range-checked here, a usage error (exit 2) naming the
+  // option and the value, so none reaches the runtime narrowed or wrapped.
+  auto threads = args->getInt("threads", 0, 0, kMaxThreads);
+  auto maxContext = args->getInt("max-context", 0, 0, kMaxContextTokens);
+  auto generateN = args->getInt("generate", 0, 0, kMaxContextTokens);
+  auto temperature = args->getDouble("temperature", 0.0, 0.0, FLT_MAX);
+  auto topK = args->getInt("top-k", 0, 0, kMaxTokenId);
+  auto topP = args->getDouble("top-p", 1.0, 0.0, 1.0);
+  auto seed = args->getInt("seed", 0, INT64_MIN, INT64_MAX);
+  auto stopIds = args->getIntList("stop-ids", 0, kMaxTokenId);
+  // A --tokens list is a flag's value too; an .npy file is read (exit 1 when
+  // bad) after the model loads.
+  Expected<std::vector<int32_t>> listedTokens = std::vector<int32_t>();
+  if (args->has("tokens") && !isNpyPath(args->get("tokens")))
+    listedTokens = readTokens(args->get("tokens"));
+  if (topP && *topP <= 0.0)
+    topP = invalidArgument("--top-p expects a number in (0, 1], got '" +
+                           args->get("top-p") + "'");
   for (const Status *st :
        {&threads.status(), &maxContext.status(), &generateN.status(),
-        &temperature.status(), &topK.status(), &topP.status(), &seed.status()})
+        &temperature.status(), &topK.status(), &topP.status(), &seed.status(),
+        &stopIds.status(), &listedTokens.status()})
     if (!st->isOk()) {
       std::fprintf(stderr, "birkhoff run: %s\n", st->message().c_str());
       return 2;
@@ -348,13 +377,8 @@ int runRunCommand(int argc, char **argv) {
                  "flag is given)\n",
                  samplingSummary(g).c_str());
   g.stopAtEos = !args->has("no-eos-stop");
-  if (args->has("stop-ids")) {
-    auto ids = parseIntList(args->get("stop-ids"));
-    if (!ids)
-      return fail(ids.status());
-    for (int64_t v : *ids)
-      g.stopTokens.push_back(int32_t(v));
-  }
+  for (int64_t v : *stopIds)
+    g.stopTokens.push_back(int32_t(v));
   if (args->has("chat")) {
     SessionOptions so;
     so.maxContext = *maxContext;
@@ -410,7 +434,8 @@ int runRunCommand(int argc, char **argv) {
       return fail(decoder.status());
     textOut = decoder.take();
   } else {
-    tokens = readTokens(args->get("tokens"));
+    tokens = isNpyPath(args->get("tokens")) ? readTokens(args->get("tokens"))
+                                            : listedTokens;
   }
   if (!tokens)
     return fail(tokens.status());
@@ -421,7 +446,7 @@ int runRunCommand(int argc, char **argv) {
   std::vector<int64_t> split; // call sizes
   int64_t n = int64_t(tokens->size());
   if (args->has("chunks")) {
-    auto pc = parseIntList(args->get("chunks"));
+    auto pc = parseIntList(args->get("chunks"), 0, kMaxContextTokens);
     if (!pc || pc->size() != 2 || (*pc)[0] < 1 || (*pc)[1] < 0 ||
         (*pc)[0] + (*pc)[1] > n) {
       std::fprintf(stderr,

@@ -79,22 +79,15 @@ int runTokenizeCommand(int argc, char **argv) {
     std::vector<int32_t> ids;
     std::string list = args->get("decode");
     if (!list.empty()) {
-      auto parsed = parseIntList(list);
+      // Ids as int32s, never narrowed; the tokenizer names one it lacks.
+      auto parsed = parseIntList(list, 0, kMaxTokenId);
       if (!parsed) {
-        std::fprintf(stderr, "birkhoff tokenize: %s\n",
+        std::fprintf(stderr, "birkhoff tokenize: --decode: %s\n",
                      parsed.status().message().c_str());
         return 2;
       }
-      for (int64_t id : *parsed) {
-        if (id < INT32_MIN || id > INT32_MAX) {
-          std::fprintf(stderr,
-                       "birkhoff tokenize: token id %lld is out of "
-                       "range\n",
-                       (long long)id);
-          return 1;
-        }
+      for (int64_t id : *parsed)
         ids.push_back(int32_t(id));
-      }
     }
     auto text = (*tok)->decode(ids, args->has("skip-special"));
     if (!text) {

@@ -222,5 +222,48 @@ TEST(Npy, RejectsWhatItCannotRead) {
   EXPECT_NPY_ERROR(readWith(shortHeader), StatusCode::Corrupt, "past the end");
 }
 
+// Declared sizes are checked against the file's before anything is
+// allocated: a huge shape over a few bytes, or a file without an end, gives
+// an error, never std::bad_alloc.
+TEST(Npy, DeclaredSizesAreBoundedByTheFile) {
+  TempDir dir;
+  std::string path = dir.file("big.npy");
+  auto readWith = [&](const std::string &contents) {
+    writeBytes(path, contents);
+    return readNpy(path);
+  };
+  const std::string two = bytesOf<int32_t>({1, 2});
+  EXPECT_NPY_ERROR(
+      readWith(npyFile(1,
+                       "{'descr': '<i4', 'fortran_order': False, 'shape': "
+                       "(1099511627776,), }",
+                       two)),
+      StatusCode::Corrupt, "need 4398046511104");
+  EXPECT_NPY_ERROR(
+      readWith(npyFile(1,
+                       "{'descr': '<i8', 'fortran_order': False, 'shape': "
+                       "(4611686018427387920,), }",
+                       two)),
+      StatusCode::Corrupt, "too large");
+  EXPECT_NPY_ERROR(
+      readWith(npyFile(1,
+                       "{'descr': '<i4', 'fortran_order': False, 'shape': "
+                       "(4294967296, 4294967296, 0), }",
+                       "")),
+      StatusCode::Corrupt, "too large");
+  EXPECT_NPY_ERROR(readNpy("/dev/zero"), StatusCode::InvalidArgument,
+                   "not a regular file");
+}
+
+TEST(Npy, HandBuiltShapesThatOverflowHoldNothing) {
+  NpyArray a;
+  a.descr = "<i4";
+  a.shape = {int64_t(1) << 40, int64_t(1) << 40};
+  a.data.resize(8);
+  EXPECT_EQ(a.numel(), -1);
+  EXPECT_TRUE(a.asInt64().empty());
+  EXPECT_TRUE(a.asFloat().empty());
+}
+
 } // namespace
 } // namespace birkhoff

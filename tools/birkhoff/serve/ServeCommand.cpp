@@ -4,6 +4,7 @@
 #include "HttpServer.h"
 #include "Metrics.h"
 #include "Scheduler.h"
+#include "birkhoff/CheckedMath.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -63,16 +64,16 @@ int runServeCommand(int argc, char **argv) {
   };
   const IntOption intOptions[] = {
       {"port", 8000, 0, 65535},
-      {"threads", 0, 0, 4096},
+      {"threads", 0, 0, kMaxThreads},
       {"max-sequences", 8, 1, 1 << 20},
-      {"max-context", 0, 0, int64_t(1) << 30},
+      {"max-context", 0, 0, kMaxContextTokens},
       {"step-tokens", 512, 2, int64_t(1) << 30},
       {"max-queue", 256, 0, 1 << 20},
       {"state-pages", 0, 0, INT32_MAX},
       {"page-tokens", 0, 0, int64_t(1) << 30},
       {"max-body-bytes", int64_t(8) << 20, 1, int64_t(1) << 32},
       {"max-messages", 1024, 1, 1 << 20},
-      {"http-threads", 0, 0, 4096},
+      {"http-threads", 0, 0, kMaxThreads},
   };
   std::vector<std::string> valued = {"host", "device", "shutdown-grace",
                                      "model-name"};
@@ -94,20 +95,19 @@ int runServeCommand(int argc, char **argv) {
   }
   std::map<std::string, int64_t> opt;
   for (const IntOption &o : intOptions) {
-    Expected<int64_t> v = args->getInt(o.name, o.fallback);
-    if (!v || *v < o.min || *v > o.max) {
-      std::fprintf(stderr,
-                   "birkhoff serve: --%s takes an integer in [%lld, "
-                   "%lld]\n",
-                   o.name, (long long)o.min, (long long)o.max);
+    Expected<int64_t> v = args->getInt(o.name, o.fallback, o.min, o.max);
+    if (!v) {
+      std::fprintf(stderr, "birkhoff serve: %s\n",
+                   v.status().message().c_str());
       return 2;
     }
     opt[o.name] = *v;
   }
-  auto grace = args->getDouble("shutdown-grace", 30.0);
-  if (!grace || *grace < 0) {
-    std::fprintf(stderr, "birkhoff serve: --shutdown-grace takes seconds, "
-                         "not negative\n");
+  // Seconds; a day is more than any drain needs.
+  auto grace = args->getDouble("shutdown-grace", 30.0, 0.0, 86400.0);
+  if (!grace) {
+    std::fprintf(stderr, "birkhoff serve: %s\n",
+                 grace.status().message().c_str());
     return 2;
   }
 
