@@ -428,8 +428,8 @@ void WeightGenerator::encodeIndices(int64_t r0, int64_t r1,
   }
 }
 
-void generateWeights(std::span<const GenerationTarget> targets,
-                     WorkerPool &pool, int64_t chunkBytes) {
+void generateWeights(std::span<const GenerationTarget> targets, Workers workers,
+                     int64_t chunkBytes) {
   struct Task {
     const GenerationTarget *target;
     int64_t r0, r1;
@@ -444,7 +444,7 @@ void generateWeights(std::span<const GenerationTarget> targets,
     for (int64_t r0 = 0; r0 < g.rows(); r0 += chunkRows)
       tasks.push_back({&t, r0, std::min(g.rows(), r0 + chunkRows)});
   }
-  pool.run(int64_t(tasks.size()), [&](int64_t i) {
+  workers.run(int64_t(tasks.size()), [&](int64_t i) {
     const Task &task = tasks[size_t(i)];
     WeightGenerator &g = *task.target->generator;
     g.encode(task.r0, task.r1, task.target->data + task.r0 * g.rowBytes(),

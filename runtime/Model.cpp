@@ -4,6 +4,7 @@
 #include "WeightGeneration.h"
 #include "birkhoff/Runtime.h"
 #include "birkhoff/Tokenizer.h"
+#include "birkhoff/WorkerPool.h"
 #include "cuda/CudaBackend.h"
 #include "host/HostBackend.h"
 
@@ -119,16 +120,21 @@ Model::load(const std::string &path, const ModelOptions &options) {
                        "cuda), or compile the checkpoint with --target host");
   // Weights generated at load time get their bytes before any backend
   // reads (or uploads) them.
+  // One pool for the load and every engine of the model: the process's
+  // unless the caller brought one.
+  ModelOptions resolved = options;
+  if (!resolved.workers)
+    resolved.workers = WorkerPool::shared();
+  const Workers workers(*resolved.workers, options.numThreads);
   BK_RETURN_IF_ERROR(
-      rt::materializeGeneratedWeights(artifact, options.numThreads)
-          .withContext(path));
+      rt::materializeGeneratedWeights(artifact, workers).withContext(path));
   std::unique_ptr<rt::ModelBackend> backend;
   if (ordinal) {
     BK_ASSIGN_OR_RETURN(
         backend, rt::makeCudaBackend(prog, *ordinal, path, options.cudaGraphs));
   } else {
-    BK_ASSIGN_OR_RETURN(backend,
-                        rt::makeHostBackend(prog, options.numThreads, path));
+    BK_ASSIGN_OR_RETURN(backend, rt::makeHostBackend(prog, resolved.workers,
+                                                     options.numThreads, path));
   }
   std::shared_ptr<Model> model(new Model());
   ModelInfo &info = model->impl_->info;
@@ -145,7 +151,7 @@ Model::load(const std::string &path, const ModelOptions &options) {
   info.device = backend->deviceName();
   info.generationConfig = prog.generationConfig;
   model->impl_->artifact = std::move(artifact);
-  model->impl_->options = options;
+  model->impl_->options = std::move(resolved);
   model->impl_->backend = std::move(backend);
   return std::shared_ptr<const Model>(std::move(model));
 }

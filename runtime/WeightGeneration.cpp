@@ -13,7 +13,7 @@
 
 namespace birkhoff::rt {
 
-Status materializeGeneratedWeights(LoadedArtifact &artifact, int threads) {
+Status materializeGeneratedWeights(LoadedArtifact &artifact, Workers workers) {
   Program &prog = artifact.program;
   constexpr uint64_t kAlign = 64;
   std::vector<uint64_t> offset(prog.weights.size(), 0);
@@ -57,8 +57,7 @@ Status materializeGeneratedWeights(LoadedArtifact &artifact, int threads) {
     uint8_t *scale = w.scale >= 0 ? base + offset[size_t(w.scale)] : nullptr;
     targets.push_back({generators.back().get(), base + offset[i], scale});
   }
-  WorkerPool pool(threads);
-  generateWeights(targets, pool);
+  generateWeights(targets, workers);
   artifact.generated = std::move(owner);
   return Status::ok();
 }

@@ -11,16 +11,17 @@
 
 #include "ArtifactLoader.h"
 #include "birkhoff/Status.h"
+#include "birkhoff/WorkerPool.h"
 
 namespace birkhoff::rt {
 
 /// Allocates one block for every generated weight of `artifact` (each
 /// 64-byte aligned, in table order; the gaps are zero), fills the weights and
-/// their block scales on `threads` threads (0: one per hardware thread),
-/// points their `data` into it (allocation 1) and hands the block to
-/// `artifact.generated`. The recipes were checked by the loader. Does nothing
-/// for an artifact without generated weights.
-Status materializeGeneratedWeights(LoadedArtifact &artifact, int threads);
+/// their block scales on `workers`, points their `data` into it
+/// (allocation 1) and hands the block to `artifact.generated`. The recipes
+/// were checked by the loader. Does nothing for an artifact without
+/// generated weights.
+Status materializeGeneratedWeights(LoadedArtifact &artifact, Workers workers);
 
 } // namespace birkhoff::rt
 

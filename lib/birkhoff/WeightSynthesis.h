@@ -128,9 +128,9 @@ struct GenerationTarget {
 };
 
 /// Fills every target, all of them split into row chunks of about
-/// `chunkBytes` that the pool's threads take in turn.
-void generateWeights(std::span<const GenerationTarget> targets,
-                     WorkerPool &pool, int64_t chunkBytes = int64_t(4) << 20);
+/// `chunkBytes` that the workers take in turn.
+void generateWeights(std::span<const GenerationTarget> targets, Workers workers,
+                     int64_t chunkBytes = int64_t(4) << 20);
 
 } // namespace birkhoff
 

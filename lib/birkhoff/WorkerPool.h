@@ -1,16 +1,29 @@
-//===- WorkerPool.h - Run the tasks of one job over a fixed set of threads
-//-===//
+//===- WorkerPool.h - One pool of threads for a process's parallel jobs ---===//
 //
-// A small pool for generating weights: `birkhoff synth` splits each tensor
-// into row chunks, and the runtime splits every generated weight of an
-// artifact the same way; `birkhoff serve` draws a step's tokens on one. The
-// caller's thread works too.
+// Host work that splits into independent tasks runs on a WorkerPool: the
+// host backend's kernels (parallel over output rows, tokens or heads), the
+// weights generated at load and by `birkhoff synth`, and the tokens `birkhoff
+// serve` draws in a step. A process has one pool sized to the machine,
+// WorkerPool::shared(); every host engine and session runs on it unless its
+// model was given another, so 32 sessions add no threads.
+//
+// Jobs from several threads run at once. Each job is listed while it runs;
+// its caller works on it, and idle pool threads join the listed job with the
+// fewest helpers, up to the job's own thread limit. A caller never waits for
+// another caller's job, and a job finishes even when every pool thread is
+// busy elsewhere (its caller does the rest), so a task may itself start a
+// job on the same pool. Queuing whole jobs one after another instead would
+// make 32 sessions on 2 cores wait in line with 31 of their threads idle.
+//
+// Which thread runs a task never changes what the task computes. The split
+// of a parallelFor depends on n, grain and the job's thread count only; the
+// host kernels make every output a function of its own index, computed in a
+// fixed order, so their results are bitwise the same for any pool or limit.
 //
 //===----------------------------------------------------------------------===//
 #ifndef BIRKHOFF_WORKERPOOL_H
 #define BIRKHOFF_WORKERPOOL_H
 
-#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -21,40 +34,72 @@
 
 namespace birkhoff {
 
-/// Not thread-safe: one caller runs one job at a time.
+/// Thread-safe: any number of threads may run jobs on one pool at once.
 class WorkerPool {
 public:
-  /// `threads` workers in all, the caller included; 0 = one per hardware
-  /// thread.
+  /// `threads` in all, a job's caller included (threads - 1 are started);
+  /// 0 = hardwareThreads().
   explicit WorkerPool(int threads);
+  /// No job may be running.
   ~WorkerPool();
   WorkerPool(const WorkerPool &) = delete;
   WorkerPool &operator=(const WorkerPool &) = delete;
 
+  /// The most threads one job runs on: the pool's, plus its caller.
   int size() const { return int(threads_.size()) + 1; }
 
-  /// Calls fn(i) for every i in [0, n), in any order and on any of the
-  /// threads; returns when all calls are done.
-  void run(int64_t n, const std::function<void(int64_t)> &fn);
+  /// The process's pool of hardwareThreads() threads, started on first use;
+  /// it lives as long as the last holder of the pointer.
+  static std::shared_ptr<WorkerPool> shared();
+  /// The hardware threads this process may run on (its CPU affinity), at
+  /// least 1.
+  static int hardwareThreads();
+
+  /// Calls fn(i) for every i in [0, n), in any order, on the caller and at
+  /// most `maxThreads` - 1 pool threads (0, or more than size(): size());
+  /// returns when every call is done.
+  void run(int64_t n, const std::function<void(int64_t)> &fn,
+           int maxThreads = 0);
+
+  /// Calls fn(begin, end) on the chunks of a split of [0, n), as run() does:
+  /// one chunk of everything when the job runs on one thread, otherwise up to
+  /// 4 chunks per thread, each of at least `grain` indices (but the last).
+  void parallelFor(int64_t n, const std::function<void(int64_t, int64_t)> &fn,
+                   int64_t grain = 1, int maxThreads = 0);
 
 private:
-  // A job lives as long as any thread holds it; a late worker only finds its
-  // counter exhausted, so `fn` is never called after run() returned.
-  struct Job {
-    const std::function<void(int64_t)> *fn = nullptr;
-    int64_t n = 0;
-    std::atomic<int64_t> next{0};
-    std::atomic<int64_t> finished{0};
-  };
-
+  struct Job;
   void work(Job &job);
   void loop();
+  /// The listed job an idle pool thread should join, or null (mutex_ held).
+  Job *pickJob();
 
   std::vector<std::thread> threads_;
   std::mutex mutex_;
-  std::condition_variable wake_, done_;
-  std::shared_ptr<Job> job_;
+  std::condition_variable wake_;
+  std::vector<Job *> jobs_; // running, oldest first
   bool stop_ = false;
+};
+
+/// A pool and how many of its threads one job may use: what an engine, a
+/// load or a tool holds. Does not own the pool, which must outlive it; the
+/// default one runs every job on its caller alone. Cheap to copy.
+class Workers {
+public:
+  Workers() = default;
+  /// Jobs on `pool`, on at most `maxThreads` threads (0: all of it).
+  Workers(WorkerPool &pool, int maxThreads = 0)
+      : pool_(&pool), maxThreads_(maxThreads) {}
+
+  /// The most threads a job runs on.
+  int threads() const;
+  void run(int64_t n, const std::function<void(int64_t)> &fn) const;
+  void parallelFor(int64_t n, const std::function<void(int64_t, int64_t)> &fn,
+                   int64_t grain = 1) const;
+
+private:
+  WorkerPool *pool_ = nullptr;
+  int maxThreads_ = 0;
 };
 
 } // namespace birkhoff

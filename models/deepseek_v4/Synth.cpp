@@ -194,7 +194,7 @@ private:
 struct SynthRun {
   const ModelConfig &config;
   uint64_t seed;
-  WorkerPool &pool;
+  Workers pool;
   /// Scale bytes made with their weight, written when the scale's turn comes.
   std::map<std::string, std::vector<uint8_t>> pendingScales;
   /// Two chunk buffers: one being written while the other is filled.
@@ -234,10 +234,10 @@ Status writeTensor(const ExpectedTensor &t, SynthRun &run,
     run.next ^= 1;
     buffer.resize(size_t(n * rowBytes));
     // Small pieces are not worth a thread hand-off.
-    int64_t tasks =
-        n * rowBytes < (int64_t(256) << 10)
-            ? 1
-            : std::min<int64_t>(run.pool.size() * 4, (n + align - 1) / align);
+    int64_t tasks = n * rowBytes < (int64_t(256) << 10)
+                        ? 1
+                        : std::min<int64_t>(run.pool.threads() * 4,
+                                            (n + align - 1) / align);
     int64_t perTask = (n + tasks - 1) / tasks;
     perTask = (perTask + align - 1) / align * align;
     tasks = (n + perTask - 1) / perTask;
@@ -479,11 +479,9 @@ Status writeSynthCheckpoint(const ModelConfig &inputConfig,
 
   std::vector<ExpectedTensor> table = expectedTensors(config, format);
   std::vector<Shard> shards = planShards(table, options);
-  int threads = options.threads > 0
-                    ? options.threads
-                    : int(std::max(1u, std::thread::hardware_concurrency()));
-  WorkerPool pool(threads);
-  SynthRun run{config, options.seed, pool, {}, {}, 0};
+  std::shared_ptr<WorkerPool> pool = WorkerPool::shared();
+  const Workers workers(*pool, options.threads);
+  SynthRun run{config, options.seed, workers, {}, {}, 0};
   nlohmann::json weightMap = nlohmann::json::object();
   int64_t total = 0;
   for (const Shard &shard : shards) {

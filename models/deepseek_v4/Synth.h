@@ -35,7 +35,8 @@ struct SynthOptions {
   /// Small checkpoints are still split into this many shards, so readers
   /// always meet an index and more than one file.
   int64_t minShards = 2;
-  /// Generator threads; 0 = all hardware threads.
+  /// Generator threads at most, of the process's worker pool
+  /// (WorkerPool::shared(), one thread per hardware thread); 0 = all of it.
   int threads = 0;
 };
 

@@ -20,7 +20,9 @@
 //
 // Threading: a Model is immutable after load and may be shared by engines and
 // sessions on any threads. An Engine or Session is not thread-safe: use each
-// from one thread at a time. Different ones run concurrently.
+// from one thread at a time. Different ones run concurrently; on the host
+// their kernels share one pool of threads (ModelOptions::workers), so many
+// sessions do not multiply threads.
 //
 //===----------------------------------------------------------------------===//
 #ifndef BIRKHOFF_RUNTIME_H
@@ -41,11 +43,11 @@
 namespace birkhoff {
 
 class Tokenizer;
+class WorkerPool; // birkhoff/WorkerPool.h
 
 namespace rt {
 struct LoadedArtifact;
 class ModelBackend;
-class ThreadPool;
 } // namespace rt
 
 /// What `Model::info` reports about a loaded artifact.
@@ -82,8 +84,15 @@ struct ModelInfo {
 };
 
 struct ModelOptions {
-  /// Threads of the host backend per session; 0 = one per hardware thread.
+  /// Host backend: the most threads one call of an engine or session (and
+  /// the generation of weights at load) runs on, the caller's included;
+  /// 0 = all of `workers`. A cap, not threads of its own: every engine and
+  /// session of the model shares `workers`.
   int numThreads = 0;
+  /// The pool the host backend's kernels and the weights generated at load
+  /// run on; null = WorkerPool::shared(), the process's one pool with a
+  /// thread per hardware thread. Pass one for a pool of another size.
+  std::shared_ptr<WorkerPool> workers;
   /// Where the model runs: "host" (artifacts compiled with --target host) or
   /// "cuda" / "cuda:<ordinal>" (--target cuda; needs a CUDA driver and GPU).
   std::string device = "host";

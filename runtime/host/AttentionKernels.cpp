@@ -43,13 +43,13 @@ Status indexerTopkOfficial(const KernelArgs &a, const IndexerTopkParams &p) {
   int32_t *out = a.outInt(0);
   int64_t visibleMax = std::min<int64_t>((a.start + a.tokens) / m, keys.rows);
   std::vector<float> decoded(size_t(visibleMax * hd));
-  a.pool->parallelFor(visibleMax, [&](int64_t b, int64_t e) {
+  a.pool.parallelFor(visibleMax, [&](int64_t b, int64_t e) {
     for (int64_t j = b; j < e; ++j)
       official::decodeFp4Key({keys.bytes(j), size_t(keys.rowBytes)},
                              {decoded.data() + j * hd, size_t(hd)});
   });
   float weightScale = float(std::pow(double(hd), -0.5) * std::pow(double(heads), -0.5));
-  a.pool->parallelFor(a.tokens, [&](int64_t b, int64_t e) {
+  a.pool.parallelFor(a.tokens, [&](int64_t b, int64_t e) {
     std::vector<float> scores, wt(static_cast<size_t>(heads));
     std::vector<int32_t> order;
     for (int64_t t = b; t < e; ++t) {
@@ -84,7 +84,7 @@ Status indexerTopkKernel(const KernelArgs &a, const IndexerTopkParams &p) {
   int32_t *out = a.outInt(0);
   float scoreScale = 1.0f / std::sqrt(float(hd));
   float weightScale = 1.0f / std::sqrt(float(heads));
-  a.pool->parallelFor(a.tokens, [&](int64_t b, int64_t e) {
+  a.pool.parallelFor(a.tokens, [&](int64_t b, int64_t e) {
     std::vector<float> scores;
     std::vector<int32_t> order;
     for (int64_t t = b; t < e; ++t) {
@@ -135,13 +135,13 @@ Status sparseAttentionOfficial(const KernelArgs &a,
                             {ringRows.data() + r * hd, size_t(hd)});
   int64_t nEntries = mode ? std::min<int64_t>((a.start + a.tokens) / ratio, entries->rows) : 0;
   std::vector<float> entryRows(size_t(nEntries * hd));
-  a.pool->parallelFor(nEntries, [&](int64_t b, int64_t e) {
+  a.pool.parallelFor(nEntries, [&](int64_t b, int64_t e) {
     for (int64_t j = b; j < e; ++j)
       official::decodeKvEntry(*layout, {entries->bytes(j), size_t(entries->rowBytes)},
                               {entryRows.data() + j * hd, size_t(hd)});
   });
 
-  a.pool->parallelFor(a.tokens, [&](int64_t b, int64_t e) {
+  a.pool.parallelFor(a.tokens, [&](int64_t b, int64_t e) {
     std::vector<const float *> keys;
     for (int64_t t = b; t < e; ++t) {
       int64_t p = a.start + t;
@@ -194,7 +194,7 @@ Status sparseAttentionKernel(const KernelArgs &a,
   if (ring.rows != window || ring.rowBytes < 1)
     return internalError("window state does not match attention parameters");
 
-  a.pool->parallelFor(a.tokens * heads, [&](int64_t b, int64_t e) {
+  a.pool.parallelFor(a.tokens * heads, [&](int64_t b, int64_t e) {
     std::vector<const float *> keys;
     std::vector<float> logits;
     for (int64_t i = b; i < e; ++i) {

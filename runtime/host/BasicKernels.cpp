@@ -39,7 +39,7 @@ Status embedKernel(const KernelArgs &a, const EmbedParams &p) {
   const WeightDesc &table = a.weight(0);
   BK_RETURN_IF_ERROR(checkVocab(a, table.shape[0]));
   float *x = a.out(0);
-  a.pool->parallelFor(a.tokens, [&](int64_t b, int64_t e) {
+  a.pool.parallelFor(a.tokens, [&](int64_t b, int64_t e) {
     for (int64_t t = b; t < e; ++t) {
       float *row = x + t * hc * dim;
       decodeWeightRow(table, nullptr, a.tokenIds[t], 0, dim, row);
@@ -58,14 +58,14 @@ Status rmsNormKernel(const KernelArgs &a, const RmsNormParams &p) {
   float *y = a.out(0);
   if (p.official()) {
     std::vector<float> weight = weightVector(w);
-    a.pool->parallelFor(a.tokens, [&](int64_t b, int64_t e) {
+    a.pool.parallelFor(a.tokens, [&](int64_t b, int64_t e) {
       for (int64_t t = b; t < e; ++t)
         official::rmsNormBf16({x + t * n, size_t(n)}, weight, eps,
                               {y + t * n, size_t(n)});
     });
     return Status::ok();
   }
-  a.pool->parallelFor(a.tokens, [&](int64_t b, int64_t e) {
+  a.pool.parallelFor(a.tokens, [&](int64_t b, int64_t e) {
     for (int64_t t = b; t < e; ++t)
       rmsNormRow(x + t * n, y + t * n, n, &w, eps);
   });
@@ -78,7 +78,7 @@ Status headRmsNormKernel(const KernelArgs &a, const HeadRmsNormParams &p) {
   const float *x = a.in(0);
   float *y = a.out(0);
   bool official = p.official();
-  a.pool->parallelFor(a.tokens * heads, [&](int64_t b, int64_t e) {
+  a.pool.parallelFor(a.tokens * heads, [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) {
       if (official) {
         std::copy(x + i * hd, x + (i + 1) * hd, y + i * hd);
@@ -120,7 +120,7 @@ Status ropeHeadsOfficial(const KernelArgs &a, const RopeHeads &c) {
                            std::to_string(hd));
   const float *x = a.in(0);
   float *y = a.out(0);
-  a.pool->parallelFor(a.tokens, [&](int64_t b, int64_t e) {
+  a.pool.parallelFor(a.tokens, [&](int64_t b, int64_t e) {
     std::vector<float> cs(half), sn(half);
     for (int64_t t = b; t < e; ++t) {
       official::ropeCosSin(invFreq, a.start + t, cs, sn);
@@ -159,7 +159,7 @@ Status ropeHeads(const KernelArgs &a, const RopeHeads &c) {
                            " does not fit head_dim " + std::to_string(hd));
   const float *x = a.in(0);
   float *y = a.out(0);
-  a.pool->parallelFor(a.tokens * heads, [&](int64_t b, int64_t e) {
+  a.pool.parallelFor(a.tokens * heads, [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) {
       int64_t t = i / heads;
       const float *src = x + i * hd;
@@ -209,10 +209,10 @@ Status linearForwardLaunch(const KernelArgs &a, int64_t in, int64_t out,
                            std::to_string(out) + "x" + std::to_string(in));
   if (a.official())
     linearForwardOfficial(w, a.scaleOf(w), a.in(0), a.tokens, in, a.out(0), out,
-                          roundOutput, *a.pool);
+                          roundOutput, a.pool);
   else
     linearForward(w, a.scaleOf(w), a.in(0), a.tokens, in, a.out(0), out,
-                  *a.pool);
+                  a.pool);
   return Status::ok();
 }
 } // namespace
@@ -235,7 +235,7 @@ Status linearRmsNormKernel(const KernelArgs &a, const LinearRmsNormParams &p) {
                             {y + t * out, size_t(out)});
     return Status::ok();
   }
-  a.pool->parallelFor(a.tokens, [&](int64_t b, int64_t e) {
+  a.pool.parallelFor(a.tokens, [&](int64_t b, int64_t e) {
     for (int64_t t = b; t < e; ++t)
       rmsNormRow(y + t * out, y + t * out, out, &norm, eps);
   });
@@ -252,7 +252,7 @@ Status groupedLinearKernel(const KernelArgs &a, const GroupedLinearParams &p) {
   for (int64_t g = 0; g < groups; ++g)
     linearForwardBlock(w, a.scaleOf(w), g * outPer, outPer, 0, inPer,
                        a.in(0) + g * inPer, a.tokens, groups * inPer,
-                       a.out(0) + g * outPer, groups * outPer, *a.pool);
+                       a.out(0) + g * outPer, groups * outPer, a.pool);
   // Official: wo_a is dequantized to bf16 (exact) and applied as a bf16 einsum
   // (fp32 accumulation, bf16 output); no FP8 activation quantization.
   if (p.official()) {

@@ -57,9 +57,9 @@ Status compressorKernel(const KernelArgs &a, const CompressorParams &params) {
   std::vector<float> c(static_cast<size_t>(a.tokens * width)),
       z(static_cast<size_t>(a.tokens * width));
   linearForward(wkv, a.scaleOf(wkv), a.in(0), a.tokens, dim, c.data(), width,
-                *a.pool);
+                a.pool);
   linearForward(wgate, a.scaleOf(wgate), a.in(0), a.tokens, dim, z.data(),
-                width, *a.pool);
+                width, a.pool);
   std::vector<float> apeRow(static_cast<size_t>(width));
   std::vector<float> pooled(static_cast<size_t>(D));
   for (int64_t t = 0; t < a.tokens; ++t) {

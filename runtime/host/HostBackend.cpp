@@ -2,7 +2,6 @@
 #include "HostBackend.h"
 
 #include "HostKernels.h"
-#include "ThreadPool.h"
 
 #include <algorithm>
 #include <chrono>
@@ -16,9 +15,8 @@ namespace {
 /// growing states page after page.
 class HostEngine : public EngineBackend {
 public:
-  HostEngine(const Program &program, const EngineShape &shape, int numThreads)
-      : program_(program), shape_(shape),
-        pool_(std::make_unique<ThreadPool>(numThreads)) {
+  HostEngine(const Program &program, const EngineShape &shape, Workers workers)
+      : program_(program), shape_(shape), workers_(workers) {
     for (const StateDesc &d : program.states) {
       // Checked by createEngine (and Engine::create) before we get here.
       const uint64_t bytes = *shape.stateBytes(d);
@@ -158,7 +156,7 @@ private:
     args.program = &program_;
     args.buffers = buffers;
     args.states = views_.data();
-    args.pool = pool_.get();
+    args.pool = workers_;
     return hostKernel(launch.id)(args);
   }
 
@@ -216,7 +214,7 @@ private:
 
   const Program &program_;
   const EngineShape shape_;
-  std::unique_ptr<ThreadPool> pool_;
+  const Workers workers_; // the model's pool, shared with its other engines
   std::vector<std::vector<float>> stateData_;
   std::vector<int32_t> pageTable_;   // [slots][pagesPerSlot]
   std::vector<int64_t> pagesMapped_; // per slot
@@ -228,7 +226,8 @@ private:
 
 class HostBackend : public ModelBackend {
 public:
-  explicit HostBackend(int numThreads) : numThreads_(numThreads) {}
+  HostBackend(std::shared_ptr<WorkerPool> pool, int maxThreads)
+      : pool_(std::move(pool)), maxThreads_(maxThreads) {}
 
   Expected<std::unique_ptr<EngineBackend>>
   createEngine(const Program &prog, const EngineShape &shape) const override {
@@ -253,26 +252,28 @@ public:
           std::to_string(uint64_t(arenaBytes)) +
           " bytes of activations, more than this machine's " +
           std::to_string(uint64_t(physical)) + " bytes of memory");
-    return std::unique_ptr<EngineBackend>(
-        std::make_unique<HostEngine>(prog, shape, numThreads_));
+    return std::unique_ptr<EngineBackend>(std::make_unique<HostEngine>(
+        prog, shape, Workers(*pool_, maxThreads_)));
   }
 
   std::string deviceName() const override { return "host"; }
 
 private:
-  int numThreads_;
+  // Every engine runs on this one pool: engines add no threads.
+  std::shared_ptr<WorkerPool> pool_;
+  int maxThreads_;
 };
 
 } // namespace
 
 Expected<std::unique_ptr<ModelBackend>>
-makeHostBackend(const Program &program, int numThreads,
-                const std::string &origin) {
+makeHostBackend(const Program &program, std::shared_ptr<WorkerPool> pool,
+                int maxThreads, const std::string &origin) {
   // Every catalogue kernel has a host implementation (HostKernels.h).
   (void)program;
   (void)origin;
   return std::unique_ptr<ModelBackend>(
-      std::make_unique<HostBackend>(numThreads));
+      std::make_unique<HostBackend>(std::move(pool), maxThreads));
 }
 
 } // namespace birkhoff::rt

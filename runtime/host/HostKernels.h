@@ -1,17 +1,19 @@
-//===- HostKernels.h - The host backend's kernel library -------------------===//
+//===- HostKernels.h - The host backend's kernel library
+//-------------------===//
 //
 // One function per catalogue kernel (docs/kernels.md). A kernel sees the call
 // (S tokens from position `start`), its buffers, weights, state and params
-// through KernelArgs and parallelizes over the session's thread pool.
+// through KernelArgs and parallelizes over its engine's share of the worker
+// pool (birkhoff/WorkerPool.h), each output computed in a fixed order.
 //
 //===----------------------------------------------------------------------===//
 #ifndef BIRKHOFF_RUNTIME_HOST_HOSTKERNELS_H
 #define BIRKHOFF_RUNTIME_HOST_HOSTKERNELS_H
 
 #include "../Program.h"
-#include "ThreadPool.h"
 #include "birkhoff/KernelParams.h"
 #include "birkhoff/Status.h"
+#include "birkhoff/WorkerPool.h"
 
 #include <cstdint>
 #include <string_view>
@@ -48,7 +50,7 @@ struct KernelArgs {
   const Program *program = nullptr;
   float *const *buffers = nullptr; // per entry buffer, base of its rows
   const StateView *states = nullptr; // per program state
-  ThreadPool *pool = nullptr;
+  Workers pool;                      // the engine's share of its pool
 
   float *in(int i) const { return buffers[launch->inputs[i]]; }
   const int32_t *inInt(int i) const {

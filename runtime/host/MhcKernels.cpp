@@ -127,7 +127,7 @@ Status mhcPre(const KernelArgs &a, const MhcConfig &c) {
   std::vector<float> normWeight;
   if (withNorm)
     normWeight = weightVector(a.weight(3));
-  a.pool->parallelFor(a.tokens, [&](int64_t b, int64_t e) {
+  a.pool.parallelFor(a.tokens, [&](int64_t b, int64_t e) {
     std::vector<float> scratch;
     for (int64_t t = b; t < e; ++t) {
       mhcPreToken(a, c, x + t * hc * dim, u + t * dim, post + t * hc,
@@ -149,7 +149,7 @@ Status mhcHead(const KernelArgs &a, const MhcConfig &c) {
   std::vector<float> normWeight;
   if (withNorm)
     normWeight = weightVector(a.weight(3));
-  a.pool->parallelFor(a.tokens, [&](int64_t b, int64_t e) {
+  a.pool.parallelFor(a.tokens, [&](int64_t b, int64_t e) {
     std::vector<float> scratch, mix(static_cast<size_t>(hc)),
         pre(static_cast<size_t>(hc));
     for (int64_t t = b; t < e; ++t) {
@@ -194,7 +194,7 @@ Status mhcPostKernel(const KernelArgs &a, const MhcPostParams &p) {
   const float *y = a.in(0), *x = a.in(1), *post = a.in(2), *comb = a.in(3);
   float *out = a.out(0);
   bool official = p.official(); // streams stay bf16 between sublayers
-  a.pool->parallelFor(a.tokens, [&](int64_t b, int64_t e) {
+  a.pool.parallelFor(a.tokens, [&](int64_t b, int64_t e) {
     for (int64_t t = b; t < e; ++t) {
       const float *xt = x + t * hc * dim, *yt = y + t * dim;
       const float *pt = post + t * hc, *ct = comb + t * hc * hc;

@@ -23,7 +23,7 @@ Status scoresForward(const KernelArgs &a, int64_t dim, int64_t experts,
   if (gate.shape.size() != 2 || gate.shape[0] != experts || gate.shape[1] != dim)
     return invalidArgument("router gate '" + gate.name + "' does not match");
   linearForward(gate, a.scaleOf(gate), a.in(0), a.tokens, dim, scores, experts,
-                *a.pool);
+                a.pool);
   for (int64_t i = 0; i < a.tokens * experts; ++i)
     scores[i] = sqrtSoftplus(scores[i]);
   return Status::ok();
@@ -88,8 +88,8 @@ void expertForward(const KernelArgs &a, const MoeParams &p, int weightBase,
   const WeightDesc &w1 = a.weight(weightBase), &w2 = a.weight(weightBase + 1),
                    &w3 = a.weight(weightBase + 2);
   std::vector<float> g(static_cast<size_t>(n * inter)), u(static_cast<size_t>(n * inter));
-  linearForward(w1, a.scaleOf(w1), x, n, dim, g.data(), inter, *a.pool);
-  linearForward(w3, a.scaleOf(w3), x, n, dim, u.data(), inter, *a.pool);
+  linearForward(w1, a.scaleOf(w1), x, n, dim, g.data(), inter, a.pool);
+  linearForward(w3, a.scaleOf(w3), x, n, dim, u.data(), inter, a.pool);
   for (int64_t i = 0; i < n * inter; ++i) {
     float gi = g[i], ui = u[i];
     if (clamp) {
@@ -98,7 +98,7 @@ void expertForward(const KernelArgs &a, const MoeParams &p, int weightBase,
     }
     g[i] = official::siluF32(gi) * ui;
   }
-  linearForward(w2, a.scaleOf(w2), g.data(), n, inter, y, dim, *a.pool);
+  linearForward(w2, a.scaleOf(w2), g.data(), n, inter, y, dim, a.pool);
 }
 
 /// Official expert (V4_SPEC §3.7): bf16 w1/w3 outputs through FP8-activation
@@ -113,16 +113,16 @@ void expertForwardOfficial(const KernelArgs &a, const MoeParams &p,
   std::vector<float> g(size_t(n * inter)), u(size_t(n * inter));
   constexpr auto kExact = official::InnerSum::Exact;
   linearForwardOfficial(w1, a.scaleOf(w1), x, n, dim, g.data(), inter, true,
-                        *a.pool, kExact);
+                        a.pool, kExact);
   linearForwardOfficial(w3, a.scaleOf(w3), x, n, dim, u.data(), inter, true,
-                        *a.pool, kExact);
+                        a.pool, kExact);
   for (int64_t r = 0; r < n; ++r)
     official::swigluRowBf16({g.data() + r * inter, size_t(inter)},
                             {u.data() + r * inter, size_t(inter)},
                             rowWeights ? rowWeights[r] : 1.0f, limit,
                             {g.data() + r * inter, size_t(inter)});
   linearForwardOfficial(w2, a.scaleOf(w2), g.data(), n, inter, y, dim, true,
-                        *a.pool, kExact);
+                        a.pool, kExact);
 }
 
 /// Official combination: fp32 sum of the routed experts' bf16 outputs in

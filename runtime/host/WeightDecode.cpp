@@ -118,7 +118,7 @@ void linearForwardBlock(const WeightDesc &w, const WeightDesc *scale,
                         int64_t rowBegin, int64_t rows, int64_t colBegin,
                         int64_t cols, const float *x, int64_t tokens,
                         int64_t xStride, float *y, int64_t yStride,
-                        ThreadPool &pool) {
+                        Workers pool) {
   // Each task decodes a few weight rows and applies them to every token, so a
   // weight is read once per call whatever the number of tokens.
   int64_t grain = std::max<int64_t>(1, 4096 / std::max<int64_t>(1, tokens));
@@ -137,7 +137,7 @@ void linearForwardBlock(const WeightDesc &w, const WeightDesc *scale,
 
 void linearForward(const WeightDesc &w, const WeightDesc *scale, const float *x,
                    int64_t tokens, int64_t xStride, float *y, int64_t yStride,
-                   ThreadPool &pool) {
+                   Workers pool) {
   linearForwardBlock(w, scale, 0, w.shape[0], 0, w.shape[1], x, tokens, xStride,
                      y, yStride, pool);
 }
@@ -145,7 +145,7 @@ void linearForward(const WeightDesc &w, const WeightDesc *scale, const float *x,
 void linearForwardOfficial(const WeightDesc &w, const WeightDesc *scale,
                            const float *x, int64_t tokens, int64_t xStride,
                            float *y, int64_t yStride, bool roundOutput,
-                           ThreadPool &pool, official::InnerSum inner) {
+                           Workers pool, official::InnerSum inner) {
   int64_t N = w.shape[0], K = w.shape[1];
   bool fp8 = w.dtype == DType::F8E4M3, fp4 = w.dtype == DType::FP4E2M1x2;
   if (!fp8 && !fp4) {

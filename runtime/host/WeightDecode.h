@@ -9,8 +9,8 @@
 #define BIRKHOFF_RUNTIME_HOST_WEIGHTDECODE_H
 
 #include "../Program.h"
-#include "ThreadPool.h"
 #include "birkhoff/OfficialNumerics.h"
+#include "birkhoff/WorkerPool.h"
 
 #include <cstdint>
 #include <vector>
@@ -44,7 +44,7 @@ float blockTreeDot(const float *a, const float *b, int64_t n);
 /// format). x rows are `xStride` apart, y rows `yStride`. Parallel over N.
 void linearForward(const WeightDesc &w, const WeightDesc *scale, const float *x,
                    int64_t tokens, int64_t xStride, float *y, int64_t yStride,
-                   ThreadPool &pool);
+                   Workers pool);
 
 /// Same, with the K inputs taken from columns [colBegin, colBegin+K) of W and
 /// rows [rowBegin, rowBegin+N) of W (grouped projections).
@@ -52,7 +52,7 @@ void linearForwardBlock(const WeightDesc &w, const WeightDesc *scale,
                         int64_t rowBegin, int64_t rows, int64_t colBegin,
                         int64_t cols, const float *x, int64_t tokens,
                         int64_t xStride, float *y, int64_t yStride,
-                        ThreadPool &pool);
+                        Workers pool);
 
 /// The official profile's linear (V4_SPEC P5, P8, P9, P11): FP8 and FP4
 /// weights take FP8-quantized activations (128-blocks) and give bf16 outputs;
@@ -62,7 +62,7 @@ void linearForwardBlock(const WeightDesc &w, const WeightDesc *scale,
 void linearForwardOfficial(
     const WeightDesc &w, const WeightDesc *scale, const float *x,
     int64_t tokens, int64_t xStride, float *y, int64_t yStride,
-    bool roundOutput, ThreadPool &pool,
+    bool roundOutput, Workers pool,
     official::InnerSum inner = official::InnerSum::Ordered);
 
 /// A 1-D weight decoded to floats (norm weights, sinks, biases).

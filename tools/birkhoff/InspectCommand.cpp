@@ -6,10 +6,12 @@
 #include "birkhoff/CheckedMath.h"
 #include "birkhoff/GenerationConfig.h"
 #include "birkhoff/Tokenizer.h"
+#include "birkhoff/WorkerPool.h"
 
 #include <chrono>
 #include <cstdio>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -209,7 +211,9 @@ int runInspectCommand(int argc, char **argv) {
       return 2;
     }
     auto start = std::chrono::steady_clock::now();
-    Status s = rt::materializeGeneratedWeights(*loaded, int(*threads));
+    std::shared_ptr<WorkerPool> pool = WorkerPool::shared(); // as a load's
+    Status s =
+        rt::materializeGeneratedWeights(*loaded, Workers(*pool, int(*threads)));
     double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
             .count();

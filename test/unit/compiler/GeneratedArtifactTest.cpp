@@ -96,7 +96,8 @@ TEST_F(GeneratedArtifact, RegeneratesTheCheckpointsBytes) {
     EXPECT_TRUE(w.generated) << w.name;
     EXPECT_EQ(w.data, nullptr) << w.name; // until materialized
   }
-  ASSERT_TRUE(rt::materializeGeneratedWeights(*gen, 2).isOk());
+  WorkerPool pool(2);
+  ASSERT_TRUE(rt::materializeGeneratedWeights(*gen, pool).isOk());
 
   const std::vector<rt::WeightDesc> &a = stored->program.weights;
   const std::vector<rt::WeightDesc> &b = gen->program.weights;

@@ -82,7 +82,7 @@ Status KernelHarness::run(const HostKernelRef &fn, int64_t tokens,
   a.program = &program;
   a.buffers = bufferPtrs.data();
   a.states = states.data();
-  a.pool = &pool;
+  a.pool = Workers(pool);
   return fn.call(a);
 }
 

@@ -36,7 +36,7 @@ struct KernelHarness {
   std::vector<rt::StateView> states;
   std::vector<std::pair<int64_t, int64_t>> stateShapes; // rows, bytes per row
   std::vector<int32_t> tokenIds;
-  rt::ThreadPool pool{2};
+  WorkerPool pool{2};
   /// Tokens per call of the entry the CUDA generator assumes for this launch
   /// (CudaLaunchSpec::maxTokens; 0: unknown, the one-token kernels).
   int64_t entryMaxTokens = 0;

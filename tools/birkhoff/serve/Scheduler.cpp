@@ -92,10 +92,11 @@ Scheduler::create(std::shared_ptr<const Model> model,
   BK_ASSIGN_OR_RETURN(s->engine_, Engine::create(model, options.engine));
   s->model_ = std::move(model);
   s->options_ = options;
-  int threads = options.samplingThreads;
-  if (threads == 0)
-    threads = int(std::clamp(std::thread::hardware_concurrency(), 1u, 16u));
-  s->samplers_ = std::make_unique<WorkerPool>(threads);
+  // Sampling runs between steps, never beside the engine's kernels, so it
+  // takes the threads they leave idle rather than threads of its own.
+  s->samplers_ =
+      Workers(*s->model_->options().workers,
+              options.samplingThreads > 0 ? options.samplingThreads : 16);
   s->metrics_ = metrics;
   s->capacity_ = s->engine_->capacity();
   // pagesFor grows with the context: the longest that fits the pool.
@@ -410,7 +411,7 @@ Expected<bool> Scheduler::step() {
     if (slices[i].logitsRow >= 0 && !failed.count(slices[i].a->sequence))
       drawing.push_back(i);
   std::vector<int32_t> drawn(slices.size(), -1);
-  samplers_->run(int64_t(drawing.size()), [&](int64_t k) {
+  samplers_.run(int64_t(drawing.size()), [&](int64_t k) {
     const Slice &s = slices[drawing[size_t(k)]];
     drawn[drawing[size_t(k)]] = sampleToken(result_.logitsOf(s.logitsRow),
                                             s.a->request.sampling, s.a->rng);

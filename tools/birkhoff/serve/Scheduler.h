@@ -87,8 +87,9 @@ struct SchedulerOptions {
   int64_t stepTokens = 512;
   /// Requests waiting for admission at most; more are refused (QueueFull).
   int64_t maxQueue = 256;
-  /// Threads that sample a step's tokens (0: one per hardware thread, at
-  /// most 16): a large vocabulary makes a token's draw cost a millisecond.
+  /// Threads that sample a step's tokens, on the model's worker pool
+  /// (ModelOptions::workers; 0: all of it, at most 16): a large vocabulary
+  /// makes a token's draw cost a millisecond.
   int samplingThreads = 0;
 };
 
@@ -163,7 +164,7 @@ private:
 
   std::shared_ptr<const Model> model_;
   std::unique_ptr<Engine> engine_;
-  std::unique_ptr<WorkerPool> samplers_;
+  Workers samplers_; // the model's pool: it holds the pool alive
   SchedulerOptions options_;
   Metrics *metrics_ = nullptr;
   int64_t capacity_ = 0;
