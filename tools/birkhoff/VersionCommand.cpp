@@ -17,11 +17,16 @@
 namespace birkhoff::tools {
 namespace {
 
-/// This machine's CUDA driver, as the runtime would load it for device "cuda".
+/// This machine's CUDA driver, as the runtime would load it for device "cuda",
+/// in a few words: the loader's message lists every library it tried.
 std::string cudaDriverHere() {
   auto driver = cuda::CudaDriverApi::get();
-  if (!driver)
-    return driver.status().message();
+  if (!driver) {
+    const std::string &message = driver.status().message();
+    if (message.starts_with("no CUDA driver"))
+      return "no CUDA driver";
+    return message.substr(0, message.find('\n'));
+  }
   int version = 0;
   if ((*driver)->driverGetVersion(&version) != 0)
     return "a driver that does not report its version";
