@@ -23,14 +23,18 @@ find_package(PkgConfig QUIET)
 if(PKG_CONFIG_FOUND)
   pkg_check_modules(PCRE2 QUIET IMPORTED_TARGET libpcre2-8)
 endif()
+# BIRKHOFF_PCRE2_INSTALL_LINK: how a program links PCRE2 beside the installed static runtime
+# (the CMake package and the pkg-config file write it).
 if(PCRE2_FOUND)
   target_link_libraries(birkhoff_pcre2 INTERFACE PkgConfig::PCRE2)
+  set(BIRKHOFF_PCRE2_INSTALL_LINK ${PCRE2_LIBRARIES})
 else()
   find_path(PCRE2_INCLUDE pcre2.h HINTS ${PROJECT_SOURCE_DIR}/.deps/include REQUIRED)
   find_library(PCRE2_LIBRARY NAMES pcre2-8 libpcre2-8.so.0 REQUIRED)
   message(STATUS "PCRE2: ${PCRE2_INCLUDE}/pcre2.h with ${PCRE2_LIBRARY}")
   target_include_directories(birkhoff_pcre2 SYSTEM INTERFACE ${PCRE2_INCLUDE})
   target_link_libraries(birkhoff_pcre2 INTERFACE ${PCRE2_LIBRARY})
+  set(BIRKHOFF_PCRE2_INSTALL_LINK ${PCRE2_LIBRARY})
 endif()
 
 # cpp-httplib (`birkhoff serve`'s HTTP/1.1 server): Debian's libcpp-httplib-dev through
