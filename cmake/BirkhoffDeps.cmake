@@ -4,7 +4,7 @@
 find_package(nlohmann_json 3 QUIET)
 if(NOT nlohmann_json_FOUND)
   find_path(NLOHMANN_JSON_INCLUDE nlohmann/json.hpp
-            HINTS ${CMAKE_SOURCE_DIR}/.deps/include REQUIRED)
+            HINTS ${PROJECT_SOURCE_DIR}/.deps/include REQUIRED)
   add_library(nlohmann_json::nlohmann_json INTERFACE IMPORTED)
   target_include_directories(nlohmann_json::nlohmann_json INTERFACE ${NLOHMANN_JSON_INCLUDE})
 endif()
@@ -12,7 +12,7 @@ endif()
 # flatbuffers: headers from Debian's libflatbuffers-dev (or a carried copy in .deps/), schema
 # compiled by flatc when it is there, else from the generated header carried in .deps/.
 find_path(FLATBUFFERS_INCLUDE flatbuffers/flatbuffers.h
-          HINTS ${CMAKE_SOURCE_DIR}/.deps/include REQUIRED)
+          HINTS ${PROJECT_SOURCE_DIR}/.deps/include REQUIRED)
 find_program(FLATC_EXECUTABLE flatc)
 
 # PCRE2 (the tokenizer's pre-tokenizer regexes): Debian's libpcre2-dev through pkg-config, or,
@@ -23,14 +23,18 @@ find_package(PkgConfig QUIET)
 if(PKG_CONFIG_FOUND)
   pkg_check_modules(PCRE2 QUIET IMPORTED_TARGET libpcre2-8)
 endif()
+# BIRKHOFF_PCRE2_INSTALL_LINK: how a program links PCRE2 beside the installed static runtime
+# (the CMake package and the pkg-config file write it).
 if(PCRE2_FOUND)
   target_link_libraries(birkhoff_pcre2 INTERFACE PkgConfig::PCRE2)
+  set(BIRKHOFF_PCRE2_INSTALL_LINK ${PCRE2_LIBRARIES})
 else()
-  find_path(PCRE2_INCLUDE pcre2.h HINTS ${CMAKE_SOURCE_DIR}/.deps/include REQUIRED)
+  find_path(PCRE2_INCLUDE pcre2.h HINTS ${PROJECT_SOURCE_DIR}/.deps/include REQUIRED)
   find_library(PCRE2_LIBRARY NAMES pcre2-8 libpcre2-8.so.0 REQUIRED)
   message(STATUS "PCRE2: ${PCRE2_INCLUDE}/pcre2.h with ${PCRE2_LIBRARY}")
   target_include_directories(birkhoff_pcre2 SYSTEM INTERFACE ${PCRE2_INCLUDE})
   target_link_libraries(birkhoff_pcre2 INTERFACE ${PCRE2_LIBRARY})
+  set(BIRKHOFF_PCRE2_INSTALL_LINK ${PCRE2_LIBRARY})
 endif()
 
 # cpp-httplib (`birkhoff serve`'s HTTP/1.1 server): Debian's libcpp-httplib-dev through
@@ -47,10 +51,10 @@ if(HTTPLIB_FOUND)
   target_link_libraries(birkhoff_httplib INTERFACE PkgConfig::HTTPLIB)
   set(BIRKHOFF_HAVE_HTTPLIB ON)
 else()
-  find_path(HTTPLIB_INCLUDE httplib.h HINTS ${CMAKE_SOURCE_DIR}/.deps/include)
-  find_path(HTTPLIB_OPENSSL_INCLUDE openssl/ssl.h HINTS ${CMAKE_SOURCE_DIR}/.deps/include)
+  find_path(HTTPLIB_INCLUDE httplib.h HINTS ${PROJECT_SOURCE_DIR}/.deps/include)
+  find_path(HTTPLIB_OPENSSL_INCLUDE openssl/ssl.h HINTS ${PROJECT_SOURCE_DIR}/.deps/include)
   find_library(HTTPLIB_LIBRARY NAMES cpp-httplib libcpp-httplib.so.0.11
-               HINTS ${CMAKE_SOURCE_DIR}/.deps/lib)
+               HINTS ${PROJECT_SOURCE_DIR}/.deps/lib)
   if(HTTPLIB_INCLUDE AND HTTPLIB_OPENSSL_INCLUDE AND HTTPLIB_LIBRARY)
     get_filename_component(HTTPLIB_LIBRARY_DIR ${HTTPLIB_LIBRARY} DIRECTORY)
     # The library's own dependencies (brotli's, carried beside it; libssl, libcrypto, libz

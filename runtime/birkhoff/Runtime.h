@@ -30,6 +30,7 @@
 
 #include "birkhoff/GenerationConfig.h"
 #include "birkhoff/Status.h"
+#include "birkhoff/Version.h"
 
 #include <cstdint>
 #include <functional>
@@ -49,6 +50,22 @@ namespace rt {
 struct LoadedArtifact;
 class ModelBackend;
 } // namespace rt
+
+/// What this runtime library was built from (`birkhoff --version` prints it).
+struct BuildInfo {
+  std::string version;  // CMake's project(VERSION): "major.minor.patch"
+  std::string revision; // the git revision it was configured from, or "unknown"
+  /// The CUDA backend (device "cuda") is built in; today it always is. It
+  /// loads the CUDA driver and NVRTC at run time, so this says nothing of the
+  /// machine: Model::load on device "cuda" reports a missing driver or GPU.
+  bool cuda = false;
+};
+
+/// The library's build. Compare version with BIRKHOFF_VERSION_STRING
+/// (birkhoff/Version.h) to tell whether the headers a program was compiled
+/// with are the library's. Thread-safe; the object lives as long as the
+/// program.
+const BuildInfo &buildInfo();
 
 /// What `Model::info` reports about a loaded artifact.
 struct ModelInfo {

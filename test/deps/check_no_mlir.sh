@@ -7,7 +7,8 @@ bad=$(grep -rnE '#include[[:space:]]*[<"](mlir|llvm)/' "$src/runtime" "$src/lib"
 if [ -n "$bad" ]; then
   echo "MLIR/LLVM include in runtime/ or lib/:"; echo "$bad"; exit 1
 fi
-for lib in "$build"/lib/libbirkhoff_runtime*.a "$build"/lib/libbirkhoff_lib.a; do
+for lib in "$build"/lib/libbirkhoff_runtime*.a "$build"/lib/libbirkhoff_lib.a \
+           "$build"/lib/dist/libbirkhoff_runtime.a; do
   [ -f "$lib" ] || continue
   if nm -C "$lib" 2>/dev/null | grep -qE ' U (mlir|llvm)::'; then
     echo "$lib references MLIR/LLVM symbols"; exit 1
@@ -15,5 +16,9 @@ for lib in "$build"/lib/libbirkhoff_runtime*.a "$build"/lib/libbirkhoff_lib.a; d
 done
 if [ -x "$build/bin/birkhoff-run" ] && ldd "$build/bin/birkhoff-run" | grep -qE 'libMLIR|libLLVM'; then
   echo "birkhoff-run links MLIR/LLVM"; exit 1
+fi
+so="$build/lib/dist/libbirkhoff_runtime.so"
+if [ -f "$so" ] && readelf -d "$so" | grep -qE 'NEEDED.*(libMLIR|libLLVM)'; then
+  echo "$so links MLIR/LLVM"; exit 1
 fi
 echo "runtime/ and lib/ are free of MLIR/LLVM"

@@ -15,6 +15,9 @@ config.environment["PATH"] = os.pathsep.join(
     [config.birkhoff_tools_dir, config.llvm_tools_dir, config.environment.get("PATH", "")]
 )
 
+# %version: CMake's project(VERSION), which `birkhoff --version` prints.
+config.substitutions.append(("%version", config.birkhoff_version))
+
 # %tokenizers: the real tokenizers in ../shared/tokenizers; tests that need them
 # require the feature `tokenizers`.
 config.substitutions.append(("%tokenizers", config.birkhoff_tokenizers_dir))

@@ -15,6 +15,7 @@ int runBenchCommand(int argc, char **argv);
 int runTokenizeCommand(int argc, char **argv);
 int runChatTemplateCommand(int argc, char **argv);
 int runServeCommand(int argc, char **argv);
+int runVersionCommand(int argc, char **argv);
 
 } // namespace birkhoff::tools
 

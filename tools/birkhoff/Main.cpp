@@ -34,6 +34,8 @@ const Subcommand kSubcommands[] = {
      "encode text to token ids and decode ids to text"},
     {"chat-template", birkhoff::tools::runChatTemplateCommand,
      "write a chat request as DeepSeek-V4's prompt; parse its output"},
+    {"version", birkhoff::tools::runVersionCommand,
+     "print the version, git revision and CUDA support (also --version)"},
 };
 
 void printUsage(FILE *out) {
@@ -70,6 +72,8 @@ int main(int argc, char **argv) {
     printUsage(stdout);
     return 0;
   }
+  if (!std::strcmp(argv[1], "--version"))
+    return birkhoff::tools::runVersionCommand(argc - 1, argv + 1);
   for (const Subcommand &c : kSubcommands)
     if (!std::strcmp(argv[1], c.name))
       return runGuarded(c, argc - 1, argv + 1);
