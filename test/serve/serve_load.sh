@@ -37,8 +37,19 @@ if r["failed"]:
 if len(rss) >= 2 and abs(rss[-1] - rss[0]) > 0.05 * rss[0]:
     sys.exit("server RSS went from %d to %d KiB" % (rss[0], rss[-1]))
 PY
-metrics=$(curl -s "$url/metrics")
-for gauge in birkhoff_running_sequences birkhoff_queue_length birkhoff_state_pages_in_use; do
+# The gauges are published after each scheduler iteration, which may end just after the last
+# response reached its client: poll for a few seconds before calling a gauge stuck.
+gauges="birkhoff_running_sequences birkhoff_queue_length birkhoff_state_pages_in_use"
+for _ in $(seq 1 50); do
+  metrics=$(curl -s "$url/metrics")
+  settled=1
+  for gauge in $gauges; do
+    echo "$metrics" | grep -q "^$gauge 0$" || settled=0
+  done
+  [ $settled = 1 ] && break
+  sleep 0.1
+done
+for gauge in $gauges; do
   echo "$metrics" | grep -q "^$gauge 0$" ||
     { echo "after the load: $(echo "$metrics" | grep "^$gauge ")"; status=1; }
 done
