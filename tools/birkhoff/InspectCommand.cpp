@@ -8,7 +8,11 @@
 #include "birkhoff/Tokenizer.h"
 #include "birkhoff/WorkerPool.h"
 
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
 #include <chrono>
+#include <cstdarg>
 #include <cstdio>
 #include <map>
 #include <memory>
@@ -17,6 +21,45 @@
 
 namespace birkhoff::tools {
 namespace {
+
+/// stdout's text, off under --json: the JSON object then stands for all of
+/// it, so the text and the object come from the same figures.
+struct TextOut {
+  bool on = true;
+  __attribute__((format(printf, 2, 3))) void operator()(const char *fmt,
+                                                        ...) const {
+    if (!on)
+      return;
+    va_list ap;
+    va_start(ap, fmt);
+    std::vprintf(fmt, ap);
+    va_end(ap);
+  }
+};
+
+/// The stored generation config as JSON: the fields present (null: none).
+nlohmann::json generationConfigJson(const std::optional<GenerationConfig> &g) {
+  if (!g)
+    return nullptr;
+  nlohmann::json j = nlohmann::json::object();
+  if (g->doSample)
+    j["do_sample"] = *g->doSample;
+  if (g->temperature)
+    j["temperature"] = *g->temperature;
+  if (g->topP)
+    j["top_p"] = *g->topP;
+  if (g->topK)
+    j["top_k"] = *g->topK;
+  if (g->maxNewTokens)
+    j["max_new_tokens"] = *g->maxNewTokens;
+  if (g->maxLength)
+    j["max_length"] = *g->maxLength;
+  if (!g->eosTokenIds.empty())
+    j["eos_token_id"] = g->eosTokenIds;
+  if (g->repetitionPenalty)
+    j["repetition_penalty"] = *g->repetitionPenalty;
+  return j;
+}
 
 /// The `generation` lines: the stored generation config's fields, and what
 /// of them is not applied.
@@ -74,17 +117,17 @@ void printGenerationConfig(const std::optional<GenerationConfig> &g) {
 
 int runInspectCommand(int argc, char **argv) {
   auto args = parseArgs(argc, argv, {"context", "threads"},
-                        {"help", "launches", "generate"});
+                        {"help", "launches", "generate", "json"});
   const char *usage =
       "usage: birkhoff inspect <artifact> [--launches] [--context N]\n"
-      "                        [--generate [--threads T]]\n"
+      "                        [--generate [--threads T]] [--json]\n"
       "Prints the artifact's config, entry points and their kernels (every\n"
       "launch with --launches), CUDA kernels of a --target cuda artifact\n"
       "(their resources with --launches), weight bytes by dtype (and those\n"
       "generated at load time), and per-session state: fixed bytes, bytes per\n"
       "token of context, and the total at --context tokens. --generate also\n"
       "generates the weights made at load time, on T threads (default: all\n"
-      "cores), and times it.\n";
+      "cores), and times it. --json prints the same as one JSON object.\n";
   if (args && args->has("help")) {
     std::fputs(usage, stdout);
     return 0;
@@ -106,37 +149,68 @@ int runInspectCommand(int argc, char **argv) {
     return 1;
   }
   const rt::Program &p = loaded->program;
+  const TextOut say{!args->has("json")};
+  nlohmann::json j;
   const rt::ConfigDesc &c = p.config;
-  std::printf("artifact   %s (format %u, %llu bytes)\n",
-              args->positional[0].c_str(), p.formatVersion,
-              (unsigned long long)loaded->file->size());
-  std::printf("producer   %s\nmodel      %s\nnumerics   %s\ntarget     %s\n",
-              p.producer.c_str(), p.modelName.c_str(), p.numerics.c_str(),
-              p.target.c_str());
-  std::printf("config     vocab %lld, dim %lld, layers %lld, heads %lld x %lld "
-              "(rope %lld), window %lld, hc %lld, experts %lld (top %lld)\n",
-              (long long)c.vocabSize, (long long)c.dim, (long long)c.nLayers,
-              (long long)c.nHeads, (long long)c.headDim,
-              (long long)c.ropeHeadDim, (long long)c.windowSize,
-              (long long)c.hcMult, (long long)c.nRoutedExperts,
-              (long long)c.nActivatedExperts);
+  say("artifact   %s (format %u, %llu bytes)\n", args->positional[0].c_str(),
+      p.formatVersion, (unsigned long long)loaded->file->size());
+  say("producer   %s\nmodel      %s\nnumerics   %s\ntarget     %s\n",
+      p.producer.c_str(), p.modelName.c_str(), p.numerics.c_str(),
+      p.target.c_str());
+  j["artifact"] = {{"path", args->positional[0]},
+                   {"format", p.formatVersion},
+                   {"file_bytes", loaded->file->size()}};
+  j["producer"] = p.producer;
+  j["model"] = p.modelName;
+  j["numerics"] = p.numerics;
+  j["target"] = p.target;
+  j["config"] = {{"vocab_size", c.vocabSize},
+                 {"dim", c.dim},
+                 {"n_layers", c.nLayers},
+                 {"n_heads", c.nHeads},
+                 {"head_dim", c.headDim},
+                 {"rope_head_dim", c.ropeHeadDim},
+                 {"window_size", c.windowSize},
+                 {"hc_mult", c.hcMult},
+                 {"n_routed_experts", c.nRoutedExperts},
+                 {"n_activated_experts", c.nActivatedExperts}};
   if (p.tokenizer)
-    std::printf("tokenizer  %d ids, %zu added tokens (%zu special)\n",
-                int(p.tokenizer->vocabSize()), p.tokenizer->addedTokenCount(),
-                p.tokenizer->specialTokenCount());
+    j["tokenizer"] = {{"vocab_size", p.tokenizer->vocabSize()},
+                      {"added_tokens", p.tokenizer->addedTokenCount()},
+                      {"special_tokens", p.tokenizer->specialTokenCount()}};
   else
-    std::printf("tokenizer  none: the artifact takes and gives token ids "
-                "only\n");
-  printGenerationConfig(p.generationConfig);
-  std::printf("layers    ");
+    j["tokenizer"] = nullptr;
+  j["generation_config"] = generationConfigJson(p.generationConfig);
+  say("config     vocab %lld, dim %lld, layers %lld, heads %lld x %lld "
+      "(rope %lld), window %lld, hc %lld, experts %lld (top %lld)\n",
+      (long long)c.vocabSize, (long long)c.dim, (long long)c.nLayers,
+      (long long)c.nHeads, (long long)c.headDim, (long long)c.ropeHeadDim,
+      (long long)c.windowSize, (long long)c.hcMult, (long long)c.nRoutedExperts,
+      (long long)c.nActivatedExperts);
+  if (p.tokenizer)
+    say("tokenizer  %d ids, %zu added tokens (%zu special)\n",
+        int(p.tokenizer->vocabSize()), p.tokenizer->addedTokenCount(),
+        p.tokenizer->specialTokenCount());
+  else
+    say("tokenizer  none: the artifact takes and gives token ids "
+        "only\n");
+  if (say.on)
+    printGenerationConfig(p.generationConfig);
+  say("layers    ");
+  j["layers"] = nlohmann::json::array();
   for (size_t l = 0; l < c.layerKinds.size(); ++l) {
     static const char *kinds[] = {"window", "csa", "hca"};
     int k = c.layerKinds[l];
-    std::printf(" %s", k >= 0 && k < 3 ? kinds[k] : "?");
-    if (l < c.compressRatios.size() && c.compressRatios[l] > 0)
-      std::printf("/%d", c.compressRatios[l]);
+    const int ratio =
+        l < c.compressRatios.size() ? std::max(c.compressRatios[l], 0) : 0;
+    say(" %s", k >= 0 && k < 3 ? kinds[k] : "?");
+    if (ratio > 0)
+      say("/%d", ratio);
+    j["layers"].push_back({{"kind", k >= 0 && k < 3 ? kinds[k] : "?"},
+                           {"compress_ratio", ratio}});
   }
-  std::printf("\n\nentry points\n");
+  say("\n\nentry points\n");
+  j["entries"] = nlohmann::json::array();
   for (const rt::EntryDesc &e : p.entries) {
     std::map<std::string, int> counts;
     size_t cudaKernels = 0; // an op may lower to several kernels
@@ -144,23 +218,39 @@ int runInspectCommand(int argc, char **argv) {
       ++counts[l.kernel];
       cudaKernels += l.cudaKernel >= 0 ? l.cudaKernelSequence().size() : 0;
     }
-    std::printf("  %-8s max %d tokens, %zu launches, %zu buffers, arena %lld "
-                "floats/token\n",
-                e.name.c_str(), e.maxTokens, e.launches.size(),
-                e.buffers.size(), (long long)e.arenaElemsPerToken);
+    say("  %-8s max %d tokens, %zu launches, %zu buffers, arena %lld "
+        "floats/token\n",
+        e.name.c_str(), e.maxTokens, e.launches.size(), e.buffers.size(),
+        (long long)e.arenaElemsPerToken);
     if (cudaKernels > 0)
-      std::printf("           %zu CUDA kernels a call\n", cudaKernels);
+      say("           %zu CUDA kernels a call\n", cudaKernels);
     for (const auto &[kernel, n] : counts)
-      std::printf("    %-20s x%d\n", kernel.c_str(), n);
-    if (args->has("launches"))
+      say("    %-20s x%d\n", kernel.c_str(), n);
+    nlohmann::json entry = {{"name", e.name},
+                            {"max_tokens", e.maxTokens},
+                            {"launches", e.launches.size()},
+                            {"buffers", e.buffers.size()},
+                            {"arena_floats_per_token", e.arenaElemsPerToken},
+                            {"cuda_kernels_per_call", cudaKernels},
+                            {"kernel_launches", counts}};
+    if (args->has("launches")) {
+      entry["launch_list"] = nlohmann::json::array();
       for (const rt::LaunchDesc &l : e.launches) {
-        std::printf("      [L%d] %s", l.layer, l.kernel.c_str());
-        for (const auto &[k, v] : encodeParamPairs(l.params))
-          std::printf(" %s=%g", k.c_str(), v);
-        std::printf("\n");
+        say("      [L%d] %s", l.layer, l.kernel.c_str());
+        nlohmann::json params = nlohmann::json::object();
+        for (const auto &[k, v] : encodeParamPairs(l.params)) {
+          say(" %s=%g", k.c_str(), v);
+          params[k] = v;
+        }
+        say("\n");
+        entry["launch_list"].push_back(
+            {{"layer", l.layer}, {"kernel", l.kernel}, {"params", params}});
       }
+    }
+    j["entries"].push_back(std::move(entry));
   }
 
+  j["cuda"] = nullptr;
   if (!p.cudaKernels.empty()) {
     uint64_t cubinBytes = 0;
     std::map<std::string, int> perKind;
@@ -168,20 +258,37 @@ int runInspectCommand(int argc, char **argv) {
       cubinBytes += k.cubinSize;
       ++perKind[k.kernel];
     }
-    std::printf("\ncuda       %zu kernels (%s), %llu bytes of cubins\n",
-                p.cudaKernels.size(), p.cudaKernels.front().arch.c_str(),
-                (unsigned long long)cubinBytes);
+    say("\ncuda       %zu kernels (%s), %llu bytes of cubins\n",
+        p.cudaKernels.size(), p.cudaKernels.front().arch.c_str(),
+        (unsigned long long)cubinBytes);
     for (const auto &[kernel, n] : perKind)
-      std::printf("  %-20s x%d\n", kernel.c_str(), n);
-    if (args->has("launches"))
-      for (const rt::CudaKernelDesc &k : p.cudaKernels)
-        std::printf("    %s: %d registers, %d spill bytes, %d stack, %d smem; "
-                    "block %d, "
-                    "grid.x %lld*S+%lld, grid.y %s%lld\n",
-                    k.name.c_str(), k.registers, k.spillBytes, k.stackBytes,
-                    k.sharedBytes, k.grid.block, (long long)k.grid.xPerToken,
-                    (long long)k.grid.xConst, k.grid.tokensPerY ? "S/" : "",
-                    (long long)(k.grid.tokensPerY ? k.grid.tokensPerY : 1));
+      say("  %-20s x%d\n", kernel.c_str(), n);
+    j["cuda"] = {{"kernels", p.cudaKernels.size()},
+                 {"arch", p.cudaKernels.front().arch},
+                 {"cubin_bytes", cubinBytes},
+                 {"kernels_by_op", perKind}};
+    if (args->has("launches")) {
+      j["cuda"]["kernel_list"] = nlohmann::json::array();
+      for (const rt::CudaKernelDesc &k : p.cudaKernels) {
+        j["cuda"]["kernel_list"].push_back(
+            {{"name", k.name},
+             {"registers", k.registers},
+             {"spill_bytes", k.spillBytes},
+             {"stack_bytes", k.stackBytes},
+             {"shared_bytes", k.sharedBytes},
+             {"block", k.grid.block},
+             {"grid_x_per_token", k.grid.xPerToken},
+             {"grid_x_const", k.grid.xConst},
+             {"grid_y_tokens_per_y", k.grid.tokensPerY}});
+        say("    %s: %d registers, %d spill bytes, %d stack, %d smem; "
+            "block %d, "
+            "grid.x %lld*S+%lld, grid.y %s%lld\n",
+            k.name.c_str(), k.registers, k.spillBytes, k.stackBytes,
+            k.sharedBytes, k.grid.block, (long long)k.grid.xPerToken,
+            (long long)k.grid.xConst, k.grid.tokensPerY ? "S/" : "",
+            (long long)(k.grid.tokensPerY ? k.grid.tokensPerY : 1));
+      }
+    }
   }
 
   std::map<std::string, std::pair<int, uint64_t>> byDtype;
@@ -190,18 +297,26 @@ int runInspectCommand(int argc, char **argv) {
     ++slot.first;
     slot.second += w.size;
   }
-  std::printf("\nweights    %zu tensors, %llu bytes\n", p.weights.size(),
-              (unsigned long long)(p.weightSectionSize + p.generatedBytes));
+  say("\nweights    %zu tensors, %llu bytes\n", p.weights.size(),
+      (unsigned long long)(p.weightSectionSize + p.generatedBytes));
+  j["weights"] = {{"tensors", p.weights.size()},
+                  {"bytes", p.weightSectionSize + p.generatedBytes},
+                  {"by_dtype", nlohmann::json::object()}};
   for (const auto &[name, v] : byDtype)
-    std::printf("  %-10s %6d tensors %14llu bytes\n", name.c_str(), v.first,
-                (unsigned long long)v.second);
+    j["weights"]["by_dtype"][name] = {{"tensors", v.first},
+                                      {"bytes", v.second}};
+  for (const auto &[name, v] : byDtype)
+    say("  %-10s %6d tensors %14llu bytes\n", name.c_str(), v.first,
+        (unsigned long long)v.second);
   if (p.generatedBytes > 0) {
     size_t generated = 0;
     for (const rt::WeightDesc &w : p.weights)
       generated += w.generated;
-    std::printf("  generated  %6zu tensors %14llu bytes: not stored, made at "
-                "load time from recipes\n",
-                generated, (unsigned long long)p.generatedBytes);
+    j["weights"]["generated"] = {{"tensors", generated},
+                                 {"bytes", p.generatedBytes}};
+    say("  generated  %6zu tensors %14llu bytes: not stored, made at "
+        "load time from recipes\n",
+        generated, (unsigned long long)p.generatedBytes);
   }
   if (args->has("generate")) {
     auto threads = args->getInt("threads", 0, 0, kMaxThreads);
@@ -221,8 +336,9 @@ int runInspectCommand(int argc, char **argv) {
       std::fprintf(stderr, "birkhoff inspect: %s\n", s.toString().c_str());
       return 1;
     }
-    std::printf("           generated in %.2f s (%.0f MB/s)\n", seconds,
-                seconds > 0 ? double(p.generatedBytes) / 1e6 / seconds : 0.0);
+    j["weights"]["generation_s"] = seconds;
+    say("           generated in %.2f s (%.0f MB/s)\n", seconds,
+        seconds > 0 ? double(p.generatedBytes) / 1e6 / seconds : 0.0);
   }
 
   const int64_t ctx = *context > 0 ? *context : p.maxContext;
@@ -250,13 +366,19 @@ int runInspectCommand(int argc, char **argv) {
     if (s.tokensPerRow > 0)
       perToken += double(s.bytesPerRow) / double(s.tokensPerRow);
   }
-  std::printf(
-      "\nstate      %zu buffers per session: %llu bytes fixed + %.1f bytes per "
+  say("\nstate      %zu buffers per session: %llu bytes fixed + %.1f bytes per "
       "token of context\n",
       p.states.size(), (unsigned long long)fixed, perToken);
-  std::printf("           %llu bytes at %lld tokens (default context %lld)\n",
-              (unsigned long long)atCtx, (long long)ctx,
-              (long long)p.maxContext);
+  say("           %llu bytes at %lld tokens (default context %lld)\n",
+      (unsigned long long)atCtx, (long long)ctx, (long long)p.maxContext);
+  j["state"] = {
+      {"buffers", p.states.size()},  {"fixed_bytes", fixed},
+      {"bytes_per_token", perToken}, {"context_tokens", ctx},
+      {"bytes_at_context", atCtx},   {"default_context_tokens", p.maxContext}};
+  if (!say.on)
+    std::printf("%s\n",
+                j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace)
+                    .c_str());
   return 0;
 }
 
