@@ -31,6 +31,7 @@ const char *kUsage =
     "         [--seed S] [--stop-ids a,b,...] [--no-eos-stop] [--max-context "
     "N]\n"
     "         [--threads N] [--device host|cuda|cuda:N] [--no-cuda-graphs]\n"
+    "         [--json]\n"
     "Without --chunks the prompt is one prefill call; with --chunks P,C the "
     "first P\n"
     "tokens are one call, the next C another, and the rest one token per "
@@ -41,6 +42,9 @@ const char *kUsage =
     "--prompt encodes TEXT with the artifact's tokenizer (after the BOS token\n"
     "unless --no-bos) and --generate then prints the new text as it comes;\n"
     "--tokens prints the new ids. The stop reason follows on stderr.\n"
+    "--json (with --tokens or --prompt) prints one JSON object instead: the\n"
+    "tokens fed and generated, the text (with a tokenizer), the stop reason\n"
+    "and the timings.\n"
     "--batch runs several prompts (a JSON list of token-id lists) as one\n"
     "batch: one engine step prefills them all, then each --generate step\n"
     "decodes every unfinished prompt together. --dump-logits DIR and\n"
@@ -105,6 +109,23 @@ const char *stopName(GenerateResult::Stop stop) {
     return "callback";
   case GenerateResult::Stop::ContextFull:
     return "context full";
+  }
+  return "unknown";
+}
+
+/// The stop reason as a JSON value: snake_case, stable for scripts.
+const char *stopKey(GenerateResult::Stop stop) {
+  switch (stop) {
+  case GenerateResult::Stop::MaxTokens:
+    return "max_tokens";
+  case GenerateResult::Stop::Eos:
+    return "eos";
+  case GenerateResult::Stop::StopToken:
+    return "stop_token";
+  case GenerateResult::Stop::Callback:
+    return "callback";
+  case GenerateResult::Stop::ContextFull:
+    return "context_full";
   }
   return "unknown";
 }
@@ -306,7 +327,8 @@ int runRunCommand(int argc, char **argv) {
       {"tokens", "prompt", "batch", "system", "reasoning-effort", "chunks",
        "dump-logits", "generate", "dump-tokens", "temperature", "top-k",
        "top-p", "seed", "stop-ids", "max-context", "threads", "device"},
-      {"help", "no-eos-stop", "no-cuda-graphs", "no-bos", "chat", "thinking"});
+      {"help", "no-eos-stop", "no-cuda-graphs", "no-bos", "chat", "thinking",
+       "json"});
   if (!args) {
     std::fprintf(stderr, "birkhoff run: %s\n%s",
                  args.status().message().c_str(), kUsage);
@@ -379,6 +401,11 @@ int runRunCommand(int argc, char **argv) {
   g.stopAtEos = !args->has("no-eos-stop");
   for (int64_t v : *stopIds)
     g.stopTokens.push_back(int32_t(v));
+  // --json is one object for one prompt; a chat or a batch is not one.
+  const bool json = args->has("json");
+  if (json && (args->has("chat") || args->has("batch")))
+    return fail(invalidArgument("--json takes --tokens or --prompt, not "
+                                "--chat or --batch"));
   if (args->has("chat")) {
     SessionOptions so;
     so.maxContext = *maxContext;
@@ -491,10 +518,29 @@ int runRunCommand(int argc, char **argv) {
       return fail(st);
   }
 
+  nlohmann::json out = {{"prompt_tokens", n},
+                        {"prompt_calls", split.size()},
+                        {"prefill_ms", 1e3 * prefillSec},
+                        {"prefill_tokens_per_s", double(n) / prefillSec},
+                        {"generated_tokens", 0},
+                        {"tokens", nlohmann::json::array()},
+                        {"stop", nullptr}};
   if (*generateN > 0) {
     auto t1 = std::chrono::steady_clock::now();
     Status streamError = Status::ok();
+    std::string text; // --json's: the object holds it, nothing streams
     auto result = (*session)->generate({}, g, [&](int32_t tok) {
+      if (json) {
+        if (textOut) {
+          Expected<std::string> piece = textOut->push(tok);
+          if (!piece) {
+            streamError = piece.status();
+            return false;
+          }
+          text += *piece;
+        }
+        return true;
+      }
       if (!textOut) {
         std::printf("%d ", tok);
       } else {
@@ -508,12 +554,17 @@ int runRunCommand(int argc, char **argv) {
       std::fflush(stdout);
       return true;
     });
-    if (textOut) {
-      std::string rest = textOut->finish();
-      std::fwrite(rest.data(), 1, rest.size(), stdout);
+    if (json) {
+      if (textOut)
+        text += textOut->finish();
+    } else {
+      if (textOut) {
+        std::string rest = textOut->finish();
+        std::fwrite(rest.data(), 1, rest.size(), stdout);
+      }
+      std::printf("\n");
+      std::fflush(stdout);
     }
-    std::printf("\n");
-    std::fflush(stdout);
     if (!result)
       return fail(result.status());
     if (!streamError.isOk())
@@ -526,6 +577,15 @@ int runRunCommand(int argc, char **argv) {
                  result->tokens.size(), sec,
                  1e3 * sec /
                      double(std::max<size_t>(1, result->tokens.size())));
+    const double count = double(result->tokens.size());
+    out["generated_tokens"] = result->tokens.size();
+    out["tokens"] = result->tokens;
+    if (textOut)
+      out["text"] = text;
+    out["stop"] = stopKey(result->stop);
+    out["decode_ms"] = 1e3 * sec;
+    out["decode_ms_per_token"] = count > 0 ? 1e3 * sec / count : 0.0;
+    out["decode_tokens_per_s"] = sec > 0 ? count / sec : 0.0;
     if (args->has("dump-tokens")) {
       Status st =
           writeNpyI32(args->get("dump-tokens"),
@@ -534,6 +594,12 @@ int runRunCommand(int argc, char **argv) {
         return fail(st);
     }
   }
+  // Invalid UTF-8 in the text (a cut multi-byte sequence) dumps as U+FFFD
+  // rather than throwing.
+  if (json)
+    std::printf("%s\n", out.dump(2, ' ', false,
+                                 nlohmann::json::error_handler_t::replace)
+                            .c_str());
   return 0;
 }
 
