@@ -2,6 +2,7 @@
 #include "Args.h"
 #include "ArtifactLoader.h"
 #include "Commands.h"
+#include "TextOut.h"
 #include "WeightGeneration.h"
 #include "birkhoff/CheckedMath.h"
 #include "birkhoff/GenerationConfig.h"
@@ -12,7 +13,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstdarg>
 #include <cstdio>
 #include <map>
 #include <memory>
@@ -21,21 +21,6 @@
 
 namespace birkhoff::tools {
 namespace {
-
-/// stdout's text, off under --json: the JSON object then stands for all of
-/// it, so the text and the object come from the same figures.
-struct TextOut {
-  bool on = true;
-  __attribute__((format(printf, 2, 3))) void operator()(const char *fmt,
-                                                        ...) const {
-    if (!on)
-      return;
-    va_list ap;
-    va_start(ap, fmt);
-    std::vprintf(fmt, ap);
-    va_end(ap);
-  }
-};
 
 /// The stored generation config as JSON: the fields present (null: none).
 nlohmann::json generationConfigJson(const std::optional<GenerationConfig> &g) {
