@@ -13,8 +13,11 @@
 #include "ArtifactLoader.h"
 #include "Commands.h"
 #include "EngineInternals.h"
+#include "TextOut.h"
 #include "birkhoff/CheckedMath.h"
 #include "birkhoff/Runtime.h"
+
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -124,30 +127,42 @@ double stateBytesAt(const rt::Program &prog, int64_t ctx) {
 /// The per-kernel times a profiling session gathered since the last call,
 /// slowest first, then starts over. With `decode` (the costs of one-token
 /// calls), each kernel's weight bytes per step and the rate it read them at.
+/// Returns the same as JSON.
 template <typename Runner>
-void printKernelTimes(Runner &session, const char *what,
-                      const TokenCost *decode = nullptr) {
+nlohmann::json printKernelTimes(Runner &session, const TextOut &say,
+                                const char *what,
+                                const TokenCost *decode = nullptr) {
   std::vector<KernelTime> times = session.kernelTimes();
   double total = 0;
   for (const KernelTime &k : times)
     total += k.milliseconds;
-  std::printf("profile  %s: %.3f ms in kernels\n", what, total);
+  say("profile  %s: %.3f ms in kernels\n", what, total);
+  nlohmann::json j = {{"kernels_ms", total},
+                      {"kernels", nlohmann::json::array()}};
   for (const KernelTime &k : times) {
-    std::printf("         %-20s %8lld launches %10.3f ms %5.1f %%",
-                k.kernel.c_str(), (long long)k.launches, k.milliseconds,
-                total > 0 ? 100.0 * k.milliseconds / total : 0.0);
+    const double percent = total > 0 ? 100.0 * k.milliseconds / total : 0.0;
+    say("         %-20s %8lld launches %10.3f ms %5.1f %%", k.kernel.c_str(),
+        (long long)k.launches, k.milliseconds, percent);
+    nlohmann::json kj = {{"kernel", k.kernel},
+                         {"launches", k.launches},
+                         {"ms", k.milliseconds},
+                         {"percent", percent}};
     auto perStep = decode ? decode->launchesByKernel.find(k.kernel)
                           : std::map<std::string, int64_t>::const_iterator();
     if (decode && perStep != decode->launchesByKernel.end() &&
         perStep->second > 0 && k.milliseconds > 0) {
       const double steps = double(k.launches) / double(perStep->second);
       const double bytes = decode->bytesByKernel.at(k.kernel);
-      std::printf("  %9.2f MB/step %8.1f GB/s", bytes / 1e6,
-                  bytes * steps / (k.milliseconds / 1e3) / 1e9);
+      const double rate = bytes * steps / (k.milliseconds / 1e3) / 1e9;
+      say("  %9.2f MB/step %8.1f GB/s", bytes / 1e6, rate);
+      kj["weight_bytes_per_step"] = bytes;
+      kj["read_gb_per_s"] = rate;
     }
-    std::printf("\n");
+    say("\n");
+    j["kernels"].push_back(std::move(kj));
   }
   session.clearKernelTimes();
+  return j;
 }
 
 /// `bench --batch N`: decode steps of N sequences at each context. The
@@ -159,7 +174,8 @@ void printKernelTimes(Runner &session, const char *what,
 /// step reads.
 int benchBatch(std::shared_ptr<const Model> model, int64_t batchSize,
                const std::vector<int64_t> &ctxs, int64_t decode, bool profile,
-               const std::function<int32_t()> &nextToken) {
+               const std::function<int32_t()> &nextToken, const TextOut &say,
+               nlohmann::json &out) {
   const rt::Program &prog = model->artifact().program;
   const rt::EntryDesc *prefillEntry = prog.entry("prefill");
   const TokenCost cost = tokenCost(prog, *prefillEntry);
@@ -191,9 +207,11 @@ int benchBatch(std::shared_ptr<const Model> model, int64_t batchSize,
       return result.failed.front().second;
     return Status::ok();
   };
-  std::printf("batch    %lld sequences per step, one decode token each; "
-              "contexts skipped to over zeroed state\n",
-              (long long)batchSize);
+  say("batch    %lld sequences per step, one decode token each; "
+      "contexts skipped to over zeroed state\n",
+      (long long)batchSize);
+  out["batch"] = batchSize;
+  out["decode"] = nlohmann::json::array();
   for (int64_t ctx : ctxs) {
     for (SequenceId id : ids)
       if (Status st =
@@ -208,9 +226,10 @@ int benchBatch(std::shared_ptr<const Model> model, int64_t batchSize,
         return fail(st);
       steps.push_back(seconds(t1));
     }
+    nlohmann::json kernels;
     if (profile)
-      printKernelTimes(
-          eng, ("decode batch at context " + std::to_string(ctx)).c_str());
+      kernels = printKernelTimes(
+          eng, say, ("decode batch at context " + std::to_string(ctx)).c_str());
     // The experts this batch routes to, from one profiled step.
     rt::EngineBackend &backend = EngineInternals::backend(eng);
     backend.routes.clear();
@@ -240,8 +259,7 @@ int benchBatch(std::shared_ptr<const Model> model, int64_t batchSize,
         dense + cost.embedRowBytes * double(batchSize) + expertBytes;
     const double logitsBytes =
         4.0 * double(prog.config.vocabSize) * double(batchSize);
-    std::printf(
-        "decode   batch %lld context %lld  median %.3f ms/step  min %.3f  max "
+    say("decode   batch %lld context %lld  median %.3f ms/step  min %.3f  max "
         "%.3f (%zu steps)  %.1f tokens/s\n"
         "         reads %.1f MB/step (weights %.1f with %.1f distinct "
         "experts a moe of %lld-token steps, state <= %.1f): %.1f GB/s; "
@@ -252,6 +270,23 @@ int benchBatch(std::shared_ptr<const Model> model, int64_t batchSize,
         moes ? distinctSum / double(backend.routes.size()) : 0.0,
         (long long)batchSize, stateBytes / 1e6,
         (weights + stateBytes) / median / 1e9, logitsBytes / 1e6);
+    nlohmann::json dj = {
+        {"context_tokens", ctx},
+        {"steps", steps.size()},
+        {"median_ms_per_step", 1e3 * median},
+        {"min_ms_per_step", 1e3 * steps.front()},
+        {"max_ms_per_step", 1e3 * steps.back()},
+        {"tokens_per_s", double(batchSize) / median},
+        {"read_bytes_per_step", weights + stateBytes},
+        {"weight_bytes_per_step", weights},
+        {"distinct_experts_per_moe",
+         moes ? distinctSum / double(backend.routes.size()) : 0.0},
+        {"state_bytes_per_step_max", stateBytes},
+        {"read_gb_per_s", (weights + stateBytes) / median / 1e9},
+        {"logits_bytes_per_step", logitsBytes}};
+    if (profile)
+      dj["profile"] = std::move(kernels);
+    out["decode"].push_back(std::move(dj));
   }
   return 0;
 }
@@ -277,11 +312,13 @@ int runBenchCommand(int argc, char **argv) {
       "slower).\n"
       "--context N is --contexts N. --batch N times decode steps of N\n"
       "sequences instead (no prefill: each context is reached over zeroed\n"
-      "state; the bytes count the distinct experts the batch routes to).\n";
+      "state; the bytes count the distinct experts the batch routes to).\n"
+      "--json prints every figure as one JSON object instead (units in the\n"
+      "key names).\n";
   auto args = parseArgs(argc, argv,
                         {"prompt", "context", "contexts", "decode", "threads",
                          "seed", "device", "batch"},
-                        {"help", "no-cuda-graphs", "profile"});
+                        {"help", "no-cuda-graphs", "profile", "json"});
   if (args && args->has("help")) {
     std::fputs(usage, stdout);
     return 0;
@@ -348,21 +385,43 @@ int runBenchCommand(int argc, char **argv) {
     state = state * 6364136223846793005ull + 1442695040888963407ull;
     return int32_t((state >> 33) % uint64_t(vocab));
   };
-  std::printf("device   %s (%s numerics), loaded in %.2f s\n",
-              (*model)->info().device.c_str(), prog.numerics.c_str(), loadSec);
-  std::printf("weights  %.1f MB read per decode token (top-%s routed experts, "
-              "one embedding row); %.2f GFLOP per token in matrices\n",
-              decodeCost.weightBytes / 1e6,
-              prog.config.nActivatedExperts > 0
-                  ? std::to_string(prog.config.nActivatedExperts).c_str()
-                  : "k",
-              prefillCost.matrixFlops / 1e9);
-  if (*batchSize > 0)
-    return benchBatch(*model, *batchSize, ctxs, *decode, args->has("profile"),
-                      nextToken);
+  const TextOut say{!args->has("json")};
+  nlohmann::json out = {
+      {"device", (*model)->info().device},
+      {"numerics", prog.numerics},
+      {"load_s", loadSec},
+      {"decode_weight_bytes_per_token", decodeCost.weightBytes},
+      {"activated_experts", prog.config.nActivatedExperts},
+      {"matrix_flops_per_token", prefillCost.matrixFlops}};
+  // Invalid UTF-8 (a device name) dumps as U+FFFD rather than throwing.
+  auto printJson = [&] {
+    if (!say.on)
+      std::printf("%s\n", out.dump(2, ' ', false,
+                                   nlohmann::json::error_handler_t::replace)
+                              .c_str());
+  };
+  say("device   %s (%s numerics), loaded in %.2f s\n",
+      (*model)->info().device.c_str(), prog.numerics.c_str(), loadSec);
+  say("weights  %.1f MB read per decode token (top-%s routed experts, "
+      "one embedding row); %.2f GFLOP per token in matrices\n",
+      decodeCost.weightBytes / 1e6,
+      prog.config.nActivatedExperts > 0
+          ? std::to_string(prog.config.nActivatedExperts).c_str()
+          : "k",
+      prefillCost.matrixFlops / 1e9);
+  if (*batchSize > 0) {
+    int rc = benchBatch(*model, *batchSize, ctxs, *decode, args->has("profile"),
+                        nextToken, say, out);
+    if (rc == 0)
+      printJson();
+    return rc;
+  }
+  if (decodeEntry) {
+    out["launches_per_decode_step"] = decodeEntry->launches.size();
+    out["cuda_kernels_per_decode_step"] = decodeCost.cudaKernels;
+  }
   if (decodeEntry)
-    std::printf(
-        "launches %zu per decode step%s\n", decodeEntry->launches.size(),
+    say("launches %zu per decode step%s\n", decodeEntry->launches.size(),
         decodeCost.cudaKernels > 0
             ? (" (" + std::to_string(decodeCost.cudaKernels) + " CUDA kernels)")
                   .c_str()
@@ -378,15 +437,22 @@ int runBenchCommand(int argc, char **argv) {
     std::fprintf(stderr, "birkhoff bench: %s\n", st.toString().c_str());
     return 1;
   }
-  std::printf("prefill  %lld tokens  %.3f s  %.1f tokens/s  %.2f TFLOP/s in "
-              "matrices\n",
-              (long long)*prompt, prefillSec, double(*prompt) / prefillSec,
-              prefillCost.matrixFlops * double(*prompt) / prefillSec / 1e12);
+  const double tflops =
+      prefillCost.matrixFlops * double(*prompt) / prefillSec / 1e12;
+  say("prefill  %lld tokens  %.3f s  %.1f tokens/s  %.2f TFLOP/s in "
+      "matrices\n",
+      (long long)*prompt, prefillSec, double(*prompt) / prefillSec, tflops);
+  out["prefill"] = {{"tokens", *prompt},
+                    {"s", prefillSec},
+                    {"tokens_per_s", double(*prompt) / prefillSec},
+                    {"matrix_tflop_per_s", tflops}};
   if (profile)
-    printKernelTimes(**session, "prefill");
+    out["prefill"]["profile"] = printKernelTimes(**session, say, "prefill");
 
   (*session)->reset();
+  out["decode"] = nlohmann::json::array();
   for (int64_t ctx : ctxs) {
+    nlohmann::json dj = {{"context_tokens", ctx}};
     int64_t have = (*session)->position();
     if (ctx > have) {
       std::vector<int32_t> fill(static_cast<size_t>(ctx - have));
@@ -399,10 +465,13 @@ int runBenchCommand(int argc, char **argv) {
         std::fprintf(stderr, "birkhoff bench: %s\n", st.toString().c_str());
         return 1;
       }
-      std::printf("fill     %lld tokens to context %lld  %.3f s  %.1f "
-                  "tokens/s\n",
-                  (long long)(ctx - have), (long long)ctx, fillSec,
-                  double(ctx - have) / fillSec);
+      say("fill     %lld tokens to context %lld  %.3f s  %.1f "
+          "tokens/s\n",
+          (long long)(ctx - have), (long long)ctx, fillSec,
+          double(ctx - have) / fillSec);
+      dj["fill"] = {{"tokens", ctx - have},
+                    {"s", fillSec},
+                    {"tokens_per_s", double(ctx - have) / fillSec}};
       (*session)->clearKernelTimes();
     }
     std::vector<double> steps;
@@ -415,30 +484,43 @@ int runBenchCommand(int argc, char **argv) {
         return 1;
       }
     }
-    if (steps.empty())
+    if (steps.empty()) {
+      out["decode"].push_back(std::move(dj));
       continue;
+    }
     std::sort(steps.begin(), steps.end());
     double median = steps[steps.size() / 2];
     // The state a step may read: everything the session keeps for this
     // context (an upper bound: CSA attention reads only its top-k entries).
     const double stateBytes = stateBytesAt(prog, ctx);
     double bytes = decodeCost.weightBytes + stateBytes;
-    std::printf("decode   context %lld  median %.3f ms/step  min %.3f  max "
-                "%.3f (%zu steps)\n"
-                "         reads %.1f MB/step (weights %.1f + state <= %.1f): "
-                "%.1f GB/s\n",
-                (long long)ctx, 1e3 * median, 1e3 * steps.front(),
-                1e3 * steps.back(), steps.size(), bytes / 1e6,
-                decodeCost.weightBytes / 1e6, stateBytes / 1e6,
-                bytes / median / 1e9);
+    say("decode   context %lld  median %.3f ms/step  min %.3f  max "
+        "%.3f (%zu steps)\n"
+        "         reads %.1f MB/step (weights %.1f + state <= %.1f): "
+        "%.1f GB/s\n",
+        (long long)ctx, 1e3 * median, 1e3 * steps.front(), 1e3 * steps.back(),
+        steps.size(), bytes / 1e6, decodeCost.weightBytes / 1e6,
+        stateBytes / 1e6, bytes / median / 1e9);
+    dj["steps"] = steps.size();
+    dj["median_ms_per_step"] = 1e3 * median;
+    dj["min_ms_per_step"] = 1e3 * steps.front();
+    dj["max_ms_per_step"] = 1e3 * steps.back();
+    dj["read_bytes_per_step"] = bytes;
+    dj["weight_bytes_per_step"] = decodeCost.weightBytes;
+    dj["state_bytes_per_step_max"] = stateBytes;
+    dj["read_gb_per_s"] = bytes / median / 1e9;
     if (profile)
-      printKernelTimes(**session,
-                       ("decode at context " + std::to_string(ctx)).c_str(),
-                       &decodeCost);
+      dj["profile"] = printKernelTimes(
+          **session, say, ("decode at context " + std::to_string(ctx)).c_str(),
+          &decodeCost);
+    out["decode"].push_back(std::move(dj));
   }
-  std::printf("state    %llu bytes for %lld tokens of context\n",
-              (unsigned long long)(*session)->stateBytes(),
-              (long long)(*session)->capacity());
+  say("state    %llu bytes for %lld tokens of context\n",
+      (unsigned long long)(*session)->stateBytes(),
+      (long long)(*session)->capacity());
+  out["state"] = {{"bytes", (*session)->stateBytes()},
+                  {"context_tokens", (*session)->capacity()}};
+  printJson();
   return 0;
 }
 
