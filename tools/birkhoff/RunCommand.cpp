@@ -525,6 +525,8 @@ int runRunCommand(int argc, char **argv) {
                         {"generated_tokens", 0},
                         {"tokens", nlohmann::json::array()},
                         {"stop", nullptr}};
+  if (textOut)
+    out["text"] = "";
   if (*generateN > 0) {
     auto t1 = std::chrono::steady_clock::now();
     Status streamError = Status::ok();
