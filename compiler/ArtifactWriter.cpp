@@ -6,6 +6,7 @@
 
 #include "birkhoff/DType.h"
 #include "birkhoff/FileSafety.h"
+#include "birkhoff/NonFinite.h"
 #include "birkhoff/schema/artifact_generated.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -424,6 +425,13 @@ Status Writer::write(const std::string &path, ArtifactStats &stats) {
     Expected<std::span<const uint8_t>> bytes = ckpt_.bytes(e.name);
     if (!bytes)
       return bytes.status().withContext("artifact");
+    // Every stored byte passes here once: a NaN or an infinity is refused
+    // now, naming the tensor, rather than surfacing as NaN logits later.
+    if (std::optional<int64_t> bad = firstNonFinite(e.dtype, *bytes))
+      return corrupt("artifact: tensor '" + e.name + "' (" +
+                     std::string(dtypeName(e.dtype)) +
+                     ") holds a non-finite value at element " +
+                     std::to_string(*bad));
     if (std::fwrite(bytes->data(), 1, bytes->size(), f) != bytes->size())
       return ioError("artifact: writing '" + path +
                      "': " + std::strerror(errno));

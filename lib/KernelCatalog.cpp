@@ -14,13 +14,15 @@ namespace {
 
 // One ParamInfo array per kernel.
 #define BK_KERNEL(Id, ...) constexpr ParamInfo k##Id##Params[] = {
-#define BK_PARAM(Id, field, key, Type, Presence, dflt, Profile)                \
+#define BK_PARAM(Id, field, key, Type, Presence, dflt, Profile, lo, hi)        \
   {key,                                                                        \
    #field,                                                                     \
    ParamType::Type,                                                            \
    BK_REQUIRED_##Presence,                                                     \
    double(dflt),                                                               \
-   BK_OFFICIAL_##Profile},
+   BK_OFFICIAL_##Profile,                                                      \
+   double(lo),                                                                 \
+   double(hi)},
 #define BK_KERNEL_END(Id)                                                      \
   }                                                                            \
   ;
@@ -30,7 +32,7 @@ namespace {
 #define BK_KEY_IF_Required(key) key,
 #define BK_KEY_IF_Optional(key)
 #define BK_KERNEL(Id, ...) constexpr std::string_view k##Id##Required[] = {
-#define BK_PARAM(Id, field, key, Type, Presence, dflt, Profile)                \
+#define BK_PARAM(Id, field, key, Type, Presence, dflt, Profile, lo, hi)        \
   BK_KEY_IF_##Presence(key)
 #define BK_KERNEL_END(Id)                                                      \
   }                                                                            \

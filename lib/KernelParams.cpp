@@ -11,8 +11,11 @@
 namespace birkhoff {
 namespace {
 
-/// Shortest text that reads back as `v` (64.5, 1e-06, 10000).
+/// Shortest text that reads back as `v` (64.5, 1e-06, 10000, 1e+300).
 std::string numberText(double v) {
+  // Whole numbers in full (a range's 1000 and 16777216, not 1e+03).
+  if (std::trunc(v) == v && std::fabs(v) < 1e15)
+    return std::to_string(int64_t(v));
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.17g", v);
   for (int digits = 1; digits <= 17; ++digits) {
@@ -59,6 +62,13 @@ Expected<std::vector<double>> checkedValues(const KernelSignature &sig,
     case ParamType::Real:
       break;
     }
+    // The one range check: the compiler's bk.launch verifier and the runtime
+    // loader both decode here, so neither accepts what the other refuses.
+    if (!(v >= info->minValue && v <= info->maxValue))
+      return paramError(sig, key,
+                        "= " + numberText(v) + " is outside [" +
+                            numberText(info->minValue) + ", " +
+                            numberText(info->maxValue) + "]");
     values[i] = v;
   }
   for (size_t i = 0; i < sig.params.size(); ++i) {

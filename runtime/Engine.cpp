@@ -9,9 +9,11 @@
 #include "ArtifactLoader.h"
 #include "Backend.h"
 #include "EngineInternals.h"
+#include "LogitsCheck.h"
 #include "birkhoff/Runtime.h"
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <numeric>
 #include <optional>
@@ -209,6 +211,48 @@ Status Engine::Impl::growTo(int slot, Sequence &seq, int64_t tokens) {
   return Status::ok();
 }
 
+namespace rt {
+
+// The check runs on the host copy, so the host and CUDA paths share it.
+void refuseNonFiniteLogits(const Batch &batch, StepResult &result) {
+  const size_t vocab = size_t(result.vocab);
+  std::set<SequenceId> bad;
+  for (size_t r = 0; r < result.rows.size(); ++r) {
+    const int32_t i = result.rows[r];
+    const SequenceId id = batch.sequences[size_t(i)];
+    if (bad.count(id))
+      continue;
+    const float *row = result.logits.data() + r * vocab;
+    for (size_t v = 0; v < vocab; ++v) {
+      if (std::isfinite(row[v]))
+        continue;
+      bad.insert(id);
+      result.failed.push_back(
+          {id, internalError("non-finite logits: sequence " +
+                             std::to_string(id) + " at position " +
+                             std::to_string(batch.positions[size_t(i)]) +
+                             " has " + (std::isnan(row[v]) ? "NaN" : "inf") +
+                             " at vocabulary index " + std::to_string(v))});
+      break;
+    }
+  }
+  if (bad.empty())
+    return;
+  size_t kept = 0;
+  for (size_t r = 0; r < result.rows.size(); ++r) {
+    if (bad.count(batch.sequences[size_t(result.rows[r])]))
+      continue;
+    if (kept != r)
+      std::copy_n(result.logits.begin() + std::ptrdiff_t(r * vocab), vocab,
+                  result.logits.begin() + std::ptrdiff_t(kept * vocab));
+    result.rows[kept++] = result.rows[r];
+  }
+  result.rows.resize(kept);
+  result.logits.resize(kept * vocab);
+}
+
+} // namespace rt
+
 Status Engine::step(const Batch &batch, StepResult &result) {
   Impl &e = *impl_;
   result.rows.clear();
@@ -295,9 +339,12 @@ Status Engine::step(const Batch &batch, StepResult &result) {
     dest[size_t(result.rows[r])] =
         result.logits.data() + r * size_t(result.vocab);
   Status ran = e.runCalls(batch, order, dest);
-  if (!ran.isOk())
+  if (!ran.isOk()) {
     e.broken = ran;
-  return ran;
+    return ran;
+  }
+  rt::refuseNonFiniteLogits(batch, result);
+  return Status::ok();
 }
 
 /// Cuts the ordered tokens into calls of at most the largest entry's tokens

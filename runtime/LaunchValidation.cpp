@@ -37,8 +37,24 @@ public:
     return false;
   }
 
+  /// `value` of integer parameter `key` if it lies in its catalogue range
+  /// (Kernels.def), else the range's low end. decodeParams has checked that
+  /// range already; this keeps the checks below from trusting a value that
+  /// did not come through it.
+  int64_t param(const char *key, int64_t value) {
+    const ParamInfo *info = infoOf(key);
+    return info ? param(key, value, int64_t(info->minValue),
+                        int64_t(info->maxValue))
+                : value;
+  }
+  double real(const char *key, double value) {
+    const ParamInfo *info = infoOf(key);
+    return info ? real(key, value, info->minValue, info->maxValue) : value;
+  }
+
   /// `value` of integer parameter `key` if it lies in [lo, hi], else lo
-  /// (after recording the failure).
+  /// (after recording the failure). For bounds that depend on other
+  /// parameters; the fixed ones live in the catalogue.
   int64_t param(const char *key, int64_t value, int64_t lo, int64_t hi) {
     if (value < lo || value > hi) {
       fail(std::string("parameter ") + key + " = " + std::to_string(value) +
@@ -137,6 +153,16 @@ public:
   }
 
 private:
+  const ParamInfo *infoOf(const char *key) {
+    if (l_.params.index() == 0)
+      return nullptr;
+    const ParamInfo *info =
+        kernelSignature(kernelIdOf(l_.params)).findParam(key);
+    if (!info)
+      fail(std::string("checks parameter ") + key + ", not in the catalogue");
+    return info;
+  }
+
   bool buffer(int b, int64_t elems, bool isInt, const std::string &what) {
     const BufferDesc &d = e_.buffers[size_t(b)];
     if (d.elemsPerToken != elems || d.isInt != isInt)
@@ -152,13 +178,11 @@ private:
   Status first_;
 };
 
-constexpr int64_t kMaxDim = int64_t(1) << 24;
-
 void checkRope(Checker &c, const RopeSpec &r, int64_t headDim) {
   int64_t dim = c.param("rope_dim", r.ropeDim, 0, headDim);
   if (dim % 2)
     c.fail("rope_dim must be even");
-  c.real("theta", r.theta, 1.0, 1e12);
+  c.real("theta", r.theta);
   if (r.yarn) {
     c.real("rope_factor", r.ropeFactor, 1e-6, 1e9);
     c.param("original_seq_len", r.originalSeqLen, 1, int64_t(1e12));
@@ -169,64 +193,62 @@ void checkRope(Checker &c, const RopeSpec &r, int64_t headDim) {
 
 /// Weights and buffers of mhc_pre and mhc_pre_norm.
 template <typename P> void checkMhcPre(Checker &c, const P &p) {
-  int64_t dim = c.param("dim", p.dim, 1, kMaxDim),
-          hc = c.param("hc", p.hc, 1, 64);
-  c.param("iters", p.iters, 1, 1000);
-  c.real("hc_eps", p.hcEps, 0, 1);
-  c.real("norm_eps", p.normEps, 0, 1);
+  int64_t dim = c.param("dim", p.dim), hc = c.param("hc", p.hc);
+  c.param("iters", p.iters);
+  c.real("hc_eps", p.hcEps);
+  c.real("norm_eps", p.normEps);
   c.input(0, hc * dim) && c.output(0, dim) && c.output(1, hc) &&
       c.output(2, hc * hc);
   c.matrix(0, (2 + hc) * hc, hc * dim) && c.vector(1, (2 + hc) * hc) &&
       c.vector(2, 3);
   if constexpr (std::is_same_v<P, MhcPreNormParams>) {
-    c.real("eps", p.eps, 0, 1);
+    c.real("eps", p.eps);
     c.vector(3, dim);
   }
 }
 
 /// Weights and buffers of mhc_head and mhc_head_norm.
 template <typename P> void checkMhcHead(Checker &c, const P &p) {
-  int64_t dim = c.param("dim", p.dim, 1, kMaxDim),
-          hc = c.param("hc", p.hc, 1, 64);
-  c.real("hc_eps", p.hcEps, 0, 1);
-  c.real("norm_eps", p.normEps, 0, 1);
+  int64_t dim = c.param("dim", p.dim), hc = c.param("hc", p.hc);
+  c.real("hc_eps", p.hcEps);
+  c.real("norm_eps", p.normEps);
   c.input(0, hc * dim) && c.output(0, dim);
   c.matrix(0, hc, hc * dim) && c.vector(1, hc) && c.vector(2, 1);
   if constexpr (std::is_same_v<P, MhcHeadNormParams>) {
-    c.real("eps", p.eps, 0, 1);
+    c.real("eps", p.eps);
     c.vector(3, dim);
   }
 }
 
 template <typename P> void checkLinear(Checker &c, const P &p) {
-  int64_t in = c.param("in_features", p.inFeatures, 1, kMaxDim),
-          out = c.param("out_features", p.outFeatures, 1, kMaxDim);
+  int64_t in = c.param("in_features", p.inFeatures),
+          out = c.param("out_features", p.outFeatures);
   c.input(0, in) && c.output(0, out) && c.matrix(0, out, in);
   if constexpr (std::is_same_v<P, LinearRmsNormParams>) {
-    c.real("eps", p.eps, 0, 1);
+    c.real("eps", p.eps);
     c.vector(1, out);
   }
 }
 
 /// head_rms_norm, rope and head_rms_norm_rope.
 template <typename P> void checkHeads(Checker &c, const P &p) {
-  int64_t heads = c.param("heads", p.heads, 1, kMaxDim),
-          hd = c.param("head_dim", p.headDim, 1, kMaxDim);
+  int64_t heads = c.param("heads", p.heads),
+          hd = c.param("head_dim", p.headDim);
   c.input(0, heads * hd) && c.output(0, heads * hd);
   if constexpr (!std::is_same_v<P, RopeParams>)
-    c.real("eps", p.eps, 0, 1);
+    c.real("eps", p.eps);
   if constexpr (!std::is_same_v<P, HeadRmsNormParams>)
     checkRope(c, ropeSpecOf(p), hd);
   if constexpr (std::is_same_v<P, RopeParams>)
-    c.param("after_rope", p.afterRope, 0, 2);
+    c.param("after_rope", p.afterRope);
 }
 
 /// Routing of route_select and router (after router's scores).
 template <typename P> void checkRouting(Checker &c, const P &p) {
   constexpr bool fused = std::is_same_v<P, RouterParams>;
-  int64_t experts = c.param("experts", p.experts, 1, 1 << 16),
+  int64_t experts = c.param("experts", p.experts),
           topk = c.param("topk", p.topk, 1, experts);
-  c.real("route_scale", p.routeScale, -1e6, 1e6);
+  c.real("route_scale", p.routeScale);
   if constexpr (!fused)
     c.input(0, experts);
   c.input(1, 1, true) && c.output(0, topk, true) && c.output(1, topk);
@@ -249,8 +271,7 @@ template <typename P> void checkRouting(Checker &c, const P &p) {
 
 void check(Checker &c, const Program &, const LaunchDesc &,
            const EmbedParams &e) {
-  int64_t dim = c.param("dim", e.dim, 1, kMaxDim),
-          hc = c.param("hc", e.hc, 1, 64);
+  int64_t dim = c.param("dim", e.dim), hc = c.param("hc", e.hc);
   c.input(0, 1, true) && c.output(0, hc * dim);
   const WeightDesc *w = c.weight(0);
   if (w && (w->shape.size() != 2 || w->shape[1] != dim ||
@@ -268,8 +289,7 @@ void check(Checker &c, const Program &, const LaunchDesc &,
 }
 void check(Checker &c, const Program &, const LaunchDesc &,
            const MhcPostParams &p) {
-  int64_t dim = c.param("dim", p.dim, 1, kMaxDim),
-          hc = c.param("hc", p.hc, 1, 64);
+  int64_t dim = c.param("dim", p.dim), hc = c.param("hc", p.hc);
   c.input(0, dim) && c.input(1, hc * dim) && c.input(2, hc) &&
       c.input(3, hc * hc) && c.output(0, hc * dim);
 }
@@ -283,8 +303,8 @@ void check(Checker &c, const Program &, const LaunchDesc &,
 }
 void check(Checker &c, const Program &, const LaunchDesc &,
            const RmsNormParams &p) {
-  int64_t n = c.param("n", p.n, 1, kMaxDim);
-  c.real("eps", p.eps, 0, 1);
+  int64_t n = c.param("n", p.n);
+  c.real("eps", p.eps);
   c.input(0, n) && c.output(0, n) && c.vector(0, n);
 }
 void check(Checker &c, const Program &, const LaunchDesc &,
@@ -309,10 +329,9 @@ void check(Checker &c, const Program &, const LaunchDesc &,
 }
 void check(Checker &c, const Program &, const LaunchDesc &,
            const CompressorParams &p) {
-  int64_t dim = c.param("dim", p.dim, 1, kMaxDim),
-          D = c.param("head_dim", p.headDim, 1, kMaxDim);
-  int64_t m = c.param("ratio", p.ratio, 1, 1 << 20);
-  c.real("eps", p.eps, 0, 1);
+  int64_t dim = c.param("dim", p.dim), D = c.param("head_dim", p.headDim);
+  int64_t m = c.param("ratio", p.ratio);
+  c.real("eps", p.eps);
   checkRope(c, ropeSpecOf(p), D);
   int64_t width = (p.overlap ? 2 : 1) * D;
   c.input(0, dim) && c.matrix(0, width, dim) && c.matrix(1, width, dim) &&
@@ -324,20 +343,18 @@ void check(Checker &c, const Program &, const LaunchDesc &,
 }
 void check(Checker &c, const Program &, const LaunchDesc &,
            const IndexerTopkParams &p) {
-  int64_t heads = c.param("heads", p.heads, 1, kMaxDim),
-          hd = c.param("head_dim", p.headDim, 1, kMaxDim);
-  int64_t topk = c.param("topk", p.topk, 1, kMaxDim),
-          m = c.param("ratio", p.ratio, 1, 1 << 20);
+  int64_t heads = c.param("heads", p.heads),
+          hd = c.param("head_dim", p.headDim);
+  int64_t topk = c.param("topk", p.topk), m = c.param("ratio", p.ratio);
   int64_t keyBytes = c.rowBytes("key_format", p.keyFormat, 1, hd, 0, 1);
   c.input(0, heads * hd) && c.input(1, heads) && c.output(0, topk, true) &&
       c.state(0, keyBytes, 0, m);
 }
 void check(Checker &c, const Program &prog, const LaunchDesc &l,
            const SparseAttentionParams &p) {
-  int64_t heads = c.param("heads", p.heads, 1, kMaxDim),
-          hd = c.param("head_dim", p.headDim, 1, kMaxDim);
-  int64_t window = c.param("window", p.window, 1, 1 << 20),
-          mode = c.param("mode", p.mode, 0, 2);
+  int64_t heads = c.param("heads", p.heads),
+          hd = c.param("head_dim", p.headDim);
+  int64_t window = c.param("window", p.window), mode = c.param("mode", p.mode);
   int64_t ratio = c.param("ratio", p.ratio, mode ? 1 : 0, 1 << 20);
   int64_t topk = c.param("topk", p.topk, mode == 1 ? 1 : 0, kMaxDim);
   int64_t kvBytes = c.rowBytes("kv_format", p.kvFormat, 1, hd, p.ropeDim, -1);
@@ -362,8 +379,8 @@ void check(Checker &c, const Program &prog, const LaunchDesc &l,
 }
 void check(Checker &c, const Program &prog, const LaunchDesc &l,
            const WindowWriteParams &p) {
-  int64_t window = c.param("window", p.window, 1, 1 << 20),
-          hd = c.param("head_dim", p.headDim, 1, kMaxDim);
+  int64_t window = c.param("window", p.window),
+          hd = c.param("head_dim", p.headDim);
   int64_t kvBytes = c.rowBytes("kv_format", p.kvFormat, 1, hd, p.ropeDim, -1);
   c.input(0, hd) && c.state(0, kvBytes, window, 0);
   if (c.ok() && prog.states[size_t(l.states[0])].fixedRows != window)
@@ -371,15 +388,14 @@ void check(Checker &c, const Program &prog, const LaunchDesc &l,
 }
 void check(Checker &c, const Program &, const LaunchDesc &,
            const GroupedLinearParams &p) {
-  int64_t g = c.param("groups", p.groups, 1, 4096),
-          in = c.param("in_per_group", p.inPerGroup, 1, kMaxDim),
-          out = c.param("out_per_group", p.outPerGroup, 1, kMaxDim);
+  int64_t g = c.param("groups", p.groups),
+          in = c.param("in_per_group", p.inPerGroup),
+          out = c.param("out_per_group", p.outPerGroup);
   c.input(0, g * in) && c.output(0, g * out) && c.matrix(0, g * out, in);
 }
 void check(Checker &c, const Program &, const LaunchDesc &,
            const RouterScoresParams &p) {
-  int64_t dim = c.param("dim", p.dim, 1, kMaxDim),
-          experts = c.param("experts", p.experts, 1, 1 << 16);
+  int64_t dim = c.param("dim", p.dim), experts = c.param("experts", p.experts);
   c.input(0, dim) && c.matrix(0, experts, dim);
   c.output(0, experts);
 }
@@ -389,19 +405,17 @@ void check(Checker &c, const Program &, const LaunchDesc &,
 }
 void check(Checker &c, const Program &, const LaunchDesc &,
            const RouterParams &p) {
-  int64_t dim = c.param("dim", p.dim, 1, kMaxDim),
-          experts = c.param("experts", p.experts, 1, 1 << 16);
+  int64_t dim = c.param("dim", p.dim), experts = c.param("experts", p.experts);
   c.input(0, dim) && c.matrix(0, experts, dim);
   if (c.ok())
     checkRouting(c, p);
 }
 void check(Checker &c, const Program &, const LaunchDesc &l,
            const MoeParams &p) {
-  int64_t dim = c.param("dim", p.dim, 1, kMaxDim),
-          inter = c.param("inter", p.inter, 1, kMaxDim);
-  int64_t experts = c.param("experts", p.experts, 1, 1 << 16),
+  int64_t dim = c.param("dim", p.dim), inter = c.param("inter", p.inter);
+  int64_t experts = c.param("experts", p.experts),
           topk = c.param("topk", p.topk, 1, experts);
-  c.real("swiglu_limit", p.swigluLimit, 0, 1e30);
+  c.real("swiglu_limit", p.swigluLimit);
   c.input(0, dim) && c.input(1, topk, true) && c.input(2, topk) &&
       c.output(0, dim);
   if (int64_t(l.weights.size()) != 3 * (experts + 1))
@@ -420,7 +434,7 @@ void check(Checker &c, const Program &, const LaunchDesc &,
 Status validateLaunch(const Program &p, const EntryDesc &e, const LaunchDesc &l,
                       const std::string &where) {
   Checker c(p, e, l);
-  c.param("numerics", numericsOf(l.params), 0, 1);
+  c.param("numerics", numericsOf(l.params));
   std::visit([&](const auto &params) { check(c, p, l, params); }, l.params);
   Status st = c.status();
   return st.isOk() ? st : st.withContext(where);

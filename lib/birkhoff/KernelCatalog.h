@@ -44,6 +44,15 @@ constexpr bool kernelPerSequence(KernelId id) {
   }
 }
 
+/// Upper bounds of the catalogue's parameter ranges (Kernels.def). They bound
+/// what a kernel can index or allocate, not what a model needs: a feature
+/// dimension up to 2^24, a sliding window and a compression ratio up to 2^20
+/// tokens, up to 2^16 routed experts.
+constexpr int64_t kMaxDim = int64_t(1) << 24;
+constexpr int64_t kMaxWindow = int64_t(1) << 20;
+constexpr int64_t kMaxRatio = int64_t(1) << 20;
+constexpr int64_t kMaxExperts = int64_t(1) << 16;
+
 /// How a parameter's value (a double in the artifact) is read.
 enum class ParamType : uint8_t {
   Int,  // int64_t; the value must be an exact integer
@@ -59,6 +68,9 @@ struct ParamInfo {
   double defaultValue; // the value of an absent optional parameter
   /// Only the official numerics profile writes it (docs/kernels.md).
   bool officialOnly;
+  /// The inclusive range of the value (Kernels.def); decodeParams refuses
+  /// one outside it, at compile time and at load alike.
+  double minValue, maxValue;
 };
 
 struct KernelSignature {

@@ -32,7 +32,7 @@ namespace birkhoff {
   struct Id##Params {                                                          \
     static constexpr KernelId kId = KernelId::Id;                              \
     static constexpr std::string_view kName = name;
-#define BK_PARAM(Id, field, key, Type, Presence, dflt, Profile)                \
+#define BK_PARAM(Id, field, key, Type, Presence, dflt, Profile, lo, hi)        \
   BK_PARAM_CXX_TYPE_##Type field = dflt;
 #define BK_KERNEL_END(Id)                                                      \
   /** DeepSeek's inference numerics (docs/kernels.md). */                      \

@@ -18,6 +18,7 @@
 
 #include "birkhoff/FileSafety.h"
 #include "birkhoff/JsonInput.h"
+#include "birkhoff/KernelCatalog.h"
 
 #include <algorithm>
 #include <cmath>
@@ -554,6 +555,104 @@ Status keyFail(const std::string &origin, const char *key,
 
 std::string str(int64_t v) { return std::to_string(v); }
 
+std::string realText(double v) {
+  // Whole numbers in full (16777216, not 1.67772e+07).
+  if (std::trunc(v) == v && std::fabs(v) < 1e15)
+    return std::to_string(int64_t(v));
+  std::ostringstream s;
+  s << v;
+  return s.str();
+}
+
+/// `v` of config key `key` within the range of parameter `param` of kernel
+/// `id`, the launch parameter it becomes. The range is the catalogue's
+/// (Kernels.def), the one decodeParams checks when the compiler verifies a
+/// bk.launch and when the runtime loads it: a config the runtime would
+/// refuse as a corrupt artifact fails here, named by its own key.
+Status kernelParam(const std::string &origin, const char *key, double v,
+                   KernelId id, std::string_view param) {
+  const ParamInfo *info = kernelSignature(id).findParam(param);
+  if (!info)
+    return internalError("kernel '" + std::string(kernelName(id)) +
+                         "' has no parameter '" + std::string(param) + "'");
+  if (v >= info->minValue && v <= info->maxValue)
+    return Status::ok();
+  return makeError(StatusCode::OutOfRange,
+                   origin + ": key '" + key + "' is " + realText(v) +
+                       ", outside [" + realText(info->minValue) + ", " +
+                       realText(info->maxValue) + "] (parameter '" +
+                       std::string(param) + "' of kernel '" +
+                       std::string(kernelName(id)) + "')");
+}
+
+} // namespace
+
+/// The config keys that become launch parameters, with the parameter each
+/// becomes (models/deepseek_v4/IRBuilder.cpp).
+std::span<const ConfigKernelParam> configKernelParams() {
+  static const ConfigKernelParam kTable[] = {
+      {"hidden_size", KernelId::Embed, "dim"},
+      {"hc_mult", KernelId::MhcPre, "hc"},
+      {"hc_sinkhorn_iters", KernelId::MhcPre, "iters"},
+      {"hc_eps", KernelId::MhcPre, "hc_eps"},
+      {"rms_norm_eps", KernelId::RmsNorm, "eps"},
+      {"num_attention_heads", KernelId::SparseAttention, "heads"},
+      {"head_dim", KernelId::SparseAttention, "head_dim"},
+      {"qk_rope_head_dim", KernelId::Rope, "rope_dim"},
+      {"rope_theta", KernelId::Rope, "theta"},
+      {"compress_rope_theta", KernelId::Compressor, "theta"},
+      {"sliding_window", KernelId::SparseAttention, "window"},
+      {"o_groups", KernelId::GroupedLinear, "groups"},
+      {"index_topk", KernelId::IndexerTopk, "topk"},
+      {"n_routed_experts", KernelId::Moe, "experts"},
+      {"num_experts_per_tok", KernelId::Moe, "topk"},
+      {"moe_intermediate_size", KernelId::Moe, "inter"},
+      {"routed_scaling_factor", KernelId::RouteSelect, "route_scale"},
+      {"swiglu_limit", KernelId::Moe, "swiglu_limit"},
+  };
+  return kTable;
+}
+
+namespace {
+double configValue(const ModelConfig &c, std::string_view key) {
+  if (key == "hidden_size")
+    return double(c.dim);
+  if (key == "hc_mult")
+    return double(c.hcMult);
+  if (key == "hc_sinkhorn_iters")
+    return double(c.hcSinkhornIters);
+  if (key == "hc_eps")
+    return c.hcEps;
+  if (key == "rms_norm_eps")
+    return c.normEps;
+  if (key == "num_attention_heads")
+    return double(c.nHeads);
+  if (key == "head_dim")
+    return double(c.headDim);
+  if (key == "qk_rope_head_dim")
+    return double(c.ropeHeadDim);
+  if (key == "rope_theta")
+    return c.ropeTheta;
+  if (key == "compress_rope_theta")
+    return c.compressRopeTheta;
+  if (key == "sliding_window")
+    return double(c.windowSize);
+  if (key == "o_groups")
+    return double(c.oGroups);
+  if (key == "index_topk")
+    return double(c.indexTopk);
+  if (key == "n_routed_experts")
+    return double(c.nRoutedExperts);
+  if (key == "num_experts_per_tok")
+    return double(c.nActivatedExperts);
+  if (key == "moe_intermediate_size")
+    return double(c.moeInterDim);
+  if (key == "routed_scaling_factor")
+    return c.routeScale;
+  if (key == "swiglu_limit")
+    return c.swigluLimit;
+  return 0;
+}
 } // namespace
 
 const char *layerAttentionName(LayerAttention kind) {
@@ -736,6 +835,16 @@ Status validateModelConfig(const ModelConfig &c, const std::string &origin) {
   if (c.eosTokenId < 0 || c.eosTokenId >= c.vocabSize)
     return keyFail(origin, "eos_token_id",
                    str(c.eosTokenId) + " is outside the vocabulary");
+  // Past the config's own bounds and cross-field checks, each value must lie in
+  // the range of the launch parameter it becomes. index_topk matters only with
+  // CSA layers (an indexer-less config leaves it 0).
+  for (const ConfigKernelParam &k : configKernelParams()) {
+    if (std::string_view(k.configKey) == "index_topk" && !anyCsa)
+      continue;
+    BK_RETURN_IF_ERROR(kernelParam(
+        origin, k.configKey, configValue(c, k.configKey), k.kernel, k.param));
+  }
+
   return Status::ok();
 }
 

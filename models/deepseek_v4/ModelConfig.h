@@ -10,9 +10,11 @@
 #ifndef BIRKHOFF_MODELS_DEEPSEEK_V4_MODELCONFIG_H
 #define BIRKHOFF_MODELS_DEEPSEEK_V4_MODELCONFIG_H
 
+#include "birkhoff/KernelCatalog.h"
 #include "birkhoff/Status.h"
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -102,8 +104,20 @@ inline constexpr int64_t kMaxConfigVocab = INT32_MAX;
 /// The largest hc_mult: the mHC weights hold (2 + hc) * hc * hc * dim values.
 inline constexpr int64_t kMaxConfigHcMult = 256;
 
+/// A config key whose value becomes a kernel launch parameter.
+struct ConfigKernelParam {
+  const char *configKey;
+  KernelId kernel;
+  std::string_view param;
+};
+/// Every such key, with the parameter whose catalogue range (Kernels.def)
+/// validateModelConfig holds its value to: the range the runtime loader
+/// checks, so compile refuses what load would.
+std::span<const ConfigKernelParam> configKernelParams();
+
 /// Cross-field checks (head dims, groups, experts, top-k, ratios, ...), and
-/// every dimension in [1, its maximum above]: OutOfRange names the key.
+/// every dimension in [1, its maximum above]: OutOfRange names the key. Each
+/// key of configKernelParams() must also lie in its parameter's range.
 Status validateModelConfig(const ModelConfig &config,
                            const std::string &origin);
 

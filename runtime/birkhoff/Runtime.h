@@ -266,7 +266,9 @@ public:
   /// unknown sequence, a position that is not the sequence's next one) is an
   /// InvalidArgument error and nothing runs. A sequence that cannot run
   /// (context full, no free state page) is listed in result.failed and the
-  /// others run.
+  /// others run. So is one whose logits hold a NaN or an infinity (Internal,
+  /// naming the position); its rows are dropped, and since it did run, its
+  /// state holds the step: end it.
   Status step(const Batch &batch, StepResult &result);
 
   /// The next position of `sequence` (tokens it has consumed).

@@ -296,4 +296,57 @@ TEST(IRBuilder, RefusesRopeTheDialectRejects) {
   EXPECT_NE(msg.find("@prefill"), std::string::npos) << msg;
 }
 
+// A checkpoint with a NaN in a stored weight is refused while the artifact
+// is written, naming the tensor; the weights are streamed there anyway.
+TEST(ArtifactWriter, RefusesNonFiniteWeights) {
+  namespace fs = std::filesystem;
+  fs::path dir = fs::path(::testing::TempDir()) / "nan_weight";
+  fs::remove_all(dir);
+  fs::copy(std::string(BIRKHOFF_GOLDENS_DIR) + "/tiny_mix", dir);
+  const std::string name = "norm.weight";
+  {
+    Expected<Checkpoint> ckpt = Checkpoint::open(dir.string());
+    ASSERT_TRUE(ckpt.isOk()) << ckpt.status().message();
+    const TensorInfo *t = ckpt->find(name);
+    ASSERT_NE(t, nullptr);
+    ASSERT_TRUE(t->dtype == DType::F32 || t->dtype == DType::BF16);
+    // Element 1 becomes NaN: 0x7fc0 in BF16 (the high half of an F32 NaN).
+    uint64_t at = t->dataOffset + (t->dtype == DType::F32 ? 4 + 2 : 2);
+    std::fstream f(t->file, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(std::streamoff(at));
+    const char nan[2] = {char(0xc0), char(0x7f)};
+    f.write(nan, 2);
+    ASSERT_TRUE(f.good());
+  }
+  Expected<v4::ModelConfig> config = v4::loadModelConfig(dir.string());
+  ASSERT_TRUE(config.isOk()) << config.status().message();
+  Expected<Checkpoint> ckpt = Checkpoint::open(dir.string());
+  ASSERT_TRUE(ckpt.isOk()) << ckpt.status().message();
+  Loaded m{config.take(), ckpt.take()};
+  mlir::MLIRContext ctx;
+  v4::loadIRBuilderDialects(ctx);
+  ctx.getOrLoadDialect<bk::BkDialect>();
+  auto built = v4::buildV4Module(ctx, m.config, m.checkpoint, {});
+  ASSERT_TRUE(built.isOk()) << built.status().message();
+  mlir::OwningOpRef<mlir::ModuleOp> module = built.take();
+  mlir::PassManager model(&ctx);
+  buildModelPipeline(model);
+  ASSERT_TRUE(mlir::succeeded(model.run(*module)));
+  mlir::PassManager lower(&ctx);
+  buildLoweringPipeline(lower, 64);
+  ASSERT_TRUE(mlir::succeeded(lower.run(*module)));
+  std::string path = (dir / "out.bkart").string();
+  auto stats = writeArtifact(module->getOperation(), m.config, m.checkpoint,
+                             ArtifactOptions{}, path);
+  ASSERT_FALSE(stats.isOk());
+  EXPECT_EQ(stats.status().code(), StatusCode::Corrupt);
+  EXPECT_NE(stats.status().message().find("tensor '" + name + "'"),
+            std::string::npos)
+      << stats.status().message();
+  EXPECT_NE(stats.status().message().find("non-finite value at element 1"),
+            std::string::npos)
+      << stats.status().message();
+  EXPECT_FALSE(fs::exists(path));
+}
+
 } // namespace

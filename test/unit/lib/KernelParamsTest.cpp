@@ -23,6 +23,11 @@ std::vector<ParamPair> everyParam(const KernelSignature &sig, double numerics) {
     double v = p.type == ParamType::Int    ? double(i) + 2
                : p.type == ParamType::Real ? double(i) + 0.25
                                            : 1.0;
+    // Inside the parameter's range (decodeParams refuses any other).
+    if (v > p.maxValue)
+      v = p.type == ParamType::Real
+              ? p.minValue + (p.maxValue - p.minValue) / double(i + 2)
+              : p.maxValue;
     out.emplace_back(std::string(p.key), p.key == "numerics" ? numerics : v);
   }
   return out;
@@ -207,10 +212,53 @@ TEST(KernelParams, ErrorsNameTheKernelAndTheKey) {
                                                   {"out_features", 8},
                                                   {"round_output", 0}})
                   .isOk());
-  // Reals take any value (LaunchValidation checks their ranges).
   EXPECT_TRUE(decodeParams(KernelId::RmsNorm,
                            std::vector<ParamPair>{{"n", 8}, {"eps", 1e-6}})
                   .isOk());
+  // Every value lies in its catalogue range: the compiler's bk.launch
+  // verifier and the runtime loader both decode here, so a value one refuses
+  // the other refuses too (issue 15's four escapes among them).
+  EXPECT_EQ(decodeError(KernelId::RmsNorm, {{"n", 8}, {"eps", 1e300}}),
+            "kernel 'rms_norm': parameter 'eps' = 1e+300 is outside [0, 1]");
+  EXPECT_EQ(decodeError(KernelId::MhcPre, {{"dim", 8},
+                                           {"hc", 4},
+                                           {"iters", 1e12},
+                                           {"hc_eps", 1e-6},
+                                           {"norm_eps", 1e-6}}),
+            "kernel 'mhc_pre': parameter 'iters' = 1000000000000 is outside "
+            "[1, 1000]");
+  EXPECT_EQ(
+      decodeError(KernelId::WindowWrite, {{"window", 1e9}, {"head_dim", 8}}),
+      "kernel 'window_write': parameter 'window' = 1000000000 is outside "
+      "[1, 1048576]");
+  EXPECT_EQ(
+      decodeError(KernelId::IndexerTopk,
+                  {{"heads", 2}, {"head_dim", 8}, {"topk", 1e9}, {"ratio", 4}}),
+      "kernel 'indexer_topk': parameter 'topk' = 1000000000 is outside "
+      "[1, 16777216]");
+  EXPECT_EQ(decodeError(KernelId::RmsNorm, {{"n", 0}, {"eps", 1e-6}}),
+            "kernel 'rms_norm': parameter 'n' = 0 is outside [1, 16777216]");
+}
+
+// Each range is well formed and holds the parameter's default, so an absent
+// optional parameter never decodes to a value its kernel refuses.
+TEST(KernelParams, RangesHoldTheirDefaults) {
+  for (size_t k = 0; k < kNumKernels; ++k) {
+    const KernelSignature &sig = kernelSignature(KernelId(k));
+    for (const ParamInfo &info : sig.params) {
+      EXPECT_LE(info.minValue, info.maxValue) << sig.name << "." << info.key;
+      if (!info.required) {
+        EXPECT_GE(info.defaultValue, info.minValue)
+            << sig.name << "." << info.key;
+        EXPECT_LE(info.defaultValue, info.maxValue)
+            << sig.name << "." << info.key;
+      }
+      if (info.type == ParamType::Bool) {
+        EXPECT_EQ(info.minValue, 0) << sig.name << "." << info.key;
+        EXPECT_EQ(info.maxValue, 1) << sig.name << "." << info.key;
+      }
+    }
+  }
 }
 
 } // namespace

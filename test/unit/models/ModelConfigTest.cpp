@@ -1,6 +1,8 @@
 //===- ModelConfigTest.cpp - config.json parsing, presets, round trip -----===//
 #include "deepseek_v4/ModelConfig.h"
 
+#include "birkhoff/KernelParams.h"
+
 #include "TempDir.h"
 #include "TestSupport.h"
 
@@ -414,6 +416,22 @@ TEST(ModelConfig, BadConfigsNameTheKey) {
        "rope_scaling.factor"},
       {"expert dtype", [](Json &j) { j["expert_dtype"] = "fp8"; },
        StatusCode::Unsupported, "expert_dtype"},
+      // Issue 15: values the runtime loader refused as a corrupt artifact
+      // now fail here, by the same ranges (Kernels.def).
+      {"sinkhorn iters",
+       [](Json &j) { j["hc_sinkhorn_iters"] = int64_t(1000000000000); },
+       StatusCode::OutOfRange, "hc_sinkhorn_iters"},
+      {"sinkhorn iters past the kernel's",
+       [](Json &j) { j["hc_sinkhorn_iters"] = 1001; }, StatusCode::OutOfRange,
+       "'hc_sinkhorn_iters' is 1001, outside [1, 1000]"},
+      {"window 1e9", [](Json &j) { j["sliding_window"] = 1000000000; },
+       StatusCode::OutOfRange, "sliding_window"},
+      {"index top-k 1e9", [](Json &j) { j["index_topk"] = 1000000000; },
+       StatusCode::OutOfRange, "index_topk"},
+      {"eps 1e300", [](Json &j) { j["rms_norm_eps"] = 1e300; },
+       StatusCode::OutOfRange, "'rms_norm_eps' is 1e+300, outside [0, 1]"},
+      {"hc_mult past the kernel's", [](Json &j) { j["hc_mult"] = 65; },
+       StatusCode::OutOfRange, "'hc_mult' is 65, outside [1, 64]"},
   };
   for (const BadCase &bc : cases) {
     Json j = goldenConfigJson("tiny_mix");
@@ -427,6 +445,40 @@ TEST(ModelConfig, BadConfigsNameTheKey) {
     EXPECT_NE(c.status().message().find("bad/config.json"), std::string::npos)
         << bc.what << ": " << c.status().message();
   }
+}
+
+// The compiler holds each config key that becomes a launch parameter to that
+// parameter's catalogue range: the very ParamInfo decodeParams checks when
+// the runtime loads the launch, not a copy of its numbers.
+TEST(ModelConfig, KernelParamLimitsAreTheLoaders) {
+  ASSERT_FALSE(configKernelParams().empty());
+  for (const ConfigKernelParam &k : configKernelParams()) {
+    const ParamInfo *info = kernelSignature(k.kernel).findParam(k.param);
+    ASSERT_NE(info, nullptr) << k.configKey;
+    // Just past the top of the range: the loader's decode refuses it, and so
+    // does the config check, naming the config key and the same range.
+    double past = info->type == ParamType::Real ? info->maxValue * 2 + 1
+                                                : info->maxValue + 1;
+    std::vector<ParamPair> pairs;
+    for (const ParamInfo &p : kernelSignature(k.kernel).params)
+      if (p.required)
+        pairs.emplace_back(std::string(p.key),
+                           p.key == k.param ? past : p.minValue);
+    EXPECT_FALSE(decodeParams(k.kernel, pairs).isOk()) << k.configKey;
+  }
+  ModelConfig c = *parse(goldenConfigJson("tiny_mix"));
+  c.hcSinkhornIters = 1001;
+  Status st = validateModelConfig(c, "x");
+  const ParamInfo *iters = kernelSignature(KernelId::MhcPre).findParam("iters");
+  ASSERT_NE(iters, nullptr);
+  EXPECT_EQ(iters->maxValue, 1000);
+  EXPECT_EQ(st.code(), StatusCode::OutOfRange) << st.toString();
+  EXPECT_NE(st.message().find("outside [1, 1000] (parameter 'iters' of kernel "
+                              "'mhc_pre')"),
+            std::string::npos)
+      << st.message();
+  c.hcSinkhornIters = 1000;
+  EXPECT_TRUE(validateModelConfig(c, "x").isOk());
 }
 
 TEST(ModelConfig, BadLegacyRatios) {
