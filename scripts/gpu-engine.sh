@@ -11,8 +11,6 @@ set -uo pipefail
 source "$(dirname "$0")/gpu-common.sh" engine
 kernels="${1:-*}" models="${2:-*}"
 status=0
-t0=$(date +%s)
-elapsed() { echo "$(( $(date +%s) - t0 )) s"; }
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
 echo "artifacts of commit $(cat .deps/commit 2>/dev/null)"
 # The baseline builds in the background while this tree builds and tests.
@@ -24,22 +22,9 @@ if [ -f .deps/baseline-src.tar.xz ]; then
    cmake --build "$base/build" -j 4 --target birkhoff > "$out/base-build.log" 2>&1) &
   basePid=$!
 fi
-nvcc -O2 -std=c++17 -gencode=arch=compute_90a,code=sm_90a -o "$build/gpu-ceilings" \
-  tools/gpu-ceilings/Ceilings.cu -lcublasLt > "$out/ceilings-build.log" 2>&1 &
-cmake -G Ninja -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DBIRKHOFF_RUNTIME_ONLY=ON \
-  > "$out/configure.log" 2>&1 || { echo "configure FAILED"; tail -20 "$out/configure.log"; exit 1; }
-cmake --build "$build" -j 14 --target gpu_kernel_tests gpu_model_tests birkhoff \
-  > "$out/build.log" 2>&1 || { echo "build FAILED"; grep -E "error" "$out/build.log" | head -20; exit 1; }
-echo "## built ($(elapsed))"
-"$build/tests/gpu_kernel_tests" --gtest_filter="$kernels" > "$out/kernel.log" 2>&1 || status=1
-echo "## gpu_kernel_tests ($(elapsed)): $(grep -E '^\[  (PASSED|FAILED)  \]' "$out/kernel.log" | tr '\n' ' ')"
-grep -E '^\[  FAILED  \]' "$out/kernel.log" | head -20
-grep -E 'Failure' -A5 "$out/kernel.log" | head -30
-"$build/tests/gpu_model_tests" --gtest_filter="$models" > "$out/model.log" 2>&1 || status=1
-echo "## gpu_model_tests ($(elapsed)): $(grep -E '^\[  (PASSED|FAILED)  \]' "$out/model.log" | tr '\n' ' ')"
-grep -E '^\[  FAILED  \]|^\[  SKIPPED \]' "$out/model.log" | head -20
-grep -E 'Failure' -A5 "$out/model.log" | head -30
-grep -E '^\[gpu-(engine|official|model)\]' "$out/model.log" | head -20
+build_gpu_tests 14
+run_gtests gpu_kernel_tests "$kernels" kernel.log
+run_gtests gpu_model_tests "$models" model.log
 wait
 echo "## ceilings"
 "$build/gpu-ceilings" 2>&1 | grep -E '^(read|copy|fp8)' || echo "gpu-ceilings FAILED"

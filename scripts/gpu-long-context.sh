@@ -12,21 +12,10 @@ set -uo pipefail
 source "$(dirname "$0")/gpu-common.sh" long-context
 kernels="${1:-*Indexer*:GpuBatch.*}" models="${2:-*}"
 status=0
-t0=$(date +%s)
-elapsed() { echo "$(( $(date +%s) - t0 )) s"; }
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
 echo "artifacts of commit $(cat .deps/commit 2>/dev/null)"
-nvcc -O2 -std=c++17 -gencode=arch=compute_90a,code=sm_90a -o "$build/gpu-ceilings" \
-  tools/gpu-ceilings/Ceilings.cu -lcublasLt > "$out/ceilings-build.log" 2>&1 &
-cmake -G Ninja -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DBIRKHOFF_RUNTIME_ONLY=ON \
-  > "$out/configure.log" 2>&1 || { echo "configure FAILED"; tail -20 "$out/configure.log"; exit 1; }
-cmake --build "$build" -j 15 --target gpu_kernel_tests gpu_model_tests birkhoff \
-  > "$out/build.log" 2>&1 || { echo "build FAILED"; grep -E "error" "$out/build.log" | head -20; exit 1; }
-echo "## built ($(elapsed))"
-"$build/tests/gpu_kernel_tests" --gtest_filter="$kernels" > "$out/kernel.log" 2>&1 || status=1
-echo "## gpu_kernel_tests ($(elapsed)): $(grep -E '^\[  (PASSED|FAILED)  \]' "$out/kernel.log" | tr '\n' ' ')"
-grep -E '^\[  FAILED  \]' "$out/kernel.log" | head -20
-grep -E 'Failure' -A5 "$out/kernel.log" | head -30
+build_gpu_tests 15
+run_gtests gpu_kernel_tests "$kernels" kernel.log
 wait
 echo "## ceilings"
 "$build/gpu-ceilings" 2>&1 | grep -E '^(read|copy|fp8)' || echo "gpu-ceilings FAILED"
@@ -41,11 +30,7 @@ if [ -f "$flash" ]; then
   bench "batch 1, skipped contexts" "$flash" --batch 1 --contexts 4096,65536 --decode 32
   bench "batch 1 profile" "$flash" --batch 1 --contexts 4096,65536 --decode 4 --profile
 fi
-"$build/tests/gpu_model_tests" --gtest_filter="$models" > "$out/model.log" 2>&1 || status=1
-echo "## gpu_model_tests ($(elapsed)): $(grep -E '^\[  (PASSED|FAILED)  \]' "$out/model.log" | tr '\n' ' ')"
-grep -E '^\[  FAILED  \]|^\[  SKIPPED \]' "$out/model.log" | head -20
-grep -E 'Failure' -A5 "$out/model.log" | head -30
-grep -E '^\[gpu-(engine|official|model)\]' "$out/model.log" | head -20
+run_gtests gpu_model_tests "$models" model.log
 echo "## serve load ($(elapsed))"
 timeout "${SERVE_LOAD_SECONDS:-120}" scripts/gpu-serve-load.sh 2000 64 || status=1
 # compute-sanitizer memcheck on the indexer's kernels over batches (both schedules, profiles).
