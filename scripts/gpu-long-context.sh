@@ -8,6 +8,7 @@
 # the model tests ($2, default all); scripts/gpu-serve-load.sh for at most
 # $SERVE_LOAD_SECONDS (default 120) seconds; compute-sanitizer memcheck on the indexer's and
 # attention's batch tests.
+# PROFILE=0 leaves the profile out.
 #   scripts/gpu-long-context.sh [kernel-test filter [model-test filter]]
 set -uo pipefail
 source "$(dirname "$0")/gpu-common.sh" long-context
@@ -40,7 +41,8 @@ bench() { # label, args...
 }
 if [ -f "$flash" ]; then
   bench "batch 1, skipped contexts" "$flash" --batch 1 --contexts 4096,65536 --decode 32
-  bench "batch 1 profile" "$flash" --batch 1 --contexts 4096,65536 --decode 4 --profile
+  [ "${PROFILE:-1}" = 0 ] ||
+    bench "batch 1 profile" "$flash" --batch 1 --contexts 4096,65536 --decode 4 --profile
 fi
 "$build/tests/gpu_model_tests" --gtest_filter="$models" > "$out/model.log" 2>&1 || status=1
 echo "## gpu_model_tests ($(elapsed)): $(grep -E '^\[  (PASSED|FAILED)  \]' "$out/model.log" | tr '\n' ' ')"
