@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # One GPU call for long-context decode and the serve load, most important first (a call cut
 # short keeps what it printed): builds the runtime and GPU tests (runtime-only); runs the
-# indexer and batch kernel tests ($1, default '*Indexer*:GpuBatch.*'); measures the ceilings;
+# indexer, attention and batch kernel tests ($1, default
+# '*Indexer*:*SparseAttention*:GpuBatch.*'); measures the ceilings;
 # times batch-1 decode of the 4-layer V4-Flash model (.deps/bench/flash4.official.cuda.bkart)
 # at contexts 4,096 and 65,536 (CUDA graphs), then profiles the same steps per kernel; runs
 # the model tests ($2, default all); scripts/gpu-serve-load.sh for at most
-# $SERVE_LOAD_SECONDS (default 120) seconds; compute-sanitizer memcheck on the indexer's
-# batch test.
+# $SERVE_LOAD_SECONDS (default 120) seconds; compute-sanitizer memcheck on the indexer's and
+# attention's batch tests.
+# PROFILE=0 leaves the profile out.
 #   scripts/gpu-long-context.sh [kernel-test filter [model-test filter]]
 set -uo pipefail
 source "$(dirname "$0")/gpu-common.sh" long-context
-kernels="${1:-*Indexer*:GpuBatch.*}" models="${2:-*}"
+kernels="${1:-*Indexer*:*SparseAttention*:GpuBatch.*}" models="${2:-*}"
 status=0
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
 echo "artifacts of commit $(cat .deps/commit 2>/dev/null)"
@@ -28,18 +30,20 @@ bench() { # label, args...
 }
 if [ -f "$flash" ]; then
   bench "batch 1, skipped contexts" "$flash" --batch 1 --contexts 4096,65536 --decode 32
-  bench "batch 1 profile" "$flash" --batch 1 --contexts 4096,65536 --decode 4 --profile
+  [ "${PROFILE:-1}" = 0 ] ||
+    bench "batch 1 profile" "$flash" --batch 1 --contexts 4096,65536 --decode 4 --profile
 fi
 run_gtests gpu_model_tests "$models" model.log
 echo "## serve load ($(elapsed))"
 timeout "${SERVE_LOAD_SECONDS:-120}" scripts/gpu-serve-load.sh 2000 64 || status=1
-# compute-sanitizer memcheck on the indexer's kernels over batches (both schedules, profiles).
+# compute-sanitizer memcheck on the indexer's and attention's kernels over batches.
 sanitizer=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
 if [ -x "$sanitizer" ]; then
   timeout 90 "$sanitizer" --tool memcheck --error-exitcode 9 \
-    "$build/tests/gpu_kernel_tests" --gtest_filter='GpuBatch.IndexerTopk' > "$out/memcheck.log" 2>&1
+    "$build/tests/gpu_kernel_tests" --gtest_filter='GpuBatch.IndexerTopk:GpuBatch.SparseAttention' \
+    > "$out/memcheck.log" 2>&1
   rc=$?
-  echo "## memcheck GpuBatch.IndexerTopk ($(elapsed)): exit $rc, $(grep -E 'ERROR SUMMARY' "$out/memcheck.log" | tail -1)"
+  echo "## memcheck GpuBatch.IndexerTopk, GpuBatch.SparseAttention ($(elapsed)): exit $rc, $(grep -E 'ERROR SUMMARY' "$out/memcheck.log" | tail -1)"
   [ $rc = 0 ] || status=1
 fi
 echo "## gpu-long-context ($(elapsed)): $([ $status = 0 ] && echo PASS || echo FAIL)"

@@ -142,6 +142,9 @@ Expected<Body> genSparseAttention(const SparseAttentionParams &p,
              dt(sink) + ", " + i(kCap) + ", " + i(kBlock) + ">(args, " +
              f32(official::attentionScale(size_t(hd))) + ");";
     b.grid = {heads, 0, 0, kBlock};
+    // Registers for the staged P·V without spills (at 3 blocks an SM the
+    // top-k mode spills).
+    b.minBlocksPerSm = 2;
     return b;
   }
   if (p.kvFormat != 0)

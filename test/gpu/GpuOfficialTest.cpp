@@ -385,7 +385,10 @@ TEST(GpuOfficial, SparseAttentionMatchesHost) {
                  Case{4, 128, 8, 0, 0, 0, 0, 3, 2, "window not yet full"},
                  Case{4, 128, 8, 1, 4, 6, 32, 5, 60, "top-k list"},
                  Case{4, 128, 8, 2, 4, 0, 32, 5, 60, "all visible"},
-                 Case{64, 512, 128, 1, 4, 512, 600, 2, 2300, "flash csa"}}) {
+                 Case{4, 128, 8, 2, 4, 0, 2100, 2, 8400, "more keys than CAP"},
+                 Case{64, 512, 128, 1, 4, 512, 600, 2, 2300, "flash csa"},
+                 Case{64, 512, 128, 2, 128, 0, 520, 1, 65530,
+                      "flash hca, 64K context"}}) {
     SCOPED_TRACE(c.what);
     KernelHarness h;
     h.launch.kernel = "sparse_attention";
