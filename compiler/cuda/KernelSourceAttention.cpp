@@ -105,6 +105,55 @@ Expected<Body> genIndexerTopk(const IndexerTopkParams &p, const LaunchReader &r,
   return score;
 }
 
+namespace {
+
+/// The official "split" variant (templates/attention_split.cuh): a block per
+/// (token, key range, head group), then a block per (token, head) combining
+/// the ranges; the partial results live in scratch.
+Expected<Body> splitAttention(const SparseAttentionParams &p,
+                              const LaunchReader &r, int64_t entry,
+                              DType sink, int64_t ratio, int64_t topk) {
+  const Schedule &sc = r.schedule();
+  const int64_t nope = p.headDim - p.ropeDim;
+  if (sc.split < 1 || sc.split > 64 || sc.rows < 1 || sc.rows > 8 ||
+      p.heads % sc.rows || r.maxTokens() < 1)
+    return invalidArgument(r.where() +
+                           "the split variant needs split in [1, 64], rows "
+                           "in [1, 8] dividing heads, and the entry's "
+                           "tokens per call");
+  if (p.ropeDim % 8 || nope < 0 || nope % 64)
+    return invalidArgument(r.where() + "the split variant needs rope_dim " +
+                           i(p.ropeDim) + " in 8-dim chunks and " + i(nope) +
+                           " FP8 dims in 64-blocks");
+  const std::string keys = i(p.window) + ", " + i(p.mode) + ", " + i(ratio) +
+                           ", " + i(topk);
+  const std::string tail =
+      i(sc.split) + ", " + i(r.maxTokens()) + ", ";
+  Body main;
+  main.include = "bk/attention_split.cuh";
+  main.call = "bk::sparseAttentionSplit<" + i(p.heads) + ", " + i(p.headDim) +
+              ", " + i(p.ropeDim) + ", " + i(entry) + ", " + keys + ", " +
+              i(sc.rows) + ", " + tail + i(kBlock) + ">(args, " +
+              f32(official::attentionScale(size_t(p.headDim))) + ");";
+  main.grid = {p.heads / sc.rows * sc.split, 0, 0, kBlock};
+  main.minBlocksPerSm = 2;
+  // Per (token, split, head): D floats of output and its (max, sum).
+  main.scratchBytes =
+      uint64_t(r.maxTokens() * sc.split * p.heads * (p.headDim + 2) * 4);
+  constexpr int kCombineBlock = 128;
+  Body combine;
+  combine.include = main.include;
+  combine.call = "bk::sparseAttentionCombine<" + i(p.heads) + ", " +
+                 i(p.headDim) + ", " + keys + ", " + dt(sink) + ", " + tail +
+                 i(kCombineBlock) + ">(args);";
+  combine.grid = {p.heads, 0, 0, kCombineBlock};
+  combine.scratchBytes = main.scratchBytes;
+  main.then.push_back(std::move(combine));
+  return main;
+}
+
+} // namespace
+
 Expected<Body> genSparseAttention(const SparseAttentionParams &p,
                                   const LaunchReader &r,
                                   const CudaCodegenOptions &) {
@@ -133,6 +182,10 @@ Expected<Body> genSparseAttention(const SparseAttentionParams &p,
                                      "(kv_format 1)");
     BK_ASSIGN_OR_RETURN(official::KvEntryLayout layout,
                         official::KvEntryLayout::make(size_t(hd), size_t(rd)));
+    BK_ASSIGN_OR_RETURN(std::string variant, r.variant({"fixed", "split"}));
+    if (variant == "split")
+      return splitAttention(p, r, int64_t(layout.entryBytes()), sink, ratio,
+                            topk);
     constexpr int kCap = 2048; // logits kept at once (8 KiB)
     Body b;
     b.include = "bk/attention_official.cuh";

@@ -84,6 +84,13 @@ std::optional<Schedule> officialDecode(int64_t in, int64_t maxTokens, DType w) {
 constexpr int64_t kIndexerCluster = 8, kIndexerScoredMaxTokens = 64,
                   kIndexerScoreBlocks = 128, kIndexerScoredContext = 1 << 20;
 
+// sparse_attention "split": entries of at most kAttentionSplitMaxTokens
+// tokens split a token's keys over at most kAttentionSplits blocks of
+// kAttentionSplitHeads heads each (V4-Flash, 64 heads and 640 keys: 16 head
+// groups times 10 splits of 64 keys, 160 blocks a token).
+constexpr int64_t kAttentionSplitMaxTokens = 64, kAttentionSplits = 16,
+                  kAttentionSplitHeads = 4;
+
 Schedule fixed() {
   Schedule s;
   s.variant = "fixed";
@@ -183,6 +190,26 @@ Schedule chooseIndexerSchedule(const IndexerTopkParams &p, int64_t maxTokens) {
   return s;
 }
 
+/// sparse_attention. "split" (split: key ranges a token's list splits into
+/// at most, rows: heads a block takes) for official entries of at most 64
+/// tokens whose KV entries decode in whole 8-dim chunks; else "fixed", a
+/// block per (token, head).
+Schedule chooseSparseAttentionSchedule(const SparseAttentionParams &p,
+                                       int64_t maxTokens) {
+  const int64_t nope = p.headDim - p.ropeDim;
+  if (!p.official() || maxTokens < 1 ||
+      maxTokens > kAttentionSplitMaxTokens || p.ropeDim % 8 || nope < 0 ||
+      nope % 64 || p.heads < 1)
+    return fixed();
+  Schedule s;
+  s.variant = "split";
+  s.split = kAttentionSplits;
+  s.rows = kAttentionSplitHeads;
+  while (p.heads % s.rows)
+    s.rows /= 2;
+  return s;
+}
+
 Schedule chooseSchedule(const CudaLaunchSpec &spec) {
   const int64_t tokens = spec.maxTokens;
   const DType w0 = weightOr(spec, 0);
@@ -203,6 +230,8 @@ Schedule chooseSchedule(const CudaLaunchSpec &spec) {
           return chooseMoeSchedule(p, tokens);
         else if constexpr (std::is_same_v<P, IndexerTopkParams>)
           return chooseIndexerSchedule(p, tokens);
+        else if constexpr (std::is_same_v<P, SparseAttentionParams>)
+          return chooseSparseAttentionSchedule(p, tokens);
         else
           return fixed();
       },

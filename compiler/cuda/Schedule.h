@@ -52,6 +52,10 @@ Schedule chooseLinearRmsNormSchedule(const LinearRmsNormParams &p,
 Schedule chooseMhcSchedule(int64_t hc, bool head, int64_t maxTokens);
 /// indexer_topk: "cluster" or, for entries of few tokens, "scored".
 Schedule chooseIndexerSchedule(const IndexerTopkParams &p, int64_t maxTokens);
+/// sparse_attention: "split" for official entries of few tokens, else
+/// "fixed".
+Schedule chooseSparseAttentionSchedule(const SparseAttentionParams &p,
+                                       int64_t maxTokens);
 /// moe (ScheduleMoe.cpp).
 Schedule chooseMoeSchedule(const MoeParams &p, int64_t maxTokens);
 

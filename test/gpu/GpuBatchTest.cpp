@@ -53,14 +53,17 @@ int64_t totalTokens(const std::vector<BatchSeq> &seqs) {
   return n;
 }
 
-enum class Match { Bitwise, Bf16Ulp };
+/// Bitwise, within a bf16 ulp, or within the split attention's
+/// kSplitAttentionUlps.
+enum class Match { Bitwise, Bf16Ulp, SplitAttention };
 
 void expectMatch(Match m, const std::vector<float> &gpu,
                  const std::vector<float> &host, const std::string &what) {
   if (m == Match::Bitwise)
     expectBitwise(gpu, host, what.c_str());
   else
-    expectWithinBf16Ulp(gpu, host, what.c_str());
+    expectWithinBf16Ulp(gpu, host, what.c_str(),
+                        m == Match::Bf16Ulp ? 1 : kSplitAttentionUlps);
 }
 
 /// The batch on the GPU against the host per sequence (outputs as `outputs`
@@ -227,10 +230,18 @@ TEST(GpuBatch, SparseAttention) {
             h, {{"numerics", 1}, {"kv_format", 1}, {"rope_dim", double(rd)}});
       const std::string what = std::string(official ? "official " : "") +
                                "sparse_attention mode " + std::to_string(mode);
-      for (const BatchPaging &paging : pagings())
-        checkBatch(G, h, rt::sparseAttentionKernel, seqs, states,
-                   official ? Match::Bitwise : Match::Bf16Ulp, Match::Bitwise,
-                   what, paging);
+      if (!official) {
+        for (const BatchPaging &paging : pagings())
+          checkBatch(G, h, rt::sparseAttentionKernel, seqs, states,
+                     Match::Bf16Ulp, Match::Bitwise, what, paging);
+        continue;
+      }
+      forEachAttentionSchedule(h, S, [&](bool split) {
+        for (const BatchPaging &paging : pagings())
+          checkBatch(G, h, rt::sparseAttentionKernel, seqs, states,
+                     split ? Match::SplitAttention : Match::Bitwise,
+                     Match::Bitwise, what + (split ? ", split" : ""), paging);
+      });
     }
   }
 }

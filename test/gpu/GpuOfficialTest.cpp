@@ -434,11 +434,17 @@ TEST(GpuOfficial, SparseAttentionMatchesHost) {
              {"kv_format", 1},
              {"rope_dim", double(rd)}})
       h.param(k, v);
-    auto [d, hst] = runBoth(G, h, rt::sparseAttentionKernel, S, c.start);
-    if (d.empty())
-      continue;
-    expectBitwise(d[0], hst[0], "official sparse_attention");
-    expectNotAllZero(hst[0], "official sparse_attention");
+    forEachAttentionSchedule(h, S, [&](bool split) {
+      auto [d, hst] = runBoth(G, h, rt::sparseAttentionKernel, S, c.start);
+      if (d.empty())
+        return;
+      if (split)
+        expectWithinBf16Ulp(d[0], hst[0], "official sparse_attention, split",
+                            kSplitAttentionUlps);
+      else
+        expectBitwise(d[0], hst[0], "official sparse_attention");
+      expectNotAllZero(hst[0], "official sparse_attention");
+    });
   }
 }
 

@@ -119,6 +119,25 @@ void forEachIndexerSchedule(KernelHarness &h, int64_t tokens,
   h.entryMaxTokens = 0;
 }
 
+void forEachAttentionSchedule(KernelHarness &h, int64_t tokens,
+                              const std::function<void(bool split)> &check) {
+  for (int pass = 0; pass < 3; ++pass) {
+    SCOPED_TRACE(pass == 0   ? "fixed"
+                 : pass == 1 ? "split"
+                             : "split, 3 ranges of 2-head blocks");
+    h.entryMaxTokens = pass == 0 ? 0 : tokens;
+    std::optional<ScheduleEdit> edit;
+    if (pass == 2)
+      edit.emplace([](Schedule &s) {
+        ASSERT_EQ(s.variant, "split");
+        s.split = 3;
+        s.rows = 2;
+      });
+    check(pass > 0);
+  }
+  h.entryMaxTokens = 0;
+}
+
 Expected<CudaLaunchSpec> specOf(const KernelHarness &h) {
   BK_ASSIGN_OR_RETURN(CudaLaunchSpec s,
                       launchSpecOf(h.launch.kernel, h.params));

@@ -66,6 +66,19 @@ public:
 void forEachIndexerSchedule(KernelHarness &h, int64_t tokens,
                             const std::function<void()> &check);
 
+/// The official sparse_attention "split" variant against the host kernel, in
+/// bf16 ulps of the output (expectWithinBf16Ulp): its logits sum in another
+/// order and it rounds P against each key range's running max
+/// (templates/attention_split.cuh), so outputs differ by a rounding or two.
+inline constexpr int kSplitAttentionUlps = 2;
+
+/// Runs `check(split)` once per official sparse_attention schedule for a call
+/// of `tokens` tokens: "fixed" (an entry of unknown size, split false),
+/// "split" (an entry of `tokens` tokens), and "split" into at most 3 key
+/// ranges of 2-head blocks (uneven ranges of several stages).
+void forEachAttentionSchedule(KernelHarness &h, int64_t tokens,
+                              const std::function<void(bool split)> &check);
+
 /// What a launch left: its output buffers and its state buffers (launch
 /// order), as f32 words (integer outputs keep their bits).
 struct LaunchResult {

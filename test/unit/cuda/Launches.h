@@ -367,12 +367,17 @@ inline std::vector<NamedLaunch> officialLaunches() {
        {std::tuple<int, int, int, const char *>{0, 0, 0, "window"},
         {1, 4, 512, "csa"},
         {2, 128, 0, "hca"}})
-    add(std::string("sparse_attention_flash_") + tag,
+  {
+    CudaLaunchSpec a =
         official(attentionSpec(64, 512, 128, mode, ratio, topk),
                  [](SparseAttentionParams &p) {
                    p.kvFormat = 1;
                    p.ropeDim = 64;
-                 }));
+                 });
+    add(std::string("sparse_attention_flash_") + tag, a);
+    a.maxTokens = 1; // keys split over blocks, then combined
+    add(std::string("sparse_attention_flash_split_") + tag, a);
+  }
   add("moe_flash",
       official(moeSpec(4096, 2048, 256, 6, DType::FP4E2M1x2, DType::F8E4M3)));
   add("moe_golden",
