@@ -111,8 +111,8 @@ namespace {
 /// (token, key range, head group), then a block per (token, head) combining
 /// the ranges; the partial results live in scratch.
 Expected<Body> splitAttention(const SparseAttentionParams &p,
-                              const LaunchReader &r, int64_t entry,
-                              DType sink, int64_t ratio, int64_t topk) {
+                              const LaunchReader &r, int64_t entry, DType sink,
+                              int64_t ratio, int64_t topk) {
   const Schedule &sc = r.schedule();
   const int64_t nope = p.headDim - p.ropeDim;
   if (sc.split < 1 || sc.split > 64 || sc.rows < 1 || sc.rows > 8 ||
@@ -125,10 +125,9 @@ Expected<Body> splitAttention(const SparseAttentionParams &p,
     return invalidArgument(r.where() + "the split variant needs rope_dim " +
                            i(p.ropeDim) + " in 8-dim chunks and " + i(nope) +
                            " FP8 dims in 64-blocks");
-  const std::string keys = i(p.window) + ", " + i(p.mode) + ", " + i(ratio) +
-                           ", " + i(topk);
-  const std::string tail =
-      i(sc.split) + ", " + i(r.maxTokens()) + ", ";
+  const std::string keys =
+      i(p.window) + ", " + i(p.mode) + ", " + i(ratio) + ", " + i(topk);
+  const std::string tail = i(sc.split) + ", " + i(r.maxTokens()) + ", ";
   Body main;
   main.include = "bk/attention_split.cuh";
   main.call = "bk::sparseAttentionSplit<" + i(p.heads) + ", " + i(p.headDim) +

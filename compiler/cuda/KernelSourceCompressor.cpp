@@ -2,7 +2,8 @@
 //
 // templates/compressor.cuh: one thread block cluster walks the call's tokens;
 // the cluster size is the largest of 8, 4, 2, 1 that splits the head into
-// whole RoPE pairs per block.
+// whole RoPE pairs per block. The "projected" variant computes the tokens'
+// projections over the whole GPU first.
 //
 //===----------------------------------------------------------------------===//
 #include "KernelSourceInternal.h"
@@ -88,21 +89,44 @@ Expected<Body> genCompressor(const CompressorParams &p, const LaunchReader &r,
     return unsupported(r.where() + "dim " + i(dim) + " and head_dim " + i(hd) +
                        " need more shared memory than a block has");
   constexpr int kWarps = 8;
+  BK_ASSIGN_OR_RETURN(std::string variant, r.variant({"cluster", "projected"}));
+  const bool projected = variant == "projected";
+  if (projected && r.maxTokens() < 1)
+    return invalidArgument(r.where() +
+                           "the projected variant needs the entry's tokens "
+                           "per call");
   Body b;
   b.include = "bk/compressor.cuh";
   b.constants = invFreqConstant("bk_inv_freq", inv);
-  b.call = "bk::compressor<" + i(dim) + ", " + i(hd) + ", " + i(ratio) + ", " +
-           flag(overlap) + ", " + i(rd) + ", " + dt(wkv) + ", " + dt(ape) +
-           ", " + dt(norm) + ", " + i(cluster) + ", " + i(kWarps) + ", " +
-           i(tg) + ", " + i(tile) + ", " + i(kClusterPrefetch) +
-           (official ? ", " + i(format) + ", " + i(entryBytes) : "") +
-           ">(args, " + f32(float(eps)) + ", bk_inv_freq" +
-           (official ? ", " + f32(float(std::pow(double(hd), -0.5))) : "") +
-           ");";
+  b.call =
+      "bk::compressor<" + i(dim) + ", " + i(hd) + ", " + i(ratio) + ", " +
+      flag(overlap) + ", " + i(rd) + ", " + dt(wkv) + ", " + dt(ape) + ", " +
+      dt(norm) + ", " + i(cluster) + ", " + i(kWarps) + ", " + i(tg) + ", " +
+      i(tile) + ", " + i(kClusterPrefetch) +
+      (official || projected
+           ? ", " + i(format) + ", " + i(entryBytes) + ", " + flag(projected)
+           : "") +
+      ">(args, " + f32(float(eps)) + ", bk_inv_freq" +
+      (official ? ", " + f32(float(std::pow(double(hd), -0.5))) : "") + ");";
   b.grid = {0, cluster, 0, 32 * kWarps};
   b.cluster = cluster;
   b.minBlocksPerSm = 1;
-  return b;
+  if (!projected)
+    return b;
+  // The projections over the whole GPU first: a warp per row of [wkv;
+  // wgate], tg tokens a y-slice, into scratch.
+  const int64_t ptg = std::min(tg, r.maxTokens());
+  Body project;
+  project.include = b.include;
+  project.call = "bk::compressorProject<" + i(dim) + ", " + i(width) + ", " +
+                 dt(wkv) + ", " + i(kWarps) + ", " + i(ptg) + ", " +
+                 i(kClusterPrefetch) + ">(args);";
+  project.grid = {0, (2 * width + kWarps - 1) / kWarps, ptg, 32 * kWarps};
+  project.minBlocksPerSm = 2;
+  project.scratchBytes = uint64_t(r.maxTokens() * 2 * width * 4);
+  b.scratchBytes = project.scratchBytes;
+  project.then.push_back(std::move(b));
+  return project;
 }
 
 } // namespace birkhoff::cuda::detail

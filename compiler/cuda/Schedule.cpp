@@ -91,6 +91,10 @@ constexpr int64_t kIndexerCluster = 8, kIndexerScoredMaxTokens = 64,
 constexpr int64_t kAttentionSplitMaxTokens = 64, kAttentionSplits = 16,
                   kAttentionSplitHeads = 4;
 
+// compressor "projected": entries of at most kCompressorProjectedMaxTokens
+// tokens project over the whole GPU before the cluster walks them.
+constexpr int64_t kCompressorProjectedMaxTokens = 64;
+
 Schedule fixed() {
   Schedule s;
   s.variant = "fixed";
@@ -197,9 +201,8 @@ Schedule chooseIndexerSchedule(const IndexerTopkParams &p, int64_t maxTokens) {
 Schedule chooseSparseAttentionSchedule(const SparseAttentionParams &p,
                                        int64_t maxTokens) {
   const int64_t nope = p.headDim - p.ropeDim;
-  if (!p.official() || maxTokens < 1 ||
-      maxTokens > kAttentionSplitMaxTokens || p.ropeDim % 8 || nope < 0 ||
-      nope % 64 || p.heads < 1)
+  if (!p.official() || maxTokens < 1 || maxTokens > kAttentionSplitMaxTokens ||
+      p.ropeDim % 8 || nope < 0 || nope % 64 || p.heads < 1)
     return fixed();
   Schedule s;
   s.variant = "split";
@@ -207,6 +210,17 @@ Schedule chooseSparseAttentionSchedule(const SparseAttentionParams &p,
   s.rows = kAttentionSplitHeads;
   while (p.heads % s.rows)
     s.rows /= 2;
+  return s;
+}
+
+/// compressor. "cluster": one cluster projects and walks the call's tokens.
+/// "projected" (no knobs) for entries of at most 64 tokens: a kernel over the
+/// whole GPU projects them into scratch first.
+Schedule chooseCompressorSchedule(int64_t maxTokens) {
+  Schedule s;
+  s.variant = maxTokens >= 1 && maxTokens <= kCompressorProjectedMaxTokens
+                  ? "projected"
+                  : "cluster";
   return s;
 }
 
@@ -230,6 +244,8 @@ Schedule chooseSchedule(const CudaLaunchSpec &spec) {
           return chooseMoeSchedule(p, tokens);
         else if constexpr (std::is_same_v<P, IndexerTopkParams>)
           return chooseIndexerSchedule(p, tokens);
+        else if constexpr (std::is_same_v<P, CompressorParams>)
+          return chooseCompressorSchedule(tokens);
         else if constexpr (std::is_same_v<P, SparseAttentionParams>)
           return chooseSparseAttentionSchedule(p, tokens);
         else

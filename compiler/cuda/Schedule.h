@@ -56,6 +56,8 @@ Schedule chooseIndexerSchedule(const IndexerTopkParams &p, int64_t maxTokens);
 /// "fixed".
 Schedule chooseSparseAttentionSchedule(const SparseAttentionParams &p,
                                        int64_t maxTokens);
+/// compressor: "projected" for entries of few tokens, else "cluster".
+Schedule chooseCompressorSchedule(int64_t maxTokens);
 /// moe (ScheduleMoe.cpp).
 Schedule chooseMoeSchedule(const MoeParams &p, int64_t maxTokens);
 

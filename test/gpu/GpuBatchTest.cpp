@@ -358,8 +358,14 @@ TEST(GpuBatch, Compressor) {
         std::to_string(c.ratio) + (c.overlap ? " overlap" : "") +
         (c.format ? " format " + std::to_string(c.format) : "");
     const Match m = c.official ? Match::Bitwise : Match::Bf16Ulp;
-    for (const BatchPaging &paging : pagings())
-      checkBatch(G, h, rt::compressorKernel, seqs, states, m, m, what, paging);
+    // The "cluster" schedule (an entry of unknown size) and "projected" (an
+    // entry of S tokens): the same projections, so the same match.
+    for (int64_t entry : {int64_t(0), S}) {
+      h.entryMaxTokens = entry;
+      for (const BatchPaging &paging : pagings())
+        checkBatch(G, h, rt::compressorKernel, seqs, states, m, m,
+                   what + (entry ? ", projected" : ""), paging);
+    }
   }
 }
 

@@ -464,54 +464,60 @@ TEST(GpuOfficial, CompressorMatchesHost) {
                         Case{1024, 512, 4, true, 1, {{0, 9}}},
                         Case{256, 128, 4, true, 2, {{0, 13}, {13, 3}}},
                         Case{256, 64, 4, true, 2, {{0, 9}}}}) {
-    SCOPED_TRACE("D " + std::to_string(c.D) + " format " +
-                 std::to_string(c.format));
-    KernelHarness h;
-    h.launch.kernel = "compressor";
-    int64_t width = (c.overlap ? 2 : 1) * c.D, maxS = 0, rd = 64;
-    for (auto [s, n] : c.calls)
-      maxS = std::max(maxS, n);
-    int x = h.addBuffer(maxS * c.dim);
-    h.launch.inputs = {x};
-    h.launch.weights = {
-        h.addWeightRaw(
-            "wkv", DType::BF16, {width, c.dim},
-            bf16Bytes(gridValues(size_t(width * c.dim), 2, 0x1p-6f))),
-        h.addWeightRaw(
-            "wgate", DType::BF16, {width, c.dim},
-            bf16Bytes(gridValues(size_t(width * c.dim), 2, 0x1p-6f))),
-        h.addWeightF32("ape", {c.ratio, width},
-                       randomFloats(size_t(c.ratio * width), 0.5f)),
-        h.addWeightRaw("norm", DType::BF16, {c.D},
-                       bf16Bytes(randomFloats(size_t(c.D))))};
-    bool keys = c.format == 2;
-    int64_t entryBytes =
-        keys ? int64_t(official::fp4KeyBytes(size_t(c.D)))
-             : int64_t(official::KvEntryLayout::make(size_t(c.D), size_t(rd))
-                           ->entryBytes());
-    int tail = h.addState(c.overlap ? 2 * c.ratio : c.ratio, 2 * width);
-    int64_t rows = 16;
-    int ents = h.addStateBytes(rows, entryBytes, c.ratio);
-    h.launch.states = {tail, ents};
-    for (auto [k, v] : std::initializer_list<std::pair<const char *, double>>{
-             {"dim", double(c.dim)},
-             {"head_dim", double(c.D)},
-             {"ratio", double(c.ratio)},
-             {"overlap", c.overlap ? 1.0 : 0.0},
-             {"eps", 1e-6},
-             {"entry_format", double(c.format)}})
-      h.param(k, v);
-    officialYarn(h, rd);
-    for (auto [start, n] : c.calls) {
-      SCOPED_TRACE("call at " + std::to_string(start));
-      h.buffers[size_t(x)] = gridValues(size_t(maxS * c.dim), 4, 0.125f);
-      auto [d, hst] = runBothFull(G, h, rt::compressorKernel, n, start);
-      if (d.states.size() != 2)
-        break;
-      expectBitwise(d.states[0], hst.states[0], "official compressor tail");
-      expectBitwise(d.states[1], hst.states[1], "official compressor entries");
-      std::vector<float> hv = decodedRows(hst.states[1], rows, c.D, rd, keys);
-      expectNotAllZero(hv, "official compressor entries");
+    // The "cluster" schedule, then "projected" (the calls' tokens projected
+    // over the whole GPU first: the same values).
+    for (bool projected : {false, true}) {
+      SCOPED_TRACE("D " + std::to_string(c.D) + " format " +
+                   std::to_string(c.format) + (projected ? ", projected" : ""));
+      KernelHarness h;
+      h.launch.kernel = "compressor";
+      int64_t width = (c.overlap ? 2 : 1) * c.D, maxS = 0, rd = 64;
+      for (auto [s, n] : c.calls)
+        maxS = std::max(maxS, n);
+      int x = h.addBuffer(maxS * c.dim);
+      h.launch.inputs = {x};
+      h.launch.weights = {
+          h.addWeightRaw(
+              "wkv", DType::BF16, {width, c.dim},
+              bf16Bytes(gridValues(size_t(width * c.dim), 2, 0x1p-6f))),
+          h.addWeightRaw(
+              "wgate", DType::BF16, {width, c.dim},
+              bf16Bytes(gridValues(size_t(width * c.dim), 2, 0x1p-6f))),
+          h.addWeightF32("ape", {c.ratio, width},
+                         randomFloats(size_t(c.ratio * width), 0.5f)),
+          h.addWeightRaw("norm", DType::BF16, {c.D},
+                         bf16Bytes(randomFloats(size_t(c.D))))};
+      bool keys = c.format == 2;
+      int64_t entryBytes =
+          keys ? int64_t(official::fp4KeyBytes(size_t(c.D)))
+               : int64_t(official::KvEntryLayout::make(size_t(c.D), size_t(rd))
+                             ->entryBytes());
+      int tail = h.addState(c.overlap ? 2 * c.ratio : c.ratio, 2 * width);
+      int64_t rows = 16;
+      int ents = h.addStateBytes(rows, entryBytes, c.ratio);
+      h.launch.states = {tail, ents};
+      for (auto [k, v] : std::initializer_list<std::pair<const char *, double>>{
+               {"dim", double(c.dim)},
+               {"head_dim", double(c.D)},
+               {"ratio", double(c.ratio)},
+               {"overlap", c.overlap ? 1.0 : 0.0},
+               {"eps", 1e-6},
+               {"entry_format", double(c.format)}})
+        h.param(k, v);
+      officialYarn(h, rd);
+      h.entryMaxTokens = projected ? maxS : 0;
+      for (auto [start, n] : c.calls) {
+        SCOPED_TRACE("call at " + std::to_string(start));
+        h.buffers[size_t(x)] = gridValues(size_t(maxS * c.dim), 4, 0.125f);
+        auto [d, hst] = runBothFull(G, h, rt::compressorKernel, n, start);
+        if (d.states.size() != 2)
+          break;
+        expectBitwise(d.states[0], hst.states[0], "official compressor tail");
+        expectBitwise(d.states[1], hst.states[1],
+                      "official compressor entries");
+        std::vector<float> hv = decodedRows(hst.states[1], rows, c.D, rd, keys);
+        expectNotAllZero(hv, "official compressor entries");
+      }
     }
   }
 }

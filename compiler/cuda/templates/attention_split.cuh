@@ -91,7 +91,8 @@ __device__ __forceinline__ void sparseAttentionSplit(const BkLaunch &a,
   const int p = (int)bkPos(a, t), first = (int)bkFirstPos(a, t);
   const int slot = bkSlot(a, t);
   int nEntries;
-  const int nKeys = splitAttentionKeys<WINDOW, MODE, RATIO, TOPK>(a, t, nEntries);
+  const int nKeys =
+      splitAttentionKeys<WINDOW, MODE, RATIO, TOPK>(a, t, nEntries);
   const int per = splitAttentionRange<S, STAGE>(nKeys);
   const int k0 = s * per;
   if (k0 >= nKeys)
@@ -319,7 +320,8 @@ __device__ __forceinline__ void sparseAttentionCombine(const BkLaunch &a) {
   const long long t = blockIdx.x / H;
   const int h = blockIdx.x % H;
   int nEntries;
-  const int nKeys = splitAttentionKeys<WINDOW, MODE, RATIO, TOPK>(a, t, nEntries);
+  const int nKeys =
+      splitAttentionKeys<WINDOW, MODE, RATIO, TOPK>(a, t, nEntries);
   const int per = splitAttentionRange<S, STAGE>(nKeys);
   const int used = (nKeys + per - 1) / per;
   const SplitPartials<H, D, S, MAXT> part{(float *)a.scratch};

@@ -16,6 +16,13 @@
 // (a cluster barrier per emitted entry). Tokens are projected TTILE at a time
 // into shared memory, then walked in order.
 //
+// PRE (schedule "projected", entries of few tokens): compressorProject first
+// computes every projection row of the call's tokens over the whole GPU (the
+// same warpRowDots per row, so the same values) into scratch, [t][2·WIDTH]
+// (wkv rows, then wgate rows); the cluster then only walks the tokens. Its 8
+// SMs streaming 2·WIDTH·DIM fp32 weights (32 MB for a CSA layer) were most
+// of a decode step's compressor time.
+//
 // FORMAT (official numerics, entry_format): 1 KV entries, 2 FP4 indexer keys
 // (ENTRY bytes per row). The pooled entry is rounded to bf16, normed by P1
 // (the sum of squares sequential over the whole entry, read across the
@@ -29,9 +36,38 @@
 
 namespace bk {
 
+// Block (x, y): projection rows x·WARPS .. of [wkv; wgate] (a warp each) for
+// the TG tokens of y-slice y, into scratch.
+template <int DIM, int WIDTH, int WDT, int WARPS, int TG, int PF>
+__device__ __forceinline__ void compressorProject(const BkLaunch &a) {
+  constexpr int BLOCK = 32 * WARPS;
+  __shared__ __align__(16) float stage[TG * DIM];
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const long long t0 = (long long)blockIdx.y * TG;
+  const int ng = (int)min((long long)TG, a.tokens - t0);
+  const float *x = (const float *)a.in[0];
+  stageRows<DIM, BLOCK>(stage, ng, [&](int j) { return x + (t0 + j) * DIM; });
+  __syncthreads();
+  const int row = blockIdx.x * WARPS + warp;
+  if (row >= 2 * WIDTH)
+    return;
+  const int mat = row / WIDTH, n = row % WIDTH;
+  float acc[TG];
+  warpRowDots<DIM, WDT, TG, PF>((const unsigned char *)a.weights[mat],
+                                (const unsigned char *)a.scales[mat], n,
+                                SwizzledRows<DIM>{stage}, ng, acc);
+  if (lane == 0) {
+    float *out = (float *)a.scratch + t0 * 2 * WIDTH + row;
+#pragma unroll
+    for (int j = 0; j < TG; ++j)
+      if (j < ng)
+        out[(long long)j * 2 * WIDTH] = acc[j];
+  }
+}
+
 template <int DIM, int D, int M, bool OVERLAP, int R, int WDT, int ADT,
           int NWDT, int C, int WARPS, int TG, int TTILE, int PF, int FORMAT = 0,
-          int ENTRY = 0>
+          int ENTRY = 0, bool PRE = false>
 __device__ __forceinline__ void compressor(const BkLaunch &a, float eps,
                                            const float *invFreq,
                                            float hadamardScale = 0.0f) {
@@ -42,8 +78,9 @@ __device__ __forceinline__ void compressor(const BkLaunch &a, float eps,
   constexpr int BLOCK = 32 * WARPS;
   static_assert(D % C == 0 && DPR % 2 == 0 && R % 2 == 0 && R <= D,
                 "features split into whole RoPE pairs per rank");
-  __shared__ __align__(16) float stage[TG * DIM]; // activations, swizzled
-  __shared__ float proj[LROWS][TTILE];
+  // Activations, swizzled, and their projections (computed here unless PRE).
+  __shared__ __align__(16) float stage[PRE ? 1 : TG * DIM];
+  __shared__ float proj[PRE ? 1 : LROWS][PRE ? 1 : TTILE];
   __shared__ float pooled[DPR];
   __shared__ float partSq[2];
   __shared__ float factorS;
@@ -72,29 +109,30 @@ __device__ __forceinline__ void compressor(const BkLaunch &a, float eps,
   int emitted = 0;
   for (long long tt0 = 0; tt0 < a.tokens; tt0 += TTILE) {
     const int ns = (int)min((long long)TTILE, a.tokens - tt0);
-    for (int g0 = 0; g0 < ns; g0 += TG) {
-      const int ng = min(TG, ns - g0);
-      __syncthreads(); // the stage is free
-      stageRows<DIM, BLOCK>(stage, ng,
-                            [&](int j) { return x + (tt0 + g0 + j) * DIM; });
-      __syncthreads();
-      const SwizzledRows<DIM> xs{stage};
-      for (int lr = warp; lr < LROWS; lr += WARPS) {
-        int mat, n;
-        rowOf(lr, mat, n);
-        float acc[TG];
-        if (mat == 0)
-          warpRowDots<DIM, WDT, TG, PF>(Wkv, Skv, n, xs, ng, acc);
-        else
-          warpRowDots<DIM, WDT, TG, PF>(Wg, Sg, n, xs, ng, acc);
-        if (lane == 0) {
+    if constexpr (!PRE)
+      for (int g0 = 0; g0 < ns; g0 += TG) {
+        const int ng = min(TG, ns - g0);
+        __syncthreads(); // the stage is free
+        stageRows<DIM, BLOCK>(stage, ng,
+                              [&](int j) { return x + (tt0 + g0 + j) * DIM; });
+        __syncthreads();
+        const SwizzledRows<DIM> xs{stage};
+        for (int lr = warp; lr < LROWS; lr += WARPS) {
+          int mat, n;
+          rowOf(lr, mat, n);
+          float acc[TG];
+          if (mat == 0)
+            warpRowDots<DIM, WDT, TG, PF>(Wkv, Skv, n, xs, ng, acc);
+          else
+            warpRowDots<DIM, WDT, TG, PF>(Wg, Sg, n, xs, ng, acc);
+          if (lane == 0) {
 #pragma unroll
-          for (int j = 0; j < TG; ++j)
-            if (j < ng)
-              proj[lr][g0 + j] = acc[j];
+            for (int j = 0; j < TG; ++j)
+              if (j < ng)
+                proj[lr][g0 + j] = acc[j];
+          }
         }
       }
-    }
     __syncthreads();
 
     for (int j = 0; j < ns; ++j) {
@@ -109,7 +147,12 @@ __device__ __forceinline__ void compressor(const BkLaunch &a, float eps,
       for (int lr = threadIdx.x; lr < LROWS; lr += BLOCK) {
         int mat, n;
         rowOf(lr, mat, n);
-        float v = proj[lr][j];
+        float v;
+        if constexpr (PRE)
+          v = ((const float *)
+                   a.scratch)[(tt0 + j) * 2 * WIDTH + mat * WIDTH + n];
+        else
+          v = proj[lr][j];
         if (mat == 1)
           v = __fadd_rn(v, loadScalar<ADT>(ape, (long long)phase * WIDTH + n));
         row[mat * WIDTH + n] = v;

@@ -352,6 +352,12 @@ inline std::vector<NamedLaunch> officialLaunches() {
   add("compressor_flash_indexer_keys",
       official(compressorSpec(4096, 128, 4, true, 64),
                [](CompressorParams &p) { p.entryFormat = 2; }));
+  {
+    CudaLaunchSpec c = official(compressorSpec(4096, 512, 4, true, 64),
+                                [](CompressorParams &p) { p.entryFormat = 1; });
+    c.maxTokens = 1; // projected over the whole GPU, then walked
+    add("compressor_flash_csa_kv_projected", c);
+  }
   add("compressor_golden_indexer_keys",
       official(compressorSpec(128, 64, 4, true, 64),
                [](CompressorParams &p) { p.entryFormat = 2; }));
@@ -366,14 +372,12 @@ inline std::vector<NamedLaunch> officialLaunches() {
   for (auto [mode, ratio, topk, tag] :
        {std::tuple<int, int, int, const char *>{0, 0, 0, "window"},
         {1, 4, 512, "csa"},
-        {2, 128, 0, "hca"}})
-  {
-    CudaLaunchSpec a =
-        official(attentionSpec(64, 512, 128, mode, ratio, topk),
-                 [](SparseAttentionParams &p) {
-                   p.kvFormat = 1;
-                   p.ropeDim = 64;
-                 });
+        {2, 128, 0, "hca"}}) {
+    CudaLaunchSpec a = official(attentionSpec(64, 512, 128, mode, ratio, topk),
+                                [](SparseAttentionParams &p) {
+                                  p.kvFormat = 1;
+                                  p.ropeDim = 64;
+                                });
     add(std::string("sparse_attention_flash_") + tag, a);
     a.maxTokens = 1; // keys split over blocks, then combined
     add(std::string("sparse_attention_flash_split_") + tag, a);
@@ -436,6 +440,11 @@ inline std::vector<NamedLaunch> catalogueLaunches() {
   add("moe_tiny", moeSpec(64, 32, 4, 2, DType::BF16, DType::F32));
   add("moe_odd", moeSpec(24, 12, 3, 2, DType::F32, DType::F32));
   add("compressor_flash_csa", compressorSpec(4096, 512, 4, true, 64));
+  {
+    CudaLaunchSpec c = compressorSpec(4096, 512, 4, true, 64);
+    c.maxTokens = 4;
+    add("compressor_flash_csa_projected", c);
+  }
   add("compressor_flash_hca", compressorSpec(4096, 512, 128, false, 64));
   add("compressor_flash_indexer", compressorSpec(4096, 128, 4, true, 64));
   add("compressor_tiny", compressorSpec(24, 8, 2, true, 4));

@@ -169,9 +169,9 @@ TEST(Schedule, AttentionSplitsKeysForFewTokens) {
   EXPECT_EQ(chooseSparseAttentionSchedule(p, 0).variant, "fixed");
   EXPECT_EQ(chooseSchedule(tokens(flash(6, 64), 1)).rows, 2);
   EXPECT_EQ(chooseSchedule(tokens(flash(64, 60), 1)).variant, "fixed");
-  EXPECT_EQ(chooseSchedule(tokens(attentionSpec(64, 512, 128, 1, 4, 512), 1))
-                .variant,
-            "fixed");
+  EXPECT_EQ(
+      chooseSchedule(tokens(attentionSpec(64, 512, 128, 1, 4, 512), 1)).variant,
+      "fixed");
   auto ks = generateKernelSource(scheduled(tokens(flash(64, 64), 2)));
   ASSERT_TRUE(ks.isOk()) << ks.status().toString();
   EXPECT_NE(ks->source.find("bk::sparseAttentionSplit<64, 512, 64, "),
@@ -188,6 +188,35 @@ TEST(Schedule, AttentionSplitsKeysForFewTokens) {
   ASSERT_TRUE(block.isOk()) << block.status().toString();
   EXPECT_TRUE(block->then.empty());
   EXPECT_EQ(block->scratchBytes, 0u);
+}
+
+// The compressor of an entry of at most 64 tokens projects them over the
+// whole GPU into scratch, then its cluster walks them; larger entries (and
+// those of unknown size) project inside the cluster.
+TEST(Schedule, CompressorProjectsOverTheGpuForFewTokens) {
+  EXPECT_EQ(chooseCompressorSchedule(1).variant, "projected");
+  EXPECT_EQ(chooseCompressorSchedule(64).variant, "projected");
+  EXPECT_EQ(chooseCompressorSchedule(65).variant, "cluster");
+  EXPECT_EQ(chooseCompressorSchedule(0).variant, "cluster");
+  CudaLaunchSpec s = tokens(
+      official(compressorSpec(4096, 512, 4, true, 64),
+               [](CompressorParams &p) { p.entryFormat = 1; }),
+      3);
+  auto ks = generateKernelSource(scheduled(s));
+  ASSERT_TRUE(ks.isOk()) << ks.status().toString();
+  EXPECT_NE(ks->source.find("bk::compressorProject<4096, 1024, "),
+            std::string::npos)
+      << ks->source;
+  EXPECT_EQ(ks->grid.xConst, 2 * 1024 / 8);
+  EXPECT_EQ(ks->scratchBytes, uint64_t(3 * 2 * 1024 * 4));
+  ASSERT_EQ(ks->then.size(), 1u);
+  EXPECT_NE(ks->then[0].source.find(", true>(args"), std::string::npos)
+      << ks->then[0].source;
+  EXPECT_EQ(ks->then[0].scratchBytes, ks->scratchBytes);
+  auto cluster = generateKernelSource(scheduled(tokens(s, 512)));
+  ASSERT_TRUE(cluster.isOk()) << cluster.status().toString();
+  EXPECT_TRUE(cluster->then.empty());
+  EXPECT_EQ(cluster->scratchBytes, 0u);
 }
 
 // chooseSchedule dispatches on the spec's kernel and reads its entry size
