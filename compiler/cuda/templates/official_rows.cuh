@@ -10,15 +10,23 @@
 
 namespace bk {
 
-// P1: y = bf16(w · (x · r)), r from the sequential sum. Block per token.
+// P1: y = bf16(w · (x · r)), r from the sequential sum. Block per token; the
+// row staged in shared memory first (as rmsNormRowsOfficial).
 template <int N, int WDT, int BLOCK>
 __device__ __forceinline__ void rmsNormOfficial(const BkLaunch &a, float eps) {
+  constexpr bool kStage = N * 4 <= 16 * 1024;
+  __shared__ __align__(16) float row[kStage ? N : 1];
   __shared__ float factor;
   const long long t = blockIdx.x;
   const float *x = (const float *)a.in[0] + t * N;
   float *y = (float *)a.out[0] + t * N;
+  if constexpr (kStage) {
+    for (int i = threadIdx.x; i < N; i += BLOCK)
+      row[i] = x[i];
+    __syncthreads();
+  }
   if (threadIdx.x == 0)
-    factor = off::rmsFactorP1(x, N, eps);
+    factor = off::rmsFactorP1(kStage ? row : x, N, eps);
   __syncthreads();
   const float r = factor;
   for (int i = threadIdx.x; i < N; i += BLOCK)
@@ -149,6 +157,11 @@ __device__ __forceinline__ void ropeOfficial(const BkLaunch &a, float eps,
   constexpr int kLead = D - R;
   constexpr int kGroups = (H + HPB - 1) / HPB;
   __shared__ float cs[kHalf > 0 ? kHalf : 1], sn[kHalf > 0 ? kHalf : 1];
+  // NORM_FIRST: each warp's head staged for lane 0's sequential P2 sum (a
+  // walk over shared memory; over global memory it was a chain of L2 round
+  // trips, most of the kernel's time).
+  constexpr bool kStage = NORM_FIRST && HPB * D * 4 <= 16 * 1024;
+  __shared__ float staged[kStage ? HPB : 1][kStage ? D : 1];
   const long long t = blockIdx.x / kGroups;
   const int h = (blockIdx.x % kGroups) * HPB + threadIdx.x / 32;
   const int lane = threadIdx.x % 32;
@@ -166,9 +179,17 @@ __device__ __forceinline__ void ropeOfficial(const BkLaunch &a, float eps,
   float *y = (float *)a.out[0] + (t * H + h) * D;
   float r = 0.0f;
   if constexpr (NORM_FIRST) {
+    const float *src = x;
+    if constexpr (kStage) {
+      float *row = staged[threadIdx.x / 32];
+      for (int i = lane; i < D; i += 32)
+        row[i] = x[i];
+      __syncwarp();
+      src = row;
+    }
     float f = 0.0f;
     if (lane == 0)
-      f = off::rmsFactorP2(x, D, eps);
+      f = off::rmsFactorP2(src, D, eps);
     r = __shfl_sync(0xffffffffu, f, 0);
   }
   WarpHead<D> hd;
@@ -208,9 +229,20 @@ __device__ __forceinline__ void headRmsNormOfficial(const BkLaunch &a,
     return;
   const float *x = (const float *)a.in[0] + (t * H + h) * D;
   float *y = (float *)a.out[0] + (t * H + h) * D;
+  // The head staged for lane 0's sequential sum, as in ropeOfficial.
+  constexpr bool kStage = HPB * D * 4 <= 16 * 1024;
+  __shared__ float staged[kStage ? HPB : 1][kStage ? D : 1];
+  const float *src = x;
+  if constexpr (kStage) {
+    float *row = staged[threadIdx.x / 32];
+    for (int i = lane; i < D; i += 32)
+      row[i] = x[i];
+    __syncwarp();
+    src = row;
+  }
   float f = 0.0f;
   if (lane == 0)
-    f = off::rmsFactorP2(x, D, eps);
+    f = off::rmsFactorP2(src, D, eps);
   const float r = __shfl_sync(0xffffffffu, f, 0);
   for (int i = lane; i < D; i += 32)
     y[i] = off::roundBf16(__fmul_rn(x[i], r));
