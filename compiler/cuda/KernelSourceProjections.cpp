@@ -165,6 +165,33 @@ Expected<Body> genRouter(const RouterParams &p, const LaunchReader &r,
   if (tg < 1)
     return unsupported(r.where() + "dim " + i(dim) +
                        " does not fit a block's shared memory");
+  BK_ASSIGN_OR_RETURN(std::string variant, r.variant({"cluster", "scored"}));
+  if (variant == "scored") {
+    if (r.maxTokens() < 1)
+      return invalidArgument(r.where() + "the scored variant needs the "
+                                         "entry's tokens per call");
+    // A warp per gate row, 4 a block (64 blocks for 256 experts), then a
+    // warp per token.
+    constexpr int kScoreWarps = 4, kSelectWarps = 4;
+    const int64_t stg = std::min(tg, r.maxTokens());
+    Body scores;
+    scores.include = "bk/router.cuh";
+    scores.call = "bk::routerScores<" + i(dim) + ", " + i(ro.experts) + ", " +
+                  dt(g) + ", " + i(kScoreWarps) + ", " + i(stg) + ", " +
+                  i(kClusterPrefetch) + ">(args);";
+    scores.grid = {0, (ro.experts + kScoreWarps - 1) / kScoreWarps, stg,
+                   32 * kScoreWarps};
+    scores.scratchBytes = uint64_t(r.maxTokens() * ro.experts * 4);
+    Body select;
+    select.include = scores.include;
+    select.call = "bk::routerSelect<" + ro.shape() + ", " + ro.tableArgs() +
+                  ", " + i(kSelectWarps) + ">(args, " +
+                  f32(float(ro.routeScale)) + ");";
+    select.grid = {0, 1, kSelectWarps, 32 * kSelectWarps};
+    select.scratchBytes = scores.scratchBytes;
+    scores.then.push_back(std::move(select));
+    return scores;
+  }
   Body b;
   b.include = "bk/router.cuh";
   b.call = "bk::router<" + i(dim) + ", " + ro.shape() + ", " + dt(g) + ", " +

@@ -91,9 +91,18 @@ constexpr int64_t kIndexerCluster = 8, kIndexerScoredMaxTokens = 64,
 constexpr int64_t kAttentionSplitMaxTokens = 64, kAttentionSplits = 16,
                   kAttentionSplitHeads = 4;
 
-// compressor "projected": entries of at most kCompressorProjectedMaxTokens
-// tokens project over the whole GPU before the cluster walks them.
-constexpr int64_t kCompressorProjectedMaxTokens = 64;
+// compressor "projected" and router "scored": entries of at most
+// kWholeGpuProjectionMaxTokens tokens compute their projections (scores)
+// over the whole GPU before the step that needs all of them.
+constexpr int64_t kWholeGpuProjectionMaxTokens = 64;
+
+Schedule fewTokensVariant(int64_t maxTokens, const char *few) {
+  Schedule s;
+  s.variant = maxTokens >= 1 && maxTokens <= kWholeGpuProjectionMaxTokens
+                  ? few
+                  : "cluster";
+  return s;
+}
 
 Schedule fixed() {
   Schedule s;
@@ -217,11 +226,14 @@ Schedule chooseSparseAttentionSchedule(const SparseAttentionParams &p,
 /// "projected" (no knobs) for entries of at most 64 tokens: a kernel over the
 /// whole GPU projects them into scratch first.
 Schedule chooseCompressorSchedule(int64_t maxTokens) {
-  Schedule s;
-  s.variant = maxTokens >= 1 && maxTokens <= kCompressorProjectedMaxTokens
-                  ? "projected"
-                  : "cluster";
-  return s;
+  return fewTokensVariant(maxTokens, "projected");
+}
+
+/// router. "cluster": a cluster per 32-token slice computes the gate and
+/// selects. "scored" (no knobs) for entries of at most 64 tokens: the gate's
+/// scores over the whole GPU into scratch, then a warp per token selects.
+Schedule chooseRouterSchedule(int64_t maxTokens) {
+  return fewTokensVariant(maxTokens, "scored");
 }
 
 Schedule chooseSchedule(const CudaLaunchSpec &spec) {
@@ -244,6 +256,8 @@ Schedule chooseSchedule(const CudaLaunchSpec &spec) {
           return chooseMoeSchedule(p, tokens);
         else if constexpr (std::is_same_v<P, IndexerTopkParams>)
           return chooseIndexerSchedule(p, tokens);
+        else if constexpr (std::is_same_v<P, RouterParams>)
+          return chooseRouterSchedule(tokens);
         else if constexpr (std::is_same_v<P, CompressorParams>)
           return chooseCompressorSchedule(tokens);
         else if constexpr (std::is_same_v<P, SparseAttentionParams>)

@@ -58,6 +58,8 @@ Schedule chooseSparseAttentionSchedule(const SparseAttentionParams &p,
                                        int64_t maxTokens);
 /// compressor: "projected" for entries of few tokens, else "cluster".
 Schedule chooseCompressorSchedule(int64_t maxTokens);
+/// router: "scored" for entries of few tokens, else "cluster".
+Schedule chooseRouterSchedule(int64_t maxTokens);
 /// moe (ScheduleMoe.cpp).
 Schedule chooseMoeSchedule(const MoeParams &p, int64_t maxTokens);
 

@@ -196,13 +196,28 @@ TEST(GpuCatalogue, RouterMatchesHost) {
                     {"topk", double(K)},
                     {"route_scale", 1.5},
                     {"hash", hash ? 1.0 : 0.0}});
-      auto [d, hst] = runBoth(G, h, rt::routerKernel, S, 0);
-      if (d.empty())
-        continue;
-      // Random scores have no near-ties at fp32 rounding distance, so the
-      // chosen experts are the host's; the weights carry the GEMV rounding.
-      expectBitwise(d[0], hst[0], "router idx");
-      expectWithinBf16Ulp(d[1], hst[1], "router wts");
+      // The "cluster" schedule (an entry of unknown size), then "scored"
+      // (an entry of S tokens: the scores over the whole GPU first, the
+      // same per-row arithmetic, so the same results bitwise).
+      std::vector<std::vector<float>> cluster;
+      for (int64_t entry : {int64_t(0), S}) {
+        SCOPED_TRACE(entry ? "scored" : "cluster");
+        h.entryMaxTokens = entry;
+        auto [d, hst] = runBoth(G, h, rt::routerKernel, S, 0);
+        if (d.empty())
+          continue;
+        // Random scores have no near-ties at fp32 rounding distance, so the
+        // chosen experts are the host's; the weights carry the GEMV
+        // rounding.
+        expectBitwise(d[0], hst[0], "router idx");
+        expectWithinBf16Ulp(d[1], hst[1], "router wts");
+        if (entry == 0) {
+          cluster = d;
+        } else if (cluster.size() == 2) {
+          expectBitwise(d[0], cluster[0], "router idx, scored vs cluster");
+          expectBitwise(d[1], cluster[1], "router wts, scored vs cluster");
+        }
+      }
     }
   }
 }

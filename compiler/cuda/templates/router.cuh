@@ -168,4 +168,48 @@ __device__ __forceinline__ void router(const BkLaunch &a, float routeScale) {
   clusterSync();
 }
 
+// router, schedule "scored" (entries of few tokens): routerScores computes
+// the gate rows over the whole GPU (a warp per expert row, WARPS rows a
+// block, TG tokens a y-slice) into scratch [t][E] as sqrt(softplus) scores,
+// the same per-row arithmetic as the cluster's; routerSelect then selects
+// each token's experts from them (a warp per token). One cluster streaming
+// the gate (an fp32 [256, 4096] in V4-Flash) through 8 SMs was most of a
+// decode step's router time.
+template <int DIM, int E, int GDT, int WARPS, int TG, int PF>
+__device__ __forceinline__ void routerScores(const BkLaunch &a) {
+  __shared__ __align__(16) float stage[TG * DIM];
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const long long t0 = (long long)blockIdx.y * TG;
+  const int ng = (int)min((long long)TG, a.tokens - t0);
+  const float *x = (const float *)a.in[0];
+  stageRows<DIM, 32 * WARPS>(stage, ng,
+                             [&](int j) { return x + (t0 + j) * DIM; });
+  __syncthreads();
+  const int n = blockIdx.x * WARPS + warp;
+  if (n >= E)
+    return;
+  float acc[TG];
+  warpRowDots<DIM, GDT, TG, PF>((const unsigned char *)a.weights[0],
+                                (const unsigned char *)a.scales[0], n,
+                                SwizzledRows<DIM>{stage}, ng, acc);
+  if (lane == 0) {
+#pragma unroll
+    for (int j = 0; j < TG; ++j)
+      if (j < ng)
+        ((float *)a.scratch)[(t0 + j) * E + n] = hostSqrtSoftplus(acc[j]);
+  }
+}
+
+template <int E, int K, bool HASH, int TDT, long long TROWS, int WARPS>
+__device__ __forceinline__ void routerSelect(const BkLaunch &a,
+                                             float routeScale) {
+  const long long t = (long long)blockIdx.y * WARPS + threadIdx.x / 32;
+  if (t >= a.tokens)
+    return;
+  const int tok = ((const int *)a.in[1])[t];
+  selectExperts<E, K, HASH, TDT, TROWS>(
+      GlobalScores{(const float *)a.scratch + t * E}, tok, a.weights[1],
+      routeScale, (int *)a.out[0] + t * K, (float *)a.out[1] + t * K);
+}
+
 } // namespace bk

@@ -433,6 +433,11 @@ inline std::vector<NamedLaunch> catalogueLaunches() {
   add("route_select_tiny", routingSpec("route_select", 24, 8, 2, false));
   add("router_flash_bias", routingSpec("router", 4096, 256, 6, false));
   add("router_flash_hash", routingSpec("router", 4096, 256, 6, true));
+  for (bool hash : {false, true}) {
+    CudaLaunchSpec r = routingSpec("router", 4096, 256, 6, hash);
+    r.maxTokens = 1; // scores over the whole GPU, then a warp selects
+    add(hash ? "router_flash_hash_scored" : "router_flash_bias_scored", r);
+  }
   add("router_tiny_hash",
       routingSpec("router", 24, 8, 2, true, 97, DType::F32));
   add("moe_flash",

@@ -198,10 +198,10 @@ TEST(Schedule, CompressorProjectsOverTheGpuForFewTokens) {
   EXPECT_EQ(chooseCompressorSchedule(64).variant, "projected");
   EXPECT_EQ(chooseCompressorSchedule(65).variant, "cluster");
   EXPECT_EQ(chooseCompressorSchedule(0).variant, "cluster");
-  CudaLaunchSpec s = tokens(
-      official(compressorSpec(4096, 512, 4, true, 64),
-               [](CompressorParams &p) { p.entryFormat = 1; }),
-      3);
+  CudaLaunchSpec s =
+      tokens(official(compressorSpec(4096, 512, 4, true, 64),
+                      [](CompressorParams &p) { p.entryFormat = 1; }),
+             3);
   auto ks = generateKernelSource(scheduled(s));
   ASSERT_TRUE(ks.isOk()) << ks.status().toString();
   EXPECT_NE(ks->source.find("bk::compressorProject<4096, 1024, "),
@@ -217,6 +217,29 @@ TEST(Schedule, CompressorProjectsOverTheGpuForFewTokens) {
   ASSERT_TRUE(cluster.isOk()) << cluster.status().toString();
   EXPECT_TRUE(cluster->then.empty());
   EXPECT_EQ(cluster->scratchBytes, 0u);
+}
+
+// The router of an entry of at most 64 tokens computes the gate's scores
+// over the whole GPU into scratch, then a warp per token selects.
+TEST(Schedule, RouterScoresOverTheGpuForFewTokens) {
+  EXPECT_EQ(chooseRouterSchedule(1).variant, "scored");
+  EXPECT_EQ(chooseRouterSchedule(64).variant, "scored");
+  EXPECT_EQ(chooseRouterSchedule(65).variant, "cluster");
+  EXPECT_EQ(chooseRouterSchedule(0).variant, "cluster");
+  CudaLaunchSpec s = tokens(routingSpec("router", 4096, 256, 6, false), 5);
+  auto ks = generateKernelSource(scheduled(s));
+  ASSERT_TRUE(ks.isOk()) << ks.status().toString();
+  EXPECT_NE(ks->source.find("bk::routerScores<4096, 256, "), std::string::npos)
+      << ks->source;
+  EXPECT_EQ(ks->grid.xConst, 64);
+  EXPECT_EQ(ks->scratchBytes, uint64_t(5 * 256 * 4));
+  ASSERT_EQ(ks->then.size(), 1u);
+  EXPECT_NE(ks->then[0].source.find("bk::routerSelect<256, 6, false"),
+            std::string::npos);
+  EXPECT_EQ(ks->then[0].grid.tokensPerY, 4);
+  auto cluster = generateKernelSource(scheduled(tokens(s, 512)));
+  ASSERT_TRUE(cluster.isOk()) << cluster.status().toString();
+  EXPECT_TRUE(cluster->then.empty());
 }
 
 // chooseSchedule dispatches on the spec's kernel and reads its entry size
