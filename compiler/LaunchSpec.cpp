@@ -41,9 +41,9 @@ Expected<cuda::CudaLaunchSpec> cudaLaunchSpec(bk::LaunchOp launch,
 }
 
 bk::ScheduleAttr scheduleAttr(MLIRContext *context, const cuda::Schedule &s) {
-  return bk::ScheduleAttr::get(context, s.variant, s.warps, s.tokenTile,
-                               s.tokensPerY, s.lanes, s.rows, s.cluster,
-                               s.split, s.stagedTokens, s.stagedHidden);
+  return bk::ScheduleAttr::get(
+      context, s.variant, s.warps, s.tokenTile, s.tokensPerY, s.lanes, s.rows,
+      s.cluster, s.split, s.stagedTokens, s.stagedHidden, s.prefetch);
 }
 
 cuda::Schedule scheduleOf(bk::ScheduleAttr a) {
@@ -58,6 +58,7 @@ cuda::Schedule scheduleOf(bk::ScheduleAttr a) {
   s.split = a.getSplit();
   s.stagedTokens = a.getStagedTokens();
   s.stagedHidden = a.getStagedHidden();
+  s.prefetch = a.getPrefetch();
   return s;
 }
 

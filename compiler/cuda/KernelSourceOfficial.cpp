@@ -201,11 +201,15 @@ Expected<Body> genLinearOfficial(const LinearParams &p, const LaunchReader &r,
     // fp32 accumulation of the exact weights, bf16 output when asked: the
     // reference GEMV (one group) with its rounding flag.
     BK_RETURN_IF_ERROR(r.variant({"gemv"}).status());
+    if (s.prefetch < 1 || s.prefetch > 8)
+      return invalidArgument(r.where() + "schedule prefetch " + i(s.prefetch) +
+                             " is not in [1, 8]");
     Body b;
     b.include = "bk/projections.cuh";
     b.call = "bk::groupedLinear<1, " + i(in) + ", " + i(out) + ", " + dt(w) +
              ", " + i(s.warps) + ", " + i(s.tokenTile) + ", " +
-             i(s.tokensPerY) + ", " + flag(round) + ">(args);";
+             i(s.tokensPerY) + ", " + flag(round) + ", " + i(s.prefetch) +
+             ">(args);";
     b.grid = warpRowGrid(out, s);
     b.minBlocksPerSm = 3;
     return b;

@@ -66,15 +66,20 @@ Expected<Body> genGroupedLinear(const GroupedLinearParams &p,
     return invalidArgument(r.where() + "groups are too large");
   BK_RETURN_IF_ERROR(r.shape(0, {groups * outPer, inPer}));
   BK_RETURN_IF_ERROR(checkFp4(r, w, inPer, "in_per_group"));
+  BK_RETURN_IF_ERROR(r.variant({"gemv"}).status());
+  const Schedule &s = r.schedule();
+  if (s.prefetch < 1 || s.prefetch > 8)
+    return invalidArgument(r.where() + "schedule prefetch " + i(s.prefetch) +
+                           " is not in [1, 8]");
   Body b;
   b.include = "bk/projections.cuh";
   b.call = "bk::groupedLinear<" + i(groups) + ", " + i(inPer) + ", " +
-           i(outPer) + ", " + dt(w) + ", " + i(kWarps) + ", " + i(kTokenTile) +
-           ", " + i(kTokensPerY) +
+           i(outPer) + ", " + dt(w) + ", " + i(s.warps) + ", " +
+           i(s.tokenTile) + ", " + i(s.tokensPerY) + ", " +
            // Official: wo_a dequantized to bf16, fp32 einsum, bf16 output.
-           (p.official() ? ", true" : "") + ">(args);";
-  b.grid = {0, (groups * outPer + kWarps - 1) / kWarps, kTokensPerY,
-            32 * kWarps};
+           flag(p.official()) + ", " + i(s.prefetch) + ">(args);";
+  b.grid = {0, (groups * outPer + s.warps - 1) / s.warps, s.tokensPerY,
+            int(32 * s.warps)};
   b.minBlocksPerSm = 3;
   return b;
 }
@@ -176,8 +181,8 @@ Expected<Body> genRouter(const RouterParams &p, const LaunchReader &r,
     const int64_t stg = std::min(tg, r.maxTokens());
     Body scores;
     scores.include = "bk/router.cuh";
-    scores.call = "bk::routerScores<" + i(dim) + ", " + i(ro.experts) + ", " +
-                  dt(g) + ", " + i(kScoreWarps) + ", " + i(stg) + ", " +
+    scores.call = "bk::routerGateScores<" + i(dim) + ", " + i(ro.experts) +
+                  ", " + dt(g) + ", " + i(kScoreWarps) + ", " + i(stg) + ", " +
                   i(kClusterPrefetch) + ">(args);";
     scores.grid = {0, (ro.experts + kScoreWarps - 1) / kScoreWarps, stg,
                    32 * kScoreWarps};

@@ -31,12 +31,26 @@ constexpr int64_t kMmaMinTokens = 16;
 // mixing rows, and are "small" for the mhc clusters (below).
 constexpr int64_t kMhcSplitMaxTokens = 4, kMhcClusterMaxTokens = 32;
 
+// Weight chunks a lane of a gemv loads before decoding the first in entries
+// of at most kDecodeMaxTokens tokens, where the weights stream once per step
+// and bytes in flight set the bandwidth (the sums are the same in any case).
+constexpr int64_t kDecodePrefetch = 4;
+
 Schedule gemv(std::string variant) {
   Schedule s;
   s.variant = std::move(variant);
   s.warps = kGemvWarps;
   s.tokenTile = kGemvTokenTile;
   s.tokensPerY = kGemvTokensPerY;
+  return s;
+}
+
+/// The gemv of warpRowDots (groupedLinear): kDecodePrefetch chunks a lane in
+/// entries of at most kDecodeMaxTokens tokens, else 1.
+Schedule prefetchingGemv(int64_t maxTokens) {
+  Schedule s = gemv("gemv");
+  s.prefetch =
+      maxTokens >= 1 && maxTokens <= kDecodeMaxTokens ? kDecodePrefetch : 1;
   return s;
 }
 
@@ -117,13 +131,16 @@ DType weightOr(const CudaLaunchSpec &spec, size_t i) {
 } // namespace
 
 /// linear. Reference: "gemv" (warps, token_tile, tokens_per_y). Official:
-/// "gemv" for f32/bf16 weights (the exact GEMV), "decode" (warps, lanes),
+/// "gemv" for f32/bf16 weights (the exact GEMV; also prefetch: 4 chunks a
+/// lane in entries of at most 4 tokens, else 1), "decode" (warps, lanes),
 /// "mma" for FP8 entries of many tokens (no knobs: official_gemm.cuh's tile
 /// is fixed), else "quantized" (warps, tokens_per_y, staged_tokens).
 Schedule chooseLinearSchedule(const LinearParams &p, int64_t maxTokens,
                               DType w) {
-  if (!p.official() || w == DType::F32 || w == DType::BF16)
+  if (!p.official())
     return gemv("gemv");
+  if (w == DType::F32 || w == DType::BF16)
+    return prefetchingGemv(maxTokens);
   if (std::optional<Schedule> d = officialDecode(p.inFeatures, maxTokens, w))
     return *d;
   if (w == DType::F8E4M3 && maxTokens >= kMmaMinTokens) {
@@ -225,6 +242,12 @@ Schedule chooseSparseAttentionSchedule(const SparseAttentionParams &p,
 /// compressor. "cluster": one cluster projects and walks the call's tokens.
 /// "projected" (no knobs) for entries of at most 64 tokens: a kernel over the
 /// whole GPU projects them into scratch first.
+/// grouped_linear. "gemv" (warps, token_tile, tokens_per_y, prefetch as
+/// the official f32/bf16 linear's).
+Schedule chooseGroupedLinearSchedule(int64_t maxTokens) {
+  return prefetchingGemv(maxTokens);
+}
+
 Schedule chooseCompressorSchedule(int64_t maxTokens) {
   return fewTokensVariant(maxTokens, "projected");
 }
@@ -256,6 +279,8 @@ Schedule chooseSchedule(const CudaLaunchSpec &spec) {
           return chooseMoeSchedule(p, tokens);
         else if constexpr (std::is_same_v<P, IndexerTopkParams>)
           return chooseIndexerSchedule(p, tokens);
+        else if constexpr (std::is_same_v<P, GroupedLinearParams>)
+          return chooseGroupedLinearSchedule(tokens);
         else if constexpr (std::is_same_v<P, RouterParams>)
           return chooseRouterSchedule(tokens);
         else if constexpr (std::is_same_v<P, CompressorParams>)

@@ -37,6 +37,7 @@ struct Schedule {
   int64_t split = 0;        // clusters sharing one unit of work (an expert)
   int64_t stagedTokens = 0; // activation rows staged (or quantized) at once
   int64_t stagedHidden = 0; // hidden (h) rows staged at once
+  int64_t prefetch = 0;     // weight chunks a lane loads before decoding
 
   bool operator==(const Schedule &) const = default;
 };
@@ -56,6 +57,8 @@ Schedule chooseIndexerSchedule(const IndexerTopkParams &p, int64_t maxTokens);
 /// "fixed".
 Schedule chooseSparseAttentionSchedule(const SparseAttentionParams &p,
                                        int64_t maxTokens);
+/// grouped_linear: "gemv".
+Schedule chooseGroupedLinearSchedule(int64_t maxTokens);
 /// compressor: "projected" for entries of few tokens, else "cluster".
 Schedule chooseCompressorSchedule(int64_t maxTokens);
 /// router: "scored" for entries of few tokens, else "cluster".

@@ -28,7 +28,8 @@ def Bk_ScheduleAttr : AttrDef<Bk_Dialect, "Schedule"> {
     DefaultValuedParameter<"int64_t", "0", "blocks per cluster">:$cluster,
     DefaultValuedParameter<"int64_t", "0", "clusters per unit of work">:$split,
     DefaultValuedParameter<"int64_t", "0", "activation rows staged at once">:$staged_tokens,
-    DefaultValuedParameter<"int64_t", "0", "hidden rows staged at once">:$staged_hidden
+    DefaultValuedParameter<"int64_t", "0", "hidden rows staged at once">:$staged_hidden,
+    DefaultValuedParameter<"int64_t", "0", "weight chunks a lane loads before decoding the first">:$prefetch
   );
   let assemblyFormat = "`<` struct(params) `>`";
 }

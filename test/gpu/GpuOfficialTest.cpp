@@ -184,7 +184,10 @@ TEST(GpuOfficial, LinearMatchesHost) {
         OfficialLinearCase{DType::F8E4M3, 384, 100, 1, true, false, 1},
         OfficialLinearCase{DType::F8E4M3, 4096, 1024, 1, true, true, 1},
         OfficialLinearCase{DType::F8E4M3, 4096, 512, 1, true, true, 1},
-        OfficialLinearCase{DType::FP4E2M1x2, 2048, 384, 3, true, true, 4}}) {
+        OfficialLinearCase{DType::FP4E2M1x2, 2048, 384, 3, true, true, 4},
+        // BF16 in decode entries: the GEMV prefetching 4 chunks a lane.
+        OfficialLinearCase{DType::BF16, 4096, 300, 3, false, false, 4},
+        OfficialLinearCase{DType::BF16, 512, 64, 1, true, false, 1}}) {
     SCOPED_TRACE(std::string(dtypeName(c.dtype)) + " " + std::to_string(c.in) +
                  "->" + std::to_string(c.out) +
                  " S=" + std::to_string(c.tokens) + (c.norm ? " +norm" : "") +
@@ -286,9 +289,21 @@ TEST(GpuOfficial, GroupedLinearWithinOneBf16Ulp) {
   h.param("in_per_group", double(in));
   h.param("out_per_group", double(out));
   h.param("numerics", 1);
-  auto [d, hst] = runBoth(G, h, rt::groupedLinearKernel, S, 0);
-  if (!d.empty())
+  // An entry of unknown size, then a decode entry (4 chunks a lane in
+  // flight: the same sums, so the same bits).
+  std::vector<float> first;
+  for (int64_t entry : {int64_t(0), S}) {
+    SCOPED_TRACE(entry ? "prefetch 4" : "prefetch 1");
+    h.entryMaxTokens = entry;
+    auto [d, hst] = runBoth(G, h, rt::groupedLinearKernel, S, 0);
+    if (d.empty())
+      continue;
     expectWithinBf16Ulp(d[0], hst[0], "official grouped_linear");
+    if (entry == 0)
+      first = d[0];
+    else if (!first.empty())
+      expectBitwise(d[0], first, "official grouped_linear, prefetch 4 vs 1");
+  }
 }
 
 } // namespace

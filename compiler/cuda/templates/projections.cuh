@@ -88,9 +88,10 @@ __device__ __forceinline__ void linearRmsNorm(const BkLaunch &a, float eps) {
 
 // z[t, g·R + r] = Σ_i W[g·R + r, i] · o[t, g·KG + i]: W is [G·R, KG]. One warp
 // per output row, TPY-token slices in TT-token register tiles (as linear).
-// ROUND (official numerics): outputs rounded to bf16.
+// ROUND (official numerics): outputs rounded to bf16. PF: weight chunks a
+// lane loads before decoding the first (warpRowDots; the same sums).
 template <int G, int KG, int R, int DT, int WARPS, int TT, int TPY,
-          bool ROUND = false>
+          bool ROUND = false, int PF = 1>
 __device__ __forceinline__ void groupedLinear(const BkLaunch &a) {
   const int lane = threadIdx.x % 32;
   const int n = blockIdx.x * WARPS + threadIdx.x / 32;
@@ -109,7 +110,7 @@ __device__ __forceinline__ void groupedLinear(const BkLaunch &a) {
     for (int j = 0; j < TT; ++j)
       xr.rows[j] = o + (tb + min(j, nt - 1)) * (long long)(G * KG);
     float acc[TT];
-    warpRowDots<KG, DT, TT>(W, S, n, xr, nt, acc);
+    warpRowDots<KG, DT, TT, PF>(W, S, n, xr, nt, acc);
     if (lane == 0) {
 #pragma unroll
       for (int j = 0; j < TT; ++j)

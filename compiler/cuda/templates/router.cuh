@@ -168,7 +168,7 @@ __device__ __forceinline__ void router(const BkLaunch &a, float routeScale) {
   clusterSync();
 }
 
-// router, schedule "scored" (entries of few tokens): routerScores computes
+// router, schedule "scored" (entries of few tokens): routerGateScores computes
 // the gate rows over the whole GPU (a warp per expert row, WARPS rows a
 // block, TG tokens a y-slice) into scratch [t][E] as sqrt(softplus) scores,
 // the same per-row arithmetic as the cluster's; routerSelect then selects
@@ -176,7 +176,7 @@ __device__ __forceinline__ void router(const BkLaunch &a, float routeScale) {
 // the gate (an fp32 [256, 4096] in V4-Flash) through 8 SMs was most of a
 // decode step's router time.
 template <int DIM, int E, int GDT, int WARPS, int TG, int PF>
-__device__ __forceinline__ void routerScores(const BkLaunch &a) {
+__device__ __forceinline__ void routerGateScores(const BkLaunch &a) {
   __shared__ __align__(16) float stage[TG * DIM];
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const long long t0 = (long long)blockIdx.y * TG;

@@ -435,7 +435,9 @@ inline std::vector<NamedLaunch> catalogueLaunches() {
   add("router_flash_hash", routingSpec("router", 4096, 256, 6, true));
   for (bool hash : {false, true}) {
     CudaLaunchSpec r = routingSpec("router", 4096, 256, 6, hash);
-    r.maxTokens = 1; // scores over the whole GPU, then a warp selects
+    // Scores over the whole GPU, then a warp selects (a 2-token entry for
+    // the hash table, so its score kernel is another specialization).
+    r.maxTokens = hash ? 2 : 1;
     add(hash ? "router_flash_hash_scored" : "router_flash_bias_scored", r);
   }
   add("router_tiny_hash",

@@ -229,7 +229,8 @@ TEST(Schedule, RouterScoresOverTheGpuForFewTokens) {
   CudaLaunchSpec s = tokens(routingSpec("router", 4096, 256, 6, false), 5);
   auto ks = generateKernelSource(scheduled(s));
   ASSERT_TRUE(ks.isOk()) << ks.status().toString();
-  EXPECT_NE(ks->source.find("bk::routerScores<4096, 256, "), std::string::npos)
+  EXPECT_NE(ks->source.find("bk::routerGateScores<4096, 256, "),
+            std::string::npos)
       << ks->source;
   EXPECT_EQ(ks->grid.xConst, 64);
   EXPECT_EQ(ks->scratchBytes, uint64_t(5 * 256 * 4));
