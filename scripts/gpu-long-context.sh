@@ -8,7 +8,8 @@
 # the model tests ($2, default all); scripts/gpu-serve-load.sh for at most
 # $SERVE_LOAD_SECONDS (default 120) seconds; compute-sanitizer memcheck on the indexer's and
 # attention's batch tests.
-# PROFILE=0 leaves the profile out.
+# PROFILE=0 leaves the profile out; BATCHES="32 64" also times decode steps of
+# those batches at context 4,096.
 #   scripts/gpu-long-context.sh [kernel-test filter [model-test filter]]
 set -uo pipefail
 source "$(dirname "$0")/gpu-common.sh" long-context
@@ -32,6 +33,9 @@ if [ -f "$flash" ]; then
   bench "batch 1, skipped contexts" "$flash" --batch 1 --contexts 4096,65536 --decode 32
   [ "${PROFILE:-1}" = 0 ] ||
     bench "batch 1 profile" "$flash" --batch 1 --contexts 4096,65536 --decode 4 --profile
+  for b in ${BATCHES:-}; do
+    bench "batch $b" "$flash" --batch "$b" --contexts 4096 --decode 16
+  done
 fi
 run_gtests gpu_model_tests "$models" model.log
 echo "## serve load ($(elapsed))"
