@@ -1,5 +1,4 @@
-//===- Crc32c.h - CRC-32C (Castagnoli) checksums ------------------*- C++
-//-*-===//
+//===- Crc32c.h - CRC-32C (Castagnoli) checksums ----------------*- C++ -*-===//
 //
 // Artifacts carry a CRC-32C of their program and of every stored weight, so
 // that a flipped byte is refused at load instead of changing the logits
