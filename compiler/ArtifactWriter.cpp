@@ -4,9 +4,11 @@
 
 #include "kernel/BkDialect.h"
 
+#include "birkhoff/Crc32c.h"
 #include "birkhoff/DType.h"
 #include "birkhoff/FileSafety.h"
 #include "birkhoff/NonFinite.h"
+#include "birkhoff/ProgramChecksum.h"
 #include "birkhoff/schema/artifact_generated.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -49,6 +51,8 @@ struct WeightEntry {
   std::vector<int64_t> shape;
   std::string scale;
   uint64_t offset = 0, size = 0;
+  /// Stored weights: the CRC-32C of their bytes, known once they are written.
+  uint32_t crc = 0;
   /// Generated at load time (no bytes in the section) from this recipe.
   std::optional<WeightRecipe> recipe;
 };
@@ -253,11 +257,11 @@ Status Writer::build(uint64_t sectionOffset,
   for (const WeightEntry &e : weights_) {
     int32_t scale = e.scale.empty() ? -1 : weightIndex_.lookup(e.scale);
     WeightRecipe r = e.recipe.value_or(WeightRecipe{});
-    weights.push_back(
-        fb::CreateWeight(fbb, fbb.CreateString(e.name),
-                         fb::DType(uint8_t(e.dtype)), fbb.CreateVector(e.shape),
-                         e.offset, e.size, scale, e.recipe.has_value(), r.key,
-                         fb::SynthKind(uint8_t(r.kind)), r.a, r.b, r.range));
+    weights.push_back(fb::CreateWeight(
+        fbb, fbb.CreateString(e.name), fb::DType(uint8_t(e.dtype)),
+        fbb.CreateVector(e.shape), e.offset, e.size, scale,
+        e.recipe.has_value(), r.key, fb::SynthKind(uint8_t(r.kind)), r.a, r.b,
+        r.range, e.crc));
   }
   std::vector<flatbuffers::Offset<fb::State>> states;
   for (bk::StateOp s : states_)
@@ -394,15 +398,16 @@ Status writeZeros(std::FILE *f, uint64_t n, const std::string &path) {
 
 Status Writer::write(const std::string &path, ArtifactStats &stats) {
   BK_RETURN_IF_ERROR(collect());
-  // Two builds: the first measures the flatbuffer, the second records where
-  // the weight section starts; with ForceDefaults both have the same size.
+  // The program records each weight's checksum, known only once its bytes
+  // have streamed past, and where the weight section starts. So the file
+  // begins with a placeholder the size of the program (measured by a first
+  // build; ForceDefaults keeps the size independent of the values), the
+  // weights follow, and the final program and its checksum trailer are
+  // written over the placeholder at the end.
   flatbuffers::FlatBufferBuilder probe;
   BK_RETURN_IF_ERROR(build(0, probe));
-  uint64_t sectionOffset = alignUp(probe.GetSize(), kSectionAlign);
-  flatbuffers::FlatBufferBuilder fbb;
-  BK_RETURN_IF_ERROR(build(sectionOffset, fbb));
-  if (fbb.GetSize() > sectionOffset)
-    return internalError("artifact: flatbuffer grew past the weight section");
+  uint64_t sectionOffset =
+      alignUp(probe.GetSize() + kProgramChecksumBytes, kSectionAlign);
 
   // Written beside `path` and renamed onto it when complete: a failed or
   // interrupted write leaves the previous artifact as it was.
@@ -410,11 +415,9 @@ Status Writer::write(const std::string &path, ArtifactStats &stats) {
   if (!out)
     return out.status().withContext("artifact");
   std::FILE *f = out->stream();
-  if (std::fwrite(fbb.GetBufferPointer(), 1, fbb.GetSize(), f) != fbb.GetSize())
-    return ioError("artifact: writing '" + path + "': " + std::strerror(errno));
-  BK_RETURN_IF_ERROR(writeZeros(f, sectionOffset - fbb.GetSize(), path));
+  BK_RETURN_IF_ERROR(writeZeros(f, sectionOffset, path));
   uint64_t pos = 0;
-  for (const WeightEntry &e : weights_) {
+  for (WeightEntry &e : weights_) {
     if (e.recipe) {
       ++stats.generatedWeights;
       stats.generatedBytes += e.size;
@@ -432,11 +435,24 @@ Status Writer::write(const std::string &path, ArtifactStats &stats) {
                      std::string(dtypeName(e.dtype)) +
                      ") holds a non-finite value at element " +
                      std::to_string(*bad));
+    e.crc = crc32c(0, bytes->data(), bytes->size());
     if (std::fwrite(bytes->data(), 1, bytes->size(), f) != bytes->size())
       return ioError("artifact: writing '" + path +
                      "': " + std::strerror(errno));
     pos = e.offset + e.size;
   }
+  flatbuffers::FlatBufferBuilder fbb;
+  BK_RETURN_IF_ERROR(build(sectionOffset, fbb));
+  if (fbb.GetSize() != probe.GetSize())
+    return internalError("artifact: the program changed size from " +
+                         std::to_string(probe.GetSize()) + " to " +
+                         std::to_string(fbb.GetSize()) + " bytes");
+  auto trailer = programChecksumTrailer(fbb.GetBufferPointer(), fbb.GetSize());
+  if (std::fseek(f, 0, SEEK_SET) != 0 ||
+      std::fwrite(fbb.GetBufferPointer(), 1, fbb.GetSize(), f) !=
+          fbb.GetSize() ||
+      std::fwrite(trailer.data(), 1, trailer.size(), f) != trailer.size())
+    return ioError("artifact: writing '" + path + "': " + std::strerror(errno));
   BK_RETURN_IF_ERROR(out->commit().withContext("artifact"));
   stats.flatbufferBytes = fbb.GetSize();
   stats.weightSectionOffset = sectionOffset;

@@ -2,10 +2,11 @@
 //-*-===//
 //
 // Writes lib/schema/artifact.fbs: the size-prefixed flatbuffer ("BKA1",
-// format_version 4), zero padding to a 4096-byte boundary, then the weight
-// section. Weight bytes are streamed from the checkpoint's memory maps into
-// the file, 64-byte aligned, one tensor at a time; or, for a model generated
-// at load time, only each weight's recipe is written.
+// format_version 5), its checksum trailer, zero padding to a 4096-byte
+// boundary, then the weight section. Weight bytes are streamed from the
+// checkpoint's memory maps into the file, 64-byte aligned, one tensor at a
+// time, each with its CRC-32C recorded in the program; or, for a model
+// generated at load time, only each weight's recipe is written.
 //
 //===----------------------------------------------------------------------===//
 #ifndef BIRKHOFF_COMPILER_ARTIFACTWRITER_H
@@ -65,7 +66,7 @@ struct ArtifactStats {
 };
 
 /// runtime/ArtifactLoader.h says what each version added.
-inline constexpr uint32_t kArtifactFormatVersion = 4;
+inline constexpr uint32_t kArtifactFormatVersion = 5;
 
 /// Writes the artifact of `bkModule` (a ModuleOp after the lowering
 /// pipeline) to `path`. Stored: the weights that launches reference and

@@ -4,10 +4,13 @@
 #include "LaunchValidation.h"
 #include "birkhoff/CheckedMath.h"
 #include "birkhoff/KernelCatalog.h"
+#include "birkhoff/ProgramChecksum.h"
 #include "birkhoff/Tokenizer.h"
 #include "birkhoff/schema/artifact_generated.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <cstring>
 #include <span>
 
 namespace birkhoff::rt {
@@ -300,6 +303,47 @@ Expected<GenerationConfig> readGenerationConfig(const fb::GenerationConfig &g,
   return c;
 }
 
+std::string hex32(uint32_t v) {
+  char buf[16];
+  std::snprintf(buf, sizeof(buf), "0x%08x", v);
+  return buf;
+}
+
+/// The trailer after the `programEnd` bytes of the size-prefixed flatbuffer
+/// holds their CRC-32C (lib/birkhoff/ProgramChecksum.h). Checked before any
+/// field is read, so that no damaged byte of the program is ever trusted,
+/// whatever it holds: an offset, an index, a parameter, the version itself.
+Status checkProgramChecksum(const uint8_t *data, uint64_t size,
+                            uint64_t programEnd, const std::string &origin) {
+  const std::string mismatch =
+      "program checksum mismatch (corrupt or truncated artifact)";
+  if (programEnd + kProgramChecksumBytes <= size &&
+      std::memcmp(data + programEnd, kProgramChecksumMagic, 4) == 0) {
+    uint32_t stored = flatbuffers::ReadScalar<uint32_t>(data + programEnd + 4);
+    uint32_t computed = crc32c(0, data, programEnd);
+    if (stored != computed)
+      return bad(origin, mismatch + ": stored " + hex32(stored) +
+                             ", computed " + hex32(computed));
+    return Status::ok();
+  }
+  // No trailer: an artifact written before checksums existed, or damage.
+  // The (unverified) version only picks the message; either way it is
+  // refused.
+  flatbuffers::Verifier verifier(data, programEnd, /*max_depth=*/64,
+                                 /*max_tables=*/100000000);
+  if (fb::VerifySizePrefixedArtifactBuffer(verifier)) {
+    uint32_t version = fb::GetSizePrefixedArtifact(data)->format_version();
+    if (version < kOldestArtifactFormatVersion)
+      return unsupported(
+          origin + ": artifact format version " + std::to_string(version) +
+          " has no checksums; this runtime reads versions " +
+          std::to_string(kOldestArtifactFormatVersion) + " to " +
+          std::to_string(kArtifactFormatVersion) +
+          ": rebuild the artifact with this release (birkhoff compile)");
+  }
+  return bad(origin, mismatch + ": no checksum after the program");
+}
+
 } // namespace
 
 int logitsTail(const EntryDesc &entry) {
@@ -356,7 +400,9 @@ Expected<Program> parseArtifact(const uint8_t *data, uint64_t size,
   if (!fb::SizePrefixedArtifactBufferHasIdentifier(data))
     return bad(origin, "not a Birkhoff artifact (file identifier is not '" +
                            std::string(fb::ArtifactIdentifier()) + "')");
-  flatbuffers::Verifier verifier(data, uint64_t(fbSize) + 4,
+  uint64_t programEnd = uint64_t(fbSize) + 4;
+  BK_RETURN_IF_ERROR(checkProgramChecksum(data, size, programEnd, origin));
+  flatbuffers::Verifier verifier(data, programEnd,
                                  /*max_depth=*/64, /*max_tables=*/100000000);
   if (!fb::VerifySizePrefixedArtifactBuffer(verifier))
     return bad(origin, "program section failed flatbuffers verification "
@@ -394,11 +440,19 @@ Expected<Program> parseArtifact(const uint8_t *data, uint64_t size,
 
   uint64_t sectionOffset = a->weight_section_offset();
   uint64_t sectionSize = a->weight_section_size();
-  uint64_t expectedOffset = alignUp(uint64_t(fbSize) + 4, 4096);
+  uint64_t expectedOffset = alignUp(programEnd + kProgramChecksumBytes, 4096);
   if (sectionOffset != expectedOffset)
     return bad(origin, "weight section offset " +
                            std::to_string(sectionOffset) + " should be " +
                            std::to_string(expectedOffset));
+  // The padding is zeros: then every byte before the weight section is
+  // either checksummed or checked here.
+  for (uint64_t i = programEnd + kProgramChecksumBytes;
+       i < std::min(sectionOffset, size); ++i)
+    if (data[i] != 0)
+      return bad(origin, "byte " + std::to_string(i) +
+                             " of the padding after the program is not zero "
+                             "(corrupt artifact)");
   if (sectionOffset + sectionSize > size ||
       sectionOffset + sectionSize < sectionOffset)
     return bad(origin, "truncated: weight section ends at byte " +
@@ -441,6 +495,7 @@ Expected<Program> parseArtifact(const uint8_t *data, uint64_t size,
                          std::to_string(w->offset()) + ", size " +
                          std::to_string(w->size()) + ")");
         d.data = section + w->offset();
+        d.crc32c = w->crc32c();
       }
       prog.weights.push_back(std::move(d));
     }

@@ -28,12 +28,16 @@ struct LoadedArtifact {
 /// its host program still can. Artifact.generation_config came later without
 /// a new version: it is an optional table at the end of Artifact, so an
 /// artifact without it reads as before (no generation defaults), and a reader
-/// of version 4 that predates it skips it and misreads nothing.
-inline constexpr uint32_t kArtifactFormatVersion = 4;
-inline constexpr uint32_t kOldestArtifactFormatVersion = 2;
+/// of version 4 that predates it skips it and misreads nothing. 5 added the
+/// checksums (the program's trailer, Weight.crc32c); an artifact without them
+/// is refused ("rebuild the artifact"), since accepting one would accept any
+/// damaged artifact whose damage reads as an older version.
+inline constexpr uint32_t kArtifactFormatVersion = 5;
+inline constexpr uint32_t kOldestArtifactFormatVersion = 5;
 inline constexpr uint32_t kOldestCudaArtifactFormatVersion = 4;
 
-/// Maps `path`, runs the flatbuffers verifier, then the semantic checks
+/// Maps `path`, checks the program's checksum, runs the flatbuffers
+/// verifier, then the semantic checks
 /// (version, weight ranges and sizes, scales, generator recipes, kernels and
 /// their arities, buffer/weight/state indices, arena bounds). Errors name the
 /// path and the offending table entry. Generated weights are left without

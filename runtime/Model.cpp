@@ -2,6 +2,7 @@
 #include "ArtifactLoader.h"
 #include "Backend.h"
 #include "WeightGeneration.h"
+#include "WeightVerification.h"
 #include "birkhoff/Runtime.h"
 #include "birkhoff/Tokenizer.h"
 #include "birkhoff/WorkerPool.h"
@@ -126,6 +127,11 @@ Model::load(const std::string &path, const ModelOptions &options) {
   if (!resolved.workers)
     resolved.workers = WorkerPool::shared();
   const Workers workers(*resolved.workers, options.numThreads);
+  // Before any backend reads a weight. Every thread of the pool: a check of
+  // the whole file is bound by memory or disk, not by an engine's share.
+  if (ordinal || options.verifyWeights)
+    BK_RETURN_IF_ERROR(
+        rt::verifyWeights(prog, Workers(*resolved.workers), path).status());
   BK_RETURN_IF_ERROR(
       rt::materializeGeneratedWeights(artifact, workers).withContext(path));
   std::unique_ptr<rt::ModelBackend> backend;

@@ -33,6 +33,9 @@ struct WeightDesc {
   std::vector<int64_t> shape; // logical (FP4: unpacked in-features)
   const uint8_t *data = nullptr;
   uint64_t size = 0;
+  /// Stored weights: the CRC-32C of the `size` bytes at `data` as written
+  /// (WeightVerification.h checks it); generated weights have none.
+  uint32_t crc32c = 0;
   int scale = -1; // index of its e8m0 block scale
   /// Generated at load time from `recipe`: `data` is null until
   /// materializeGeneratedWeights (WeightGeneration.h) fills it.

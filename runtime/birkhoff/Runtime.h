@@ -116,6 +116,13 @@ struct ModelOptions {
   /// Device "cuda": replay decode steps (one-token calls) as CUDA graphs,
   /// captured on a session's first one (false: launch kernel by kernel).
   bool cudaGraphs = true;
+  /// Check every stored weight's CRC-32C at load, on `workers` (all of its
+  /// threads): a damaged weight fails the load, naming it. Device "cuda"
+  /// always checks (it reads every weight to upload it anyway); the host
+  /// backend reads weights in place, where it needs them, so the check
+  /// (which reads the whole file once) is its caller's choice. The program
+  /// itself is checked on every load.
+  bool verifyWeights = false;
 };
 
 /// A loaded, verified artifact. Immutable; share it with std::shared_ptr.

@@ -298,7 +298,7 @@ int runBenchCommand(int argc, char **argv) {
       "usage: birkhoff bench <artifact> [--prompt N] [--contexts N,M,...]\n"
       "         [--decode N] [--threads N] [--seed S] [--device "
       "host|cuda|cuda:N]\n"
-      "         [--no-cuda-graphs] [--profile] [--batch N]\n"
+      "         [--no-cuda-graphs] [--profile] [--batch N] [--verify]\n"
       "Times a prefill of --prompt tokens (default 512); then, from a reset\n"
       "session, for each context length (ascending; default: the prompt) "
       "fills\n"
@@ -314,11 +314,13 @@ int runBenchCommand(int argc, char **argv) {
       "sequences instead (no prefill: each context is reached over zeroed\n"
       "state; the bytes count the distinct experts the batch routes to).\n"
       "--json prints every figure as one JSON object instead (units in the\n"
-      "key names).\n";
-  auto args = parseArgs(argc, argv,
-                        {"prompt", "context", "contexts", "decode", "threads",
-                         "seed", "device", "batch"},
-                        {"help", "no-cuda-graphs", "profile", "json"});
+      "key names). --verify checks every stored weight's checksum at load\n"
+      "(the CUDA device always does).\n";
+  auto args =
+      parseArgs(argc, argv,
+                {"prompt", "context", "contexts", "decode", "threads", "seed",
+                 "device", "batch"},
+                {"help", "no-cuda-graphs", "profile", "json", "verify"});
   if (args && args->has("help")) {
     std::fputs(usage, stdout);
     return 0;
@@ -352,6 +354,7 @@ int runBenchCommand(int argc, char **argv) {
   mo.numThreads = int(*threads);
   mo.device = args->get("device", "host");
   mo.cudaGraphs = !args->has("no-cuda-graphs");
+  mo.verifyWeights = args->has("verify");
   auto t0 = std::chrono::steady_clock::now();
   auto model = Model::load(args->positional[0], mo);
   if (!model) {

@@ -4,6 +4,7 @@
 #include "Commands.h"
 #include "TextOut.h"
 #include "WeightGeneration.h"
+#include "WeightVerification.h"
 #include "birkhoff/CheckedMath.h"
 #include "birkhoff/GenerationConfig.h"
 #include "birkhoff/Tokenizer.h"
@@ -102,17 +103,20 @@ void printGenerationConfig(const std::optional<GenerationConfig> &g) {
 
 int runInspectCommand(int argc, char **argv) {
   auto args = parseArgs(argc, argv, {"context", "threads"},
-                        {"help", "launches", "generate", "json"});
+                        {"help", "launches", "generate", "verify", "json"});
   const char *usage =
       "usage: birkhoff inspect <artifact> [--launches] [--context N]\n"
-      "                        [--generate [--threads T]] [--json]\n"
+      "                        [--generate] [--verify] [--threads T] [--json]\n"
       "Prints the artifact's config, entry points and their kernels (every\n"
       "launch with --launches), CUDA kernels of a --target cuda artifact\n"
       "(their resources with --launches), weight bytes by dtype (and those\n"
       "generated at load time), and per-session state: fixed bytes, bytes per\n"
       "token of context, and the total at --context tokens. --generate also\n"
       "generates the weights made at load time, on T threads (default: all\n"
-      "cores), and times it. --json prints the same as one JSON object.\n";
+      "cores), and times it. --verify checks every stored weight's checksum\n"
+      "on T threads (the program's is checked on every load) and prints the\n"
+      "result; a damaged weight is an error naming it (exit 1). --json prints\n"
+      "the same as one JSON object.\n";
   if (args && args->has("help")) {
     std::fputs(usage, stdout);
     return 0;
@@ -303,13 +307,13 @@ int runInspectCommand(int argc, char **argv) {
         "load time from recipes\n",
         generated, (unsigned long long)p.generatedBytes);
   }
+  auto threads = args->getInt("threads", 0, 0, kMaxThreads);
+  if (!threads) {
+    std::fprintf(stderr, "birkhoff inspect: %s\n",
+                 threads.status().message().c_str());
+    return 2;
+  }
   if (args->has("generate")) {
-    auto threads = args->getInt("threads", 0, 0, kMaxThreads);
-    if (!threads) {
-      std::fprintf(stderr, "birkhoff inspect: %s\n",
-                   threads.status().message().c_str());
-      return 2;
-    }
     auto start = std::chrono::steady_clock::now();
     std::shared_ptr<WorkerPool> pool = WorkerPool::shared(); // as a load's
     Status s =
@@ -324,6 +328,29 @@ int runInspectCommand(int argc, char **argv) {
     j["weights"]["generation_s"] = seconds;
     say("           generated in %.2f s (%.0f MB/s)\n", seconds,
         seconds > 0 ? double(p.generatedBytes) / 1e6 / seconds : 0.0);
+  }
+  if (args->has("verify")) {
+    auto start = std::chrono::steady_clock::now();
+    std::shared_ptr<WorkerPool> pool = WorkerPool::shared();
+    auto verified = rt::verifyWeights(p, Workers(*pool, int(*threads)),
+                                      args->positional[0]);
+    double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count();
+    if (!verified) {
+      std::fprintf(stderr, "birkhoff inspect: %s\n",
+                   verified.status().toString().c_str());
+      return 1;
+    }
+    j["verify"] = {{"program", "ok"},
+                   {"weights", verified->weights},
+                   {"bytes", verified->bytes},
+                   {"seconds", seconds}};
+    say("verify     program and %llu stored weights (%llu bytes): checksums "
+        "match, %.2f s (%.0f MB/s)\n",
+        (unsigned long long)verified->weights,
+        (unsigned long long)verified->bytes, seconds,
+        seconds > 0 ? double(verified->bytes) / 1e6 / seconds : 0.0);
   }
 
   const int64_t ctx = *context > 0 ? *context : p.maxContext;

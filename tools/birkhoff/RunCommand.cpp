@@ -31,7 +31,7 @@ const char *kUsage =
     "         [--seed S] [--stop-ids a,b,...] [--no-eos-stop] [--max-context "
     "N]\n"
     "         [--threads N] [--device host|cuda|cuda:N] [--no-cuda-graphs]\n"
-    "         [--json]\n"
+    "         [--verify] [--json]\n"
     "Without --chunks the prompt is one prefill call; with --chunks P,C the "
     "first P\n"
     "tokens are one call, the next C another, and the rest one token per "
@@ -39,6 +39,8 @@ const char *kUsage =
     "--device cuda runs an artifact compiled with --target cuda on the GPU\n"
     "(default host); decode steps replay as CUDA graphs unless "
     "--no-cuda-graphs.\n"
+    "--verify checks every stored weight's checksum at load (the CUDA device\n"
+    "always does; exit 1 naming a damaged weight).\n"
     "--prompt encodes TEXT with the artifact's tokenizer (after the BOS token\n"
     "unless --no-bos) and --generate then prints the new text as it comes;\n"
     "--tokens prints the new ids. The stop reason follows on stderr.\n"
@@ -328,7 +330,7 @@ int runRunCommand(int argc, char **argv) {
        "dump-logits", "generate", "dump-tokens", "temperature", "top-k",
        "top-p", "seed", "stop-ids", "max-context", "threads", "device"},
       {"help", "no-eos-stop", "no-cuda-graphs", "no-bos", "chat", "thinking",
-       "json"});
+       "json", "verify"});
   if (!args) {
     std::fprintf(stderr, "birkhoff run: %s\n%s",
                  args.status().message().c_str(), kUsage);
@@ -374,6 +376,7 @@ int runRunCommand(int argc, char **argv) {
   modelOptions.numThreads = int(*threads);
   modelOptions.device = args->get("device", "host");
   modelOptions.cudaGraphs = !args->has("no-cuda-graphs");
+  modelOptions.verifyWeights = args->has("verify");
   auto model = Model::load(args->positional[0], modelOptions);
   if (!model)
     return fail(model.status());

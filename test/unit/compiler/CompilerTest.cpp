@@ -14,6 +14,7 @@
 #include "deepseek_v4/ModelConfig.h"
 #include "kernel/BkDialect.h"
 
+#include "birkhoff/Crc32c.h"
 #include "birkhoff/KernelCatalog.h"
 #include "birkhoff/schema/artifact_generated.h"
 
@@ -226,7 +227,7 @@ TEST_P(GoldenCompile, EveryPhase) {
   flatbuffers::Verifier verifier(bytes.data(), size_t(fbSize) + 4);
   ASSERT_TRUE(fb::VerifySizePrefixedArtifactBuffer(verifier));
   const fb::Artifact *a = fb::GetSizePrefixedArtifact(bytes.data());
-  EXPECT_EQ(a->format_version(), 4u);
+  EXPECT_EQ(a->format_version(), 5u);
   EXPECT_EQ(a->weight_section_offset() % 4096, 0u);
   EXPECT_EQ(a->weight_section_offset(), stats->weightSectionOffset);
   EXPECT_EQ(a->max_context(), 4096);
@@ -269,6 +270,9 @@ TEST_P(GoldenCompile, EveryPhase) {
     EXPECT_EQ(
         0, std::memcmp(bytes.data() + a->weight_section_offset() + w->offset(),
                        src->data(), src->size()))
+        << w->name()->str();
+    // The recorded checksum is the checkpoint bytes' (docs/artifact.md).
+    EXPECT_EQ(w->crc32c(), crc32c(0, src->data(), src->size()))
         << w->name()->str();
   }
   std::filesystem::remove(path);

@@ -11,6 +11,7 @@
 
 #include "ArtifactLoader.h"
 #include "WeightGeneration.h"
+#include "birkhoff/ProgramChecksum.h"
 #include "birkhoff/schema/artifact_generated.h"
 #include "compiler/ArtifactWriter.h"
 #include "cuda/NvrtcApi.h"
@@ -128,6 +129,11 @@ void patchWeight(std::vector<uint8_t> &bytes, size_t index,
       reinterpret_cast<const flatbuffers::Table *>(w)->GetAddressOf(field);
   ASSERT_NE(p, nullptr);
   std::memcpy(const_cast<uint8_t *>(p), &value, sizeof(T));
+  // Reseal the program checksum, so that the patch reaches the checks it is
+  // meant for.
+  size_t program = 4 + flatbuffers::ReadScalar<uint32_t>(bytes.data());
+  auto trailer = programChecksumTrailer(bytes.data(), program);
+  std::memcpy(bytes.data() + program, trailer.data(), trailer.size());
 }
 
 size_t weightIndex(const std::vector<uint8_t> &bytes, const std::string &name) {
@@ -139,8 +145,13 @@ size_t weightIndex(const std::vector<uint8_t> &bytes, const std::string &name) {
   return 0;
 }
 
-void expectRefused(const std::vector<uint8_t> &bytes,
+void expectRefused(const std::vector<uint8_t> &patched,
                    const std::vector<std::string> &parts) {
+  // Every patch here is meant for a check behind the program checksum.
+  std::vector<uint8_t> bytes = patched;
+  size_t program = 4 + flatbuffers::ReadScalar<uint32_t>(bytes.data());
+  auto trailer = programChecksumTrailer(bytes.data(), program);
+  std::memcpy(bytes.data() + program, trailer.data(), trailer.size());
   auto p = rt::parseArtifact(bytes.data(), bytes.size(), "patched.bkart");
   ASSERT_FALSE(p.isOk()) << "accepted";
   EXPECT_EQ(p.status().code(), StatusCode::Corrupt) << p.status().toString();

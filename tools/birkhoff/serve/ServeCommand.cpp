@@ -22,6 +22,7 @@ namespace {
 const char *kUsage =
     "usage: birkhoff serve <artifact> [--host 127.0.0.1] [--port 8000]\n"
     "         [--device host|cuda|cuda:N] [--threads N] [--no-cuda-graphs]\n"
+    "         [--verify]\n"
     "         [--max-sequences 8] [--max-context N] [--step-tokens 512]\n"
     "         [--max-queue 256] [--state-pages N] [--page-tokens N]\n"
     "         [--max-body-bytes 8388608] [--max-messages 1024]\n"
@@ -38,7 +39,9 @@ const char *kUsage =
     "\"listening on http://HOST:PORT\". SIGTERM or SIGINT stop taking\n"
     "requests, give those in flight --shutdown-grace seconds to finish (then\n"
     "end them with an error) and exit 0. --model-name is the name requests\n"
-    "give as \"model\" (default: the artifact's model name).\n";
+    "give as \"model\" (default: the artifact's model name). --verify checks\n"
+    "every stored weight's checksum before serving (the CUDA device always\n"
+    "does).\n";
 
 int fail(const Status &st) {
   std::fprintf(stderr, "birkhoff serve: %s\n", st.toString().c_str());
@@ -79,7 +82,8 @@ int runServeCommand(int argc, char **argv) {
                                      "model-name"};
   for (const IntOption &o : intOptions)
     valued.push_back(o.name);
-  auto args = parseArgs(argc, argv, valued, {"help", "no-cuda-graphs"});
+  auto args =
+      parseArgs(argc, argv, valued, {"help", "no-cuda-graphs", "verify"});
   if (!args) {
     std::fprintf(stderr, "birkhoff serve: %s\n%s",
                  args.status().message().c_str(), kUsage);
@@ -115,6 +119,7 @@ int runServeCommand(int argc, char **argv) {
   modelOptions.numThreads = int(opt["threads"]);
   modelOptions.device = args->get("device", "host");
   modelOptions.cudaGraphs = !args->has("no-cuda-graphs");
+  modelOptions.verifyWeights = args->has("verify");
   auto model = Model::load(args->positional[0], modelOptions);
   if (!model)
     return fail(model.status());
