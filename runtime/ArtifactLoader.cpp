@@ -428,14 +428,6 @@ Expected<Program> parseArtifact(const uint8_t *data, uint64_t size,
     return bad(origin, "unknown numerics profile '" + prog.numerics + "'");
   if (prog.target != "host" && prog.target != "cuda")
     return bad(origin, "unknown target '" + prog.target + "'");
-  if (prog.target == "cuda" &&
-      prog.formatVersion < kOldestCudaArtifactFormatVersion)
-    return unsupported(origin + ": a \"cuda\" artifact of format version " +
-                       std::to_string(prog.formatVersion) +
-                       " has kernels of the one-sequence launch ABI; this "
-                       "runtime launches batches (format " +
-                       std::to_string(kOldestCudaArtifactFormatVersion) +
-                       " and later): recompile it with this release");
   BK_RETURN_IF_ERROR(readConfig(a->config(), prog.config, origin));
 
   uint64_t sectionOffset = a->weight_section_offset();

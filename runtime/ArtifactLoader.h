@@ -34,7 +34,6 @@ struct LoadedArtifact {
 /// damaged artifact whose damage reads as an older version.
 inline constexpr uint32_t kArtifactFormatVersion = 5;
 inline constexpr uint32_t kOldestArtifactFormatVersion = 5;
-inline constexpr uint32_t kOldestCudaArtifactFormatVersion = 4;
 
 /// Maps `path`, checks the program's checksum, runs the flatbuffers
 /// verifier, then the semantic checks
