@@ -8,7 +8,8 @@
 # the model tests ($2, default all); scripts/gpu-serve-load.sh for at most
 # $SERVE_LOAD_SECONDS (default 120) seconds; compute-sanitizer memcheck on the indexer's and
 # attention's batch tests.
-# PROFILE=0 leaves the profile out; BATCHES="32 64" also times decode steps of
+# PROFILE=0 leaves the profile out, SERVE_LOAD_SECONDS=0 the serve load,
+# MEMCHECK=0 the memcheck; BATCHES="32 64" also times decode steps of
 # those batches at context 4,096.
 #   scripts/gpu-long-context.sh [kernel-test filter [model-test filter]]
 set -uo pipefail
@@ -38,11 +39,13 @@ if [ -f "$flash" ]; then
   done
 fi
 run_gtests gpu_model_tests "$models" model.log
-echo "## serve load ($(elapsed))"
-timeout "${SERVE_LOAD_SECONDS:-120}" scripts/gpu-serve-load.sh 2000 64 || status=1
+if [ "${SERVE_LOAD_SECONDS:-120}" != 0 ]; then
+  echo "## serve load ($(elapsed))"
+  timeout "${SERVE_LOAD_SECONDS:-120}" scripts/gpu-serve-load.sh 2000 64 || status=1
+fi
 # compute-sanitizer memcheck on the indexer's and attention's kernels over batches.
 sanitizer=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
-if [ -x "$sanitizer" ]; then
+if [ -x "$sanitizer" ] && [ "${MEMCHECK:-1}" != 0 ]; then
   timeout 90 "$sanitizer" --tool memcheck --error-exitcode 9 \
     "$build/tests/gpu_kernel_tests" --gtest_filter='GpuBatch.IndexerTopk:GpuBatch.SparseAttention' \
     > "$out/memcheck.log" 2>&1
