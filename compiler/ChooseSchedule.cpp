@@ -21,7 +21,10 @@ namespace birkhoff {
 namespace {
 
 struct BkChooseSchedulePass : impl::BkChooseScheduleBase<BkChooseSchedulePass> {
+  using BkChooseScheduleBase::BkChooseScheduleBase;
   void runOnOperation() override {
+    cuda::ScheduleOptions options;
+    options.splitDecodeAttention = splitDecodeAttention;
     ModuleOp module = getOperation();
     SymbolTable symbols(module);
     for (func::FuncOp fn : module.getOps<func::FuncOp>()) {
@@ -34,7 +37,7 @@ struct BkChooseSchedulePass : impl::BkChooseScheduleBase<BkChooseSchedulePass> {
           return signalPassFailure();
         }
         l.setScheduleAttr(
-            scheduleAttr(&getContext(), cuda::chooseSchedule(*spec)));
+            scheduleAttr(&getContext(), cuda::chooseSchedule(*spec, options)));
       }
     }
   }

@@ -30,7 +30,9 @@ void buildModelPipeline(mlir::OpPassManager &pm);
 void buildLoweringPipeline(mlir::OpPassManager &pm, int64_t maxTokens);
 /// What --target cuda runs on the lowered module before CUDA code
 /// generation (compileCudaProgram): bk-choose-schedule.
-void buildCudaPipeline(mlir::OpPassManager &pm);
+/// `splitDecodeAttention`: cuda::ScheduleOptions::splitDecodeAttention.
+void buildCudaPipeline(mlir::OpPassManager &pm,
+                       bool splitDecodeAttention = false);
 
 } // namespace birkhoff
 

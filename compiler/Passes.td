@@ -90,6 +90,11 @@ def BkVerify : Pass<"bk-verify", "mlir::ModuleOp"> {
 }
 
 def BkChooseSchedule : Pass<"bk-choose-schedule", "mlir::ModuleOp"> {
+  let options = [
+    Option<"splitDecodeAttention", "split-decode-attention", "bool", "false",
+           "official one-token entries run the split attention "
+           "(cuda::ScheduleOptions)">,
+  ];
   let summary = "Write every launch's CUDA schedule (#bk.schedule)";
   let description = [{
     The tile sizes, split factors, cluster sizes and variant of every

@@ -31,8 +31,9 @@ void buildLoweringPipeline(mlir::OpPassManager &pm, int64_t maxTokens) {
   pm.addPass(createBkVerify(BkVerifyOptions{/*requirePlan=*/true}));
 }
 
-void buildCudaPipeline(mlir::OpPassManager &pm) {
-  pm.addPass(createBkChooseSchedule());
+void buildCudaPipeline(mlir::OpPassManager &pm, bool splitDecodeAttention) {
+  pm.addPass(
+      createBkChooseSchedule(BkChooseScheduleOptions{splitDecodeAttention}));
 }
 
 void registerCompilerPasses() {

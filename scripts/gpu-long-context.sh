@@ -3,7 +3,8 @@
 # short keeps what it printed): builds the runtime and GPU tests (runtime-only); runs the
 # indexer, attention and batch kernel tests ($1, default
 # '*Indexer*:*SparseAttention*:GpuBatch.*'); measures the ceilings;
-# times batch-1 decode of the 4-layer V4-Flash model (.deps/bench/flash4.official.cuda.bkart)
+# times batch-1 decode of the 4-layer V4-Flash model (.deps/bench/flash4.official.cuda.bkart,
+# and flash4.official.split.cuda.bkart, compiled with --split-decode-attention)
 # at contexts 4,096 and 65,536 (CUDA graphs), then profiles the same steps per kernel; runs
 # the model tests ($2, default all); scripts/gpu-serve-load.sh for at most
 # $SERVE_LOAD_SECONDS (default 120) seconds; compute-sanitizer memcheck on the indexer's and
@@ -32,6 +33,9 @@ bench() { # label, args...
 }
 if [ -f "$flash" ]; then
   bench "batch 1, skipped contexts" "$flash" --batch 1 --contexts 4096,65536 --decode 32
+  split=.deps/bench/flash4.official.split.cuda.bkart
+  [ -f "$split" ] && bench "batch 1, split decode attention" "$split" --batch 1 \
+    --contexts 4096,65536 --decode 32
   [ "${PROFILE:-1}" = 0 ] ||
     bench "batch 1 profile" "$flash" --batch 1 --contexts 4096,65536 --decode 4 --profile
   for b in ${BATCHES:-}; do

@@ -92,6 +92,10 @@ else
   mkdir -p .deps/bench
   "$tool" compile --synth-preset flash --layers 4 --target cuda --numerics official \
     -o .deps/bench/flash4.official.cuda.bkart || rm -f .deps/bench/flash4.official.cuda.bkart
+  # The same with the opt-in split decode attention (compile --split-decode-attention).
+  "$tool" compile --synth-preset flash --layers 4 --target cuda --numerics official \
+    --split-decode-attention -o .deps/bench/flash4.official.split.cuda.bkart ||
+    rm -f .deps/bench/flash4.official.split.cuda.bkart
   # Artifacts to bench beside it in the same run, e.g. the same model compiled by an
   # earlier commit (a baseline): BIRKHOFF_BENCH_EXTRA="a.bkart b.bkart".
   for extra in ${BIRKHOFF_BENCH_EXTRA:-}; do

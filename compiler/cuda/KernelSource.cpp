@@ -442,7 +442,8 @@ std::vector<std::string_view> cudaGeneratedKernels() {
 }
 
 CudaLaunchSpec scheduled(CudaLaunchSpec spec) {
-  spec.schedule = chooseSchedule(spec);
+  if (!spec.schedule)
+    spec.schedule = chooseSchedule(spec);
   return spec;
 }
 

@@ -54,8 +54,9 @@ struct CudaLaunchSpec {
   }
 };
 
-/// `spec` with chooseSchedule's schedule: what bk-choose-schedule writes on
-/// a bk.launch, for specs built without MLIR (birkhoff-kernelgen, tests).
+/// `spec` with chooseSchedule's schedule (default options) unless it has one
+/// already: what bk-choose-schedule writes on a bk.launch, for specs built
+/// without MLIR (birkhoff-kernelgen, tests).
 CudaLaunchSpec scheduled(CudaLaunchSpec spec);
 
 /// A spec of a launch of `kernel` whose params are the artifact's (key,

@@ -98,12 +98,11 @@ std::optional<Schedule> officialDecode(int64_t in, int64_t maxTokens, DType w) {
 constexpr int64_t kIndexerCluster = 8, kIndexerScoredMaxTokens = 64,
                   kIndexerScoreBlocks = 128, kIndexerScoredContext = 1 << 20;
 
-// sparse_attention "split": entries of at most kAttentionSplitMaxTokens
-// tokens split a token's keys over at most kAttentionSplits blocks of
-// kAttentionSplitHeads heads each (V4-Flash, 64 heads and 640 keys: 16 head
-// groups times 10 splits of 64 keys, 160 blocks a token).
-constexpr int64_t kAttentionSplitMaxTokens = 64, kAttentionSplits = 16,
-                  kAttentionSplitHeads = 4;
+// sparse_attention "split" (opt-in): one-token entries split a token's keys
+// over at most kAttentionSplits blocks of kAttentionSplitHeads heads each
+// (V4-Flash, 64 heads and 640 keys: 16 head groups times 10 splits of 64
+// keys, 160 blocks a token).
+constexpr int64_t kAttentionSplits = 16, kAttentionSplitHeads = 4;
 
 // compressor "projected" and router "scored": entries of at most
 // kWholeGpuProjectionMaxTokens tokens compute their projections (scores)
@@ -221,14 +220,14 @@ Schedule chooseIndexerSchedule(const IndexerTopkParams &p, int64_t maxTokens) {
 }
 
 /// sparse_attention. "split" (split: key ranges a token's list splits into
-/// at most, rows: heads a block takes) for official entries of at most 64
-/// tokens whose KV entries decode in whole 8-dim chunks; else "fixed", a
-/// block per (token, head).
+/// at most, rows: heads a block takes) when asked for (`split`) in official
+/// one-token entries whose KV entries decode in whole 8-dim chunks; else
+/// "fixed", a block per (token, head), bitwise the host kernel.
 Schedule chooseSparseAttentionSchedule(const SparseAttentionParams &p,
-                                       int64_t maxTokens) {
+                                       int64_t maxTokens, bool split) {
   const int64_t nope = p.headDim - p.ropeDim;
-  if (!p.official() || maxTokens < 1 || maxTokens > kAttentionSplitMaxTokens ||
-      p.ropeDim % 8 || nope < 0 || nope % 64 || p.heads < 1)
+  if (!split || !p.official() || maxTokens != 1 || p.ropeDim % 8 || nope < 0 ||
+      nope % 64 || p.heads < 1)
     return fixed();
   Schedule s;
   s.variant = "split";
@@ -259,7 +258,8 @@ Schedule chooseRouterSchedule(int64_t maxTokens) {
   return fewTokensVariant(maxTokens, "scored");
 }
 
-Schedule chooseSchedule(const CudaLaunchSpec &spec) {
+Schedule chooseSchedule(const CudaLaunchSpec &spec,
+                        const ScheduleOptions &options) {
   const int64_t tokens = spec.maxTokens;
   const DType w0 = weightOr(spec, 0);
   return std::visit(
@@ -286,7 +286,8 @@ Schedule chooseSchedule(const CudaLaunchSpec &spec) {
         else if constexpr (std::is_same_v<P, CompressorParams>)
           return chooseCompressorSchedule(tokens);
         else if constexpr (std::is_same_v<P, SparseAttentionParams>)
-          return chooseSparseAttentionSchedule(p, tokens);
+          return chooseSparseAttentionSchedule(p, tokens,
+                                               options.splitDecodeAttention);
         else
           return fixed();
       },

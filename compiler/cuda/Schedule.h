@@ -53,10 +53,22 @@ Schedule chooseLinearRmsNormSchedule(const LinearRmsNormParams &p,
 Schedule chooseMhcSchedule(int64_t hc, bool head, int64_t maxTokens);
 /// indexer_topk: "cluster" or, for entries of few tokens, "scored".
 Schedule chooseIndexerSchedule(const IndexerTopkParams &p, int64_t maxTokens);
-/// sparse_attention: "split" for official entries of few tokens, else
-/// "fixed".
+/// Choices a compile makes for the whole program.
+struct ScheduleOptions {
+  /// Official sparse_attention in one-token entries runs "split" (keys over
+  /// blocks, a KV entry read once for several heads): a decode step of one
+  /// sequence about 0.6 ms faster on V4-Flash, but its attention is within
+  /// kSplitAttentionUlps of the host kernel rather than bitwise, so a decode
+  /// token's logits at batch 1 (this entry) and at batch 2..64 (the prefill
+  /// entry's "fixed" attention) differ within that tolerance instead of
+  /// being equal (`birkhoff compile --split-decode-attention`).
+  bool splitDecodeAttention = false;
+};
+
+/// sparse_attention: "split" for official one-token entries when `split`
+/// (ScheduleOptions::splitDecodeAttention), else "fixed".
 Schedule chooseSparseAttentionSchedule(const SparseAttentionParams &p,
-                                       int64_t maxTokens);
+                                       int64_t maxTokens, bool split);
 /// grouped_linear: "gemv".
 Schedule chooseGroupedLinearSchedule(int64_t maxTokens);
 /// compressor: "projected" for entries of few tokens, else "cluster".
@@ -69,7 +81,8 @@ Schedule chooseMoeSchedule(const MoeParams &p, int64_t maxTokens);
 /// The schedule of `spec`'s launch; `spec.schedule` is ignored. Choices that
 /// cannot be met (a shape no variant handles) still give a schedule: the
 /// generator then refuses the launch with its own error.
-Schedule chooseSchedule(const CudaLaunchSpec &spec);
+Schedule chooseSchedule(const CudaLaunchSpec &spec,
+                        const ScheduleOptions &options = {});
 
 } // namespace birkhoff::cuda
 

@@ -58,12 +58,15 @@ int64_t totalTokens(const std::vector<BatchSeq> &seqs) {
 enum class Match { Bitwise, Bf16Ulp, SplitAttention };
 
 void expectMatch(Match m, const std::vector<float> &gpu,
-                 const std::vector<float> &host, const std::string &what) {
+                 const std::vector<float> &host, const std::string &what,
+                 int64_t rowLen) {
   if (m == Match::Bitwise)
     expectBitwise(gpu, host, what.c_str());
+  else if (m == Match::Bf16Ulp)
+    expectWithinBf16Ulp(gpu, host, what.c_str());
   else
-    expectWithinBf16Ulp(gpu, host, what.c_str(),
-                        m == Match::Bf16Ulp ? 1 : kSplitAttentionUlps);
+    expectWithinBf16UlpOfRow(gpu, host, rowLen, what.c_str(),
+                             kSplitAttentionUlps);
 }
 
 /// The batch on the GPU against the host per sequence (outputs as `outputs`
@@ -72,7 +75,7 @@ void expectMatch(Match m, const std::vector<float> &gpu,
 void checkBatch(const Gpu &G, KernelHarness &h, const HostKernelRef &fn,
                 const std::vector<BatchSeq> &seqs, const SeqStates &states,
                 Match outputs, Match stateMatch, const std::string &what,
-                const BatchPaging &paging) {
+                const BatchPaging &paging, int64_t rowLen = 0) {
   SCOPED_TRACE(what + ", " + std::to_string(paging.slots) + " slots of " +
                std::to_string(paging.pageRows) + "-row pages");
   auto dev = runBatchOnGpu(G, h, seqs, states, paging);
@@ -81,14 +84,15 @@ void checkBatch(const Gpu &G, KernelHarness &h, const HostKernelRef &fn,
   ASSERT_TRUE(host.isOk()) << host.status().toString();
   for (size_t o = 0; o < host->outputs.size(); ++o) {
     expectMatch(outputs, dev->outputs[o], host->outputs[o],
-                "batch " + what + " output " + std::to_string(o));
+                "batch " + what + " output " + std::to_string(o), rowLen);
     expectNotAllZero(host->outputs[o], what.c_str());
   }
   for (size_t k = 0; k < seqs.size(); ++k)
     for (size_t i = 0; i < states[k].size(); ++i)
       expectMatch(stateMatch, dev->states[k][i], host->states[k][i],
                   "batch " + what + " sequence " + std::to_string(k) +
-                      " state " + std::to_string(i));
+                      " state " + std::to_string(i),
+                  rowLen);
 
   const int64_t total = totalTokens(seqs);
   int64_t row = 0;
@@ -240,7 +244,8 @@ TEST(GpuBatch, SparseAttention) {
         for (const BatchPaging &paging : pagings())
           checkBatch(G, h, rt::sparseAttentionKernel, seqs, states,
                      split ? Match::SplitAttention : Match::Bitwise,
-                     Match::Bitwise, what + (split ? ", split" : ""), paging);
+                     Match::Bitwise, what + (split ? ", split" : ""), paging,
+                     hd);
       });
     }
   }

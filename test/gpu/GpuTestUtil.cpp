@@ -126,12 +126,14 @@ void forEachAttentionSchedule(KernelHarness &h, int64_t tokens,
                  : pass == 1 ? "split"
                              : "split, 3 ranges of 2-head blocks");
     h.entryMaxTokens = pass == 0 ? 0 : tokens;
+    // "split" is opt-in (ScheduleOptions::splitDecodeAttention): the edit
+    // asks for it, over calls of any size.
     std::optional<ScheduleEdit> edit;
-    if (pass == 2)
-      edit.emplace([](Schedule &s) {
-        ASSERT_EQ(s.variant, "split");
-        s.split = 3;
-        s.rows = 2;
+    if (pass > 0)
+      edit.emplace([pass](Schedule &s) {
+        s.variant = "split";
+        s.split = pass == 1 ? 16 : 3;
+        s.rows = pass == 1 ? 4 : 2;
       });
     check(pass > 0);
   }
@@ -809,6 +811,34 @@ void expectWithinBf16Ulp(const std::vector<float> &gpuOut,
   EXPECT_EQ(bad, 0u) << what;
   // The per-op report (scripts/gpu-check.sh) collects these lines.
   std::printf("[gpu] agreement %s: %zu of %zu bitwise, worst %.3g bf16 ulps\n",
+              what, bitwiseEqualCount(gpuOut, host), host.size(), worst);
+}
+
+void expectWithinBf16UlpOfRow(const std::vector<float> &gpuOut,
+                              const std::vector<float> &host, int64_t rowLen,
+                              const char *what, int ulps) {
+  ASSERT_EQ(gpuOut.size(), host.size());
+  ASSERT_GT(rowLen, 0);
+  size_t bad = 0;
+  double worst = 0; // in ulps of the row's largest value
+  for (size_t r0 = 0; r0 < host.size(); r0 += size_t(rowLen)) {
+    const size_t r1 = std::min(host.size(), r0 + size_t(rowLen));
+    double big = 0;
+    for (size_t i = r0; i < r1; ++i)
+      big = std::max(big, std::fabs(double(host[i])));
+    const double ulp = big > 0 ? std::ldexp(1.0, std::ilogb(big) - 7) : 0.0;
+    for (size_t i = r0; i < r1; ++i) {
+      const double d = std::fabs(double(gpuOut[i]) - host[i]);
+      worst = std::max(worst, ulp > 0 ? d / ulp : (d > 0 ? INFINITY : 0.0));
+      if (!(d <= ulps * ulp) && bad++ < 5)
+        ADD_FAILURE() << what << "[" << i << "]: gpu " << gpuOut[i] << " host "
+                      << host[i] << " (bf16 ulp of the row's largest " << ulp
+                      << ")";
+    }
+  }
+  EXPECT_EQ(bad, 0u) << what;
+  std::printf("[gpu] agreement %s: %zu of %zu bitwise, worst %.3g bf16 ulps "
+              "of the row's largest value\n",
               what, bitwiseEqualCount(gpuOut, host), host.size(), worst);
 }
 

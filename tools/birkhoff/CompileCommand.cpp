@@ -88,6 +88,12 @@ constexpr const char *kUsage =
     "too\n"
     "  --tree-reductions           CUDA norms by block tree sums (faster; not\n"
     "                              bitwise equal to the host backend)\n"
+    "  --split-decode-attention    official decode (one-token) attention "
+    "splits\n"
+    "                              its keys over blocks (faster at batch 1;\n"
+    "                              within 2 bf16 ulps of the host kernel, so\n"
+    "                              batch-1 and batched decode logits differ\n"
+    "                              within tolerance, not bitwise)\n"
     "  --numerics reference|official  numerics profile (default reference;\n"
     "                              official needs head_dim - rope_head_dim a\n"
     "                              multiple of 64 and index_head_dim a\n"
@@ -253,8 +259,8 @@ readInput(const ParsedArgs &args, const SourceModel &source, const char *option,
   }
   Expected<std::string> text = readInputFile(path);
   if (!text)
-    return text.status().withContext(std::string("cannot read ") + what +
-                                     " '" + path + "'");
+    return text.status().withContext(std::string("cannot read ") + what + " '" +
+                                     path + "'");
   return std::optional<Input>(Input{path, text.take()});
 }
 
@@ -359,14 +365,14 @@ int runCompileCommand(int argc, char **argv) {
   std::vector<char *> args;
   for (std::string &s : storage)
     args.push_back(s.data());
-  Expected<ParsedArgs> parsed =
-      parseArgs(int(args.size()), args.data(),
-                {"output", "target", "numerics", "max-tokens", "max-context",
-                 "compile-to", "dump-ir", "shared-expert-clamp", "arch",
-                 "dump-kernels", "synth-preset", "layers", "experts", "seed",
-                 "tokenizer", "generation-config"},
-                {"timing", "print-ir-after-all", "help", "embed-ptx",
-                 "tree-reductions", "unquantized", "no-mtp"});
+  Expected<ParsedArgs> parsed = parseArgs(
+      int(args.size()), args.data(),
+      {"output", "target", "numerics", "max-tokens", "max-context",
+       "compile-to", "dump-ir", "shared-expert-clamp", "arch", "dump-kernels",
+       "synth-preset", "layers", "experts", "seed", "tokenizer",
+       "generation-config"},
+      {"timing", "print-ir-after-all", "help", "embed-ptx", "tree-reductions",
+       "split-decode-attention", "unquantized", "no-mtp"});
   if (!parsed) {
     std::fprintf(stderr, "birkhoff compile: %s\n%s",
                  parsed.status().message().c_str(), kUsage);
@@ -413,9 +419,11 @@ int runCompileCommand(int argc, char **argv) {
   const bool cudaTarget = target == "cuda";
   if (!cudaTarget &&
       (parsed->has("arch") || parsed->has("dump-kernels") ||
-       parsed->has("embed-ptx") || parsed->has("tree-reductions")))
-    return fail(invalidArgument("--arch, --dump-kernels, --embed-ptx and "
-                                "--tree-reductions need --target cuda"));
+       parsed->has("embed-ptx") || parsed->has("tree-reductions") ||
+       parsed->has("split-decode-attention")))
+    return fail(invalidArgument("--arch, --dump-kernels, --embed-ptx, "
+                                "--tree-reductions and "
+                                "--split-decode-attention need --target cuda"));
   const std::string arch = parsed->get("arch", "sm_90a");
   if (arch.rfind("sm_", 0) != 0 || arch.size() < 5)
     return fail(invalidArgument("--arch '" + arch +
@@ -526,7 +534,9 @@ int runCompileCommand(int argc, char **argv) {
   if (cudaTarget) {
     if (Status s = runPipeline(
             *module, printAfterAll,
-            [](mlir::OpPassManager &pm) { buildCudaPipeline(pm); }, "cuda");
+            [split = parsed->has("split-decode-attention")](
+                mlir::OpPassManager &pm) { buildCudaPipeline(pm, split); },
+            "cuda");
         !s)
       return fail(s);
     CudaTargetOptions cudaOptions;

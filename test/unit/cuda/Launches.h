@@ -379,7 +379,12 @@ inline std::vector<NamedLaunch> officialLaunches() {
                                   p.ropeDim = 64;
                                 });
     add(std::string("sparse_attention_flash_") + tag, a);
-    a.maxTokens = 1; // keys split over blocks, then combined
+    // Decode with --split-decode-attention: keys split over blocks, then
+    // combined.
+    a.maxTokens = 1;
+    ScheduleOptions split;
+    split.splitDecodeAttention = true;
+    a.schedule = chooseSchedule(a, split);
     add(std::string("sparse_attention_flash_split_") + tag, a);
   }
   add("moe_flash",

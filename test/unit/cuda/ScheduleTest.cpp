@@ -147,11 +147,12 @@ TEST(Schedule, IndexerScoresOverTheGpuForFewTokens) {
   EXPECT_EQ(cluster->scratchBytes, 0u);
 }
 
-// Official attention in entries of at most 64 tokens splits each token's
-// keys over up to 16 ranges of 4-head blocks, then combines the ranges in a
-// second kernel through scratch; larger entries, the reference profile and
-// KV entries that do not decode in whole chunks keep a block per head.
-TEST(Schedule, AttentionSplitsKeysForFewTokens) {
+// Official attention splits each decode token's keys over up to 16 ranges
+// of 4-head blocks, then combines the ranges in a second kernel through
+// scratch, when the compile asks for it (--split-decode-attention): larger
+// entries, the reference profile and KV entries that do not decode in whole
+// chunks keep a block per head, as does every launch by default.
+TEST(Schedule, AttentionSplitsKeysWhenAsked) {
   auto flash = [](int64_t heads, int64_t rope) {
     return official(attentionSpec(heads, 512, 128, 1, 4, 512),
                     [rope](SparseAttentionParams &p) {
@@ -160,31 +161,37 @@ TEST(Schedule, AttentionSplitsKeysForFewTokens) {
                     });
   };
   const auto &p = std::get<SparseAttentionParams>(flash(64, 64).params);
-  Schedule decode = chooseSparseAttentionSchedule(p, 1);
+  Schedule decode = chooseSparseAttentionSchedule(p, 1, true);
   EXPECT_EQ(decode.variant, "split");
   EXPECT_EQ(decode.split, 16);
   EXPECT_EQ(decode.rows, 4);
-  EXPECT_EQ(chooseSparseAttentionSchedule(p, 64).variant, "split");
-  EXPECT_EQ(chooseSparseAttentionSchedule(p, 65).variant, "fixed");
-  EXPECT_EQ(chooseSparseAttentionSchedule(p, 0).variant, "fixed");
-  EXPECT_EQ(chooseSchedule(tokens(flash(6, 64), 1)).rows, 2);
-  EXPECT_EQ(chooseSchedule(tokens(flash(64, 60), 1)).variant, "fixed");
+  EXPECT_EQ(chooseSparseAttentionSchedule(p, 1, false).variant, "fixed");
+  EXPECT_EQ(chooseSparseAttentionSchedule(p, 2, true).variant, "fixed");
+  EXPECT_EQ(chooseSparseAttentionSchedule(p, 0, true).variant, "fixed");
+  ScheduleOptions split;
+  split.splitDecodeAttention = true;
+  EXPECT_EQ(chooseSchedule(tokens(flash(64, 64), 1)).variant, "fixed");
+  EXPECT_EQ(chooseSchedule(tokens(flash(6, 64), 1), split).rows, 2);
+  EXPECT_EQ(chooseSchedule(tokens(flash(64, 60), 1), split).variant, "fixed");
   EXPECT_EQ(
-      chooseSchedule(tokens(attentionSpec(64, 512, 128, 1, 4, 512), 1)).variant,
+      chooseSchedule(tokens(attentionSpec(64, 512, 128, 1, 4, 512), 1), split)
+          .variant,
       "fixed");
-  auto ks = generateKernelSource(scheduled(tokens(flash(64, 64), 2)));
+  CudaLaunchSpec s = tokens(flash(64, 64), 1);
+  s.schedule = chooseSchedule(s, split);
+  auto ks = generateKernelSource(s);
   ASSERT_TRUE(ks.isOk()) << ks.status().toString();
   EXPECT_NE(ks->source.find("bk::sparseAttentionSplit<64, 512, 64, "),
             std::string::npos)
       << ks->source;
   EXPECT_EQ(ks->grid.xPerToken, 16 * 16);
-  EXPECT_EQ(ks->scratchBytes, uint64_t(2 * 16 * 64 * (512 + 2) * 4));
+  EXPECT_EQ(ks->scratchBytes, uint64_t(16 * 64 * (512 + 2) * 4));
   ASSERT_EQ(ks->then.size(), 1u);
   EXPECT_NE(ks->then[0].source.find("bk::sparseAttentionCombine<64, 512, "),
             std::string::npos);
   EXPECT_EQ(ks->then[0].grid.xPerToken, 64);
   EXPECT_EQ(ks->then[0].scratchBytes, ks->scratchBytes);
-  auto block = generateKernelSource(scheduled(tokens(flash(64, 64), 512)));
+  auto block = generateKernelSource(scheduled(tokens(flash(64, 64), 1)));
   ASSERT_TRUE(block.isOk()) << block.status().toString();
   EXPECT_TRUE(block->then.empty());
   EXPECT_EQ(block->scratchBytes, 0u);
