@@ -141,6 +141,27 @@ __device__ __forceinline__ void hadamardWarp(WarpHead<D> &h, float scale) {
     h.v[j] = off::roundBf16(__fmul_rn(h.v[j], scale));
 }
 
+// P2's factor of the head at x (D values), by the calling warp: the head
+// staged in the warp's row of `staged` (when kStage) for lane 0's sequential
+// sum over shared memory (over global memory it was a chain of L2 round
+// trips, most of the kernel's time), broadcast to every lane.
+template <int D, bool kStage>
+__device__ __forceinline__ float warpHeadP2Factor(const float *x, float *row,
+                                                  float eps) {
+  const int lane = threadIdx.x % 32;
+  const float *src = x;
+  if constexpr (kStage) {
+    for (int i = lane; i < D; i += 32)
+      row[i] = x[i];
+    __syncwarp();
+    src = row;
+  }
+  float f = 0.0f;
+  if (lane == 0)
+    f = off::rmsFactorP2(src, D, eps);
+  return __shfl_sync(0xffffffffu, f, 0);
+}
+
 // rope (NORM_FIRST false) / head_rms_norm_rope (true), official: per head,
 // [P2], P3 on the trailing R dims (bf16), then AFTER = 1: P6 on the leading
 // D − R dims; AFTER = 2: P10 over the head then P7. A warp per head, HPB heads
@@ -157,9 +178,7 @@ __device__ __forceinline__ void ropeOfficial(const BkLaunch &a, float eps,
   constexpr int kLead = D - R;
   constexpr int kGroups = (H + HPB - 1) / HPB;
   __shared__ float cs[kHalf > 0 ? kHalf : 1], sn[kHalf > 0 ? kHalf : 1];
-  // NORM_FIRST: each warp's head staged for lane 0's sequential P2 sum (a
-  // walk over shared memory; over global memory it was a chain of L2 round
-  // trips, most of the kernel's time).
+  // NORM_FIRST: each warp's head staged for the P2 sum (warpHeadP2Factor).
   constexpr bool kStage = NORM_FIRST && HPB * D * 4 <= 16 * 1024;
   __shared__ float staged[kStage ? HPB : 1][kStage ? D : 1];
   const long long t = blockIdx.x / kGroups;
@@ -178,20 +197,9 @@ __device__ __forceinline__ void ropeOfficial(const BkLaunch &a, float eps,
   const float *x = (const float *)a.in[0] + (t * H + h) * D;
   float *y = (float *)a.out[0] + (t * H + h) * D;
   float r = 0.0f;
-  if constexpr (NORM_FIRST) {
-    const float *src = x;
-    if constexpr (kStage) {
-      float *row = staged[threadIdx.x / 32];
-      for (int i = lane; i < D; i += 32)
-        row[i] = x[i];
-      __syncwarp();
-      src = row;
-    }
-    float f = 0.0f;
-    if (lane == 0)
-      f = off::rmsFactorP2(src, D, eps);
-    r = __shfl_sync(0xffffffffu, f, 0);
-  }
+  if constexpr (NORM_FIRST)
+    r = warpHeadP2Factor<D, kStage>(x, staged[kStage ? threadIdx.x / 32 : 0],
+                                    eps);
   WarpHead<D> hd;
 #pragma unroll
   for (int e = 0; e < EPL; ++e) {
@@ -229,21 +237,10 @@ __device__ __forceinline__ void headRmsNormOfficial(const BkLaunch &a,
     return;
   const float *x = (const float *)a.in[0] + (t * H + h) * D;
   float *y = (float *)a.out[0] + (t * H + h) * D;
-  // The head staged for lane 0's sequential sum, as in ropeOfficial.
   constexpr bool kStage = HPB * D * 4 <= 16 * 1024;
   __shared__ float staged[kStage ? HPB : 1][kStage ? D : 1];
-  const float *src = x;
-  if constexpr (kStage) {
-    float *row = staged[threadIdx.x / 32];
-    for (int i = lane; i < D; i += 32)
-      row[i] = x[i];
-    __syncwarp();
-    src = row;
-  }
-  float f = 0.0f;
-  if (lane == 0)
-    f = off::rmsFactorP2(src, D, eps);
-  const float r = __shfl_sync(0xffffffffu, f, 0);
+  const float r = warpHeadP2Factor<D, kStage>(
+      x, staged[kStage ? threadIdx.x / 32 : 0], eps);
   for (int i = lane; i < D; i += 32)
     y[i] = off::roundBf16(__fmul_rn(x[i], r));
 }

@@ -99,19 +99,29 @@ struct GlobalScores {
   __device__ __forceinline__ float operator()(int e) const { return s[e]; }
 };
 
-// route_select: inputs scores [E], token ids; outputs idx [K] (i32), wts [K].
-// Weight 0: bias [E] or tid2eid [TROWS, K]. A warp per token, WARPS tokens per
-// block (grid.y).
+// Each token's experts from its scores (rows of E floats at `scores`), a warp
+// per token, WARPS tokens per block (grid.y); `table` is the bias [E] or
+// tid2eid [TROWS, K]; token ids are input 1, idx and wts outputs 0 and 1.
 template <int E, int K, bool HASH, int TDT, long long TROWS, int WARPS>
-__device__ __forceinline__ void routeSelect(const BkLaunch &a,
-                                            float routeScale) {
+__device__ __forceinline__ void
+selectTokensExperts(const BkLaunch &a, const float *scores, const void *table,
+                    float routeScale) {
   const long long t = (long long)blockIdx.y * WARPS + threadIdx.x / 32;
   if (t >= a.tokens)
     return;
   const int tok = ((const int *)a.in[1])[t];
   selectExperts<E, K, HASH, TDT, TROWS>(
-      GlobalScores{(const float *)a.in[0] + t * E}, tok, a.weights[0],
-      routeScale, (int *)a.out[0] + t * K, (float *)a.out[1] + t * K);
+      GlobalScores{scores + t * E}, tok, table, routeScale,
+      (int *)a.out[0] + t * K, (float *)a.out[1] + t * K);
+}
+
+// route_select: inputs scores [E], token ids; outputs idx [K] (i32), wts [K].
+// Weight 0: bias [E] or tid2eid [TROWS, K].
+template <int E, int K, bool HASH, int TDT, long long TROWS, int WARPS>
+__device__ __forceinline__ void routeSelect(const BkLaunch &a,
+                                            float routeScale) {
+  selectTokensExperts<E, K, HASH, TDT, TROWS, WARPS>(a, (const float *)a.in[0],
+                                                     a.weights[0], routeScale);
 }
 
 // router: the gate GEMV (gate [E, DIM], weight 0) by a cluster of C blocks
@@ -203,13 +213,8 @@ __device__ __forceinline__ void routerGateScores(const BkLaunch &a) {
 template <int E, int K, bool HASH, int TDT, long long TROWS, int WARPS>
 __device__ __forceinline__ void routerSelect(const BkLaunch &a,
                                              float routeScale) {
-  const long long t = (long long)blockIdx.y * WARPS + threadIdx.x / 32;
-  if (t >= a.tokens)
-    return;
-  const int tok = ((const int *)a.in[1])[t];
-  selectExperts<E, K, HASH, TDT, TROWS>(
-      GlobalScores{(const float *)a.scratch + t * E}, tok, a.weights[1],
-      routeScale, (int *)a.out[0] + t * K, (float *)a.out[1] + t * K);
+  selectTokensExperts<E, K, HASH, TDT, TROWS, WARPS>(
+      a, (const float *)a.scratch, a.weights[1], routeScale);
 }
 
 } // namespace bk
