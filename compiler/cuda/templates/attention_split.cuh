@@ -1,7 +1,8 @@
-// attention_split.cuh - sparse_attention in the `official` numerics for
-// entries of few tokens (schedule "split"): the keys of a token split over
-// blocks, and the KV entry of a key, shared by every head, decoded once for
-// HB heads.
+// attention_split.cuh - sparse_attention in the `official` numerics, schedule
+// "split" (opt-in for the one-token entry: compile --split-decode-attention):
+// the keys of a token split over blocks, and the KV entry of a key, shared by
+// every head, decoded once for HB heads. The kernels take calls of any size
+// (the tests run batches of sequences and prefill chunks through them).
 //
 // The key list is sparseAttentionOfficial's (window slots oldest first, empty
 // slots before the window fills, then the compressed keys; -1 top-k slots
@@ -17,13 +18,16 @@
 //
 // Not the host's order: the logits' dots run as lane partial sums and a
 // tree, P is rounded against the split's running max, not the whole list's,
-// and the splits are combined at the end. The split of a token's keys
-// depends only on its own key count, so a token's output does not depend on
-// the other tokens of the call (batch invariance), and every sum has a fixed
+// and the splits are combined at the end; within 2 bf16 ulps of each row's
+// largest value of the host kernel, not bitwise, which is why it is opt-in
+// (the "fixed" kernel of the other entries is bitwise, so batch-1 and
+// batched decode agree only within that tolerance with it). The split of a
+// token's keys depends only on its own key count, so a token's output does
+// not depend on the other tokens of the call, and every sum has a fixed
 // order (deterministic).
 //
-// Before this, a block per (token, head) read every key once per head: 64
-// heads read each KV entry 64 times, on 64 blocks.
+// The "fixed" kernel has a block per (token, head) read every key once per
+// head: 64 heads read each KV entry 64 times, on 64 blocks.
 #pragma once
 #include "bk/hostmath.cuh"
 #include "bk/official.cuh"
