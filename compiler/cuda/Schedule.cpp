@@ -238,15 +238,15 @@ Schedule chooseSparseAttentionSchedule(const SparseAttentionParams &p,
   return s;
 }
 
-/// compressor. "cluster": one cluster projects and walks the call's tokens.
-/// "projected" (no knobs) for entries of at most 64 tokens: a kernel over the
-/// whole GPU projects them into scratch first.
 /// grouped_linear. "gemv" (warps, token_tile, tokens_per_y, prefetch as
 /// the official f32/bf16 linear's).
 Schedule chooseGroupedLinearSchedule(int64_t maxTokens) {
   return prefetchingGemv(maxTokens);
 }
 
+/// compressor. "cluster": one cluster projects and walks the call's tokens.
+/// "projected" (no knobs) for entries of at most 64 tokens: a kernel over the
+/// whole GPU projects them into scratch first.
 Schedule chooseCompressorSchedule(int64_t maxTokens) {
   return fewTokensVariant(maxTokens, "projected");
 }

@@ -57,8 +57,8 @@ Schedule chooseIndexerSchedule(const IndexerTopkParams &p, int64_t maxTokens);
 struct ScheduleOptions {
   /// Official sparse_attention in one-token entries runs "split" (keys over
   /// blocks, a KV entry read once for several heads): a decode step of one
-  /// sequence about 0.6 ms faster on V4-Flash, but its attention is within
-  /// kSplitAttentionUlps of the host kernel rather than bitwise, so a decode
+  /// sequence about 0.6 ms faster on V4-Flash, but its attention is within 2
+  /// bf16 ulps of the host kernel rather than bitwise, so a decode
   /// token's logits at batch 1 (this entry) and at batch 2..64 (the prefill
   /// entry's "fixed" attention) differ within that tolerance instead of
   /// being equal (`birkhoff compile --split-decode-attention`).
