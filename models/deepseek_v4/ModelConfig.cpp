@@ -591,69 +591,49 @@ Status kernelParam(const std::string &origin, const char *key, double v,
 /// becomes (models/deepseek_v4/IRBuilder.cpp).
 std::span<const ConfigKernelParam> configKernelParams() {
   static const ConfigKernelParam kTable[] = {
-      {"hidden_size", KernelId::Embed, "dim"},
-      {"hc_mult", KernelId::MhcPre, "hc"},
-      {"hc_sinkhorn_iters", KernelId::MhcPre, "iters"},
-      {"hc_eps", KernelId::MhcPre, "hc_eps"},
-      {"rms_norm_eps", KernelId::RmsNorm, "eps"},
-      {"num_attention_heads", KernelId::SparseAttention, "heads"},
-      {"head_dim", KernelId::SparseAttention, "head_dim"},
-      {"qk_rope_head_dim", KernelId::Rope, "rope_dim"},
-      {"rope_theta", KernelId::Rope, "theta"},
-      {"compress_rope_theta", KernelId::Compressor, "theta"},
-      {"sliding_window", KernelId::SparseAttention, "window"},
-      {"o_groups", KernelId::GroupedLinear, "groups"},
-      {"index_topk", KernelId::IndexerTopk, "topk"},
-      {"n_routed_experts", KernelId::Moe, "experts"},
-      {"num_experts_per_tok", KernelId::Moe, "topk"},
-      {"moe_intermediate_size", KernelId::Moe, "inter"},
-      {"routed_scaling_factor", KernelId::RouteSelect, "route_scale"},
-      {"swiglu_limit", KernelId::Moe, "swiglu_limit"},
+      {"hidden_size", KernelId::Embed, "dim",
+       [](const ModelConfig &c) -> double { return double(c.dim); }},
+      {"hc_mult", KernelId::MhcPre, "hc",
+       [](const ModelConfig &c) -> double { return double(c.hcMult); }},
+      {"hc_sinkhorn_iters", KernelId::MhcPre, "iters",
+       [](const ModelConfig &c) -> double {
+         return double(c.hcSinkhornIters);
+       }},
+      {"hc_eps", KernelId::MhcPre, "hc_eps",
+       [](const ModelConfig &c) -> double { return c.hcEps; }},
+      {"rms_norm_eps", KernelId::RmsNorm, "eps",
+       [](const ModelConfig &c) -> double { return c.normEps; }},
+      {"num_attention_heads", KernelId::SparseAttention, "heads",
+       [](const ModelConfig &c) -> double { return double(c.nHeads); }},
+      {"head_dim", KernelId::SparseAttention, "head_dim",
+       [](const ModelConfig &c) -> double { return double(c.headDim); }},
+      {"qk_rope_head_dim", KernelId::Rope, "rope_dim",
+       [](const ModelConfig &c) -> double { return double(c.ropeHeadDim); }},
+      {"rope_theta", KernelId::Rope, "theta",
+       [](const ModelConfig &c) -> double { return c.ropeTheta; }},
+      {"compress_rope_theta", KernelId::Compressor, "theta",
+       [](const ModelConfig &c) -> double { return c.compressRopeTheta; }},
+      {"sliding_window", KernelId::SparseAttention, "window",
+       [](const ModelConfig &c) -> double { return double(c.windowSize); }},
+      {"o_groups", KernelId::GroupedLinear, "groups",
+       [](const ModelConfig &c) -> double { return double(c.oGroups); }},
+      {"index_topk", KernelId::IndexerTopk, "topk",
+       [](const ModelConfig &c) -> double { return double(c.indexTopk); }},
+      {"n_routed_experts", KernelId::Moe, "experts",
+       [](const ModelConfig &c) -> double { return double(c.nRoutedExperts); }},
+      {"num_experts_per_tok", KernelId::Moe, "topk",
+       [](const ModelConfig &c) -> double {
+         return double(c.nActivatedExperts);
+       }},
+      {"moe_intermediate_size", KernelId::Moe, "inter",
+       [](const ModelConfig &c) -> double { return double(c.moeInterDim); }},
+      {"routed_scaling_factor", KernelId::RouteSelect, "route_scale",
+       [](const ModelConfig &c) -> double { return c.routeScale; }},
+      {"swiglu_limit", KernelId::Moe, "swiglu_limit",
+       [](const ModelConfig &c) -> double { return c.swigluLimit; }},
   };
   return kTable;
 }
-
-namespace {
-double configValue(const ModelConfig &c, std::string_view key) {
-  if (key == "hidden_size")
-    return double(c.dim);
-  if (key == "hc_mult")
-    return double(c.hcMult);
-  if (key == "hc_sinkhorn_iters")
-    return double(c.hcSinkhornIters);
-  if (key == "hc_eps")
-    return c.hcEps;
-  if (key == "rms_norm_eps")
-    return c.normEps;
-  if (key == "num_attention_heads")
-    return double(c.nHeads);
-  if (key == "head_dim")
-    return double(c.headDim);
-  if (key == "qk_rope_head_dim")
-    return double(c.ropeHeadDim);
-  if (key == "rope_theta")
-    return c.ropeTheta;
-  if (key == "compress_rope_theta")
-    return c.compressRopeTheta;
-  if (key == "sliding_window")
-    return double(c.windowSize);
-  if (key == "o_groups")
-    return double(c.oGroups);
-  if (key == "index_topk")
-    return double(c.indexTopk);
-  if (key == "n_routed_experts")
-    return double(c.nRoutedExperts);
-  if (key == "num_experts_per_tok")
-    return double(c.nActivatedExperts);
-  if (key == "moe_intermediate_size")
-    return double(c.moeInterDim);
-  if (key == "routed_scaling_factor")
-    return c.routeScale;
-  if (key == "swiglu_limit")
-    return c.swigluLimit;
-  return 0;
-}
-} // namespace
 
 const char *layerAttentionName(LayerAttention kind) {
   switch (kind) {
@@ -841,8 +821,8 @@ Status validateModelConfig(const ModelConfig &c, const std::string &origin) {
   for (const ConfigKernelParam &k : configKernelParams()) {
     if (std::string_view(k.configKey) == "index_topk" && !anyCsa)
       continue;
-    BK_RETURN_IF_ERROR(kernelParam(
-        origin, k.configKey, configValue(c, k.configKey), k.kernel, k.param));
+    BK_RETURN_IF_ERROR(
+        kernelParam(origin, k.configKey, k.value(c), k.kernel, k.param));
   }
 
   return Status::ok();

@@ -109,6 +109,7 @@ struct ConfigKernelParam {
   const char *configKey;
   KernelId kernel;
   std::string_view param;
+  double (*value)(const ModelConfig &); // the key's value in a config
 };
 /// Every such key, with the parameter whose catalogue range (Kernels.def)
 /// validateModelConfig holds its value to: the range the runtime loader
