@@ -99,36 +99,31 @@ Expected<std::vector<int32_t>> readTokens(const std::string &spec) {
   return out;
 }
 
+/// A stop reason's words for people and its key for JSON (snake_case,
+/// stable for scripts).
+struct StopNames {
+  GenerateResult::Stop stop;
+  const char *name, *key;
+};
+constexpr StopNames kStops[] = {
+    {GenerateResult::Stop::MaxTokens, "max tokens", "max_tokens"},
+    {GenerateResult::Stop::Eos, "end of sequence", "eos"},
+    {GenerateResult::Stop::StopToken, "stop token", "stop_token"},
+    {GenerateResult::Stop::Callback, "callback", "callback"},
+    {GenerateResult::Stop::ContextFull, "context full", "context_full"},
+};
+
 const char *stopName(GenerateResult::Stop stop) {
-  switch (stop) {
-  case GenerateResult::Stop::MaxTokens:
-    return "max tokens";
-  case GenerateResult::Stop::Eos:
-    return "end of sequence";
-  case GenerateResult::Stop::StopToken:
-    return "stop token";
-  case GenerateResult::Stop::Callback:
-    return "callback";
-  case GenerateResult::Stop::ContextFull:
-    return "context full";
-  }
+  for (const StopNames &s : kStops)
+    if (s.stop == stop)
+      return s.name;
   return "unknown";
 }
 
-/// The stop reason as a JSON value: snake_case, stable for scripts.
 const char *stopKey(GenerateResult::Stop stop) {
-  switch (stop) {
-  case GenerateResult::Stop::MaxTokens:
-    return "max_tokens";
-  case GenerateResult::Stop::Eos:
-    return "eos";
-  case GenerateResult::Stop::StopToken:
-    return "stop_token";
-  case GenerateResult::Stop::Callback:
-    return "callback";
-  case GenerateResult::Stop::ContextFull:
-    return "context_full";
-  }
+  for (const StopNames &s : kStops)
+    if (s.stop == stop)
+      return s.key;
   return "unknown";
 }
 
