@@ -54,6 +54,38 @@ Status writeFile(const std::filesystem::path &path, const void *data,
 
 } // namespace
 
+std::string CudaKernelTable::key(const cuda::KernelSource &ks) {
+  const cuda::GridRule &g = ks.grid;
+  return std::to_string(g.xPerToken) + " " + std::to_string(g.xConst) + " " +
+         std::to_string(g.tokensPerY) + " " + std::to_string(g.block) + " " +
+         std::to_string(ks.cluster) + "\n" + ks.source;
+}
+
+Expected<int> CudaKernelTable::add(const cuda::KernelSource &ks,
+                                   std::string_view kernel) {
+  auto [it, inserted] =
+      byKey_.try_emplace(key(ks), int(program_.kernels.size()));
+  if (inserted) {
+    CudaKernelImage k;
+    k.name = ks.entry;
+    k.kernel = std::string(kernel);
+    k.arch = arch_;
+    k.source = ks.source;
+    k.grid = ks.grid;
+    k.cluster = ks.cluster;
+    program_.kernels.push_back(std::move(k));
+  }
+  CudaKernelImage &k = program_.kernels[size_t(it->second)];
+  if (k.name != ks.entry)
+    return internalError("one source, two entry names ('" + k.name + "', '" +
+                         ks.entry + "')");
+  // A source need not depend on the entry's token count while its scratch
+  // does (the scored indexer's): the kernel's is the largest.
+  k.scratchBytes = std::max(k.scratchBytes, ks.scratchBytes);
+  ++k.launches;
+  return it->second;
+}
+
 std::vector<std::string> missingCudaKernels(Operation *bkModule) {
   std::set<std::string> missing;
   auto module = dyn_cast_or_null<ModuleOp>(bkModule);
@@ -99,7 +131,7 @@ Expected<CudaProgram> compileCudaProgram(Operation *bkModule,
   cuda::CudaCodegenOptions codegen;
   codegen.hostOrderReductions = options.hostOrderReductions;
   CudaProgram program;
-  std::map<std::string, int> bySource;
+  CudaKernelTable table(program, options.arch);
   Status failure;
   forEachLaunch(module, [&](func::FuncOp fn, int index, bk::LaunchOp l) {
     if (!failure.isOk())
@@ -125,24 +157,12 @@ Expected<CudaProgram> compileCudaProgram(Operation *bkModule,
     }
     std::vector<int> &kernels = program.launchKernels[l.getOperation()];
     for (const cuda::KernelSource *ks : source->sequence()) {
-      auto [it, inserted] =
-          bySource.try_emplace(ks->source, int(program.kernels.size()));
-      if (inserted) {
-        CudaKernelImage k;
-        k.name = ks->entry;
-        k.kernel = std::string(kernelName(spec->kernel()));
-        k.arch = options.arch;
-        k.source = ks->source;
-        k.grid = ks->grid;
-        k.cluster = ks->cluster;
-        k.scratchBytes = ks->scratchBytes;
-        program.kernels.push_back(std::move(k));
-      } else if (program.kernels[size_t(it->second)].name != ks->entry) {
-        failure = internalError(where + ": one source, two entry names");
+      Expected<int> k = table.add(*ks, kernelName(spec->kernel()));
+      if (!k) {
+        failure = k.status().withContext(where);
         return;
       }
-      ++program.kernels[size_t(it->second)].launches;
-      kernels.push_back(it->second);
+      kernels.push_back(*k);
     }
   });
   if (!failure.isOk())

@@ -3,7 +3,8 @@
 // `birkhoff compile --target cuda`: every bk.launch of the lowered module
 // gets the cubin of its specialization (compiler/cuda: KernelSource generates
 // the source, CudaCompiler compiles it with NVRTC). Launches whose generated
-// sources are identical share one kernel. No GPU is needed, only NVRTC.
+// sources, grid rules and clusters are identical share one kernel, whose
+// scratch is the largest any of them needs. No GPU is needed, only NVRTC.
 //
 //===----------------------------------------------------------------------===//
 #ifndef BIRKHOFF_COMPILER_CUDATARGET_H
@@ -15,10 +16,15 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace mlir {
 class Operation;
+}
+
+namespace birkhoff::cuda {
+struct KernelSource;
 }
 
 namespace birkhoff {
@@ -54,6 +60,26 @@ struct CudaKernelImage {
 struct CudaProgram {
   std::vector<CudaKernelImage> kernels;
   std::map<const mlir::Operation *, std::vector<int>> launchKernels;
+};
+
+/// A program's kernels by what makes two launches' kernels one: the source,
+/// grid rule and cluster (a source can serve several grid rules). A shared
+/// kernel's scratch is the largest any of its launches needs.
+class CudaKernelTable {
+public:
+  CudaKernelTable(CudaProgram &program, std::string arch)
+      : program_(program), arch_(std::move(arch)) {}
+
+  /// The index in program.kernels of `source`'s kernel (of catalogue kernel
+  /// `kernel`), added if new, its launch count and scratch updated. Not yet
+  /// compiled: compileCudaProgram compiles the table's kernels at the end.
+  Expected<int> add(const cuda::KernelSource &source, std::string_view kernel);
+
+private:
+  static std::string key(const cuda::KernelSource &source);
+  CudaProgram &program_;
+  std::string arch_;
+  std::map<std::string, int> byKey_;
 };
 
 /// Catalogue kernels the module launches that the CUDA code generator does

@@ -2,6 +2,7 @@
 #include "CudaBackend.h"
 
 #include "CudaModel.h"
+#include "ScratchLayout.h"
 
 #include <algorithm>
 #include <cctype>
@@ -247,7 +248,8 @@ makeCudaBackend(const Program &prog, int ordinal, const std::string &origin,
   // device block for all launches; never an empty array).
   std::vector<uint64_t> tables;
   std::vector<std::vector<std::pair<size_t, size_t>>> tableAt;
-  std::map<int, uint64_t> scratchAt; // first kernel -> its scratch region
+  const ScratchLayout scratch = layoutScratch(prog);
+  m.scratchBytes = scratch.bytes;
   for (size_t e = 0; e < prog.entries.size(); ++e) {
     const EntryDesc &entry = prog.entries[e];
     m.launches.emplace_back();
@@ -269,14 +271,9 @@ makeCudaBackend(const Program &prog, int ordinal, const std::string &origin,
               where(lwhere + " names no CUDA kernel " + std::to_string(k)));
         const CudaKernelDesc &desc = prog.cudaKernels[size_t(k)];
         p.kernels.push_back({functions[size_t(k)], desc.grid});
-        p.scratchBytes = std::max(p.scratchBytes, desc.scratchBytes);
       }
-      if (p.scratchBytes > 0) {
-        auto [at, added] = scratchAt.try_emplace(l.cudaKernel, m.scratchBytes);
-        if (added)
-          m.scratchBytes += (p.scratchBytes + 255) / 256 * 256;
-        p.scratchOffset = at->second;
-      }
+      p.scratchBytes = scratch.launches[e][i].bytes;
+      p.scratchOffset = scratch.launches[e][i].offset;
       m.launches[e].push_back(p);
       size_t weightsAt = tables.size();
       for (int w : l.weights)

@@ -60,10 +60,8 @@ public:
   uint64_t weightBytes = 0;
   cuda::CuDevicePtr launchTables = 0; // the pointer arrays of all launches
   std::vector<std::vector<PreparedLaunch>> launches; // [entry][launch]
-  /// A session's kernel scratch: one region per distinct first kernel of a
-  /// launch, shared by that kernel's launches in turn (stream-ordered), so
-  /// what a kernel keeps there between calls (the grouped moe's counters,
-  /// left at zero) no other kernel writes over.
+  /// A session's kernel scratch (ScratchLayout: a region per distinct first
+  /// kernel of a launch).
   uint64_t scratchBytes = 0;
   bool decodeGraphs = true; // replay one-token calls as CUDA graphs
 };

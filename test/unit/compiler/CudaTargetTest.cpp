@@ -6,6 +6,7 @@
 // - the mini model (MiniModel.h, only generated kernels) becomes a "cuda"
 //   artifact whose launches each run a verified cubin, identical
 //   specializations shared, with the grid rule the generator gives;
+// - a kernel shared by launches of different needs keeps the largest scratch;
 // - host and cuda artifacts refuse the other device with a clear message.
 //
 //===----------------------------------------------------------------------===//
@@ -101,9 +102,37 @@ TEST(CudaTarget, GoldensNameExactlyTheMissingKernels) {
   }
 }
 
-// `birkhoff compile --target cuda` end to end on tiny_mix: while kinds are
-// missing, exit 1 naming them and write no artifact; once none is, a loadable
-// "cuda" artifact plus the --dump-kernels files.
+// One source serving entries of different token counts (the scored
+// indexer's score kernel, in a one-token and a 64-token entry) is one kernel
+// whose scratch fits the larger; another grid rule is another kernel.
+TEST(CudaTarget, SharedKernelsKeepTheLargestScratch) {
+  CudaProgram program;
+  CudaKernelTable table(program, "sm_90a");
+  cuda::KernelSource score;
+  score.source = "extern \"C\" __global__ void k_score() {}";
+  score.entry = "k_score";
+  score.grid = {128, 0, 0, 256};
+  score.scratchBytes = 4096;
+  cuda::KernelSource batch = score;
+  batch.scratchBytes = 64 * 4096;
+  cuda::KernelSource regridded = score;
+  regridded.grid.xPerToken = 64;
+  ASSERT_EQ(*table.add(score, "indexer_topk"), 0);
+  ASSERT_EQ(*table.add(batch, "indexer_topk"), 0);
+  ASSERT_EQ(*table.add(score, "indexer_topk"), 0);
+  ASSERT_EQ(*table.add(regridded, "indexer_topk"), 1);
+  ASSERT_EQ(program.kernels.size(), 2u);
+  EXPECT_EQ(program.kernels[0].scratchBytes, 64u * 4096);
+  EXPECT_EQ(program.kernels[0].launches, 3);
+  EXPECT_EQ(program.kernels[1].grid.xPerToken, 64);
+  cuda::KernelSource renamed = score;
+  renamed.entry = "k_other";
+  Expected<int> clash = table.add(renamed, "indexer_topk");
+  ASSERT_FALSE(clash.isOk());
+  EXPECT_NE(clash.status().message().find("two entry names"),
+            std::string::npos);
+}
+
 // The generator decides no schedule: a launch bk-choose-schedule has not
 // visited is refused by name, and one it has generates.
 TEST(CudaTarget, LaunchesNeedTheirSchedule) {
@@ -148,6 +177,9 @@ func.func @decode(%t: !bk.buffer, %l: !bk.buffer) attributes {bk.entry, bk.max_t
   EXPECT_EQ(program->kernels.size(), 1u);
 }
 
+// `birkhoff compile --target cuda` end to end on tiny_mix: while kinds are
+// missing, exit 1 naming them and write no artifact; once none is, a loadable
+// "cuda" artifact plus the --dump-kernels files.
 TEST(CudaTarget, CompileCommandOnAGolden) {
   TempDir dir;
   LoadedCheckpoint m = loadCheckpoint(goldenDir("tiny_mix"));

@@ -2,12 +2,14 @@
 //
 // The aligned device arena (cuda/ArenaLayout.h) checked against the plan it
 // stretches, on random plans: aligned starts, the plan's overlaps and
-// separations kept, monotone size. The cubin architecture rules. The driver
-// absent: a clean error.
+// separations kept, monotone size. The kernel scratch's regions
+// (cuda/ScratchLayout.h). The cubin architecture rules. The driver absent: a
+// clean error.
 //
 //===----------------------------------------------------------------------===//
 #include "cuda/CudaBackend.h"
 #include "cuda/ArenaLayout.h"
+#include "cuda/ScratchLayout.h"
 
 #include "birkhoff/Runtime.h"
 #include "cuda/CudaDriverApi.h"
@@ -94,6 +96,53 @@ TEST(ArenaLayout, SmallPlansByHand) {
   l = alignedArenaLayout(e, 1);
   EXPECT_EQ(l.offsets, (std::vector<int64_t>{0, 4}));
   EXPECT_EQ(l.elems, 12);
+}
+
+LaunchDesc launchOf(std::vector<int> kernels) {
+  LaunchDesc l;
+  l.cudaKernel = kernels.front();
+  l.cudaThen.assign(kernels.begin() + 1, kernels.end());
+  return l;
+}
+
+// Two entries share kernel 0 (its source does not depend on the entry's
+// tokens) while the later entry's launch needs more of it, through the kernel
+// it runs next: the shared region is sized for the larger need, not the
+// first one met.
+TEST(ScratchLayout, SharedRegionsFitTheirLargestLaunch) {
+  Program p;
+  for (uint64_t bytes : {1000, 0, 40, 5000})
+    p.cudaKernels.emplace_back().scratchBytes = bytes;
+  EntryDesc decode, batch;
+  decode.launches = {launchOf({1}), launchOf({0}), launchOf({2})};
+  batch.launches = {launchOf({0, 3}), launchOf({2}), launchOf({0})};
+  p.entries = {decode, batch};
+  ScratchLayout s = layoutScratch(p);
+  ASSERT_EQ(s.launches.size(), 2u);
+  EXPECT_EQ(s.launches[0][0].bytes, 0u); // no scratch
+  EXPECT_EQ(s.launches[0][1].bytes, 1000u);
+  EXPECT_EQ(s.launches[1][0].bytes, 5000u);
+  EXPECT_EQ(s.launches[1][2].bytes, 1000u);
+  // Kernel 0's launches share a region as large as 5000 bytes.
+  EXPECT_EQ(s.launches[0][1].offset, s.launches[1][0].offset);
+  EXPECT_EQ(s.launches[1][2].offset, s.launches[1][0].offset);
+  // Kernel 2's region lies after it, aligned.
+  EXPECT_EQ(s.launches[0][2].offset, s.launches[1][1].offset);
+  EXPECT_GE(s.launches[0][2].offset, s.launches[0][1].offset + 5000);
+  EXPECT_EQ(s.launches[0][2].offset % kScratchAlign, 0u);
+  EXPECT_GE(s.bytes, s.launches[0][2].offset + 40);
+  EXPECT_EQ(s.bytes % kScratchAlign, 0u);
+}
+
+TEST(ScratchLayout, NoScratchNoBytes) {
+  Program p;
+  p.cudaKernels.emplace_back();
+  EntryDesc e;
+  e.launches = {launchOf({0}), launchOf({7})}; // 7: out of range, needs none
+  p.entries = {e};
+  ScratchLayout s = layoutScratch(p);
+  EXPECT_EQ(s.bytes, 0u);
+  EXPECT_EQ(s.launches[0][1].bytes, 0u);
 }
 
 TEST(CudaArch, ParsesAndMatchesDevices) {
