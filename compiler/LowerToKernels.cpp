@@ -17,6 +17,8 @@
 #include "compiler/KernelLowering.h"
 #include "compiler/Passes.h"
 
+#include "v4/V4Dialect.h"
+
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/Transforms/DialectConversion.h"
@@ -49,11 +51,24 @@ struct LowerEntry : OpConversionPattern<func::FuncOp> {
     }
     auto ret = cast<func::ReturnOp>(fn.getBody().front().getTerminator());
     auto tokens = cast<RankedTensorType>(fn.getArgument(0).getType());
+    // A dynamic entry takes the lowering's max_tokens, or its own
+    // v4.max_tokens when that is smaller; one whose own is not smaller
+    // would only repeat the entry of max_tokens, and is dropped.
+    int64_t tokensPerCall =
+        tokens.isDynamicDim(0) ? lowering_.maxTokens() : tokens.getDimSize(0);
+    auto *v4 = getContext()->getLoadedDialect<v4::V4Dialect>();
+    IntegerAttr own =
+        v4 ? v4->getMaxTokensAttrHelper().getAttr(fn) : IntegerAttr();
+    if (own && tokens.isDynamicDim(0)) {
+      if (own.getInt() >= lowering_.maxTokens()) {
+        rewriter.eraseOp(fn);
+        return success();
+      }
+      tokensPerCall = own.getInt();
+    }
     Type buf = bk::BufferType::get(getContext());
     auto entry = func::FuncOp::create(rewriter, fn.getLoc(), fn.getName(),
                                       rewriter.getFunctionType({buf, buf}, {}));
-    int64_t tokensPerCall =
-        tokens.isDynamicDim(0) ? lowering_.maxTokens() : tokens.getDimSize(0);
     entry->setAttr(bk::kEntryAttr, rewriter.getUnitAttr());
     entry->setAttr(bk::kMaxTokensAttr,
                    rewriter.getI64IntegerAttr(tokensPerCall));

@@ -198,15 +198,27 @@ Expected<OwningOpRef<ModuleOp>> buildV4Module(MLIRContext &context,
 
   std::set<std::string> used;
   std::vector<func::FuncOp> fns;
-  for (auto [name, tokens] :
-       {std::pair<StringRef, int64_t>{"prefill", ShapedType::kDynamic},
-        std::pair<StringRef, int64_t>{"decode", 1}}) {
+  // The entries: prefill chunks (the lowering's max_tokens), steps of up to
+  // kBatchEntryTokens tokens (decode batches: their kernels' schedules are
+  // those of few tokens), and one token.
+  struct Entry {
+    StringRef name;
+    int64_t tokens, maxTokens;
+  };
+  for (Entry en : {Entry{"prefill", ShapedType::kDynamic, 0},
+                   Entry{"batch", ShapedType::kDynamic, kBatchEntryTokens},
+                   Entry{"decode", 1, 0}}) {
+    const int64_t tokens = en.tokens;
+    const StringRef name = en.name;
     auto tokType = RankedTensorType::get({tokens}, b.getI32Type());
     auto logitsType =
         RankedTensorType::get({tokens, config.vocabSize}, b.getF32Type());
     b.setInsertionPointToEnd(module->getBody());
     auto fn = func::FuncOp::create(b, loc, name,
                                    b.getFunctionType({tokType}, {logitsType}));
+    if (en.maxTokens)
+      dialect->getMaxTokensAttrHelper().setAttr(
+          fn, b.getI64IntegerAttr(en.maxTokens));
     detail::Emitter emitter(context, config, checkpoint, options, used, tokens);
     BK_RETURN_IF_ERROR(
         emitter.build(fn).withContext("building @" + name.str()));

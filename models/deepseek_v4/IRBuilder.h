@@ -33,6 +33,11 @@ struct BuildOptions {
   bool sharedExpertClamp = true;
 };
 
+/// Tokens per call of the `batch` entry (decode steps of many sequences):
+/// the schedules of entries of at most 64 tokens run each kernel over the
+/// whole GPU (docs/cuda.md).
+inline constexpr int64_t kBatchEntryTokens = 64;
+
 /// Loads the dialects the builder emits (v4, func) into `context`.
 void loadIRBuilderDialects(mlir::MLIRContext &context);
 

@@ -11,6 +11,7 @@
 #include "v4/V4Ops.h"
 #include "v4/V4Types.h"
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/DialectImplementation.h"
@@ -67,6 +68,13 @@ LogicalResult V4Dialect::verifyOperationAttribute(Operation *op,
     if (!isa<NumericsAttr>(attr.getValue()))
       return op->emitError("[V4-21] 'v4.numerics' must be "
                            "#v4.numerics<reference> or #v4.numerics<official>");
+    return success();
+  }
+  if (name == getMaxTokensAttrHelper().getName()) {
+    auto tokens = dyn_cast<IntegerAttr>(attr.getValue());
+    if (!isa<func::FuncOp>(op) || !tokens || tokens.getInt() < 1)
+      return op->emitError("[V4-21] 'v4.max_tokens' must be a positive "
+                           "integer on an entry function");
     return success();
   }
   return op->emitError("[V4-21] unknown v4 discardable attribute '")

@@ -221,3 +221,23 @@ func.func @decode(%t: tensor<1xi32>) -> tensor<1x4x32xf32> {
   %e = v4.mhc_expand %y {hc = 4} : tensor<1x32xf32> -> tensor<1x4x32xf32>
   return %e : tensor<1x4x32xf32>
 }
+
+// -----
+
+// A dynamic entry with v4.max_tokens below the lowering's max-tokens (32)
+// takes its own; one at or above it would repeat the max-tokens entry and is
+// dropped.
+// CHECK-LABEL: func.func @batch
+// CHECK-SAME: bk.max_tokens = 4 : i64
+// CHECK-NOT: func.func @wide
+module {
+  v4.weight @embed : !v4.weight<f32, 16x8>
+  func.func @batch(%t: tensor<?xi32>) -> tensor<?x8xf32> attributes {v4.max_tokens = 4 : i64} {
+    %x = v4.embed %t {weight = @embed} : tensor<?xi32> -> tensor<?x8xf32>
+    return %x : tensor<?x8xf32>
+  }
+  func.func @wide(%t: tensor<?xi32>) -> tensor<?x8xf32> attributes {v4.max_tokens = 32 : i64} {
+    %x = v4.embed %t {weight = @embed} : tensor<?xi32> -> tensor<?x8xf32>
+    return %x : tensor<?x8xf32>
+  }
+}

@@ -228,14 +228,17 @@ TEST(OfficialNumerics, SharedExpertClampSwitch) {
     mlir::OwningOpRef<mlir::ModuleOp> module =
         compileToKernels(ctx, m, options);
     ASSERT_TRUE(module);
-    int moes = 0;
+    int moes = 0, entries = 0;
+    module->walk(
+        [&](mlir::func::FuncOp fn) { entries += fn->hasAttr(bk::kEntryAttr); });
     module->walk([&](bk::LaunchOp l) {
       if (l.getKernel() != "moe")
         return;
       ++moes;
       EXPECT_EQ(intParam(l, "shared_clamp"), clamp ? 1 : 0);
     });
-    EXPECT_EQ(moes, 2 * m.config.nLayers);
+    EXPECT_EQ(moes, entries * m.config.nLayers);
+    EXPECT_GE(entries, 2); // prefill and decode (and batch, below max_tokens)
   }
 }
 

@@ -26,9 +26,12 @@ def V4_Dialect : Dialect {
   let useDefaultAttributePrinterParser = 1;
   let hasOperationAttrVerify = 1;
   // The module attributes [V4-21]: `v4.numerics`, the profile the lowering
-  // resolves into kernel variants, and `v4.config`, the model config.
+  // resolves into kernel variants, and `v4.config`, the model config; on an
+  // entry function whose token dimension is dynamic, `v4.max_tokens`, its
+  // tokens per call (else the lowering's max_tokens).
   let discardableAttrs = (ins "::birkhoff::v4::NumericsAttr":$numerics,
-                              "::mlir::DictionaryAttr":$config);
+                              "::mlir::DictionaryAttr":$config,
+                              "::mlir::IntegerAttr":$max_tokens);
   let extraClassDeclaration = [{
     void registerTypes();
     void registerAttributes();

@@ -428,3 +428,11 @@ module attributes {v4.config = 3} {
 // expected-error @+1 {{[V4-21] unknown v4 discardable attribute 'v4.window'}}
 module attributes {v4.window = 3} {
 }
+
+// -----
+
+// [V4-21] v4.max_tokens is a positive integer on an entry function.
+// expected-error @+1 {{[V4-21] 'v4.max_tokens' must be a positive integer on an entry function}}
+func.func @batch() attributes {v4.max_tokens = 0 : i64} {
+  return
+}
