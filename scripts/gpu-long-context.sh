@@ -8,7 +8,7 @@
 # at contexts 4,096 and 65,536 (CUDA graphs), then profiles the same steps per kernel; runs
 # the model tests ($2, default all); scripts/gpu-serve-load.sh for at most
 # $SERVE_LOAD_SECONDS (default 120) seconds; compute-sanitizer memcheck on the indexer's and
-# attention's batch tests.
+# attention's batch tests and on tiny_dq's official decode batches.
 # PROFILE=0 leaves the profile out, SERVE_LOAD_SECONDS=0 the serve load,
 # MEMCHECK=0 the memcheck; BATCHES="32 64" also times decode steps of
 # those batches at context 4,096.
@@ -55,6 +55,15 @@ if [ -x "$sanitizer" ] && [ "${MEMCHECK:-1}" != 0 ]; then
     > "$out/memcheck.log" 2>&1
   rc=$?
   echo "## memcheck GpuBatch.IndexerTopk, GpuBatch.SparseAttention ($(elapsed)): exit $rc, $(grep -E 'ERROR SUMMARY' "$out/memcheck.log" | tail -1)"
+  [ $rc = 0 ] || status=1
+  # Whole decode batches through the batch entry (its kernels share scratch with
+  # the one-token entry's).
+  batchTest='*GpuEngine.DecodeIsBatchInvariantAndMatchesTheHost/tiny_dq_official'
+  timeout 150 "$sanitizer" --tool memcheck --error-exitcode 9 \
+    "$build/tests/gpu_model_tests" --gtest_filter="$batchTest" \
+    > "$out/memcheck-model.log" 2>&1
+  rc=$?
+  echo "## memcheck $batchTest ($(elapsed)): exit $rc, $(grep -E 'ERROR SUMMARY' "$out/memcheck-model.log" | tail -1)"
   [ $rc = 0 ] || status=1
 fi
 echo "## gpu-long-context ($(elapsed)): $([ $status = 0 ] && echo PASS || echo FAIL)"
