@@ -11,7 +11,7 @@
 # attention's batch tests and on tiny_dq's official decode batches.
 # PROFILE=0 leaves the profile out, SERVE_LOAD_SECONDS=0 the serve load,
 # MEMCHECK=0 the memcheck; BATCHES="32 64" also times decode steps of
-# those batches at context 4,096.
+# those batches at context 4,096, BATCH_PROFILES="32" profiles those.
 #   scripts/gpu-long-context.sh [kernel-test filter [model-test filter]]
 set -uo pipefail
 source "$(dirname "$0")/gpu-common.sh" long-context
@@ -40,6 +40,9 @@ if [ -f "$flash" ]; then
     bench "batch 1 profile" "$flash" --batch 1 --contexts 4096,65536 --decode 4 --profile
   for b in ${BATCHES:-}; do
     bench "batch $b" "$flash" --batch "$b" --contexts 4096 --decode 16
+  done
+  for b in ${BATCH_PROFILES:-}; do
+    bench "batch $b profile" "$flash" --batch "$b" --contexts 4096 --decode 2 --profile
   done
 fi
 run_gtests gpu_model_tests "$models" model.log
