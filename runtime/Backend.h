@@ -13,6 +13,7 @@
 
 #include "Program.h"
 #include "birkhoff/CheckedMath.h"
+#include "birkhoff/Runtime.h"
 #include "birkhoff/Status.h"
 #include "cuda/LaunchAbi.h"
 
@@ -95,14 +96,22 @@ public:
   /// here per catalogue kernel: {launches, milliseconds}.
   bool profiling = false;
   std::map<std::string, std::pair<int64_t, double>> kernelTimes;
+  /// The same per launch of an entry: (entry name, launch index) -> time.
+  std::map<std::pair<std::string, int64_t>, LaunchTime> launchTimes;
   /// While profiling, each moe launch's expert ids ([rows, topk]) are
   /// appended here too, in launch order (`birkhoff bench` counts the distinct
   /// experts a batch reads).
   std::vector<std::vector<int32_t>> routes;
-  void addKernelTime(const std::string &kernel, double ms) {
-    auto &[launches, total] = kernelTimes[kernel];
+  void addKernelTime(const EntryDesc &entry, size_t launch, double ms) {
+    const LaunchDesc &l = entry.launches[launch];
+    auto &[launches, total] = kernelTimes[l.kernel];
     ++launches;
     total += ms;
+    LaunchTime &t = launchTimes[{entry.name, int64_t(launch)}];
+    if (t.calls == 0)
+      t = {entry.name, int64_t(launch), l.kernel, l.layer, 0, 0.0};
+    ++t.calls;
+    t.milliseconds += ms;
   }
 };
 

@@ -478,6 +478,20 @@ std::vector<KernelTime> Engine::kernelTimes() const {
   return out;
 }
 
-void Engine::clearKernelTimes() { impl_->backend->kernelTimes.clear(); }
+std::vector<LaunchTime> Engine::launchTimes() const {
+  std::vector<LaunchTime> out;
+  for (const auto &[key, t] : impl_->backend->launchTimes)
+    out.push_back(t);
+  std::stable_sort(out.begin(), out.end(),
+                   [](const LaunchTime &a, const LaunchTime &b) {
+                     return a.milliseconds > b.milliseconds;
+                   });
+  return out;
+}
+
+void Engine::clearKernelTimes() {
+  impl_->backend->kernelTimes.clear();
+  impl_->backend->launchTimes.clear();
+}
 
 } // namespace birkhoff

@@ -153,6 +153,10 @@ std::vector<KernelTime> Session::kernelTimes() const {
   return impl_->engine->kernelTimes();
 }
 
+std::vector<LaunchTime> Session::launchTimes() const {
+  return impl_->engine->launchTimes();
+}
+
 void Session::clearKernelTimes() { impl_->engine->clearKernelTimes(); }
 
 } // namespace birkhoff

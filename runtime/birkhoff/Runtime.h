@@ -191,6 +191,18 @@ struct KernelTime {
   double milliseconds = 0;
 };
 
+/// Time spent in one launch of an entry while profiling, over the calls
+/// that ran it: where a step's time goes within a kernel's launches (the LM
+/// head among the linears, one layer's moe).
+struct LaunchTime {
+  std::string entry;  // the artifact's entry ("decode", "batch", "prefill")
+  int64_t launch = 0; // its index in the entry's launches
+  std::string kernel;
+  int64_t layer = -1; // -1: no layer's (the embedding, the head)
+  int64_t calls = 0;  // calls timed
+  double milliseconds = 0;
+};
+
 /// Identifies a sequence of an Engine; never reused by that engine.
 using SequenceId = int64_t;
 
@@ -298,6 +310,7 @@ public:
   /// Profiling, as Session's: every launch of the steps that follow is timed.
   void setProfiling(bool on);
   std::vector<KernelTime> kernelTimes() const;
+  std::vector<LaunchTime> launchTimes() const;
   void clearKernelTimes();
 
 private:
@@ -383,9 +396,11 @@ public:
   /// Profiling times every launch of the calls that follow (host: the wall
   /// time of each kernel; CUDA: device events around each launch, with
   /// decode graphs off, so calls get a little slower). kernelTimes() sums
-  /// them per kernel, slowest first; clearKernelTimes() starts over.
+  /// them per kernel, launchTimes() per launch of an entry, each slowest
+  /// first; clearKernelTimes() starts both over.
   void setProfiling(bool on);
   std::vector<KernelTime> kernelTimes() const;
+  std::vector<LaunchTime> launchTimes() const;
   void clearKernelTimes();
 
 private:

@@ -432,7 +432,7 @@ private:
                                     api_.eventElapsedTime(&ms, events_[2 * i],
                                                           events_[2 * i + 1]))
                              .withContext(where));
-      addKernelTime(entry.launches[i].kernel, double(ms));
+      addKernelTime(entry, i, double(ms));
     }
     timed_.clear();
     return Status::ok();

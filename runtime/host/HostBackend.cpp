@@ -62,9 +62,10 @@ public:
               ? runPerSequence(entry, launch, call)
               : runKernel(launch, rows, 0, call.ids.data(), bufferPtrs_.data());
       if (profiling)
-        addKernelTime(launch.kernel, std::chrono::duration<double, std::milli>(
-                                         std::chrono::steady_clock::now() - t0)
-                                         .count());
+        addKernelTime(entry, i,
+                      std::chrono::duration<double, std::milli>(
+                          std::chrono::steady_clock::now() - t0)
+                          .count());
       if (!st.isOk())
         return st.withContext("kernel '" + launch.kernel + "' of layer " +
                               std::to_string(launch.layer));

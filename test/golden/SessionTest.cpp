@@ -167,8 +167,29 @@ TEST_F(SessionTest, ProfilingCountsEveryLaunchAndChangesNoLogits) {
     if (i > 0) // slowest first
       EXPECT_GE(times[i - 1].milliseconds, times[i].milliseconds);
   }
+  // Per launch: every launch of both entries, once, with its kernel and
+  // layer; the per-kernel sums are theirs.
+  std::vector<LaunchTime> launches = profiled->launchTimes();
+  ASSERT_EQ(launches.size(), prog.entry("prefill")->launches.size() +
+                                 prog.entry("decode")->launches.size());
+  std::map<std::string, double> sums;
+  for (size_t i = 0; i < launches.size(); ++i) {
+    const LaunchTime &t = launches[i];
+    const rt::EntryDesc *e = prog.entry(t.entry);
+    ASSERT_NE(e, nullptr) << t.entry;
+    ASSERT_LT(t.launch, int64_t(e->launches.size()));
+    EXPECT_EQ(t.kernel, e->launches[size_t(t.launch)].kernel);
+    EXPECT_EQ(t.layer, e->launches[size_t(t.launch)].layer);
+    EXPECT_EQ(t.calls, 1);
+    sums[t.kernel] += t.milliseconds;
+    if (i > 0) // slowest first
+      EXPECT_GE(launches[i - 1].milliseconds, t.milliseconds);
+  }
+  for (const KernelTime &k : times)
+    EXPECT_NEAR(sums[k.kernel], k.milliseconds, 1e-9) << k.kernel;
   profiled->clearKernelTimes();
   EXPECT_TRUE(profiled->kernelTimes().empty());
+  EXPECT_TRUE(profiled->launchTimes().empty());
   profiled->setProfiling(false);
   ASSERT_TRUE(profiled->decode(25).isOk());
   EXPECT_TRUE(profiled->kernelTimes().empty());

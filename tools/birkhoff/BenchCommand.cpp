@@ -50,15 +50,18 @@ struct TokenCost {
   std::vector<double> expertBytesPerMoe; // one expert's bytes, per moe launch
 };
 
+/// A weight's bytes with its scale's.
+double weightBytes(const rt::Program &prog, int w) {
+  const rt::WeightDesc &d = prog.weights[size_t(w)];
+  double b = double(d.size);
+  if (d.scale >= 0)
+    b += double(prog.weights[size_t(d.scale)].size);
+  return b;
+}
+
 TokenCost tokenCost(const rt::Program &prog, const rt::EntryDesc &entry) {
   TokenCost c;
-  auto bytes = [&](int w) {
-    const rt::WeightDesc &d = prog.weights[size_t(w)];
-    double b = double(d.size);
-    if (d.scale >= 0)
-      b += double(prog.weights[size_t(d.scale)].size);
-    return b;
-  };
+  auto bytes = [&](int w) { return weightBytes(prog, w); };
   auto elements = [&](int w) {
     double n = 1;
     for (int64_t s : prog.weights[size_t(w)].shape)
@@ -124,13 +127,92 @@ double stateBytesAt(const rt::Program &prog, int64_t ctx) {
   return total;
 }
 
+/// What the per-launch table needs to say what a launch read: the program
+/// and, per moe launch of a call (in launch order), the distinct experts it
+/// ran, averaged over the profiled calls; none known: top-k for one-token
+/// calls (`oneToken`), else a moe's bytes are not given.
+struct LaunchBytes {
+  const rt::Program &prog;
+  std::vector<double> expertsPerMoe;
+  bool oneToken = false;
+};
+
+/// One call's weight bytes of `l`: every weight and scale it reads, of the
+/// routed experts `experts` of them; 0 for the embedding (a row a token).
+double launchWeightBytes(const rt::Program &prog, const rt::LaunchDesc &l,
+                         double experts) {
+  if (l.id == KernelId::Embed)
+    return 0;
+  size_t routed = 0;
+  double perExpert = 1;
+  if (const auto *moe = std::get_if<MoeParams>(&l.params)) {
+    routed = size_t(3 * moe->experts);
+    perExpert = experts / double(moe->experts);
+  }
+  double total = 0;
+  for (size_t i = 0; i < l.weights.size(); ++i)
+    if (l.weights[i] >= 0)
+      total += (i < routed ? perExpert : 1.0) * weightBytes(prog, l.weights[i]);
+  return total;
+}
+
+/// The slowest launches (at most kSlowestLaunches) of the profiled calls:
+/// per call, its time and, where its weights are known, the bytes it read
+/// and the rate (a rate far below the device's read bandwidth marks a
+/// launch that re-reads its weights or waits on something else).
+constexpr size_t kSlowestLaunches = 12;
+
+template <typename Runner>
+nlohmann::json printLaunchTimes(Runner &session, const TextOut &say,
+                                const LaunchBytes &lb) {
+  nlohmann::json j = nlohmann::json::array();
+  std::vector<LaunchTime> times = session.launchTimes();
+  if (times.empty())
+    return j;
+  say("         slowest launches, per call:\n");
+  for (size_t n = 0; n < times.size() && n < kSlowestLaunches; ++n) {
+    const LaunchTime &t = times[n];
+    const double ms = t.calls > 0 ? t.milliseconds / double(t.calls) : 0.0;
+    nlohmann::json lj = {{"entry", t.entry},   {"launch", t.launch},
+                         {"kernel", t.kernel}, {"layer", t.layer},
+                         {"calls", t.calls},   {"ms_per_call", ms}};
+    say("         %-8s #%-4lld %-18s layer %-3lld %9.3f ms", t.entry.c_str(),
+        (long long)t.launch, t.kernel.c_str(), (long long)t.layer, ms);
+    const rt::EntryDesc *entry = lb.prog.entry(t.entry);
+    if (entry && t.launch < int64_t(entry->launches.size())) {
+      const rt::LaunchDesc &l = entry->launches[size_t(t.launch)];
+      // The moe launches before this one give its index among them.
+      size_t moeIndex = 0;
+      for (int64_t i = 0; i < t.launch; ++i)
+        moeIndex += entry->launches[size_t(i)].id == KernelId::Moe;
+      double experts = 0;
+      bool known = true;
+      if (const auto *moe = std::get_if<MoeParams>(&l.params)) {
+        known = moeIndex < lb.expertsPerMoe.size() || lb.oneToken;
+        experts = moeIndex < lb.expertsPerMoe.size()
+                      ? lb.expertsPerMoe[moeIndex]
+                      : double(moe->topk);
+      }
+      const double bytes = known ? launchWeightBytes(lb.prog, l, experts) : 0;
+      if (bytes > 0 && ms > 0) {
+        say(" %10.2f MB %8.1f GB/s", bytes / 1e6, bytes / (ms / 1e3) / 1e9);
+        lj["weight_bytes"] = bytes;
+        lj["read_gb_per_s"] = bytes / (ms / 1e3) / 1e9;
+      }
+    }
+    say("\n");
+    j.push_back(std::move(lj));
+  }
+  return j;
+}
+
 /// The per-kernel times a profiling session gathered since the last call,
-/// slowest first, then starts over. With `decode` (the costs of one-token
-/// calls), each kernel's weight bytes per step and the rate it read them at.
-/// Returns the same as JSON.
+/// slowest first, then the slowest launches (printLaunchTimes), then starts
+/// over. With `decode` (the costs of one-token calls), each kernel's weight
+/// bytes per step and the rate it read them at. Returns the same as JSON.
 template <typename Runner>
 nlohmann::json printKernelTimes(Runner &session, const TextOut &say,
-                                const char *what,
+                                const char *what, const LaunchBytes &lb,
                                 const TokenCost *decode = nullptr) {
   std::vector<KernelTime> times = session.kernelTimes();
   double total = 0;
@@ -161,6 +243,7 @@ nlohmann::json printKernelTimes(Runner &session, const TextOut &say,
     say("\n");
     j["kernels"].push_back(std::move(kj));
   }
+  j["launches"] = printLaunchTimes(session, say, lb);
   session.clearKernelTimes();
   return j;
 }
@@ -218,6 +301,8 @@ int benchBatch(std::shared_ptr<const Model> model, int64_t batchSize,
               EngineInternals::skipTokens(eng, id, ctx - *eng.position(id));
           !st.isOk())
         return fail(st);
+    rt::EngineBackend &backend = EngineInternals::backend(eng);
+    backend.routes.clear();
     eng.setProfiling(profile);
     std::vector<double> steps;
     for (int64_t i = 0; i < decode; ++i) {
@@ -227,11 +312,23 @@ int benchBatch(std::shared_ptr<const Model> model, int64_t batchSize,
       steps.push_back(seconds(t1));
     }
     nlohmann::json kernels;
-    if (profile)
+    if (profile) {
+      // Each moe launch's distinct experts over the profiled steps (the
+      // routes come in launch order, step after step).
+      const size_t moes = cost.expertBytesPerMoe.size();
+      LaunchBytes lb{prog, std::vector<double>(moes, 0.0)};
+      for (size_t m = 0; m < backend.routes.size() && moes > 0; ++m) {
+        std::vector<int32_t> e = backend.routes[m];
+        std::sort(e.begin(), e.end());
+        lb.expertsPerMoe[m % moes] +=
+            double(std::unique(e.begin(), e.end()) - e.begin()) /
+            double(backend.routes.size() / moes);
+      }
       kernels = printKernelTimes(
-          eng, say, ("decode batch at context " + std::to_string(ctx)).c_str());
+          eng, say, ("decode batch at context " + std::to_string(ctx)).c_str(),
+          lb);
+    }
     // The experts this batch routes to, from one profiled step.
-    rt::EngineBackend &backend = EngineInternals::backend(eng);
     backend.routes.clear();
     eng.setProfiling(true);
     if (Status st = step(); !st.isOk())
@@ -450,7 +547,8 @@ int runBenchCommand(int argc, char **argv) {
                     {"tokens_per_s", double(*prompt) / prefillSec},
                     {"matrix_tflop_per_s", tflops}};
   if (profile)
-    out["prefill"]["profile"] = printKernelTimes(**session, say, "prefill");
+    out["prefill"]["profile"] =
+        printKernelTimes(**session, say, "prefill", LaunchBytes{prog, {}});
 
   (*session)->reset();
   out["decode"] = nlohmann::json::array();
@@ -515,7 +613,7 @@ int runBenchCommand(int argc, char **argv) {
     if (profile)
       dj["profile"] = printKernelTimes(
           **session, say, ("decode at context " + std::to_string(ctx)).c_str(),
-          &decodeCost);
+          LaunchBytes{prog, {}, /*oneToken=*/true}, &decodeCost);
     out["decode"].push_back(std::move(dj));
   }
   say("state    %llu bytes for %lld tokens of context\n",
