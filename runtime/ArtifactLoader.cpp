@@ -63,6 +63,9 @@ Status readConfig(const fb::ModelConfig *c, ConfigDesc &out,
   out.indexTopk = c->index_topk();
   out.bosTokenId = c->bos_token_id();
   out.eosTokenId = c->eos_token_id();
+  out.maxPositionEmbeddings = c->max_position_embeddings();
+  if (out.maxPositionEmbeddings < 0)
+    return bad(origin, "model config has a negative max_position_embeddings");
   if (c->compress_ratios())
     out.compressRatios.assign(c->compress_ratios()->begin(),
                               c->compress_ratios()->end());

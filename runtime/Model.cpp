@@ -23,6 +23,15 @@ struct Model::Impl {
 Model::Model() : impl_(std::make_unique<Impl>()) {}
 Model::~Model() = default;
 const ModelInfo &Model::info() const { return impl_->info; }
+
+std::optional<std::string> ModelInfo::contextWarning(int64_t context) const {
+  if (trainedContext <= 0 || context <= trainedContext)
+    return std::nullopt;
+  return "a context of " + std::to_string(context) + " tokens exceeds the " +
+         std::to_string(trainedContext) + " that model '" + modelName +
+         "' was trained for (max_position_embeddings); positions beyond it "
+         "were never seen in training";
+}
 const rt::LoadedArtifact &Model::artifact() const { return impl_->artifact; }
 const ModelOptions &Model::options() const { return impl_->options; }
 const rt::ModelBackend &Model::backend() const { return *impl_->backend; }
@@ -153,6 +162,7 @@ Model::load(const std::string &path, const ModelOptions &options) {
   info.maxPrefillTokens = prog.entry("prefill")->maxTokens;
   info.bosTokenId = int32_t(prog.config.bosTokenId);
   info.eosTokenId = int32_t(prog.config.eosTokenId);
+  info.trainedContext = prog.config.maxPositionEmbeddings;
   info.weightBytes = prog.weightSectionSize + prog.generatedBytes;
   info.device = backend->deviceName();
   info.generationConfig = prog.generationConfig;

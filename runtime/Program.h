@@ -167,6 +167,9 @@ struct ConfigDesc {
   std::vector<int> compressRatios;
   std::vector<int> layerKinds;
   int64_t bosTokenId = 0, eosTokenId = 1;
+  /// The context the model was trained for (config.json's
+  /// max_position_embeddings); 0: the artifact does not say.
+  int64_t maxPositionEmbeddings = 0;
 };
 
 struct Program {

@@ -75,6 +75,9 @@ struct ModelInfo {
   int64_t vocabSize = 0;
   int64_t nLayers = 0;
   int64_t maxContext = 0; // default capacity of a session
+  /// The context the model was trained for (its config's
+  /// max_position_embeddings); 0 when the artifact does not record it.
+  int64_t trainedContext = 0;
   // Tokens per internal prefill step (longer prompts are split).
   int64_t maxPrefillTokens = 0;
   int32_t bosTokenId = 0;
@@ -85,6 +88,13 @@ struct ModelInfo {
   /// (sampling defaults, lengths, end-of-sequence ids); nullopt when the
   /// artifact has none. applyGenerationConfig turns it into GenerateOptions.
   std::optional<GenerationConfig> generationConfig;
+
+  /// A warning for a session or engine of `context` tokens beyond what the
+  /// model was trained for (the positions past it were never seen in
+  /// training, so quality there is unknown); nullopt within it, or when the
+  /// artifact does not say. A caller decides where it goes (the CLI prints
+  /// it to stderr, serve logs it at start).
+  std::optional<std::string> contextWarning(int64_t context) const;
 
   /// Whether `token` ends a sequence: eosTokenId, or one of the generation
   /// config's eos_token_id ids.

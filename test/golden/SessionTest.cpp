@@ -72,6 +72,24 @@ TEST_F(SessionTest, ContextOverflowAndBadTokensAreErrorsThatChangeNothing) {
   EXPECT_FALSE(s->decode(-1).isOk());
 }
 
+// The artifact records the context the model was trained for (tiny_quant's
+// config.json: max_position_embeddings 4096); a context beyond it gets a
+// warning that names both, one within it none.
+TEST_F(SessionTest, ContextsBeyondTrainingAreWarnedAbout) {
+  const ModelInfo &info = model_->info();
+  EXPECT_EQ(info.trainedContext, 4096);
+  EXPECT_FALSE(info.contextWarning(64).has_value());
+  EXPECT_FALSE(info.contextWarning(4096).has_value());
+  std::optional<std::string> w = info.contextWarning(4097);
+  ASSERT_TRUE(w.has_value());
+  EXPECT_NE(w->find("4097"), std::string::npos) << *w;
+  EXPECT_NE(w->find("4096"), std::string::npos) << *w;
+  EXPECT_NE(w->find("max_position_embeddings"), std::string::npos) << *w;
+  ModelInfo unknown = info;
+  unknown.trainedContext = 0;
+  EXPECT_FALSE(unknown.contextWarning(int64_t(1) << 30).has_value());
+}
+
 TEST_F(SessionTest, ResetStartsOver) {
   auto s = session();
   std::vector<int32_t> p = {11, 12, 13, 14, 15, 16};
