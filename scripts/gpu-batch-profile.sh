@@ -8,6 +8,8 @@
 #   [ARTIFACTS="a.bkart b.bkart"] [CONTEXTS=4096,65536] scripts/gpu-batch-profile.sh [batch sizes...]
 set -uo pipefail
 source "$(dirname "$0")/gpu-common.sh" batch-profile
+# Everything also goes to $out/report.txt: the tool returns only an output's tail.
+exec > >(tee "$out/report.txt") 2>&1
 nvcc -O2 -std=c++17 -gencode=arch=compute_90a,code=sm_90a -o "$build/gpu-ceilings" \
   tools/gpu-ceilings/Ceilings.cu -lcublasLt > "$out/ceilings-build.log" 2>&1 &
 cmake -G Ninja -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DBIRKHOFF_RUNTIME_ONLY=ON \
