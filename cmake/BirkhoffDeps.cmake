@@ -9,6 +9,26 @@ if(NOT nlohmann_json_FOUND)
   target_include_directories(nlohmann_json::nlohmann_json INTERFACE ${NLOHMANN_JSON_INCLUDE})
 endif()
 
+# CLI11 (header only; the `birkhoff` tool's command line, tools/birkhoff/Cli.h): Debian's
+# libcli11-dev, or a copy carried in .deps/include (scripts/prepare-gpu-carry.sh) where it is not
+# installed. Cli.h's messages are written against 2.1 (Debian 12 ships 2.1.2).
+find_path(CLI11_INCLUDE CLI/CLI.hpp HINTS ${PROJECT_SOURCE_DIR}/.deps/include)
+if(NOT CLI11_INCLUDE)
+  message(FATAL_ERROR "CLI11 not found (CLI/CLI.hpp): install libcli11-dev "
+                      "(scripts/install-deps.sh), or carry it in .deps/include "
+                      "(scripts/prepare-gpu-carry.sh)")
+endif()
+file(STRINGS ${CLI11_INCLUDE}/CLI/Version.hpp CLI11_VERSION_LINE
+     REGEX "#define CLI11_VERSION \"[0-9.]+\"")
+string(REGEX MATCH "[0-9]+\\.[0-9]+\\.[0-9]+" CLI11_VERSION "${CLI11_VERSION_LINE}")
+if(CLI11_VERSION VERSION_LESS 2.1)
+  message(FATAL_ERROR "CLI11 ${CLI11_VERSION} in ${CLI11_INCLUDE} is too old: Birkhoff needs "
+                      "2.1 or later (libcli11-dev of Debian 12)")
+endif()
+message(STATUS "CLI11: ${CLI11_VERSION} in ${CLI11_INCLUDE}")
+add_library(birkhoff_cli11 INTERFACE)
+target_include_directories(birkhoff_cli11 SYSTEM INTERFACE ${CLI11_INCLUDE})
+
 # flatbuffers: headers from Debian's libflatbuffers-dev (or a carried copy in .deps/), schema
 # compiled by flatc when it is there, else from the generated header carried in .deps/.
 find_path(FLATBUFFERS_INCLUDE flatbuffers/flatbuffers.h

@@ -7,7 +7,7 @@ packages=(
   cmake ninja-build ccache g++ pkg-config python3
   llvm-22-dev libmlir-22-dev mlir-22-tools
   flatbuffers-compiler libflatbuffers-dev nlohmann-json3-dev
-  libgtest-dev libgmock-dev libbenchmark-dev libpcre2-dev libcpp-httplib-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libpcre2-dev libcpp-httplib-dev libcli11-dev
 )
 
 missing=()

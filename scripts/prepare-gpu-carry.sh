@@ -4,6 +4,8 @@
 #   .deps/include/flatbuffers, .deps/include/nlohmann   (headers)
 #   .deps/include/pcre2.h                              (libpcre2-dev's header; the library,
 #                                                       libpcre2-8.so.0, is the system's)
+#   .deps/include/CLI                                  (libcli11-dev's headers: the birkhoff
+#                                                       tool's command line; header only)
 #   .deps/include/httplib.h, .deps/include/openssl     (libcpp-httplib-dev's header and the
 #   .deps/lib/libcpp-httplib.so*, libbrotli*.so.1       OpenSSL headers it reads; its library
 #                                                       and brotli's, for `birkhoff serve`;
@@ -35,6 +37,8 @@ cp -r "$fb_include/flatbuffers" .deps/include/
 cp -r "$json_include/nlohmann" .deps/include/
 [ -f /usr/include/pcre2.h ] || { echo "no /usr/include/pcre2.h: install libpcre2-dev" >&2; exit 1; }
 cp /usr/include/pcre2.h .deps/include/
+[ -f /usr/include/CLI/CLI.hpp ] || { echo "no /usr/include/CLI/CLI.hpp: install libcli11-dev" >&2; exit 1; }
+cp -r /usr/include/CLI .deps/include/
 # cpp-httplib: Debian ships it compiled, so the library travels with its header.
 lib=/usr/lib/x86_64-linux-gnu
 if [ -f /usr/include/httplib.h ] && [ -f "$lib/libcpp-httplib.so.0.11" ]; then

@@ -9,7 +9,6 @@
 // (scripts/gpu-bench.sh measures both in the same run).
 //
 //===----------------------------------------------------------------------===//
-#include "Args.h"
 #include "ArtifactLoader.h"
 #include "Commands.h"
 #include "EngineInternals.h"
@@ -388,72 +387,31 @@ int benchBatch(std::shared_ptr<const Model> model, int64_t batchSize,
   return 0;
 }
 
-} // namespace
+/// The command line, as the declarations read it.
+struct BenchArgs {
+  std::string path, device = "host";
+  int64_t prompt = 512, decode = 16, threads = 0, seed = 1, batch = 0;
+  /// --contexts, or --context (the same list under another name); empty
+  /// for neither.
+  std::vector<int64_t> contexts;
+  bool noCudaGraphs = false, profile = false, json = false, verify = false;
+};
 
-int runBenchCommand(int argc, char **argv) {
-  const char *usage =
-      "usage: birkhoff bench <artifact> [--prompt N] [--contexts N,M,...]\n"
-      "         [--decode N] [--threads N] [--seed S] [--device "
-      "host|cuda|cuda:N]\n"
-      "         [--no-cuda-graphs] [--profile] [--batch N] [--verify]\n"
-      "Times a prefill of --prompt tokens (default 512); then, from a reset\n"
-      "session, for each context length (ascending; default: the prompt) "
-      "fills\n"
-      "the session to it and times --decode single-token steps there (default\n"
-      "16). Each line also gives the\n"
-      "bytes a step reads and the matrix FLOPs per token, from the artifact.\n"
-      "--device cuda runs an artifact compiled with --target cuda on the GPU\n"
-      "(default host); decode steps replay as CUDA graphs unless\n"
-      "--no-cuda-graphs. --profile adds, after the prefill and each context's\n"
-      "steps, the time per kernel (timed launch by launch, so a little "
-      "slower).\n"
-      "--context N is --contexts N. --batch N times decode steps of N\n"
-      "sequences instead (no prefill: each context is reached over zeroed\n"
-      "state; the bytes count the distinct experts the batch routes to).\n"
-      "--json prints every figure as one JSON object instead (units in the\n"
-      "key names). --verify checks every stored weight's checksum at load\n"
-      "(the CUDA device always does).\n";
-  auto args =
-      parseArgs(argc, argv,
-                {"prompt", "context", "contexts", "decode", "threads", "seed",
-                 "device", "batch"},
-                {"help", "no-cuda-graphs", "profile", "json", "verify"});
-  if (args && args->has("help")) {
-    std::fputs(usage, stdout);
-    return 0;
-  }
-  if (!args || args->positional.size() != 1) {
-    std::fputs(usage, stderr);
-    return 2;
-  }
-  auto prompt = args->getInt("prompt", 512, 1, kMaxContextTokens);
-  auto decode = args->getInt("decode", 16, 0, kMaxContextTokens);
-  auto threads = args->getInt("threads", 0, 0, kMaxThreads);
-  auto seed = args->getInt("seed", 1, INT64_MIN, INT64_MAX);
-  auto batchSize = args->getInt("batch", 0, 0, 1 << 16);
+int runBench(const BenchArgs &args) {
   // Without --contexts (or --context), decode runs at the prompt's length.
-  Expected<std::vector<int64_t>> contexts = args->getIntList(
-      args->has("contexts") ? "contexts" : "context", 1, kMaxContextTokens);
-  for (const Status *st :
-       {&prompt.status(), &decode.status(), &threads.status(), &seed.status(),
-        &contexts.status(), &batchSize.status()})
-    if (!st->isOk()) {
-      std::fprintf(stderr, "birkhoff bench: %s\n", st->message().c_str());
-      return 2;
-    }
-  std::vector<int64_t> ctxs = *contexts;
+  std::vector<int64_t> ctxs = args.contexts;
   if (ctxs.empty())
-    ctxs.push_back(*prompt);
+    ctxs.push_back(args.prompt);
   std::sort(ctxs.begin(), ctxs.end());
   ctxs.erase(std::unique(ctxs.begin(), ctxs.end()), ctxs.end());
 
   ModelOptions mo;
-  mo.numThreads = int(*threads);
-  mo.device = args->get("device", "host");
-  mo.cudaGraphs = !args->has("no-cuda-graphs");
-  mo.verifyWeights = args->has("verify");
+  mo.numThreads = int(args.threads);
+  mo.device = args.device;
+  mo.cudaGraphs = !args.noCudaGraphs;
+  mo.verifyWeights = args.verify;
   auto t0 = std::chrono::steady_clock::now();
-  auto model = Model::load(args->positional[0], mo);
+  auto model = Model::load(args.path, mo);
   if (!model) {
     std::fprintf(stderr, "birkhoff bench: %s\n",
                  model.status().toString().c_str());
@@ -462,14 +420,14 @@ int runBenchCommand(int argc, char **argv) {
   double loadSec = seconds(t0);
   SessionOptions so;
   so.maxContext =
-      std::max(*prompt, ctxs.back() + *decode * int64_t(ctxs.size()));
+      std::max(args.prompt, ctxs.back() + args.decode * int64_t(ctxs.size()));
   auto session = Session::create(*model, so);
   if (!session) {
     std::fprintf(stderr, "birkhoff bench: %s\n",
                  session.status().toString().c_str());
     return 1;
   }
-  const bool profile = args->has("profile");
+  const bool profile = args.profile;
   (*session)->setProfiling(profile);
   const rt::Program &prog = (*model)->artifact().program;
   const rt::EntryDesc *decodeEntry = prog.entry("decode");
@@ -480,12 +438,12 @@ int runBenchCommand(int argc, char **argv) {
       prefillEntry ? tokenCost(prog, *prefillEntry) : TokenCost{};
 
   int64_t vocab = (*model)->info().vocabSize;
-  uint64_t state = uint64_t(*seed);
+  uint64_t state = uint64_t(args.seed);
   auto nextToken = [&] {
     state = state * 6364136223846793005ull + 1442695040888963407ull;
     return int32_t((state >> 33) % uint64_t(vocab));
   };
-  const TextOut say{!args->has("json")};
+  const TextOut say{!args.json};
   nlohmann::json out = {
       {"device", (*model)->info().device},
       {"numerics", prog.numerics},
@@ -509,8 +467,8 @@ int runBenchCommand(int argc, char **argv) {
           ? std::to_string(prog.config.nActivatedExperts).c_str()
           : "k",
       prefillCost.matrixFlops / 1e9);
-  if (*batchSize > 0) {
-    int rc = benchBatch(*model, *batchSize, ctxs, *decode, args->has("profile"),
+  if (args.batch > 0) {
+    int rc = benchBatch(*model, args.batch, ctxs, args.decode, args.profile,
                         nextToken, say, out);
     if (rc == 0)
       printJson();
@@ -527,7 +485,7 @@ int runBenchCommand(int argc, char **argv) {
                   .c_str()
             : "");
 
-  std::vector<int32_t> tokens(static_cast<size_t>(*prompt));
+  std::vector<int32_t> tokens(static_cast<size_t>(args.prompt));
   for (auto &t : tokens)
     t = nextToken();
   t0 = std::chrono::steady_clock::now();
@@ -538,13 +496,14 @@ int runBenchCommand(int argc, char **argv) {
     return 1;
   }
   const double tflops =
-      prefillCost.matrixFlops * double(*prompt) / prefillSec / 1e12;
+      prefillCost.matrixFlops * double(args.prompt) / prefillSec / 1e12;
   say("prefill  %lld tokens  %.3f s  %.1f tokens/s  %.2f TFLOP/s in "
       "matrices\n",
-      (long long)*prompt, prefillSec, double(*prompt) / prefillSec, tflops);
-  out["prefill"] = {{"tokens", *prompt},
+      (long long)args.prompt, prefillSec, double(args.prompt) / prefillSec,
+      tflops);
+  out["prefill"] = {{"tokens", args.prompt},
                     {"s", prefillSec},
-                    {"tokens_per_s", double(*prompt) / prefillSec},
+                    {"tokens_per_s", double(args.prompt) / prefillSec},
                     {"matrix_tflop_per_s", tflops}};
   if (profile)
     out["prefill"]["profile"] =
@@ -576,7 +535,7 @@ int runBenchCommand(int argc, char **argv) {
       (*session)->clearKernelTimes();
     }
     std::vector<double> steps;
-    for (int64_t i = 0; i < *decode; ++i) {
+    for (int64_t i = 0; i < args.decode; ++i) {
       auto t1 = std::chrono::steady_clock::now();
       st = (*session)->decode(nextToken());
       steps.push_back(seconds(t1));
@@ -623,6 +582,60 @@ int runBenchCommand(int argc, char **argv) {
                   {"context_tokens", (*session)->capacity()}};
   printJson();
   return 0;
+}
+
+cli::Runner declareBench(CLI::App &app) {
+  auto args = std::make_shared<BenchArgs>();
+  cli::addPositional(app, "artifact", args->path, "the artifact to time");
+  cli::addInt(app, "--prompt N", args->prompt, 1, kMaxContextTokens,
+              "random tokens of the timed prefill");
+  CLI::Option *contexts = cli::addIntList(
+      app, "--contexts N,M,...", args->contexts, 1, kMaxContextTokens,
+      "the contexts at which to time decode steps (ascending; default: the "
+      "prompt's length)");
+  cli::addIntList(app, "--context N", args->contexts, 1, kMaxContextTokens,
+                  "--contexts N")
+      ->excludes(contexts);
+  cli::addInt(app, "--decode N", args->decode, 0, kMaxContextTokens,
+              "single-token decode steps timed at each context");
+  cli::addInt(app, "--threads N", args->threads, 0, cli::kMaxThreads,
+              "host threads, of the process's worker pool (0: all cores)");
+  cli::addInt(app, "--seed S", args->seed, INT64_MIN, INT64_MAX,
+              "seed of the random tokens");
+  cli::addDevice(app, args->device);
+  cli::addFlag(app, "--no-cuda-graphs", args->noCudaGraphs,
+               "--device cuda: launch decode steps one by one instead of "
+               "replaying them as CUDA graphs");
+  cli::addFlag(app, "--profile", args->profile,
+               "time every launch and print the time per kernel after the "
+               "prefill and each context's steps (a little slower)");
+  cli::addInt(app, "--batch N", args->batch, 0, 1 << 16,
+              "time decode steps of N sequences instead (no prefill; each "
+              "context is reached over zeroed state)",
+              "0 (one sequence, with a prefill)");
+  cli::addFlag(app, "--verify", args->verify,
+               "check every stored weight's checksum at load (the CUDA device "
+               "always does)");
+  cli::addFlag(app, "--json", args->json,
+               "print every figure as one JSON object instead");
+  return [args] { return runBench(*args); };
+}
+
+} // namespace
+
+cli::Command benchCommand() {
+  return {"bench", "time prefill and decode of an artifact",
+          "birkhoff bench <artifact> [--prompt N] [--contexts N,M,...] "
+          "[--decode N] [--threads N]\n"
+          "               [--seed S] [--device host|cuda|cuda:N] "
+          "[--no-cuda-graphs] [--profile]\n"
+          "               [--batch N] [--verify] [--json]",
+          "Times a prefill of --prompt random tokens; then, from a reset "
+          "session, for each context (ascending) fills the session to it and "
+          "times --decode single-token steps there. Each line also gives the "
+          "bytes a step reads and the matrix FLOPs per token, from the "
+          "artifact.",
+          declareBench};
 }
 
 } // namespace birkhoff::tools

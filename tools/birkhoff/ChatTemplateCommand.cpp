@@ -4,7 +4,6 @@
 // an OpenAI assistant message (lib/birkhoff/ChatEncoding.h, ChatParsing.h).
 //
 //===----------------------------------------------------------------------===//
-#include "Args.h"
 #include "Commands.h"
 #include "birkhoff/ChatEncoding.h"
 #include "birkhoff/ChatParsing.h"
@@ -13,6 +12,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <sstream>
 
 namespace birkhoff::tools {
@@ -34,57 +34,21 @@ int fail(const Status &status) {
   return 1;
 }
 
-} // namespace
+/// The command line, as the declarations read it.
+struct ChatTemplateArgs {
+  std::string path;
+  bool parse = false, thinking = false, noThinking = false;
+  std::optional<std::string> effort;
+};
 
-int runChatTemplateCommand(int argc, char **argv) {
-  auto args = parseArgs(argc, argv, {"reasoning-effort"},
-                        {"help", "parse", "thinking", "no-thinking"});
-  const char *usage =
-      "usage: birkhoff chat-template <request.json> [--thinking | "
-      "--no-thinking]\n"
-      "                              [--reasoning-effort low|high|max]\n"
-      "       birkhoff chat-template --parse <completion.txt> [--thinking]\n"
-      "       (- reads stdin)\n"
-      "Prints the DeepSeek-V4 prompt of an OpenAI chat-completions request\n"
-      "body, byte for byte as DeepSeek's encoder writes it (no newline "
-      "added).\n"
-      "The request's \"thinking\" and \"reasoning_effort\" apply unless the\n"
-      "options say otherwise; without either, chat mode. With --parse, reads\n"
-      "the model's output after such a prompt and prints the assistant\n"
-      "message as OpenAI JSON (reasoning, content, tool calls); --thinking\n"
-      "when the prompt was in thinking mode.\n";
-  if (args && args->has("help")) {
-    std::fputs(usage, stdout);
-    return 0;
-  }
-  bool parse = args && args->has("parse");
-  bool usable = args && args->positional.size() == 1 &&
-                !(args->has("thinking") && args->has("no-thinking")) &&
-                !(parse && args->has("reasoning-effort"));
-  if (!usable) {
-    std::fputs(usage, stderr);
-    return 2;
-  }
-  std::optional<chat::ReasoningEffort> effort;
-  if (args->has("reasoning-effort")) {
-    std::string name = args->get("reasoning-effort");
-    if (name != "low" && name != "high" && name != "max") {
-      std::fprintf(stderr,
-                   "birkhoff chat-template: --reasoning-effort takes low, "
-                   "high or max, not '%s'\n",
-                   name.c_str());
-      return 2;
-    }
-    effort = *chat::parseReasoningEffort(name);
-  }
-
-  auto input = readInput(args->positional[0]);
+int runChatTemplate(const ChatTemplateArgs &args) {
+  auto input = readInput(args.path);
   if (!input)
     return fail(input.status());
 
-  if (parse) {
+  if (args.parse) {
     chat::ParseOptions options;
-    options.thinking = args->has("thinking");
+    options.thinking = args.thinking;
     chat::ParsedMessage message = chat::parseOutput(*input, options);
     std::string json = chat::toOpenAIJson(message, options.thinking);
     std::fwrite(json.data(), 1, json.size(), stdout);
@@ -93,15 +57,59 @@ int runChatTemplateCommand(int argc, char **argv) {
   }
 
   chat::EncodeOptions options;
-  if (args->has("thinking") || args->has("no-thinking"))
-    options.thinking = args->has("thinking");
-  options.effort = effort;
+  if (args.thinking || args.noThinking)
+    options.thinking = args.thinking;
+  if (args.effort)
+    options.effort = *chat::parseReasoningEffort(*args.effort);
   auto prompt = chat::encodeRequest(*input, options);
-  const std::string &path = args->positional[0];
+  const std::string &path = args.path;
   if (!prompt)
     return fail(prompt.status().withContext(path == "-" ? "<stdin>" : path));
   std::fwrite(prompt->text.data(), 1, prompt->text.size(), stdout);
   return 0;
+}
+
+cli::Runner declareChatTemplate(CLI::App &app) {
+  auto args = std::make_shared<ChatTemplateArgs>();
+  cli::addPositional(app, "file", args->path,
+                     "the request.json (or, with --parse, the completion "
+                     "text); - reads stdin");
+  CLI::Option *parse = cli::addFlag(
+      app, "--parse", args->parse,
+      "read the model's output after such a prompt and print the assistant "
+      "message as OpenAI JSON");
+  CLI::Option *thinking = cli::addFlag(
+      app, "--thinking", args->thinking,
+      "thinking mode (with --parse: the prompt was in thinking mode)");
+  CLI::Option *noThinking =
+      cli::addFlag(app, "--no-thinking", args->noThinking,
+                   "chat mode, whatever the request's \"thinking\" says");
+  thinking->excludes(noThinking);
+  cli::addChoice(app, "--reasoning-effort", args->effort,
+                 {"low", "high", "max"},
+                 "the thinking effort; only max changes the prompt",
+                 "the request's, else high")
+      ->excludes(parse);
+  return [args] { return runChatTemplate(*args); };
+}
+
+} // namespace
+
+cli::Command chatTemplateCommand() {
+  return {
+      "chat-template",
+      "write a chat request as DeepSeek-V4's prompt; parse its output",
+      "birkhoff chat-template <request.json> [--thinking | --no-thinking] "
+      "[--reasoning-effort low|high|max]\n"
+      "birkhoff chat-template --parse <completion.txt> [--thinking]\n"
+      "(- reads stdin)",
+      "Prints the DeepSeek-V4 prompt of an OpenAI chat-completions request "
+      "body, byte for byte as DeepSeek's encoder writes it (no newline "
+      "added). The request's \"thinking\" and \"reasoning_effort\" apply "
+      "unless the options say otherwise; without either, chat mode. With "
+      "--parse, reads the model's output after such a prompt and prints the "
+      "assistant message as OpenAI JSON (reasoning, content, tool calls).",
+      declareChatTemplate};
 }
 
 } // namespace birkhoff::tools

@@ -1,21 +1,28 @@
-//===- Commands.h - Subcommands of the `birkhoff` tool ---------------------===//
+//===- Commands.h - Subcommands of the `birkhoff` tool ----------*- C++ -*-===//
 #ifndef BIRKHOFF_TOOLS_COMMANDS_H
 #define BIRKHOFF_TOOLS_COMMANDS_H
 
+#include "Cli.h"
+
+#include <string>
+#include <vector>
+
 namespace birkhoff::tools {
 
-// Each takes the arguments after the subcommand name (argv[0] is the
-// subcommand) and returns the process exit code: 0 success, 1 failure with a
-// message on stderr, 2 usage error.
-int runCompileCommand(int argc, char **argv);
-int runSynthCommand(int argc, char **argv);
-int runRunCommand(int argc, char **argv);
-int runInspectCommand(int argc, char **argv);
-int runBenchCommand(int argc, char **argv);
-int runTokenizeCommand(int argc, char **argv);
-int runChatTemplateCommand(int argc, char **argv);
-int runServeCommand(int argc, char **argv);
-int runVersionCommand(int argc, char **argv);
+/// The presets v4::presetConfig knows: synth --preset, compile --synth-preset.
+inline const std::vector<std::string> kSynthPresets = {"tiny", "flash", "pro"};
+
+// Each command's name, help and options (Cli.h); cli::runTool parses the
+// command line against them and runs the one it names.
+cli::Command compileCommand();
+cli::Command synthCommand();
+cli::Command runCommand();
+cli::Command inspectCommand();
+cli::Command benchCommand();
+cli::Command tokenizeCommand();
+cli::Command chatTemplateCommand();
+cli::Command serveCommand();
+cli::Command versionCommand();
 
 } // namespace birkhoff::tools
 

@@ -8,7 +8,6 @@
 // would write, and the artifact generates its weights at load time.
 //
 //===----------------------------------------------------------------------===//
-#include "Args.h"
 #include "Commands.h"
 
 #include "compiler/ArtifactWriter.h"
@@ -38,6 +37,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -47,69 +47,20 @@
 namespace birkhoff::tools {
 namespace {
 
-constexpr const char *kUsage =
-    "usage: birkhoff compile <checkpoint-dir> -o <artifact> [options]\n"
-    "       birkhoff compile --synth-preset tiny|flash|pro -o <artifact> "
-    "[options]\n"
-    "  --synth-preset NAME         instead of a checkpoint: the model "
-    "`birkhoff\n"
-    "                              synth --preset NAME` would write; the\n"
-    "                              artifact stores no weight bytes, the "
-    "runtime\n"
-    "                              generates the same values at load time "
-    "(and\n"
-    "                              synth's tokenizer unless --tokenizer)\n"
-    "  --tokenizer FILE            the tokenizer.json to store in the "
-    "artifact\n"
-    "                              (default: the checkpoint's "
-    "tokenizer.json);\n"
-    "                              without one the artifact takes and gives\n"
-    "                              token ids only\n"
-    "  --generation-config FILE    the generation_config.json whose defaults\n"
-    "                              (sampling, lengths, end-of-sequence ids) "
-    "the\n"
-    "                              artifact stores (default: the "
-    "checkpoint's,\n"
-    "                              synth's with --synth-preset; none: no\n"
-    "                              defaults)\n"
-    "  --layers N, --experts E, --seed S, --unquantized, --no-mtp\n"
-    "                              with --synth-preset: as for `birkhoff "
-    "synth`\n"
-    "  --target host|cuda          code generation target (default host); "
-    "cuda\n"
-    "                              compiles every launch's kernel with NVRTC\n"
-    "                              (no GPU needed) into the artifact\n"
-    "  --arch sm_90a               CUDA architecture of the cubins (--target "
-    "cuda)\n"
-    "  --dump-kernels DIR          also write each CUDA kernel's .cu, .ptx "
-    "and\n"
-    "                              .cubin and a resources.txt into DIR\n"
-    "  --embed-ptx                 store each kernel's PTX in the artifact "
-    "too\n"
-    "  --tree-reductions           CUDA norms by block tree sums (faster; not\n"
-    "                              bitwise equal to the host backend)\n"
-    "  --split-decode-attention    official decode (one-token) attention "
-    "splits\n"
-    "                              its keys over blocks (faster at batch 1;\n"
-    "                              within 2 bf16 ulps of the host kernel, so\n"
-    "                              batch-1 and batched decode logits differ\n"
-    "                              within tolerance, not bitwise)\n"
-    "  --numerics reference|official  numerics profile (default reference;\n"
-    "                              official needs head_dim - rope_head_dim a\n"
-    "                              multiple of 64 and index_head_dim a\n"
-    "                              multiple of 32)\n"
-    "  --shared-expert-clamp on|off  clamp the shared expert's SwiGLU\n"
-    "                              like the routed experts' (default on,\n"
-    "                              DeepSeek's later V1 code); off reproduces\n"
-    "                              the release-day V0 behaviour\n"
-    "  --max-tokens N              tokens per prefill call (default 512)\n"
-    "  --max-context N             default session context (default 4096)\n"
-    "  --compile-to v4|fused|kernel|artifact  stop after a phase; the IR goes "
-    "to\n"
-    "                              -o (or stdout without -o)\n"
-    "  --dump-ir FILE              also write the last phase's IR to FILE\n"
-    "  --print-ir-after-all        print the IR after every pass (stderr)\n"
-    "  --timing                    print the time of each phase\n";
+/// The command line, as the declarations read it.
+struct CompileArgs {
+  std::string checkpoint; // empty with --synth-preset
+  std::string output, target = "host", arch = "sm_90a";
+  std::string numerics = "reference", sharedClamp = "on";
+  std::string compileTo = "artifact";
+  int64_t maxTokens = 512, maxContext = 4096, seed = 0;
+  std::optional<int64_t> layers, experts;
+  std::optional<std::string> synthPreset, tokenizer, generationConfig;
+  std::optional<std::string> dumpIr, dumpKernels;
+  bool timing = false, printIrAfterAll = false, embedPtx = false;
+  bool treeReductions = false, splitDecodeAttention = false;
+  bool unquantized = false, noMtp = false;
+};
 
 int fail(const Status &s) {
   std::fprintf(stderr, "birkhoff compile: %s\n", s.message().c_str());
@@ -194,25 +145,14 @@ Expected<SourceModel> loadCheckpointModel(const std::string &dir) {
 }
 
 /// The model `birkhoff synth --preset ...` would write, from the same options.
-Expected<SourceModel> loadSynthModel(const ParsedArgs &args) {
-  const std::string preset = args.get("synth-preset");
+Expected<SourceModel> loadSynthModel(const CompileArgs &args) {
+  const std::string &preset = *args.synthPreset;
   BK_ASSIGN_OR_RETURN(v4::ModelConfig shape, v4::presetConfig(preset));
-  std::optional<int64_t> layers, experts;
   v4::SynthOptions options;
-  for (const char *name : {"layers", "experts", "seed"}) {
-    if (!args.has(name))
-      continue;
-    BK_ASSIGN_OR_RETURN(int64_t v, args.getInt(name, 0, 0, INT64_MAX));
-    if (std::string(name) == "layers")
-      layers = v;
-    else if (std::string(name) == "experts")
-      experts = v;
-    else
-      options.seed = uint64_t(v);
-  }
-  options.quantized = !args.has("unquantized");
-  options.mtp = !args.has("no-mtp");
-  BK_RETURN_IF_ERROR(v4::applySynthShape(shape, layers, experts));
+  options.seed = uint64_t(args.seed);
+  options.quantized = !args.unquantized;
+  options.mtp = !args.noMtp;
+  BK_RETURN_IF_ERROR(v4::applySynthShape(shape, args.layers, args.experts));
   BK_ASSIGN_OR_RETURN(
       v4::SynthModel synth,
       v4::makeSynthModel(shape, options, "synth preset " + preset));
@@ -237,23 +177,23 @@ struct Input {
   std::string origin, text;
 };
 
-/// The text of the option's FILE when given, else of `name` in the
+/// The text of the option's FILE (`given`) when given, else of `name` in the
 /// checkpoint folder when it exists, else for --synth-preset synth's
 /// (`synthText`, when it is not empty); nullopt for none.
 Expected<std::optional<Input>>
-readInput(const ParsedArgs &args, const SourceModel &source, const char *option,
-          const char *name, const char *what,
-          const std::function<std::string()> &synthText) {
+readInput(const CompileArgs &args, const SourceModel &source,
+          const std::optional<std::string> &given, const char *name,
+          const char *what, const std::function<std::string()> &synthText) {
   std::string path;
-  if (args.has(option)) {
-    path = args.get(option);
+  if (given) {
+    path = *given;
   } else if (source.generated) {
     std::string text = synthText();
     if (text.empty())
       return std::optional<Input>();
     return std::optional<Input>(Input{std::string("synth ") + what, text});
   } else {
-    path = (std::filesystem::path(args.positional[0]) / name).string();
+    path = (std::filesystem::path(args.checkpoint) / name).string();
     if (!std::filesystem::exists(path))
       return std::optional<Input>();
   }
@@ -267,11 +207,11 @@ readInput(const ParsedArgs &args, const SourceModel &source, const char *option,
 /// The tokenizer.json text to store: --tokenizer FILE, else the checkpoint's
 /// tokenizer.json, else synth's for --synth-preset; empty for none. It must
 /// load and its ids must fit the model's vocabulary.
-Expected<std::string> chooseTokenizer(const ParsedArgs &args,
+Expected<std::string> chooseTokenizer(const CompileArgs &args,
                                       const SourceModel &source) {
   BK_ASSIGN_OR_RETURN(
       std::optional<Input> input,
-      readInput(args, source, "tokenizer", "tokenizer.json", "tokenizer",
+      readInput(args, source, args.tokenizer, "tokenizer.json", "tokenizer",
                 [&] { return v4::synthTokenizerJson(source.config); }));
   if (!input && source.generated) {
     std::fprintf(stderr,
@@ -306,10 +246,10 @@ Expected<std::string> chooseTokenizer(const ParsedArgs &args,
 /// nullopt for none. A file that does not parse or holds values out of range
 /// fails, naming the file and the field.
 Expected<std::optional<GenerationConfig>>
-chooseGenerationConfig(const ParsedArgs &args, const SourceModel &source) {
+chooseGenerationConfig(const CompileArgs &args, const SourceModel &source) {
   BK_ASSIGN_OR_RETURN(
       std::optional<Input> input,
-      readInput(args, source, "generation-config", "generation_config.json",
+      readInput(args, source, args.generationConfig, "generation_config.json",
                 "generation config",
                 [&] { return v4::synthGenerationConfigJson(source.config); }));
   if (!input)
@@ -335,15 +275,16 @@ chooseGenerationConfig(const ParsedArgs &args, const SourceModel &source) {
 
 /// Every file the compile reads: the checkpoint's config, index and shards,
 /// its tokenizer and generation config, or the files given for them.
-std::vector<std::string> inputFiles(const ParsedArgs &args,
+std::vector<std::string> inputFiles(const CompileArgs &args,
                                     const SourceModel &source) {
   std::vector<std::string> inputs;
-  for (const char *option : {"tokenizer", "generation-config"})
-    if (args.has(option))
-      inputs.push_back(args.get(option));
+  for (const std::optional<std::string> *given :
+       {&args.tokenizer, &args.generationConfig})
+    if (*given)
+      inputs.push_back(**given);
   if (source.generated)
     return inputs;
-  std::filesystem::path dir(args.positional[0]);
+  std::filesystem::path dir(args.checkpoint);
   for (const char *name :
        {"config.json", "tokenizer.json", "generation_config.json",
         "model.safetensors.index.json", "model.safetensors"})
@@ -355,108 +296,42 @@ std::vector<std::string> inputFiles(const ParsedArgs &args,
   return inputs;
 }
 
-} // namespace
-
-int runCompileCommand(int argc, char **argv) {
-  // `-o FILE` is the one short option; map it onto --output.
-  std::vector<std::string> storage;
-  for (int i = 0; i < argc; ++i)
-    storage.push_back(std::string(argv[i]) == "-o" ? "--output" : argv[i]);
-  std::vector<char *> args;
-  for (std::string &s : storage)
-    args.push_back(s.data());
-  Expected<ParsedArgs> parsed = parseArgs(
-      int(args.size()), args.data(),
-      {"output", "target", "numerics", "max-tokens", "max-context",
-       "compile-to", "dump-ir", "shared-expert-clamp", "arch", "dump-kernels",
-       "synth-preset", "layers", "experts", "seed", "tokenizer",
-       "generation-config"},
-      {"timing", "print-ir-after-all", "help", "embed-ptx", "tree-reductions",
-       "split-decode-attention", "unquantized", "no-mtp"});
-  if (!parsed) {
-    std::fprintf(stderr, "birkhoff compile: %s\n%s",
-                 parsed.status().message().c_str(), kUsage);
-    return 2;
-  }
-  if (parsed->has("help")) {
-    std::fputs(kUsage, stdout);
-    return 0;
-  }
-  const bool synth = parsed->has("synth-preset");
-  if (parsed->positional.size() != (synth ? 0u : 1u)) {
-    std::fprintf(stderr,
-                 synth ? "birkhoff compile: --synth-preset takes no "
-                         "checkpoint directory\n%s"
-                       : "birkhoff compile: expected one checkpoint "
-                         "directory (or --synth-preset)\n%s",
-                 kUsage);
-    return 2;
-  }
-  if (!synth)
-    for (const char *o : {"layers", "experts", "seed", "unquantized", "no-mtp"})
-      if (parsed->has(o))
-        return fail(
-            invalidArgument(std::string("--") + o + " needs --synth-preset"));
-  const std::string output = parsed->get("output");
-  const std::string target = parsed->get("target", "host");
-  const std::string numerics = parsed->get("numerics", "reference");
-  const std::string compileTo = parsed->get("compile-to", "artifact");
-  const std::string sharedClamp = parsed->get("shared-expert-clamp", "on");
-  // An entry takes an int32 count of tokens; a context is at most the
-  // loader's bound, so what compiles also loads.
-  Expected<int64_t> maxTokens = parsed->getInt("max-tokens", 512, 1, INT32_MAX);
-  Expected<int64_t> maxContext =
-      parsed->getInt("max-context", 4096, 1, kMaxContextTokens);
-  for (const Expected<int64_t> *v : {&maxTokens, &maxContext})
-    if (!*v) {
-      std::fprintf(stderr, "birkhoff compile: %s\n",
-                   v->status().message().c_str());
-      return 2;
-    }
-  if (target != "host" && target != "cuda")
-    return fail(
-        invalidArgument("unknown --target '" + target + "' (host|cuda)"));
-  const bool cudaTarget = target == "cuda";
+int runCompile(const CLI::App &app, const CompileArgs &args) {
+  const bool synth = args.synthPreset.has_value();
+  const bool hasCheckpoint = app.count("checkpoint-dir") > 0;
+  if (synth && hasCheckpoint)
+    return cli::usageError(app, "--synth-preset takes no checkpoint directory");
+  if (!synth && !hasCheckpoint)
+    return cli::usageError(
+        app, "expected one checkpoint directory (or --synth-preset)");
+  const bool cudaTarget = args.target == "cuda";
   if (!cudaTarget &&
-      (parsed->has("arch") || parsed->has("dump-kernels") ||
-       parsed->has("embed-ptx") || parsed->has("tree-reductions") ||
-       parsed->has("split-decode-attention")))
-    return fail(invalidArgument("--arch, --dump-kernels, --embed-ptx, "
+      (app.count("--arch") || args.dumpKernels || args.embedPtx ||
+       args.treeReductions || args.splitDecodeAttention))
+    return cli::usageError(app, "--arch, --dump-kernels, --embed-ptx, "
                                 "--tree-reductions and "
-                                "--split-decode-attention need --target cuda"));
-  const std::string arch = parsed->get("arch", "sm_90a");
-  if (arch.rfind("sm_", 0) != 0 || arch.size() < 5)
-    return fail(invalidArgument("--arch '" + arch +
-                                "' is not a CUDA architecture like sm_90a"));
-  if (numerics != "reference" && numerics != "official")
-    return fail(invalidArgument("unknown --numerics '" + numerics +
-                                "' (reference|official)"));
-  if (sharedClamp != "on" && sharedClamp != "off")
-    return fail(invalidArgument("unknown --shared-expert-clamp '" +
-                                sharedClamp + "' (on|off)"));
-  if (compileTo != "v4" && compileTo != "fused" && compileTo != "kernel" &&
-      compileTo != "artifact")
-    return fail(invalidArgument("unknown --compile-to '" + compileTo +
-                                "' (v4|fused|kernel|artifact)"));
-  if (compileTo == "artifact" && output.empty())
-    return fail(invalidArgument("missing -o <artifact>"));
-  const bool printAfterAll = parsed->has("print-ir-after-all");
-  PhaseTimer timer(parsed->has("timing"));
+                                "--split-decode-attention need --target cuda");
+  if (args.compileTo == "artifact" && args.output.empty())
+    return cli::usageError(app, "missing -o <artifact>");
+  const std::string &output = args.output;
+  const std::string &target = args.target;
+  const std::string &numerics = args.numerics;
+  const std::string &compileTo = args.compileTo;
+  const std::string &arch = args.arch;
+  const bool printAfterAll = args.printIrAfterAll;
+  PhaseTimer timer(args.timing);
 
   Expected<SourceModel> source =
-      synth ? loadSynthModel(*parsed)
-            : loadCheckpointModel(parsed->positional[0]);
+      synth ? loadSynthModel(args) : loadCheckpointModel(args.checkpoint);
   if (!source)
     return fail(source.status());
   // The artifact replaces its target only when complete (FileSafety.h), but
   // an input as the target would still be destroyed: refused up front, with
   // the usage errors (exit 2), before any work.
-  for (const char *option : {"output", "dump-ir"}) {
-    const std::string path = parsed->get(option);
+  for (const std::string &path : {args.output, args.dumpIr.value_or("")}) {
     if (path.empty() || path == "-")
       continue;
-    if (Status s = refuseInputAsOutput(path, inputFiles(*parsed, *source));
-        !s) {
+    if (Status s = refuseInputAsOutput(path, inputFiles(args, *source)); !s) {
       std::fprintf(stderr, "birkhoff compile: %s\n", s.message().c_str());
       return 2;
     }
@@ -465,16 +340,16 @@ int runCompileCommand(int argc, char **argv) {
   const v4::ModelConfig &config = source->config;
   const Checkpoint &checkpoint = source->checkpoint;
   std::string tokenizerJson;
-  if (compileTo == "artifact" || parsed->has("tokenizer")) {
-    Expected<std::string> tok = chooseTokenizer(*parsed, *source);
+  if (compileTo == "artifact" || args.tokenizer) {
+    Expected<std::string> tok = chooseTokenizer(args, *source);
     if (!tok)
       return fail(tok.status());
     tokenizerJson = tok.take();
   }
   std::optional<GenerationConfig> generationConfig;
-  if (compileTo == "artifact" || parsed->has("generation-config")) {
+  if (compileTo == "artifact" || args.generationConfig) {
     Expected<std::optional<GenerationConfig>> gen =
-        chooseGenerationConfig(*parsed, *source);
+        chooseGenerationConfig(args, *source);
     if (!gen)
       return fail(gen.status());
     generationConfig = gen.take();
@@ -486,7 +361,7 @@ int runCompileCommand(int argc, char **argv) {
   context.getOrLoadDialect<bk::BkDialect>();
   v4::BuildOptions buildOptions;
   buildOptions.numerics = numerics;
-  buildOptions.sharedExpertClamp = sharedClamp == "on";
+  buildOptions.sharedExpertClamp = args.sharedClamp == "on";
   Expected<mlir::OwningOpRef<mlir::ModuleOp>> built =
       v4::buildV4Module(context, config, checkpoint, buildOptions);
   if (!built)
@@ -512,7 +387,7 @@ int runCompileCommand(int argc, char **argv) {
   if (compileTo == "fused")
     return finish("fused");
 
-  const int64_t tokens = *maxTokens;
+  const int64_t tokens = args.maxTokens;
   if (Status s = runPipeline(
           *module, printAfterAll,
           [tokens](mlir::OpPassManager &pm) {
@@ -522,8 +397,8 @@ int runCompileCommand(int argc, char **argv) {
       !s)
     return fail(s);
   timer.done("lowering");
-  if (parsed->has("dump-ir"))
-    if (Status s = printModule(*module, parsed->get("dump-ir")); !s)
+  if (args.dumpIr)
+    if (Status s = printModule(*module, *args.dumpIr); !s)
       return fail(s);
   if (compileTo == "kernel")
     return finish("kernel");
@@ -534,34 +409,34 @@ int runCompileCommand(int argc, char **argv) {
   if (cudaTarget) {
     if (Status s = runPipeline(
             *module, printAfterAll,
-            [split = parsed->has("split-decode-attention")](
-                mlir::OpPassManager &pm) { buildCudaPipeline(pm, split); },
+            [split = args.splitDecodeAttention](mlir::OpPassManager &pm) {
+              buildCudaPipeline(pm, split);
+            },
             "cuda");
         !s)
       return fail(s);
     CudaTargetOptions cudaOptions;
     cudaOptions.arch = arch;
-    cudaOptions.hostOrderReductions = !parsed->has("tree-reductions");
+    cudaOptions.hostOrderReductions = !args.treeReductions;
     Expected<CudaProgram> compiled =
         compileCudaProgram(module->getOperation(), cudaOptions);
     if (!compiled)
       return fail(compiled.status());
     cudaProgram = compiled.take();
     timer.done("cuda");
-    if (parsed->has("dump-kernels"))
-      if (Status s = dumpCudaKernels(cudaProgram, parsed->get("dump-kernels"));
-          !s)
+    if (args.dumpKernels)
+      if (Status s = dumpCudaKernels(cudaProgram, *args.dumpKernels); !s)
         return fail(s);
   }
 
   ArtifactOptions options;
   options.cuda = cudaTarget ? &cudaProgram : nullptr;
-  options.embedPtx = parsed->has("embed-ptx");
+  options.embedPtx = args.embedPtx;
   options.modelName = source->name;
   options.generated = source->generated ? &source->recipes : nullptr;
   options.numerics = numerics;
   options.target = target;
-  options.maxContext = *maxContext;
+  options.maxContext = args.maxContext;
   options.tokenizerJson = std::move(tokenizerJson);
   options.generationConfig = std::move(generationConfig);
   Expected<ArtifactStats> stats = writeArtifact(module->getOperation(), config,
@@ -589,6 +464,119 @@ int runCompileCommand(int argc, char **argv) {
                  (unsigned long long)stats->cudaKernels, arch.c_str(),
                  double(stats->cubinBytes) / 1024.0);
   return 0;
+}
+
+cli::Runner declareCompile(CLI::App &app) {
+  auto args = std::make_shared<CompileArgs>();
+  cli::addPositional(
+      app, "checkpoint-dir", args->checkpoint,
+      "the checkpoint: config.json, the safetensors shards and their index "
+      "(not with --synth-preset)",
+      /*required=*/false);
+  cli::addText(app, "-o,--output FILE", args->output,
+               "the artifact; with --compile-to other than artifact, where "
+               "the IR goes",
+               "none (the IR: stdout)");
+  CLI::Option *synth = cli::addChoice(
+      app, "--synth-preset", args->synthPreset, kSynthPresets,
+      "instead of a checkpoint: the model `birkhoff synth --preset NAME` "
+      "would write; the artifact stores no weight bytes, the runtime "
+      "generates the same values at load time",
+      "none");
+  cli::addText(app, "--tokenizer FILE", args->tokenizer,
+               "the tokenizer.json to store in the artifact; without one the "
+               "artifact takes and gives token ids only",
+               "the checkpoint's tokenizer.json; synth's with --synth-preset");
+  cli::addText(app, "--generation-config FILE", args->generationConfig,
+               "the generation_config.json whose defaults (sampling, lengths, "
+               "end-of-sequence ids) the artifact stores",
+               "the checkpoint's; synth's with --synth-preset");
+  // The synth model's shape, as for `birkhoff synth`.
+  cli::addInt(app, "--layers N", args->layers, 0, INT64_MAX,
+              "with --synth-preset: keep the first N layers of the schedule",
+              "all")
+      ->needs(synth);
+  cli::addInt(app, "--experts E", args->experts, 0, INT64_MAX,
+              "with --synth-preset: routed experts per layer", "the preset's")
+      ->needs(synth);
+  cli::addInt(app, "--seed S", args->seed, 0, INT64_MAX,
+              "with --synth-preset: the seed `synth --seed` would use")
+      ->needs(synth);
+  cli::addFlag(app, "--unquantized", args->unquantized,
+               "with --synth-preset: BF16 linears and experts instead of FP8 "
+               "+ FP4")
+      ->needs(synth);
+  cli::addFlag(app, "--no-mtp", args->noMtp,
+               "with --synth-preset: leave out the MTP block")
+      ->needs(synth);
+  cli::addChoice(app, "--target", args->target, {"host", "cuda"},
+                 "code generation target; cuda also compiles every launch's "
+                 "kernel with NVRTC (no GPU needed) into the artifact");
+  cli::addText(app, "--arch sm_XY[a]", args->arch,
+               "--target cuda: the cubins' architecture", "",
+               [](const std::string &arch) -> std::string {
+                 if (arch.rfind("sm_", 0) == 0 && arch.size() >= 5)
+                   return "";
+                 return "--arch expects a CUDA architecture like sm_90a, "
+                        "got '" +
+                        arch + "'";
+               });
+  cli::addText(app, "--dump-kernels DIR", args->dumpKernels,
+               "--target cuda: also write each kernel's .cu, .ptx, .cubin and "
+               "a resources.txt into DIR",
+               "none");
+  cli::addFlag(app, "--embed-ptx", args->embedPtx,
+               "--target cuda: store each kernel's PTX in the artifact too");
+  cli::addFlag(app, "--tree-reductions", args->treeReductions,
+               "--target cuda: norms by block tree sums (faster; not bitwise "
+               "equal to the host)");
+  cli::addFlag(app, "--split-decode-attention", args->splitDecodeAttention,
+               "--target cuda, official numerics: the decode entry's "
+               "attention splits each token's keys over blocks (faster at "
+               "batch 1; within 2 bf16 ulps of the host kernel, not bitwise)");
+  cli::addChoice(app, "--numerics", args->numerics, {"reference", "official"},
+                 "numerics profile (docs/kernels.md); official needs head_dim "
+                 "- rope_head_dim a multiple of 64 and index_head_dim a "
+                 "multiple of 32");
+  cli::addChoice(app, "--shared-expert-clamp", args->sharedClamp, {"on", "off"},
+                 "clamp the shared expert's SwiGLU like the routed experts' "
+                 "(DeepSeek's later code); off is the release-day behaviour");
+  // An entry takes an int32 count of tokens; a context is at most the
+  // loader's bound, so what compiles also loads.
+  cli::addInt(app, "--max-tokens N", args->maxTokens, 1, INT32_MAX,
+              "tokens per call of the prefill entry point; longer prompts "
+              "are split into calls of at most N");
+  cli::addInt(app, "--max-context N", args->maxContext, 1, kMaxContextTokens,
+              "a session's default context capacity");
+  cli::addChoice(app, "--compile-to", args->compileTo,
+                 {"v4", "fused", "kernel", "artifact"},
+                 "stop after a phase and print its IR (to -o, else stdout): "
+                 "v4 as built, fused after the model pipeline, kernel after "
+                 "lowering and memory planning");
+  cli::addText(app, "--dump-ir FILE", args->dumpIr,
+               "also write the kernel-level IR (after lowering) to FILE",
+               "none");
+  cli::addFlag(app, "--print-ir-after-all", args->printIrAfterAll,
+               "print the module to stderr after every pass");
+  cli::addFlag(app, "--timing", args->timing,
+               "print the time of each phase to stderr");
+  return [&app, args] { return runCompile(app, *args); };
+}
+
+} // namespace
+
+cli::Command compileCommand() {
+  return {"compile", "compile a DeepSeek-V4 checkpoint into an artifact",
+          "birkhoff compile <checkpoint-dir> -o <artifact> [options]\n"
+          "birkhoff compile --synth-preset tiny|flash|pro -o <artifact> "
+          "[options]",
+          "Reads config.json and the safetensors headers, validates every "
+          "tensor against the config, builds the v4 module, runs the model "
+          "pipeline (verification, canonicalization, CSE, fusions) and the "
+          "lowering pipeline (kernel launches, memory plan), and writes the "
+          "artifact (docs/artifact.md). A failed compile leaves the previous "
+          "artifact as it was.",
+          declareCompile};
 }
 
 } // namespace birkhoff::tools

@@ -1,5 +1,4 @@
 //===- InspectCommand.cpp - `birkhoff inspect`: what an artifact holds ----===//
-#include "Args.h"
 #include "ArtifactLoader.h"
 #include "Commands.h"
 #include "TextOut.h"
@@ -99,54 +98,30 @@ void printGenerationConfig(const std::optional<GenerationConfig> &g) {
                 "(Birkhoff's sampler has no penalties)\n");
 }
 
-} // namespace
+/// The command line, as the declarations read it.
+struct InspectArgs {
+  std::string path;
+  int64_t context = 0, threads = 0;
+  bool launches = false, generate = false, verify = false, json = false;
+};
 
-int runInspectCommand(int argc, char **argv) {
-  auto args = parseArgs(argc, argv, {"context", "threads"},
-                        {"help", "launches", "generate", "verify", "json"});
-  const char *usage =
-      "usage: birkhoff inspect <artifact> [--launches] [--context N]\n"
-      "                        [--generate] [--verify] [--threads T] [--json]\n"
-      "Prints the artifact's config, entry points and their kernels (every\n"
-      "launch with --launches), CUDA kernels of a --target cuda artifact\n"
-      "(their resources with --launches), weight bytes by dtype (and those\n"
-      "generated at load time), and per-session state: fixed bytes, bytes per\n"
-      "token of context, and the total at --context tokens. --generate also\n"
-      "generates the weights made at load time, on T threads (default: all\n"
-      "cores), and times it. --verify checks every stored weight's checksum\n"
-      "on T threads (the program's is checked on every load) and prints the\n"
-      "result; a damaged weight is an error naming it (exit 1). --json prints\n"
-      "the same as one JSON object.\n";
-  if (args && args->has("help")) {
-    std::fputs(usage, stdout);
-    return 0;
-  }
-  if (!args || args->positional.size() != 1) {
-    std::fputs(usage, stderr);
-    return 2;
-  }
-  auto context = args->getInt("context", 0, 0, kMaxContextTokens);
-  if (!context) {
-    std::fprintf(stderr, "birkhoff inspect: %s\n",
-                 context.status().message().c_str());
-    return 2;
-  }
-  auto loaded = rt::loadArtifact(args->positional[0]);
+int runInspect(const InspectArgs &args) {
+  auto loaded = rt::loadArtifact(args.path);
   if (!loaded) {
     std::fprintf(stderr, "birkhoff inspect: %s\n",
                  loaded.status().toString().c_str());
     return 1;
   }
   const rt::Program &p = loaded->program;
-  const TextOut say{!args->has("json")};
+  const TextOut say{!args.json};
   nlohmann::json j;
   const rt::ConfigDesc &c = p.config;
-  say("artifact   %s (format %u, %llu bytes)\n", args->positional[0].c_str(),
+  say("artifact   %s (format %u, %llu bytes)\n", args.path.c_str(),
       p.formatVersion, (unsigned long long)loaded->file->size());
   say("producer   %s\nmodel      %s\nnumerics   %s\ntarget     %s\n",
       p.producer.c_str(), p.modelName.c_str(), p.numerics.c_str(),
       p.target.c_str());
-  j["artifact"] = {{"path", args->positional[0]},
+  j["artifact"] = {{"path", args.path},
                    {"format", p.formatVersion},
                    {"file_bytes", loaded->file->size()}};
   j["producer"] = p.producer;
@@ -222,7 +197,7 @@ int runInspectCommand(int argc, char **argv) {
                             {"arena_floats_per_token", e.arenaElemsPerToken},
                             {"cuda_kernels_per_call", cudaKernels},
                             {"kernel_launches", counts}};
-    if (args->has("launches")) {
+    if (args.launches) {
       entry["launch_list"] = nlohmann::json::array();
       for (const rt::LaunchDesc &l : e.launches) {
         say("      [L%d] %s", l.layer, l.kernel.c_str());
@@ -256,7 +231,7 @@ int runInspectCommand(int argc, char **argv) {
                  {"arch", p.cudaKernels.front().arch},
                  {"cubin_bytes", cubinBytes},
                  {"kernels_by_op", perKind}};
-    if (args->has("launches")) {
+    if (args.launches) {
       j["cuda"]["kernel_list"] = nlohmann::json::array();
       for (const rt::CudaKernelDesc &k : p.cudaKernels) {
         j["cuda"]["kernel_list"].push_back(
@@ -307,17 +282,11 @@ int runInspectCommand(int argc, char **argv) {
         "load time from recipes\n",
         generated, (unsigned long long)p.generatedBytes);
   }
-  auto threads = args->getInt("threads", 0, 0, kMaxThreads);
-  if (!threads) {
-    std::fprintf(stderr, "birkhoff inspect: %s\n",
-                 threads.status().message().c_str());
-    return 2;
-  }
-  if (args->has("generate")) {
+  if (args.generate) {
     auto start = std::chrono::steady_clock::now();
     std::shared_ptr<WorkerPool> pool = WorkerPool::shared(); // as a load's
-    Status s =
-        rt::materializeGeneratedWeights(*loaded, Workers(*pool, int(*threads)));
+    Status s = rt::materializeGeneratedWeights(
+        *loaded, Workers(*pool, int(args.threads)));
     double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
             .count();
@@ -329,11 +298,11 @@ int runInspectCommand(int argc, char **argv) {
     say("           generated in %.2f s (%.0f MB/s)\n", seconds,
         seconds > 0 ? double(p.generatedBytes) / 1e6 / seconds : 0.0);
   }
-  if (args->has("verify")) {
+  if (args.verify) {
     auto start = std::chrono::steady_clock::now();
     std::shared_ptr<WorkerPool> pool = WorkerPool::shared();
-    auto verified = rt::verifyWeights(p, Workers(*pool, int(*threads)),
-                                      args->positional[0]);
+    auto verified =
+        rt::verifyWeights(p, Workers(*pool, int(args.threads)), args.path);
     double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
             .count();
@@ -353,7 +322,7 @@ int runInspectCommand(int argc, char **argv) {
         seconds > 0 ? double(verified->bytes) / 1e6 / seconds : 0.0);
   }
 
-  const int64_t ctx = *context > 0 ? *context : p.maxContext;
+  const int64_t ctx = args.context > 0 ? args.context : p.maxContext;
   // Checked sums: the context comes from a flag or the file.
   uint64_t fixed = 0, atCtx = 0;
   double perToken = 0.0;
@@ -392,6 +361,43 @@ int runInspectCommand(int argc, char **argv) {
                 j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace)
                     .c_str());
   return 0;
+}
+
+cli::Runner declareInspect(CLI::App &app) {
+  auto args = std::make_shared<InspectArgs>();
+  cli::addPositional(app, "artifact", args->path, "the artifact to show");
+  cli::addFlag(app, "--launches", args->launches,
+               "also list every launch with its layer and parameters, and "
+               "the CUDA kernels' resources");
+  cli::addInt(app, "--context N", args->context, 0, kMaxContextTokens,
+              "the context at which to give the state's size",
+              "0 (the artifact's default context)");
+  cli::addFlag(app, "--generate", args->generate,
+               "also generate the weights made at load time, as a load does, "
+               "and time it");
+  cli::addFlag(app, "--verify", args->verify,
+               "check every stored weight's checksum and print the result (a "
+               "damaged weight is exit 1 naming it)");
+  cli::addInt(app, "--threads T", args->threads, 0, cli::kMaxThreads,
+              "threads of --generate and --verify, of the process's worker "
+              "pool (0: all cores)");
+  cli::addFlag(app, "--json", args->json, "print the same as one JSON object");
+  return [args] { return runInspect(*args); };
+}
+
+} // namespace
+
+cli::Command inspectCommand() {
+  return {"inspect", "show an artifact's config, program, weights and state",
+          "birkhoff inspect <artifact> [--launches] [--context N] [--generate] "
+          "[--verify]\n                 [--threads T] [--json]",
+          "Loads and verifies the artifact and prints its config, entry "
+          "points and their kernels, CUDA kernels of a --target cuda "
+          "artifact, weight bytes by dtype (and those generated at load "
+          "time), and per-session state: fixed bytes, bytes per token of "
+          "context, and the total at --context tokens. The program's checksum "
+          "is checked on every load; the weights' only with --verify.",
+          declareInspect};
 }
 
 } // namespace birkhoff::tools

@@ -1,6 +1,5 @@
 //===- RunCommand.cpp - `birkhoff run`: feed tokens, dump logits, generate
 //-===//
-#include "Args.h"
 #include "ChatLoop.h"
 #include "Commands.h"
 #include "birkhoff/CheckedMath.h"
@@ -16,56 +15,24 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 
 namespace birkhoff::tools {
 namespace {
 
-const char *kUsage =
-    "usage: birkhoff run <artifact> (--tokens <ids.npy | id,id,...> |\n"
-    "                                --prompt TEXT [--no-bos] |\n"
-    "                                --batch prompts.json |\n"
-    "                                --chat [--thinking] [--system TEXT])\n"
-    "         [--chunks P,C] [--dump-logits out.npy] [--generate N]\n"
-    "         [--dump-tokens out.npy] [--temperature T] [--top-k K] [--top-p "
-    "P]\n"
-    "         [--seed S] [--stop-ids a,b,...] [--no-eos-stop] [--max-context "
-    "N]\n"
-    "         [--threads N] [--device host|cuda|cuda:N] [--no-cuda-graphs]\n"
-    "         [--verify] [--json]\n"
-    "Without --chunks the prompt is one prefill call; with --chunks P,C the "
-    "first P\n"
-    "tokens are one call, the next C another, and the rest one token per "
-    "call.\n"
-    "--device cuda runs an artifact compiled with --target cuda on the GPU\n"
-    "(default host); decode steps replay as CUDA graphs unless "
-    "--no-cuda-graphs.\n"
-    "--verify checks every stored weight's checksum at load (the CUDA device\n"
-    "always does; exit 1 naming a damaged weight).\n"
-    "--prompt encodes TEXT with the artifact's tokenizer (after the BOS token\n"
-    "unless --no-bos) and --generate then prints the new text as it comes;\n"
-    "--tokens prints the new ids. The stop reason follows on stderr.\n"
-    "--json (with --tokens or --prompt) prints one JSON object instead: the\n"
-    "tokens fed and generated, the text (with a tokenizer), the stop reason\n"
-    "and the timings.\n"
-    "--batch runs several prompts (a JSON list of token-id lists) as one\n"
-    "batch: one engine step prefills them all, then each --generate step\n"
-    "decodes every unfinished prompt together. --dump-logits DIR and\n"
-    "--dump-tokens DIR then write DIR/<i>.npy per prompt: the logits of every\n"
-    "token fed (the prompt, then each generated token fed back) and the\n"
-    "generated ids.\n"
-    "--chat chats on the terminal in DeepSeek-V4's chat format: one message\n"
-    "per line, the reply streamed (its reasoning on stderr with --thinking);\n"
-    "--generate bounds each reply (default: the generation config's\n"
-    "max_new_tokens, else 512).\n"
-    "Sampling: the artifact's defaults (the checkpoint's "
-    "generation_config.json,\n"
-    "stored by compile; `birkhoff inspect` shows them) apply to every "
-    "sampling\n"
-    "flag not given: do_sample false is greedy, do_sample true samples with "
-    "its\n"
-    "temperature, top_p and top_k. Without stored defaults, greedy\n"
-    "(--temperature 0, --top-k 0, --top-p 1). A stored eos_token_id list adds\n"
-    "end-of-sequence ids (--no-eos-stop ignores them all).\n";
+/// The command line, as the declarations read it.
+struct RunArgs {
+  std::string path, device = "host", system, effort = "high";
+  /// The prompt: one of them, or --chat.
+  std::optional<std::string> tokens, prompt, batch;
+  bool chat = false, thinking = false, noBos = false;
+  std::vector<int64_t> chunks, stopIds;
+  std::optional<std::string> dumpLogits, dumpTokens;
+  std::optional<int64_t> generate, topK;
+  std::optional<double> temperature, topP;
+  int64_t seed = 0, maxContext = 0, threads = 0;
+  bool noEosStop = false, noCudaGraphs = false, verify = false, json = false;
+};
 
 bool isNpyPath(const std::string &spec) {
   return spec.size() > 4 && spec.substr(spec.size() - 4) == ".npy";
@@ -82,16 +49,17 @@ Expected<std::vector<int32_t>> readTokens(const std::string &spec) {
     // against its vocabulary).
     std::vector<int64_t> ids = arr.asInt64();
     for (size_t i = 0; i < ids.size(); ++i) {
-      if (ids[i] < 0 || ids[i] > kMaxTokenId)
+      if (ids[i] < 0 || ids[i] > cli::kMaxTokenId)
         return invalidArgument(spec + ": token id " + std::to_string(ids[i]) +
                                " at index " + std::to_string(i) +
                                " is outside [0, " +
-                               std::to_string(kMaxTokenId) + "]");
+                               std::to_string(cli::kMaxTokenId) + "]");
       out.push_back(int32_t(ids[i]));
     }
     return out;
   }
-  Expected<std::vector<int64_t>> ids = parseIntList(spec, 0, kMaxTokenId);
+  Expected<std::vector<int64_t>> ids =
+      cli::parseIntList(spec, 0, cli::kMaxTokenId);
   if (!ids)
     return ids.status().withContext("--tokens");
   for (int64_t v : *ids)
@@ -175,9 +143,9 @@ Expected<std::vector<std::vector<int32_t>>> readBatch(const std::string &path) {
 
 /// `run --batch`: every prompt in one engine, prefilled in one step, then
 /// decoded together until each stops.
-int runBatch(const ParsedArgs &args, std::shared_ptr<const Model> model,
+int runBatch(const RunArgs &args, std::shared_ptr<const Model> model,
              int64_t maxContext, const GenerateOptions &g) {
-  auto prompts = readBatch(args.get("batch"));
+  auto prompts = readBatch(*args.batch);
   if (!prompts)
     return fail(prompts.status());
   const int n = int(prompts->size());
@@ -187,15 +155,16 @@ int runBatch(const ParsedArgs &args, std::shared_ptr<const Model> model,
   auto engine = Engine::create(model, eo);
   if (!engine)
     return fail(engine.status());
-  const bool dumpLogits = args.has("dump-logits");
+  const bool dumpLogits = args.dumpLogits.has_value();
   const int64_t vocab = model->info().vocabSize;
-  for (const char *flag : {"dump-logits", "dump-tokens"})
-    if (args.has(flag)) {
+  for (auto [flag, dir] : {std::pair("--dump-logits", &args.dumpLogits),
+                           std::pair("--dump-tokens", &args.dumpTokens)})
+    if (*dir) {
       std::error_code ec;
-      std::filesystem::create_directories(args.get(flag), ec);
+      std::filesystem::create_directories(**dir, ec);
       if (ec)
-        return fail(ioError("--" + std::string(flag) + " " + args.get(flag) +
-                            ": " + ec.message()));
+        return fail(
+            ioError(std::string(flag) + " " + **dir + ": " + ec.message()));
     }
   std::vector<SequenceId> ids;
   for (int i = 0; i < n; ++i) {
@@ -294,15 +263,15 @@ int runBatch(const ParsedArgs &args, std::shared_ptr<const Model> model,
     const std::string name = std::to_string(i) + ".npy";
     if (dumpLogits) {
       const int64_t rows = int64_t(logits[size_t(i)].size()) / vocab;
-      Status st = writeNpyF32(
-          (std::filesystem::path(args.get("dump-logits")) / name).string(),
-          {rows, vocab}, logits[size_t(i)].data());
+      Status st =
+          writeNpyF32((std::filesystem::path(*args.dumpLogits) / name).string(),
+                      {rows, vocab}, logits[size_t(i)].data());
       if (!st.isOk())
         return fail(st);
     }
-    if (args.has("dump-tokens")) {
+    if (args.dumpTokens) {
       Status st = writeNpyI32(
-          (std::filesystem::path(args.get("dump-tokens")) / name).string(),
+          (std::filesystem::path(*args.dumpTokens) / name).string(),
           {int64_t(generated[size_t(i)].size())}, generated[size_t(i)].data());
       if (!st.isOk())
         return fail(st);
@@ -316,63 +285,17 @@ int runBatch(const ParsedArgs &args, std::shared_ptr<const Model> model,
   return 0;
 }
 
-} // namespace
-
-int runRunCommand(int argc, char **argv) {
-  auto args = parseArgs(
-      argc, argv,
-      {"tokens", "prompt", "batch", "system", "reasoning-effort", "chunks",
-       "dump-logits", "generate", "dump-tokens", "temperature", "top-k",
-       "top-p", "seed", "stop-ids", "max-context", "threads", "device"},
-      {"help", "no-eos-stop", "no-cuda-graphs", "no-bos", "chat", "thinking",
-       "json", "verify"});
-  if (!args) {
-    std::fprintf(stderr, "birkhoff run: %s\n%s",
-                 args.status().message().c_str(), kUsage);
-    return 2;
-  }
-  if (args->has("help")) {
-    std::fputs(kUsage, stdout);
-    return 0;
-  }
-  const int inputs = int(args->has("tokens")) + int(args->has("prompt")) +
-                     int(args->has("batch")) + int(args->has("chat"));
-  if (args->positional.size() != 1 || inputs != 1) {
-    std::fputs(kUsage, stderr);
-    return 2;
-  }
-  // Every number is range-checked here, a usage error (exit 2) naming the
-  // option and the value, so none reaches the runtime narrowed or wrapped.
-  auto threads = args->getInt("threads", 0, 0, kMaxThreads);
-  auto maxContext = args->getInt("max-context", 0, 0, kMaxContextTokens);
-  auto generateN = args->getInt("generate", 0, 0, kMaxContextTokens);
-  auto temperature = args->getDouble("temperature", 0.0, 0.0, FLT_MAX);
-  auto topK = args->getInt("top-k", 0, 0, kMaxTokenId);
-  auto topP = args->getDouble("top-p", 1.0, 0.0, 1.0);
-  auto seed = args->getInt("seed", 0, INT64_MIN, INT64_MAX);
-  auto stopIds = args->getIntList("stop-ids", 0, kMaxTokenId);
-  // A --tokens list is a flag's value too; an .npy file is read (exit 1 when
-  // bad) after the model loads.
-  Expected<std::vector<int32_t>> listedTokens = std::vector<int32_t>();
-  if (args->has("tokens") && !isNpyPath(args->get("tokens")))
-    listedTokens = readTokens(args->get("tokens"));
-  if (topP && *topP <= 0.0)
-    topP = invalidArgument("--top-p expects a number in (0, 1], got '" +
-                           args->get("top-p") + "'");
-  for (const Status *st :
-       {&threads.status(), &maxContext.status(), &generateN.status(),
-        &temperature.status(), &topK.status(), &topP.status(), &seed.status(),
-        &stopIds.status(), &listedTokens.status()})
-    if (!st->isOk()) {
-      std::fprintf(stderr, "birkhoff run: %s\n", st->message().c_str());
-      return 2;
-    }
+int runRun(const CLI::App &app, const RunArgs &args) {
+  if (!args.tokens && !args.prompt && !args.batch && !args.chat)
+    return cli::usageError(app,
+                           "--tokens, --prompt, --batch or --chat is required");
+  const int64_t generateN = args.generate.value_or(0);
   ModelOptions modelOptions;
-  modelOptions.numThreads = int(*threads);
-  modelOptions.device = args->get("device", "host");
-  modelOptions.cudaGraphs = !args->has("no-cuda-graphs");
-  modelOptions.verifyWeights = args->has("verify");
-  auto model = Model::load(args->positional[0], modelOptions);
+  modelOptions.numThreads = int(args.threads);
+  modelOptions.device = args.device;
+  modelOptions.cudaGraphs = !args.noCudaGraphs;
+  modelOptions.verifyWeights = args.verify;
+  auto model = Model::load(args.path, modelOptions);
   if (!model)
     return fail(model.status());
   if (modelOptions.device != "host")
@@ -383,75 +306,60 @@ int runRunCommand(int argc, char **argv) {
   GenerateOptions g;
   if (stored)
     g = applyGenerationConfig(*stored, g);
-  g.maxNewTokens = *generateN;
-  if (args->has("temperature"))
-    g.temperature = float(*temperature);
-  if (args->has("top-k"))
-    g.topK = *topK;
-  if (args->has("top-p"))
-    g.topP = float(*topP);
-  g.seed = uint64_t(*seed);
-  if (stored && (*generateN > 0 || args->has("chat")))
+  g.maxNewTokens = generateN;
+  if (args.temperature)
+    g.temperature = float(*args.temperature);
+  if (args.topK)
+    g.topK = *args.topK;
+  if (args.topP)
+    g.topP = float(*args.topP);
+  g.seed = uint64_t(args.seed);
+  if (stored && (generateN > 0 || args.chat))
     std::fprintf(stderr,
                  "sampling: %s (the artifact's generation config where no "
                  "flag is given)\n",
                  samplingSummary(g).c_str());
-  g.stopAtEos = !args->has("no-eos-stop");
-  for (int64_t v : *stopIds)
+  g.stopAtEos = !args.noEosStop;
+  for (int64_t v : args.stopIds)
     g.stopTokens.push_back(int32_t(v));
-  // --json is one object for one prompt; a chat or a batch is not one.
-  const bool json = args->has("json");
-  if (json && (args->has("chat") || args->has("batch")))
-    return fail(invalidArgument("--json takes --tokens or --prompt, not "
-                                "--chat or --batch"));
-  if (args->has("chat")) {
+  const bool json = args.json;
+  if (args.chat) {
     SessionOptions so;
-    so.maxContext = *maxContext;
+    so.maxContext = args.maxContext;
     auto session = Session::create(*model, so);
     if (!session)
       return fail(session.status());
     ChatLoopOptions co;
-    co.system = args->get("system", "");
-    co.thinking = args->has("thinking");
-    if (args->has("reasoning-effort")) {
-      auto effort = chat::parseReasoningEffort(args->get("reasoning-effort"));
-      if (!effort)
-        return fail(effort.status());
-      co.effort = *effort;
-    }
+    co.system = args.system;
+    co.thinking = args.thinking;
+    co.effort = *chat::parseReasoningEffort(args.effort);
     co.generate = g;
-    if (!args->has("generate"))
+    if (!args.generate)
       co.generate.maxNewTokens =
           stored && stored->maxNewTokens ? *stored->maxNewTokens : 512;
     Status st = runChatLoop(*model, **session, co);
     return st.isOk() ? 0 : fail(st);
   }
-  if (args->has("batch")) {
-    if (args->has("chunks") || args->has("no-bos"))
-      return fail(
-          invalidArgument("--batch takes neither --chunks nor --no-bos"));
-    return runBatch(*args, *model, *maxContext, g);
-  }
+  if (args.batch)
+    return runBatch(args, *model, args.maxContext, g);
   SessionOptions sessionOptions;
-  sessionOptions.maxContext = *maxContext;
+  sessionOptions.maxContext = args.maxContext;
   auto session = Session::create(*model, sessionOptions);
   if (!session)
     return fail(session.status());
-  const bool text = args->has("prompt");
-  if (args->has("no-bos") && !text)
-    return fail(invalidArgument("--no-bos needs --prompt"));
+  const bool text = args.prompt.has_value();
   Expected<std::vector<int32_t>> tokens = std::vector<int32_t>();
   std::unique_ptr<TextDecoder> textOut;
   if (text) {
     if (!(*model)->hasTokenizer())
       return fail(unsupported(
-          "--prompt needs a tokenizer, and " + args->positional[0] +
+          "--prompt needs a tokenizer, and " + args.path +
           " has none (it takes and gives token ids only: use --tokens, or "
           "compile with a tokenizer.json)"));
-    auto encoded = (*model)->encode(args->get("prompt"));
+    auto encoded = (*model)->encode(*args.prompt);
     if (!encoded)
       return fail(encoded.status());
-    if (!args->has("no-bos"))
+    if (!args.noBos)
       tokens->push_back((*model)->info().bosTokenId);
     tokens->insert(tokens->end(), encoded->begin(), encoded->end());
     auto decoder = TextDecoder::create(**model);
@@ -459,8 +367,7 @@ int runRunCommand(int argc, char **argv) {
       return fail(decoder.status());
     textOut = decoder.take();
   } else {
-    tokens = isNpyPath(args->get("tokens")) ? readTokens(args->get("tokens"))
-                                            : listedTokens;
+    tokens = readTokens(*args.tokens);
   }
   if (!tokens)
     return fail(tokens.status());
@@ -470,27 +377,28 @@ int runRunCommand(int argc, char **argv) {
 
   std::vector<int64_t> split; // call sizes
   int64_t n = int64_t(tokens->size());
-  if (args->has("chunks")) {
-    auto pc = parseIntList(args->get("chunks"), 0, kMaxContextTokens);
-    if (!pc || pc->size() != 2 || (*pc)[0] < 1 || (*pc)[1] < 0 ||
-        (*pc)[0] + (*pc)[1] > n) {
+  if (!args.chunks.empty()) {
+    // P,C with P >= 1 was checked with the options; the prompt's length is
+    // known only now.
+    const int64_t p = args.chunks[0], c = args.chunks[1];
+    if (p + c > n) {
       std::fprintf(stderr,
                    "birkhoff run: --chunks needs P,C with P >= 1 and "
                    "P + C <= %lld prompt tokens\n",
                    (long long)n);
       return 2;
     }
-    split.push_back((*pc)[0]);
-    if ((*pc)[1] > 0)
-      split.push_back((*pc)[1]);
-    for (int64_t i = (*pc)[0] + (*pc)[1]; i < n; ++i)
+    split.push_back(p);
+    if (c > 0)
+      split.push_back(c);
+    for (int64_t i = p + c; i < n; ++i)
       split.push_back(1);
   } else {
     split.push_back(n);
   }
 
   int64_t vocab = (*model)->info().vocabSize;
-  bool wantLogits = args->has("dump-logits");
+  bool wantLogits = args.dumpLogits.has_value();
   std::vector<float> all, chunkLogits;
   auto t0 = std::chrono::steady_clock::now();
   int64_t done = 0;
@@ -511,7 +419,7 @@ int runRunCommand(int argc, char **argv) {
                "prompt: %lld tokens in %zu call(s), %.3f s (%.1f tokens/s)\n",
                (long long)n, split.size(), prefillSec, double(n) / prefillSec);
   if (wantLogits) {
-    Status st = writeNpyF32(args->get("dump-logits"), {n, vocab}, all.data());
+    Status st = writeNpyF32(*args.dumpLogits, {n, vocab}, all.data());
     if (!st.isOk())
       return fail(st);
   }
@@ -525,7 +433,7 @@ int runRunCommand(int argc, char **argv) {
                         {"stop", nullptr}};
   if (textOut)
     out["text"] = "";
-  if (*generateN > 0) {
+  if (generateN > 0) {
     auto t1 = std::chrono::steady_clock::now();
     Status streamError = Status::ok();
     std::string text; // --json's: the object holds it, nothing streams
@@ -586,10 +494,10 @@ int runRunCommand(int argc, char **argv) {
     out["decode_ms"] = 1e3 * sec;
     out["decode_ms_per_token"] = count > 0 ? 1e3 * sec / count : 0.0;
     out["decode_tokens_per_s"] = sec > 0 ? count / sec : 0.0;
-    if (args->has("dump-tokens")) {
+    if (args.dumpTokens.has_value()) {
       Status st =
-          writeNpyI32(args->get("dump-tokens"),
-                      {int64_t(result->tokens.size())}, result->tokens.data());
+          writeNpyI32(*args.dumpTokens, {int64_t(result->tokens.size())},
+                      result->tokens.data());
       if (!st.isOk())
         return fail(st);
     }
@@ -601,6 +509,132 @@ int runRunCommand(int argc, char **argv) {
                                  nlohmann::json::error_handler_t::replace)
                             .c_str());
   return 0;
+}
+
+cli::Runner declareRun(CLI::App &app) {
+  auto args = std::make_shared<RunArgs>();
+  cli::addPositional(app, "artifact", args->path, "the artifact to run");
+  // The prompt: exactly one of these four.
+  CLI::Option *tokens = cli::addText(
+      app, "--tokens IDS", args->tokens,
+      "the prompt: comma-separated ids, each in [0, 2147483647], or an .npy "
+      "of int32/int64 (read once the artifact loads; a bad file is exit 1)",
+      "none");
+  cli::alsoCheck(tokens, [](const std::string &spec) -> std::string {
+    if (isNpyPath(spec))
+      return "";
+    Expected<std::vector<int32_t>> ids = readTokens(spec);
+    return ids ? "" : ids.status().message();
+  });
+  CLI::Option *prompt = cli::addText(
+      app, "--prompt TEXT", args->prompt,
+      "the prompt as text, encoded with the artifact's tokenizer after the "
+      "config's BOS id; added tokens written in it become their ids",
+      "none");
+  CLI::Option *batch = cli::addText(
+      app, "--batch FILE", args->batch,
+      "several prompts, a JSON list of token-id lists, run as one batch on "
+      "an engine",
+      "none");
+  CLI::Option *chat = cli::addFlag(
+      app, "--chat", args->chat,
+      "chat on the terminal in DeepSeek-V4's chat format: one message a "
+      "line, the reply streamed");
+  tokens->excludes(prompt)->excludes(batch)->excludes(chat);
+  prompt->excludes(batch)->excludes(chat);
+  batch->excludes(chat);
+  cli::addFlag(app, "--no-bos", args->noBos,
+               "with --prompt: no BOS id before the text")
+      ->needs(prompt);
+  cli::addFlag(app, "--thinking", args->thinking,
+               "with --chat: thinking mode (the reasoning goes to stderr)");
+  cli::addChoice(app, "--reasoning-effort", args->effort,
+                 {"low", "high", "max"},
+                 "with --chat --thinking: the thinking effort");
+  cli::addText(app, "--system TEXT", args->system,
+               "with --chat: a first system message");
+  CLI::Option *chunks = cli::addIntList(
+      app, "--chunks P,C", args->chunks, 0, kMaxContextTokens,
+      "feed the first P tokens in one prefill call, the next C in another, "
+      "the rest one token per call (P + C at most the prompt's tokens)",
+      /*allowEmpty=*/false);
+  cli::alsoCheck(chunks, [](const std::string &text) -> std::string {
+    Expected<std::vector<int64_t>> pc =
+        cli::parseIntList(text, 0, kMaxContextTokens);
+    if (pc && pc->size() == 2 && (*pc)[0] >= 1)
+      return "";
+    return "--chunks expects P,C with P >= 1, got '" + text + "'";
+  });
+  chunks->excludes(batch);
+  cli::addText(app, "--dump-logits FILE", args->dumpLogits,
+               "write the prompt's logits, f32 [n, vocab], as .npy (--batch: "
+               "a folder of <i>.npy, every token fed)",
+               "none");
+  cli::addInt(app, "--generate N", args->generate, 0, kMaxContextTokens,
+              "generate up to N tokens after the prompt",
+              "0 (--chat: the generation config's max_new_tokens, else 512)");
+  cli::addText(app, "--dump-tokens FILE", args->dumpTokens,
+               "write the generated ids, int32 [k], as .npy (--batch: a "
+               "folder of <i>.npy)",
+               "none");
+  cli::addReal(app, "--temperature T", args->temperature, {0.0, FLT_MAX},
+               "0: greedy (argmax, lowest id on ties); otherwise sample from "
+               "softmax(logits / T)",
+               "the artifact's, else 0");
+  cli::addInt(app, "--top-k K", args->topK, 0, cli::kMaxTokenId,
+              "keep the K most likely tokens (0: all; 1: greedy)",
+              "the artifact's, else 0");
+  cli::addReal(app, "--top-p P", args->topP, {0.0, 1.0, /*minOpen=*/true},
+               "then keep the smallest prefix of them whose probability "
+               "reaches P",
+               "the artifact's, else 1");
+  cli::addInt(app, "--seed S", args->seed, INT64_MIN, INT64_MAX,
+              "sampler seed; the same seed gives the same tokens (--batch: "
+              "prompt i samples with S + i)");
+  cli::addIntList(app, "--stop-ids IDS", args->stopIds, 0, cli::kMaxTokenId,
+                  "stop after emitting one of these ids");
+  cli::addFlag(app, "--no-eos-stop", args->noEosStop,
+               "do not stop at an end-of-sequence id");
+  cli::addInt(app, "--max-context N", args->maxContext, 0, kMaxContextTokens,
+              "the session's context capacity in tokens", "0 (the artifact's)");
+  cli::addInt(app, "--threads N", args->threads, 0, cli::kMaxThreads,
+              "host threads one call uses at most, of the process's worker "
+              "pool (0: all cores)");
+  cli::addDevice(app, args->device);
+  cli::addFlag(app, "--no-cuda-graphs", args->noCudaGraphs,
+               "--device cuda: launch decode steps one by one instead of "
+               "replaying them as CUDA graphs");
+  cli::addFlag(app, "--verify", args->verify,
+               "check every stored weight's checksum at load (the CUDA device "
+               "always does; a damaged weight is exit 1 naming it)");
+  cli::addFlag(app, "--json", args->json,
+               "with --tokens or --prompt: print one JSON object at the end "
+               "instead of streaming (the tokens, text, stop reason and "
+               "timings)")
+      ->excludes(chat)
+      ->excludes(batch);
+  return [&app, args] { return runRun(app, *args); };
+}
+
+} // namespace
+
+cli::Command runCommand() {
+  return {
+      "run", "run an artifact on token ids",
+      "birkhoff run <artifact> --tokens <ids.npy | id,id,...> [options]\n"
+      "birkhoff run <artifact> --prompt TEXT [--no-bos] [options]\n"
+      "birkhoff run <artifact> --batch prompts.json [options]\n"
+      "birkhoff run <artifact> --chat [--thinking] [--reasoning-effort "
+      "low|high|max] [--system TEXT] [options]",
+      "Loads the artifact, feeds the prompt, and optionally generates. With "
+      "--tokens the generated ids go to stdout; with --prompt the generated "
+      "text, as it comes. Timings and the stop reason go to stderr.\n\n"
+      "Sampling: the artifact's generation config (stored by compile; "
+      "`birkhoff inspect` shows it) gives the default of every sampling "
+      "option not given: do_sample false is greedy, do_sample true samples "
+      "with its temperature, top_p and top_k. Without one, greedy. Its "
+      "eos_token_id list adds end-of-sequence ids.",
+      declareRun};
 }
 
 } // namespace birkhoff::tools

@@ -1,5 +1,4 @@
 //===- TokenizeCommand.cpp - `birkhoff tokenize`: text <-> token ids ------===//
-#include "Args.h"
 #include "ArtifactLoader.h"
 #include "Commands.h"
 #include "birkhoff/FileSafety.h"
@@ -41,55 +40,29 @@ loadTokenizer(const std::string &path) {
   return artifact.program.tokenizer;
 }
 
-} // namespace
+/// The command line, as the declarations read it.
+struct TokenizeArgs {
+  std::string path;
+  std::optional<std::string> text, file;
+  std::vector<int64_t> decode;
+  bool decoding = false; // --decode given (an empty list is a list)
+  bool json = false, skipSpecial = false;
+};
 
-int runTokenizeCommand(int argc, char **argv) {
-  auto args = parseArgs(argc, argv, {"text", "file", "decode"},
-                        {"help", "json", "skip-special"});
-  const char *usage =
-      "usage: birkhoff tokenize <tokenizer.json> (--text T | --file F) "
-      "[--json]\n"
-      "       birkhoff tokenize <tokenizer.json> --decode ID,ID,... "
-      "[--skip-special]\n"
-      "       (or an artifact in place of <tokenizer.json>)\n"
-      "Encodes text with a Hugging Face tokenizer.json (byte-level BPE of\n"
-      "DeepSeek's kind), or the one an artifact carries, and prints the ids,\n"
-      "comma-separated or as a JSON list with --json; added tokens written in\n"
-      "the text become their ids. With --decode prints the text of the ids\n"
-      "(--skip-special leaves out special tokens).\n";
-  if (args && args->has("help")) {
-    std::fputs(usage, stdout);
-    return 0;
-  }
-  int modes = args ? int(args->has("text")) + int(args->has("file")) +
-                         int(args->has("decode"))
-                   : 0;
-  if (!args || args->positional.size() != 1 || modes != 1) {
-    std::fputs(usage, stderr);
-    return 2;
-  }
-  auto tok = loadTokenizer(args->positional[0]);
+int runTokenize(const CLI::App &app, const TokenizeArgs &args) {
+  if (!args.text && !args.file && !args.decoding)
+    return cli::usageError(app, "--text, --file or --decode is required");
+  auto tok = loadTokenizer(args.path);
   if (!tok) {
     std::fprintf(stderr, "birkhoff tokenize: %s\n",
                  tok.status().toString().c_str());
     return 1;
   }
 
-  if (args->has("decode")) {
-    std::vector<int32_t> ids;
-    std::string list = args->get("decode");
-    if (!list.empty()) {
-      // Ids as int32s, never narrowed; the tokenizer names one it lacks.
-      auto parsed = parseIntList(list, 0, kMaxTokenId);
-      if (!parsed) {
-        std::fprintf(stderr, "birkhoff tokenize: --decode: %s\n",
-                     parsed.status().message().c_str());
-        return 2;
-      }
-      for (int64_t id : *parsed)
-        ids.push_back(int32_t(id));
-    }
-    auto text = (*tok)->decode(ids, args->has("skip-special"));
+  if (args.decoding) {
+    // Ids as int32s, never narrowed; the tokenizer names one it lacks.
+    std::vector<int32_t> ids(args.decode.begin(), args.decode.end());
+    auto text = (*tok)->decode(ids, args.skipSpecial);
     if (!text) {
       std::fprintf(stderr, "birkhoff tokenize: %s\n",
                    text.status().toString().c_str());
@@ -100,9 +73,9 @@ int runTokenizeCommand(int argc, char **argv) {
     return 0;
   }
 
-  std::string text = args->get("text");
-  if (args->has("file")) {
-    Expected<std::string> file = readInputFile(args->get("file"));
+  std::string text = args.text.value_or("");
+  if (args.file) {
+    Expected<std::string> file = readInputFile(*args.file);
     if (!file) {
       std::fprintf(stderr, "birkhoff tokenize: %s\n",
                    file.status().message().c_str());
@@ -116,7 +89,7 @@ int runTokenizeCommand(int argc, char **argv) {
                  ids.status().toString().c_str());
     return 1;
   }
-  bool json = args->has("json");
+  const bool json = args.json;
   std::string out = json ? "[" : "";
   for (size_t i = 0; i < ids->size(); ++i) {
     if (i)
@@ -126,6 +99,48 @@ int runTokenizeCommand(int argc, char **argv) {
   out += json ? "]\n" : "\n";
   std::fputs(out.c_str(), stdout);
   return 0;
+}
+
+cli::Runner declareTokenize(CLI::App &app) {
+  auto args = std::make_shared<TokenizeArgs>();
+  cli::addPositional(app, "tokenizer", args->path,
+                     "a Hugging Face tokenizer.json, or an artifact that "
+                     "carries one");
+  CLI::Option *text =
+      cli::addText(app, "--text T", args->text, "encode the text T", "none");
+  CLI::Option *file = cli::addText(app, "--file F", args->file,
+                                   "encode the text of the file F", "none");
+  // An empty list decodes to the empty text.
+  CLI::Option *decode = cli::addIntList(
+      app, "--decode ID,ID,...", args->decode, 0, cli::kMaxTokenId,
+      "print the text of the ids", /*allowEmpty=*/true);
+  text->excludes(file)->excludes(decode);
+  file->excludes(decode);
+  cli::addFlag(app, "--json", args->json,
+               "print the ids as a JSON list instead of comma-separated");
+  cli::addFlag(app, "--skip-special", args->skipSpecial,
+               "with --decode: leave out special tokens");
+  return [&app, args, decode] {
+    args->decoding = decode->count() > 0;
+    return runTokenize(app, *args);
+  };
+}
+
+} // namespace
+
+cli::Command tokenizeCommand() {
+  return {"tokenize", "encode text to token ids and decode ids to text",
+          "birkhoff tokenize <tokenizer.json> (--text T | --file F) [--json]\n"
+          "birkhoff tokenize <tokenizer.json> --decode ID,ID,... "
+          "[--skip-special]\n"
+          "(or an artifact in place of <tokenizer.json>)",
+          "Encodes text with a Hugging Face tokenizer.json (byte-level BPE of "
+          "DeepSeek's kind), or the one an artifact carries, and prints the "
+          "ids, comma-separated or as a JSON list with --json; added tokens "
+          "written in the text become their ids, and no BOS is added. With "
+          "--decode prints the text of the ids. An id outside the vocabulary, "
+          "a file that is not UTF-8 or a tokenizer of another kind is exit 1.",
+          declareTokenize};
 }
 
 } // namespace birkhoff::tools

@@ -11,7 +11,6 @@
 #include "cuda/CudaDriverApi.h"
 
 #include <cstdio>
-#include <cstring>
 #include <string>
 
 namespace birkhoff::tools {
@@ -34,18 +33,7 @@ std::string cudaDriverHere() {
          std::to_string(version % 1000 / 10);
 }
 
-} // namespace
-
-int runVersionCommand(int argc, char **argv) {
-  if (argc > 1 &&
-      (!std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h"))) {
-    std::printf("usage: birkhoff version (or birkhoff --version)\n");
-    return 0;
-  }
-  if (argc > 1) {
-    std::fprintf(stderr, "usage: birkhoff version (takes no arguments)\n");
-    return 2;
-  }
+int printVersion() {
   const BuildInfo &info = buildInfo();
   std::printf("birkhoff %s (git %s)\n", info.version.c_str(),
               info.revision.c_str());
@@ -65,6 +53,18 @@ int runVersionCommand(int argc, char **argv) {
   std::printf("serve: no\n");
 #endif
   return 0;
+}
+
+} // namespace
+
+cli::Command versionCommand() {
+  return {"version",
+          "print the version, git revision and CUDA support (also --version)",
+          "birkhoff version\nbirkhoff --version",
+          "Prints the version and the git revision the build was configured "
+          "from, whether the CUDA backend's driver loads here, and which "
+          "optional commands the build has. It takes no arguments.",
+          [](CLI::App &) -> cli::Runner { return printVersion; }};
 }
 
 } // namespace birkhoff::tools

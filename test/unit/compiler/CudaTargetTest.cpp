@@ -218,13 +218,16 @@ TEST(CudaTarget, CompileCommandOptionErrors) {
   CommandResult r = runTool("compile '" + ckpt + "' -o '" + dir.path() +
                                 "/a.bkart' --arch sm_90a",
                             dir.path() + "/log");
-  EXPECT_EQ(r.exitCode, 1);
+  // Usage errors (docs/cli.md): exit 2, before anything is read.
+  EXPECT_EQ(r.exitCode, 2);
   EXPECT_NE(r.output.find("need --target cuda"), std::string::npos) << r.output;
   r = runTool("compile '" + ckpt + "' -o '" + dir.path() +
                   "/a.bkart' --target cuda --arch gfx90a",
               dir.path() + "/log");
-  EXPECT_EQ(r.exitCode, 1);
-  EXPECT_NE(r.output.find("not a CUDA architecture"), std::string::npos)
+  EXPECT_EQ(r.exitCode, 2);
+  EXPECT_NE(r.output.find("--arch expects a CUDA architecture like sm_90a, "
+                          "got 'gfx90a'"),
+            std::string::npos)
       << r.output;
 }
 

@@ -323,12 +323,14 @@ TEST(Synth, TinyBytesArePinned) {
 // ---- the command
 // ----------------------------------------------------------------
 
+/// `birkhoff synth ARGS` through the tool's command line (Cli.h).
 int runSynth(std::vector<std::string> args) {
-  args.insert(args.begin(), "synth");
-  std::vector<char *> argv;
-  for (std::string &a : args)
-    argv.push_back(a.data());
-  return tools::runSynthCommand(int(argv.size()), argv.data());
+  args.insert(args.begin(), {"birkhoff", "synth"});
+  std::vector<const char *> argv;
+  for (const std::string &a : args)
+    argv.push_back(a.c_str());
+  const tools::cli::Command commands[] = {tools::synthCommand()};
+  return tools::cli::runTool(commands, int(argv.size()), argv.data());
 }
 
 TEST(SynthCommand, UsageErrors) {
@@ -434,7 +436,8 @@ TEST(SynthCommand, ConfigUsageErrors) {
       test::writeBytes(tmp.file("bad.json"), modelConfigToJson(bad)));
   EXPECT_EQ(runSynth({"--config", tmp.file("bad.json"), "-o", tmp.file("out")}),
             2);
-  ASSERT_NO_FATAL_FAILURE(test::writeBytes(tmp.file("junk.json"), "{ not json"));
+  ASSERT_NO_FATAL_FAILURE(
+      test::writeBytes(tmp.file("junk.json"), "{ not json"));
   EXPECT_EQ(
       runSynth({"--config", tmp.file("junk.json"), "-o", tmp.file("out")}), 2);
   EXPECT_FALSE(std::filesystem::exists(tmp.file("out")));

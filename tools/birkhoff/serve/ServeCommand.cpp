@@ -1,5 +1,4 @@
 //===- ServeCommand.cpp - `birkhoff serve`: an OpenAI-compatible server ---===//
-#include "../Args.h"
 #include "../Commands.h"
 #include "HttpServer.h"
 #include "Metrics.h"
@@ -13,44 +12,30 @@
 #include <climits>
 #include <cstdio>
 #include <filesystem>
-#include <map>
+#include <memory>
+#include <optional>
 #include <thread>
 
 namespace birkhoff::tools {
 namespace {
-
-const char *kUsage =
-    "usage: birkhoff serve <artifact> [--host 127.0.0.1] [--port 8000]\n"
-    "         [--device host|cuda|cuda:N] [--threads N] [--no-cuda-graphs]\n"
-    "         [--verify]\n"
-    "         [--max-sequences 8] [--max-context N] [--step-tokens 512]\n"
-    "         [--max-queue 256] [--state-pages N] [--page-tokens N]\n"
-    "         [--max-body-bytes 8388608] [--max-messages 1024]\n"
-    "         [--http-threads N] [--shutdown-grace 30] [--model-name NAME]\n"
-    "Serves the artifact over HTTP/1.1 with OpenAI's API: POST\n"
-    "/v1/chat/completions and /v1/completions (streamed with \"stream\": "
-    "true),\n"
-    "GET /v1/models, /health and /metrics (docs/serve.md). Requests run\n"
-    "together on one engine of --max-sequences sequences of --max-context\n"
-    "tokens (default: the artifact's), each step holding every decoding\n"
-    "sequence's token and prefill chunks up to --step-tokens tokens; up to\n"
-    "--max-queue requests wait for a sequence (more are answered 429).\n"
-    "--port 0 takes a free port; the address goes to stderr as\n"
-    "\"listening on http://HOST:PORT\". SIGTERM or SIGINT stop taking\n"
-    "requests, give those in flight --shutdown-grace seconds to finish (then\n"
-    "end them with an error) and exit 0. --model-name is the name requests\n"
-    "give as \"model\" (default: the artifact's model name). --verify checks\n"
-    "every stored weight's checksum before serving (the CUDA device always\n"
-    "does).\n";
 
 int fail(const Status &st) {
   std::fprintf(stderr, "birkhoff serve: %s\n", st.toString().c_str());
   return 1;
 }
 
-} // namespace
+/// The command line, as the declarations read it.
+struct ServeArgs {
+  std::string path, host = "127.0.0.1", device = "host";
+  std::optional<std::string> modelName;
+  int64_t port = 8000, threads = 0, maxSequences = 8, maxContext = 0,
+          stepTokens = 512, maxQueue = 256, statePages = 0, pageTokens = 0,
+          maxBodyBytes = int64_t(8) << 20, maxMessages = 1024, httpThreads = 0;
+  double shutdownGrace = 30;
+  bool noCudaGraphs = false, verify = false;
+};
 
-int runServeCommand(int argc, char **argv) {
+int runServe(const ServeArgs &args) {
   // Every thread started from here on inherits the blocked signals: only
   // sigwait below receives them.
   sigset_t stopSignals;
@@ -60,99 +45,42 @@ int runServeCommand(int argc, char **argv) {
   pthread_sigmask(SIG_BLOCK, &stopSignals, nullptr);
   signal(SIGPIPE, SIG_IGN); // a client that went away fails a write instead
 
-  // The integer options: name, default, and the range they must be in.
-  struct IntOption {
-    const char *name;
-    int64_t fallback, min, max;
-  };
-  const IntOption intOptions[] = {
-      {"port", 8000, 0, 65535},
-      {"threads", 0, 0, kMaxThreads},
-      {"max-sequences", 8, 1, 1 << 20},
-      {"max-context", 0, 0, kMaxContextTokens},
-      {"step-tokens", 512, 2, int64_t(1) << 30},
-      {"max-queue", 256, 0, 1 << 20},
-      {"state-pages", 0, 0, INT32_MAX},
-      {"page-tokens", 0, 0, int64_t(1) << 30},
-      {"max-body-bytes", int64_t(8) << 20, 1, int64_t(1) << 32},
-      {"max-messages", 1024, 1, 1 << 20},
-      {"http-threads", 0, 0, kMaxThreads},
-  };
-  std::vector<std::string> valued = {"host", "device", "shutdown-grace",
-                                     "model-name"};
-  for (const IntOption &o : intOptions)
-    valued.push_back(o.name);
-  auto args =
-      parseArgs(argc, argv, valued, {"help", "no-cuda-graphs", "verify"});
-  if (!args) {
-    std::fprintf(stderr, "birkhoff serve: %s\n%s",
-                 args.status().message().c_str(), kUsage);
-    return 2;
-  }
-  if (args->has("help")) {
-    std::fputs(kUsage, stdout);
-    return 0;
-  }
-  if (args->positional.size() != 1) {
-    std::fputs(kUsage, stderr);
-    return 2;
-  }
-  std::map<std::string, int64_t> opt;
-  for (const IntOption &o : intOptions) {
-    Expected<int64_t> v = args->getInt(o.name, o.fallback, o.min, o.max);
-    if (!v) {
-      std::fprintf(stderr, "birkhoff serve: %s\n",
-                   v.status().message().c_str());
-      return 2;
-    }
-    opt[o.name] = *v;
-  }
-  // Seconds; a day is more than any drain needs.
-  auto grace = args->getDouble("shutdown-grace", 30.0, 0.0, 86400.0);
-  if (!grace) {
-    std::fprintf(stderr, "birkhoff serve: %s\n",
-                 grace.status().message().c_str());
-    return 2;
-  }
-
   ModelOptions modelOptions;
-  modelOptions.numThreads = int(opt["threads"]);
-  modelOptions.device = args->get("device", "host");
-  modelOptions.cudaGraphs = !args->has("no-cuda-graphs");
-  modelOptions.verifyWeights = args->has("verify");
-  auto model = Model::load(args->positional[0], modelOptions);
+  modelOptions.numThreads = int(args.threads);
+  modelOptions.device = args.device;
+  modelOptions.cudaGraphs = !args.noCudaGraphs;
+  modelOptions.verifyWeights = args.verify;
+  auto model = Model::load(args.path, modelOptions);
   if (!model)
     return fail(model.status());
   serve::SchedulerOptions so;
-  so.engine.maxSequences = int(opt["max-sequences"]);
-  so.engine.maxContext = opt["max-context"];
-  so.engine.statePages = opt["state-pages"];
-  so.engine.pageTokens = opt["page-tokens"];
-  so.stepTokens = opt["step-tokens"];
-  so.maxQueue = opt["max-queue"];
+  so.engine.maxSequences = int(args.maxSequences);
+  so.engine.maxContext = args.maxContext;
+  so.engine.statePages = args.statePages;
+  so.engine.pageTokens = args.pageTokens;
+  so.stepTokens = args.stepTokens;
+  so.maxQueue = args.maxQueue;
   serve::Metrics metrics;
   auto scheduler = serve::Scheduler::create(*model, so, &metrics);
   if (!scheduler)
     return fail(scheduler.status());
   const ModelInfo &info = (*model)->info();
   serve::HttpOptions ho;
-  ho.host = args->get("host", "127.0.0.1");
-  ho.port = int(opt["port"]);
-  ho.maxBodyBytes = size_t(opt["max-body-bytes"]);
+  ho.host = args.host;
+  ho.port = int(args.port);
+  ho.maxBodyBytes = size_t(args.maxBodyBytes);
   // Every running sequence and every waiting request may hold a
   // connection, and a few more answer /health and /metrics meanwhile.
-  ho.threads = opt["http-threads"] > 0
-                   ? int(opt["http-threads"])
-                   : int(std::min<int64_t>(1024, opt["max-sequences"] +
-                                                     opt["max-queue"] + 8));
-  ho.limits.modelName =
-      args->get("model-name",
-                info.modelName.empty()
-                    ? std::filesystem::path(args->positional[0]).stem().string()
-                    : info.modelName);
+  ho.threads =
+      args.httpThreads > 0
+          ? int(args.httpThreads)
+          : int(std::min<int64_t>(1024, args.maxSequences + args.maxQueue + 8));
+  ho.limits.modelName = args.modelName.value_or(
+      info.modelName.empty() ? std::filesystem::path(args.path).stem().string()
+                             : info.modelName);
   ho.limits.capacity = (*scheduler)->capacity();
   ho.limits.poolTokens = (*scheduler)->poolTokens();
-  ho.limits.maxMessages = opt["max-messages"];
+  ho.limits.maxMessages = args.maxMessages;
   ho.limits.generationConfig = info.generationConfig;
   serve::HttpServer server(**scheduler, metrics, ho);
   auto bound = server.bind();
@@ -166,7 +94,7 @@ int runServeCommand(int argc, char **argv) {
                (*model)->hasTokenizer() ? ""
                                         : " (no tokenizer: token-id "
                                           "completions only)",
-               (long long)opt["max-sequences"], (long long)ho.limits.capacity,
+               (long long)args.maxSequences, (long long)ho.limits.capacity,
                (long long)stats.pagesTotal,
                (*model)->hasTokenizer() ? "chat and completions"
                                         : "completions");
@@ -189,10 +117,11 @@ int runServeCommand(int argc, char **argv) {
     std::fprintf(stderr,
                  "birkhoff serve: %s: shutting down (%.0f s for the requests "
                  "in flight)\n",
-                 sig == SIGINT ? "SIGINT" : "SIGTERM", *grace);
+                 sig == SIGINT ? "SIGINT" : "SIGTERM", args.shutdownGrace);
   server.refuseNew();
-  const bool clean =
-      (*scheduler)->drain(std::chrono::milliseconds(int64_t(*grace * 1000)));
+  const bool clean = (*scheduler)
+                         ->drain(std::chrono::milliseconds(
+                             int64_t(args.shutdownGrace * 1000)));
   // Their last events go out; a client that stopped reading gets a second.
   server.waitIdle(std::chrono::seconds(1));
   server.stop();
@@ -203,6 +132,82 @@ int runServeCommand(int argc, char **argv) {
                clean ? "every request finished"
                      : "requests still running were ended");
   return 0;
+}
+
+cli::Runner declareServe(CLI::App &app) {
+  auto args = std::make_shared<ServeArgs>();
+  cli::addPositional(app, "artifact", args->path, "the artifact to serve");
+  cli::addText(app, "--host ADDRESS", args->host, "the address to listen on");
+  cli::addInt(app, "--port N", args->port, 0, 65535,
+              "the port to listen on (0: a free one)");
+  cli::addDevice(app, args->device);
+  cli::addInt(app, "--threads N", args->threads, 0, cli::kMaxThreads,
+              "host threads one engine step uses, of the process's worker "
+              "pool (0: all cores)");
+  cli::addFlag(app, "--no-cuda-graphs", args->noCudaGraphs,
+               "--device cuda: launch decode steps one by one instead of "
+               "replaying them as CUDA graphs");
+  cli::addFlag(app, "--verify", args->verify,
+               "check every stored weight's checksum before serving (the CUDA "
+               "device always does)");
+  cli::addInt(app, "--max-sequences N", args->maxSequences, 1, 1 << 20,
+              "sequences the engine runs together");
+  cli::addInt(app, "--max-context N", args->maxContext, 0, kMaxContextTokens,
+              "tokens of context per sequence", "0 (the artifact's)");
+  cli::addInt(app, "--step-tokens N", args->stepTokens, 2, int64_t(1) << 30,
+              "tokens one engine step carries at most: every decoding "
+              "sequence's next token and prefill chunks of the others");
+  cli::addInt(app, "--max-queue N", args->maxQueue, 0, 1 << 20,
+              "requests that wait for a sequence and state pages; more are "
+              "answered 429");
+  cli::addInt(app, "--state-pages N", args->statePages, 0, INT32_MAX,
+              "pages of the shared state pool",
+              "0 (every sequence at full context)");
+  cli::addInt(app, "--page-tokens N", args->pageTokens, 0, int64_t(1) << 30,
+              "tokens of context per state page",
+              "0 (256, or the largest compress ratio if more)");
+  cli::addInt(app, "--max-body-bytes N", args->maxBodyBytes, 1,
+              int64_t(1) << 32,
+              "the largest request body; larger are "
+              "answered 413");
+  cli::addInt(app, "--max-messages N", args->maxMessages, 1, 1 << 20,
+              "the most messages a chat request may hold");
+  cli::addInt(app, "--http-threads N", args->httpThreads, 0, cli::kMaxThreads,
+              "threads answering HTTP connections",
+              "0 (max-sequences + max-queue + 8, at most 1024)");
+  // Seconds; a day is more than any drain needs.
+  cli::addReal(app, "--shutdown-grace S", args->shutdownGrace, {0, 86400},
+               "seconds the requests in flight get to finish after SIGTERM or "
+               "SIGINT");
+  cli::addText(app, "--model-name NAME", args->modelName,
+               "the name requests give as \"model\"",
+               "the artifact's model name");
+  return [args] { return runServe(*args); };
+}
+
+} // namespace
+
+cli::Command serveCommand() {
+  return {"serve", "serve an artifact over HTTP with OpenAI's API",
+          "birkhoff serve <artifact> [--host 127.0.0.1] [--port 8000] "
+          "[--device host|cuda|cuda:N]\n"
+          "               [--threads N] [--no-cuda-graphs] [--verify] "
+          "[--max-sequences 8]\n"
+          "               [--max-context N] [--step-tokens 512] "
+          "[--max-queue 256] [--state-pages N]\n"
+          "               [--page-tokens N] [--max-body-bytes 8388608] "
+          "[--max-messages 1024]\n"
+          "               [--http-threads N] [--shutdown-grace 30] "
+          "[--model-name NAME]",
+          "Serves the artifact over HTTP/1.1 with OpenAI's API: POST "
+          "/v1/chat/completions and /v1/completions (streamed with \"stream\": "
+          "true), GET /v1/models, /health and /metrics (docs/serve.md). "
+          "Requests run together on one engine of --max-sequences sequences "
+          "of --max-context tokens. The address goes to stderr as \"listening "
+          "on http://HOST:PORT\". SIGTERM or SIGINT stop taking requests, "
+          "give those in flight --shutdown-grace seconds to finish (then end "
+          "them with an error) and exit 0.",
+          declareServe};
 }
 
 } // namespace birkhoff::tools
