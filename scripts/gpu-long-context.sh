@@ -15,6 +15,8 @@
 #   scripts/gpu-long-context.sh [kernel-test filter [model-test filter]]
 set -uo pipefail
 source "$(dirname "$0")/gpu-common.sh" long-context
+# Everything also goes to $out/report.txt: the tool returns only an output's tail.
+exec > >(tee "$out/report.txt") 2>&1
 kernels="${1:-*Indexer*:*SparseAttention*:GpuBatch.*}" models="${2:-*}"
 status=0
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader

@@ -227,6 +227,12 @@ BK_GENERATOR(genLinearOfficial, LinearParams)
 BK_GENERATOR(genLinearRmsNormOfficial, LinearRmsNormParams)
 #undef BK_GENERATOR
 
+/// linear_bf16_mma.cuh (variant "mma" of the official bf16 linear and of the
+/// official grouped linear): `groups` groups of `rows` weight rows over
+/// `in` columns each, bf16 or fp8 weights; outputs bf16-rounded when `round`.
+Expected<Body> linearBf16MmaBody(const LaunchReader &r, int64_t groups,
+                                 int64_t in, int64_t rows, DType w, bool round);
+
 } // namespace birkhoff::cuda::detail
 
 #endif // BIRKHOFF_COMPILER_CUDA_KERNELSOURCEINTERNAL_H

@@ -188,6 +188,37 @@ Status checkDecodeLanes(const LaunchReader &r, const Schedule &s, int64_t in) {
 
 } // namespace
 
+Expected<Body> linearBf16MmaBody(const LaunchReader &r, int64_t groups,
+                                 int64_t in, int64_t rows, DType w,
+                                 bool round) {
+  const Schedule &s = r.schedule();
+  if (w != DType::BF16 && w != DType::F8E4M3)
+    return invalidArgument(r.where() + "the mma variant of bf16 tensor cores "
+                                       "needs bf16 or fp8 weights");
+  if (in % 64)
+    return invalidArgument(r.where() +
+                           "the mma variant needs rows of whole "
+                           "64-column steps, not " +
+                           i(in));
+  if (s.warps != 4 && s.warps != 8)
+    return invalidArgument(r.where() + "the mma variant takes 4 or 8 warps");
+  if (s.tokensPerY < 1 || s.tokensPerY > 64 || s.tokensPerY % (2 * s.warps))
+    return invalidArgument(r.where() + "the mma variant takes tokens_per_y "
+                                       "up to 64, a multiple of twice its "
+                                       "warps (whole staging rounds)");
+  const int64_t tiles = (rows + 16 * s.warps - 1) / (16 * s.warps);
+  if (groups * tiles > INT_MAX)
+    return invalidArgument(r.where() + "too many weight rows");
+  Body b;
+  b.include = "bk/linear_bf16_mma.cuh";
+  b.call = "bk::linearBf16Mma<" + i(groups) + ", " + i(in) + ", " + i(rows) +
+           ", " + dt(w) + ", " + i(s.warps) + ", " + i(s.tokensPerY) + ", " +
+           flag(round) + ">(args);";
+  b.grid = {0, groups * tiles, s.tokensPerY, int(32 * s.warps)};
+  b.minBlocksPerSm = 2;
+  return b;
+}
+
 Expected<Body> genLinearOfficial(const LinearParams &p, const LaunchReader &r,
                                  const CudaCodegenOptions &) {
   BK_ASSIGN_OR_RETURN(int64_t in, r.range(p, p.inFeatures));
@@ -197,6 +228,8 @@ Expected<Body> genLinearOfficial(const LinearParams &p, const LaunchReader &r,
                                             DType::F8E4M3, DType::FP4E2M1x2}));
   BK_RETURN_IF_ERROR(r.shape(0, {out, in}));
   const Schedule &s = r.schedule();
+  if (w == DType::BF16 && s.variant == "mma")
+    return linearBf16MmaBody(r, 1, in, out, w, round);
   if (w == DType::F32 || w == DType::BF16) {
     // fp32 accumulation of the exact weights, bf16 output when asked: the
     // reference GEMV (one group) with its rounding flag.

@@ -66,8 +66,11 @@ Expected<Body> genGroupedLinear(const GroupedLinearParams &p,
     return invalidArgument(r.where() + "groups are too large");
   BK_RETURN_IF_ERROR(r.shape(0, {groups * outPer, inPer}));
   BK_RETURN_IF_ERROR(checkFp4(r, w, inPer, "in_per_group"));
-  BK_RETURN_IF_ERROR(r.variant({"gemv"}).status());
   const Schedule &s = r.schedule();
+  // Official: wo_a dequantized to bf16, fp32 einsum, bf16 output.
+  if (p.official() && s.variant == "mma")
+    return linearBf16MmaBody(r, groups, inPer, outPer, w, /*round=*/true);
+  BK_RETURN_IF_ERROR(r.variant({"gemv"}).status());
   if (s.prefetch < 1 || s.prefetch > 8)
     return invalidArgument(r.where() + "schedule prefetch " + i(s.prefetch) +
                            " is not in [1, 8]");

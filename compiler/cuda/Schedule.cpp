@@ -54,6 +54,21 @@ Schedule prefetchingGemv(int64_t maxTokens) {
   return s;
 }
 
+/// linear_bf16_mma.cuh (no knobs but its fixed tile: 8 warps of 16 weight
+/// rows, 64-token y-slices): the official BF16 linear and the official
+/// grouped linear (BF16 or FP8 weights) whose rows are whole 64-column
+/// steps, in every entry, so the one-token and the batch entries give a
+/// token the same bits.
+constexpr int64_t kBf16MmaWarps = 8, kBf16MmaTokens = 64;
+
+Schedule bf16Mma() {
+  Schedule s;
+  s.variant = "mma";
+  s.warps = kBf16MmaWarps;
+  s.tokensPerY = kBf16MmaTokens;
+  return s;
+}
+
 /// Activation rows the official kernels quantize at once (their FP8 codes
 /// in 32 KiB of shared memory).
 int64_t quantizedTokens(int64_t k) {
@@ -130,14 +145,18 @@ DType weightOr(const CudaLaunchSpec &spec, size_t i) {
 } // namespace
 
 /// linear. Reference: "gemv" (warps, token_tile, tokens_per_y). Official:
-/// "gemv" for f32/bf16 weights (the exact GEMV; also prefetch: 4 chunks a
-/// lane in entries of at most 4 tokens, else 1), "decode" (warps, lanes),
+/// "mma" for bf16 weights of whole 64-column rows (linear_bf16_mma.cuh),
+/// "gemv" for other f32/bf16 weights (the exact GEMV; also prefetch: 4
+/// chunks a lane in entries of at most 4 tokens, else 1), "decode" (warps,
+/// lanes),
 /// "mma" for FP8 entries of many tokens (no knobs: official_gemm.cuh's tile
 /// is fixed), else "quantized" (warps, tokens_per_y, staged_tokens).
 Schedule chooseLinearSchedule(const LinearParams &p, int64_t maxTokens,
                               DType w) {
   if (!p.official())
     return gemv("gemv");
+  if (w == DType::BF16 && p.inFeatures % 64 == 0)
+    return bf16Mma();
   if (w == DType::F32 || w == DType::BF16)
     return prefetchingGemv(maxTokens);
   if (std::optional<Schedule> d = officialDecode(p.inFeatures, maxTokens, w))
@@ -150,11 +169,17 @@ Schedule chooseLinearSchedule(const LinearParams &p, int64_t maxTokens,
   return quantizedGemv(p.inFeatures);
 }
 
+// Official entries of at most this many tokens (decode, the 64-token batch
+// entry) run linear_rms_norm's linear over the whole GPU, then the norm: one
+// cluster per 32-token slice streamed the weights through 8 SMs (0.66 ms a
+// launch at 32 tokens on V4-Flash, 0.13 ms over the whole GPU).
+constexpr int64_t kThenNormMaxTokens = 64;
+
 /// linear_rms_norm. Reference: "cluster" (cluster, warps, tokens_per_y,
 /// staged_tokens: the rows of in floats a block stages). Official: entries
-/// of at most tokens_per_y tokens run the linear over the whole GPU, then the
-/// norm: "decode_then_norm" (warps, lanes) or "quantized_then_norm" (warps,
-/// tokens_per_y, staged_tokens); larger ones "cluster".
+/// of at most kThenNormMaxTokens tokens run the linear over the whole GPU,
+/// then the norm: "decode_then_norm" (warps, lanes) or "quantized_then_norm"
+/// (warps, tokens_per_y, staged_tokens); larger ones "cluster".
 Schedule chooseLinearRmsNormSchedule(const LinearRmsNormParams &p,
                                      int64_t maxTokens, DType w) {
   Schedule s;
@@ -167,7 +192,7 @@ Schedule chooseLinearRmsNormSchedule(const LinearRmsNormParams &p,
     return s;
   }
   s.stagedTokens = quantizedTokens(p.inFeatures);
-  if (maxTokens < 1 || maxTokens > kGemvTokensPerY)
+  if (maxTokens < 1 || maxTokens > kThenNormMaxTokens)
     return s;
   if (std::optional<Schedule> d = officialDecode(p.inFeatures, maxTokens, w)) {
     d->variant = "decode_then_norm";
@@ -238,9 +263,14 @@ Schedule chooseSparseAttentionSchedule(const SparseAttentionParams &p,
   return s;
 }
 
-/// grouped_linear. "gemv" (warps, token_tile, tokens_per_y, prefetch as
-/// the official f32/bf16 linear's).
-Schedule chooseGroupedLinearSchedule(int64_t maxTokens) {
+/// grouped_linear. Official, bf16 or fp8 weights of whole 64-column rows:
+/// "mma" (as the official bf16 linear). Else "gemv" (warps, token_tile,
+/// tokens_per_y, prefetch as the official f32/bf16 linear's).
+Schedule chooseGroupedLinearSchedule(const GroupedLinearParams &p,
+                                     int64_t maxTokens, DType w) {
+  if (p.official() && (w == DType::BF16 || w == DType::F8E4M3) &&
+      p.inPerGroup % 64 == 0)
+    return bf16Mma();
   return prefetchingGemv(maxTokens);
 }
 
@@ -280,7 +310,7 @@ Schedule chooseSchedule(const CudaLaunchSpec &spec,
         else if constexpr (std::is_same_v<P, IndexerTopkParams>)
           return chooseIndexerSchedule(p, tokens);
         else if constexpr (std::is_same_v<P, GroupedLinearParams>)
-          return chooseGroupedLinearSchedule(tokens);
+          return chooseGroupedLinearSchedule(p, tokens, w0);
         else if constexpr (std::is_same_v<P, RouterParams>)
           return chooseRouterSchedule(tokens);
         else if constexpr (std::is_same_v<P, CompressorParams>)

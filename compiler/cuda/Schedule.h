@@ -69,8 +69,10 @@ struct ScheduleOptions {
 /// (ScheduleOptions::splitDecodeAttention), else "fixed".
 Schedule chooseSparseAttentionSchedule(const SparseAttentionParams &p,
                                        int64_t maxTokens, bool split);
-/// grouped_linear: "gemv".
-Schedule chooseGroupedLinearSchedule(int64_t maxTokens);
+/// grouped_linear: "mma" for official bf16/fp8 weights of whole 64-column
+/// rows, else "gemv".
+Schedule chooseGroupedLinearSchedule(const GroupedLinearParams &p,
+                                     int64_t maxTokens, DType w);
 /// compressor: "projected" for entries of few tokens, else "cluster".
 Schedule chooseCompressorSchedule(int64_t maxTokens);
 /// router: "scored" for entries of few tokens, else "cluster".

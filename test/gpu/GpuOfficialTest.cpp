@@ -8,8 +8,9 @@
 // P8/P9) and linear_rms_norm, indexer_topk, sparse_attention, the compressor
 // and the moe, on CUDA and tensor cores (mHC: GpuKernelTest.cpp, both
 // profiles). Within
-// one bf16 ulp: BF16 linears and grouped_linear (fp32 sums in another order),
-// the tensor-core linear and an expert split over two clusters. The moe's
+// one bf16 ulp: BF16 linears and grouped_linear (fp32 sums in another order,
+// on the BF16 tensor cores), the FP8 tensor-core linear and an expert split
+// over two clusters. The moe's
 // expert GEMMs sum each block's products exactly (InnerSum::Exact), so its
 // tensor-core tiles are bitwise too.
 //
@@ -165,8 +166,9 @@ struct OfficialLinearCase {
 // accumulation (within rounding), rounded to bf16 when asked. Decode entries
 // (up to 4 tokens) take official_decode.cuh's linear (narrow rows share a
 // warp; rows past N recompute the last); their linear_rms_norm is that
-// linear, then the norm; other entries' linear_rms_norm is one cluster
-// kernel: bitwise every way.
+// linear, then the norm, and so do entries of up to 64 tokens with the
+// quantized GEMV; larger entries' linear_rms_norm is one cluster kernel:
+// bitwise every way.
 TEST(GpuOfficial, LinearMatchesHost) {
   REQUIRE_GPU();
   for (OfficialLinearCase c :
@@ -185,9 +187,18 @@ TEST(GpuOfficial, LinearMatchesHost) {
         OfficialLinearCase{DType::F8E4M3, 4096, 1024, 1, true, true, 1},
         OfficialLinearCase{DType::F8E4M3, 4096, 512, 1, true, true, 1},
         OfficialLinearCase{DType::FP4E2M1x2, 2048, 384, 3, true, true, 4},
-        // BF16 in decode entries: the GEMV prefetching 4 chunks a lane.
+        // The 64-token batch entry's linear_rms_norm: the quantized GEMV in
+        // two 32-token slices, then the norm.
+        OfficialLinearCase{DType::F8E4M3, 4096, 512, 40, true, true, 64},
+        // BF16 rows of whole 64-column steps: the BF16 tensor cores in every
+        // entry (decode, batch, prefill: partial 8-token tiles, two 64-token
+        // y-slices, a partial 128-row tile).
         OfficialLinearCase{DType::BF16, 4096, 300, 3, false, false, 4},
-        OfficialLinearCase{DType::BF16, 512, 64, 1, true, false, 1}}) {
+        OfficialLinearCase{DType::BF16, 512, 64, 1, true, false, 1},
+        OfficialLinearCase{DType::BF16, 4096, 1000, 37, true, false, 64},
+        OfficialLinearCase{DType::BF16, 1024, 129, 70, false, false, 512},
+        // Not whole 64-column steps: the GEMV.
+        OfficialLinearCase{DType::BF16, 4000, 100, 3, true, false, 4}}) {
     SCOPED_TRACE(std::string(dtypeName(c.dtype)) + " " + std::to_string(c.in) +
                  "->" + std::to_string(c.out) +
                  " S=" + std::to_string(c.tokens) + (c.norm ? " +norm" : "") +
@@ -275,6 +286,47 @@ TEST(GpuOfficial, TensorCoreLinearWithinOneBf16Ulp) {
   }
 }
 
+// The BF16 tensor-core linear (linear_bf16_mma.cuh) gives a token the same
+// bits whatever else its call holds: each token of a 37-token call, run
+// alone, matches its row bitwise (batch invariance across the one-token and
+// the batch entries).
+TEST(GpuOfficial, TensorCoreBf16LinearIsBatchInvariant) {
+  REQUIRE_GPU();
+  const int64_t in = 1024, out = 300, S = 37;
+  const std::vector<float> xs = randomBf16(size_t(S * in));
+  const std::vector<uint8_t> w =
+      bf16Bytes(randomFloats(size_t(out * in), 0.05f));
+  auto run = [&](int64_t tokens, int64_t entry, const float *rows) {
+    KernelHarness h;
+    h.entryMaxTokens = entry;
+    h.launch.kernel = "linear";
+    int x = h.addBuffer(tokens * in), y = h.addBuffer(tokens * out);
+    h.buffers[size_t(x)].assign(rows, rows + tokens * in);
+    h.launch.inputs = {x};
+    h.launch.outputs = {y};
+    h.launch.weights = {h.addWeightRaw("w", DType::BF16, {out, in}, w)};
+    h.param("in_features", double(in));
+    h.param("out_features", double(out));
+    h.param("numerics", 1);
+    h.param("round_output", 0);
+    auto spec = specOf(h);
+    EXPECT_TRUE(spec.isOk() && scheduled(*spec).schedule->variant == "mma");
+    auto d = runOnGpu(G, h, tokens, 0);
+    EXPECT_TRUE(d.isOk()) << d.status().toString();
+    return d.isOk() ? (*d)[0] : std::vector<float>();
+  };
+  const std::vector<float> all = run(S, 64, xs.data());
+  ASSERT_EQ(all.size(), size_t(S * out));
+  for (int64_t t : {int64_t(0), int64_t(5), int64_t(17), S - 1}) {
+    const std::vector<float> one = run(1, 1, xs.data() + t * in);
+    ASSERT_EQ(one.size(), size_t(out));
+    expectBitwise(
+        one,
+        std::vector<float>(all.begin() + t * out, all.begin() + (t + 1) * out),
+        "one token alone vs in a call of 37");
+  }
+}
+
 TEST(GpuOfficial, GroupedLinearWithinOneBf16Ulp) {
   REQUIRE_GPU();
   KernelHarness h;
@@ -289,11 +341,11 @@ TEST(GpuOfficial, GroupedLinearWithinOneBf16Ulp) {
   h.param("in_per_group", double(in));
   h.param("out_per_group", double(out));
   h.param("numerics", 1);
-  // An entry of unknown size, then a decode entry (4 chunks a lane in
-  // flight: the same sums, so the same bits).
+  // An entry of unknown size, then a decode entry: both on the BF16 tensor
+  // cores (the FP8 weights dequantized exactly), the same bits.
   std::vector<float> first;
   for (int64_t entry : {int64_t(0), S}) {
-    SCOPED_TRACE(entry ? "prefetch 4" : "prefetch 1");
+    SCOPED_TRACE(entry ? "decode entry" : "unknown entry");
     h.entryMaxTokens = entry;
     auto [d, hst] = runBoth(G, h, rt::groupedLinearKernel, S, 0);
     if (d.empty())
@@ -302,7 +354,26 @@ TEST(GpuOfficial, GroupedLinearWithinOneBf16Ulp) {
     if (entry == 0)
       first = d[0];
     else if (!first.empty())
-      expectBitwise(d[0], first, "official grouped_linear, prefetch 4 vs 1");
+      expectBitwise(d[0], first, "official grouped_linear, two entries");
+  }
+  // Calls of many tokens: partial 8-token tiles, two 64-token y-slices.
+  for (int64_t tokens : {int64_t(37), int64_t(70)}) {
+    SCOPED_TRACE("tokens " + std::to_string(tokens));
+    KernelHarness m;
+    m.entryMaxTokens = 512;
+    m.launch.kernel = "grouped_linear";
+    int mo = m.addBuffer(tokens * G8 * in), mz = m.addBuffer(tokens * G8 * out);
+    m.buffers[size_t(mo)] = randomBf16(size_t(tokens * G8 * in));
+    m.launch.inputs = {mo};
+    m.launch.outputs = {mz};
+    m.launch.weights = {addFp8Weight(m, "wo_a", G8 * out, in)};
+    m.param("groups", double(G8));
+    m.param("in_per_group", double(in));
+    m.param("out_per_group", double(out));
+    m.param("numerics", 1);
+    auto [d, hst] = runBoth(G, m, rt::groupedLinearKernel, tokens, 0);
+    if (!d.empty())
+      expectWithinBf16Ulp(d[0], hst[0], "official grouped_linear, many tokens");
   }
 }
 

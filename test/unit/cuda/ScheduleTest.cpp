@@ -35,7 +35,14 @@ TEST(Schedule, OfficialLinearVariantsFollowTheEntry) {
   EXPECT_EQ(fp4.variant, "quantized");
   EXPECT_EQ(fp4.stagedTokens, 8);
   EXPECT_EQ(chooseLinearSchedule(p, 8, DType::F8E4M3).variant, "quantized");
+  // BF16 rows of whole 64-column steps: the tensor cores in every entry (a
+  // token gets the same bits at batch 1 and in a batch); others the GEMV.
+  for (int64_t tokens : {1, 4, 64, 512})
+    EXPECT_EQ(chooseLinearSchedule(p, tokens, DType::BF16),
+              (Schedule{"mma", 8, 0, 64}));
+  p.inFeatures = 4000;
   EXPECT_EQ(chooseLinearSchedule(p, 1, DType::BF16).variant, "gemv");
+  p.inFeatures = 4096;
   p.numerics = 0;
   EXPECT_EQ(chooseLinearSchedule(p, 1, DType::F8E4M3),
             (Schedule{"gemv", 8, 4, 32}));
@@ -52,6 +59,22 @@ TEST(Schedule, DecodeLanesDivideTheRowsBlocks) {
   EXPECT_EQ(chooseLinearSchedule(p, 1, DType::F8E4M3).lanes, 4);
   p.inFeatures = 128 * 96; // 96 blocks: 32 lanes, 3 blocks (24 chunks) each
   EXPECT_EQ(chooseLinearSchedule(p, 1, DType::F8E4M3).variant, "quantized");
+}
+
+TEST(Schedule, OfficialGroupedLinearRunsOnTheTensorCores) {
+  GroupedLinearParams p;
+  p.groups = 8;
+  p.inPerGroup = 4096;
+  p.outPerGroup = 1024;
+  p.numerics = 1;
+  for (DType w : {DType::F8E4M3, DType::BF16})
+    for (int64_t tokens : {1, 64, 512})
+      EXPECT_EQ(chooseGroupedLinearSchedule(p, tokens, w).variant, "mma");
+  EXPECT_EQ(chooseGroupedLinearSchedule(p, 1, DType::F32).variant, "gemv");
+  EXPECT_EQ(chooseGroupedLinearSchedule(p, 1, DType::FP4E2M1x2).variant,
+            "gemv");
+  p.numerics = 0;
+  EXPECT_EQ(chooseGroupedLinearSchedule(p, 1, DType::F8E4M3).prefetch, 4);
 }
 
 TEST(Schedule, MhcSplitsClustersOrRunsABlock) {
@@ -71,8 +94,11 @@ TEST(Schedule, OfficialLinearRmsNormRunsTwoKernelsForFewTokens) {
   p.numerics = 1;
   EXPECT_EQ(chooseLinearRmsNormSchedule(p, 1, DType::F8E4M3).variant,
             "decode_then_norm");
-  EXPECT_EQ(chooseLinearRmsNormSchedule(p, 32, DType::F8E4M3).variant,
-            "quantized_then_norm");
+  for (int64_t tokens : {32, 64}) // the batch entry too
+    EXPECT_EQ(chooseLinearRmsNormSchedule(p, tokens, DType::F8E4M3).variant,
+              "quantized_then_norm");
+  EXPECT_EQ(chooseLinearRmsNormSchedule(p, 65, DType::F8E4M3).variant,
+            "cluster");
   Schedule large = chooseLinearRmsNormSchedule(p, 512, DType::F8E4M3);
   EXPECT_EQ(large.variant, "cluster");
   EXPECT_EQ(large.cluster, 8);
