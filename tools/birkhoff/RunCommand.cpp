@@ -300,6 +300,9 @@ int runRun(const CLI::App &app, const RunArgs &args) {
     return fail(model.status());
   if (modelOptions.device != "host")
     std::fprintf(stderr, "device: %s\n", (*model)->info().device.c_str());
+  if (std::optional<std::string> w = (*model)->info().contextWarning(
+          args.maxContext ? args.maxContext : (*model)->info().maxContext))
+    std::fprintf(stderr, "birkhoff run: warning: %s\n", w->c_str());
   // The artifact's generation defaults, then the flags given.
   const std::optional<GenerationConfig> &stored =
       (*model)->info().generationConfig;

@@ -65,6 +65,9 @@ int runServe(const ServeArgs &args) {
   if (!scheduler)
     return fail(scheduler.status());
   const ModelInfo &info = (*model)->info();
+  if (std::optional<std::string> w = info.contextWarning(
+          args.maxContext ? args.maxContext : info.maxContext))
+    std::fprintf(stderr, "birkhoff serve: warning: %s\n", w->c_str());
   serve::HttpOptions ho;
   ho.host = args.host;
   ho.port = int(args.port);
