@@ -55,11 +55,11 @@ Schedule prefetchingGemv(int64_t maxTokens) {
 }
 
 /// linear_bf16_mma.cuh (no knobs but its fixed tile: 8 warps of 16 weight
-/// rows, 64-token y-slices): the official BF16 linear and the official
-/// grouped linear (BF16 or FP8 weights) whose rows are whole 64-column
+/// rows, 32-token y-slices: 64 would spill): the official BF16 linear and the
+/// official grouped linear (BF16 or FP8 weights) whose rows are whole 64-column
 /// steps, in every entry, so the one-token and the batch entries give a
 /// token the same bits.
-constexpr int64_t kBf16MmaWarps = 8, kBf16MmaTokens = 64;
+constexpr int64_t kBf16MmaWarps = 8, kBf16MmaTokens = 32;
 
 Schedule bf16Mma() {
   Schedule s;

@@ -39,7 +39,7 @@ TEST(Schedule, OfficialLinearVariantsFollowTheEntry) {
   // token gets the same bits at batch 1 and in a batch); others the GEMV.
   for (int64_t tokens : {1, 4, 64, 512})
     EXPECT_EQ(chooseLinearSchedule(p, tokens, DType::BF16),
-              (Schedule{"mma", 8, 0, 64}));
+              (Schedule{"mma", 8, 0, 32}));
   p.inFeatures = 4000;
   EXPECT_EQ(chooseLinearSchedule(p, 1, DType::BF16).variant, "gemv");
   p.inFeatures = 4096;
