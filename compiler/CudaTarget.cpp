@@ -8,6 +8,7 @@
 #include "KernelSource.h"
 
 #include "birkhoff/DType.h"
+#include "birkhoff/FileSafety.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinOps.h"
@@ -20,6 +21,9 @@
 #include <fstream>
 #include <set>
 #include <thread>
+#include <tuple>
+
+#include <unistd.h>
 
 using namespace mlir;
 
@@ -214,22 +218,35 @@ Expected<CudaProgram> compileCudaProgram(Operation *bkModule,
 Status dumpCudaKernels(const CudaProgram &program, const std::string &dir) {
   namespace fs = std::filesystem;
   std::error_code ec;
-  fs::create_directories(dir, ec);
+  if (fs::exists(fs::symlink_status(dir, ec)) && !fs::is_directory(dir, ec))
+    return invalidArgument("--dump-kernels: '" + dir +
+                           "' exists and is not a directory");
+  // Written beside the target and swapped in whole: a failure leaves the
+  // previous dump as it was, and an interrupt leaves no partial folder.
+  const std::string temp = dir + ".partial." + std::to_string(::getpid());
+  fs::remove_all(temp, ec);
+  fs::create_directories(temp, ec);
   if (ec)
-    return ioError("--dump-kernels: cannot create '" + dir +
+    return ioError("--dump-kernels: cannot create '" + temp +
                    "': " + ec.message());
+  CleanupPath cleanup(temp);
+  auto fail = [&](Status s) {
+    std::error_code ignored;
+    fs::remove_all(temp, ignored);
+    return s;
+  };
   std::string table =
       "# name kernel arch registers spill_bytes stack_bytes shared_bytes "
       "block grid_x_per_token grid_x_const grid_tokens_per_y cluster "
       "scratch_bytes launches cubin_bytes\n";
   for (const CudaKernelImage &k : program.kernels) {
-    fs::path base = fs::path(dir) / k.name;
-    BK_RETURN_IF_ERROR(
-        writeFile(base.string() + ".cu", k.source.data(), k.source.size()));
-    BK_RETURN_IF_ERROR(
-        writeFile(base.string() + ".ptx", k.ptx.data(), k.ptx.size()));
-    BK_RETURN_IF_ERROR(
-        writeFile(base.string() + ".cubin", k.cubin.data(), k.cubin.size()));
+    fs::path base = fs::path(temp) / k.name;
+    for (auto [ext, data, size] :
+         {std::tuple{".cu", (const void *)k.source.data(), k.source.size()},
+          std::tuple{".ptx", (const void *)k.ptx.data(), k.ptx.size()},
+          std::tuple{".cubin", (const void *)k.cubin.data(), k.cubin.size()}})
+      if (Status s = writeFile(base.string() + ext, data, size); !s.isOk())
+        return fail(s);
     char line[512];
     std::snprintf(line, sizeof line,
                   "%s %s %s %d %d %d %d %d %lld %lld %lld %d %llu %d %zu\n",
@@ -241,8 +258,33 @@ Status dumpCudaKernels(const CudaProgram &program, const std::string &dir) {
                   k.cubin.size());
     table += line;
   }
-  fs::path resources = fs::path(dir) / "resources.txt";
-  return writeFile(resources, table.data(), table.size());
+  if (Status s = writeFile(fs::path(temp) / "resources.txt", table.data(),
+                           table.size());
+      !s.isOk())
+    return fail(s);
+  // A directory cannot be renamed onto a non-empty one: the old dump moves
+  // aside first and goes once the new one is in place.
+  const std::string old = dir + ".old." + std::to_string(::getpid());
+  const bool hadOld = fs::exists(dir, ec);
+  if (hadOld) {
+    fs::remove_all(old, ec);
+    fs::rename(dir, old, ec);
+    if (ec)
+      return fail(ioError("--dump-kernels: cannot move the previous '" + dir +
+                          "' aside: " + ec.message()));
+  }
+  fs::rename(temp, dir, ec);
+  if (ec) {
+    std::error_code ignored;
+    if (hadOld)
+      fs::rename(old, dir, ignored);
+    return fail(ioError("--dump-kernels: cannot rename '" + temp + "' to '" +
+                        dir + "': " + ec.message()));
+  }
+  cleanup.release();
+  if (hadOld)
+    fs::remove_all(old, ec);
+  return Status::ok();
 }
 
 } // namespace birkhoff

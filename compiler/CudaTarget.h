@@ -95,7 +95,9 @@ Expected<CudaProgram> compileCudaProgram(mlir::Operation *bkModule,
 
 /// Writes <name>.cu, <name>.ptx, <name>.cubin for every kernel and
 /// resources.txt (one line per kernel: registers, spills, stack, shared
-/// memory, block, grid rule, launches) into `dir`, creating it.
+/// memory, block, grid rule, launches) into `dir`: into a folder beside it
+/// first, which then replaces `dir` whole (a failure or an interrupt leaves
+/// a previous `dir` as it was). `dir` may not be a file.
 Status dumpCudaKernels(const CudaProgram &program, const std::string &dir);
 
 } // namespace birkhoff

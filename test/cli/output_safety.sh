@@ -67,5 +67,29 @@ interrupt() {
 }
 interrupt INT 'model-00002-of-[0-9]+\.safetensors\.partial'
 interrupt TERM 'safetensors\.partial'
+
+# --dump-kernels (where NVRTC compiles the kernels) replaces a previous dump whole, once the
+# artifact is written: a failed compile leaves it as it was, and a file as DIR is refused.
+dump="$work/dump"
+if "$birkhoff" compile "$ckpt" -o "$work/cuda.bkart" --target cuda --dump-kernels "$dump" 2>/dev/null; then
+  [ -f "$dump/resources.txt" ] || { echo "no resources.txt in the dump"; exit 1; }
+  touch "$dump/stale.txt"
+  "$birkhoff" compile "$ckpt" -o "$work/cuda.bkart" --target cuda --dump-kernels "$dump" 2>/dev/null
+  [ -f "$dump/resources.txt" ] && [ ! -e "$dump/stale.txt" ] ||
+    { echo "the dump was not replaced whole: $(ls "$dump")"; exit 1; }
+  touch "$dump/mark"
+  if (trap '' XFSZ; ulimit -f 64; "$birkhoff" compile "$ckpt" -o "$work/cuda.bkart" --target cuda \
+        --dump-kernels "$dump") 2> /dev/null; then
+    echo "compile under a 64 KiB file-size limit succeeded"; exit 1
+  fi
+  [ -e "$dump/mark" ] || { echo "a failed compile changed the dump"; exit 1; }
+  if ls "$work" | grep -qE 'dump\.(partial|old)'; then echo "left beside the dump: $(ls "$work")"; exit 1; fi
+  status=0
+  "$birkhoff" compile "$ckpt" -o "$work/cuda.bkart" --target cuda --dump-kernels "$work/gen.json" \
+    2> "$work/err.txt" || status=$?
+  [ "$status" != 0 ] && grep -q "is not a directory" "$work/err.txt" ||
+    { echo "--dump-kernels onto a file: exit $status"; cat "$work/err.txt"; exit 1; }
+  echo "--dump-kernels: replaced whole, kept on failure, a file refused"
+fi
 rm -rf "$work"
 echo "output safety: PASS"

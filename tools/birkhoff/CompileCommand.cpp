@@ -424,9 +424,6 @@ int runCompile(const CLI::App &app, const CompileArgs &args) {
       return fail(compiled.status());
     cudaProgram = compiled.take();
     timer.done("cuda");
-    if (args.dumpKernels)
-      if (Status s = dumpCudaKernels(cudaProgram, *args.dumpKernels); !s)
-        return fail(s);
   }
 
   ArtifactOptions options;
@@ -444,6 +441,11 @@ int runCompile(const CLI::App &app, const CompileArgs &args) {
   if (!stats)
     return fail(stats.status());
   timer.done("artifact");
+  // The kernels' dump once the artifact is in place: a failed compile
+  // leaves the previous dump with the previous artifact.
+  if (cudaTarget && args.dumpKernels)
+    if (Status s = dumpCudaKernels(cudaProgram, *args.dumpKernels); !s)
+      return fail(s);
   std::fprintf(
       stderr,
       "birkhoff compile: wrote %s (%llu weights, %llu states, %llu launches, "
