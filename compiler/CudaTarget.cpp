@@ -222,7 +222,7 @@ Status dumpCudaKernels(const CudaProgram &program, const std::string &dir) {
     return invalidArgument("--dump-kernels: '" + dir +
                            "' exists and is not a directory");
   // Written beside the target and swapped in whole: a failure leaves the
-  // previous dump as it was, and an interrupt leaves no partial folder.
+  // previous dump as it was and removes the partial folder.
   const std::string temp = dir + ".partial." + std::to_string(::getpid());
   fs::remove_all(temp, ec);
   fs::create_directories(temp, ec);
