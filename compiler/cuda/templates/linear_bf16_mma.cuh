@@ -102,7 +102,7 @@ __device__ __forceinline__ void linearBf16Mma(const BkLaunch &a) {
   if (nt <= 0)
     return;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  // [G·R][K] weights of PER_UNIT·... bytes; FP8 scales [G·R/128][K/128].
+  // [G·R][K] weights (bf16, or fp8 with e8m0 scales [G·R/128][K/128]).
   const unsigned char *W = (const unsigned char *)a.weights[0];
   const unsigned char *S = (const unsigned char *)a.scales[0];
   const float *x = (const float *)a.in[0];
