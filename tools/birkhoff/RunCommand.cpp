@@ -251,15 +251,28 @@ int runBatch(const RunArgs &args, std::shared_ptr<const Model> model,
   int64_t promptTokens = 0;
   for (const auto &p : *prompts)
     promptTokens += int64_t(p.size());
+  // --json: one object at the end, a result per prompt in prompt order.
+  nlohmann::json results = nlohmann::json::array();
   for (int i = 0; i < n; ++i) {
-    std::printf("%d:", i);
-    for (int32_t t : generated[size_t(i)])
-      std::printf(" %d", t);
-    std::printf("\n");
-    std::fflush(stdout);
-    if (stop[size_t(i)])
-      std::fprintf(stderr, "prompt %d: %zu tokens, stop: %s\n", i,
-                   generated[size_t(i)].size(), stopName(*stop[size_t(i)]));
+    if (args.json) {
+      const auto &p = (*prompts)[size_t(i)];
+      results.push_back(
+          {{"prompt", i},
+           {"prompt_tokens", p.size()},
+           {"generated_tokens", generated[size_t(i)].size()},
+           {"tokens", generated[size_t(i)]},
+           {"stop", stop[size_t(i)] ? nlohmann::json(stopKey(*stop[size_t(i)]))
+                                    : nlohmann::json(nullptr)}});
+    } else {
+      std::printf("%d:", i);
+      for (int32_t t : generated[size_t(i)])
+        std::printf(" %d", t);
+      std::printf("\n");
+      std::fflush(stdout);
+      if (stop[size_t(i)])
+        std::fprintf(stderr, "prompt %d: %zu tokens, stop: %s\n", i,
+                     generated[size_t(i)].size(), stopName(*stop[size_t(i)]));
+    }
     const std::string name = std::to_string(i) + ".npy";
     if (dumpLogits) {
       const int64_t rows = int64_t(logits[size_t(i)].size()) / vocab;
@@ -276,6 +289,20 @@ int runBatch(const RunArgs &args, std::shared_ptr<const Model> model,
       if (!st.isOk())
         return fail(st);
     }
+  }
+  if (args.json) {
+    nlohmann::json out = {
+        {"prompts", n},
+        {"prompt_tokens", promptTokens},
+        {"prefill_ms", 1e3 * prefillSec},
+        {"decode_steps", steps - 1},
+        {"decoded_tokens", decoded},
+        {"decode_ms", 1e3 * (total - prefillSec)},
+        {"decode_tokens_per_s",
+         total > prefillSec ? double(decoded) / (total - prefillSec) : 0.0},
+        {"results", std::move(results)}};
+    std::printf("%s\n", out.dump(2).c_str());
+    return 0;
   }
   std::fprintf(stderr,
                "batch: %d prompts, %lld prompt tokens in one step (%.3f s), "
@@ -611,11 +638,10 @@ cli::Runner declareRun(CLI::App &app) {
                "check every stored weight's checksum at load (the CUDA device "
                "always does; a damaged weight is exit 1 naming it)");
   cli::addFlag(app, "--json", args->json,
-               "with --tokens or --prompt: print one JSON object at the end "
-               "instead of streaming (the tokens, text, stop reason and "
-               "timings)")
-      ->excludes(chat)
-      ->excludes(batch);
+               "with --tokens, --prompt or --batch: print one JSON object at "
+               "the end instead of streaming (the tokens, text, stop reason "
+               "and timings; with --batch a result per prompt)")
+      ->excludes(chat);
   return [&app, args] { return runRun(app, *args); };
 }
 
