@@ -9,6 +9,7 @@
 #include "birkhoff/FileSafety.h"
 #include "birkhoff/NonFinite.h"
 #include "birkhoff/ProgramChecksum.h"
+#include "birkhoff/Progress.h"
 #include "birkhoff/schema/artifact_generated.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -416,7 +417,10 @@ Status Writer::write(const std::string &path, ArtifactStats &stats) {
     return out.status().withContext("artifact");
   std::FILE *f = out->stream();
   BK_RETURN_IF_ERROR(writeZeros(f, sectionOffset, path));
-  uint64_t pos = 0;
+  uint64_t pos = 0, stored = 0;
+  for (const WeightEntry &e : weights_)
+    stored += e.recipe ? 0 : e.size;
+  Progress progress("compile: weights", stored);
   for (WeightEntry &e : weights_) {
     if (e.recipe) {
       ++stats.generatedWeights;
@@ -440,6 +444,7 @@ Status Writer::write(const std::string &path, ArtifactStats &stats) {
       return ioError("artifact: writing '" + path +
                      "': " + std::strerror(errno));
     pos = e.offset + e.size;
+    progress.add(e.size);
   }
   flatbuffers::FlatBufferBuilder fbb;
   BK_RETURN_IF_ERROR(build(sectionOffset, fbb));

@@ -9,6 +9,7 @@
 
 #include "birkhoff/DType.h"
 #include "birkhoff/FileSafety.h"
+#include "birkhoff/Progress.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinOps.h"
@@ -177,8 +178,9 @@ Expected<CudaProgram> compileCudaProgram(Operation *bkModule,
   size_t n = program.kernels.size();
   std::vector<Status> results(n);
   std::atomic<size_t> next{0};
+  Progress progress("compile: CUDA kernels (NVRTC)", n, Progress::Unit::Items);
   auto worker = [&] {
-    for (size_t i = next++; i < n; i = next++) {
+    for (size_t i = next++; i < n; i = next++, progress.add(1)) {
       CudaKernelImage &k = program.kernels[i];
       Expected<cuda::CompiledKernel> c =
           cuda::compileCudaSource(k.source, k.name, k.arch);

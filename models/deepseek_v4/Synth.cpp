@@ -8,6 +8,7 @@
 #include "deepseek_v4/Synth.h"
 
 #include "birkhoff/FileSafety.h"
+#include "birkhoff/Progress.h"
 #include "birkhoff/Safetensors.h"
 #include "birkhoff/Tokenizer.h"
 #include "birkhoff/WeightSynthesis.h"
@@ -483,7 +484,10 @@ Status writeSynthCheckpoint(const ModelConfig &inputConfig,
   const Workers workers(*pool, options.threads);
   SynthRun run{config, options.seed, workers, {}, {}, 0};
   nlohmann::json weightMap = nlohmann::json::object();
-  int64_t total = 0;
+  int64_t total = 0, planned = 0;
+  for (const ExpectedTensor &t : table)
+    planned += t.byteSize();
+  Progress progress("synth: tensors", uint64_t(planned));
   for (const Shard &shard : shards) {
     std::vector<SafetensorsWriter::Declared> declared;
     for (const ExpectedTensor *t : shard.tensors)
@@ -498,6 +502,7 @@ Status writeSynthCheckpoint(const ModelConfig &inputConfig,
           writeTensor(*t, run, out).withContext("synth: " + path));
       weightMap[t->name] = shard.file;
       total += t->byteSize();
+      progress.add(uint64_t(t->byteSize()));
     }
     BK_RETURN_IF_ERROR(out.wait());
     partial.addIfNew(path);

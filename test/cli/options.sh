@@ -116,6 +116,24 @@ chat-template --parse flag - - -
 chat-template --thinking flag - - -
 chat-template --no-thinking flag - - -
 chat-template --reasoning-effort range max huge low|high|max
+compile --log-level range warning bogus error|warning|info|debug
+compile --quiet flag - - -
+synth --log-level range warning bogus error|warning|info|debug
+synth --quiet flag - - -
+run --log-level range warning bogus error|warning|info|debug
+run --quiet flag - - -
+inspect --log-level range warning bogus error|warning|info|debug
+inspect --quiet flag - - -
+bench --log-level range warning bogus error|warning|info|debug
+bench --quiet flag - - -
+serve --log-level range warning bogus error|warning|info|debug
+serve --quiet flag - - -
+tokenize --log-level range warning bogus error|warning|info|debug
+tokenize --quiet flag - - -
+chat-template --log-level range warning bogus error|warning|info|debug
+chat-template --quiet flag - - -
+version --log-level range warning bogus error|warning|info|debug
+version --quiet flag - - -
 EOF
 )
 

@@ -8,6 +8,8 @@
 #include "Cli.h"
 #include "CliHelp.h"
 
+#include "birkhoff/Log.h"
+
 #include <cstdio>
 #include <map>
 #include <memory>
@@ -133,6 +135,10 @@ int runTool(std::span<const Command> commands, int argc,
 
   std::map<const CLI::App *, Runner> runners;
   Runner versionRunner;
+  // Every command's messages on stderr (birkhoff/Log.h): progress and the
+  // informational lines at `info`, none but errors with --quiet.
+  std::string level = "info";
+  bool quiet = false;
   for (const Command &c : commands) {
     CLI::App *sub = app.add_subcommand(c.name, c.summary);
     sub->formatter(std::make_shared<HelpFormatter>(c.usage, c.about));
@@ -141,6 +147,12 @@ int runTool(std::span<const Command> commands, int argc,
     sub->option_defaults()->multi_option_policy(
         CLI::MultiOptionPolicy::TakeLast);
     runners[sub] = c.declare(*sub);
+    addChoice(*sub, "--log-level LEVEL", level,
+              {"error", "warning", "info", "debug"},
+              "what goes to stderr besides errors: warnings, progress and "
+              "informational lines (info), detail (debug)");
+    addFlag(*sub, "-q,--quiet", quiet,
+            "errors only on stderr (as --log-level error)");
     if (std::string(c.name) == "version")
       versionRunner = runners[sub];
   }
@@ -191,6 +203,7 @@ int runTool(std::span<const Command> commands, int argc,
   }
   if (&command == &app)
     return usageError(app, "expected a command");
+  setLogLevel(quiet ? LogLevel::Error : *parseLogLevel(level));
   return runners.at(&command)();
 }
 

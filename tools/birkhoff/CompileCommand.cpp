@@ -23,6 +23,7 @@
 #include "birkhoff/CheckedMath.h"
 #include "birkhoff/FileSafety.h"
 #include "birkhoff/GenerationConfig.h"
+#include "birkhoff/Log.h"
 #include "birkhoff/Tokenizer.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -214,16 +215,16 @@ Expected<std::string> chooseTokenizer(const CompileArgs &args,
       readInput(args, source, args.tokenizer, "tokenizer.json", "tokenizer",
                 [&] { return v4::synthTokenizerJson(source.config); }));
   if (!input && source.generated) {
-    std::fprintf(stderr,
-                 "birkhoff compile: warning: vocab_size %lld is too small "
-                 "for synth's byte-level tokenizer (256 bytes + BOS/EOS): "
-                 "the artifact takes and gives token ids only\n",
-                 (long long)source.config.vocabSize);
+    logf(LogLevel::Warning,
+         "birkhoff compile: warning: vocab_size %lld is too small "
+         "for synth's byte-level tokenizer (256 bytes + BOS/EOS): "
+         "the artifact takes and gives token ids only\n",
+         (long long)source.config.vocabSize);
     return std::string();
   }
   if (!input) {
-    std::fprintf(stderr, "birkhoff compile: warning: no tokenizer.json: the "
-                         "artifact takes and gives token ids only\n");
+    logf(LogLevel::Warning, "birkhoff compile: warning: no tokenizer.json: the "
+                            "artifact takes and gives token ids only\n");
     return std::string();
   }
   const std::string &path = input->origin, &json = input->text;
@@ -259,17 +260,17 @@ chooseGenerationConfig(const CompileArgs &args, const SourceModel &source) {
       GenerationConfig config,
       parseGenerationConfig(input->text, path, source.config.vocabSize));
   if (!config.doSample && config.hasSamplingFields())
-    std::fprintf(stderr,
-                 "birkhoff compile: warning: generation config '%s' gives "
-                 "sampling fields but not do_sample: as in transformers, they "
-                 "apply only with do_sample true\n",
-                 path.c_str());
+    logf(LogLevel::Warning,
+         "birkhoff compile: warning: generation config '%s' gives "
+         "sampling fields but not do_sample: as in transformers, they "
+         "apply only with do_sample true\n",
+         path.c_str());
   if (config.repetitionPenalty && *config.repetitionPenalty != 1.0f)
-    std::fprintf(stderr,
-                 "birkhoff compile: warning: generation config '%s' gives "
-                 "repetition_penalty %g: stored, but not applied (Birkhoff's "
-                 "sampler has no penalties)\n",
-                 path.c_str(), double(*config.repetitionPenalty));
+    logf(LogLevel::Warning,
+         "birkhoff compile: warning: generation config '%s' gives "
+         "repetition_penalty %g: stored, but not applied (Birkhoff's "
+         "sampler has no penalties)\n",
+         path.c_str(), double(*config.repetitionPenalty));
   return std::optional<GenerationConfig>(std::move(config));
 }
 
@@ -446,25 +447,24 @@ int runCompile(const CLI::App &app, const CompileArgs &args) {
   if (cudaTarget && args.dumpKernels)
     if (Status s = dumpCudaKernels(cudaProgram, *args.dumpKernels); !s)
       return fail(s);
-  std::fprintf(
-      stderr,
-      "birkhoff compile: wrote %s (%llu weights, %llu states, %llu launches, "
-      "%.1f MiB of weights)\n",
-      output.c_str(), (unsigned long long)stats->weights,
-      (unsigned long long)stats->states, (unsigned long long)stats->launches,
-      double(stats->weightSectionBytes) / (1024.0 * 1024.0));
+  logf(LogLevel::Info,
+       "birkhoff compile: wrote %s (%llu weights, %llu states, %llu launches, "
+       "%.1f MiB of weights)\n",
+       output.c_str(), (unsigned long long)stats->weights,
+       (unsigned long long)stats->states, (unsigned long long)stats->launches,
+       double(stats->weightSectionBytes) / (1024.0 * 1024.0));
   if (stats->generatedWeights)
-    std::fprintf(stderr,
-                 "birkhoff compile: %llu weights (%.1f MiB) generated at load "
-                 "time\n",
-                 (unsigned long long)stats->generatedWeights,
-                 double(stats->generatedBytes) / (1024.0 * 1024.0));
+    logf(LogLevel::Info,
+         "birkhoff compile: %llu weights (%.1f MiB) generated at load "
+         "time\n",
+         (unsigned long long)stats->generatedWeights,
+         double(stats->generatedBytes) / (1024.0 * 1024.0));
   if (cudaTarget)
-    std::fprintf(stderr,
-                 "birkhoff compile: %llu CUDA kernels for %s (%.1f KiB of "
-                 "cubins)\n",
-                 (unsigned long long)stats->cudaKernels, arch.c_str(),
-                 double(stats->cubinBytes) / 1024.0);
+    logf(LogLevel::Info,
+         "birkhoff compile: %llu CUDA kernels for %s (%.1f KiB of "
+         "cubins)\n",
+         (unsigned long long)stats->cudaKernels, arch.c_str(),
+         double(stats->cubinBytes) / 1024.0);
   return 0;
 }
 

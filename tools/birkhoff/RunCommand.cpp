@@ -5,6 +5,7 @@
 #include "birkhoff/CheckedMath.h"
 #include "birkhoff/FileSafety.h"
 #include "birkhoff/JsonInput.h"
+#include "birkhoff/Log.h"
 #include "birkhoff/Npy.h"
 #include "birkhoff/Runtime.h"
 
@@ -270,8 +271,8 @@ int runBatch(const RunArgs &args, std::shared_ptr<const Model> model,
       std::printf("\n");
       std::fflush(stdout);
       if (stop[size_t(i)])
-        std::fprintf(stderr, "prompt %d: %zu tokens, stop: %s\n", i,
-                     generated[size_t(i)].size(), stopName(*stop[size_t(i)]));
+        logf(LogLevel::Info, "prompt %d: %zu tokens, stop: %s\n", i,
+             generated[size_t(i)].size(), stopName(*stop[size_t(i)]));
     }
     const std::string name = std::to_string(i) + ".npy";
     if (dumpLogits) {
@@ -304,11 +305,11 @@ int runBatch(const RunArgs &args, std::shared_ptr<const Model> model,
     std::printf("%s\n", out.dump(2).c_str());
     return 0;
   }
-  std::fprintf(stderr,
-               "batch: %d prompts, %lld prompt tokens in one step (%.3f s), "
-               "%lld tokens decoded in %lld steps (%.3f s)\n",
-               n, (long long)promptTokens, prefillSec, (long long)decoded,
-               (long long)(steps - 1), total - prefillSec);
+  logf(LogLevel::Info,
+       "batch: %d prompts, %lld prompt tokens in one step (%.3f s), "
+       "%lld tokens decoded in %lld steps (%.3f s)\n",
+       n, (long long)promptTokens, prefillSec, (long long)decoded,
+       (long long)(steps - 1), total - prefillSec);
   return 0;
 }
 
@@ -326,10 +327,10 @@ int runRun(const CLI::App &app, const RunArgs &args) {
   if (!model)
     return fail(model.status());
   if (modelOptions.device != "host")
-    std::fprintf(stderr, "device: %s\n", (*model)->info().device.c_str());
+    logf(LogLevel::Info, "device: %s\n", (*model)->info().device.c_str());
   if (std::optional<std::string> w = (*model)->info().contextWarning(
           args.maxContext ? args.maxContext : (*model)->info().maxContext))
-    std::fprintf(stderr, "birkhoff run: warning: %s\n", w->c_str());
+    logf(LogLevel::Warning, "birkhoff run: warning: %s\n", w->c_str());
   // The artifact's generation defaults, then the flags given.
   const std::optional<GenerationConfig> &stored =
       (*model)->info().generationConfig;
@@ -345,10 +346,10 @@ int runRun(const CLI::App &app, const RunArgs &args) {
     g.topP = float(*args.topP);
   g.seed = uint64_t(args.seed);
   if (stored && (generateN > 0 || args.chat))
-    std::fprintf(stderr,
-                 "sampling: %s (the artifact's generation config where no "
-                 "flag is given)\n",
-                 samplingSummary(g).c_str());
+    logf(LogLevel::Info,
+         "sampling: %s (the artifact's generation config where no "
+         "flag is given)\n",
+         samplingSummary(g).c_str());
   g.stopAtEos = !args.noEosStop;
   for (int64_t v : args.stopIds)
     g.stopTokens.push_back(int32_t(v));
@@ -445,9 +446,9 @@ int runRun(const CLI::App &app, const RunArgs &args) {
   double prefillSec =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
           .count();
-  std::fprintf(stderr,
-               "prompt: %lld tokens in %zu call(s), %.3f s (%.1f tokens/s)\n",
-               (long long)n, split.size(), prefillSec, double(n) / prefillSec);
+  logf(LogLevel::Info,
+       "prompt: %lld tokens in %zu call(s), %.3f s (%.1f tokens/s)\n",
+       (long long)n, split.size(), prefillSec, double(n) / prefillSec);
   if (wantLogits) {
     Status st = writeNpyF32(*args.dumpLogits, {n, vocab}, all.data());
     if (!st.isOk())
@@ -507,14 +508,13 @@ int runRun(const CLI::App &app, const RunArgs &args) {
       return fail(result.status());
     if (!streamError.isOk())
       return fail(streamError);
-    std::fprintf(stderr, "stop: %s\n", stopName(result->stop));
+    logf(LogLevel::Info, "stop: %s\n", stopName(result->stop));
     double sec =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t1)
             .count();
-    std::fprintf(stderr, "generated %zu tokens in %.3f s (%.2f ms/token)\n",
-                 result->tokens.size(), sec,
-                 1e3 * sec /
-                     double(std::max<size_t>(1, result->tokens.size())));
+    logf(LogLevel::Info, "generated %zu tokens in %.3f s (%.2f ms/token)\n",
+         result->tokens.size(), sec,
+         1e3 * sec / double(std::max<size_t>(1, result->tokens.size())));
     const double count = double(result->tokens.size());
     out["generated_tokens"] = result->tokens.size();
     out["tokens"] = result->tokens;

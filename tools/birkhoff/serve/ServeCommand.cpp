@@ -4,6 +4,7 @@
 #include "Metrics.h"
 #include "Scheduler.h"
 #include "birkhoff/CheckedMath.h"
+#include "birkhoff/Log.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -67,7 +68,7 @@ int runServe(const ServeArgs &args) {
   const ModelInfo &info = (*model)->info();
   if (std::optional<std::string> w = info.contextWarning(
           args.maxContext ? args.maxContext : info.maxContext))
-    std::fprintf(stderr, "birkhoff serve: warning: %s\n", w->c_str());
+    logf(LogLevel::Warning, "birkhoff serve: warning: %s\n", w->c_str());
   serve::HttpOptions ho;
   ho.host = args.host;
   ho.port = int(args.port);
@@ -90,19 +91,18 @@ int runServe(const ServeArgs &args) {
   if (!bound)
     return fail(bound.status());
   serve::SchedulerStats stats = (*scheduler)->stats();
-  std::fprintf(stderr,
-               "birkhoff serve: model '%s' on %s%s; %lld sequences of %lld "
-               "tokens, %lld state pages; %s\n",
-               ho.limits.modelName.c_str(), info.device.c_str(),
-               (*model)->hasTokenizer() ? ""
-                                        : " (no tokenizer: token-id "
-                                          "completions only)",
-               (long long)args.maxSequences, (long long)ho.limits.capacity,
-               (long long)stats.pagesTotal,
-               (*model)->hasTokenizer() ? "chat and completions"
-                                        : "completions");
-  std::fprintf(stderr, "birkhoff serve: listening on http://%s:%d\n",
-               ho.host.c_str(), *bound);
+  logf(LogLevel::Info,
+       "birkhoff serve: model '%s' on %s%s; %lld sequences of %lld "
+       "tokens, %lld state pages; %s\n",
+       ho.limits.modelName.c_str(), info.device.c_str(),
+       (*model)->hasTokenizer() ? ""
+                                : " (no tokenizer: token-id "
+                                  "completions only)",
+       (long long)args.maxSequences, (long long)ho.limits.capacity,
+       (long long)stats.pagesTotal,
+       (*model)->hasTokenizer() ? "chat and completions" : "completions");
+  logf(LogLevel::Info, "birkhoff serve: listening on http://%s:%d\n",
+       ho.host.c_str(), *bound);
   std::fflush(stderr);
 
   (*scheduler)->start();
@@ -117,10 +117,10 @@ int runServe(const ServeArgs &args) {
   int sig = 0;
   sigwait(&stopSignals, &sig);
   if (!serverEnded)
-    std::fprintf(stderr,
-                 "birkhoff serve: %s: shutting down (%.0f s for the requests "
-                 "in flight)\n",
-                 sig == SIGINT ? "SIGINT" : "SIGTERM", args.shutdownGrace);
+    logf(LogLevel::Info,
+         "birkhoff serve: %s: shutting down (%.0f s for the requests "
+         "in flight)\n",
+         sig == SIGINT ? "SIGINT" : "SIGTERM", args.shutdownGrace);
   server.refuseNew();
   const bool clean = (*scheduler)
                          ->drain(std::chrono::milliseconds(
@@ -131,9 +131,8 @@ int runServe(const ServeArgs &args) {
   http.join();
   if (!served.isOk())
     return fail(served);
-  std::fprintf(stderr, "birkhoff serve: stopped (%s)\n",
-               clean ? "every request finished"
-                     : "requests still running were ended");
+  logf(LogLevel::Info, "birkhoff serve: stopped (%s)\n",
+       clean ? "every request finished" : "requests still running were ended");
   return 0;
 }
 
