@@ -131,4 +131,31 @@ void Progress::show(bool last) {
   shown_ = true;
 }
 
+void ProgressGroup::report(std::string_view task, uint64_t n, uint64_t total) {
+  Progress *p = nullptr;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto &[name, progress] : tasks_)
+      if (name == task)
+        p = progress.get();
+    if (!p) {
+      // A new task: the ones before it are over (the load's steps run one
+      // after another).
+      for (auto &entry : tasks_)
+        entry.second->finish();
+      tasks_.emplace_back(std::string(task),
+                          std::make_unique<Progress>(
+                              prefix_ + ": " + std::string(task), total));
+      p = tasks_.back().second.get();
+    }
+  }
+  p->add(n);
+}
+
+void ProgressGroup::finish() {
+  std::lock_guard lock(mutex_);
+  for (auto &entry : tasks_)
+    entry.second->finish();
+}
+
 } // namespace birkhoff

@@ -429,7 +429,8 @@ void WeightGenerator::encodeIndices(int64_t r0, int64_t r1,
 }
 
 void generateWeights(std::span<const GenerationTarget> targets, Workers workers,
-                     int64_t chunkBytes) {
+                     int64_t chunkBytes,
+                     const std::function<void(uint64_t bytes)> &done) {
   struct Task {
     const GenerationTarget *target;
     int64_t r0, r1;
@@ -449,6 +450,8 @@ void generateWeights(std::span<const GenerationTarget> targets, Workers workers,
     WeightGenerator &g = *task.target->generator;
     g.encode(task.r0, task.r1, task.target->data + task.r0 * g.rowBytes(),
              task.target->scale);
+    if (done)
+      done(uint64_t((task.r1 - task.r0) * g.rowBytes()));
   });
 }
 

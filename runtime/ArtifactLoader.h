@@ -1,4 +1,5 @@
-//===- ArtifactLoader.h - Loading and verifying an artifact file -----------===//
+//===- ArtifactLoader.h - Loading and verifying an artifact file
+//-----------===//
 #ifndef BIRKHOFF_RUNTIME_ARTIFACTLOADER_H
 #define BIRKHOFF_RUNTIME_ARTIFACTLOADER_H
 

@@ -82,7 +82,8 @@ public:
     return buffer(b, elems, isInt, "input " + std::to_string(i));
   }
   bool output(int i, int64_t elems, bool isInt = false) {
-    return buffer(l_.outputs[size_t(i)], elems, isInt, "output " + std::to_string(i));
+    return buffer(l_.outputs[size_t(i)], elems, isInt,
+                  "output " + std::to_string(i));
   }
 
   /// A 2-D matrix weight in a format the kernels decode.
@@ -120,15 +121,18 @@ public:
     }
     return &p_.weights[size_t(idx)];
   }
-  bool state(int i, int64_t rowBytes, int64_t minFixedRows, int64_t tokensPerRow) {
+  bool state(int i, int64_t rowBytes, int64_t minFixedRows,
+             int64_t tokensPerRow) {
     const StateDesc &s = p_.states[size_t(l_.states[size_t(i)])];
     if (int64_t(s.bytesPerRow) != rowBytes || s.fixedRows < minFixedRows ||
         s.tokensPerRow != tokensPerRow)
-      return fail("state '" + s.name + "' has rows of " + std::to_string(s.bytesPerRow) +
-                  " bytes (" + std::to_string(s.fixedRows) + " fixed, 1 per " +
+      return fail("state '" + s.name + "' has rows of " +
+                  std::to_string(s.bytesPerRow) + " bytes (" +
+                  std::to_string(s.fixedRows) + " fixed, 1 per " +
                   std::to_string(s.tokensPerRow) + " tokens), expected " +
-                  std::to_string(rowBytes) + " (" + std::to_string(minFixedRows) +
-                  ", 1 per " + std::to_string(tokensPerRow) + ")");
+                  std::to_string(rowBytes) + " (" +
+                  std::to_string(minFixedRows) + ", 1 per " +
+                  std::to_string(tokensPerRow) + ")");
     return true;
   }
 
@@ -166,7 +170,8 @@ private:
   bool buffer(int b, int64_t elems, bool isInt, const std::string &what) {
     const BufferDesc &d = e_.buffers[size_t(b)];
     if (d.elemsPerToken != elems || d.isInt != isInt)
-      return fail(what + " '" + d.name + "' holds " + std::to_string(d.elemsPerToken) +
+      return fail(what + " '" + d.name + "' holds " +
+                  std::to_string(d.elemsPerToken) +
                   (d.isInt ? " ints" : " floats") + " per token, expected " +
                   std::to_string(elems) + (isInt ? " ints" : " floats"));
     return true;

@@ -1,4 +1,5 @@
-//===- LaunchValidation.h - Load-time checks of every launch's shapes ------===//
+//===- LaunchValidation.h - Load-time checks of every launch's shapes
+//------===//
 //
 // The flatbuffers verifier proves an artifact is well-formed bytes; this proves
 // each launch is executable: its parameters agree with its buffers' widths, its

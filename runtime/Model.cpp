@@ -139,14 +139,17 @@ Model::load(const std::string &path, const ModelOptions &options) {
   // Before any backend reads a weight. Every thread of the pool: a check of
   // the whole file is bound by memory or disk, not by an engine's share.
   if (ordinal || options.verifyWeights)
-    BK_RETURN_IF_ERROR(
-        rt::verifyWeights(prog, Workers(*resolved.workers), path).status());
+    BK_RETURN_IF_ERROR(rt::verifyWeights(prog, Workers(*resolved.workers), path,
+                                         options.progress)
+                           .status());
   BK_RETURN_IF_ERROR(
-      rt::materializeGeneratedWeights(artifact, workers).withContext(path));
+      rt::materializeGeneratedWeights(artifact, workers, options.progress)
+          .withContext(path));
   std::unique_ptr<rt::ModelBackend> backend;
   if (ordinal) {
-    BK_ASSIGN_OR_RETURN(
-        backend, rt::makeCudaBackend(prog, *ordinal, path, options.cudaGraphs));
+    BK_ASSIGN_OR_RETURN(backend, rt::makeCudaBackend(prog, *ordinal, path,
+                                                     options.cudaGraphs,
+                                                     options.progress));
   } else {
     BK_ASSIGN_OR_RETURN(backend, rt::makeHostBackend(prog, resolved.workers,
                                                      options.numThreads, path));
@@ -167,6 +170,8 @@ Model::load(const std::string &path, const ModelOptions &options) {
   info.device = backend->deviceName();
   info.generationConfig = prog.generationConfig;
   model->impl_->artifact = std::move(artifact);
+  // The load's progress callback is the caller's, for the load only.
+  resolved.progress = nullptr;
   model->impl_->options = std::move(resolved);
   model->impl_->backend = std::move(backend);
   return std::shared_ptr<const Model>(std::move(model));

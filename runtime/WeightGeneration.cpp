@@ -13,7 +13,8 @@
 
 namespace birkhoff::rt {
 
-Status materializeGeneratedWeights(LoadedArtifact &artifact, Workers workers) {
+Status materializeGeneratedWeights(LoadedArtifact &artifact, Workers workers,
+                                   const ModelOptions::Progress &progress) {
   Program &prog = artifact.program;
   constexpr uint64_t kAlign = 64;
   std::vector<uint64_t> offset(prog.weights.size(), 0);
@@ -57,7 +58,15 @@ Status materializeGeneratedWeights(LoadedArtifact &artifact, Workers workers) {
     uint8_t *scale = w.scale >= 0 ? base + offset[size_t(w.scale)] : nullptr;
     targets.push_back({generators.back().get(), base + offset[i], scale});
   }
-  generateWeights(targets, workers);
+  uint64_t generated = 0; // the weights' bytes, scales left out
+  for (const GenerationTarget &t : targets)
+    generated += uint64_t(t.generator->rows() * t.generator->rowBytes());
+  std::function<void(uint64_t)> done;
+  if (progress)
+    done = [&](uint64_t bytes) {
+      progress("generating weights", bytes, generated);
+    };
+  generateWeights(targets, workers, int64_t(4) << 20, done);
   artifact.generated = std::move(owner);
   return Status::ok();
 }

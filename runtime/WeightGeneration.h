@@ -10,6 +10,7 @@
 #define BIRKHOFF_RUNTIME_WEIGHTGENERATION_H
 
 #include "ArtifactLoader.h"
+#include "birkhoff/Runtime.h"
 #include "birkhoff/Status.h"
 #include "birkhoff/WorkerPool.h"
 
@@ -21,7 +22,10 @@ namespace birkhoff::rt {
 /// (allocation 1) and hands the block to `artifact.generated`. The recipes
 /// were checked by the loader. Does nothing for an artifact without
 /// generated weights.
-Status materializeGeneratedWeights(LoadedArtifact &artifact, Workers workers);
+/// `progress` (ModelOptions::progress), when set, hears "generating
+/// weights".
+Status materializeGeneratedWeights(LoadedArtifact &artifact, Workers workers,
+                                   const ModelOptions::Progress &progress = {});
 
 } // namespace birkhoff::rt
 

@@ -28,9 +28,10 @@ std::string hex32(uint32_t v) {
 
 } // namespace
 
-Expected<WeightVerificationStats> verifyWeights(const Program &prog,
-                                                const Workers &workers,
-                                                const std::string &origin) {
+Expected<WeightVerificationStats>
+verifyWeights(const Program &prog, const Workers &workers,
+              const std::string &origin,
+              const ModelOptions::Progress &progress) {
   WeightVerificationStats stats;
   std::vector<Piece> pieces;
   for (size_t i = 0; i < prog.weights.size(); ++i) {
@@ -52,6 +53,8 @@ Expected<WeightVerificationStats> verifyWeights(const Program &prog,
     const Piece &piece = pieces[size_t(p)];
     crcs[size_t(p)] = crc32c(0, prog.weights[piece.weight].data + piece.begin,
                              size_t(piece.size));
+    if (progress)
+      progress("verifying weights", piece.size, stats.bytes);
   });
   // The pieces of a weight are consecutive and in order.
   for (size_t p = 0; p < pieces.size();) {

@@ -12,6 +12,7 @@
 #define BIRKHOFF_RUNTIME_WEIGHTVERIFICATION_H
 
 #include "Program.h"
+#include "birkhoff/Runtime.h"
 #include "birkhoff/Status.h"
 #include "birkhoff/WorkerPool.h"
 
@@ -30,9 +31,11 @@ struct WeightVerificationStats {
 /// threads share the work whatever the sizes; the pieces' CRCs are combined.
 /// Fails with Corrupt naming `origin` and the first weight (in table order)
 /// whose bytes do not match.
-Expected<WeightVerificationStats> verifyWeights(const Program &prog,
-                                                const Workers &workers,
-                                                const std::string &origin);
+/// `progress` (ModelOptions::progress), when set, hears "verifying weights".
+Expected<WeightVerificationStats>
+verifyWeights(const Program &prog, const Workers &workers,
+              const std::string &origin,
+              const ModelOptions::Progress &progress = {});
 
 } // namespace birkhoff::rt
 

@@ -18,8 +18,12 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 namespace birkhoff {
 
@@ -59,6 +63,24 @@ private:
   std::mutex mutex_; // the output
   Clock::time_point lastShown_;
   bool shown_ = false, finished_ = false;
+};
+
+/// Tasks that report by name, each shown as a Progress "<prefix>: <task>"
+/// once it first reports (Model::load's "verifying weights", "generating
+/// weights", "uploading weights", through ModelOptions::progress).
+/// report() may be called from any thread.
+class ProgressGroup {
+public:
+  explicit ProgressGroup(std::string prefix) : prefix_(std::move(prefix)) {}
+  /// `n` more units of `task`, of `total`.
+  void report(std::string_view task, uint64_t n, uint64_t total);
+  /// Finishes every task (also on destruction).
+  void finish();
+
+private:
+  std::string prefix_;
+  std::mutex mutex_;
+  std::vector<std::pair<std::string, std::unique_ptr<Progress>>> tasks_;
 };
 
 } // namespace birkhoff

@@ -24,6 +24,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string_view>
 #include <vector>
@@ -129,8 +130,11 @@ struct GenerationTarget {
 
 /// Fills every target, all of them split into row chunks of about
 /// `chunkBytes` that the workers take in turn.
+/// `done`, when given, is called with each chunk's bytes once it is filled
+/// (from the workers' threads).
 void generateWeights(std::span<const GenerationTarget> targets, Workers workers,
-                     int64_t chunkBytes = int64_t(4) << 20);
+                     int64_t chunkBytes = int64_t(4) << 20,
+                     const std::function<void(uint64_t bytes)> &done = {});
 
 } // namespace birkhoff
 

@@ -133,6 +133,14 @@ struct ModelOptions {
   /// (which reads the whole file once) is its caller's choice. The program
   /// itself is checked on every load.
   bool verifyWeights = false;
+  /// Called as the load's long steps advance: `task` ("verifying weights",
+  /// "generating weights", "uploading weights"), the bytes finished since
+  /// the task's last call and the task's total. From any of `workers`'
+  /// threads, possibly at once; null: not called. (The CLI draws
+  /// birkhoff/Progress.h lines from it.)
+  using Progress = std::function<void(std::string_view task, uint64_t bytes,
+                                      uint64_t total)>;
+  Progress progress;
 };
 
 /// A loaded, verified artifact. Immutable; share it with std::shared_ptr.

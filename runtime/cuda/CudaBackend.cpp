@@ -141,7 +141,7 @@ std::string CudaModel::deviceName() const {
 
 Expected<std::unique_ptr<ModelBackend>>
 makeCudaBackend(const Program &prog, int ordinal, const std::string &origin,
-                bool decodeGraphs) {
+                bool decodeGraphs, const ModelOptions::Progress &progress) {
   if (prog.target != "cuda")
     return unsupported(origin + ": artifact targets '" + prog.target +
                        "'; the CUDA backend runs artifacts compiled with "
@@ -231,12 +231,15 @@ makeCudaBackend(const Program &prog, int ordinal, const std::string &origin,
         api->check("cuMemAlloc", api->memAlloc(&m.weightBlock, placement.bytes))
             .withContext(where("allocating " + mib(placement.bytes) +
                                " for the weights")));
-    for (const WeightPlacement::Run &run : placement.runs)
+    for (const WeightPlacement::Run &run : placement.runs) {
       BK_RETURN_IF_ERROR(
           api->check("cuMemcpyHtoD",
                      api->memcpyHtoD(m.weightBlock + run.deviceOffset, run.src,
                                      run.bytes))
               .withContext(where("uploading the weights")));
+      if (progress)
+        progress("uploading weights", run.bytes, placement.bytes);
+    }
   }
   auto devicePtr = [&](int w) -> uint64_t {
     if (w < 0 || placement.deviceOffset[size_t(w)] < 0)

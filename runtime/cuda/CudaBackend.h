@@ -23,10 +23,12 @@ namespace birkhoff::rt {
 /// architecture (Unsupported, naming both), too little device memory
 /// (OutOfRange), driver failures (naming the call). `origin` names the
 /// artifact. With `decodeGraphs`, sessions replay one-token calls as CUDA
-/// graphs captured on their first such call.
+/// graphs captured on their first such call. `progress` (ModelOptions::
+/// progress), when set, hears "uploading weights".
 Expected<std::unique_ptr<ModelBackend>>
 makeCudaBackend(const Program &program, int ordinal, const std::string &origin,
-                bool decodeGraphs = true);
+                bool decodeGraphs = true,
+                const ModelOptions::Progress &progress = {});
 
 /// The compute capability (major·10 + minor) a cubin architecture such as
 /// "sm_90a" runs on, and whether it is architecture-specific (the "a"

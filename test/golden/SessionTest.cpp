@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <map>
+#include <mutex>
 
 namespace birkhoff::test {
 namespace {
@@ -88,6 +89,33 @@ TEST_F(SessionTest, ContextsBeyondTrainingAreWarnedAbout) {
   ModelInfo unknown = info;
   unknown.trainedContext = 0;
   EXPECT_FALSE(unknown.contextWarning(int64_t(1) << 30).has_value());
+}
+
+// ModelOptions::progress hears the load's checksum pass: bytes that add up
+// to the task's total, which is every stored weight's.
+TEST_F(SessionTest, LoadReportsItsProgress) {
+  std::mutex mutex;
+  std::map<std::string, std::pair<uint64_t, uint64_t>> seen; // done, total
+  ModelOptions o;
+  o.verifyWeights = true;
+  o.progress = [&](std::string_view task, uint64_t n, uint64_t total) {
+    std::lock_guard lock(mutex);
+    auto &[done, all] = seen[std::string(task)];
+    done += n;
+    all = total;
+  };
+  std::string path = std::string(BIRKHOFF_BIN_DIR) +
+                     "/../golden-artifacts/session-tiny_quant.bkart";
+  auto m = Model::load(path, o);
+  ASSERT_TRUE(m.isOk()) << m.status().toString();
+  ASSERT_EQ(seen.count("verifying weights"), 1u);
+  auto [done, total] = seen["verifying weights"];
+  EXPECT_GT(total, 0u);
+  EXPECT_EQ(done, total);
+  uint64_t stored = 0;
+  for (const rt::WeightDesc &w : (*m)->artifact().program.weights)
+    stored += w.generated ? 0 : w.size;
+  EXPECT_EQ(total, stored);
 }
 
 TEST_F(SessionTest, ResetStartsOver) {

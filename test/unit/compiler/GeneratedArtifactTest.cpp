@@ -18,6 +18,7 @@
 #include "deepseek_v4/Synth.h"
 #include "deepseek_v4/SynthModel.h"
 
+#include <atomic>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -98,7 +99,22 @@ TEST_F(GeneratedArtifact, RegeneratesTheCheckpointsBytes) {
     EXPECT_EQ(w.data, nullptr) << w.name; // until materialized
   }
   WorkerPool pool(2);
-  ASSERT_TRUE(rt::materializeGeneratedWeights(*gen, pool).isOk());
+  // The progress callback (ModelOptions::progress) hears every weight's
+  // bytes (the scales come with their weights), from the workers' threads.
+  std::atomic<uint64_t> heard{0}, total{0};
+  ASSERT_TRUE(rt::materializeGeneratedWeights(
+                  *gen, pool,
+                  [&](std::string_view task, uint64_t n, uint64_t all) {
+                    EXPECT_EQ(task, "generating weights");
+                    heard += n;
+                    total = all;
+                  })
+                  .isOk());
+  uint64_t weightBytes = 0;
+  for (const rt::WeightDesc &w : gen->program.weights)
+    weightBytes += w.recipe.kind == SynthKind::BlockScale ? 0 : w.size;
+  EXPECT_EQ(heard.load(), weightBytes);
+  EXPECT_EQ(total.load(), weightBytes);
 
   const std::vector<rt::WeightDesc> &a = stored->program.weights;
   const std::vector<rt::WeightDesc> &b = gen->program.weights;

@@ -5,6 +5,7 @@
 #include "Scheduler.h"
 #include "birkhoff/CheckedMath.h"
 #include "birkhoff/Log.h"
+#include "birkhoff/Progress.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -51,7 +52,16 @@ int runServe(const ServeArgs &args) {
   modelOptions.device = args.device;
   modelOptions.cudaGraphs = !args.noCudaGraphs;
   modelOptions.verifyWeights = args.verify;
+  // The load's long steps (generated weights, checksums, the upload) as
+  // progress lines.
+  ProgressGroup loading("serve");
+  modelOptions.progress = [&loading](std::string_view task, uint64_t n,
+                                     uint64_t total) {
+    loading.report(task, n, total);
+  };
   auto model = Model::load(args.path, modelOptions);
+  loading.finish();
+  modelOptions.progress = nullptr;
   if (!model)
     return fail(model.status());
   serve::SchedulerOptions so;
