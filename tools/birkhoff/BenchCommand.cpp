@@ -12,9 +12,9 @@
 #include "ArtifactLoader.h"
 #include "Commands.h"
 #include "EngineInternals.h"
+#include "ModelLoad.h"
 #include "TextOut.h"
 #include "birkhoff/CheckedMath.h"
-#include "birkhoff/Progress.h"
 #include "birkhoff/Runtime.h"
 
 #include <nlohmann/json.hpp>
@@ -412,15 +412,7 @@ int runBench(const BenchArgs &args) {
   mo.cudaGraphs = !args.noCudaGraphs;
   mo.verifyWeights = args.verify;
   auto t0 = std::chrono::steady_clock::now();
-  // The load's long steps (generated weights, checksums, the upload) as
-  // progress lines.
-  ProgressGroup loading("bench");
-  mo.progress = [&loading](std::string_view task, uint64_t n, uint64_t total) {
-    loading.report(task, n, total);
-  };
-  auto model = Model::load(args.path, mo);
-  loading.finish();
-  mo.progress = nullptr;
+  auto model = loadWithProgress(args.path, mo, "bench");
   if (!model) {
     std::fprintf(stderr, "birkhoff bench: %s\n",
                  model.status().toString().c_str());

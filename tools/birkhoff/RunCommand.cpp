@@ -2,12 +2,12 @@
 //-===//
 #include "ChatLoop.h"
 #include "Commands.h"
+#include "ModelLoad.h"
 #include "birkhoff/CheckedMath.h"
 #include "birkhoff/FileSafety.h"
 #include "birkhoff/JsonInput.h"
 #include "birkhoff/Log.h"
 #include "birkhoff/Npy.h"
-#include "birkhoff/Progress.h"
 #include "birkhoff/Runtime.h"
 
 #include <nlohmann/json.hpp>
@@ -324,16 +324,7 @@ int runRun(const CLI::App &app, const RunArgs &args) {
   modelOptions.device = args.device;
   modelOptions.cudaGraphs = !args.noCudaGraphs;
   modelOptions.verifyWeights = args.verify;
-  // The load's long steps (generated weights, checksums, the upload) as
-  // progress lines.
-  ProgressGroup loading("run");
-  modelOptions.progress = [&loading](std::string_view task, uint64_t n,
-                                     uint64_t total) {
-    loading.report(task, n, total);
-  };
-  auto model = Model::load(args.path, modelOptions);
-  loading.finish();
-  modelOptions.progress = nullptr;
+  auto model = loadWithProgress(args.path, modelOptions, "run");
   if (!model)
     return fail(model.status());
   if (modelOptions.device != "host")

@@ -1,11 +1,11 @@
 //===- ServeCommand.cpp - `birkhoff serve`: an OpenAI-compatible server ---===//
 #include "../Commands.h"
+#include "../ModelLoad.h"
 #include "HttpServer.h"
 #include "Metrics.h"
 #include "Scheduler.h"
 #include "birkhoff/CheckedMath.h"
 #include "birkhoff/Log.h"
-#include "birkhoff/Progress.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -52,16 +52,7 @@ int runServe(const ServeArgs &args) {
   modelOptions.device = args.device;
   modelOptions.cudaGraphs = !args.noCudaGraphs;
   modelOptions.verifyWeights = args.verify;
-  // The load's long steps (generated weights, checksums, the upload) as
-  // progress lines.
-  ProgressGroup loading("serve");
-  modelOptions.progress = [&loading](std::string_view task, uint64_t n,
-                                     uint64_t total) {
-    loading.report(task, n, total);
-  };
-  auto model = Model::load(args.path, modelOptions);
-  loading.finish();
-  modelOptions.progress = nullptr;
+  auto model = loadWithProgress(args.path, modelOptions, "serve");
   if (!model)
     return fail(model.status());
   serve::SchedulerOptions so;
