@@ -15,6 +15,7 @@
 #include "ModelLoad.h"
 #include "TextOut.h"
 #include "birkhoff/CheckedMath.h"
+#include "birkhoff/Progress.h"
 #include "birkhoff/Runtime.h"
 
 #include <nlohmann/json.hpp>
@@ -520,7 +521,18 @@ int runBench(const BenchArgs &args) {
       for (auto &t : fill)
         t = nextToken();
       auto tf = std::chrono::steady_clock::now();
-      st = (*session)->prefill(fill);
+      // In the entry's calls, so that a long fill shows its progress (any
+      // split of a prompt gives the same state).
+      const size_t step =
+          size_t(std::max<int64_t>(1, (*model)->info().maxPrefillTokens));
+      Progress filling("bench: fill to context " + std::to_string(ctx),
+                       fill.size(), Progress::Unit::Items);
+      for (size_t at = 0; at < fill.size() && st.isOk(); at += step) {
+        const size_t n = std::min(step, fill.size() - at);
+        st = (*session)->prefill(std::span(fill).subspan(at, n));
+        filling.add(n);
+      }
+      filling.finish();
       double fillSec = seconds(tf);
       if (!st.isOk()) {
         std::fprintf(stderr, "birkhoff bench: %s\n", st.toString().c_str());
