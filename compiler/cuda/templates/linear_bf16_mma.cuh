@@ -24,6 +24,7 @@
 // bytes, so ldmatrix's eight rows fall in distinct banks) while the next
 // step's wait in registers. The weights stream once per TMAX tokens.
 #pragma once
+#include "bk/mma.cuh"
 #include "bk/official.cuh"
 
 namespace bk {
@@ -50,16 +51,6 @@ __device__ __forceinline__ void ldmatrixX2(unsigned &r0, unsigned &r1,
   asm volatile("ldmatrix.sync.aligned.m8n8.x2.shared.b16 {%0, %1}, [%2];\n"
                : "=r"(r0), "=r"(r1)
                : "r"(addr));
-}
-
-// D += A·B, A 16x16 (row), B 16x8 (col), bf16 in, fp32 accumulate.
-__device__ __forceinline__ void mmaBf16(float (&d)[4], const unsigned (&a)[4],
-                                        unsigned b0, unsigned b1) {
-  asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 "
-               "{%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
-               "{%0, %1, %2, %3};\n"
-               : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
 
 // The bf16 bits of x's three planes (off::roundBf16 rounds to nearest even).
