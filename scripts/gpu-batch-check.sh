@@ -4,7 +4,8 @@
 # (runtime-only); runs the kernel tests of $1 (default '*Linear*:GpuBatch.*') and every model
 # test (goldens, batch invariance, the official band); then times the 4-layer V4-Flash model
 # (.deps/bench/flash4.official.cuda.bkart) at batch 1 and, per kernel and launch, at batch 32,
-# then batches 32 and 64 unprofiled, at context 4,096.
+# then batches 32 and 64 unprofiled, at context 4,096; then $BASELINE's artifacts at batches 1 and 32
+# and Nsight Compute on the kernels of $NCU_RUNS.
 #   scripts/gpu-batch-check.sh [kernel-test filter]
 set -uo pipefail
 source "$(dirname "$0")/gpu-common.sh" batch-check
@@ -28,5 +29,28 @@ bench "batch 1" --batch 1 --contexts 4096 --decode 32
 bench "batch 32 profile" --batch 32 --contexts 4096 --decode 2 --profile
 bench "batch 32" --batch 32 --contexts 4096 --decode 8
 bench "batch 64" --batch 64 --contexts 4096 --decode 8
+# $BASELINE: artifacts (e.g. the same model compiled by an earlier commit) timed at batches 1, 32
+# in the same run.
+for base in ${BASELINE:-}; do
+  for nb in 1 32; do
+    echo "## baseline $base, batch $nb ($(elapsed))"
+    "$build/bin/birkhoff" bench "$base" --batch $nb --contexts 4096 --decode 8 --device cuda 2>&1 |
+      grep -vE '^(device|weights|batch|launches) ' || status=1
+  done
+done
+# Nsight Compute, for each "BATCH:REGEX" of $NCU_RUNS (REGEX: cubin entry names, e.g.
+# '32:bk_moe_3940f79ac291f36e'), on $NCU_COUNT (default 4) launches of those kernels in decode
+# steps of BATCH sequences at context 64: speed of light, occupancy, the warps' stall reasons.
+for run in ${NCU_RUNS:-}; do
+  nb=${run%%:*} re=${run#*:}
+  echo "## ncu $re, batch $nb ($(elapsed))"
+  /usr/local/cuda/bin/ncu -k "regex:$re" --launch-count "${NCU_COUNT:-4}" \
+    --section SpeedOfLight --section Occupancy --section LaunchStats \
+    --section WarpStateStats --section MemoryWorkloadAnalysis \
+    "$build/bin/birkhoff" bench "$flash" --device cuda --batch "$nb" --contexts 64 \
+    --decode 2 --profile > "$out/ncu-$nb.txt" 2>&1 || echo "ncu FAILED"
+  grep -E '^  bk_|Duration|DRAM Throughput|Registers Per|Achieved Occupancy|Theoretical Occupancy|Block Limit (Reg|Shared)|Stall|Warp Cycles Per Issued|Grid Size|L2 Hit|Compute \(SM\) Th' \
+    "$out/ncu-$nb.txt" | head -120
+done
 echo "## gpu-batch-check ($(elapsed)): $([ $status = 0 ] && echo PASS || echo FAIL)"
 exit $status

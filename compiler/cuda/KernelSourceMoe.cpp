@@ -28,7 +28,7 @@ Expected<Body> genMoeOfficial(const LaunchReader &r, int64_t dim, int64_t inter,
                        " are not whole 128-blocks");
   BK_ASSIGN_OR_RETURN(
       std::string variant,
-      r.variant({"decode", "grouped", "grouped_mma", "cluster"}));
+      r.variant({"decode", "stream", "grouped", "grouped_mma", "cluster"}));
   const Schedule &sc = r.schedule();
   const int64_t cluster = sc.cluster, kWarps = sc.warps, kTile = sc.tokenTile;
   const int64_t kTg = sc.stagedTokens, kTb = sc.stagedHidden;
@@ -97,6 +97,59 @@ Expected<Body> genMoeOfficial(const LaunchReader &r, int64_t dim, int64_t inter,
     hidden.then.push_back(std::move(quantize));
     hidden.then.push_back(std::move(down));
     return hidden;
+  }
+  if (variant == "stream") {
+    // moe_stream.cuh's five kernels: the activations' integer forms, the
+    // persistent h and w2 kernels that take (expert, rows) items from a
+    // counter, the h rows' forms between them, and the per-token sum.
+    if (maxTok < 1 || kWarps < 1 || inter % (4 * kWarps) ||
+        dim % (8 * kWarps) || experts > 1024 || maxTok * topk > 4096)
+      return invalidArgument(r.where() + "the stream kernels do not tile dim " +
+                             i(dim) + ", inter " + i(inter) + " and " +
+                             i(experts) + " experts in " + i(kWarps) +
+                             " warps");
+    // Scratch as moestream::Scratch lays it out.
+    auto actRow = [](int64_t kd) {
+      return (3 * kd + 4 * kd + kd / 8 + kd / 128 + 15) / 16 * 16;
+    };
+    const int64_t pairs = maxTok * (topk + 1);
+    const uint64_t scratch =
+        uint64_t(256 + maxTok * actRow(dim) + pairs * inter * 4 +
+                 pairs * actRow(inter) + pairs * dim * 4);
+    const std::string shape = i(dim) + ", " + i(inter) + ", " + i(experts) +
+                              ", " + i(topk) + ", ";
+    auto kernel = [&](std::string call, GridRule grid, int minBlocks) {
+      Body b;
+      b.include = "bk/moe_stream.cuh";
+      b.call = std::move(call);
+      b.grid = grid;
+      b.minBlocksPerSm = minBlocks;
+      b.scratchBytes = scratch;
+      return b;
+    };
+    const int block = int(32 * kWarps);
+    // Persistent grids: four blocks per SM of a 132-SM H100 or H200; blocks
+    // beyond what fits only find the counter spent.
+    const GridRule persistent = {0, 528, 0, block};
+    Body acts = kernel("bk::moeStreamActs<" + shape + i(maxTok) + ", " +
+                           i(kWarps) + ", false>(args);",
+                       {1, 0, 0, block}, 4);
+    acts.then.push_back(kernel(
+        "bk::moeStreamHidden<" + shape + dt(routed13) + ", " + dt(shared13) +
+            ", " + flag(sharedClamp) + ", " + i(maxTok) + ", " + i(kWarps) +
+            ">(args, " + f32(float(limit)) + ");",
+        persistent, 2));
+    acts.then.push_back(kernel("bk::moeStreamActs<" + shape + i(maxTok) +
+                                   ", " + i(kWarps) + ", true>(args);",
+                               {topk + 1, 0, 0, block}, 4));
+    acts.then.push_back(kernel("bk::moeStreamDown<" + shape + dt(routed2) +
+                                   ", " + dt(shared2) + ", " + i(maxTok) +
+                                   ", " + i(kWarps) + ">(args);",
+                               persistent, 2));
+    acts.then.push_back(kernel("bk::moeStreamCombine<" + shape + i(maxTok) +
+                                   ", " + i(kWarps) + ">(args);",
+                               {1, 0, 0, block}, 4));
+    return acts;
   }
   if (variant != "cluster") {
     if (maxTok < 1)

@@ -5,7 +5,8 @@
 // large as the 47 KiB of static shared memory allow (at most 4 rows each).
 //
 // Official: "decode" (moe_decode.cuh's three kernels) for entries of at most
-// 4 tokens, "grouped_mma" (moe_mma.cuh) or "grouped" (moe_grouped.cuh) for
+// 4 tokens, "stream" (moe_stream.cuh) for entries of up to 64 (decode
+// batches), "grouped_mma" (moe_mma.cuh) or "grouped" (moe_grouped.cuh) for
 // other entries of known size, "cluster" (moe_official.cuh) otherwise. Each
 // rank's h rows are whole 128-blocks of the FP8 activation quantization.
 //
@@ -22,6 +23,8 @@ constexpr int64_t kSharedBudget = 47 * 1024;
 // token reads its own experts' weights, which pays only while the tokens of
 // a call rarely share experts.
 constexpr int64_t kDecodeMaxTokens = 4;
+// Entries of at most this many tokens (decode batches) run moe_stream.cuh.
+constexpr int64_t kStreamMaxTokens = 64;
 // moe_decode.cuh's h rows per block.
 constexpr int64_t kHiddenRows = 32;
 
@@ -92,6 +95,13 @@ Schedule official(const MoeParams &p, int64_t maxTokens) {
     s.variant = "decode";
     s.lanes = lanes;
     s.rows = kHiddenRows;
+    return s;
+  }
+  // Decode batches (the batch entry, up to 64 tokens) stream each routed
+  // expert's weights once over the whole GPU, on CUDA cores.
+  if (maxTokens <= kStreamMaxTokens && inter % (4 * kWarps) == 0 &&
+      dim % (8 * kWarps) == 0 && p.experts <= 1024) {
+    s.variant = "stream";
     return s;
   }
   // Entries of many tokens run each expert's tiles of 16 tokens on the

@@ -89,9 +89,61 @@ TEST(KernelSource, ClusterKernelsDeclareTheirClusters) {
   EXPECT_EQ(plain->source.find("__cluster_dims__"), std::string::npos);
 }
 
-// The official moe of a known entry size (5 to 32 tokens) runs a cluster per
-// expert (and per 32 tokens of the shared expert), each expert's h split over
-// two clusters, with fp32 partials for each in scratch.
+// Decode batches (entries of 5 to 64 tokens) run moe_stream.cuh's five
+// kernels: the activations per token, the persistent h and w2 kernels (a
+// fixed grid that takes items from a counter), the h activations per (token,
+// slot), the sum per token; no clusters; one scratch region for all five.
+TEST(KernelSource, StreamMoeIsFiveKernels) {
+  for (int64_t maxTokens : {5, 32, 64}) {
+    SCOPED_TRACE(maxTokens);
+    CudaLaunchSpec s =
+        official(moeSpec(4096, 2048, 256, 6, DType::FP4E2M1x2, DType::F8E4M3));
+    s.maxTokens = maxTokens;
+    auto ks = generateKernelSource(scheduled(s));
+    ASSERT_TRUE(ks.isOk()) << ks.status().toString();
+    const std::string shape = "<4096, 2048, 256, 6, ";
+    EXPECT_NE(ks->source.find("bk::moeStreamActs" + shape +
+                              std::to_string(maxTokens) + ", 8, false>(args"),
+              std::string::npos)
+        << ks->source;
+    ASSERT_EQ(ks->then.size(), 4u);
+    const KernelSource &hidden = ks->then[0], &hActs = ks->then[1],
+                       &down = ks->then[2], &combine = ks->then[3];
+    EXPECT_NE(hidden.source.find("bk::moeStreamHidden" + shape + "4, 2, true, " +
+                                 std::to_string(maxTokens) + ", 8>(args"),
+              std::string::npos)
+        << hidden.source;
+    EXPECT_NE(hActs.source.find(", 8, true>(args"), std::string::npos);
+    EXPECT_NE(down.source.find("bk::moeStreamDown" + shape + "4, 2, " +
+                               std::to_string(maxTokens) + ", 8>(args"),
+              std::string::npos)
+        << down.source;
+    EXPECT_NE(combine.source.find("bk::moeStreamCombine"), std::string::npos);
+    EXPECT_EQ(ks->grid.gridX(3), 3);
+    EXPECT_EQ(hidden.grid.gridX(3), hidden.grid.gridX(64)); // persistent
+    EXPECT_EQ(down.grid.gridX(3), down.grid.gridX(64));
+    EXPECT_EQ(hActs.grid.gridX(3), 3 * 7);
+    EXPECT_EQ(combine.grid.gridX(3), 3);
+    for (const KernelSource *k :
+         std::initializer_list<const KernelSource *>{&*ks, &hidden, &hActs,
+                                                     &down, &combine})
+      EXPECT_EQ(k->cluster, 1);
+    // Counters; per token its activation rows (planes, ints, sums, scales);
+    // per (token, slot) h, its activation rows, out_e.
+    auto actRow = [](uint64_t kd) {
+      return (8 * kd + kd / 8 + kd / 128 + 15) / 16 * 16 - kd;
+    };
+    const uint64_t pairs = uint64_t(maxTokens) * 7;
+    EXPECT_EQ(ks->scratchBytes, 256 + uint64_t(maxTokens) * actRow(4096) +
+                                    pairs * (2048 * 4 + actRow(2048)) +
+                                    pairs * 4096 * 4);
+    EXPECT_EQ(down.scratchBytes, ks->scratchBytes);
+  }
+}
+
+// The grouped GEMV tiles (moe_grouped.cuh, a variant schedules can name):
+// a cluster per expert (and per 32 tokens of the shared expert), each
+// expert's h split over two clusters, with fp32 partials for each in scratch.
 TEST(KernelSource, GroupedMoeGridsAndScratch) {
   struct Case {
     int64_t experts, maxTokens, split, sharedClusters;
@@ -100,7 +152,11 @@ TEST(KernelSource, GroupedMoeGridsAndScratch) {
     CudaLaunchSpec s = official(
         moeSpec(4096, 2048, c.experts, 6, DType::FP4E2M1x2, DType::F8E4M3));
     s.maxTokens = c.maxTokens;
-    auto ks = generateKernelSource(scheduled(s));
+    s = scheduled(s);
+    ASSERT_TRUE(s.schedule.has_value());
+    s.schedule->variant = "grouped";
+    s.schedule->split = c.split;
+    auto ks = generateKernelSource(s);
     ASSERT_TRUE(ks.isOk()) << ks.status().toString();
     SCOPED_TRACE(c.maxTokens);
     EXPECT_NE(ks->source.find("moeOfficialGrouped<"), std::string::npos);

@@ -108,9 +108,9 @@ TEST(Schedule, OfficialLinearRmsNormRunsTwoKernelsForFewTokens) {
 }
 
 // V4-Flash's experts (dim 4096, inter 2048, 256 experts, top-6): decode
-// entries run moe_decode.cuh with 16 lanes per w2 row, small entries two
-// clusters per expert, large ones the tensor-core tiles, entries of unknown
-// size the sliced kernel; the reference splits h over a cluster of 8.
+// entries run moe_decode.cuh with 16 lanes per w2 row, decode batches (up
+// to 64 tokens) moe_stream.cuh, larger ones the tensor-core tiles, entries of
+// unknown size the sliced kernel; the reference splits h over a cluster of 8.
 TEST(Schedule, MoeVariantsFollowTheEntry) {
   MoeParams p;
   p.dim = 4096;
@@ -122,10 +122,9 @@ TEST(Schedule, MoeVariantsFollowTheEntry) {
   EXPECT_EQ(decode.variant, "decode");
   EXPECT_EQ(decode.lanes, 16);
   EXPECT_EQ(decode.rows, 32);
-  Schedule small = chooseMoeSchedule(p, 16);
-  EXPECT_EQ(small.variant, "grouped");
-  EXPECT_EQ(small.split, 2);
-  EXPECT_EQ(small.cluster, 8);
+  EXPECT_EQ(chooseMoeSchedule(p, 16).variant, "stream");
+  EXPECT_EQ(chooseMoeSchedule(p, 64).variant, "stream");
+  EXPECT_EQ(chooseMoeSchedule(p, 65).variant, "grouped_mma");
   EXPECT_EQ(chooseMoeSchedule(p, 512).variant, "grouped_mma");
   EXPECT_EQ(chooseMoeSchedule(p, 0).variant, "cluster");
   EXPECT_EQ(chooseMoeSchedule(p, 0).tokensPerY, 128); // of 2048 / 6 pairs
