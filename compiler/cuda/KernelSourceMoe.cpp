@@ -128,8 +128,9 @@ Expected<Body> genMoeOfficial(const LaunchReader &r, int64_t dim, int64_t inter,
       return b;
     };
     const int block = int(32 * kWarps);
-    // Persistent grids: four blocks per SM of a 132-SM H100 or H200; blocks
-    // beyond what fits only find the counter spent.
+    // Persistent grids of 528 blocks: four per SM of a 132-SM H100 or H200,
+    // twice the two that 128 registers let reside; blocks that start once
+    // the items are taken find the counter spent and leave.
     const GridRule persistent = {0, 528, 0, block};
     Body acts = kernel("bk::moeStreamActs<" + shape + i(maxTok) + ", " +
                            i(kWarps) + ", false>(args);",
