@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds Birkhoff and runs every suite: GoogleTest units, lit + FileCheck, golden end-to-end
-# tests against ../shared/goldens. GPU tests (label gpu) skip themselves without a GPU.
+# tests against ../shared/goldens, the fuzz targets' corpora. GPU tests (label gpu) skip
+# themselves without a GPU.
 #   scripts/test.sh [--sanitize] [ctest arguments]
 # --sanitize builds build-sanitize/ with ASan + UBSan (-DBIRKHOFF_SANITIZE=ON) and runs the
 # same suites there (docs/testing.md says which and why), with the suppressions of
