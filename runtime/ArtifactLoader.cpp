@@ -392,7 +392,10 @@ const EntryDesc *Program::entry(const std::string &name) const {
 
 Expected<Program> parseArtifact(const uint8_t *data, uint64_t size,
                                 const std::string &origin) {
-  if (size < 8)
+  // The smallest program: its size, its root table's offset and the file
+  // identifier, which is read next.
+  constexpr uint64_t kMinProgramBytes = 8 + flatbuffers::kFileIdentifierLength;
+  if (size < kMinProgramBytes)
     return bad(origin, "file is " + std::to_string(size) +
                            " bytes, too short to be an artifact");
   uint32_t fbSize = flatbuffers::ReadScalar<uint32_t>(data);
@@ -400,6 +403,9 @@ Expected<Program> parseArtifact(const uint8_t *data, uint64_t size,
     return bad(origin,
                "truncated: header says " + std::to_string(fbSize + 4ull) +
                    " bytes of program, file has " + std::to_string(size));
+  if (uint64_t(fbSize) + 4 < kMinProgramBytes)
+    return bad(origin, "header says " + std::to_string(fbSize + 4ull) +
+                           " bytes of program, too short to be an artifact");
   if (!fb::SizePrefixedArtifactBufferHasIdentifier(data))
     return bad(origin, "not a Birkhoff artifact (file identifier is not '" +
                            std::string(fb::ArtifactIdentifier()) + "')");
