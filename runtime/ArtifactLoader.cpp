@@ -471,8 +471,14 @@ Expected<Program> parseArtifact(const uint8_t *data, uint64_t size,
         return corrupt(where + " has unknown dtype " +
                        std::to_string(int(w->dtype())));
       d.dtype = DType(w->dtype());
-      if (w->shape())
-        d.shape.assign(w->shape()->begin(), w->shape()->end());
+      if (const flatbuffers::Vector<int64_t> *shape = w->shape()) {
+        // flatbuffers' verifier aligns a vector's length, not its 8-byte
+        // elements; a writer always aligns them, so damage that misaligns
+        // them is refused here rather than read with misaligned loads.
+        if (reinterpret_cast<uintptr_t>(shape->data()) % alignof(int64_t))
+          return corrupt(where + " has a misaligned shape (corrupt artifact)");
+        d.shape.assign(shape->begin(), shape->end());
+      }
       auto bytes = weightBytes(d.dtype, d.shape);
       if (!bytes)
         return corrupt(where + ": " + bytes.status().message());
