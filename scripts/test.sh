@@ -21,6 +21,10 @@ if [ "${1:-}" = "--sanitize" ]; then
   # The install rules' test builds a consumer against the installed library, which would then
   # need the sanitizer runtimes too: packaging is the normal suite's to test.
   BIRKHOFF_BUILD_DIR=$build scripts/build.sh -DBIRKHOFF_SANITIZE=ON -DBIRKHOFF_INSTALL=OFF
+  # Not the load test (label load): sanitized it takes 11 minutes, as long as all the other
+  # tests together; the server's paths run under the sanitizers in serve_tests, serve.e2e and
+  # serve.openai_sdk. `scripts/test.sh --sanitize -L load` runs it alone.
+  set -- -LE load "$@"
 else
   scripts/build.sh
 fi
