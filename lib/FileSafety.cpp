@@ -118,20 +118,26 @@ Expected<std::string> readInputFile(const std::string &path,
 namespace {
 
 // The registry is a fixed array of atomic pointers so that the signal handler
-// reads it without locks or allocation. A released path's string is never
-// freed: the handler may be reading it on another thread at that moment. The
-// leak is one short string per output file.
+// reads it without locks or allocation. A released path's string is freed
+// unless the handler has begun, since then it may be reading that string on
+// another thread (and the process is about to die of the signal anyway).
+// Both sides are sequentially consistent: release() empties the slot before
+// it reads the flag, the handler raises the flag before it reads the slots,
+// so when release() sees no flag the handler has not read the slot yet and
+// will find it empty.
 constexpr int kCleanupSlots = 4096;
 std::array<std::atomic<const char *>, kCleanupSlots> gCleanup{};
+std::atomic<bool> gInterrupted{false};
 
 extern "C" void onInterrupt(int sig) {
   int savedErrno = errno;
+  gInterrupted.store(true);
   // Files first, then directories (rmdir only succeeds once they are empty).
   for (auto &slot : gCleanup)
-    if (const char *p = slot.load(std::memory_order_acquire))
+    if (const char *p = slot.load())
       ::unlink(p);
   for (auto &slot : gCleanup)
-    if (const char *p = slot.load(std::memory_order_acquire))
+    if (const char *p = slot.load())
       ::rmdir(p);
   errno = savedErrno;
   // Die of the signal, so that the parent sees how the process ended.
@@ -189,8 +195,11 @@ CleanupPath &CleanupPath::operator=(CleanupPath &&other) noexcept {
 CleanupPath::~CleanupPath() { release(); }
 
 void CleanupPath::release() {
-  if (slot_ >= 0)
-    gCleanup[slot_].store(nullptr, std::memory_order_release);
+  if (slot_ >= 0) {
+    const char *path = gCleanup[slot_].exchange(nullptr);
+    if (!gInterrupted.load())
+      std::free(const_cast<char *>(path));
+  }
   slot_ = -1;
 }
 

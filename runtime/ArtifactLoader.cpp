@@ -392,7 +392,10 @@ const EntryDesc *Program::entry(const std::string &name) const {
 
 Expected<Program> parseArtifact(const uint8_t *data, uint64_t size,
                                 const std::string &origin) {
-  if (size < 8)
+  // The smallest program: its size, its root table's offset and the file
+  // identifier, which is read next.
+  constexpr uint64_t kMinProgramBytes = 8 + flatbuffers::kFileIdentifierLength;
+  if (size < kMinProgramBytes)
     return bad(origin, "file is " + std::to_string(size) +
                            " bytes, too short to be an artifact");
   uint32_t fbSize = flatbuffers::ReadScalar<uint32_t>(data);
@@ -400,6 +403,9 @@ Expected<Program> parseArtifact(const uint8_t *data, uint64_t size,
     return bad(origin,
                "truncated: header says " + std::to_string(fbSize + 4ull) +
                    " bytes of program, file has " + std::to_string(size));
+  if (uint64_t(fbSize) + 4 < kMinProgramBytes)
+    return bad(origin, "header says " + std::to_string(fbSize + 4ull) +
+                           " bytes of program, too short to be an artifact");
   if (!fb::SizePrefixedArtifactBufferHasIdentifier(data))
     return bad(origin, "not a Birkhoff artifact (file identifier is not '" +
                            std::string(fb::ArtifactIdentifier()) + "')");
@@ -465,8 +471,14 @@ Expected<Program> parseArtifact(const uint8_t *data, uint64_t size,
         return corrupt(where + " has unknown dtype " +
                        std::to_string(int(w->dtype())));
       d.dtype = DType(w->dtype());
-      if (w->shape())
-        d.shape.assign(w->shape()->begin(), w->shape()->end());
+      if (const flatbuffers::Vector<int64_t> *shape = w->shape()) {
+        // flatbuffers' verifier aligns a vector's length, not its 8-byte
+        // elements; a writer always aligns them, so damage that misaligns
+        // them is refused here rather than read with misaligned loads.
+        if (reinterpret_cast<uintptr_t>(shape->data()) % alignof(int64_t))
+          return corrupt(where + " has a misaligned shape (corrupt artifact)");
+        d.shape.assign(shape->begin(), shape->end());
+      }
       auto bytes = weightBytes(d.dtype, d.shape);
       if (!bytes)
         return corrupt(where + ": " + bytes.status().message());

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs Birkhoff's build dependencies from Debian's packages (Debian 12). Idempotent: it asks
-# apt only for what is missing.
+# apt only for what is missing. `--fuzz` adds clang and libFuzzer for scripts/fuzz.sh.
 set -euo pipefail
 
 packages=(
@@ -9,6 +9,10 @@ packages=(
   flatbuffers-compiler libflatbuffers-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev libpcre2-dev libcpp-httplib-dev libcli11-dev
 )
+if [ "${1:-}" = "--fuzz" ]; then
+  # The clang of the LLVM the compiler side uses; libclang-rt has libFuzzer and the sanitizers.
+  packages+=(clang-22 libclang-rt-22-dev)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -103,6 +103,40 @@ TEST_F(ArtifactFuzz, FlippedProgramBytesNeverCrash) {
   EXPECT_GT(rejected, trials / 4);
 }
 
+// A weight whose shape vector starts 4 bytes further on: flatbuffers'
+// verifier passes it (it checks the length's alignment, not that of the
+// 8-byte elements), and reading it would be misaligned loads (found by
+// FlippedProgramBytesNeverCrash under UBSan). The loader refuses it.
+TEST_F(ArtifactFuzz, MisalignedShapeIsRefused) {
+  std::vector<uint8_t> b = bytes_;
+  const fb::Artifact *a = fb::GetSizePrefixedArtifact(b.data());
+  ASSERT_TRUE(a->weights() && a->weights()->size() > 0);
+  // The first weight whose moved vector (its length now the low half of
+  // shape[0]) still lies inside the program, so that it passes the verifier.
+  const uint8_t *field = nullptr;
+  for (const fb::Weight *w : *a->weights()) {
+    const auto *shape = w->shape();
+    if (!shape || shape->size() == 0)
+      continue;
+    const uint8_t *elems = shape->Data() + 4;
+    if (elems + 8 * uint32_t(shape->Get(0)) <= b.data() + programBytes_) {
+      // A generated table is a flatbuffers::Table, privately.
+      field = reinterpret_cast<const flatbuffers::Table *>(w)->GetAddressOf(
+          fb::Weight::VT_SHAPE);
+      break;
+    }
+  }
+  ASSERT_NE(field, nullptr);
+  const size_t at = size_t(field - b.data());
+  uint32_t offset = flatbuffers::ReadScalar<uint32_t>(b.data() + at);
+  flatbuffers::WriteScalar<uint32_t>(b.data() + at, offset + 4);
+  reseal(b);
+  Status st = parse(b);
+  EXPECT_EQ(st.code(), StatusCode::Corrupt) << st.toString();
+  EXPECT_NE(st.message().find("misaligned shape"), std::string::npos)
+      << st.message();
+}
+
 // Damage that the structure checks cannot see (a changed parameter, index or
 // size) must still be caught before any kernel runs: artifacts that load are
 // run for a few tokens and must either work or fail with a status. The

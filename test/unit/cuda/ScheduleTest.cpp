@@ -185,7 +185,9 @@ TEST(Schedule, AttentionSplitsKeysWhenAsked) {
                       p.ropeDim = rope;
                     });
   };
-  const auto &p = std::get<SparseAttentionParams>(flash(64, 64).params);
+  // The launch outlives `p`, which points into it.
+  const CudaLaunchSpec launch = flash(64, 64);
+  const auto &p = std::get<SparseAttentionParams>(launch.params);
   Schedule decode = chooseSparseAttentionSchedule(p, 1, true);
   EXPECT_EQ(decode.variant, "split");
   EXPECT_EQ(decode.split, 16);
