@@ -441,6 +441,55 @@ stopAfter(const ModelInfo &info, const GenerateOptions &options, int32_t token,
 int32_t sampleToken(std::span<const float> logits,
                     const GenerateOptions &options, uint64_t &rng);
 
+/// How scoreWindows runs.
+struct ScoreOptions {
+  /// Tokens of context a window may hold; 0 = the artifact's default
+  /// (ModelInfo::maxContext).
+  int64_t maxContext = 0;
+  /// Tokens one engine step carries at most, windows packed into it one
+  /// after another; 0 = ModelInfo::maxPrefillTokens. A step holds the logits
+  /// of its tokens, stepTokens x vocab floats.
+  int64_t stepTokens = 0;
+  /// Called after each step with the tokens fed so far and the tokens of
+  /// every window; null: not called.
+  std::function<void(int64_t fed, int64_t total)> progress;
+};
+
+/// One window's score.
+struct WindowScore {
+  /// The sum, over every token of the window but its first, of
+  /// -log softmax(logits of the token before it)[token], in nats.
+  double nll = 0;
+  int64_t tokens = 0; // tokens scored: the window's length - 1
+};
+
+struct ScoreResult {
+  std::vector<WindowScore> windows; // in the order given
+  double nll = 0;                   // the windows' nll, summed in order
+  int64_t tokens = 0;               // tokens scored, over every window
+  int64_t fed = 0;                  // tokens the model ran: every window's
+  /// nll / tokens: the mean negative log-likelihood, in nats per token.
+  double meanNll() const;
+  /// exp(meanNll()).
+  double perplexity() const;
+};
+
+/// Scores token windows for a perplexity: each window runs from a fresh
+/// sequence, and each of its tokens but the first is scored by the logits of
+/// the token before it. The windows run on one Engine, several to a step
+/// where they fit (ScoreOptions::stepTokens); since a sequence's logits do
+/// not depend on what runs beside it, neither does a window's score (on the
+/// host backend, not by a bit). Each log-softmax is computed in double from
+/// the float logits, their maximum subtracted before the exponentials.
+///
+/// Errors name the window: no windows, a window of fewer than 2 tokens, a
+/// token outside the vocabulary (InvalidArgument), a window longer than the
+/// context (OutOfRange), and a step that fails (non-finite logits).
+Expected<ScoreResult>
+scoreWindows(std::shared_ptr<const Model> model,
+             std::span<const std::vector<int32_t>> windows,
+             const ScoreOptions &options = {});
+
 } // namespace birkhoff
 
 #endif // BIRKHOFF_RUNTIME_H
