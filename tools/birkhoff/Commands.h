@@ -19,6 +19,7 @@ cli::Command synthCommand();
 cli::Command runCommand();
 cli::Command inspectCommand();
 cli::Command benchCommand();
+cli::Command perplexityCommand();
 cli::Command tokenizeCommand();
 cli::Command chatTemplateCommand();
 cli::Command serveCommand();

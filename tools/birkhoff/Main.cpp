@@ -24,6 +24,7 @@ int runGuarded(int argc, char **argv) {
         runCommand(),
         inspectCommand(),
         benchCommand(),
+        perplexityCommand(),
 #ifdef BIRKHOFF_WITH_SERVE
         serveCommand(),
 #endif
