@@ -107,6 +107,17 @@ serve --max-messages range 8 0 [1,~1048576]
 serve --http-threads range 2 -1 [0,~4096]
 serve --shutdown-grace range 1 inf [0,~86400]
 serve --model-name text m - -
+perplexity --file text f.txt - -
+perplexity --text text hi - -
+perplexity --tokens text ids.npy - -
+perplexity --window range 64 1 [2,~1073741824]
+perplexity --windows range 2 0 [1,~2147483647]
+perplexity --no-bos flag - - -
+perplexity --max-context range 64 -1 [0,~1073741824]
+perplexity --threads range 1 4097 [0,~4096]
+perplexity --device range cuda gpu host,~cuda~or~cuda:N
+perplexity --verify flag - - -
+perplexity --json flag - - -
 tokenize --text text hi - -
 tokenize --file text f.txt - -
 tokenize --decode range 1,2 x [0,~2147483647]
@@ -128,6 +139,8 @@ bench --log-level range warning bogus error|warning|info|debug
 bench --quiet flag - - -
 serve --log-level range warning bogus error|warning|info|debug
 serve --quiet flag - - -
+perplexity --log-level range warning bogus error|warning|info|debug
+perplexity --quiet flag - - -
 tokenize --log-level range warning bogus error|warning|info|debug
 tokenize --quiet flag - - -
 chat-template --log-level range warning bogus error|warning|info|debug
@@ -155,7 +168,7 @@ expect_usage_error() {
 }
 
 commands=$("$birkhoff" --help | sed -n '/^commands:/,/^$/p' | awk 'NF > 1 { print $1 }')
-for c in compile synth run inspect bench serve tokenize chat-template version help; do
+for c in compile synth run inspect bench perplexity serve tokenize chat-template version help; do
   grep -qx "$c" <<< "$commands" || fail "birkhoff --help does not list $c"
 done
 
@@ -229,6 +242,12 @@ grep -q 'at 64 tokens' "$work/eq.out" || fail "inspect --context=64 did not take
 run_cli eq bench "$art" --prompt=4 --contexts=8 --decode=1 --threads=1 --seed=2 ||
   fail "bench with --opt=value forms: $(cat "$work/eq.err")"
 grep -q 'decode   context 8 ' "$work/eq.out" || fail "bench --contexts=8 did not take 8"
+run_cli eq perplexity "$art" --text=hello --window=2 --windows=1 --max-context=64 --threads=1 \
+  --device=host || fail "perplexity with --opt=value forms: $(cat "$work/eq.err")"
+run_cli sp perplexity "$art" --text hello --window 2 --windows 1 --max-context 64 --threads 1 \
+  --device host || fail "perplexity with --opt value forms: $(cat "$work/sp.err")"
+cmp -s "$work/eq.out" "$work/sp.out" || fail "perplexity: --opt=value and --opt value differ"
+grep -q '^windows     1 of 2 tokens' "$work/eq.out" || fail "perplexity --window=2 --windows=1 did not take them"
 run_cli eq tokenize "$art" --text=hello || fail "tokenize --text=hello"
 run_cli sp tokenize "$art" --text hello
 cmp -s "$work/eq.out" "$work/sp.out" || fail "tokenize: --text=hello and --text hello differ"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Special files as inputs (docs/cli.md, "Inputs"): a FIFO as a shard, config.json, tokenizer,
-# artifact, prompt file or text file is refused at once ("... is a FIFO, not a regular file"),
-# never waited on; `timeout` turns a hang into a failure.
+# artifact, prompt file, text file or token file is refused at once ("... is a FIFO, not a
+# regular file"), never waited on; `timeout` turns a hang into a failure.
 set -euo pipefail
 birkhoff=$1 demo=$2 work=$3
 rm -rf "$work"
@@ -25,6 +25,9 @@ mkfifo "$work/fifo"
 expect_fifo_refusal "$birkhoff" inspect "$work/fifo"
 expect_fifo_refusal "$birkhoff" run "$work/fifo" --tokens 1
 expect_fifo_refusal "$birkhoff" run "$art" --batch "$work/fifo"
+expect_fifo_refusal "$birkhoff" perplexity "$work/fifo" --text hi
+expect_fifo_refusal "$birkhoff" perplexity "$art" --tokens "$work/fifo"
+expect_fifo_refusal "$birkhoff" perplexity "$art" --file "$work/fifo"
 expect_fifo_refusal "$birkhoff" compile "$demo" -o "$work/out.bkart" --tokenizer "$work/fifo"
 "$birkhoff" synth --preset tiny --layers 1 -o "$work/tiny" > /dev/null   # for its tokenizer.json
 expect_fifo_refusal "$birkhoff" tokenize "$work/tiny/tokenizer.json" --file "$work/fifo"

@@ -48,6 +48,9 @@ expect 2 "--max-tokens" compile --synth-preset tiny --max-tokens 4294967296 -o "
 expect 2 "--threads" bench "$art" --threads 100000
 expect 2 "--contexts" bench "$art" --contexts 1,$big
 expect 2 "--decode" tokenize "$art" --decode 1,4294967301
+expect 2 "--window" perplexity "$art" --text hi --window $big
+expect 2 "--windows" perplexity "$art" --text hi --windows 4294967296
+expect 2 "--max-context" perplexity "$art" --text hi --max-context $big
 # .npy token files: sizes are checked against the file before anything is allocated, ids
 # element by element; a bad file is exit 1.
 python3 - "$work" <<'PY'
@@ -63,5 +66,8 @@ ln -sf /dev/zero "$work/zero.npy"
 expect 1 "need 4398046511104" run "$art" --tokens "$work/huge.npy"
 expect 1 "token id 4294967301 at index 1" run "$art" --tokens "$work/wide.npy"
 expect 1 "not a regular file" run "$art" --tokens "$work/zero.npy"
+expect 1 "need 4398046511104" perplexity "$art" --tokens "$work/huge.npy"
+expect 1 "token id 4294967301 at index 1" perplexity "$art" --tokens "$work/wide.npy"
+expect 1 "not a regular file" perplexity "$art" --tokens "$work/zero.npy"
 [ "$fails" = 0 ] || { echo "cli bad values: $fails failed"; exit 1; }
 echo "cli bad values: PASS"
