@@ -314,6 +314,15 @@ int runCompile(const CLI::App &app, const CompileArgs &args) {
                                 "--split-decode-attention need --target cuda");
   if (args.compileTo == "artifact" && args.output.empty())
     return cli::usageError(app, "missing -o <artifact>");
+  // --layers and --experts against the preset's schedule and experts: a
+  // usage error, as in `birkhoff synth`, found before any work.
+  if (synth) {
+    Expected<v4::ModelConfig> shape = v4::presetConfig(*args.synthPreset);
+    Status s = shape ? v4::applySynthShape(*shape, args.layers, args.experts)
+                     : shape.status();
+    if (!s)
+      return cli::usageError(app, s.message());
+  }
   const std::string &output = args.output;
   const std::string &target = args.target;
   const std::string &numerics = args.numerics;
