@@ -6,6 +6,7 @@
 #include "WeightVerification.h"
 #include "birkhoff/CheckedMath.h"
 #include "birkhoff/GenerationConfig.h"
+#include "birkhoff/Progress.h"
 #include "birkhoff/Tokenizer.h"
 #include "birkhoff/WorkerPool.h"
 
@@ -282,11 +283,18 @@ int runInspect(const InspectArgs &args) {
         "load time from recipes\n",
         generated, (unsigned long long)p.generatedBytes);
   }
+  // --generate and --verify show their progress on stderr as a load does.
+  ProgressGroup progress("inspect");
+  const ModelOptions::Progress report =
+      [&progress](std::string_view task, uint64_t n, uint64_t total) {
+        progress.report(task, n, total);
+      };
   if (args.generate) {
     auto start = std::chrono::steady_clock::now();
     std::shared_ptr<WorkerPool> pool = WorkerPool::shared(); // as a load's
     Status s = rt::materializeGeneratedWeights(
-        *loaded, Workers(*pool, int(args.threads)));
+        *loaded, Workers(*pool, int(args.threads)), report);
+    progress.finish();
     double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
             .count();
@@ -301,8 +309,9 @@ int runInspect(const InspectArgs &args) {
   if (args.verify) {
     auto start = std::chrono::steady_clock::now();
     std::shared_ptr<WorkerPool> pool = WorkerPool::shared();
-    auto verified =
-        rt::verifyWeights(p, Workers(*pool, int(args.threads)), args.path);
+    auto verified = rt::verifyWeights(p, Workers(*pool, int(args.threads)),
+                                      args.path, report);
+    progress.finish();
     double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
             .count();
