@@ -23,6 +23,21 @@ grep -qE "writing|cannot write" "$work/err.txt" || { cat "$work/err.txt"; exit 1
 cmp "$art" "$work/good.bkart" || { echo "a failed compile changed the artifact"; exit 1; }
 if ls "$work" | grep -q partial; then echo "temporary left: $(ls "$work")"; exit 1; fi
 
+# SIGINT with the new artifact written in full under its temporary name, just before it is
+# renamed onto the target (the preloaded shim raises it at that rename): the temporary goes,
+# the previous artifact stays (official numerics: the new one would differ). verify_asan_link_order: the sanitized build preloads the shim
+# before ASan's runtime.
+if [ -n "$interrupt_shim" ]; then
+  status=0
+  env --default-signal=INT LD_PRELOAD="$interrupt_shim" INTERRUPT_RENAMING=file \
+    ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
+    "$birkhoff" compile "$ckpt" -o "$art" --numerics official 2> /dev/null || status=$?
+  [ "$status" = 130 ] || { echo "compile: exit $status, not 130 (SIGINT)"; exit 1; }
+  cmp "$art" "$work/good.bkart" || { echo "an interrupted compile changed the artifact"; exit 1; }
+  if ls "$work" | grep -q partial; then echo "SIGINT left: $(ls "$work")"; exit 1; fi
+  echo "compile: SIGINT with the artifact written leaves the previous one and no temporary"
+fi
+
 # `-o` onto an input (a shard, config.json, the tokenizer given) is refused with exit 2.
 refused() {
   local status=0
@@ -90,8 +105,7 @@ if "$birkhoff" compile "$ckpt" -o "$work/cuda.bkart" --target cuda --dump-kernel
   # and the previous dump stays as it was.
   if [ -n "$interrupt_shim" ]; then
     status=0
-    # verify_asan_link_order: the sanitized build preloads the shim before ASan's runtime.
-    env --default-signal=INT LD_PRELOAD="$interrupt_shim" \
+    env --default-signal=INT LD_PRELOAD="$interrupt_shim" INTERRUPT_RENAMING=folder \
       ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
       "$birkhoff" compile "$ckpt" -o "$work/cuda.bkart" --target cuda --dump-kernels "$dump" \
       2> /dev/null || status=$?
