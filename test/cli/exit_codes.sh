@@ -37,12 +37,14 @@ touch "$work/file"
 expect 1 synth --preset tiny --layers 1 -o "$work/file/ckpt" # cannot create the folder
 expect 2 synth --preset tiny # no -o
 expect 2 synth --preset tiny --layers 99 -o "$work/ckpt99"
+expect 2 compile "$work/ckpt" -o "$work/ckpt/config.json" # an input as the output
 
 expect 0 run "$art" --tokens 1,2,3 --generate 2 --threads 1
 expect 1 run "$missing" --tokens 1
 expect 1 run "$art" --tokens 1,2000000000 # outside the vocabulary
 expect 2 run "$art" # no prompt
 expect 2 run "$art" --tokens 1 --generate -1
+expect 2 run "$art" --tokens 1,2 --chunks 2,1 # checked against the prompt once read
 
 expect 0 inspect "$art"
 expect 1 inspect "$missing"

@@ -341,10 +341,8 @@ int runCompile(const CLI::App &app, const CompileArgs &args) {
   for (const std::string &path : {args.output, args.dumpIr.value_or("")}) {
     if (path.empty() || path == "-")
       continue;
-    if (Status s = refuseInputAsOutput(path, inputFiles(args, *source)); !s) {
-      std::fprintf(stderr, "birkhoff compile: %s\n", s.message().c_str());
-      return 2;
-    }
+    if (Status s = refuseInputAsOutput(path, inputFiles(args, *source)); !s)
+      return cli::usageError(app, s.message());
   }
   installInterruptCleanup();
   const v4::ModelConfig &config = source->config;

@@ -414,11 +414,10 @@ int runRun(const CLI::App &app, const RunArgs &args) {
     // known only now.
     const int64_t p = args.chunks[0], c = args.chunks[1];
     if (p + c > n) {
-      std::fprintf(stderr,
-                   "birkhoff run: --chunks needs P,C with P >= 1 and "
-                   "P + C <= %lld prompt tokens\n",
-                   (long long)n);
-      return 2;
+      const std::string message = "--chunks needs P,C with P >= 1 and P + C "
+                                  "<= " +
+                                  std::to_string(n) + " prompt tokens";
+      return cli::usageError(app, message);
     }
     split.push_back(p);
     if (c > 0)
