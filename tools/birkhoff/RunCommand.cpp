@@ -400,6 +400,14 @@ int runRun(const CLI::App &app, const RunArgs &args) {
     textOut = decoder.take();
   } else {
     tokens = readTokens(*args.tokens);
+    // --json holds the generated text wherever the artifact can decode it;
+    // only --prompt streams text.
+    if (json && (*model)->hasTokenizer()) {
+      auto decoder = TextDecoder::create(**model);
+      if (!decoder)
+        return fail(decoder.status());
+      textOut = decoder.take();
+    }
   }
   if (!tokens)
     return fail(tokens.status());
