@@ -129,16 +129,20 @@ int runInspect(const InspectArgs &args) {
   j["model"] = p.modelName;
   j["numerics"] = p.numerics;
   j["target"] = p.target;
-  j["config"] = {{"vocab_size", c.vocabSize},
-                 {"dim", c.dim},
-                 {"n_layers", c.nLayers},
-                 {"n_heads", c.nHeads},
-                 {"head_dim", c.headDim},
-                 {"rope_head_dim", c.ropeHeadDim},
-                 {"window_size", c.windowSize},
-                 {"hc_mult", c.hcMult},
-                 {"n_routed_experts", c.nRoutedExperts},
-                 {"n_activated_experts", c.nActivatedExperts}};
+  j["config"] = {
+      {"vocab_size", c.vocabSize},
+      {"dim", c.dim},
+      {"n_layers", c.nLayers},
+      {"n_heads", c.nHeads},
+      {"head_dim", c.headDim},
+      {"rope_head_dim", c.ropeHeadDim},
+      {"window_size", c.windowSize},
+      {"hc_mult", c.hcMult},
+      {"n_routed_experts", c.nRoutedExperts},
+      {"n_activated_experts", c.nActivatedExperts},
+      {"max_position_embeddings", c.maxPositionEmbeddings > 0
+                                      ? nlohmann::json(c.maxPositionEmbeddings)
+                                      : nlohmann::json(nullptr)}};
   if (p.tokenizer)
     j["tokenizer"] = {{"vocab_size", p.tokenizer->vocabSize()},
                       {"added_tokens", p.tokenizer->addedTokenCount()},
@@ -152,6 +156,13 @@ int runInspect(const InspectArgs &args) {
       (long long)c.nHeads, (long long)c.headDim, (long long)c.ropeHeadDim,
       (long long)c.windowSize, (long long)c.hcMult, (long long)c.nRoutedExperts,
       (long long)c.nActivatedExperts);
+  // The context the model was trained for: a session beyond it gets a
+  // warning (ModelInfo::contextWarning).
+  if (c.maxPositionEmbeddings > 0)
+    say("trained    %lld tokens of context (max_position_embeddings)\n",
+        (long long)c.maxPositionEmbeddings);
+  else
+    say("trained    context not recorded (no max_position_embeddings)\n");
   if (p.tokenizer)
     say("tokenizer  %d ids, %zu added tokens (%zu special)\n",
         int(p.tokenizer->vocabSize()), p.tokenizer->addedTokenCount(),
