@@ -441,7 +441,13 @@ int runCompile(const CLI::App &app, const CompileArgs &args) {
   options.generated = source->generated ? &source->recipes : nullptr;
   options.numerics = numerics;
   options.target = target;
-  options.maxContext = args.maxContext;
+  // Not given, the default context stays within what the model was trained
+  // for, so that a session of the artifact's default draws no warning.
+  options.maxContext =
+      app.count("--max-context") > 0
+          ? args.maxContext
+          : std::min(args.maxContext,
+                     std::max<int64_t>(1, config.maxPositionEmbeddings));
   options.tokenizerJson = std::move(tokenizerJson);
   options.generationConfig = std::move(generationConfig);
   Expected<ArtifactStats> stats = writeArtifact(module->getOperation(), config,
@@ -556,7 +562,8 @@ cli::Runner declareCompile(CLI::App &app) {
               "tokens per call of the prefill entry point; longer prompts "
               "are split into calls of at most N");
   cli::addInt(app, "--max-context N", args->maxContext, 1, kMaxContextTokens,
-              "a session's default context capacity");
+              "a session's default context capacity",
+              "4096, or the model's max_position_embeddings when smaller");
   cli::addChoice(app, "--compile-to", args->compileTo,
                  {"v4", "fused", "kernel", "artifact"},
                  "stop after a phase and print its IR (to -o, else stdout): "
