@@ -24,6 +24,7 @@
 #include <thread>
 #include <tuple>
 
+#include <fcntl.h>
 #include <unistd.h>
 
 using namespace mlir;
@@ -231,7 +232,8 @@ Status dumpCudaKernels(const CudaProgram &program, const std::string &dir) {
   if (ec)
     return ioError("--dump-kernels: cannot create '" + temp +
                    "': " + ec.message());
-  CleanupPath cleanup(temp);
+  // Registered as a folder: an interrupt removes it with what it holds.
+  CleanupPath cleanup = CleanupPath::folder(temp);
   auto fail = [&](Status s) {
     std::error_code ignored;
     fs::remove_all(temp, ignored);
@@ -264,10 +266,20 @@ Status dumpCudaKernels(const CudaProgram &program, const std::string &dir) {
                            table.size());
       !s.isOk())
     return fail(s);
-  // A directory cannot be renamed onto a non-empty one: the old dump moves
-  // aside first and goes once the new one is in place.
-  const std::string old = dir + ".old." + std::to_string(::getpid());
+  // A directory cannot be renamed onto a non-empty one. RENAME_EXCHANGE swaps
+  // the new dump and the previous one in one step, so DIR is a whole dump at
+  // every moment and the previous one, now under the temporary name, is
+  // still registered for removal. Where the file system cannot exchange, the
+  // previous dump moves aside first and goes once the new one is in place
+  // (an interrupt between the two renames leaves it as DIR.old.<pid>).
   const bool hadOld = fs::exists(dir, ec);
+  if (hadOld && ::renameat2(AT_FDCWD, temp.c_str(), AT_FDCWD, dir.c_str(),
+                            RENAME_EXCHANGE) == 0) {
+    fs::remove_all(temp, ec);
+    cleanup.release();
+    return Status::ok();
+  }
+  const std::string old = dir + ".old." + std::to_string(::getpid());
   if (hadOld) {
     fs::remove_all(old, ec);
     fs::rename(dir, old, ec);

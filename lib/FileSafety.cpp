@@ -5,11 +5,13 @@
 #include <atomic>
 #include <cerrno>
 #include <csignal>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
 #include <mutex>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include <utility>
 
@@ -118,7 +120,9 @@ Expected<std::string> readInputFile(const std::string &path,
 namespace {
 
 // The registry is a fixed array of atomic pointers so that the signal handler
-// reads it without locks or allocation. A released path's string is freed
+// reads it without locks or allocation. Each string is the path behind one
+// character saying what to remove (kPlain, kFolder), so that the kind is
+// published with the path in one store. A released path's string is freed
 // unless the handler has begun, since then it may be reading that string on
 // another thread (and the process is about to die of the signal anyway).
 // Both sides are sequentially consistent: release() empties the slot before
@@ -126,19 +130,84 @@ namespace {
 // so when release() sees no flag the handler has not read the slot yet and
 // will find it empty.
 constexpr int kCleanupSlots = 4096;
+constexpr char kPlain = 'p', kFolder = 'd';
 std::array<std::atomic<const char *>, kCleanupSlots> gCleanup{};
 std::atomic<bool> gInterrupted{false};
+
+// How deep removeContents follows sub-folders (a kernel dump has none).
+constexpr int kFolderDepth = 8;
+
+struct Dirent64 {
+  uint64_t ino;
+  int64_t off;
+  unsigned short reclen;
+  unsigned char type;
+  char name[];
+};
+
+// Removes what the folder open as `fd` holds, sub-folders `depth` levels
+// down, with system calls only (async-signal-safe: no opendir, no
+// allocation). Entries removed while the folder is read may move the others,
+// so it reads the folder again until a pass removes nothing.
+void removeContents(int fd, int depth) {
+  alignas(8) char buf[2048];
+  for (int pass = 0; pass < 16; ++pass) {
+    if (::lseek(fd, 0, SEEK_SET) != 0)
+      return;
+    bool removed = false;
+    for (;;) {
+      long n = ::syscall(SYS_getdents64, fd, buf, sizeof buf);
+      if (n <= 0)
+        break;
+      for (long at = 0; at < n;) {
+        const auto *e = reinterpret_cast<const Dirent64 *>(buf + at);
+        at += e->reclen;
+        const char *name = e->name;
+        if (name[0] == '.' &&
+            (name[1] == 0 || (name[1] == '.' && name[2] == 0)))
+          continue;
+        if (::unlinkat(fd, name, 0) == 0) {
+          removed = true;
+          continue;
+        }
+        if (errno != EISDIR || depth == 0)
+          continue;
+        int sub =
+            ::openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (sub >= 0) {
+          removeContents(sub, depth - 1);
+          ::close(sub);
+        }
+        if (::unlinkat(fd, name, AT_REMOVEDIR) == 0)
+          removed = true;
+      }
+    }
+    if (!removed)
+      return;
+  }
+}
 
 extern "C" void onInterrupt(int sig) {
   int savedErrno = errno;
   gInterrupted.store(true);
-  // Files first, then directories (rmdir only succeeds once they are empty).
+  // Files first, then registered folders with what they hold, then the other
+  // directories (rmdir only succeeds once they are empty, and a registered
+  // folder may lie in one).
   for (auto &slot : gCleanup)
-    if (const char *p = slot.load())
-      ::unlink(p);
+    if (const char *p = slot.load(); p && p[0] == kPlain)
+      ::unlink(p + 1);
   for (auto &slot : gCleanup)
-    if (const char *p = slot.load())
-      ::rmdir(p);
+    if (const char *p = slot.load(); p && p[0] == kFolder) {
+      int fd = ::open(p + 1, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (fd >= 0) {
+        removeContents(fd, kFolderDepth);
+        ::close(fd);
+      }
+      ::rmdir(p + 1);
+    }
+  for (auto &slot : gCleanup)
+    if (const char *p = slot.load(); p && p[0] == kPlain)
+      ::rmdir(p + 1);
   errno = savedErrno;
   // Die of the signal, so that the parent sees how the process ended.
   std::signal(sig, SIG_DFL);
@@ -165,10 +234,19 @@ void installInterruptCleanup() {
   });
 }
 
-CleanupPath::CleanupPath(const std::string &path) {
-  const char *copy = ::strdup(path.c_str());
+CleanupPath::CleanupPath(const std::string &path)
+    : CleanupPath(path, /*folder=*/false) {}
+
+CleanupPath CleanupPath::folder(const std::string &path) {
+  return CleanupPath(path, /*folder=*/true);
+}
+
+CleanupPath::CleanupPath(const std::string &path, bool folder) {
+  char *copy = static_cast<char *>(std::malloc(path.size() + 2));
   if (!copy)
     return;
+  copy[0] = folder ? kFolder : kPlain;
+  std::memcpy(copy + 1, path.c_str(), path.size() + 1);
   for (int i = 0; i < kCleanupSlots; ++i) {
     const char *expected = nullptr;
     if (gCleanup[i].compare_exchange_strong(expected, copy,
@@ -178,7 +256,7 @@ CleanupPath::CleanupPath(const std::string &path) {
     }
   }
   // Every slot taken: the path is written but not removed on interrupt.
-  std::free(const_cast<char *>(copy));
+  std::free(copy);
 }
 
 CleanupPath::CleanupPath(CleanupPath &&other) noexcept

@@ -8,7 +8,8 @@
 // renamed over it only when complete (OutputFile), so a failed or interrupted
 // write never truncates the previous good file. With installInterruptCleanup
 // a SIGINT/SIGTERM removes every temporary (and every path registered with
-// CleanupPath) before the process dies of the signal.
+// CleanupPath, a registered folder with what it holds) before the process
+// dies of the signal.
 //
 //===----------------------------------------------------------------------===//
 #ifndef BIRKHOFF_FILESAFETY_H
@@ -68,6 +69,11 @@ class CleanupPath {
 public:
   CleanupPath() = default;
   explicit CleanupPath(const std::string &path);
+  /// Registers a folder this process made and fills (a dump written whole
+  /// before it is renamed into place): the handler removes everything in it,
+  /// sub-folders included, and then the folder. Only for a folder that holds
+  /// nothing but this process's output.
+  static CleanupPath folder(const std::string &path);
   CleanupPath(CleanupPath &&other) noexcept;
   CleanupPath &operator=(CleanupPath &&other) noexcept;
   CleanupPath(const CleanupPath &) = delete;
@@ -78,6 +84,7 @@ public:
   bool active() const { return slot_ >= 0; }
 
 private:
+  CleanupPath(const std::string &path, bool folder);
   int slot_ = -1;
 };
 

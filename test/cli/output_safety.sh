@@ -3,7 +3,7 @@
 # name beside the target, renamed onto it when complete; an input as the output is refused
 # (exit 2) before any work; SIGINT/SIGTERM leave no temporary or partial files behind.
 set -euo pipefail
-birkhoff=$1 demo=$2 work=$3
+birkhoff=$1 demo=$2 work=$3 interrupt_shim=${4:-}
 rm -rf "$work"
 mkdir -p "$work"
 ckpt="$work/ckpt"
@@ -22,6 +22,21 @@ fi
 grep -qE "writing|cannot write" "$work/err.txt" || { cat "$work/err.txt"; exit 1; }
 cmp "$art" "$work/good.bkart" || { echo "a failed compile changed the artifact"; exit 1; }
 if ls "$work" | grep -q partial; then echo "temporary left: $(ls "$work")"; exit 1; fi
+
+# SIGINT with the new artifact written in full under its temporary name, just before it is
+# renamed onto the target (the preloaded shim raises it at that rename): the temporary goes,
+# the previous artifact stays (official numerics: the new one would differ). verify_asan_link_order: the sanitized build preloads the shim
+# before ASan's runtime.
+if [ -n "$interrupt_shim" ]; then
+  status=0
+  env --default-signal=INT LD_PRELOAD="$interrupt_shim" INTERRUPT_RENAMING=file \
+    ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
+    "$birkhoff" compile "$ckpt" -o "$art" --numerics official 2> /dev/null || status=$?
+  [ "$status" = 130 ] || { echo "compile: exit $status, not 130 (SIGINT)"; exit 1; }
+  cmp "$art" "$work/good.bkart" || { echo "an interrupted compile changed the artifact"; exit 1; }
+  if ls "$work" | grep -q partial; then echo "SIGINT left: $(ls "$work")"; exit 1; fi
+  echo "compile: SIGINT with the artifact written leaves the previous one and no temporary"
+fi
 
 # `-o` onto an input (a shard, config.json, the tokenizer given) is refused with exit 2.
 refused() {
@@ -69,7 +84,8 @@ interrupt INT 'model-00002-of-[0-9]+\.safetensors\.partial'
 interrupt TERM 'safetensors\.partial'
 
 # --dump-kernels (where NVRTC compiles the kernels) replaces a previous dump whole, once the
-# artifact is written: a failed compile leaves it as it was, and a file as DIR is refused.
+# artifact is written: a failed or interrupted compile leaves it as it was, and a file as DIR
+# is refused.
 dump="$work/dump"
 if "$birkhoff" compile "$ckpt" -o "$work/cuda.bkart" --target cuda --dump-kernels "$dump" 2>/dev/null; then
   [ -f "$dump/resources.txt" ] || { echo "no resources.txt in the dump"; exit 1; }
@@ -84,6 +100,22 @@ if "$birkhoff" compile "$ckpt" -o "$work/cuda.bkart" --target cuda --dump-kernel
   fi
   [ -e "$dump/mark" ] || { echo "a failed compile changed the dump"; exit 1; }
   if ls "$work" | grep -qE 'dump\.(partial|old)'; then echo "left beside the dump: $(ls "$work")"; exit 1; fi
+  # SIGINT with the new dump written in full as DIR.partial.<pid>, just before it is swapped
+  # in (the preloaded shim raises it at that rename): that folder goes with every file in it,
+  # and the previous dump stays as it was.
+  if [ -n "$interrupt_shim" ]; then
+    status=0
+    env --default-signal=INT LD_PRELOAD="$interrupt_shim" INTERRUPT_RENAMING=folder \
+      ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
+      "$birkhoff" compile "$ckpt" -o "$work/cuda.bkart" --target cuda --dump-kernels "$dump" \
+      2> /dev/null || status=$?
+    [ "$status" = 130 ] || { echo "compile --dump-kernels: exit $status, not 130 (SIGINT)"; exit 1; }
+    [ -e "$dump/mark" ] || { echo "an interrupted compile changed the dump"; exit 1; }
+    if ls "$work" | grep -qE 'dump\.(partial|old)'; then
+      echo "SIGINT left beside the dump: $(ls "$work")"; exit 1
+    fi
+    echo "--dump-kernels: SIGINT with the dump written leaves nothing"
+  fi
   status=0
   "$birkhoff" compile "$ckpt" -o "$work/cuda.bkart" --target cuda --dump-kernels "$work/gen.json" \
     2> "$work/err.txt" || status=$?

@@ -2,9 +2,10 @@
 # A service's view of Birkhoff: install the build into a fresh prefix, then build
 # consumer/Consumer.cpp outside the tree against only what was installed, with
 # find_package(Birkhoff) (shared and static) and with pkg-config, and run each on a one-layer
-# artifact (full builds; runtime-only ones have no `compile`: version only). Last, configure a
-# project that add_subdirectory()s the source tree and checks the commands that would build the
-# consumer (building it would compile the runtime again).
+# artifact (full builds; runtime-only ones have no `compile`: version only). Then the .deb that
+# cpack makes of this build: its files, and the consumer built against it unpacked. Last,
+# configure a project that add_subdirectory()s the source tree and checks the commands that
+# would build the consumer (building it would compile the runtime again).
 set -euo pipefail
 build=$1 src=$2 work=$3
 rm -rf "$work"
@@ -43,6 +44,39 @@ mkdir -p "$work/pkg-config"
 c++ -std=c++20 -O1 -o "$work/pkg-config/consumer" "$consumer/Consumer.cpp" \
   $(pkg-config --cflags --libs birkhoff) -Wl,-rpath,"$(pkg-config --variable=libdir birkhoff)"
 "$work/pkg-config/consumer" "${artifact[@]}"
+
+echo "== cpack"
+# The .deb of this build, written under $work (not the build's package/), unpacked into a
+# folder: it holds the library, headers, package files, tools and license under /usr, and
+# its birkhoff.pc finds that prefix from its own folder.
+if command -v cpack > /dev/null && command -v dpkg-deb > /dev/null; then
+  cpack --config "$build/CPackConfig.cmake" -B "$work/cpack" \
+    -D CPACK_OUTPUT_FILE_PREFIX="$work/cpack" > "$work/cpack.log" 2>&1 ||
+    { cat "$work/cpack.log"; exit 1; }
+  deb=$(ls "$work"/cpack/birkhoff_*.deb)
+  info=$(dpkg-deb -I "$deb") # (whole, before grep: see ldd above)
+  grep -q '^ Package: birkhoff$' <<< "$info" || { echo "$info"; exit 1; }
+  dpkg-deb -x "$deb" "$work/deb-root"
+  for f in usr/include/birkhoff/Runtime.h usr/lib/libbirkhoff_runtime.a \
+           usr/lib/cmake/Birkhoff/BirkhoffConfig.cmake usr/lib/pkgconfig/birkhoff.pc \
+           usr/bin/birkhoff usr/share/doc/birkhoff/LICENSE; do
+    [ -e "$work/deb-root/$f" ] || { echo "the .deb has no /$f"; exit 1; }
+  done
+  [ -e "$work/deb-root/usr/lib/libbirkhoff_runtime.so" ] || { echo "the .deb has no .so"; exit 1; }
+  mkdir -p "$work/deb-consumer"
+  debpc=$work/deb-root/usr/lib/pkgconfig
+  # shellcheck disable=SC2046 # the flags are words
+  c++ -std=c++20 -O1 -o "$work/deb-consumer/consumer" "$consumer/Consumer.cpp" \
+    $(PKG_CONFIG_PATH=$debpc pkg-config --cflags --libs birkhoff) \
+    -Wl,-rpath,"$(PKG_CONFIG_PATH=$debpc pkg-config --variable=libdir birkhoff)"
+  libs=$(ldd "$work/deb-consumer/consumer")
+  [[ $libs == *"libbirkhoff_runtime.so.0.1 => $work/deb-root/usr/"* ]] || {
+    echo "the consumer does not load the .deb's libbirkhoff_runtime.so:"; echo "$libs"; exit 1; }
+  "$work/deb-consumer/consumer" "${artifact[@]}"
+  echo "cpack: $(basename "$deb"), $(dpkg-deb -c "$deb" | wc -l) entries"
+else
+  echo "cpack: skipped (no cpack or dpkg-deb)"
+fi
 
 echo "== add_subdirectory"
 cmake -G Ninja -S "$consumer" -B "$work/subdirectory" -DBIRKHOFF_SOURCE_DIR="$src" \

@@ -15,6 +15,7 @@
 #include "ModelLoad.h"
 #include "TextOut.h"
 #include "birkhoff/CheckedMath.h"
+#include "birkhoff/Log.h"
 #include "birkhoff/Progress.h"
 #include "birkhoff/Runtime.h"
 
@@ -25,6 +26,8 @@
 #include <cstdio>
 #include <functional>
 #include <map>
+#include <optional>
+#include <string>
 #include <vector>
 
 namespace birkhoff::tools {
@@ -256,6 +259,13 @@ nlohmann::json printKernelTimes(Runner &session, const TextOut &say,
 /// copies every sequence's logits out, as a server would. One more step,
 /// profiled, finds the experts the batch routes to, which set the bytes a
 /// step reads.
+/// The warning of `run` and `serve` for a session or engine beyond the
+/// context the model was trained for: bench may time one there, but says so.
+void warnBeyondTrainedContext(const Model &model, int64_t context) {
+  if (std::optional<std::string> w = model.info().contextWarning(context))
+    logf(LogLevel::Warning, "birkhoff bench: warning: %s\n", w->c_str());
+}
+
 int benchBatch(std::shared_ptr<const Model> model, int64_t batchSize,
                const std::vector<int64_t> &ctxs, int64_t decode, bool profile,
                const std::function<int32_t()> &nextToken, const TextOut &say,
@@ -273,6 +283,7 @@ int benchBatch(std::shared_ptr<const Model> model, int64_t batchSize,
     return 1;
   }
   Engine &eng = **engine;
+  warnBeyondTrainedContext(*model, eo.maxContext);
   std::vector<SequenceId> ids;
   for (int64_t i = 0; i < batchSize; ++i)
     ids.push_back(*eng.addSequence());
@@ -429,6 +440,8 @@ int runBench(const BenchArgs &args) {
                  session.status().toString().c_str());
     return 1;
   }
+  if (args.batch == 0) // --batch warns for its engine
+    warnBeyondTrainedContext(**model, (*session)->capacity());
   const bool profile = args.profile;
   (*session)->setProfiling(profile);
   const rt::Program &prog = (*model)->artifact().program;

@@ -314,6 +314,15 @@ int runCompile(const CLI::App &app, const CompileArgs &args) {
                                 "--split-decode-attention need --target cuda");
   if (args.compileTo == "artifact" && args.output.empty())
     return cli::usageError(app, "missing -o <artifact>");
+  // --layers and --experts against the preset's schedule and experts: a
+  // usage error, as in `birkhoff synth`, found before any work.
+  if (synth) {
+    Expected<v4::ModelConfig> shape = v4::presetConfig(*args.synthPreset);
+    Status s = shape ? v4::applySynthShape(*shape, args.layers, args.experts)
+                     : shape.status();
+    if (!s)
+      return cli::usageError(app, s.message());
+  }
   const std::string &output = args.output;
   const std::string &target = args.target;
   const std::string &numerics = args.numerics;
@@ -332,10 +341,8 @@ int runCompile(const CLI::App &app, const CompileArgs &args) {
   for (const std::string &path : {args.output, args.dumpIr.value_or("")}) {
     if (path.empty() || path == "-")
       continue;
-    if (Status s = refuseInputAsOutput(path, inputFiles(args, *source)); !s) {
-      std::fprintf(stderr, "birkhoff compile: %s\n", s.message().c_str());
-      return 2;
-    }
+    if (Status s = refuseInputAsOutput(path, inputFiles(args, *source)); !s)
+      return cli::usageError(app, s.message());
   }
   installInterruptCleanup();
   const v4::ModelConfig &config = source->config;
@@ -434,7 +441,13 @@ int runCompile(const CLI::App &app, const CompileArgs &args) {
   options.generated = source->generated ? &source->recipes : nullptr;
   options.numerics = numerics;
   options.target = target;
-  options.maxContext = args.maxContext;
+  // Not given, the default context stays within what the model was trained
+  // for, so that a session of the artifact's default draws no warning.
+  options.maxContext =
+      app.count("--max-context") > 0
+          ? args.maxContext
+          : std::min(args.maxContext,
+                     std::max<int64_t>(1, config.maxPositionEmbeddings));
   options.tokenizerJson = std::move(tokenizerJson);
   options.generationConfig = std::move(generationConfig);
   Expected<ArtifactStats> stats = writeArtifact(module->getOperation(), config,
@@ -549,7 +562,8 @@ cli::Runner declareCompile(CLI::App &app) {
               "tokens per call of the prefill entry point; longer prompts "
               "are split into calls of at most N");
   cli::addInt(app, "--max-context N", args->maxContext, 1, kMaxContextTokens,
-              "a session's default context capacity");
+              "a session's default context capacity",
+              "4096, or the model's max_position_embeddings when smaller");
   cli::addChoice(app, "--compile-to", args->compileTo,
                  {"v4", "fused", "kernel", "artifact"},
                  "stop after a phase and print its IR (to -o, else stdout): "

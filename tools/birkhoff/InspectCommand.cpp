@@ -6,6 +6,7 @@
 #include "WeightVerification.h"
 #include "birkhoff/CheckedMath.h"
 #include "birkhoff/GenerationConfig.h"
+#include "birkhoff/Progress.h"
 #include "birkhoff/Tokenizer.h"
 #include "birkhoff/WorkerPool.h"
 
@@ -128,16 +129,20 @@ int runInspect(const InspectArgs &args) {
   j["model"] = p.modelName;
   j["numerics"] = p.numerics;
   j["target"] = p.target;
-  j["config"] = {{"vocab_size", c.vocabSize},
-                 {"dim", c.dim},
-                 {"n_layers", c.nLayers},
-                 {"n_heads", c.nHeads},
-                 {"head_dim", c.headDim},
-                 {"rope_head_dim", c.ropeHeadDim},
-                 {"window_size", c.windowSize},
-                 {"hc_mult", c.hcMult},
-                 {"n_routed_experts", c.nRoutedExperts},
-                 {"n_activated_experts", c.nActivatedExperts}};
+  j["config"] = {
+      {"vocab_size", c.vocabSize},
+      {"dim", c.dim},
+      {"n_layers", c.nLayers},
+      {"n_heads", c.nHeads},
+      {"head_dim", c.headDim},
+      {"rope_head_dim", c.ropeHeadDim},
+      {"window_size", c.windowSize},
+      {"hc_mult", c.hcMult},
+      {"n_routed_experts", c.nRoutedExperts},
+      {"n_activated_experts", c.nActivatedExperts},
+      {"max_position_embeddings", c.maxPositionEmbeddings > 0
+                                      ? nlohmann::json(c.maxPositionEmbeddings)
+                                      : nlohmann::json(nullptr)}};
   if (p.tokenizer)
     j["tokenizer"] = {{"vocab_size", p.tokenizer->vocabSize()},
                       {"added_tokens", p.tokenizer->addedTokenCount()},
@@ -151,6 +156,13 @@ int runInspect(const InspectArgs &args) {
       (long long)c.nHeads, (long long)c.headDim, (long long)c.ropeHeadDim,
       (long long)c.windowSize, (long long)c.hcMult, (long long)c.nRoutedExperts,
       (long long)c.nActivatedExperts);
+  // The context the model was trained for: a session beyond it gets a
+  // warning (ModelInfo::contextWarning).
+  if (c.maxPositionEmbeddings > 0)
+    say("trained    %lld tokens of context (max_position_embeddings)\n",
+        (long long)c.maxPositionEmbeddings);
+  else
+    say("trained    context not recorded (no max_position_embeddings)\n");
   if (p.tokenizer)
     say("tokenizer  %d ids, %zu added tokens (%zu special)\n",
         int(p.tokenizer->vocabSize()), p.tokenizer->addedTokenCount(),
@@ -282,11 +294,18 @@ int runInspect(const InspectArgs &args) {
         "load time from recipes\n",
         generated, (unsigned long long)p.generatedBytes);
   }
+  // --generate and --verify show their progress on stderr as a load does.
+  ProgressGroup progress("inspect");
+  const ModelOptions::Progress report =
+      [&progress](std::string_view task, uint64_t n, uint64_t total) {
+        progress.report(task, n, total);
+      };
   if (args.generate) {
     auto start = std::chrono::steady_clock::now();
     std::shared_ptr<WorkerPool> pool = WorkerPool::shared(); // as a load's
     Status s = rt::materializeGeneratedWeights(
-        *loaded, Workers(*pool, int(args.threads)));
+        *loaded, Workers(*pool, int(args.threads)), report);
+    progress.finish();
     double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
             .count();
@@ -301,8 +320,9 @@ int runInspect(const InspectArgs &args) {
   if (args.verify) {
     auto start = std::chrono::steady_clock::now();
     std::shared_ptr<WorkerPool> pool = WorkerPool::shared();
-    auto verified =
-        rt::verifyWeights(p, Workers(*pool, int(args.threads)), args.path);
+    auto verified = rt::verifyWeights(p, Workers(*pool, int(args.threads)),
+                                      args.path, report);
+    progress.finish();
     double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
             .count();

@@ -400,6 +400,14 @@ int runRun(const CLI::App &app, const RunArgs &args) {
     textOut = decoder.take();
   } else {
     tokens = readTokens(*args.tokens);
+    // --json holds the generated text wherever the artifact can decode it;
+    // only --prompt streams text.
+    if (json && (*model)->hasTokenizer()) {
+      auto decoder = TextDecoder::create(**model);
+      if (!decoder)
+        return fail(decoder.status());
+      textOut = decoder.take();
+    }
   }
   if (!tokens)
     return fail(tokens.status());
@@ -414,11 +422,10 @@ int runRun(const CLI::App &app, const RunArgs &args) {
     // known only now.
     const int64_t p = args.chunks[0], c = args.chunks[1];
     if (p + c > n) {
-      std::fprintf(stderr,
-                   "birkhoff run: --chunks needs P,C with P >= 1 and "
-                   "P + C <= %lld prompt tokens\n",
-                   (long long)n);
-      return 2;
+      const std::string message = "--chunks needs P,C with P >= 1 and P + C "
+                                  "<= " +
+                                  std::to_string(n) + " prompt tokens";
+      return cli::usageError(app, message);
     }
     split.push_back(p);
     if (c > 0)

@@ -7,7 +7,9 @@
 //   artifact whose launches each run a verified cubin, identical
 //   specializations shared, with the grid rule the generator gives;
 // - a kernel shared by launches of different needs keeps the largest scratch;
-// - host and cuda artifacts refuse the other device with a clear message.
+// - host and cuda artifacts refuse the other device with a clear message;
+// - --dump-kernels replaces a previous dump whole, and SIGINT while it is
+//   written leaves no partial folder (on made-up kernels).
 //
 //===----------------------------------------------------------------------===//
 #include "CompileSupport.h"
@@ -15,6 +17,7 @@
 
 #include "ArtifactLoader.h"
 #include "KernelSource.h"
+#include "birkhoff/FileSafety.h"
 #include "birkhoff/Runtime.h"
 #include "birkhoff/schema/artifact_generated.h"
 #include "cuda/CudaDriverApi.h"
@@ -22,12 +25,18 @@
 
 #include "mlir/Parser/Parser.h"
 
+#include <algorithm>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <set>
 #include <sstream>
+
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 using namespace birkhoff;
 using namespace birkhoff::test;
@@ -420,6 +429,81 @@ TEST_F(MiniModel, CudaArtifactCarriesOneVerifiedCubinPerSpecialization) {
     ASSERT_FALSE(noDriver.isOk());
     EXPECT_EQ(noDriver.status().code(), driver.status().code());
     EXPECT_EQ(noDriver.status().message(), driver.status().message());
+  }
+}
+
+// A program of `n` kernels with made-up files (no NVRTC needed); the last
+// kernel's cubin is `lastCubin` bytes.
+CudaProgram fakeProgram(int n, size_t lastCubin) {
+  CudaProgram p;
+  for (int i = 0; i < n; ++i) {
+    CudaKernelImage k;
+    k.name = "k" + std::to_string(i);
+    k.kernel = "linear";
+    k.arch = "sm_90a";
+    k.source = "// source " + std::to_string(i);
+    k.ptx = "// ptx " + std::to_string(i);
+    k.cubin.assign(i + 1 == n ? lastCubin : 16, uint8_t(i));
+    p.kernels.push_back(std::move(k));
+  }
+  return p;
+}
+
+std::vector<std::string> listing(const std::string &dir) {
+  std::vector<std::string> names;
+  for (const auto &e : std::filesystem::directory_iterator(dir))
+    names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+// A dump replaces the previous one whole (no file of it stays) and leaves
+// nothing beside it.
+TEST(DumpKernels, ReplacesThePreviousDumpWhole) {
+  TempDir dir;
+  std::string dump = dir.file("dump");
+  ASSERT_TRUE(dumpCudaKernels(fakeProgram(3, 16), dump).isOk());
+  writeBytes(dump + "/stale.txt", "from an older dump");
+  ASSERT_TRUE(dumpCudaKernels(fakeProgram(2, 16), dump).isOk());
+  EXPECT_EQ(listing(dump),
+            (std::vector<std::string>{"k0.cu", "k0.cubin", "k0.ptx", "k1.cu",
+                                      "k1.cubin", "k1.ptx", "resources.txt"}));
+  EXPECT_EQ(listing(dir.path()), std::vector<std::string>{"dump"});
+}
+
+// SIGINT while the dump is being written (its folder holds finished files):
+// the process dies of the signal and leaves no DIR.partial.<pid>, and the
+// previous dump stays as it was. The interrupt comes at a set point: the
+// child's file-size limit makes writing the last cubin raise SIGXFSZ, whose
+// handler raises SIGINT.
+TEST(DumpKernels, InterruptLeavesNothingBehind) {
+  for (bool previous : {false, true}) {
+    TempDir dir;
+    std::string dump = dir.file("dump");
+    if (previous)
+      ASSERT_TRUE(dumpCudaKernels(fakeProgram(1, 16), dump).isOk());
+    pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      std::signal(SIGINT, SIG_DFL);
+      installInterruptCleanup();
+      std::signal(SIGXFSZ, [](int) { std::raise(SIGINT); });
+      rlimit limit{64 << 10, 64 << 10};
+      ::setrlimit(RLIMIT_FSIZE, &limit);
+      (void)dumpCudaKernels(fakeProgram(40, 1 << 20), dump);
+      ::_exit(3); // not interrupted
+    }
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGINT)
+        << "previous " << previous << ": status " << status;
+    EXPECT_EQ(listing(dir.path()), previous ? std::vector<std::string>{"dump"}
+                                            : std::vector<std::string>{})
+        << "previous " << previous;
+    if (previous)
+      EXPECT_EQ(listing(dump),
+                (std::vector<std::string>{"k0.cu", "k0.cubin", "k0.ptx",
+                                          "resources.txt"}));
   }
 }
 

@@ -6,6 +6,7 @@
 
 #include <csignal>
 #include <filesystem>
+#include <fstream>
 #include <malloc.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -159,6 +160,71 @@ TEST(FileSafety, InterruptRemovesTemporariesAndRegisteredPaths) {
   EXPECT_EQ(entries(dir.path()), 1u);
   ::close(ready[0]);
   ::close(ready[1]);
+}
+
+// A folder registered with CleanupPath::folder goes with what it holds (files
+// and sub-folders, none of them registered one by one); a plain directory
+// registered beside it still goes once empty, and an unregistered file stays.
+TEST(FileSafety, InterruptRemovesARegisteredFolderWithItsFiles) {
+  TempDir dir;
+  std::string out = dir.file("out"), folder = out + "/dump.partial";
+  std::string kept = dir.file("kept");
+  writeBytes(kept, "not ours");
+  int ready[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    std::signal(SIGINT, SIG_DFL);
+    installInterruptCleanup();
+    CleanupPath outDir(out);
+    fs::create_directory(out);
+    CleanupPath watched = CleanupPath::folder(folder);
+    fs::create_directories(folder + "/sub/deeper");
+    // More entries than one getdents64 buffer holds.
+    for (int i = 0; i < 300; ++i)
+      writeBytes(folder + "/kernel_" + std::to_string(i) + ".cubin",
+                 std::string(size_t(i), 'x'));
+    writeBytes(folder + "/sub/deeper/a.txt", "a");
+    writeBytes(folder + "/sub/b.txt", "b");
+    (void)!::write(ready[1], "r", 1);
+    for (;;)
+      ::pause();
+  }
+  char c;
+  ASSERT_EQ(::read(ready[0], &c, 1), 1);
+  EXPECT_EQ(entries(folder), 301u);
+  ::kill(pid, SIGINT);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGINT) << status;
+  EXPECT_FALSE(fs::exists(out));
+  EXPECT_EQ(readBytes(kept), "not ours");
+  EXPECT_EQ(entries(dir.path()), 1u);
+  ::close(ready[0]);
+  ::close(ready[1]);
+}
+
+// A released folder is kept whole.
+TEST(FileSafety, ReleasedFolderIsKept) {
+  TempDir dir;
+  std::string folder = dir.file("dump");
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    std::signal(SIGINT, SIG_DFL);
+    installInterruptCleanup();
+    CleanupPath watched = CleanupPath::folder(folder);
+    fs::create_directory(folder);
+    std::ofstream(folder + "/a.cu") << "x";
+    watched.release();
+    std::raise(SIGINT);
+    ::_exit(3);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGINT) << status;
+  EXPECT_EQ(readBytes(folder + "/a.cu"), "x");
 }
 
 // A released path's copy is freed. It was once kept for good (one string per

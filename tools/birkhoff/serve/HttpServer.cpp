@@ -18,6 +18,8 @@
 #include <mutex>
 #include <random>
 
+#include <sys/socket.h>
+
 namespace birkhoff::serve {
 namespace {
 
@@ -263,6 +265,14 @@ void HttpServer::Impl::generate(const httplib::Request &req,
 
 Expected<int> HttpServer::bind() {
   Impl &s = *impl_;
+  // SO_REUSEADDR only: a server restarted while its old connections linger
+  // in TIME_WAIT binds again, but a port another socket listens on is
+  // refused. cpp-httplib's default sets SO_REUSEPORT on Linux, with which a
+  // second server binds the same port and takes part of its connections.
+  s.server.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  });
   if (s.options.port == 0) {
     int port = s.server.bind_to_any_port(s.options.host);
     if (port <= 0)
