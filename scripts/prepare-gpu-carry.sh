@@ -15,6 +15,8 @@
 #   .deps/artifacts/<case>[.official].{host,cuda}.bkart (each golden case, `birkhoff compile`,
 #                                                       once --target cuda compiles it; why not
 #                                                       yet goes to .deps/artifacts/MISSING.txt)
+#   .deps/artifacts/tiny-model[.official].cuda.bkart  (the trained default model,
+#                                                       models/deepseek_v4/tiny)
 #   .deps/goldens/<case>/{manifest.json,*.npy}          (the goldens' reference logits)
 #   .deps/bench/flash4.official.cuda.bkart            (scripts/gpu-bench.sh: 4 layers of
 #                                                       V4-Flash, weights generated at load;
@@ -90,6 +92,11 @@ else
       rm -f ".deps/artifacts/$case.log"
     fi
   done
+  # The trained default model (models/deepseek_v4/tiny; its reference data travels with the
+  # tree), both profiles.
+  "$tool" compile models/deepseek_v4/tiny -o .deps/artifacts/tiny-model.cuda.bkart --target cuda
+  "$tool" compile models/deepseek_v4/tiny -o .deps/artifacts/tiny-model.official.cuda.bkart \
+    --target cuda --numerics official
   [ -f .deps/artifacts/MISSING.txt ] && { echo "prepare-gpu-carry: golden cases not compiled for cuda:"; cat .deps/artifacts/MISSING.txt; }
   # The benchmark model: no weight bytes travel, the runtime generates them.
   rm -rf .deps/bench

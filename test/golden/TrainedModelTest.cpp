@@ -14,38 +14,22 @@
 //
 //===----------------------------------------------------------------------===//
 #include "GoldenCase.h"
-
-#include "birkhoff/Npy.h"
-#include "birkhoff/Runtime.h"
-
-#include <nlohmann/json.hpp>
+#include "TrainedModel.h"
 
 #include <gtest/gtest.h>
 
-#include <algorithm>
 #include <cmath>
-#include <fstream>
-#include <sstream>
+#include <cstdio>
 
 namespace birkhoff::test {
 namespace {
-
-const std::string kModelDir =
-    std::string(BIRKHOFF_SOURCE_DIR) + "/models/deepseek_v4/tiny";
-
-nlohmann::json readReference() {
-  std::ifstream in(kModelDir + "/reference/reference.json");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return nlohmann::json::parse(ss.str(), nullptr, false);
-}
 
 /// The model compiled with `flags` (cached in the build's golden-artifacts).
 std::shared_ptr<const Model> compiled(const std::string &name,
                                       const std::string &flags) {
   std::string path = std::string(BIRKHOFF_BIN_DIR) + "/../golden-artifacts/" +
                      name + ".bkart";
-  Status st = compileArtifact(kModelDir, path, flags);
+  Status st = compileArtifact(trainedModelDir(), path, flags);
   EXPECT_TRUE(st.isOk()) << st.toString();
   if (!st.isOk())
     return nullptr;
@@ -54,33 +38,10 @@ std::shared_ptr<const Model> compiled(const std::string &name,
   return m.isOk() ? m.take() : nullptr;
 }
 
-/// exp(mean NLL) over the reference's held-out windows, as `birkhoff
-/// perplexity` computes it (scoreWindows: every token of a window but its
-/// first, each window from a fresh state).
-double perplexity(const std::shared_ptr<const Model> &model,
-                  const nlohmann::json &ref) {
-  auto tokens = readNpy(kModelDir + "/reference/" +
-                        ref["perplexity"]["tokens"].get<std::string>());
-  EXPECT_TRUE(tokens.isOk()) << tokens.status().toString();
-  if (!tokens.isOk())
-    return NAN;
-  const std::vector<int64_t> ids = tokens->asInt64();
-  const size_t window = ref["perplexity"]["window"].get<size_t>();
-  std::vector<std::vector<int32_t>> windows;
-  for (size_t w = 0; w + window <= ids.size(); w += window)
-    windows.emplace_back(ids.begin() + w, ids.begin() + w + window);
-  auto score = scoreWindows(model, windows);
-  EXPECT_TRUE(score.isOk()) << score.status().toString();
-  if (!score.isOk())
-    return NAN;
-  EXPECT_EQ(score->tokens, ref["perplexity"]["scored"].get<int64_t>());
-  return score->perplexity();
-}
-
 class TrainedModel : public ::testing::Test {
 protected:
   static void SetUpTestSuite() {
-    ref_ = new nlohmann::json(readReference());
+    ref_ = new nlohmann::json(readTrainedReference());
     reference_ = compiled("tiny", "");
     official_ = compiled("tiny-official", "--numerics official");
   }
@@ -90,7 +51,8 @@ protected:
     official_.reset();
   }
   void SetUp() override {
-    ASSERT_TRUE(ref_->is_object()) << "no reference data in " << kModelDir;
+    ASSERT_TRUE(ref_->is_object())
+        << "no reference data in " << trainedModelDir();
     ASSERT_TRUE(reference_ && official_);
   }
   static nlohmann::json *ref_;
@@ -110,7 +72,7 @@ TEST_F(TrainedModel, TokenizerGivesTransformersPromptIds) {
 
 TEST_F(TrainedModel, PerplexityMatchesTransformers) {
   const double want = (*ref_)["perplexity"]["perplexity"].get<double>();
-  const double got = perplexity(reference_, *ref_);
+  const double got = trainedPerplexity(reference_, *ref_);
   std::printf("[trained-model] held-out perplexity: birkhoff %.6f, "
               "transformers %.6f (ratio %.8f)\n",
               got, want, got / want);
@@ -118,36 +80,12 @@ TEST_F(TrainedModel, PerplexityMatchesTransformers) {
 }
 
 TEST_F(TrainedModel, GreedyContinuationsMatchTransformers) {
-  for (const auto &g : (*ref_)["greedy"]) {
-    const auto prompt = g["prompt"].get<std::vector<int32_t>>();
-    const auto want = g["generated"].get<std::vector<int32_t>>();
-    SessionOptions o;
-    o.maxContext = int64_t(prompt.size() + want.size());
-    auto s = Session::create(reference_, o);
-    ASSERT_TRUE(s.isOk()) << s.status().toString();
-    ASSERT_TRUE((*s)->prefill(prompt).isOk());
-    std::vector<int32_t> got;
-    for (size_t i = 0; i < want.size(); ++i) {
-      std::span<const float> l = (*s)->lastLogits();
-      // Greedy: argmax, the lowest id on ties (as torch.topk's first).
-      got.push_back(int32_t(std::max_element(l.begin(), l.end()) - l.begin()));
-      if (got.back() != want[i])
-        break;
-      ASSERT_TRUE((*s)->decode(got.back()).isOk());
-    }
-    size_t same = 0;
-    while (same < got.size() && got[same] == want[same])
-      ++same;
-    std::printf("[trained-model] greedy %s: %zu of %zu tokens equal\n",
-                g["name"].get<std::string>().c_str(), same, want.size());
-    EXPECT_EQ(same, want.size())
-        << g["name"] << " departs at generated token " << same;
-  }
+  expectGreedyContinuations(reference_, *ref_, "trained-model");
 }
 
 TEST_F(TrainedModel, OfficialPerplexityWithinTwoPercentOfReference) {
-  const double ref = perplexity(reference_, *ref_);
-  const double off = perplexity(official_, *ref_);
+  const double ref = trainedPerplexity(reference_, *ref_);
+  const double off = trainedPerplexity(official_, *ref_);
   std::printf("[trained-model] held-out perplexity: official %.6f, "
               "reference %.6f (ratio %.6f)\n",
               off, ref, off / ref);

@@ -17,6 +17,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "GoldenCase.h"
+#include "TrainedModel.h"
 
 #include "ArtifactLoader.h"
 #include "birkhoff/Npy.h"
@@ -153,6 +154,28 @@ Located locateMini(const std::string &target) {
 #endif
 }
 
+/// The default model (models/deepseek_v4/tiny) compiled for CUDA, with
+/// DeepSeek's numerics when `official`: carried, else compiled here.
+Located locateTrained(bool official) {
+  std::string file = std::string("tiny-model") + (official ? ".official" : "") +
+                     ".cuda.bkart";
+  if (fs::exists(carriedDir() + "/" + file))
+    return {carriedDir() + "/" + file, ""};
+#ifdef BIRKHOFF_HAS_COMPILER
+  std::string out = std::string(BIRKHOFF_BIN_DIR) + "/../gpu-artifacts/" + file;
+  Status st = compileArtifact(trainedModelDir(), out,
+                              std::string("--target cuda") +
+                                  (official ? " --numerics official" : ""));
+  if (st.isOk())
+    return {out, ""};
+  ADD_FAILURE() << st.toString();
+  return {"", "compile failed"};
+#else
+  return {"", "no " + file + " in " + carriedDir() +
+                  " (run scripts/prepare-gpu-carry.sh on the compile machine)"};
+#endif
+}
+
 std::shared_ptr<const Model> load(const std::string &path,
                                   const std::string &device,
                                   bool cudaGraphs = true) {
@@ -215,6 +238,38 @@ void expectClose(const std::vector<float> &ours, const std::vector<float> &ref,
   double err = maxRelativeError(ours, ref);
   std::printf("[gpu-model] %-50s max-rel-err %.3e\n", what.c_str(), err);
   EXPECT_LE(err, kTolerance) << what;
+}
+
+// The trained default model against HF transformers, as the host's
+// TrainedModelTest: perplexity within 0.5 %, 1,000-token greedy continuations
+// token for token, the official profile's perplexity within 2 %.
+TEST(GpuTrainedModel, MatchesTransformers) {
+  REQUIRE_GPU();
+  const nlohmann::json ref = readTrainedReference();
+  ASSERT_TRUE(ref.is_object()) << "no reference data in " << trainedModelDir();
+  Located art = locateTrained(/*official=*/false);
+  if (art.path.empty())
+    GTEST_SKIP() << art.why;
+  std::shared_ptr<const Model> model = load(art.path, "cuda");
+  ASSERT_TRUE(model);
+  const double want = ref["perplexity"]["perplexity"].get<double>();
+  const double got = trainedPerplexity(model, ref);
+  std::printf("[gpu-model] trained model, held-out perplexity: cuda %.6f, "
+              "transformers %.6f (ratio %.8f)\n",
+              got, want, got / want);
+  EXPECT_LE(std::fabs(got / want - 1.0), 0.005);
+  expectGreedyContinuations(model, ref, "gpu-model");
+
+  Located off = locateTrained(/*official=*/true);
+  if (off.path.empty())
+    GTEST_SKIP() << off.why;
+  std::shared_ptr<const Model> official = load(off.path, "cuda");
+  ASSERT_TRUE(official);
+  const double offPpl = trainedPerplexity(official, ref);
+  std::printf("[gpu-model] trained model, held-out perplexity: official "
+              "cuda %.6f, reference cuda %.6f (ratio %.6f)\n",
+              offPpl, got, offPpl / got);
+  EXPECT_LE(std::fabs(offPpl / got - 1.0), 0.02);
 }
 
 TEST(GpuModel, MiniModelMatchesTheHostBackend) {
