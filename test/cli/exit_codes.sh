@@ -60,6 +60,10 @@ expect 1 tokenize "$art" --decode 999999 # outside the vocabulary
 expect 1 tokenize "$work/missing.json" --text hello
 expect 2 tokenize "$art" # neither --text, --file nor --decode
 
+expect 0 perplexity "$art" --text "a few words of text" --threads 1
+expect 1 perplexity "$missing" --text hello
+expect 2 perplexity "$art" # no --text, --file or --tokens
+
 expect 0 chat-template "$work/request.json"
 expect 0 chat-template --parse "$work/reply.txt"
 expect 1 chat-template "$work/no-messages.json"
