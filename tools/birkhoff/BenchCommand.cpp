@@ -11,6 +11,7 @@
 //===----------------------------------------------------------------------===//
 #include "ArtifactLoader.h"
 #include "Commands.h"
+#include "JsonOut.h"
 #include "EngineInternals.h"
 #include "ModelLoad.h"
 #include "TextOut.h"
@@ -467,11 +468,9 @@ int runBench(const BenchArgs &args) {
       {"activated_experts", prog.config.nActivatedExperts},
       {"matrix_flops_per_token", prefillCost.matrixFlops}};
   // Invalid UTF-8 (a device name) dumps as U+FFFD rather than throwing.
-  auto printJson = [&] {
+  auto printResult = [&] {
     if (!say.on)
-      std::printf("%s\n", out.dump(2, ' ', false,
-                                   nlohmann::json::error_handler_t::replace)
-                              .c_str());
+      printJson(out);
   };
   say("device   %s (%s numerics), loaded in %.2f s\n",
       (*model)->info().device.c_str(), prog.numerics.c_str(), loadSec);
@@ -486,7 +485,7 @@ int runBench(const BenchArgs &args) {
     int rc = benchBatch(*model, args.batch, ctxs, args.decode, args.profile,
                         nextToken, say, out);
     if (rc == 0)
-      printJson();
+      printResult();
     return rc;
   }
   if (decodeEntry) {
@@ -606,7 +605,7 @@ int runBench(const BenchArgs &args) {
       (long long)(*session)->capacity());
   out["state"] = {{"bytes", (*session)->stateBytes()},
                   {"context_tokens", (*session)->capacity()}};
-  printJson();
+  printResult();
   return 0;
 }
 

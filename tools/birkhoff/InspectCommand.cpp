@@ -1,6 +1,7 @@
 //===- InspectCommand.cpp - `birkhoff inspect`: what an artifact holds ----===//
 #include "ArtifactLoader.h"
 #include "Commands.h"
+#include "JsonOut.h"
 #include "TextOut.h"
 #include "WeightGeneration.h"
 #include "WeightVerification.h"
@@ -377,9 +378,7 @@ int runInspect(const InspectArgs &args) {
       {"bytes_per_token", perToken}, {"context_tokens", ctx},
       {"bytes_at_context", atCtx},   {"default_context_tokens", p.maxContext}};
   if (!say.on)
-    std::printf("%s\n",
-                j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace)
-                    .c_str());
+    printJson(j);
   return 0;
 }
 

@@ -6,6 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "Commands.h"
+#include "JsonOut.h"
 #include "ModelLoad.h"
 #include "TextOut.h"
 #include "birkhoff/CheckedMath.h"
@@ -241,10 +242,7 @@ int runPerplexity(const CLI::App &app, const PerplexityArgs &args) {
                           {"tokens_per_s", tokensPerSec},
                           {"window_nll_sums_nats", std::move(sums)},
                           {"window_tokens_scored", std::move(scored)}};
-    // Invalid UTF-8 (a device name) dumps as U+FFFD rather than throwing.
-    std::printf("%s\n", out.dump(2, ' ', false,
-                                 nlohmann::json::error_handler_t::replace)
-                            .c_str());
+    printJson(out);
   }
   return 0;
 }

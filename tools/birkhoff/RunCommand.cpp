@@ -2,6 +2,7 @@
 //-===//
 #include "ChatLoop.h"
 #include "Commands.h"
+#include "JsonOut.h"
 #include "ModelLoad.h"
 #include "birkhoff/CheckedMath.h"
 #include "birkhoff/FileSafety.h"
@@ -540,12 +541,8 @@ int runRun(const CLI::App &app, const RunArgs &args) {
         return fail(st);
     }
   }
-  // Invalid UTF-8 in the text (a cut multi-byte sequence) dumps as U+FFFD
-  // rather than throwing.
   if (json)
-    std::printf("%s\n", out.dump(2, ' ', false,
-                                 nlohmann::json::error_handler_t::replace)
-                            .c_str());
+    printJson(out);
   return 0;
 }
 
