@@ -212,6 +212,72 @@ TEST_F(RequestParsingTest, ToolChoiceNoneLeavesTheToolsOut) {
             withTools->generation.prompt.size());
 }
 
+TEST_F(RequestParsingTest, ToolChoiceRequiredOrNamedOpensTheCall) {
+  limits_.capacity = limits_.poolTokens = 4096; // the tools' text is long
+  json body = hello();
+  body["tools"] = {
+      {{"type", "function"},
+       {"function",
+        {{"name", "get_weather"}, {"parameters", {{"type", "object"}}}}}}};
+  auto automatic = chat(body);
+  ASSERT_TRUE(automatic.isOk()) << automatic.status().toString();
+  EXPECT_EQ(automatic->forcedOutput, "");
+  const std::string block = "\n\n<\uff5cDSML\uff5ctool_calls>\n";
+  const std::string invoke =
+      block + "<\uff5cDSML\uff5cinvoke name=\"get_weather\">\n";
+  for (const auto &[choice, forced] :
+       {std::pair<json, std::string>{"required", block},
+        {{{"type", "function"}, {"function", {{"name", "get_weather"}}}},
+         invoke}}) {
+    body["tool_choice"] = choice;
+    auto r = chat(body);
+    ASSERT_TRUE(r.isOk()) << choice.dump() << ": " << r.status().toString();
+    EXPECT_EQ(r->forcedOutput, forced) << choice.dump();
+    // The prompt is the "auto" prompt with the forced text after it.
+    auto text = model_->decode(r->generation.prompt);
+    auto autoText = model_->decode(automatic->generation.prompt);
+    ASSERT_TRUE(text.isOk() && autoText.isOk());
+    EXPECT_EQ(*text, *autoText + forced) << choice.dump();
+  }
+}
+
+TEST_F(RequestParsingTest, ToolChoiceErrorsNameTheProblem) {
+  limits_.capacity = limits_.poolTokens = 4096;
+  json tools = {{{"type", "function"},
+                 {"function",
+                  {{"name", "get_weather"},
+                   {"parameters", {{"type", "object"}}}}}}};
+  struct Case {
+    json patch;
+    std::string code, says;
+  };
+  const std::vector<Case> cases = {
+      {{{"tool_choice", "required"}}, "invalid_request_error", "needs"},
+      {{{"tools", tools},
+        {"tool_choice",
+         {{"type", "function"}, {"function", {{"name", "nope"}}}}}},
+       "invalid_request_error", "does not hold"},
+      {{{"tools", tools}, {"tool_choice", "sometimes"}},
+       "invalid_request_error", "not"},
+      {{{"tools", tools}, {"tool_choice", {{"type", "function"}}}},
+       "invalid_request_error", "not"},
+      {{{"tools", tools},
+        {"tool_choice", "required"},
+        {"thinking", {{"type", "enabled"}}}},
+       "unsupported", "thinking mode"},
+  };
+  for (const Case &c : cases) {
+    json body = hello();
+    body.update(c.patch);
+    ApiError e = error(chat(body));
+    EXPECT_EQ(e.httpStatus, 400) << c.patch.dump();
+    EXPECT_EQ(e.param, "tool_choice") << c.patch.dump() << ": " << e.message;
+    EXPECT_NE(e.message.find(c.says), std::string::npos) << e.message;
+    if (c.code == "unsupported")
+      EXPECT_EQ(e.code, "unsupported") << e.message;
+  }
+}
+
 TEST_F(RequestParsingTest, CompletionPromptsAsTextOrIds) {
   auto r = completion({{"prompt", "Hello"}});
   ASSERT_TRUE(r.isOk()) << r.status().toString();
@@ -319,9 +385,6 @@ TEST_F(RequestParsingTest, FeaturesNotOfferedAre400Unsupported) {
        {json{{"n", 2}}, json{{"presence_penalty", 0.5}},
         json{{"frequency_penalty", -1}}, json{{"logit_bias", {{"5", 10}}}},
         json{{"logprobs", true}}, json{{"top_logprobs", 2}},
-        json{{"tool_choice", "required"}},
-        json{{"tool_choice",
-              {{"type", "function"}, {"function", {{"name", "f"}}}}}},
         json{{"response_format", {{"type", "json_object"}}}}}) {
     json body = hello();
     body.update(patch);

@@ -142,6 +142,56 @@ TEST(ResponseWriterTest, ChatDeltasNeverHoldPartialDsml) {
   }
 }
 
+/// tool_choice naming a function: the prompt holds the call's opening, the
+/// model writes its parameters; the message is the call either way.
+TEST(ResponseWriterTest, ForcedOutputIsParsedBeforeTheGeneratedText) {
+  const std::string forced = "\n\n<\uff5cDSML\uff5ctool_calls>\n"
+                             "<\uff5cDSML\uff5cinvoke name=\"get_weather\">\n";
+  const std::string generated =
+      "<\uff5cDSML\uff5cparameter name=\"city\" string=\"true\">Paris"
+      "</\uff5cDSML\uff5cparameter>\n"
+      "</\uff5cDSML\uff5cinvoke>\n"
+      "</\uff5cDSML\uff5ctool_calls>";
+  auto whole = makeChatResponder(info(), /*thinking=*/false, forced);
+  json body =
+      json::parse(whole->body(update(generated, FinishReason::Stop, 20)));
+  const json &message = body["choices"][0]["message"];
+  EXPECT_EQ(body["choices"][0]["finish_reason"], "tool_calls");
+  EXPECT_TRUE(message["content"].is_null() || message["content"] == "")
+      << message.dump();
+  ASSERT_EQ(message["tool_calls"].size(), 1u) << message.dump();
+  EXPECT_EQ(message["tool_calls"][0]["function"]["name"], "get_weather");
+  EXPECT_EQ(json::parse(message["tool_calls"][0]["function"]["arguments"]
+                            .get<std::string>()),
+            json({{"city", "Paris"}}));
+
+  auto streamed = makeChatResponder(info(), false, forced);
+  std::string sse;
+  for (size_t i = 0; i < generated.size(); i += 5)
+    sse += streamed->events(update(generated.substr(i, 5),
+                                   i + 5 >= generated.size()
+                                       ? FinishReason::Stop
+                                       : FinishReason::None,
+                                   20));
+  std::string name, arguments, content, finish;
+  for (const json &e : parseEvents(sse)) {
+    if (e == "[DONE]")
+      continue;
+    const json &c = e["choices"][0];
+    content += c["delta"].value("content", "");
+    for (const json &call : c["delta"].value("tool_calls", json::array())) {
+      name += call["function"].value("name", "");
+      arguments += call["function"].value("arguments", "");
+    }
+    if (!c["finish_reason"].is_null())
+      finish = c["finish_reason"];
+  }
+  EXPECT_EQ(content, "");
+  EXPECT_EQ(name, "get_weather");
+  EXPECT_EQ(arguments, message["tool_calls"][0]["function"]["arguments"]);
+  EXPECT_EQ(finish, "tool_calls");
+}
+
 TEST(ResponseWriterTest, CompletionsCarryTextAndIds) {
   auto r = makeCompletionResponder({"cmpl-x", 1, "tiny", false});
   RequestUpdate a = update("ab"), b = update("", FinishReason::Length, 2);

@@ -195,7 +195,8 @@ void HttpServer::Impl::generate(const httplib::Request &req,
   ResponseInfo info{idText, int64_t(std::time(nullptr)),
                     options.limits.modelName, parsed->includeUsage};
   std::unique_ptr<Responder> responder =
-      chat ? makeChatResponder(std::move(info), parsed->thinking)
+      chat ? makeChatResponder(std::move(info), parsed->thinking,
+                               parsed->forcedOutput)
            : makeCompletionResponder(std::move(info));
   const bool stream = parsed->stream;
   Scheduler::Submission sub = scheduler.submit(std::move(parsed->generation));

@@ -2,6 +2,7 @@
 #include "RequestParsing.h"
 
 #include "birkhoff/ChatEncoding.h"
+#include "birkhoff/ChatTokens.h"
 #include "birkhoff/JsonInput.h"
 
 #include <nlohmann/json.hpp>
@@ -240,6 +241,41 @@ std::string noTokenizer(const Model &model) {
          "only";
 }
 
+/// What `tool_choice` (not "none") forces the output to start with: nothing
+/// for "auto"; for "required", the opening of a DSML tool-call block, as the
+/// encoder writes one after an assistant's content; for a named function,
+/// also the opening of its invoke element. The model writes the rest, so
+/// the call is as well-formed as the model makes it (the parser returns
+/// malformed DSML as content).
+Expected<std::string> forcedToolCall(const json &j, const json &choice) {
+  if (choice.is_null() || choice == "auto")
+    return std::string();
+  const json &tools = field(j, "tools");
+  if (!tools.is_array() || tools.empty())
+    return invalidArgument("tool_choice: " + shown(choice) +
+                           " needs the request's top-level `tools`");
+  const std::string block =
+      "\n\n" + std::string(chat::kToolCallsOpen) + "\n";
+  if (choice == "required")
+    return block;
+  if (!choice.is_object() || field(choice, "type") != "function" ||
+      !field(choice, "function").is_object() ||
+      !field(field(choice, "function"), "name").is_string())
+    return invalidArgument(
+        "tool_choice: \"none\", \"auto\", \"required\" or {\"type\": "
+        "\"function\", \"function\": {\"name\": ...}}, not " +
+        shown(choice));
+  const std::string name =
+      field(field(choice, "function"), "name").get<std::string>();
+  for (const json &t : tools)
+    if (t.is_object() && field(t, "function").is_object() &&
+        field(field(t, "function"), "name") == name)
+      return block + std::string(chat::kInvokeOpen) + " name=\"" + name +
+             "\">\n";
+  return invalidArgument("tool_choice: names the function " + shown(name) +
+                         ", which `tools` does not hold");
+}
+
 /// The chat prompt: `messages` through DeepSeek-V4's chat encoding.
 Status readChatPrompt(const json &j, std::string_view body, const Model &model,
                       const ServeLimits &limits, ParsedRequest &out) {
@@ -261,16 +297,20 @@ Status readChatPrompt(const json &j, std::string_view body, const Model &model,
     json copy = j;
     copy.erase("tools");
     encodedBody = copy.dump();
-  } else if (!choice.is_null() && choice != "auto") {
-    return unsupported("tool_choice: only \"auto\" and \"none\": output is "
-                       "not constrained to call a tool, not " +
-                       shown(choice));
+  } else {
+    BK_ASSIGN_OR_RETURN(out.forcedOutput, forcedToolCall(j, choice));
   }
   if (!model.hasTokenizer())
     return unsupported("messages: " + noTokenizer(model));
   BK_ASSIGN_OR_RETURN(chat::EncodedPrompt prompt,
                       chat::encodeRequest(encodedBody));
-  BK_ASSIGN_OR_RETURN(out.generation.prompt, model.encode(prompt.text));
+  if (prompt.thinking && !out.forcedOutput.empty())
+    return unsupported("tool_choice: " + shown(choice) +
+                       " in thinking mode: the reasoning comes before any "
+                       "call, and decoding is not constrained to end it with "
+                       "one; use \"auto\" or chat mode");
+  BK_ASSIGN_OR_RETURN(out.generation.prompt,
+                      model.encode(prompt.text + out.forcedOutput));
   out.thinking = prompt.thinking;
   out.generation.text = true;
   return Status::ok();

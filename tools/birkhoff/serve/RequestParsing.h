@@ -46,6 +46,11 @@ struct ParsedRequest {
   /// Chat: the prompt was written in thinking mode (the output starts with
   /// reasoning).
   bool thinking = false;
+  /// Chat: the start of the assistant's output that the prompt already
+  /// holds, so the model goes on from it: the opening of a tool-call block
+  /// for `tool_choice` "required", and of the named function's call for a
+  /// named one. The output parser reads it before the generated text.
+  std::string forcedOutput;
 };
 
 /// A chat-completions body: messages through DeepSeek-V4's chat encoding

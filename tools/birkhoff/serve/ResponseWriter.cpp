@@ -75,15 +75,18 @@ protected:
 
 class ChatResponder : public StreamBase {
 public:
-  ChatResponder(ResponseInfo info, bool thinking)
+  ChatResponder(ResponseInfo info, bool thinking, std::string forcedOutput)
       : StreamBase(std::move(info), "chat.completion", "chat.completion.chunk"),
-        thinking_(thinking), parser_(parseOptions()) {}
+        thinking_(thinking), forcedOutput_(std::move(forcedOutput)),
+        parser_(parseOptions()) {}
 
   std::string events(const RequestUpdate &u) override {
     std::string out;
     if (!opened_) {
       opened_ = true;
       out += deltaChunk({{"role", "assistant"}, {"content", ""}});
+      if (!forcedOutput_.empty())
+        out += deltaChunks(parser_.push(forcedOutput_));
     }
     if (!u.text.empty())
       out += deltaChunks(parser_.push(u.text));
@@ -101,7 +104,8 @@ public:
   }
 
   std::string body(const RequestUpdate &u) override {
-    chat::ParsedMessage m = chat::parseOutput(u.text, parseOptions());
+    chat::ParsedMessage m =
+        chat::parseOutput(forcedOutput_ + u.text, parseOptions());
     sawToolCall_ = !m.toolCalls.empty();
     json message = json::parse(chat::toOpenAIJson(m, thinking_));
     json choice = {{"index", 0},
@@ -164,6 +168,7 @@ private:
   }
 
   bool thinking_;
+  std::string forcedOutput_;
   chat::OutputParser parser_;
   bool opened_ = false;
   bool sawToolCall_ = false;
@@ -202,8 +207,10 @@ private:
 
 } // namespace
 
-std::unique_ptr<Responder> makeChatResponder(ResponseInfo info, bool thinking) {
-  return std::make_unique<ChatResponder>(std::move(info), thinking);
+std::unique_ptr<Responder> makeChatResponder(ResponseInfo info, bool thinking,
+                                             std::string forcedOutput) {
+  return std::make_unique<ChatResponder>(std::move(info), thinking,
+                                         std::move(forcedOutput));
 }
 
 std::unique_ptr<Responder> makeCompletionResponder(ResponseInfo info) {

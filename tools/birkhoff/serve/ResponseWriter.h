@@ -46,8 +46,12 @@ public:
   virtual std::string body(const RequestUpdate &update) = 0;
 };
 
-/// Chat completions; `thinking`: the prompt's mode.
-std::unique_ptr<Responder> makeChatResponder(ResponseInfo info, bool thinking);
+/// Chat completions; `thinking`: the prompt's mode; `forcedOutput`: the start
+/// of the output that the prompt holds (ParsedRequest::forcedOutput), parsed
+/// before the generated text.
+std::unique_ptr<Responder>
+makeChatResponder(ResponseInfo info, bool thinking,
+                  std::string forcedOutput = std::string());
 std::unique_ptr<Responder> makeCompletionResponder(ResponseInfo info);
 
 /// The error a request that ended with `update` (Aborted or Error) answers.
