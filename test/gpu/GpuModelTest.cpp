@@ -172,7 +172,8 @@ Located locateTrained(bool official) {
   return {"", "compile failed"};
 #else
   return {"", "no " + file + " in " + carriedDir() +
-                  " (run scripts/prepare-gpu-carry.sh on the compile machine)"};
+                  " (BIRKHOFF_CARRY_TRAINED=1 scripts/prepare-gpu-carry.sh on "
+                  "the compile machine carries it)"};
 #endif
 }
 
