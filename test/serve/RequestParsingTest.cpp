@@ -43,6 +43,13 @@ protected:
     return r.isOk() ? ApiError{} : apiErrorOf(r.status());
   }
 
+  /// One function tool, get_weather, as OpenAI's `tools` list.
+  static json weatherTools() {
+    return {{{"type", "function"},
+             {"function",
+              {{"name", "get_weather"},
+               {"parameters", {{"type", "object"}}}}}}};
+  }
   static json hello() {
     return {{"messages", {{{"role", "user"}, {"content", "Hello"}}}}};
   }
@@ -194,10 +201,7 @@ TEST_F(RequestParsingTest, GenerationConfigMaxLengthBoundsTheDefault) {
 TEST_F(RequestParsingTest, ToolChoiceNoneLeavesTheToolsOut) {
   limits_.capacity = limits_.poolTokens = 4096; // the tools' text is long
   json body = hello();
-  body["tools"] = {
-      {{"type", "function"},
-       {"function",
-        {{"name", "get_weather"}, {"parameters", {{"type", "object"}}}}}}};
+  body["tools"] = weatherTools();
   auto withTools = chat(body);
   body["tool_choice"] = "none";
   auto none = chat(body);
@@ -215,10 +219,7 @@ TEST_F(RequestParsingTest, ToolChoiceNoneLeavesTheToolsOut) {
 TEST_F(RequestParsingTest, ToolChoiceRequiredOrNamedOpensTheCall) {
   limits_.capacity = limits_.poolTokens = 4096; // the tools' text is long
   json body = hello();
-  body["tools"] = {
-      {{"type", "function"},
-       {"function",
-        {{"name", "get_weather"}, {"parameters", {{"type", "object"}}}}}}};
+  body["tools"] = weatherTools();
   auto automatic = chat(body);
   ASSERT_TRUE(automatic.isOk()) << automatic.status().toString();
   EXPECT_EQ(automatic->forcedOutput, "");
@@ -243,10 +244,7 @@ TEST_F(RequestParsingTest, ToolChoiceRequiredOrNamedOpensTheCall) {
 
 TEST_F(RequestParsingTest, ToolChoiceErrorsNameTheProblem) {
   limits_.capacity = limits_.poolTokens = 4096;
-  json tools = {{{"type", "function"},
-                 {"function",
-                  {{"name", "get_weather"},
-                   {"parameters", {{"type", "object"}}}}}}};
+  const json tools = weatherTools();
   struct Case {
     json patch;
     std::string code, says;
