@@ -45,10 +45,10 @@ protected:
 
   /// One function tool, get_weather, as OpenAI's `tools` list.
   static json weatherTools() {
-    return {{{"type", "function"},
-             {"function",
-              {{"name", "get_weather"},
-               {"parameters", {{"type", "object"}}}}}}};
+    return {
+        {{"type", "function"},
+         {"function",
+          {{"name", "get_weather"}, {"parameters", {{"type", "object"}}}}}}};
   }
   static json hello() {
     return {{"messages", {{{"role", "user"}, {"content", "Hello"}}}}};
@@ -254,15 +254,19 @@ TEST_F(RequestParsingTest, ToolChoiceErrorsNameTheProblem) {
       {{{"tools", tools},
         {"tool_choice",
          {{"type", "function"}, {"function", {{"name", "nope"}}}}}},
-       "invalid_request_error", "does not hold"},
+       "invalid_request_error",
+       "does not hold"},
       {{{"tools", tools}, {"tool_choice", "sometimes"}},
-       "invalid_request_error", "not"},
+       "invalid_request_error",
+       "not"},
       {{{"tools", tools}, {"tool_choice", {{"type", "function"}}}},
-       "invalid_request_error", "not"},
+       "invalid_request_error",
+       "not"},
       {{{"tools", tools},
         {"tool_choice", "required"},
         {"thinking", {{"type", "enabled"}}}},
-       "unsupported", "thinking mode"},
+       "unsupported",
+       "thinking mode"},
   };
   for (const Case &c : cases) {
     json body = hello();
