@@ -176,11 +176,11 @@ std::string renderInstructions(const Message &m) {
 }
 
 std::string renderToolCalls(const std::vector<ToolCall> &calls) {
-  std::string out = "\n\n" + std::string(kToolCallsOpen) + "\n";
+  std::string out = toolCallsOpening();
   for (size_t i = 0; i < calls.size(); ++i) {
     if (i)
       out += "\n";
-    out += std::string(kInvokeOpen) + " name=\"" + calls[i].name + "\">\n";
+    out += invokeOpening(calls[i].name);
     for (size_t p = 0; p < calls[i].parameters.size(); ++p) {
       const ToolCallParameter &param = calls[i].parameters[p];
       if (p)
@@ -267,6 +267,14 @@ std::string renderMessage(size_t index, const std::vector<Turn> &turns,
 }
 
 } // namespace
+
+std::string toolCallsOpening() {
+  return "\n\n" + std::string(kToolCallsOpen) + "\n";
+}
+
+std::string invokeOpening(std::string_view name) {
+  return std::string(kInvokeOpen) + " name=\"" + std::string(name) + "\">\n";
+}
 
 std::string encodeMessages(const std::vector<Message> &messages, bool thinking,
                            ReasoningEffort effort) {

@@ -41,6 +41,12 @@ struct EncodedPrompt {
   ReasoningEffort effort = ReasoningEffort::High;
 };
 
+/// How an assistant's DSML tool calls begin, as the encoder writes them after
+/// the reply's content: the block's opening, then each call's invoke opening
+/// (`serve` appends them to a prompt to force a call, tool_choice).
+std::string toolCallsOpening();
+std::string invokeOpening(std::string_view name);
+
 /// The prompt of an OpenAI chat-completions request body (ChatRequest.h).
 Expected<EncodedPrompt> encodeRequest(std::string_view json,
                                       const EncodeOptions &options = {});

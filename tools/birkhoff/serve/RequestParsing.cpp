@@ -2,7 +2,6 @@
 #include "RequestParsing.h"
 
 #include "birkhoff/ChatEncoding.h"
-#include "birkhoff/ChatTokens.h"
 #include "birkhoff/JsonInput.h"
 
 #include <nlohmann/json.hpp>
@@ -254,8 +253,7 @@ Expected<std::string> forcedToolCall(const json &j, const json &choice) {
   if (!tools.is_array() || tools.empty())
     return invalidArgument("tool_choice: " + shown(choice) +
                            " needs the request's top-level `tools`");
-  const std::string block =
-      "\n\n" + std::string(chat::kToolCallsOpen) + "\n";
+  const std::string block = chat::toolCallsOpening();
   if (choice == "required")
     return block;
   if (!choice.is_object() || field(choice, "type") != "function" ||
@@ -270,8 +268,7 @@ Expected<std::string> forcedToolCall(const json &j, const json &choice) {
   for (const json &t : tools)
     if (t.is_object() && field(t, "function").is_object() &&
         field(field(t, "function"), "name") == name)
-      return block + std::string(chat::kInvokeOpen) + " name=\"" + name +
-             "\">\n";
+      return block + chat::invokeOpening(name);
   return invalidArgument("tool_choice: names the function " + shown(name) +
                          ", which `tools` does not hold");
 }
